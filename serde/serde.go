@@ -1,0 +1,53 @@
+package serde
+
+import "context"
+
+// SchemaMeta is the schema metadata that a Lambda event source mapping with
+// Schema Registry integration attaches to a record's key or value
+// (keySchemaMetadata / valueSchemaMetadata in the event).
+//
+// DataFormat is what the event source mapping reports ("AVRO", "PROTOBUF",
+// "JSON"); SchemaID is the registry's id for the writer schema, as a string
+// (a decimal number for a Confluent registry).
+type SchemaMeta struct {
+	DataFormat string
+	SchemaID   string
+}
+
+// Message is one key or value handed to a Deserializer.
+//
+// Data is never nil: a null key or value (a tombstone) is not handed to a
+// deserializer at all. Schema is the record's schema metadata for this side
+// (key or value) when the event source mapping added it, else nil; it tells
+// how Data is framed (full Confluent wire format, SOURCE mode with the prefix
+// stripped, or JSON mode).
+type Message struct {
+	Topic  string
+	Data   []byte
+	IsKey  bool
+	Schema *SchemaMeta
+}
+
+// Deserializer turns the bytes of a key or a value into a T.
+//
+// Implementations must be safe for concurrent use and must not keep m.Data
+// after they return: the caller may reuse it.
+type Deserializer[T any] interface {
+	Deserialize(ctx context.Context, m Message) (T, error)
+}
+
+// Target says where serialized bytes go: the topic, and whether they are the
+// record's key or its value. Registry serializers derive the subject from it
+// (by default "<topic>-key" or "<topic>-value").
+type Target struct {
+	Topic string
+	IsKey bool
+}
+
+// Serializer turns a T into the bytes of a key or a value written to t.Topic.
+//
+// Implementations must be safe for concurrent use. The returned slice is
+// owned by the caller.
+type Serializer[T any] interface {
+	Serialize(ctx context.Context, t Target, v T) ([]byte, error)
+}
