@@ -51,3 +51,10 @@ type Target struct {
 type Serializer[T any] interface {
 	Serialize(ctx context.Context, t Target, v T) ([]byte, error)
 }
+
+// Codec is what every constructor of this package returns: one value that
+// serializes and deserializes T. Codecs are safe for concurrent use.
+type Codec[T any] interface {
+	Serializer[T]
+	Deserializer[T]
+}

@@ -1,0 +1,173 @@
+package serde
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The errors of this package. Every error a Serializer or Deserializer of this
+// package returns is an *Error whose chain holds exactly one of these
+// sentinels, so callers branch with errors.Is and never on message text.
+//
+// Two umbrellas group them by what a caller does next:
+//
+//   - ErrMalformed: the bytes themselves are bad (ErrTruncated, ErrMagicByte,
+//     ErrMessageIndexes, ErrDecode wrap it). Retrying cannot help; the
+//     record is poison and belongs in a dead-letter topic.
+//   - ErrRegistry: the Schema Registry could not be reached or failed
+//     (after retries within the caller's context deadline). The same record
+//     may decode on the next attempt.
+//
+// Everything else is a permanent mismatch between the data, the registry's
+// schemas and the Go type.
+var (
+	// ErrMalformed is the umbrella for bytes that cannot be framed or decoded.
+	ErrMalformed = errors.New("serde: malformed data")
+
+	// ErrTruncated: the data is empty, shorter than the Confluent header
+	// (magic byte + 4-byte schema id), or the body ends before the value
+	// does. Wraps ErrMalformed.
+	ErrTruncated = fmt.Errorf("%w: truncated", ErrMalformed)
+
+	// ErrMagicByte: the first byte of Confluent-framed data is not 0. Wraps
+	// ErrMalformed.
+	ErrMagicByte = fmt.Errorf("%w: unknown magic byte", ErrMalformed)
+
+	// ErrMessageIndexes: the Protobuf message-index list is not a valid
+	// zig-zag varint list (bad varint, negative count or index, count past
+	// the end of the data). Wraps ErrMalformed.
+	ErrMessageIndexes = fmt.Errorf("%w: bad protobuf message indexes", ErrMalformed)
+
+	// ErrDecode: the body does not decode with the writer schema (or is not
+	// valid JSON / Protobuf for T). Wraps ErrMalformed.
+	ErrDecode = fmt.Errorf("%w: cannot decode", ErrMalformed)
+
+	// ErrUnknownSchema: the registry has no such schema id, or no such
+	// subject or version, or the schema given to a serializer that does not
+	// auto-register is not registered under its subject.
+	ErrUnknownSchema = errors.New("serde: unknown schema")
+
+	// ErrRegistry: the registry is down, slow, or answered with an error
+	// that is not "not found" (5xx, 429, 408 after retries; 401/403; a
+	// transport error; the caller's context ended while waiting). The cause
+	// (for example context.DeadlineExceeded or the registry's message) is in
+	// the chain.
+	ErrRegistry = errors.New("serde: schema registry unavailable")
+
+	// ErrInvalidSchema: a schema (given with WithSchema, derived from a
+	// descriptor, or fetched from the registry) does not parse or compile,
+	// or the registry rejected it as invalid (HTTP 422).
+	ErrInvalidSchema = errors.New("serde: invalid schema")
+
+	// ErrIncompatible: the writer schema cannot be read with the reader
+	// schema (Avro schema resolution failed), or the registry refused to
+	// register a schema as incompatible with the subject's history (409).
+	ErrIncompatible = errors.New("serde: incompatible schemas")
+
+	// ErrMessageMismatch: the Protobuf message indexes name no message of the
+	// writer schema, or a message other than T's.
+	ErrMessageMismatch = errors.New("serde: protobuf message mismatch")
+
+	// ErrFormatMismatch: the record's schema metadata, or the registry's
+	// schema type, names another format than the codec's (for example an
+	// AVRO schema id given to a Protobuf deserializer).
+	ErrFormatMismatch = errors.New("serde: format mismatch")
+
+	// ErrSchemaID: the schema id in the record's schema metadata is not a
+	// Confluent schema id (a decimal number in 1..4294967295); AWS Glue
+	// registry ids are not supported.
+	ErrSchemaID = errors.New("serde: bad schema id in metadata")
+
+	// ErrNoSchema: a serializer has no schema to write with: it was built
+	// without WithSchema (Avro, JSON Schema) and without WithUseLatest.
+	ErrNoSchema = errors.New("serde: no schema to serialize with")
+
+	// ErrEncode: the value cannot be encoded with the writer schema.
+	ErrEncode = errors.New("serde: cannot encode")
+
+	// ErrValidation: a JSON value does not validate against its JSON Schema.
+	ErrValidation = errors.New("serde: JSON Schema validation failed")
+
+	// ErrConfig: a constructor was given a nil Registry, an option that does
+	// not apply to its format, or an option with a bad value. Constructors
+	// return it directly, not inside an *Error.
+	ErrConfig = errors.New("serde: invalid configuration")
+)
+
+// Op says which way an Error happened.
+type Op string
+
+// The two directions.
+const (
+	OpSerialize   Op = "serialize"
+	OpDeserialize Op = "deserialize"
+)
+
+// Error is the error every Serializer and Deserializer of this package
+// returns. It says where the failure happened (topic, key or value, schema
+// id where known) and wraps the cause, whose chain holds one of the package's
+// sentinel errors: use errors.Is(err, serde.ErrTruncated) and so on, or
+// errors.As(err, &e) with e *serde.Error for the fields.
+type Error struct {
+	Op     Op     // serialize or deserialize
+	Format string // "AVRO", "PROTOBUF", "JSON" (JSON Schema), "JSON_PLAIN", "STRING", "BYTES"
+	Topic  string
+	IsKey  bool
+	// SchemaID is the registry's schema id when it is known (read from the
+	// header or the metadata, or the id the serializer wrote with); 0 if not.
+	SchemaID int
+	Err      error
+}
+
+// Error renders "serde: deserialize value of topic "t" (AVRO, schema id 7): cause".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("serde: ")
+	b.WriteString(string(e.Op))
+	if e.IsKey {
+		b.WriteString(" key")
+	} else {
+		b.WriteString(" value")
+	}
+	b.WriteString(" of topic ")
+	b.WriteString(strconv.Quote(e.Topic))
+	b.WriteString(" (")
+	b.WriteString(e.Format)
+	if e.SchemaID != 0 {
+		b.WriteString(", schema id ")
+		b.WriteString(strconv.Itoa(e.SchemaID))
+	}
+	b.WriteString(")")
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(strings.TrimPrefix(e.Err.Error(), "serde: "))
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause, so errors.Is and errors.As see the sentinels.
+func (e *Error) Unwrap() error { return e.Err }
+
+// errf builds a cause that wraps sentinel and, when cause is not nil, cause:
+// "serde: truncated: <detail>: <cause>". Both match errors.Is.
+func errf(sentinel error, cause error, format string, args ...any) error {
+	detail := fmt.Sprintf(format, args...)
+	if cause != nil {
+		return fmt.Errorf("%w: %s: %w", sentinel, detail, cause)
+	}
+	return fmt.Errorf("%w: %s", sentinel, detail)
+}
+
+// where identifies the record an error is about; codecs fill it once per call.
+type where struct {
+	op     Op
+	format string
+	topic  string
+	isKey  bool
+}
+
+func (w where) err(schemaID int, cause error) error {
+	return &Error{Op: w.op, Format: w.format, Topic: w.topic, IsKey: w.isKey, SchemaID: schemaID, Err: cause}
+}

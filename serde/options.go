@@ -1,0 +1,207 @@
+package serde
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/riferrei/srclient"
+)
+
+// Option configures a registry codec (Avro, Protobuf, JSONSchema). Each
+// option says its default and which formats it applies to; a constructor
+// returns an error for an option that does not apply to its format or has
+// a bad value.
+type Option func(*config)
+
+type optBit uint16
+
+const (
+	optSchema optBit = 1 << iota
+	optReferences
+	optSubject
+	optAutoRegister
+	optUseLatest
+	optLatestTTL
+	optValidation
+	optRecordFormat
+	optRetry
+)
+
+var optNames = map[optBit]string{
+	optSchema: "WithSchema", optReferences: "WithReferences", optSubject: "WithSubjectNameStrategy",
+	optAutoRegister: "WithAutoRegister", optUseLatest: "WithUseLatest", optLatestTTL: "WithLatestTTL",
+	optValidation: "WithValidation", optRecordFormat: "WithEventRecordFormat", optRetry: "WithRetry",
+}
+
+type config struct {
+	set          optBit
+	errs         []error
+	schema       string
+	refs         []srclient.Reference
+	subject      SubjectNameStrategy
+	autoRegister bool
+	useLatest    bool
+	latestTTL    time.Duration
+	validate     bool
+	recordFormat EventRecordFormat
+	retry        retryPolicy
+}
+
+func (c *config) bad(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf(format, args...))
+}
+
+// newConfig applies opts over the defaults and rejects options outside
+// allowed.
+func newConfig(format string, allowed optBit, opts []Option) (*config, error) {
+	c := &config{
+		subject:      TopicNameStrategy,
+		autoRegister: true,
+		latestTTL:    5 * time.Minute,
+		validate:     true,
+		retry:        defaultRetry,
+	}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		o(c)
+	}
+	for bit, name := range optNames {
+		if c.set&bit != 0 && allowed&bit == 0 {
+			c.bad("%s does not apply to %s", name, format)
+		}
+	}
+	if c.useLatest {
+		c.autoRegister = false
+	}
+	if len(c.errs) > 0 {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, format, errors.Join(c.errs...))
+	}
+	return c, nil
+}
+
+// WithSchema gives the schema text for T.
+//
+//   - Avro: T's schema (JSON). It is the reader schema that data written
+//     with other (compatible) schemas is resolved against, and the schema a
+//     serializer registers. Without it a deserializer decodes with the
+//     writer schema alone and a serializer needs WithUseLatest.
+//   - Protobuf: .proto text to register instead of the text derived from
+//     T's descriptor (T must be a message of it).
+//   - JSONSchema: the JSON Schema document for T; needed to serialize
+//     unless WithUseLatest.
+//
+// Default: none.
+func WithSchema(text string) Option {
+	return func(c *config) {
+		c.set |= optSchema
+		if strings.TrimSpace(text) == "" {
+			c.bad("WithSchema: empty schema")
+		}
+		c.schema = text
+	}
+}
+
+// WithReferences lists the registered schemas that the WithSchema text
+// refers to (Avro named types, Protobuf imports, JSON Schema $refs), as
+// srclient references (name, subject, version). The slice is copied.
+// Default: none. Avro, Protobuf (with WithSchema), JSONSchema.
+func WithReferences(refs ...srclient.Reference) Option {
+	return func(c *config) {
+		c.set |= optReferences
+		c.refs = append([]srclient.Reference(nil), refs...)
+	}
+}
+
+// WithSubjectNameStrategy chooses how a serializer names its subject.
+// Default: TopicNameStrategy ("<topic>-key" / "<topic>-value"). All registry
+// formats.
+func WithSubjectNameStrategy(s SubjectNameStrategy) Option {
+	return func(c *config) {
+		c.set |= optSubject
+		if s == nil {
+			c.bad("WithSubjectNameStrategy: nil strategy")
+			return
+		}
+		c.subject = s
+	}
+}
+
+// WithAutoRegister says whether a serializer registers its schema under the
+// subject (true, the default) or only looks up its id and fails with
+// ErrUnknownSchema when it is not registered (false). All registry formats.
+func WithAutoRegister(on bool) Option {
+	return func(c *config) {
+		c.set |= optAutoRegister
+		c.autoRegister = on
+	}
+}
+
+// WithUseLatest makes a serializer write with the latest version registered
+// under its subject instead of its own schema; it never registers. The
+// latest version is read again after the latest TTL (WithLatestTTL).
+// Default: off. All registry formats.
+func WithUseLatest() Option {
+	return func(c *config) {
+		c.set |= optUseLatest
+		c.useLatest = true
+	}
+}
+
+// WithLatestTTL sets how long a serializer using WithUseLatest trusts the
+// latest version it read before reading it again. Default: 5 minutes. Must
+// be positive. All registry formats.
+func WithLatestTTL(d time.Duration) Option {
+	return func(c *config) {
+		c.set |= optLatestTTL
+		if d <= 0 {
+			c.bad("WithLatestTTL: %v is not positive", d)
+		}
+		c.latestTTL = d
+	}
+}
+
+// WithValidation turns JSON Schema validation of values on or off, for both
+// directions: a serializer validates what it writes against its writer
+// schema, a deserializer validates what it reads against the writer schema
+// named by the schema id. Default: on. JSONSchema only.
+func WithValidation(on bool) Option {
+	return func(c *config) {
+		c.set |= optValidation
+		c.validate = on
+	}
+}
+
+// WithEventRecordFormat pins how values that arrive with ESM schema metadata
+// (Message.Schema != nil) are framed, instead of inferring it per record.
+// Default: EventRecordFormatAuto. All registry formats.
+func WithEventRecordFormat(f EventRecordFormat) Option {
+	return func(c *config) {
+		c.set |= optRecordFormat
+		switch f {
+		case EventRecordFormatAuto, EventRecordFormatSource, EventRecordFormatJSON:
+			c.recordFormat = f
+		default:
+			c.bad("WithEventRecordFormat: unknown format %q", f)
+		}
+	}
+}
+
+// WithRetry sets how registry calls are retried on HTTP 408, 429, 5xx and
+// transport errors: at most attempts tries, sleeping a jittered exponential
+// backoff from initial up to max between them, and never past the caller's
+// context deadline. Default: 5 attempts, 50ms, 1s. attempts >= 1 and
+// 0 < initial <= max. All registry formats.
+func WithRetry(attempts int, initial, max time.Duration) Option {
+	return func(c *config) {
+		c.set |= optRetry
+		if attempts < 1 || initial <= 0 || max < initial {
+			c.bad("WithRetry: want attempts >= 1 and 0 < initial <= max, got %d, %v, %v", attempts, initial, max)
+			return
+		}
+		c.retry = retryPolicy{attempts: attempts, initial: initial, max: max}
+	}
+}

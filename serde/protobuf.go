@@ -1,0 +1,317 @@
+package serde
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/riferrei/srclient"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Protobuf returns the codec for Protobuf messages of type T (a generated
+// message pointer type such as *pb.Trade) through a Confluent Schema
+// Registry.
+//
+// Deserialize reads the schema id (from the header, or from the ESM
+// metadata in SOURCE mode), then the message-index list, and checks that the
+// indexes name T's message (by full name) in the writer schema: indexes that
+// name no message, or another message, fail with ErrMessageMismatch rather
+// than decoding garbage. The body is decoded with proto.Unmarshal, so fields
+// added or removed by schema evolution are handled as Protobuf always does.
+// In ESM JSON mode the value is decoded with protojson (unknown fields
+// ignored).
+//
+// Serialize writes the Confluent header, T's message indexes and the
+// message. The schema it registers (or looks up) is derived from T's file
+// descriptor, with its imports registered first under their file paths as
+// subjects and referenced by name, as Confluent's serializers do
+// (google/protobuf/*, google/type/* and confluent/* imports are built into
+// every registry client and are not registered); or it is the WithSchema
+// text with WithReferences. A nil message serializes to nil (a Kafka null).
+//
+// Options: WithSchema, WithReferences, WithSubjectNameStrategy (record name
+// = the message's full name), WithAutoRegister, WithUseLatest,
+// WithLatestTTL, WithEventRecordFormat, WithRetry.
+func Protobuf[T proto.Message](r Registry, opts ...Option) (Codec[T], error) {
+	const format = "PROTOBUF"
+	cfg, err := newConfig(format, optSchema|optReferences|optSubject|optAutoRegister|optUseLatest|optLatestTTL|optRecordFormat|optRetry, opts)
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, fmt.Errorf("%w: Protobuf: nil Registry", ErrConfig)
+	}
+	var zero T
+	if any(zero) == nil {
+		return nil, fmt.Errorf("%w: Protobuf: T must be a concrete generated message type", ErrConfig)
+	}
+	md := zero.ProtoReflect().Descriptor()
+	c := &protoCodec[T]{
+		cfg:  cfg,
+		c:    newClient(r, cfg.retry, cfg.latestTTL),
+		mt:   zero.ProtoReflect().Type(),
+		name: md.FullName(),
+	}
+	if cfg.set&optReferences != 0 && cfg.set&optSchema == 0 {
+		return nil, fmt.Errorf("%w: Protobuf: WithReferences needs WithSchema", ErrConfig)
+	}
+	if cfg.set&optSchema != 0 {
+		c.schema = cfg.schema
+		c.refs = cfg.refs
+	} else {
+		c.schema, err = printProto(md.ParentFile())
+		if err != nil {
+			return nil, fmt.Errorf("%w: Protobuf: %w", ErrConfig, err)
+		}
+		if c.deps, c.rootImports, err = protoDeps(md.ParentFile()); err != nil {
+			return nil, fmt.Errorf("%w: Protobuf: %w", ErrConfig, err)
+		}
+	}
+	names, err := parseProtoNames(c.schema)
+	if err != nil {
+		return nil, fmt.Errorf("%w: Protobuf: %w", ErrConfig, err)
+	}
+	path := names.pathOf(string(c.name))
+	if path == nil {
+		return nil, fmt.Errorf("%w: Protobuf: the schema has no message %s", ErrConfig, c.name)
+	}
+	c.indexes = appendIndexes(nil, path)
+	return c, nil
+}
+
+var _ Codec[proto.Message] = (*protoCodec[proto.Message])(nil)
+
+type protoCodec[T proto.Message] struct {
+	cfg  *config
+	c    *client
+	mt   protoreflect.MessageType
+	name protoreflect.FullName
+
+	// serializer
+	schema      string
+	refs        []srclient.Reference
+	deps        []protoDep // imported files to register first, dependencies first
+	rootImports []string   // the registered imports of T's own file
+	indexes     []byte     // T's message indexes in schema, encoded
+	targets     cowMap[Target, *protoTarget]
+
+	// deserializer
+	writers cowMap[int, *protoWriter]
+}
+
+// protoDep is an imported file registered before the schema that imports it.
+type protoDep struct {
+	path    string // the import path: subject and reference name
+	text    string
+	imports []string // its own registered imports, by path
+}
+
+// protoTarget is what a serializer writes for one Target.
+type protoTarget struct {
+	id     int
+	prefix []byte // header + message indexes
+}
+
+// protoWriter is what a deserializer knows about one writer schema id.
+type protoWriter struct {
+	names *protoNames
+	tPath []int // T's message indexes in this schema; nil if it has none
+}
+
+func (c *protoCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
+	var zero T
+	w := where{op: OpDeserialize, format: "PROTOBUF", topic: m.Topic, isKey: m.IsKey}
+	mode, id, rest, err := locate(m, []string{"PROTOBUF"}, c.cfg.recordFormat, looksLikeJSONObject)
+	if err != nil {
+		return zero, w.err(id, err)
+	}
+	msg := c.mt.New().Interface().(T)
+	if mode == framedJSON {
+		if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(rest, msg); err != nil {
+			return zero, w.err(id, errf(ErrDecode, err, "protojson into %s", c.name))
+		}
+		return msg, nil
+	}
+	var buf [4]int
+	indexes, body, err := parseIndexes(rest, buf[:0])
+	if err != nil {
+		return zero, w.err(id, err)
+	}
+	wr, err := c.writer(ctx, id)
+	if err != nil {
+		return zero, w.err(id, err)
+	}
+	if !slices.Equal(indexes, wr.tPath) {
+		return zero, w.err(id, c.mismatch(wr, append([]int(nil), indexes...)))
+	}
+	if err := proto.Unmarshal(body, msg); err != nil {
+		return zero, w.err(id, errf(ErrDecode, err, "%s", c.name))
+	}
+	return msg, nil
+}
+
+func (c *protoCodec[T]) mismatch(wr *protoWriter, indexes []int) error {
+	got := wr.names.resolve(indexes)
+	if got == nil {
+		return errf(ErrMessageMismatch, nil, "message indexes %v name no message of the writer schema", indexes)
+	}
+	return errf(ErrMessageMismatch, nil, "message indexes %v name %s, want %s", indexes, got.fullName, c.name)
+}
+
+// writer returns the parsed writer schema with the given id.
+func (c *protoCodec[T]) writer(ctx context.Context, id int) (*protoWriter, error) {
+	if wr, ok := c.writers.load(id); ok {
+		return wr, nil
+	}
+	info, err := c.c.schemaByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if info.typ != "PROTOBUF" {
+		return nil, errf(ErrFormatMismatch, nil, "schema id %d is %s, not PROTOBUF", id, info.typ)
+	}
+	names, err := parseProtoNames(info.text)
+	if err != nil {
+		return nil, err
+	}
+	wr := &protoWriter{names: names, tPath: names.pathOf(string(c.name))}
+	c.writers.store(id, wr)
+	return wr, nil
+}
+
+func (c *protoCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]byte, error) {
+	if !v.ProtoReflect().IsValid() {
+		return nil, nil
+	}
+	tg, err := c.target(ctx, t)
+	if err != nil {
+		return nil, &Error{Op: OpSerialize, Format: "PROTOBUF", Topic: t.Topic, IsKey: t.IsKey, Err: err}
+	}
+	size := proto.Size(v)
+	out := make([]byte, 0, len(tg.prefix)+size)
+	out = append(out, tg.prefix...)
+	out, err = proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(out, v)
+	if err != nil {
+		return nil, &Error{Op: OpSerialize, Format: "PROTOBUF", Topic: t.Topic, IsKey: t.IsKey, SchemaID: tg.id,
+			Err: errf(ErrEncode, err, "%s", c.name)}
+	}
+	return out, nil
+}
+
+// target returns the schema id and prefix for t: the latest version of the
+// subject (WithUseLatest, re-read after the TTL), or T's schema registered
+// or looked up once per subject.
+func (c *protoCodec[T]) target(ctx context.Context, t Target) (*protoTarget, error) {
+	subject := c.cfg.subject(t, string(c.name))
+	if c.cfg.useLatest {
+		info, err := c.c.latestOf(ctx, subject)
+		if err != nil {
+			return nil, err
+		}
+		if info.typ != "PROTOBUF" {
+			return nil, errf(ErrFormatMismatch, nil, "latest schema of %q is %s, not PROTOBUF", subject, info.typ)
+		}
+		wr, err := c.writerOf(info)
+		if err != nil {
+			return nil, err
+		}
+		if wr.tPath == nil {
+			return nil, errf(ErrMessageMismatch, nil, "latest schema of %q (id %d) has no message %s", subject, info.id, c.name)
+		}
+		return &protoTarget{id: info.id, prefix: appendIndexes(appendHeader(nil, info.id), wr.tPath)}, nil
+	}
+	if tg, ok := c.targets.load(t); ok {
+		return tg, nil
+	}
+	refs := c.refs
+	if len(c.deps) > 0 {
+		versions := map[string]int{}
+		for _, d := range c.deps {
+			info, err := c.c.register(ctx, c.cfg.autoRegister, d.path, d.text, "PROTOBUF", depRefs(d.imports, versions), true)
+			if err != nil {
+				return nil, err
+			}
+			versions[d.path] = info.version
+		}
+		refs = depRefs(c.rootImports, versions)
+	}
+	info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.schema, "PROTOBUF", refs, false)
+	if err != nil {
+		return nil, err
+	}
+	tg := &protoTarget{id: info.id, prefix: append(appendHeader(nil, info.id), c.indexes...)}
+	c.targets.store(t, tg)
+	return tg, nil
+}
+
+// writerOf parses (once per id) a schema the serializer got from the registry.
+func (c *protoCodec[T]) writerOf(info *schemaInfo) (*protoWriter, error) {
+	if wr, ok := c.writers.load(info.id); ok {
+		return wr, nil
+	}
+	names, err := parseProtoNames(info.text)
+	if err != nil {
+		return nil, err
+	}
+	wr := &protoWriter{names: names, tPath: names.pathOf(string(c.name))}
+	c.writers.store(info.id, wr)
+	return wr, nil
+}
+
+func depRefs(imports []string, versions map[string]int) []srclient.Reference {
+	refs := make([]srclient.Reference, 0, len(imports))
+	for _, p := range imports {
+		refs = append(refs, srclient.Reference{Name: p, Subject: p, Version: versions[p]})
+	}
+	return refs
+}
+
+// builtinProto reports imports every registry client knows without a
+// reference, the list Confluent's serializers skip.
+func builtinProto(path string) bool {
+	return strings.HasPrefix(path, "google/protobuf/") ||
+		strings.HasPrefix(path, "google/type/") ||
+		strings.HasPrefix(path, "confluent/")
+}
+
+// protoDeps lists the files root imports (directly or not) that must be
+// registered, dependencies first, and root's own registered imports.
+func protoDeps(root protoreflect.FileDescriptor) ([]protoDep, []string, error) {
+	var out []protoDep
+	seen := map[string]bool{}
+	var visit func(fd protoreflect.FileDescriptor) ([]string, error)
+	visit = func(fd protoreflect.FileDescriptor) ([]string, error) {
+		var direct []string
+		imps := fd.Imports()
+		for i := 0; i < imps.Len(); i++ {
+			imp := imps.Get(i).FileDescriptor
+			if builtinProto(imp.Path()) {
+				continue
+			}
+			direct = append(direct, imp.Path())
+			if seen[imp.Path()] {
+				continue
+			}
+			seen[imp.Path()] = true
+			sub, err := visit(imp)
+			if err != nil {
+				return nil, err
+			}
+			text, err := printProto(imp)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, protoDep{path: imp.Path(), text: text, imports: sub})
+		}
+		return direct, nil
+	}
+	rootImports, err := visit(root)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, rootImports, nil
+}

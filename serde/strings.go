@@ -1,0 +1,71 @@
+package serde
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// String returns the codec for UTF-8 text keys and values, like Kafka's
+// StringSerializer: the bytes are the string, with no framing and no
+// validation. It never fails.
+func String() Codec[string] { return stringCodec{} }
+
+// Bytes returns the codec that passes bytes through unchanged. Deserialize
+// returns a copy of the data (the caller may reuse Message.Data); Serialize
+// returns a copy of v, and nil for nil v, so a nil value stays a Kafka null.
+func Bytes() Codec[[]byte] { return bytesCodec{} }
+
+// JSON returns the codec for plain JSON (encoding/json, no registry, no
+// Confluent framing). Deserialize fails with ErrDecode (an ErrMalformed) on
+// data that is not one JSON value for T; Serialize fails with ErrEncode.
+func JSON[T any]() Codec[T] { return jsonCodec[T]{} }
+
+var (
+	_ Codec[string] = stringCodec{}
+	_ Codec[[]byte] = bytesCodec{}
+	_ Codec[any]    = jsonCodec[any]{}
+)
+
+type stringCodec struct{}
+
+func (stringCodec) Deserialize(_ context.Context, m Message) (string, error) {
+	return string(m.Data), nil
+}
+
+func (stringCodec) Serialize(_ context.Context, _ Target, v string) ([]byte, error) {
+	return []byte(v), nil
+}
+
+type bytesCodec struct{}
+
+func (bytesCodec) Deserialize(_ context.Context, m Message) ([]byte, error) {
+	return append([]byte{}, m.Data...), nil
+}
+
+func (bytesCodec) Serialize(_ context.Context, _ Target, v []byte) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return append([]byte{}, v...), nil
+}
+
+type jsonCodec[T any] struct{}
+
+func (jsonCodec[T]) Deserialize(_ context.Context, m Message) (T, error) {
+	var v T
+	if err := json.Unmarshal(m.Data, &v); err != nil {
+		var zero T
+		return zero, &Error{Op: OpDeserialize, Format: "JSON_PLAIN", Topic: m.Topic, IsKey: m.IsKey,
+			Err: errf(ErrDecode, err, "plain JSON")}
+	}
+	return v, nil
+}
+
+func (jsonCodec[T]) Serialize(_ context.Context, t Target, v T) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, &Error{Op: OpSerialize, Format: "JSON_PLAIN", Topic: t.Topic, IsKey: t.IsKey,
+			Err: errf(ErrEncode, err, "plain JSON")}
+	}
+	return b, nil
+}
