@@ -1,0 +1,167 @@
+// Package secrets supplies the Kafka and Schema Registry credentials of a
+// kafka-lambda-go function: it reads one secret (a JSON object) from AWS
+// Secrets Manager, caches it with a TTL, and maps it to a librdkafka
+// producer config and to Schema Registry settings. For Amazon MSK with IAM
+// authentication it makes SASL/OAUTHBEARER tokens instead, with no secret.
+//
+// The package imports nothing else of kafka-lambda-go: the wiring is done
+// in main, in one line per consumer:
+//
+//	awsCfg, err := config.LoadDefaultConfig(ctx)
+//	...
+//	loader, err := secrets.New(secrets.WithSecretsManager(secretsmanager.NewFromConfig(awsCfg), os.Getenv("KAFKA_SECRET_ID")))
+//	...
+//	producer := kafkalambda.NewProducer(loader.KafkaConfig)
+//	reg, err := loader.Registry(ctx) // reg.NewClient() for srclient
+//
+// On a broker authentication failure the producer calls
+// [Loader.Invalidate] before it rebuilds itself, so that the rebuilt
+// producer gets the rotated credentials.
+//
+// # Sources
+//
+// [New] takes exactly one source option:
+//
+//   - [WithSecretsManager]: GetSecretValue through the AWS SDK, with a client
+//     the caller builds (any value with the one method of
+//     [GetSecretValueAPIClient]; *secretsmanager.Client has it). Needs
+//     secretsmanager:GetSecretValue on the secret (and kms:Decrypt for a
+//     customer-managed key).
+//   - [WithExtension]: the AWS Parameters and Secrets Lambda Extension, a
+//     Lambda layer with its own cache, over HTTP on
+//     localhost:2773/secretsmanager/get with the X-Aws-Parameters-Secrets-Token
+//     header from AWS_SESSION_TOKEN. Same IAM permissions.
+//   - [WithFile] and [WithEnv]: the JSON from a file or an environment
+//     variable, for local runs and tests.
+//
+// The package secretstest runs an in-process endpoint that speaks both the
+// Secrets Manager and the extension protocols, for tests and local runs.
+//
+// # Caching
+//
+// A fetched secret is served from memory for the TTL: [DefaultTTL] (5
+// minutes) or [WithTTL]. Each entry expires up to 10% early, at random, so
+// that environments started together spread their refreshes over time: the
+// GetSecretValue quota (10,000 requests per second per Region) is shared by
+// every function of the account. Reads within the TTL take no lock and do
+// no I/O. A rotated secret is picked up by the first read after the TTL, or
+// at once after [Loader.Invalidate]. A failed fetch is never cached; a fetch
+// that succeeded but does not map is cached like any other (see [Loader]).
+// With [WithExtension] the extension's own cache (SECRETS_MANAGER_TTL,
+// default 300 s) comes on top.
+//
+// Fetches that are throttled or meet an unavailable source are retried with
+// exponential backoff and full jitter, within the context deadline (see
+// [RetryPolicy]). Pass the invocation's context: the retries stop before
+// the Lambda deadline.
+//
+// AWS's github.com/aws/aws-secretsmanager-caching-go/v2 was measured and
+// not used: it needs a six-method client (it calls DescribeSecret on every
+// refresh, so a cold start costs two round trips and the role needs
+// secretsmanager:DescribeSecret too), and its forced refresh sleeps 2.5 to 5
+// seconds whatever the context deadline, which a Lambda that just hit an
+// authentication failure cannot afford. TestAWSCacheFit keeps the numbers.
+//
+// # Secret shape
+//
+// The secret is one JSON object of strings, numbers and booleans (in
+// SecretString, or in SecretBinary as UTF-8 JSON). A Confluent Cloud or
+// self-managed cluster with SASL/PLAIN and a Schema Registry:
+//
+//	{
+//	  "bootstrap.servers":    "pkc-12345.us-east-1.aws.confluent.cloud:9092",
+//	  "security.protocol":    "SASL_SSL",
+//	  "sasl.mechanism":       "PLAIN",
+//	  "sasl.username":        "KAFKA_API_KEY",
+//	  "sasl.password":        "KAFKA_API_SECRET",
+//	  "schema.registry.url":  "https://psrc-12345.us-east-2.aws.confluent.cloud",
+//	  "basic.auth.user.info": "SR_API_KEY:SR_API_SECRET"
+//	}
+//
+// The keys are read as follows:
+//
+//   - librdkafka keys (bootstrap.servers, security.protocol,
+//     sasl.mechanism, sasl.username, sasl.password, ssl.ca.pem, linger.ms,
+//     …) go to the ConfigMap unchanged; numbers become ints, booleans
+//     bools. Keys that librdkafka [LibrdkafkaVersion] does not accept are
+//     reported together, by name, in an [*UnknownKeysError] (see
+//     [KnownKafkaKey]); with plugin.library.paths set every key passes.
+//     Both names of one property (acks and request.required.acks, …) with
+//     different values are ErrMalformed.
+//   - sasl.jaas.config, the Java form
+//     `org.apache.kafka.common.security.plain.PlainLoginModule required
+//     username="…" password="…";` (or ScramLoginModule), is parsed into
+//     sasl.username and sasl.password; PlainLoginModule also defaults
+//     sasl.mechanism to PLAIN, ScramLoginModule requires sasl.mechanism
+//     (SCRAM-SHA-256 or SCRAM-SHA-512); security.protocol defaults to
+//     SASL_SSL.
+//   - username and password, the shape of the secret an event source
+//     mapping uses for BASIC_AUTH, become sasl.username and sasl.password,
+//     with security.protocol SASL_SSL and sasl.mechanism PLAIN unless the
+//     secret sets them. They are ignored when the secret also has
+//     sasl.username, sasl.password or sasl.jaas.config. So the ESM's own
+//     secret works as is: {"username": "…", "password": "…"}, with the
+//     bootstrap servers from KAFKA_BOOTSTRAP_SERVERS or
+//     [WithBootstrapServers].
+//   - schema.registry.url and basic.auth.user.info ("key:secret"; also
+//     schema.registry.basic.auth.user.info, and basic.auth.credentials.source
+//     if it is USER_INFO) go to [Registry], never to librdkafka.
+//
+// bootstrap.servers is required, from the secret or the fallback.
+//
+// # MSK IAM
+//
+// [NewMSKIAM] returns an [MSKIAM] whose KafkaConfig sets SASL_SSL and
+// OAUTHBEARER with the bootstrap servers (WithBootstrapServers or
+// KAFKA_BOOTSTRAP_SERVERS) and whose Token signs a token with the
+// function's AWS credentials for the region (AWS_REGION). The producer
+// answers librdkafka's token-refresh events with Token:
+//
+//	iam, err := secrets.NewMSKIAM()
+//	...
+//	producer := kafkalambda.NewProducer(iam.KafkaConfig /* + the token option, see kafkalambda */)
+//
+// The role needs kafka-cluster:Connect (and the topic permissions) on the
+// cluster.
+//
+// # Redaction
+//
+// Secret values that this package hands out as such ([Registry].Password)
+// are [Value]s: String, GoString, Format (every verb), LogValue and
+// MarshalJSON give [Redacted]; only Value.Reveal returns the secret. The
+// ConfigMap from KafkaConfig must hold sasl.password as a plain string for
+// librdkafka; log it through [Redact]. The MSK token is a plain string in
+// kafka.OAuthBearerToken for the same reason. Logs (see [WithLogger]) and
+// errors never hold secret values: not even a character of a malformed
+// secret, which is why JSON syntax errors are reported by byte offset.
+//
+// # Errors
+//
+// Every error is an [*Error] naming the operation, the secret id and, where
+// one is concerned, the key, never a value; messages start with
+// "secrets: ". Match causes with errors.Is: [ErrNotFound],
+// [ErrAccessDenied], [ErrThrottled], [ErrUnavailable] (fetching),
+// [ErrMalformed], [ErrMissingKey], [ErrUnknownKey] (mapping) and
+// [ErrInvalidOption] (constructors); context errors pass through.
+//
+// # Environment variables
+//
+// Read by this package (through [WithLookupEnv], default os.LookupEnv):
+//
+//   - KAFKA_BOOTSTRAP_SERVERS: bootstrap servers when the secret has none,
+//     and for MSK IAM ([EnvBootstrapServers]); [WithBootstrapServers]
+//     overrides it.
+//   - AWS_SESSION_TOKEN: sent to the extension ([EnvSessionToken]); Lambda
+//     sets it.
+//   - PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: the extension's port, default
+//     2773 ([EnvExtensionPort]); the extension reads the same variable.
+//   - AWS_REGION, then AWS_DEFAULT_REGION: the MSK region for IAM tokens
+//     ([EnvRegion]); [WithRegion] overrides them.
+//   - the variable named in [WithEnv], for local runs.
+//
+// Read by the AWS SDK, not by this package: AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (credentials), AWS_REGION. By
+// convention the examples take the secret's name or ARN from
+// KAFKA_SECRET_ID and the local JSON from KAFKA_SECRET_JSON; this package
+// does not read those by itself.
+package secrets

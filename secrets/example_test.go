@@ -1,0 +1,73 @@
+package secrets_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/kafkalambda/kafka-lambda-go/secrets"
+)
+
+// A Value never prints, logs or marshals its secret; Reveal is the only way
+// to it.
+func ExampleValue() {
+	pw := secrets.NewValue("hunter2")
+	reg := secrets.Registry{URL: "https://sr.example.com", Username: "SRKEY", Password: pw}
+
+	fmt.Println(pw)
+	fmt.Printf("%s %q %x %d %10.3v\n", pw, pw, pw, pw, pw)
+	fmt.Printf("%#v\n", pw)
+	fmt.Printf("%+v\n", reg)
+	js, _ := json.Marshal(reg)
+	fmt.Println(string(js))
+
+	removeTime := func(groups []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey && len(groups) == 0 {
+			return slog.Attr{}
+		}
+		return a
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: removeTime}))
+	logger.Info("registry", "password", pw, "registry", reg)
+
+	fmt.Println(len(pw.Reveal()))
+	// Output:
+	// [REDACTED]
+	// [REDACTED] "[REDACTED]" [REDACTED] [REDACTED] [REDACTED]
+	// secrets.Value("[REDACTED]")
+	// {URL:https://sr.example.com Username:SRKEY Password:[REDACTED]}
+	// {"URL":"https://sr.example.com","Username":"SRKEY","Password":"[REDACTED]"}
+	// level=INFO msg=registry password=[REDACTED] registry.url=https://sr.example.com registry.username=SRKEY registry.password=[REDACTED]
+	// 7
+}
+
+// A secret in the shape an event source mapping uses for BASIC_AUTH maps to
+// SASL_SSL/PLAIN; Redact makes the ConfigMap printable.
+func ExampleLoader_KafkaConfig() {
+	loader, err := secrets.New(
+		secrets.WithEnv("KAFKA_SECRET_JSON"),
+		secrets.WithLookupEnv(func(name string) (string, bool) {
+			switch name {
+			case "KAFKA_SECRET_JSON":
+				return `{"username": "alice", "password": "s3cr3t"}`, true
+			case secrets.EnvBootstrapServers:
+				return "b-1.example.com:9096", true
+			}
+			return "", false
+		}),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cfg, err := loader.KafkaConfig(context.Background())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(secrets.Redact(cfg))
+	// Output:
+	// map[bootstrap.servers:b-1.example.com:9096 sasl.mechanism:PLAIN sasl.password:[REDACTED] sasl.username:alice security.protocol:SASL_SSL]
+}

@@ -1,0 +1,230 @@
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// Loader reads one secret, caches it for a TTL, and maps it to a librdkafka
+// producer config ([Loader.KafkaConfig]) and Schema Registry settings
+// ([Loader.Registry]). Make one per secret in main, at cold start, and share
+// it: all methods are safe for concurrent use.
+//
+// Caching: the first read fetches; later reads within the TTL are served
+// from memory without locking. After the TTL (or [Loader.Invalidate]) the
+// next read fetches again; concurrent readers wait for that one fetch
+// instead of starting their own. A fetch that fails is not cached: its
+// caller gets the error and the next read tries again. A secret that was
+// fetched but does not map (malformed, missing or unknown keys) is cached
+// like any other content, so that a broken secret does not multiply calls;
+// fix it and call Invalidate, or wait for the TTL.
+type Loader struct {
+	src       source
+	ttl       time.Duration
+	log       *slog.Logger
+	bootstrap string
+	retry     RetryPolicy
+
+	now   func() time.Time // replaced in tests
+	cur   atomic.Pointer[entry]
+	fetch chan struct{} // one-slot semaphore: one fetch at a time
+	mu    sync.Mutex    // orders Invalidate against storing a fetch
+	gen   uint64        // bumped by Invalidate; guarded by mu
+}
+
+// entry is one cached fetch.
+type entry struct {
+	doc     *document
+	version string
+	expires time.Time
+}
+
+// New returns a Loader. Exactly one source option is required:
+// [WithSecretsManager], [WithExtension], [WithFile] or [WithEnv]. New does
+// no I/O; the first read fetches.
+func New(opts ...Option) (*Loader, error) {
+	st, err := applyOptions(forLoader, opts)
+	if err != nil {
+		return nil, err
+	}
+	if st.source == nil {
+		return nil, optionError("", "no source: use WithSecretsManager, WithExtension, WithFile or WithEnv")
+	}
+	if st.httpClient != nil && st.sourceName != "WithExtension" {
+		return nil, optionError("WithHTTPClient", "applies to WithExtension only")
+	}
+	src, err := st.source(st)
+	if err != nil {
+		return nil, err
+	}
+	return &Loader{
+		src:       src,
+		ttl:       st.ttl,
+		log:       st.logger,
+		bootstrap: st.bootstrap,
+		retry:     st.retry,
+		now:       time.Now,
+		fetch:     make(chan struct{}, 1),
+	}, nil
+}
+
+// KafkaConfig returns a librdkafka producer config built from the secret: a
+// new map on every call, which the caller may change. Its shape is the
+// config func that kafkalambda.NewProducer takes:
+//
+//	producer := kafkalambda.NewProducer(loader.KafkaConfig)
+//
+// The map holds sasl.password in clear text (librdkafka needs it so): log it
+// only through [Redact]. Errors are [*Error]s matching ErrNotFound,
+// ErrAccessDenied, ErrThrottled, ErrUnavailable (fetching), or ErrMalformed,
+// ErrMissingKey, ErrUnknownKey (mapping), or a context error.
+func (l *Loader) KafkaConfig(ctx context.Context) (kafka.ConfigMap, error) {
+	d, err := l.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if d.kafkaErr != nil {
+		return nil, d.kafkaErr
+	}
+	return maps.Clone(d.kafka), nil
+}
+
+// Registry returns the Schema Registry settings from the secret. Errors are
+// as for [Loader.KafkaConfig]; a secret without schema.registry.url gives
+// ErrMissingKey.
+func (l *Loader) Registry(ctx context.Context) (Registry, error) {
+	d, err := l.get(ctx)
+	if err != nil {
+		return Registry{}, err
+	}
+	return d.registry, d.registryErr
+}
+
+// Invalidate drops the cached secret: the next read fetches it again. Call
+// it when the credentials were refused (a broker authentication failure),
+// before building a new client from a fresh [Loader.KafkaConfig]. A fetch
+// that is in flight when Invalidate is called still answers its callers but
+// is not cached.
+func (l *Loader) Invalidate() {
+	l.mu.Lock()
+	l.gen++
+	l.cur.Store(nil)
+	l.mu.Unlock()
+	l.log.Info("secrets: cache invalidated", slog.String("secret", l.src.id()))
+}
+
+// SecretID names the secret: its name or ARN, file:<path> or env:<NAME>.
+func (l *Loader) SecretID() string { return l.src.id() }
+
+// String describes the loader without its contents, so that printing a
+// Loader cannot leak the cached secret.
+func (l *Loader) String() string {
+	return fmt.Sprintf("secrets.Loader{source: %s, secret: %q, ttl: %s}", l.src.kind(), l.src.id(), l.ttl)
+}
+
+// Format prints [Loader.String] for every verb.
+func (l *Loader) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(l.String())) }
+
+// get returns the cached document or fetches it.
+func (l *Loader) get(ctx context.Context) (*document, error) {
+	if e := l.cur.Load(); e != nil && l.now().Before(e.expires) {
+		return e.doc, nil
+	}
+	select {
+	case l.fetch <- struct{}{}:
+	case <-ctx.Done():
+		return nil, newError("fetch", l.src.id(), "", fmt.Errorf("waiting for another fetch: %w", ctx.Err()))
+	}
+	defer func() { <-l.fetch }()
+	// Another caller may have fetched while this one waited.
+	if e := l.cur.Load(); e != nil && l.now().Before(e.expires) {
+		return e.doc, nil
+	}
+	l.mu.Lock()
+	gen := l.gen
+	l.mu.Unlock()
+
+	start := time.Now()
+	r, err := l.fetchRetrying(ctx)
+	if err != nil {
+		return nil, newError("fetch", l.src.id(), "", err)
+	}
+	doc := parseDocument(l.src.id(), r.data, l.bootstrap)
+	fetched := l.now()
+	e := &entry{doc: doc, version: r.version, expires: fetched.Add(l.ttl - jitter(l.ttl))}
+
+	l.mu.Lock()
+	stored := l.gen == gen
+	if stored {
+		l.cur.Store(e)
+	}
+	l.mu.Unlock()
+
+	attrs := []any{
+		slog.String("source", l.src.kind()),
+		slog.String("secret", l.src.id()),
+		slog.String("version", r.version),
+		slog.Duration("took", time.Since(start)),
+		slog.Time("expires", e.expires),
+		slog.Bool("cached", stored),
+	}
+	if doc.kafkaErr != nil {
+		attrs = append(attrs, slog.String("kafka_error", doc.kafkaErr.Error()))
+	}
+	l.log.Info("secrets: secret loaded", attrs...)
+	return doc, nil
+}
+
+// jitter returns a random duration in [0, ttl/10).
+func jitter(ttl time.Duration) time.Duration {
+	if ttl < 10 {
+		return 0
+	}
+	return rand.N(ttl / 10)
+}
+
+// fetchRetrying fetches, retrying throttled and unavailable answers with
+// exponential backoff and full jitter, within the context deadline.
+func (l *Loader) fetchRetrying(ctx context.Context) (raw, error) {
+	for attempt := 1; ; attempt++ {
+		r, err := l.src.fetch(ctx)
+		if err == nil {
+			return r, nil
+		}
+		if !errors.Is(err, ErrThrottled) && !errors.Is(err, ErrUnavailable) {
+			return raw{}, err
+		}
+		if attempt >= l.retry.MaxAttempts {
+			return raw{}, fmt.Errorf("after %d attempts: %w", attempt, err)
+		}
+		backoff := l.retry.BaseDelay << (attempt - 1)
+		if backoff > l.retry.MaxDelay || backoff <= 0 {
+			backoff = l.retry.MaxDelay
+		}
+		backoff = rand.N(backoff) + 1
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= backoff {
+			return raw{}, fmt.Errorf("after %d attempts, no time left before the context deadline: %w", attempt, err)
+		}
+		l.log.Warn("secrets: fetch failed, retrying",
+			slog.String("secret", l.src.id()),
+			slog.Int("attempt", attempt),
+			slog.Duration("backoff", backoff),
+			slog.String("error", err.Error()))
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return raw{}, fmt.Errorf("after %d attempts: %w (%w)", attempt, err, ctx.Err())
+		}
+	}
+}

@@ -1,0 +1,356 @@
+package secrets
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// Keys with a meaning of their own; everything else is a librdkafka key.
+const (
+	keyBootstrap     = "bootstrap.servers"
+	keyBrokerList    = "metadata.broker.list" // librdkafka's name; bootstrap.servers is its alias
+	keyProtocol      = "security.protocol"
+	keyMechanism     = "sasl.mechanism"
+	keyMechanisms    = "sasl.mechanisms" // librdkafka's name; sasl.mechanism is its alias
+	keyUsername      = "sasl.username"
+	keyPassword      = "sasl.password"
+	keyJAAS          = "sasl.jaas.config"
+	keyPlugins       = "plugin.library.paths"
+	keyESMUsername   = "username" // the ESM's BASIC_AUTH secret
+	keyESMPassword   = "password"
+	keyRegistryURL   = "schema.registry.url"
+	keyUserInfo      = "basic.auth.user.info"
+	keyRegUserInfo   = "schema.registry.basic.auth.user.info"
+	keyCredSource    = "basic.auth.credentials.source"
+	keyRegCredSource = "schema.registry.basic.auth.credentials.source"
+)
+
+// aliases maps librdkafka alias names to the property they set. A secret
+// holding both names of one property is malformed: which one librdkafka
+// would see depends on map order.
+func aliasOf(key string) string {
+	switch key {
+	case keyBootstrap:
+		return keyBrokerList
+	case keyMechanism:
+		return keyMechanisms
+	case "max.in.flight":
+		return "max.in.flight.requests.per.connection"
+	case "sasl.oauthbearer.client.credentials.client.id":
+		return "sasl.oauthbearer.client.id"
+	case "sasl.oauthbearer.client.credentials.client.secret":
+		return "sasl.oauthbearer.client.secret"
+	case "max.partition.fetch.bytes":
+		return "fetch.message.max.bytes"
+	case "linger.ms":
+		return "queue.buffering.max.ms"
+	case "retries":
+		return "message.send.max.retries"
+	case "compression.type":
+		return "compression.codec"
+	case "acks":
+		return "request.required.acks"
+	case "delivery.timeout.ms":
+		return "message.timeout.ms"
+	}
+	return ""
+}
+
+// document is one fetched secret, mapped to its two consumers. A mapping
+// error of one side does not spoil the other: a secret with a typo in a
+// registry key still yields a Kafka config.
+type document struct {
+	kafka       kafka.ConfigMap // holds sasl.password in clear text: never log it
+	kafkaErr    error
+	registry    Registry
+	registryErr error
+}
+
+// fields are the top-level members of the secret; each value is a string, a
+// bool or a json.Number.
+type fields map[string]any
+
+// parseDocument decodes and maps a secret. id names the secret in errors;
+// bootstrap is the fallback for bootstrap.servers ("" for none).
+func parseDocument(id string, data []byte, bootstrap string) *document {
+	f, key, err := decodeFields(data)
+	if err != nil {
+		e := newError("parse", id, key, err)
+		return &document{kafkaErr: e, registryErr: e}
+	}
+	d := &document{}
+	d.kafka, d.kafkaErr = mapKafka(id, f, bootstrap)
+	d.registry, d.registryErr = mapRegistry(id, f)
+	return d
+}
+
+// decodeFields reads a JSON object of scalars; on error it names the key
+// concerned, if any. Syntax errors are reported by byte offset only:
+// encoding/json's messages quote the offending character, which belongs to
+// the secret, so they are not wrapped.
+func decodeFields(data []byte) (fields, string, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	syntax := func(err error) error {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return fmt.Errorf("%w: not valid JSON (syntax error at byte offset %d)", ErrMalformed, se.Offset)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return fmt.Errorf("%w: not valid JSON (unexpected end at byte offset %d)", ErrMalformed, dec.InputOffset())
+		}
+		return fmt.Errorf("%w: not valid JSON (at byte offset %d)", ErrMalformed, dec.InputOffset())
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, "", syntax(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, "", fmt.Errorf("%w: the secret must be a JSON object", ErrMalformed)
+	}
+	f := make(fields)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, "", syntax(err)
+		}
+		key, _ := tok.(string) // object keys are always strings
+		tok, err = dec.Token()
+		if err != nil {
+			return nil, "", syntax(err)
+		}
+		switch v := tok.(type) {
+		case string, bool, json.Number:
+			if _, dup := f[key]; dup {
+				return nil, key, fmt.Errorf("%w: the key appears twice", ErrMalformed)
+			}
+			f[key] = v
+		default: // nested object or array, or null
+			return nil, key, fmt.Errorf("%w: the value must be a string, number or boolean", ErrMalformed)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, "", syntax(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, "", fmt.Errorf("%w: data after the JSON object (byte offset %d)", ErrMalformed, dec.InputOffset())
+	}
+	return f, "", nil
+}
+
+func (f fields) str(key string) (string, bool) {
+	v, ok := f[key]
+	if !ok {
+		return "", false
+	}
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case json.Number:
+		return v.String(), true
+	case bool:
+		if v {
+			return "true", true
+		}
+		return "false", true
+	}
+	return "", false
+}
+
+// kafkaValue converts a JSON scalar to what kafka.ConfigMap expects.
+func kafkaValue(v any) kafka.ConfigValue {
+	if n, ok := v.(json.Number); ok {
+		if i, err := n.Int64(); err == nil && i >= math.MinInt && i <= math.MaxInt {
+			return int(i)
+		}
+		return n.String() // librdkafka parses "0.5" for float properties itself
+	}
+	return v
+}
+
+// isRegistryKey and isESMKey name the keys that never go to librdkafka.
+func isRegistryKey(k string) bool {
+	switch k {
+	case keyRegistryURL, keyUserInfo, keyRegUserInfo, keyCredSource, keyRegCredSource:
+		return true
+	}
+	return false
+}
+
+func isESMKey(k string) bool { return k == keyESMUsername || k == keyESMPassword }
+
+// mapKafka builds the producer ConfigMap; see the package doc, "Secret shape".
+func mapKafka(id string, f fields, bootstrap string) (kafka.ConfigMap, error) {
+	fail := func(key string, err error) (kafka.ConfigMap, error) {
+		return nil, newError("kafka config", id, key, err)
+	}
+	_, plugins := f[keyPlugins]
+	var unknown []string
+	m := make(kafka.ConfigMap, len(f)+4)
+	for k, v := range f {
+		switch {
+		case isRegistryKey(k), isESMKey(k), k == keyJAAS:
+			continue
+		case !KnownKafkaKey(k) && !plugins:
+			// With plugin.library.paths set, plugins may define their own
+			// properties: pass everything through and let librdkafka decide.
+			unknown = append(unknown, k)
+			continue
+		}
+		m[k] = kafkaValue(v)
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return fail("", &UnknownKeysError{Keys: unknown})
+	}
+	for k := range m {
+		if canon := aliasOf(k); canon != "" {
+			if _, both := m[canon]; both && fmt.Sprint(m[canon]) != fmt.Sprint(m[k]) {
+				return fail(k, fmt.Errorf("%w: conflicts with %q (librdkafka treats them as one property)", ErrMalformed, canon))
+			}
+		}
+	}
+	explicit := has(m, keyUsername) || has(m, keyPassword)
+
+	// sasl.jaas.config, Java style.
+	if j, ok := f[keyJAAS]; ok {
+		s, _ := j.(string)
+		login, err := parseJAAS(s)
+		if err != nil {
+			return fail(keyJAAS, fmt.Errorf("%w: %w", ErrMalformed, err))
+		}
+		for _, kv := range [][2]string{{keyUsername, login.username}, {keyPassword, login.password}} {
+			if cur, ok := m[kv[0]]; ok && fmt.Sprint(cur) != kv[1] {
+				return fail(kv[0], fmt.Errorf("%w: conflicts with the value in %q", ErrMalformed, keyJAAS))
+			}
+			m[kv[0]] = kv[1]
+		}
+		mech, hasMech := mechanism(m)
+		switch {
+		case login.mechanism == "PLAIN" && !hasMech:
+			m[keyMechanism] = "PLAIN"
+		case login.mechanism == "PLAIN" && !strings.EqualFold(mech, "PLAIN"),
+			login.mechanism == "SCRAM" && hasMech && !strings.HasPrefix(strings.ToUpper(mech), "SCRAM-"):
+			return fail(keyMechanism, fmt.Errorf("%w: does not match the login module in %q", ErrMalformed, keyJAAS))
+		case login.mechanism == "SCRAM" && !hasMech:
+			return fail(keyMechanism, fmt.Errorf("%w: a ScramLoginModule needs sasl.mechanism SCRAM-SHA-256 or SCRAM-SHA-512", ErrMissingKey))
+		}
+		defaultTo(m, keyProtocol, "SASL_SSL")
+		explicit = true
+	}
+
+	// The ESM's BASIC_AUTH secret: {"username": "...", "password": "..."}.
+	// Used only when nothing above set SASL credentials; otherwise the keys
+	// are for the ESM alone and ignored here.
+	user, hasUser := f.str(keyESMUsername)
+	pass, hasPass := f.str(keyESMPassword)
+	if !explicit && (hasUser || hasPass) {
+		switch {
+		case !hasUser:
+			return fail(keyESMUsername, fmt.Errorf("%w: %q is set without it", ErrMissingKey, keyESMPassword))
+		case !hasPass:
+			return fail(keyESMPassword, fmt.Errorf("%w: %q is set without it", ErrMissingKey, keyESMUsername))
+		}
+		m[keyUsername], m[keyPassword] = user, pass
+		defaultTo(m, keyProtocol, "SASL_SSL")
+		if _, ok := mechanism(m); !ok {
+			m[keyMechanism] = "PLAIN"
+		}
+	}
+
+	switch {
+	case has(m, keyUsername) && !has(m, keyPassword):
+		return fail(keyPassword, fmt.Errorf("%w: %q is set without it", ErrMissingKey, keyUsername))
+	case has(m, keyPassword) && !has(m, keyUsername):
+		return fail(keyUsername, fmt.Errorf("%w: %q is set without it", ErrMissingKey, keyPassword))
+	}
+	if !has(m, keyBootstrap) && !has(m, keyBrokerList) {
+		if bootstrap == "" {
+			return fail(keyBootstrap, fmt.Errorf("%w: not in the secret, and no fallback (WithBootstrapServers or %s)", ErrMissingKey, EnvBootstrapServers))
+		}
+		m[keyBootstrap] = bootstrap
+	}
+	return m, nil
+}
+
+func has(m kafka.ConfigMap, k string) bool {
+	v, ok := m[k]
+	return ok && fmt.Sprint(v) != ""
+}
+
+func defaultTo(m kafka.ConfigMap, k, v string) {
+	if !has(m, k) {
+		m[k] = v
+	}
+}
+
+func mechanism(m kafka.ConfigMap) (string, bool) {
+	for _, k := range []string{keyMechanism, keyMechanisms} {
+		if has(m, k) {
+			return fmt.Sprint(m[k]), true
+		}
+	}
+	return "", false
+}
+
+// mapRegistry builds the Schema Registry settings.
+func mapRegistry(id string, f fields) (Registry, error) {
+	fail := func(key string, err error) (Registry, error) {
+		return Registry{}, newError("registry", id, key, err)
+	}
+	var r Registry
+	raw, ok := f.str(keyRegistryURL)
+	if !ok || raw == "" {
+		return fail(keyRegistryURL, ErrMissingKey)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		// url.Parse errors quote the input, which may hold credentials.
+		return fail(keyRegistryURL, fmt.Errorf("%w: not an http(s) URL", ErrMalformed))
+	}
+	for _, k := range []string{keyCredSource, keyRegCredSource} {
+		if src, ok := f.str(k); ok && !strings.EqualFold(src, "USER_INFO") {
+			return fail(k, fmt.Errorf("%w: only USER_INFO is supported", ErrMalformed))
+		}
+	}
+	info, hasInfo := f.str(keyUserInfo)
+	if alt, ok := f.str(keyRegUserInfo); ok {
+		if hasInfo && alt != info {
+			return fail(keyRegUserInfo, fmt.Errorf("%w: conflicts with %q", ErrMalformed, keyUserInfo))
+		}
+		info, hasInfo = alt, true
+	}
+	infoKey := keyUserInfo
+	if _, ok := f[keyRegUserInfo]; ok {
+		infoKey = keyRegUserInfo
+	}
+	if hasInfo {
+		user, pass, ok := strings.Cut(info, ":")
+		if !ok || user == "" {
+			return fail(infoKey, fmt.Errorf("%w: want \"<key>:<secret>\"", ErrMalformed))
+		}
+		r.Username, r.Password = user, NewValue(pass)
+	}
+	if u.User != nil {
+		// Credentials in the URL move to Username/Password so that the URL
+		// itself can be printed.
+		if hasInfo {
+			return fail(keyRegistryURL, fmt.Errorf("%w: holds credentials and %q is set too", ErrMalformed, infoKey))
+		}
+		r.Username = u.User.Username()
+		p, _ := u.User.Password()
+		r.Password = NewValue(p)
+		u.User = nil
+	}
+	r.URL = u.String()
+	return r, nil
+}

@@ -1,0 +1,326 @@
+package secrets
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// Environment variables this package reads (through [WithLookupEnv], which
+// defaults to os.LookupEnv). See the package doc, "Environment variables".
+const (
+	// EnvBootstrapServers is the fallback for bootstrap.servers when the
+	// secret has none (the ESM's BASIC_AUTH secret holds only username and
+	// password), and the bootstrap servers of [NewMSKIAM]. Read by [New] and
+	// [NewMSKIAM] unless [WithBootstrapServers] is given.
+	EnvBootstrapServers = "KAFKA_BOOTSTRAP_SERVERS"
+
+	// EnvSessionToken is sent to the Parameters and Secrets Lambda Extension
+	// in the X-Aws-Parameters-Secrets-Token header. Lambda sets it. Read on
+	// every extension fetch.
+	EnvSessionToken = "AWS_SESSION_TOKEN"
+
+	// EnvExtensionPort is the extension's HTTP port (default 2773), the
+	// variable the extension itself reads. Read by [New] with
+	// [WithExtension].
+	EnvExtensionPort = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
+
+	// EnvRegion and EnvDefaultRegion give the region of the MSK cluster for
+	// IAM tokens when [WithRegion] is not used; Lambda sets AWS_REGION. Read
+	// by [NewMSKIAM].
+	EnvRegion        = "AWS_REGION"
+	EnvDefaultRegion = "AWS_DEFAULT_REGION"
+)
+
+// Defaults the options override.
+const (
+	// DefaultTTL is how long a fetched secret is served from memory. It
+	// matches the extension's own default (SECRETS_MANAGER_TTL, 300 s).
+	DefaultTTL = 5 * time.Minute
+	// DefaultExtensionPort is the extension's default port.
+	DefaultExtensionPort = 2773
+	// DefaultExtensionTimeout bounds one request to the extension when the
+	// context has no earlier deadline.
+	DefaultExtensionTimeout = 10 * time.Second
+)
+
+// RetryPolicy says how a fetch that failed with [ErrThrottled] or
+// [ErrUnavailable] is retried: exponential backoff with full jitter, never
+// past the context deadline (a retry whose backoff would end after the
+// deadline is not attempted). Zero fields take the defaults. Other errors
+// (not found, access denied, malformed) are never retried.
+//
+// The AWS SDK client retries throttling by itself too (its standard retryer,
+// 3 attempts); each attempt here is one SDK call with its own retries.
+type RetryPolicy struct {
+	MaxAttempts int           // attempts in all, the first included; default 4
+	BaseDelay   time.Duration // backoff before the second attempt, doubled each time; default 100ms
+	MaxDelay    time.Duration // backoff cap; default 2s
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = 4
+	}
+	if p.BaseDelay <= 0 {
+		p.BaseDelay = 100 * time.Millisecond
+	}
+	if p.MaxDelay <= 0 {
+		p.MaxDelay = 2 * time.Second
+	}
+	return p
+}
+
+// Option configures [New] (a [Loader]) or [NewMSKIAM]. Each option says
+// which of the two it applies to; giving an option to the other one is an
+// [ErrInvalidOption] error, as is giving a bad value.
+type Option struct {
+	name  string
+	scope scope
+	apply func(*settings) error
+}
+
+type scope uint8
+
+const (
+	forLoader scope = 1 << iota
+	forMSK
+)
+
+// settings collects the options before a constructor validates them.
+type settings struct {
+	source      func(*settings) (source, error) // set by a source option
+	sourceName  string
+	ttl         time.Duration
+	logger      *slog.Logger
+	bootstrap   string
+	hasBoot     bool
+	lookupEnv   func(string) (string, bool)
+	retry       RetryPolicy
+	httpClient  *http.Client
+	region      string
+	credentials aws.CredentialsProvider
+}
+
+func applyOptions(s scope, opts []Option) (*settings, error) {
+	st := &settings{ttl: DefaultTTL, lookupEnv: os.LookupEnv}
+	for _, o := range opts {
+		if o.apply == nil {
+			return nil, optionError("", "the zero Option")
+		}
+		if o.scope&s == 0 {
+			target := "New"
+			if s == forMSK {
+				target = "NewMSKIAM"
+			}
+			return nil, optionError(o.name, "does not apply to "+target)
+		}
+		if err := o.apply(st); err != nil {
+			return nil, err
+		}
+	}
+	if st.logger == nil {
+		st.logger = slog.New(slog.DiscardHandler)
+	}
+	if !st.hasBoot {
+		st.bootstrap, _ = st.lookupEnv(EnvBootstrapServers)
+	}
+	st.retry = st.retry.withDefaults()
+	return st, nil
+}
+
+func optionError(name, msg string) error {
+	if name != "" {
+		msg = name + ": " + msg
+	}
+	return newError("new", "", "", fmt.Errorf("%w: %s", ErrInvalidOption, msg))
+}
+
+func setSource(name string, make func(*settings) (source, error)) Option {
+	return Option{name: name, scope: forLoader, apply: func(s *settings) error {
+		if s.source != nil {
+			return optionError(name, "a source is already chosen by "+s.sourceName)
+		}
+		s.source, s.sourceName = make, name
+		return nil
+	}}
+}
+
+// WithSecretsManager reads the secret secretID (name or ARN) with client, a
+// *secretsmanager.Client or anything with its GetSecretValue method. The
+// client's region, credentials, endpoint and retryer are the caller's.
+// Applies to [New]; one source option is required.
+func WithSecretsManager(client GetSecretValueAPIClient, secretID string) Option {
+	return setSource("WithSecretsManager", func(*settings) (source, error) {
+		if client == nil {
+			return nil, optionError("WithSecretsManager", "nil client")
+		}
+		if secretID == "" {
+			return nil, optionError("WithSecretsManager", "empty secret id")
+		}
+		return &smSource{client: client, secretID: secretID}, nil
+	})
+}
+
+// WithExtension reads the secret secretID (name or ARN) through the AWS
+// Parameters and Secrets Lambda Extension: GET
+// http://localhost:<port>/secretsmanager/get?secretId=<id> with the
+// X-Aws-Parameters-Secrets-Token header set from AWS_SESSION_TOKEN. The
+// port comes from PARAMETERS_SECRETS_EXTENSION_HTTP_PORT (default 2773),
+// read once by [New]. The extension caches too (its SECRETS_MANAGER_TTL,
+// default 300 s), so a rotation can take both TTLs to show. Applies to
+// [New].
+func WithExtension(secretID string) Option {
+	return setSource("WithExtension", func(s *settings) (source, error) {
+		if secretID == "" {
+			return nil, optionError("WithExtension", "empty secret id")
+		}
+		port := DefaultExtensionPort
+		if v, ok := s.lookupEnv(EnvExtensionPort); ok && v != "" {
+			p, err := strconv.Atoi(v)
+			if err != nil || p < 1 || p > 65535 {
+				return nil, optionError("WithExtension", EnvExtensionPort+" is not a port number")
+			}
+			port = p
+		}
+		client := s.httpClient
+		if client == nil {
+			client = &http.Client{Timeout: DefaultExtensionTimeout}
+		}
+		return &extensionSource{
+			secretID:  secretID,
+			endpoint:  "http://localhost:" + strconv.Itoa(port) + "/secretsmanager/get",
+			client:    client,
+			lookupEnv: s.lookupEnv,
+		}, nil
+	})
+}
+
+// WithFile reads the secret's JSON from a file on every fetch (the cache
+// applies), for local runs. Applies to [New].
+func WithFile(path string) Option {
+	return setSource("WithFile", func(*settings) (source, error) {
+		if path == "" {
+			return nil, optionError("WithFile", "empty path")
+		}
+		return &fileSource{path: path}, nil
+	})
+}
+
+// WithEnv reads the secret's JSON from the environment variable name (for
+// example KAFKA_SECRET_JSON) on every fetch, for local runs. Applies to
+// [New].
+func WithEnv(name string) Option {
+	return setSource("WithEnv", func(s *settings) (source, error) {
+		if name == "" {
+			return nil, optionError("WithEnv", "empty variable name")
+		}
+		return &envSource{name: name, lookupEnv: s.lookupEnv}, nil
+	})
+}
+
+// WithTTL sets how long a fetched secret is served from memory before the
+// next read fetches it again; default [DefaultTTL] (5 minutes). Each entry
+// expires up to 10% early, at random, so that many Lambda environments
+// started together do not refresh together. d must be positive. Applies to
+// [New].
+func WithTTL(d time.Duration) Option {
+	return Option{name: "WithTTL", scope: forLoader, apply: func(s *settings) error {
+		if d <= 0 {
+			return optionError("WithTTL", "the TTL must be positive")
+		}
+		s.ttl = d
+		return nil
+	}}
+}
+
+// WithRetry overrides the [RetryPolicy] for throttled or unavailable
+// fetches. Applies to [New].
+func WithRetry(p RetryPolicy) Option {
+	return Option{name: "WithRetry", scope: forLoader, apply: func(s *settings) error {
+		if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 {
+			return optionError("WithRetry", "negative value")
+		}
+		s.retry = p
+		return nil
+	}}
+}
+
+// WithHTTPClient sets the HTTP client used to call the extension; default a
+// client with a [DefaultExtensionTimeout] timeout. Applies to [New] with
+// [WithExtension].
+func WithHTTPClient(c *http.Client) Option {
+	return Option{name: "WithHTTPClient", scope: forLoader, apply: func(s *settings) error {
+		if c == nil {
+			return optionError("WithHTTPClient", "nil client")
+		}
+		s.httpClient = c
+		return nil
+	}}
+}
+
+// WithBootstrapServers sets the bootstrap servers ("host:port,host:port")
+// used when the secret has no bootstrap.servers, and by [NewMSKIAM]. It
+// overrides KAFKA_BOOTSTRAP_SERVERS. Applies to [New] and [NewMSKIAM].
+func WithBootstrapServers(servers string) Option {
+	return Option{name: "WithBootstrapServers", scope: forLoader | forMSK, apply: func(s *settings) error {
+		if servers == "" {
+			return optionError("WithBootstrapServers", "empty server list")
+		}
+		s.bootstrap, s.hasBoot = servers, true
+		return nil
+	}}
+}
+
+// WithLogger sets the logger; default none (a library never writes to the
+// global logger). Logs never hold secret values. Applies to [New] and
+// [NewMSKIAM].
+func WithLogger(l *slog.Logger) Option {
+	return Option{name: "WithLogger", scope: forLoader | forMSK, apply: func(s *settings) error {
+		s.logger = l
+		return nil
+	}}
+}
+
+// WithLookupEnv replaces os.LookupEnv for every environment variable this
+// package reads, for tests and for programs that keep configuration
+// elsewhere. Applies to [New] and [NewMSKIAM].
+func WithLookupEnv(lookup func(string) (string, bool)) Option {
+	return Option{name: "WithLookupEnv", scope: forLoader | forMSK, apply: func(s *settings) error {
+		if lookup == nil {
+			return optionError("WithLookupEnv", "nil function")
+		}
+		s.lookupEnv = lookup
+		return nil
+	}}
+}
+
+// WithRegion sets the AWS region of the MSK cluster; default AWS_REGION,
+// then AWS_DEFAULT_REGION. Applies to [NewMSKIAM].
+func WithRegion(region string) Option {
+	return Option{name: "WithRegion", scope: forMSK, apply: func(s *settings) error {
+		if region == "" {
+			return optionError("WithRegion", "empty region")
+		}
+		s.region = region
+		return nil
+	}}
+}
+
+// WithCredentials sets the AWS credentials that sign MSK IAM tokens; default
+// the SDK's default chain (in Lambda: the function role, from the
+// environment), loaded on the first token request. Applies to [NewMSKIAM].
+func WithCredentials(p aws.CredentialsProvider) Option {
+	return Option{name: "WithCredentials", scope: forMSK, apply: func(s *settings) error {
+		if p == nil {
+			return optionError("WithCredentials", "nil provider")
+		}
+		s.credentials = p
+		return nil
+	}}
+}
