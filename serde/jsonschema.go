@@ -1,0 +1,271 @@
+package serde
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
+)
+
+// JSONSchema returns the codec for JSON values of type T described by a JSON
+// Schema in a Confluent Schema Registry. Values are encoding/json text after
+// the Confluent header (no message indexes).
+//
+// Validation (WithValidation, default on) follows Confluent's serdes where
+// it matters: the same validator (santhosh-tekuri/jsonschema v5), the same
+// default draft when "$schema" is absent (2020-12), references resolved as
+// Confluent does (a $ref by reference name, relative to "mem://input/"), no
+// other URL is ever loaded, and the value is validated as generic JSON (the
+// text), not as the Go value. A serializer validates what it is about to
+// write against its writer schema; a deserializer validates what it read
+// against the schema the id names. Failures are ErrValidation.
+//
+// In ESM SOURCE and JSON mode the data is the same JSON text; the metadata's
+// schema id, when it is a Confluent id, selects the schema to validate
+// with, and without one the value is not validated.
+//
+// Serialize registers (or looks up) the WithSchema document under its
+// subject, or writes with the latest registered version (WithUseLatest).
+//
+// Options: WithSchema, WithReferences, WithSubjectNameStrategy (record name
+// = the schema's "title"), WithAutoRegister, WithUseLatest, WithLatestTTL,
+// WithValidation, WithEventRecordFormat, WithRetry.
+func JSONSchema[T any](r Registry, opts ...Option) (Codec[T], error) {
+	cfg, err := newConfig("JSON Schema", optSchema|optReferences|optSubject|optAutoRegister|optUseLatest|optLatestTTL|optValidation|optRecordFormat|optRetry, opts)
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, fmt.Errorf("%w: JSONSchema: nil Registry", ErrConfig)
+	}
+	c := &jsonSchemaCodec[T]{cfg: cfg, c: newClient(r, cfg.retry, cfg.latestTTL)}
+	if cfg.set&optSchema != 0 {
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(cfg.schema), &doc); err != nil {
+			return nil, fmt.Errorf("%w: JSONSchema: %w", ErrConfig, errf(ErrInvalidSchema, err, "WithSchema is not a JSON object"))
+		}
+		c.title, _ = doc["title"].(string)
+		if len(cfg.refs) == 0 && cfg.validate {
+			if _, err := compileJSONSchema(cfg.schema, nil); err != nil {
+				return nil, fmt.Errorf("%w: JSONSchema: %w", ErrConfig, err)
+			}
+		}
+	}
+	return c, nil
+}
+
+var _ Codec[any] = (*jsonSchemaCodec[any])(nil)
+
+type jsonSchemaCodec[T any] struct {
+	cfg   *config
+	c     *client
+	title string
+
+	compiled cowMap[int, *jsonschema.Schema] // by schema id
+	targets  cowMap[Target, *jsonTarget]
+	mu       sync.Mutex
+	own      atomic.Pointer[jsonschema.Schema] // the WithSchema document, compiled
+}
+
+type jsonTarget struct {
+	id     int
+	schema *jsonschema.Schema // nil when not validating
+}
+
+const jsonSchemaBase = "mem://input/"
+
+// compileJSONSchema compiles text with its references (name → text).
+func compileJSONSchema(text string, deps map[string]string) (*jsonschema.Schema, error) {
+	comp := jsonschema.NewCompiler()
+	comp.LoadURL = func(u string) (io.ReadCloser, error) {
+		if name, ok := strings.CutPrefix(u, jsonSchemaBase); ok {
+			if d, ok := deps[name]; ok {
+				return io.NopCloser(strings.NewReader(d)), nil
+			}
+		}
+		return nil, fmt.Errorf("%q is not a registered reference", u)
+	}
+	if err := comp.AddResource(jsonSchemaBase, strings.NewReader(text)); err != nil {
+		return nil, errf(ErrInvalidSchema, err, "JSON Schema")
+	}
+	s, err := comp.Compile(jsonSchemaBase)
+	if err != nil {
+		return nil, errf(ErrInvalidSchema, err, "JSON Schema")
+	}
+	return s, nil
+}
+
+// compile compiles a registered schema after fetching its references.
+func (c *jsonSchemaCodec[T]) compile(ctx context.Context, info *schemaInfo) (*jsonschema.Schema, error) {
+	deps := map[string]string{}
+	var load func(info *schemaInfo, depth int) error
+	load = func(info *schemaInfo, depth int) error {
+		if depth > 32 {
+			return errf(ErrInvalidSchema, nil, "references nested deeper than 32")
+		}
+		for _, ref := range info.refs {
+			if _, ok := deps[ref.Name]; ok {
+				continue
+			}
+			dep, err := c.c.schemaByVersion(ctx, ref.Subject, ref.Version)
+			if err != nil {
+				return err
+			}
+			deps[ref.Name] = dep.text
+			if err := load(dep, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := load(info, 0); err != nil {
+		return nil, err
+	}
+	return compileJSONSchema(info.text, deps)
+}
+
+func (c *jsonSchemaCodec[T]) byID(ctx context.Context, id int) (*jsonschema.Schema, error) {
+	if s, ok := c.compiled.load(id); ok {
+		return s, nil
+	}
+	info, err := c.c.schemaByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if info.typ != "JSON" {
+		return nil, errf(ErrFormatMismatch, nil, "schema id %d is %s, not JSON", id, info.typ)
+	}
+	s, err := c.compile(ctx, info)
+	if err != nil {
+		return nil, err
+	}
+	c.compiled.store(id, s)
+	return s, nil
+}
+
+func validateJSON(s *jsonschema.Schema, data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return errf(ErrDecode, err, "JSON")
+	}
+	if err := s.Validate(doc); err != nil {
+		return errf(ErrValidation, err, "value")
+	}
+	return nil
+}
+
+func (c *jsonSchemaCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
+	var zero T
+	w := where{op: OpDeserialize, format: "JSON", topic: m.Topic, isKey: m.IsKey}
+	_, id, body, err := locate(m, []string{"JSON", "JSON_SCHEMA", "JSONSCHEMA"}, c.cfg.recordFormat, alwaysJSON)
+	if err != nil {
+		return zero, w.err(id, err)
+	}
+	if id > 0 && (c.cfg.validate || m.Schema == nil) {
+		// Fetch the schema even without validation on full wire format, so
+		// that an unknown id is reported as such.
+		s, err := c.byID(ctx, id)
+		if err != nil {
+			return zero, w.err(id, err)
+		}
+		if c.cfg.validate {
+			if err := validateJSON(s, body); err != nil {
+				return zero, w.err(id, err)
+			}
+		}
+	}
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil {
+		return zero, w.err(id, errf(ErrDecode, err, "JSON into %T", v))
+	}
+	return v, nil
+}
+
+func (c *jsonSchemaCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]byte, error) {
+	tg, err := c.target(ctx, t)
+	if err != nil {
+		return nil, &Error{Op: OpSerialize, Format: "JSON", Topic: t.Topic, IsKey: t.IsKey, Err: err}
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, &Error{Op: OpSerialize, Format: "JSON", Topic: t.Topic, IsKey: t.IsKey, SchemaID: tg.id,
+			Err: errf(ErrEncode, err, "JSON")}
+	}
+	if tg.schema != nil {
+		if err := validateJSON(tg.schema, body); err != nil {
+			return nil, &Error{Op: OpSerialize, Format: "JSON", Topic: t.Topic, IsKey: t.IsKey, SchemaID: tg.id, Err: err}
+		}
+	}
+	out := make([]byte, 0, headerLen+len(body))
+	out = appendHeader(out, tg.id)
+	return append(out, body...), nil
+}
+
+func (c *jsonSchemaCodec[T]) target(ctx context.Context, t Target) (*jsonTarget, error) {
+	if !c.cfg.useLatest {
+		if tg, ok := c.targets.load(t); ok {
+			return tg, nil
+		}
+	}
+	subject := c.cfg.subject(t, c.title)
+	if c.title == "" && subject != c.cfg.subject(t, "x") {
+		return nil, errf(ErrNoSchema, nil, "a record-name subject strategy needs a schema with a \"title\"")
+	}
+	if c.cfg.useLatest {
+		info, err := c.c.latestOf(ctx, subject)
+		if err != nil {
+			return nil, err
+		}
+		if info.typ != "JSON" {
+			return nil, errf(ErrFormatMismatch, nil, "latest schema of %q is %s, not JSON", subject, info.typ)
+		}
+		tg := &jsonTarget{id: info.id}
+		if c.cfg.validate {
+			if tg.schema, err = c.byID(ctx, info.id); err != nil {
+				return nil, err
+			}
+		}
+		return tg, nil
+	}
+	if c.cfg.set&optSchema == 0 {
+		return nil, errf(ErrNoSchema, nil, "give T's JSON Schema with WithSchema, or use WithUseLatest")
+	}
+	info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.cfg.schema, "JSON", c.cfg.refs, false)
+	if err != nil {
+		return nil, err
+	}
+	tg := &jsonTarget{id: info.id}
+	if c.cfg.validate {
+		if tg.schema, err = c.ownSchema(ctx); err != nil {
+			return nil, err
+		}
+	}
+	c.targets.store(t, tg)
+	return tg, nil
+}
+
+// ownSchema compiles the WithSchema document once (with its references).
+func (c *jsonSchemaCodec[T]) ownSchema(ctx context.Context) (*jsonschema.Schema, error) {
+	if s := c.own.Load(); s != nil {
+		return s, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := c.own.Load(); s != nil {
+		return s, nil
+	}
+	s, err := c.compile(ctx, &schemaInfo{text: c.cfg.schema, typ: "JSON", refs: c.cfg.refs})
+	if err != nil {
+		return nil, err
+	}
+	c.own.Store(s)
+	return s, nil
+}
