@@ -81,8 +81,8 @@ func TestKafkaConfigMapping(t *testing.T) {
 		secret: `{"username":"esm","password":"esm-pw","sasl.username":"app","sasl.password":"app-pw","sasl.mechanism":"PLAIN","bootstrap.servers":"` + boot + `"}`,
 		want:   kafka.ConfigMap{"bootstrap.servers": boot, "sasl.mechanism": "PLAIN", "sasl.username": "app", "sasl.password": "app-pw"},
 	}, {
-		name:   "ESM username without password",
-		secret: `{"username":"alice","bootstrap.servers":"` + boot + `"}`,
+		name:    "ESM username without password",
+		secret:  `{"username":"alice","bootstrap.servers":"` + boot + `"}`,
 		wantErr: secrets.ErrMissingKey, errKey: "password",
 	}, {
 		name:   "jaas PlainLoginModule",

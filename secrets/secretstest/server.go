@@ -244,14 +244,16 @@ func (s *Server) SetLatency(d time.Duration) {
 }
 
 // Calls reports how many requests of kind op the server received, failed
-// ones included.
+// ones included. A request counts from its arrival, before any latency set
+// by [Server.SetLatency].
 func (s *Server) Calls(op Op) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[op]
 }
 
-// Requests returns a copy of every request received so far, in order.
+// Requests returns a copy of every request answered so far, in the order
+// of the answers.
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -281,6 +283,7 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, &req, http.StatusBadRequest, "UnknownOperationException", "unknown X-Amz-Target")
 		return
 	}
+	s.arrived(req.Op)
 	var in struct {
 		SecretID     string `json:"SecretId"`
 		VersionID    string `json:"VersionId"`
@@ -308,6 +311,7 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveExtension(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	req := Request{Op: OpExtensionGet, SecretID: q.Get("secretId"), Token: r.Header.Get(ExtensionTokenHeader)}
+	s.arrived(req.Op)
 	if req.Token == "" || req.Token != s.SessionToken() {
 		s.writeError(w, &req, http.StatusUnauthorized, "UnauthorizedException", "missing or wrong "+ExtensionTokenHeader)
 		return
@@ -443,13 +447,19 @@ func (s *Server) writeError(w http.ResponseWriter, req *Request, status int, cod
 	_, _ = w.Write(body)
 }
 
+// arrived counts a request as soon as its operation is known, so that a
+// test can see a slow request in flight.
+func (s *Server) arrived(op Op) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[op]++
+}
+
+// record logs a request once it is answered.
 func (s *Server) record(req *Request, status int) {
 	req.Status = status
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if req.Op != "" {
-		s.calls[req.Op]++
-	}
 	s.requests = append(s.requests, *req)
 }
 

@@ -1,0 +1,330 @@
+package secrets_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kafkalambda/kafka-lambda-go/secrets"
+	"github.com/kafkalambda/kafka-lambda-go/secrets/secretstest"
+)
+
+const (
+	secretID  = "kafka/prod"
+	secretV1  = `{"bootstrap.servers":"b-1:9092","sasl.username":"alice","sasl.password":"pw-one","sasl.mechanism":"PLAIN","security.protocol":"SASL_SSL"}`
+	secretV2  = `{"bootstrap.servers":"b-1:9092","sasl.username":"alice","sasl.password":"pw-two","sasl.mechanism":"PLAIN","security.protocol":"SASL_SSL"}`
+	gsv       = secretstest.OpGetSecretValue
+	extension = secretstest.OpExtensionGet
+)
+
+func password(t *testing.T, l *secrets.Loader) string {
+	t.Helper()
+	cfg, err := l.KafkaConfig(context.Background())
+	if err != nil {
+		t.Fatalf("KafkaConfig: %v", err)
+	}
+	return cfg["sasl.password"].(string)
+}
+
+func TestSecretsManagerSecretString(t *testing.T) {
+	t.Parallel()
+	srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
+	l := newLoader(t, srv, secretID)
+	if got := password(t, l); got != "pw-one" {
+		t.Fatalf("sasl.password = %q", got)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d requests; want 1", len(reqs))
+	}
+	if r := reqs[0]; r.Op != gsv || r.SecretID != secretID || r.AccessKeyID != testAccessKey || r.Region != testRegion || r.Status != 200 {
+		t.Fatalf("request = %+v; want a SigV4-signed GetSecretValue for %s in %s", r, secretID, testRegion)
+	}
+}
+
+func TestSecretsManagerSecretBinaryAndARN(t *testing.T) {
+	t.Parallel()
+	srv := secretstest.NewServer(t, nil)
+	srv.PutBinary(secretID, []byte(secretV1))
+	arn := "arn:aws:secretsmanager:us-east-1:" + secretstest.Account + ":secret:" + secretID + "-AbCdEf"
+	if got := password(t, newLoader(t, srv, arn)); got != "pw-one" {
+		t.Fatalf("sasl.password = %q", got)
+	}
+}
+
+func TestSecretsManagerErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		fault     secretstest.Fault
+		faults    int
+		sdk       int // SDK attempts
+		want      error
+		wantCalls int
+	}{
+		{name: "not found", want: secrets.ErrNotFound, sdk: 1, wantCalls: 1},
+		{name: "access denied, not retried", fault: secretstest.AccessDenied, faults: 1, sdk: 3, want: secrets.ErrAccessDenied, wantCalls: 1},
+		{name: "KMS decryption failure", fault: secretstest.Decryption, faults: 1, sdk: 1, want: secrets.ErrAccessDenied, wantCalls: 1},
+		{name: "throttled until the attempts run out", fault: secretstest.Throttling, faults: 100, sdk: 2, want: secrets.ErrThrottled, wantCalls: 8},
+		{name: "server errors until the attempts run out", fault: secretstest.InternalError, faults: 100, sdk: 1, want: secrets.ErrUnavailable, wantCalls: 4},
+		{name: "throttled, then recovers in the loader's retries", fault: secretstest.Throttling, faults: 2, sdk: 1, wantCalls: 3},
+		{name: "throttled, then recovers in the SDK's retries", fault: secretstest.Throttling, faults: 2, sdk: 3, wantCalls: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			secretsMap := map[string]string{secretID: secretV1}
+			if tt.fault == "" && tt.want != nil {
+				secretsMap = nil
+			}
+			srv := secretstest.NewServer(t, secretsMap)
+			srv.FailNext(tt.faults, tt.fault)
+			l, err := secrets.New(secrets.WithSecretsManager(newSMClient(t, srv, tt.sdk), secretID), fastRetry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = l.KafkaConfig(context.Background())
+			checkErr(t, err, tt.want, "")
+			if err != nil && !strings.HasPrefix(err.Error(), `secrets: fetch "kafka/prod": `) {
+				t.Errorf("message %q does not start with the op and secret id", err)
+			}
+			if got := srv.Calls(gsv); got != tt.wantCalls {
+				t.Errorf("%d GetSecretValue calls; want %d", got, tt.wantCalls)
+			}
+		})
+	}
+}
+
+// Throttling is retried with backoff, but never past the context deadline.
+func TestThrottlingStopsAtTheDeadline(t *testing.T) {
+	t.Parallel()
+	srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
+	srv.FailNext(1000, secretstest.Throttling)
+	l, err := secrets.New(
+		secrets.WithSecretsManager(newSMClient(t, srv, 1), secretID),
+		secrets.WithRetry(secrets.RetryPolicy{MaxAttempts: 1000, BaseDelay: 10 * time.Millisecond, MaxDelay: 40 * time.Millisecond}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = l.KafkaConfig(ctx)
+	took := time.Since(start)
+	if !errors.Is(err, secrets.ErrThrottled) {
+		t.Fatalf("error = %v; want ErrThrottled", err)
+	}
+	if took > 300*time.Millisecond+100*time.Millisecond {
+		t.Fatalf("took %v with a 300ms deadline", took)
+	}
+	if n := srv.Calls(gsv); n < 4 {
+		t.Fatalf("only %d attempts in 300ms with a 10-40ms backoff", n)
+	}
+	t.Logf("%d attempts in %v", srv.Calls(gsv), took)
+}
+
+func TestCacheServesWarmReads(t *testing.T) {
+	t.Parallel()
+	srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
+	srv.SetLatency(20 * time.Millisecond)
+	l := newLoader(t, srv, secretID)
+
+	// A cold start with many concurrent readers makes one call.
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for range 50 {
+		wg.Go(func() {
+			if _, err := l.KafkaConfig(context.Background()); err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	for range 100 {
+		if _, err := l.Registry(context.Background()); !errors.Is(err, secrets.ErrMissingKey) {
+			t.Fatalf("Registry: %v; want ErrMissingKey (the secret has no registry)", err)
+		}
+	}
+	if failed.Load() > 0 {
+		t.Fatalf("%d readers failed", failed.Load())
+	}
+	if n := srv.Calls(gsv); n != 1 {
+		t.Fatalf("%d GetSecretValue calls for 150 reads; want 1", n)
+	}
+}
+
+func TestRotationIsPickedUpAfterTheTTL(t *testing.T) {
+	t.Parallel()
+	srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
+	l := newLoader(t, srv, secretID, secrets.WithTTL(time.Minute))
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	secrets.SetClock(l, func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+
+	if got := password(t, l); got != "pw-one" {
+		t.Fatalf("first read: %q", got)
+	}
+	srv.PutString(secretID, secretV2) // rotation
+	advance(50 * time.Second)         // < 90% of the TTL: still cached whatever the jitter
+	if got := password(t, l); got != "pw-one" {
+		t.Fatalf("read within the TTL: %q; want the cached pw-one", got)
+	}
+	advance(10 * time.Second) // at the TTL
+	if got := password(t, l); got != "pw-two" {
+		t.Fatalf("read after the TTL: %q; want the rotated pw-two", got)
+	}
+	if n := srv.Calls(gsv); n != 2 {
+		t.Fatalf("%d calls; want 2", n)
+	}
+}
+
+func TestFailedFetchIsNotCached(t *testing.T) {
+	t.Parallel()
+	srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
+	srv.FailNext(1, secretstest.AccessDenied)
+	l := newLoader(t, srv, secretID)
+	if _, err := l.KafkaConfig(context.Background()); !errors.Is(err, secrets.ErrAccessDenied) {
+		t.Fatalf("first read: %v; want ErrAccessDenied", err)
+	}
+	if got := password(t, l); got != "pw-one" {
+		t.Fatalf("second read: %q", got)
+	}
+}
+
+func TestInvalidateForcesAFreshFetch(t *testing.T) {
+	t.Parallel()
+	srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
+	l := newLoader(t, srv, secretID)
+	if got := password(t, l); got != "pw-one" {
+		t.Fatal(got)
+	}
+	srv.PutString(secretID, secretV2)
+	l.Invalidate() // e.g. the broker refused pw-one
+	if got := password(t, l); got != "pw-two" {
+		t.Fatalf("after Invalidate: %q; want pw-two", got)
+	}
+	if got := password(t, l); got != "pw-two" || srv.Calls(gsv) != 2 {
+		t.Fatalf("third read: %q after %d calls; want pw-two from the cache", got, srv.Calls(gsv))
+	}
+}
+
+// A fetch that started before Invalidate answers its caller but is not
+// cached: its data may predate the rotation that caused the Invalidate.
+func TestInvalidateDuringAFetch(t *testing.T) {
+	t.Parallel()
+	srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
+	srv.SetLatency(100 * time.Millisecond)
+	l := newLoader(t, srv, secretID)
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.KafkaConfig(context.Background())
+		done <- err
+	}()
+	waitInFlight(t, srv, gsv)
+	l.Invalidate()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	srv.SetLatency(0)
+	password(t, l)
+	if n := srv.Calls(gsv); n != 2 {
+		t.Fatalf("%d calls; want 2 (the invalidated fetch must not be cached)", n)
+	}
+}
+
+func TestMappingErrorsAreCachedUntilInvalidate(t *testing.T) {
+	t.Parallel()
+	srv := secretstest.NewServer(t, map[string]string{secretID: `{"bootstrap.servers":"x","not.a.key":"y"}`})
+	l := newLoader(t, srv, secretID)
+	for range 3 {
+		if _, err := l.KafkaConfig(context.Background()); !errors.Is(err, secrets.ErrUnknownKey) {
+			t.Fatalf("error = %v; want ErrUnknownKey", err)
+		}
+	}
+	if n := srv.Calls(gsv); n != 1 {
+		t.Fatalf("%d calls for a broken secret; want 1", n)
+	}
+	srv.PutString(secretID, secretV1) // fixed
+	l.Invalidate()
+	if got := password(t, l); got != "pw-one" {
+		t.Fatal(got)
+	}
+}
+
+func TestWaitingForAnotherFetchHonoursTheContext(t *testing.T) {
+	t.Parallel()
+	srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
+	srv.SetLatency(300 * time.Millisecond)
+	l := newLoader(t, srv, secretID)
+	go func() { _, _ = l.KafkaConfig(context.Background()) }()
+	waitInFlight(t, srv, gsv)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := l.KafkaConfig(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("error = %v; want context.DeadlineExceeded", err)
+	}
+	if took := time.Since(start); took > 200*time.Millisecond {
+		t.Fatalf("waited %v past a 30ms deadline", took)
+	}
+}
+
+func TestNewValidatesOptions(t *testing.T) {
+	t.Parallel()
+	srv := secretstest.NewServer(t, nil)
+	client := newSMClient(t, srv, 1)
+	tests := []struct {
+		name string
+		opts []secrets.Option
+	}{
+		{"no source", nil},
+		{"two sources", []secrets.Option{secrets.WithFile("a.json"), secrets.WithEnv("X")}},
+		{"nil client", []secrets.Option{secrets.WithSecretsManager(nil, "x")}},
+		{"empty secret id", []secrets.Option{secrets.WithSecretsManager(client, "")}},
+		{"zero TTL", []secrets.Option{secrets.WithEnv("X"), secrets.WithTTL(0)}},
+		{"HTTP client without the extension", []secrets.Option{secrets.WithEnv("X"), secrets.WithHTTPClient(nil)}},
+		{"HTTP client with another source", []secrets.Option{secrets.WithEnv("X"), secrets.WithHTTPClient(&http.Client{})}},
+		{"an MSK option", []secrets.Option{secrets.WithEnv("X"), secrets.WithRegion("us-east-1")}},
+		{"the zero Option", []secrets.Option{secrets.WithEnv("X"), {}}},
+		{"bad extension port", []secrets.Option{secrets.WithExtension("x"), secrets.WithLookupEnv(env(secrets.EnvExtensionPort, "http"))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := secrets.New(tt.opts...)
+			checkErr(t, err, secrets.ErrInvalidOption, "")
+		})
+	}
+}
+
+func TestPrintingALoaderShowsNoSecret(t *testing.T) {
+	t.Parallel()
+	srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
+	l := newLoader(t, srv, secretID)
+	password(t, l) // fill the cache
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
+		if s := fmt.Sprintf(verb, l); strings.Contains(s, "pw-one") || !strings.Contains(s, secretID) {
+			t.Errorf("Sprintf(%s, loader) = %s", verb, s)
+		}
+	}
+}
+
+// waitInFlight waits until srv has received a request of kind op.
+func waitInFlight(t *testing.T, srv *secretstest.Server, op secretstest.Op) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Calls(op) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s request arrived", op)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
