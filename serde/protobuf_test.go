@@ -3,8 +3,8 @@ package serde_test
 import (
 	"context"
 	"errors"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde"
 	cprotobuf "github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde/protobuf"
@@ -28,7 +28,7 @@ func sampleTrade() *testpb.Trade {
 		Attributes: map[string]string{
 			"desk": "eq",
 		},
-		Legs: []*testpb.Trade_Leg{{Venue: "XNYS", Quantity: 60}, {Venue: "ARCX", Quantity: 40}},
+		Legs:          []*testpb.Trade_Leg{{Venue: "XNYS", Quantity: 60}, {Venue: "ARCX", Quantity: 40}},
 		ExecutedAt:    timestamppb.New(fixedTime),
 		Note:          &note,
 		Settlement:    &testpb.Trade_Account{Account: "ACC-9"},
@@ -50,13 +50,19 @@ func TestProtobufInterop(t *testing.T) {
 	}{
 		{"first message in file", "envelopes", &testpb.Envelope{Id: "e-1", Payload: []byte{0, 1, 2}},
 			func() proto.Message { return &testpb.Envelope{} },
-			func() (ourserde.Codec[proto.Message], error) { return asAny(ourserde.Protobuf[*testpb.Envelope](reg.client)) }},
+			func() (ourserde.Codec[proto.Message], error) {
+				return asAny(ourserde.Protobuf[*testpb.Envelope](reg.client))
+			}},
 		{"second message with imports", "trades", sampleTrade(),
 			func() proto.Message { return &testpb.Trade{} },
-			func() (ourserde.Codec[proto.Message], error) { return asAny(ourserde.Protobuf[*testpb.Trade](reg.client)) }},
+			func() (ourserde.Codec[proto.Message], error) {
+				return asAny(ourserde.Protobuf[*testpb.Trade](reg.client))
+			}},
 		{"nested message", "legs", &testpb.Trade_Leg{Venue: "XLON", Quantity: 7},
 			func() proto.Message { return &testpb.Trade_Leg{} },
-			func() (ourserde.Codec[proto.Message], error) { return asAny(ourserde.Protobuf[*testpb.Trade_Leg](reg.client)) }},
+			func() (ourserde.Codec[proto.Message], error) {
+				return asAny(ourserde.Protobuf[*testpb.Trade_Leg](reg.client))
+			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,156 @@
+package serde_test
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde"
+	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde/avrov2"
+	"github.com/hamba/avro/v2"
+
+	ourserde "github.com/kafkalambda/kafka-lambda-go/serde"
+)
+
+// Order is T for the Avro tests; its schema is orderSchemaV2.
+type Order struct {
+	ID       string            `avro:"id"`
+	Symbol   string            `avro:"symbol"`
+	Quantity int64             `avro:"quantity"`
+	Price    float64           `avro:"price"`
+	Side     string            `avro:"side"`
+	Tags     []string          `avro:"tags"`
+	Note     *string           `avro:"note"`
+	Attrs    map[string]string `avro:"attrs"`
+	Venue    string            `avro:"venue"` // added in v2 with a default
+}
+
+const orderSchemaV2 = `{
+  "type": "record", "name": "Order", "namespace": "com.example.trading",
+  "fields": [
+    {"name": "id", "type": "string"},
+    {"name": "symbol", "type": "string"},
+    {"name": "quantity", "type": "long"},
+    {"name": "price", "type": "double"},
+    {"name": "side", "type": {"type": "enum", "name": "Side", "symbols": ["BUY", "SELL"]}},
+    {"name": "tags", "type": {"type": "array", "items": "string"}},
+    {"name": "note", "type": ["null", "string"], "default": null},
+    {"name": "attrs", "type": {"type": "map", "values": "string"}},
+    {"name": "venue", "type": "string", "default": "XNYS"}
+  ]
+}`
+
+// orderSchemaV1 lacks venue (added later with a default) and has legacy_flag
+// (removed later).
+const orderSchemaV1 = `{
+  "type": "record", "name": "Order", "namespace": "com.example.trading",
+  "fields": [
+    {"name": "id", "type": "string"},
+    {"name": "symbol", "type": "string"},
+    {"name": "quantity", "type": "int"},
+    {"name": "price", "type": "double"},
+    {"name": "legacy_flag", "type": "boolean"},
+    {"name": "side", "type": {"type": "enum", "name": "Side", "symbols": ["BUY", "SELL"]}},
+    {"name": "tags", "type": {"type": "array", "items": "string"}},
+    {"name": "note", "type": ["null", "string"], "default": null},
+    {"name": "attrs", "type": {"type": "map", "values": "string"}}
+  ]
+}`
+
+func sampleOrder() Order {
+	note := "rush"
+	return Order{ID: "o-1", Symbol: "ACME", Quantity: 300, Price: 10.25, Side: "SELL",
+		Tags: []string{"a", "b"}, Note: &note, Attrs: map[string]string{"desk": "eq"}, Venue: "XLON"}
+}
+
+// Schema lets Confluent's avrov2 serializer register orderSchemaV2 for Order.
+func (*Order) Schema() avro.Schema { return avro.MustParse(orderSchemaV2) }
+
+func TestAvroInterop(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	reg := newTestRegistry(t)
+	ours := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg.client, ourserde.WithSchema(orderSchemaV2)))
+	ser := must[*avrov2.Serializer](t)(avrov2.NewSerializer(reg.confluent, serde.ValueSerde, avrov2.NewSerializerConfig()))
+	de := must[*avrov2.Deserializer](t)(avrov2.NewDeserializer(reg.confluent, serde.ValueSerde, avrov2.NewDeserializerConfig()))
+	want := sampleOrder()
+
+	t.Run("ours to theirs", func(t *testing.T) {
+		b, err := ours.Serialize(ctx, ourserde.Target{Topic: "orders"}, want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Order
+		if err := de.DeserializeInto("orders", b, &got); err != nil {
+			t.Fatalf("Confluent cannot read our bytes: %v", err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("Confluent read %+v, want %+v", got, want)
+		}
+	})
+	t.Run("theirs to ours", func(t *testing.T) {
+		in := want
+		b, err := ser.Serialize("orders-c", &in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ours.Deserialize(ctx, ourserde.Message{Topic: "orders-c", Data: b})
+		if err != nil {
+			t.Fatalf("we cannot read Confluent's bytes: %v", err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("we read %+v, want %+v", got, want)
+		}
+	})
+}
+
+// V1Order is a producer that still writes orderSchemaV1.
+type V1Order struct {
+	ID         string            `avro:"id"`
+	Symbol     string            `avro:"symbol"`
+	Quantity   int32             `avro:"quantity"`
+	Price      float64           `avro:"price"`
+	LegacyFlag bool              `avro:"legacy_flag"`
+	Side       string            `avro:"side"`
+	Tags       []string          `avro:"tags"`
+	Note       *string           `avro:"note"`
+	Attrs      map[string]string `avro:"attrs"`
+}
+
+func TestAvroSchemaEvolution(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	reg := newTestRegistry(t)
+	old := must[ourserde.Codec[V1Order]](t)(ourserde.Avro[V1Order](reg.client, ourserde.WithSchema(orderSchemaV1)))
+	cur := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg.client, ourserde.WithSchema(orderSchemaV2)))
+
+	b, err := old.Serialize(ctx, ourserde.Target{Topic: "evolve"}, V1Order{ID: "o-9", Symbol: "X", Quantity: 5,
+		Price: 1.5, LegacyFlag: true, Side: "BUY", Tags: []string{}, Attrs: map[string]string{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cur.Deserialize(ctx, ourserde.Message{Topic: "evolve", Data: b})
+	if err != nil {
+		t.Fatalf("v2 reader cannot read v1 data: %v", err)
+	}
+	want := Order{ID: "o-9", Symbol: "X", Quantity: 5, Price: 1.5, Side: "BUY", Tags: []string{},
+		Attrs: map[string]string{}, Venue: "XNYS"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v, want %+v (venue from its default, legacy_flag skipped, int promoted to long)", got, want)
+	}
+
+	// An incompatible writer (a reader field without default missing from
+	// the writer) is a typed error, not garbage.
+	type Thin struct {
+		ID string `avro:"id"`
+	}
+	thin := must[ourserde.Codec[Thin]](t)(ourserde.Avro[Thin](reg.client, ourserde.WithSchema(
+		`{"type":"record","name":"Thin","fields":[{"name":"id","type":"string"}]}`)))
+	b, err = thin.Serialize(ctx, ourserde.Target{Topic: "thin"}, Thin{ID: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cur.Deserialize(ctx, ourserde.Message{Topic: "thin", Data: b}); !errors.Is(err, ourserde.ErrIncompatible) {
+		t.Fatalf("got %v, want ErrIncompatible", err)
+	}
+}
