@@ -1,0 +1,675 @@
+package kafkalambda
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/kafkalambda/kafka-lambda-go/serde"
+)
+
+// ParseEvent parses the payload of a Lambda invocation by a Kafka event
+// source mapping: Amazon MSK (eventSource "aws:kafka") or self-managed
+// Kafka ("SelfManagedKafka", also seen as "aws:SelfManagedKafka").
+//
+// Partitions come back sorted by topic, then partition number; the records
+// of each partition in offset order. Keys, values and header values are
+// base64- or byte-array-decoded; a key or value that is null or absent in
+// the event is nil, one that is present and empty is empty and not nil.
+//
+// ParseEvent does not reflect over the payload: it scans it once, and
+// allocates about one buffer for all decoded bytes plus a few slices per
+// event, not per record. It accepts exactly the JSON that encoding/json
+// accepts and decodes it identically, but is stricter about the event's
+// shape: a duplicate or case-mismatched field name, a missing or null topic,
+// partition or offset, a header that is not a one-key object, or records
+// that disagree about their topic partition are errors. Unknown fields are
+// skipped.
+//
+// Any problem is a *ParseError (errors.Is ErrMalformedEvent) giving the byte
+// offset and the path of the value, e.g. `records["orders-3"][12].key`.
+// ParseEvent never panics on any input.
+func ParseEvent(payload []byte) (*Event, error) {
+	// Decoded bytes take at most 3/4 of their base64 (and half of their
+	// signed-byte arrays), so one arena of 3/4 of the payload nearly
+	// always holds them all; if not, reserve starts another. Records and
+	// headers grow from a guess of ~400 bytes of JSON per record.
+	guess := len(payload)/400 + 1
+	p := parser{
+		buf:   payload,
+		arena: make([]byte, 0, len(payload)*3/4+64),
+		recs:  make([]RawRecord, 0, guess),
+		hdrs:  make([]Header, 0, guess),
+		rec:   -1,
+		hdr:   -1,
+	}
+	ev := new(Event)
+	if err := p.event(ev); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// parser is the state of one ParseEvent call.
+type parser struct {
+	buf     []byte
+	pos     int
+	arena   []byte // decoded bytes and record strings; append-only
+	scratch []byte // unescaped strings, reused
+	hbuf    []byte // header value bytes, reused
+	recs    []RawRecord
+	hdrs    []Header
+	metas   []serde.SchemaMeta
+	strs    map[string]string // interned header keys
+
+	// Where the parser is, for errors.
+	part  string
+	rec   int
+	hdr   int
+	field string
+}
+
+func (p *parser) fail(err error) error {
+	return &ParseError{Offset: p.pos, Path: p.path(), Err: err}
+}
+
+func (p *parser) path() string {
+	var b strings.Builder
+	if p.part != "" || p.rec >= 0 {
+		b.WriteString("records[" + strconv.Quote(p.part) + "]")
+		if p.rec >= 0 {
+			b.WriteString("[" + itoa(p.rec) + "]")
+		}
+	}
+	if p.field != "" {
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p.field)
+		if p.hdr >= 0 {
+			b.WriteString("[" + itoa(p.hdr) + "]")
+		}
+	}
+	return b.String()
+}
+
+// strict reports a shape that encoding/json would accept but ParseEvent
+// does not.
+func (p *parser) strict(format string, args ...any) error {
+	return p.fail(&strictError{fmt.Sprintf(format, args...)})
+}
+
+// Bits for the fields of the event object.
+const (
+	fSource = 1 << iota
+	fARN
+	fServers
+	fRecords
+)
+
+func (p *parser) event(ev *Event) error {
+	if p.peek() != '{' {
+		return p.fail(errors.New("event is not a JSON object"))
+	}
+	p.pos++
+	var seen uint
+	for i := 0; ; i++ {
+		name, done, err := p.member(i)
+		if err != nil {
+			return err
+		}
+		if done {
+			break
+		}
+		var bit uint
+		var perr error
+		switch string(name) {
+		case "eventSource":
+			bit, p.field = fSource, "eventSource"
+			ev.Source, perr = p.optString()
+		case "eventSourceArn":
+			bit, p.field = fARN, "eventSourceArn"
+			ev.SourceARN, perr = p.optString()
+		case "bootstrapServers":
+			bit, p.field = fServers, "bootstrapServers"
+			var s string
+			if s, perr = p.optString(); perr == nil {
+				ev.BootstrapServers = splitServers(s)
+			}
+		case "records":
+			bit, p.field = fRecords, "records"
+			perr = p.records(ev)
+		default:
+			if err := p.unknown(name, eventFields); err != nil {
+				return err
+			}
+			if err := p.skip(1); err != nil {
+				return err
+			}
+			continue
+		}
+		if seen&bit != 0 {
+			return p.strict("duplicate field %q", p.field)
+		}
+		seen |= bit
+		if perr != nil {
+			return perr
+		}
+		p.field = ""
+	}
+	p.field = ""
+	if p.peek() != 0 {
+		return p.fail(errors.New("data after the event object"))
+	}
+	switch ev.Source {
+	case SourceMSK, SourceSelfManaged, SourceSelfManagedAlt:
+	case "":
+		return p.strict("no eventSource: not an event from a Kafka event source mapping")
+	default:
+		return p.fail(fmt.Errorf("eventSource %q is not a Kafka event source", ev.Source))
+	}
+	slices.SortFunc(ev.Partitions, func(a, b Partition) int {
+		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition),
+			strings.Compare(a.Key, b.Key))
+	})
+	return nil
+}
+
+var (
+	eventFields  = []string{"eventSource", "eventSourceArn", "bootstrapServers", "records"}
+	recordFields = []string{"topic", "partition", "offset", "timestamp", "timestampType", "key",
+		"value", "headers", "keySchemaMetadata", "valueSchemaMetadata"}
+	metaFields = []string{"dataFormat", "schemaId"}
+)
+
+// unknown rejects a member name that encoding/json would match to a known
+// field case-insensitively; any other unknown member is skipped.
+func (p *parser) unknown(name []byte, known []string) error {
+	for _, k := range known {
+		if strings.EqualFold(string(name), k) {
+			return p.strict("field %q does not match %q exactly", name, k)
+		}
+	}
+	return nil
+}
+
+func splitServers(s string) []string {
+	if s == "" {
+		return nil
+	}
+	out := strings.Split(s, ",")
+	for i := range out {
+		out[i] = strings.TrimSpace(out[i])
+	}
+	return out
+}
+
+// records reads the records map.
+func (p *parser) records(ev *Event) error {
+	if p.null() {
+		return nil
+	}
+	if p.peek() != '{' {
+		return p.unexpected("an object")
+	}
+	p.pos++
+	keys := make(map[string]struct{})
+	for i := 0; ; i++ {
+		name, done, err := p.member(i)
+		if err != nil {
+			return err
+		}
+		if done {
+			break
+		}
+		key := string(name)
+		if _, dup := keys[key]; dup {
+			return p.strict("duplicate records key %q", key)
+		}
+		keys[key] = struct{}{}
+		p.part, p.field = key, ""
+		pt, err := p.partition(key)
+		if err != nil {
+			return err
+		}
+		ev.Partitions = append(ev.Partitions, pt)
+		p.part, p.field = "", "records"
+	}
+	return nil
+}
+
+// partition reads the array of records of one records map key.
+func (p *parser) partition(key string) (Partition, error) {
+	pt := Partition{Key: key, Partition: -1}
+	if t, n, ok := splitKey(key); ok {
+		pt.Topic, pt.Partition = t, n
+	}
+	if p.null() {
+		return pt, nil
+	}
+	if p.peek() != '[' {
+		return pt, p.unexpected("an array of records")
+	}
+	p.pos++
+	first := len(p.recs)
+	sorted := true
+	for i := 0; ; i++ {
+		p.rec = i
+		done, err := p.element(i)
+		if err != nil {
+			return pt, err
+		}
+		if done {
+			break
+		}
+		var r RawRecord
+		if err := p.record(&r, &pt, i == 0); err != nil {
+			return pt, err
+		}
+		if i > 0 && r.Offset < p.recs[len(p.recs)-1].Offset {
+			sorted = false
+		}
+		p.recs = append(p.recs, r)
+	}
+	p.rec = -1
+	if len(p.recs) > first {
+		pt.Records = p.recs[first:len(p.recs):len(p.recs)]
+	}
+	if !sorted {
+		slices.SortStableFunc(pt.Records, func(a, b RawRecord) int { return cmp.Compare(a.Offset, b.Offset) })
+	}
+	return pt, nil
+}
+
+// splitKey splits a records map key "<topic>-<n>" at its last dash.
+func splitKey(key string) (string, int32, bool) {
+	i := strings.LastIndexByte(key, '-')
+	if i < 0 || i == len(key)-1 {
+		return "", 0, false
+	}
+	n, err := strconv.ParseInt(key[i+1:], 10, 32)
+	if err != nil || n < 0 || key[i+1] == '+' {
+		return "", 0, false
+	}
+	return key[:i], int32(n), true
+}
+
+// Bits for the fields of a record object.
+const (
+	rTopic = 1 << iota
+	rPartition
+	rOffset
+	rTimestamp
+	rTimestampType
+	rKey
+	rValue
+	rHeaders
+	rKeySchema
+	rValueSchema
+)
+
+// record reads one record. The first record of a partition sets the
+// partition's topic and number; the others must agree with it.
+func (p *parser) record(r *RawRecord, pt *Partition, first bool) error {
+	if p.peek() != '{' {
+		return p.unexpected("a record object")
+	}
+	p.pos++
+	var seen uint
+	for i := 0; ; i++ {
+		p.field = ""
+		name, done, err := p.member(i)
+		if err != nil {
+			return err
+		}
+		if done {
+			break
+		}
+		var bit uint
+		switch string(name) {
+		case "topic":
+			bit, p.field = rTopic, "topic"
+			err = p.topic(r, pt, first)
+		case "partition":
+			bit, p.field = rPartition, "partition"
+			var n int64
+			if n, err = p.int64v(0, math.MaxInt32); err == nil {
+				r.Partition = int32(n)
+			}
+		case "offset":
+			bit, p.field = rOffset, "offset"
+			r.Offset, err = p.int64v(math.MinInt64, math.MaxInt64)
+		case "timestamp":
+			bit, p.field = rTimestamp, "timestamp"
+			if !p.null() {
+				var ms int64
+				if ms, err = p.int64v(math.MinInt64, math.MaxInt64); err == nil {
+					r.Timestamp = time.UnixMilli(ms)
+				}
+			}
+		case "timestampType":
+			bit, p.field = rTimestampType, "timestampType"
+			r.TimestampType, err = p.timestampType()
+		case "key":
+			bit, p.field = rKey, "key"
+			if !p.null() {
+				r.Key, err = p.b64()
+			}
+		case "value":
+			bit, p.field = rValue, "value"
+			if !p.null() {
+				r.Value, err = p.b64()
+			}
+		case "headers":
+			bit, p.field = rHeaders, "headers"
+			r.Headers, err = p.headers()
+		case "keySchemaMetadata":
+			bit, p.field = rKeySchema, "keySchemaMetadata"
+			r.KeySchema, err = p.schemaMeta()
+		case "valueSchemaMetadata":
+			bit, p.field = rValueSchema, "valueSchemaMetadata"
+			r.ValueSchema, err = p.schemaMeta()
+		default:
+			if err := p.unknown(name, recordFields); err != nil {
+				return err
+			}
+			if err := p.skip(3); err != nil {
+				return err
+			}
+			continue
+		}
+		if seen&bit != 0 {
+			return p.strict("duplicate field %q", p.field)
+		}
+		seen |= bit
+		if err != nil {
+			return err
+		}
+	}
+	p.field = ""
+	for _, f := range [...]struct {
+		bit  uint
+		name string
+	}{{rTopic, "topic"}, {rPartition, "partition"}, {rOffset, "offset"}} {
+		if seen&f.bit == 0 {
+			return p.strict("record has no %s", f.name)
+		}
+	}
+	if first {
+		pt.Partition = r.Partition
+	} else if r.Partition != pt.Partition {
+		return p.strict("record of partition %d under records key %q of partition %d",
+			r.Partition, pt.Key, pt.Partition)
+	}
+	return nil
+}
+
+// topic reads a record's topic. Records share their partition's string.
+func (p *parser) topic(r *RawRecord, pt *Partition, first bool) error {
+	if p.peek() == 'n' {
+		return p.strict("topic is null")
+	}
+	b, err := p.str()
+	if err != nil {
+		return err
+	}
+	if first {
+		if string(b) != pt.Topic {
+			pt.Topic = string(b)
+		}
+	} else if string(b) != pt.Topic {
+		return p.strict("record of topic %q under records key %q of topic %q", b, pt.Key, pt.Topic)
+	}
+	r.Topic = pt.Topic
+	return nil
+}
+
+func (p *parser) timestampType() (string, error) {
+	if p.null() {
+		return "", nil
+	}
+	b, err := p.str()
+	if err != nil {
+		return "", err
+	}
+	switch string(b) {
+	case TimestampCreateTime:
+		return TimestampCreateTime, nil
+	case TimestampLogAppendTime:
+		return TimestampLogAppendTime, nil
+	case TimestampNone:
+		return TimestampNone, nil
+	}
+	return p.intern(b), nil
+}
+
+// intern returns b as a string, shared with earlier equal strings of the
+// event. New strings live in the arena, which is never written again.
+func (p *parser) intern(b []byte) string {
+	if s, ok := p.strs[string(b)]; ok {
+		return s
+	}
+	if len(b) == 0 {
+		return ""
+	}
+	copy(p.reserve(len(b)), b)
+	s := unsafe.String(unsafe.SliceData(p.commit(len(b))), len(b))
+	if p.strs == nil {
+		p.strs = make(map[string]string)
+	}
+	if len(p.strs) < 1024 {
+		p.strs[s] = s
+	}
+	return s
+}
+
+// headers reads a record's headers: an array of one-key objects whose
+// values are arrays of signed bytes (or null).
+func (p *parser) headers() ([]Header, error) {
+	if p.null() {
+		return nil, nil
+	}
+	if p.peek() != '[' {
+		return nil, p.unexpected("an array of headers")
+	}
+	p.pos++
+	first := len(p.hdrs)
+	defer func() { p.hdr = -1 }()
+	for i := 0; ; i++ {
+		done, err := p.element(i)
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			break
+		}
+		p.hdr = i
+		if p.peek() != '{' {
+			if p.peek() == 'n' {
+				return nil, p.strict("header is null")
+			}
+			return nil, p.unexpected("a header object")
+		}
+		p.pos++
+		name, done, err := p.member(0)
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			return nil, p.strict("header object has no key")
+		}
+		h := Header{Key: p.intern(name)}
+		if h.Value, err = p.signedBytes(); err != nil {
+			return nil, err
+		}
+		if _, done, err = p.member(1); err != nil {
+			return nil, err
+		} else if !done {
+			return nil, p.strict("header object has more than one key")
+		}
+		p.hdrs = append(p.hdrs, h)
+	}
+	if len(p.hdrs) == first {
+		return nil, nil
+	}
+	return p.hdrs[first:len(p.hdrs):len(p.hdrs)], nil
+}
+
+// signedBytes reads an array of integers in [-128, 127] as bytes, or null.
+func (p *parser) signedBytes() ([]byte, error) {
+	if p.null() {
+		return nil, nil
+	}
+	if p.peek() != '[' {
+		return nil, p.unexpected("an array of signed bytes")
+	}
+	p.pos++
+	if b, ok := p.fastSignedBytes(); ok {
+		return b, nil
+	}
+	b := p.hbuf[:0]
+	for i := 0; ; i++ {
+		done, err := p.element(i)
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			break
+		}
+		v, err := p.int64v(math.MinInt8, math.MaxInt8)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, byte(int8(v)))
+	}
+	p.hbuf = b
+	copy(p.reserve(len(b)), b)
+	return p.commit(len(b)), nil
+}
+
+// fastSignedBytes reads the rest of an array of signed bytes written the
+// usual way: integers without white space, fractions or exponents. It
+// writes straight into the arena and returns ok false, having moved
+// nothing, at anything else, for signedBytes to read and report.
+func (p *parser) fastSignedBytes() ([]byte, bool) {
+	b, i := p.buf, p.pos
+	room := p.arena[len(p.arena):cap(p.arena)]
+	if i < len(b) && b[i] == ']' {
+		p.pos = i + 1
+		return p.commit(0), true
+	}
+	n := 0
+	for {
+		neg := false
+		if i < len(b) && b[i] == '-' {
+			neg = true
+			i++
+		}
+		if i >= len(b) || b[i] < '0' || b[i] > '9' {
+			return nil, false
+		}
+		v := int(b[i] - '0')
+		i++
+		if v != 0 {
+			for k := 0; k < 2 && i < len(b) && '0' <= b[i] && b[i] <= '9'; k++ {
+				v = v*10 + int(b[i]-'0')
+				i++
+			}
+		}
+		if neg {
+			v = -v
+		}
+		if v < -128 || v > 127 || i >= len(b) {
+			return nil, false
+		}
+		if n == len(room) {
+			return nil, false
+		}
+		room[n] = byte(int8(v))
+		n++
+		switch b[i] {
+		case ',':
+			i++
+		case ']':
+			p.pos = i + 1
+			return p.commit(n), true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// schemaMeta reads keySchemaMetadata or valueSchemaMetadata. Consecutive
+// records with the same metadata share one value.
+func (p *parser) schemaMeta() (*serde.SchemaMeta, error) {
+	if p.null() {
+		return nil, nil
+	}
+	if p.peek() != '{' {
+		return nil, p.unexpected("a schema metadata object")
+	}
+	p.pos++
+	var m serde.SchemaMeta
+	var seen uint
+	field := p.field
+	defer func() { p.field = field }()
+	for i := 0; ; i++ {
+		name, done, err := p.member(i)
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			break
+		}
+		var bit uint
+		switch string(name) {
+		case "dataFormat":
+			bit, p.field = 1, field+".dataFormat"
+			m.DataFormat, err = p.metaString()
+		case "schemaId":
+			bit, p.field = 2, field+".schemaId"
+			m.SchemaID, err = p.metaString()
+		default:
+			if err := p.unknown(name, metaFields); err != nil {
+				return nil, err
+			}
+			if err := p.skip(4); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if seen&bit != 0 {
+			return nil, p.strict("duplicate field %q", p.field)
+		}
+		seen |= bit
+		if err != nil {
+			return nil, err
+		}
+	}
+	if n := len(p.metas); n > 0 && p.metas[n-1] == m {
+		return &p.metas[n-1], nil
+	}
+	if len(p.metas) == cap(p.metas) {
+		// A new array; pointers into the old one stay valid.
+		p.metas = make([]serde.SchemaMeta, 0, max(16, 2*cap(p.metas)))
+	}
+	p.metas = append(p.metas, m)
+	return &p.metas[len(p.metas)-1], nil
+}
+
+func (p *parser) metaString() (string, error) {
+	if p.null() {
+		return "", nil
+	}
+	b, err := p.str()
+	if err != nil {
+		return "", err
+	}
+	return p.intern(b), nil
+}
