@@ -209,7 +209,7 @@ func TestParseEventMalformed(t *testing.T) {
 		{"trailing data", withField("") + `x`, "", "data after the event"},
 		{"bad base64 value", withField(`"value":"!!!!",`), `records["t-0"][0].value`, "bad base64"},
 		{"base64 without padding", withField(`"value":"YQ",`), `records["t-0"][0].value`, "bad base64"},
-		{"raw newline in value", withField("\"value\":\"YQ==\nYQ==\",", ), `records["t-0"][0].value`, "control character"},
+		{"raw newline in value", withField("\"value\":\"YQ==\nYQ==\","), `records["t-0"][0].value`, "control character"},
 		{"key is a number", withField(`"key":5,`), `records["t-0"][0].key`, "want a base64 string"},
 		{"header byte too large", ev(`{"topic":"t","partition":0,"offset":1,"headers":[{"h":[1,128]}]}`), `records["t-0"][0].headers[0]`, "out of range"},
 		{"header byte too small", ev(`{"topic":"t","partition":0,"offset":1,"headers":[{"h":[-129]}]}`), `records["t-0"][0].headers[0]`, "out of range"},
