@@ -1,0 +1,267 @@
+package serde_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/riferrei/srclient"
+	"github.com/twmb/franz-go/pkg/sr"
+
+	ourserde "github.com/kafkalambda/kafka-lambda-go/serde"
+	"github.com/kafkalambda/kafka-lambda-go/serde/internal/testpb"
+)
+
+// seedEnvelope registers Envelope's schema directly in the fake and returns
+// full wire bytes that reference it.
+func seedEnvelope(t *testing.T, reg *testRegistry) ([]byte, int) {
+	t.Helper()
+	ctx := testCtx(t)
+	// A client of its own, like a producer elsewhere: srclient caches what
+	// it registers, and the tests below must reach the registry.
+	producer := srclient.NewSchemaRegistryClient(reg.fake.URL())
+	c := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](producer))
+	b := must[[]byte](t)(c.Serialize(ctx, ourserde.Target{Topic: "seed"}, &testpb.Envelope{Id: "seed"}))
+	return b, int(b[4])
+}
+
+// countRequests counts requests whose path starts with prefix and lets fail
+// decide, per request number (1-based), to answer with an error status.
+func countRequests(reg *testRegistry, prefix string, fail func(n int64) int, delay time.Duration) *atomic.Int64 {
+	var n atomic.Int64
+	reg.fake.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasPrefix(r.URL.Path, prefix) {
+			return false
+		}
+		k := n.Add(1)
+		time.Sleep(delay)
+		if status := fail(k); status != 0 {
+			w.WriteHeader(status)
+			_, _ = w.Write([]byte("busy"))
+			return true
+		}
+		return false
+	})
+	return &n
+}
+
+func TestRegistryRetriesThenSucceeds(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t)
+	wire, id := seedEnvelope(t, reg)
+	n := countRequests(reg, "/schemas/ids/", func(k int64) int {
+		if k <= 2 {
+			return http.StatusServiceUnavailable
+		}
+		return 0
+	}, 0)
+	c := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](reg.client,
+		ourserde.WithRetry(5, time.Millisecond, 5*time.Millisecond)))
+	got, err := c.Deserialize(testCtx(t), ourserde.Message{Data: wire})
+	if err != nil || got.GetId() != "seed" {
+		t.Fatalf("got %v, %v after two 503s", got, err)
+	}
+	if n.Load() != 3 {
+		t.Fatalf("%d requests for schema %d, want 3 (two 503s, one success)", n.Load(), id)
+	}
+	// Cached: no more requests.
+	if _, err := c.Deserialize(testCtx(t), ourserde.Message{Data: wire}); err != nil || n.Load() != 3 {
+		t.Fatalf("second read: %v, %d requests", err, n.Load())
+	}
+}
+
+func TestRegistryFailureIsNotCached(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t)
+	wire, _ := seedEnvelope(t, reg)
+	var down atomic.Bool
+	down.Store(true)
+	countRequests(reg, "/schemas/ids/", func(int64) int {
+		if down.Load() {
+			return http.StatusInternalServerError
+		}
+		return 0
+	}, 0)
+	c := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](reg.client,
+		ourserde.WithRetry(2, time.Millisecond, time.Millisecond)))
+	_, err := c.Deserialize(testCtx(t), ourserde.Message{Topic: "t", Data: wire})
+	if !errors.Is(err, ourserde.ErrRegistry) {
+		t.Fatalf("got %v, want ErrRegistry", err)
+	}
+	down.Store(false)
+	if _, err := c.Deserialize(testCtx(t), ourserde.Message{Topic: "t", Data: wire}); err != nil {
+		t.Fatalf("the registry is back but the failure stuck: %v", err)
+	}
+}
+
+func TestRegistrySlowWithinDeadline(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t)
+	wire, _ := seedEnvelope(t, reg)
+	countRequests(reg, "/schemas/ids/", func(int64) int { return 0 }, 700*time.Millisecond)
+	c := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](reg.client))
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Deserialize(ctx, ourserde.Message{Topic: "t", Data: wire})
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("returned after %v, long past the 150ms deadline", el)
+	}
+	if !errors.Is(err, ourserde.ErrRegistry) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want ErrRegistry and context.DeadlineExceeded", err)
+	}
+}
+
+func TestRegistryDown(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close() // nothing listens there any more
+	c := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](srclient.NewSchemaRegistryClient(url)))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Deserialize(ctx, ourserde.Message{Topic: "t", Data: []byte{0, 0, 0, 0, 9, 0}})
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("returned after %v", el)
+	}
+	var e *ourserde.Error
+	if !errors.Is(err, ourserde.ErrRegistry) || !errors.As(err, &e) || e.SchemaID != 9 {
+		t.Fatalf("got %v, want ErrRegistry for schema id 9", err)
+	}
+}
+
+func TestConcurrentMissesMakeOneRequest(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t)
+	wire, _ := seedEnvelope(t, reg)
+	n := countRequests(reg, "/schemas/ids/", func(int64) int { return 0 }, 100*time.Millisecond)
+	c := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](reg.client))
+	ctx := testCtx(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.Deserialize(ctx, ourserde.Message{Data: wire})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n.Load() != 1 {
+		t.Fatalf("%d requests for one schema id, want 1", n.Load())
+	}
+}
+
+func TestSubjectStrategiesAndRegistration(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	reg := newTestRegistry(t)
+	for _, tc := range []struct {
+		name     string
+		strategy ourserde.SubjectNameStrategy
+		target   ourserde.Target
+		subject  string
+	}{
+		{"topic name, value", ourserde.TopicNameStrategy, ourserde.Target{Topic: "s1"}, "s1-value"},
+		{"topic name, key", ourserde.TopicNameStrategy, ourserde.Target{Topic: "s1", IsKey: true}, "s1-key"},
+		{"record name", ourserde.RecordNameStrategy, ourserde.Target{Topic: "s2"}, "com.example.trading.Order"},
+		{"topic record name", ourserde.TopicRecordNameStrategy, ourserde.Target{Topic: "s3"}, "s3-com.example.trading.Order"},
+	} {
+		c := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg.client, ourserde.WithSchema(orderSchemaV2),
+			ourserde.WithSubjectNameStrategy(tc.strategy)))
+		if _, err := c.Serialize(ctx, tc.target, sampleOrder()); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !reg.fake.SubjectExists(tc.subject) {
+			t.Fatalf("%s: subject %q not registered", tc.name, tc.subject)
+		}
+	}
+	pb := must[ourserde.Codec[*testpb.Trade]](t)(ourserde.Protobuf[*testpb.Trade](reg.client,
+		ourserde.WithSubjectNameStrategy(ourserde.RecordNameStrategy)))
+	if _, err := pb.Serialize(ctx, ourserde.Target{Topic: "s4"}, sampleTrade()); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"kafkalambda.serde.testpb.Trade", "testpb/common.proto"} {
+		if !reg.fake.SubjectExists(s) {
+			t.Fatalf("subject %q not registered (import as a reference)", s)
+		}
+	}
+	got, ok := reg.fake.GetSchema("kafkalambda.serde.testpb.Trade", 1)
+	if !ok || len(got.References) != 1 || got.References[0].Name != "testpb/common.proto" {
+		t.Fatalf("Trade's references: %+v", got.References)
+	}
+}
+
+func TestAutoRegisterOffAndUseLatest(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	reg := newTestRegistry(t)
+	lookup := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg.client, ourserde.WithSchema(orderSchemaV2),
+		ourserde.WithAutoRegister(false)))
+	if _, err := lookup.Serialize(ctx, ourserde.Target{Topic: "lk"}, sampleOrder()); !errors.Is(err, ourserde.ErrUnknownSchema) {
+		t.Fatalf("unregistered schema: got %v, want ErrUnknownSchema", err)
+	}
+	id1, _, err := reg.fake.RegisterSchema("lk-value", sr.Schema{Schema: orderSchemaV2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := lookup.Serialize(ctx, ourserde.Target{Topic: "lk"}, sampleOrder())
+	if err != nil || int(b[4]) != id1 {
+		t.Fatalf("after registering: %v, id %d want %d", err, b[4], id1)
+	}
+
+	latest := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg.client, ourserde.WithUseLatest(),
+		ourserde.WithLatestTTL(50*time.Millisecond)))
+	b = must[[]byte](t)(latest.Serialize(ctx, ourserde.Target{Topic: "lk"}, sampleOrder()))
+	if int(b[4]) != id1 {
+		t.Fatalf("latest: id %d, want %d", b[4], id1)
+	}
+	id2, _, err := reg.fake.RegisterSchema("lk-value", sr.Schema{Schema: strings.Replace(orderSchemaV2, `"XNYS"`, `"XLON"`, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = must[[]byte](t)(latest.Serialize(ctx, ourserde.Target{Topic: "lk"}, sampleOrder()))
+	if int(b[4]) != id1 {
+		t.Fatalf("within the TTL: id %d, want the cached %d", b[4], id1)
+	}
+	time.Sleep(60 * time.Millisecond)
+	b = must[[]byte](t)(latest.Serialize(ctx, ourserde.Target{Topic: "lk"}, sampleOrder()))
+	if int(b[4]) != id2 {
+		t.Fatalf("after the TTL: id %d, want the new latest %d", b[4], id2)
+	}
+}
+
+func TestConstructorErrors(t *testing.T) {
+	t.Parallel()
+	reg := newTestRegistry(t)
+	for name, err := range map[string]error{
+		"nil registry":          second(ourserde.Avro[Order](nil)),
+		"bad avro schema":       second(ourserde.Avro[Order](reg.client, ourserde.WithSchema(`{"type":"nope"}`))),
+		"validation on avro":    second(ourserde.Avro[Order](reg.client, ourserde.WithValidation(false))),
+		"bad ttl":               second(ourserde.Protobuf[*testpb.Trade](reg.client, ourserde.WithLatestTTL(0))),
+		"bad retry":             second(ourserde.Protobuf[*testpb.Trade](reg.client, ourserde.WithRetry(0, 0, 0))),
+		"proto text without T":  second(ourserde.Protobuf[*testpb.Trade](reg.client, ourserde.WithSchema(`syntax = "proto3"; message X {}`))),
+		"bad json schema":       second(ourserde.JSONSchema[Payment](reg.client, ourserde.WithSchema(`{"type": 7}`))),
+		"unknown record format": second(ourserde.JSONSchema[Payment](reg.client, ourserde.WithEventRecordFormat("XML"))),
+	} {
+		if !errors.Is(err, ourserde.ErrConfig) {
+			t.Errorf("%s: got %v, want ErrConfig", name, err)
+		}
+	}
+}
+
+func second[A any](_ A, err error) error { return err }
