@@ -88,12 +88,10 @@ func (m *MSKIAM) Token(ctx context.Context) (kafka.OAuthBearerToken, error) {
 	}
 	exp := time.UnixMilli(expMs)
 	m.log.Debug("secrets: MSK IAM token generated", slog.String("region", m.region), slog.Time("expires", exp))
-	return kafka.OAuthBearerToken{TokenValue: tok, Expiration: exp, Principal: mskPrincipal}, nil
+	// Principal stays empty: librdkafka accepts that, and MSK takes the
+	// identity from the signed token.
+	return kafka.OAuthBearerToken{TokenValue: tok, Expiration: exp}, nil
 }
-
-// mskPrincipal fills OAuthBearerToken.Principal, which librdkafka requires
-// but MSK ignores: the broker takes the identity from the signed token.
-const mskPrincipal = "msk-iam"
 
 // Region is the region tokens are signed for.
 func (m *MSKIAM) Region() string { return m.region }

@@ -60,11 +60,15 @@ func (s *extensionSource) fetch(ctx context.Context) (raw, error) {
 		SecretBinary []byte  `json:"SecretBinary"` // base64 in JSON
 		VersionID    string  `json:"VersionId"`
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&out); err != nil {
+	if err := json.Unmarshal(body, &out); err != nil {
 		// The decoder's message may quote bytes of the secret: report the
 		// position only.
-		return raw{}, fmt.Errorf("%w: the extension's answer is not the expected JSON (byte offset %d)", ErrUnavailable, dec.InputOffset())
+		var off int64
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			off = se.Offset
+		}
+		return raw{}, fmt.Errorf("%w: the extension's answer is not the expected JSON (near byte offset %d)", ErrUnavailable, off)
 	}
 	switch {
 	case out.SecretString != nil:
