@@ -45,9 +45,10 @@ func Avro[T any](r Registry, opts ...Option) (Codec[T], error) {
 	c := &avroCodec[T]{
 		cfg: cfg,
 		c:   newClient(r, cfg.retry, cfg.latestTTL),
-		// MaxByteSliceSize keeps a hostile length from allocating: no Kafka
-		// record is larger than this.
-		api: avro.Config{TagKey: "avro", MaxByteSliceSize: 16 << 20}.Freeze(),
+		// Hostile lengths must not allocate: no Kafka record is larger than
+		// 16 MiB, and no array in one has more than 1M elements (found by
+		// FuzzDeserialize: an array count of 10^11 made hamba allocate it).
+		api: avro.Config{TagKey: "avro", MaxByteSliceSize: 16 << 20, MaxSliceAllocSize: 1 << 20}.Freeze(),
 	}
 	if cfg.set&optSchema != 0 && len(cfg.refs) == 0 {
 		// Parse now so that a bad schema fails the constructor; with

@@ -68,6 +68,8 @@ func parseIndexes(data []byte, buf []int) (indexes []int, rest []byte, err error
 		return nil, nil, errf(ErrMessageIndexes, nil, "index count %d over the limit of %d", count, maxIndexes)
 	case count > int64(len(data)): // each index takes at least one byte
 		return nil, nil, errf(ErrMessageIndexes, ErrTruncated, "index count %d past the end of %d bytes", count, len(data))
+	case count == 0: // a zero count in a longer varint still means [0], as for Confluent
+		return append(buf[:0], 0), data, nil
 	}
 	indexes = buf[:0]
 	for i := int64(0); i < count; i++ {

@@ -1,0 +1,183 @@
+package serde
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/riferrei/srclient"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	"github.com/kafkalambda/kafka-lambda-go/serde/internal/testpb"
+)
+
+// Fuzz targets (not run by plain go test beyond their seed corpus in
+// testdata/fuzz). Run one with, for example:
+//
+//	go test -run '^$' -fuzz '^FuzzWire$' -fuzztime 30s ./serde
+
+// FuzzWire: the header and message-index readers never panic, and what they
+// accept re-encodes to something they read back the same.
+func FuzzWire(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0, 1, 0, 8, 1})
+	f.Add([]byte{0, 0, 0, 0, 1, 4, 2, 2})
+	f.Add([]byte{0, 0, 0, 0, 1, 1})
+	f.Add([]byte{0, 0, 0, 0, 1, 0x80})
+	f.Add([]byte{1, 2, 3})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		id, rest, err := parseHeader(data)
+		if err != nil {
+			return
+		}
+		if len(rest) != len(data)-headerLen {
+			t.Fatalf("rest %d bytes of %d", len(rest), len(data))
+		}
+		idx, body, err := parseIndexes(rest, nil)
+		if err != nil {
+			return
+		}
+		if len(body) > len(rest) {
+			t.Fatal("body longer than its input")
+		}
+		again := appendIndexes(appendHeader(nil, id), idx)
+		id2, rest2, err := parseHeader(again)
+		if err != nil || id2 != id {
+			t.Fatalf("header round trip: %v %v", id2, err)
+		}
+		idx2, tail, err := parseIndexes(rest2, nil)
+		if err != nil || !slices.Equal(idx, idx2) || len(tail) != 0 {
+			t.Fatalf("indexes round trip: %v → %v (%v)", idx, idx2, err)
+		}
+	})
+}
+
+// FuzzProtoNames: the schema-text name parser never panics, and every
+// message it finds resolves from its own path.
+func FuzzProtoNames(f *testing.F) {
+	f.Add(`syntax = "proto3"; package p; message A { message B {} map<string,int32> m = 1; } message C {}`)
+	f.Add(`message A { optional group G = 1 { } oneof o { group H = 2 {} } }`)
+	f.Add(`message A { option (x) = { a: "}" }; } /* } */ // }`)
+	f.Fuzz(func(t *testing.T, text string) {
+		names, err := parseProtoNames(text)
+		if err != nil {
+			return
+		}
+		var walk func(level []*protoMsg, path []int)
+		walk = func(level []*protoMsg, path []int) {
+			for i, m := range level {
+				p := append(slices.Clip(path), i)
+				if got := names.resolve(p); got != m {
+					t.Fatalf("%v resolves to %v, want %s", p, got, m.fullName)
+				}
+				walk(m.children, p)
+			}
+		}
+		walk(names.msgs, nil)
+	})
+}
+
+type fuzzOrder struct {
+	ID   string            `avro:"id"`
+	N    int64             `avro:"n"`
+	Tags []string          `avro:"tags"`
+	Opt  *string           `avro:"opt"`
+	M    map[string]string `avro:"m"`
+}
+
+const fuzzOrderSchema = `{"type":"record","name":"O","fields":[
+ {"name":"id","type":"string"},{"name":"n","type":"long"},
+ {"name":"tags","type":{"type":"array","items":"string"}},
+ {"name":"opt","type":["null","string"],"default":null},
+ {"name":"m","type":{"type":"map","values":"string"}}]}`
+
+// FuzzDeserialize feeds arbitrary bodies to the Avro and Protobuf
+// deserializers in all three framings, against a real (in-process)
+// registry whose schemas are cached after the first call: no input may
+// panic, and every failure must be a *Error.
+func FuzzDeserialize(f *testing.F) {
+	fake := srfake.New()
+	f.Cleanup(fake.Close)
+	reg := srclient.NewSchemaRegistryClient(fake.URL())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	f.Cleanup(cancel)
+	av, err := Avro[fuzzOrder](reg, WithSchema(fuzzOrderSchema))
+	if err != nil {
+		f.Fatal(err)
+	}
+	pb, err := Protobuf[*testpb.Trade](reg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	opt := "o"
+	avWire, err := av.Serialize(ctx, Target{Topic: "f"}, fuzzOrder{ID: "x", N: -3, Tags: []string{"a"}, Opt: &opt, M: map[string]string{"k": "v"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	pbWire, err := pb.Serialize(ctx, Target{Topic: "f"}, &testpb.Trade{TradeId: "t", Legs: []*testpb.Trade_Leg{{Venue: "v"}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	avHdr, pbHdr := avWire[:headerLen], pbWire[:headerLen]
+	avMeta := &SchemaMeta{DataFormat: "AVRO", SchemaID: itoa(int(avWire[4]))}
+	pbMeta := &SchemaMeta{DataFormat: "PROTOBUF", SchemaID: itoa(int(pbWire[4]))}
+	f.Add(avWire[headerLen:])
+	f.Add(pbWire[headerLen:])
+	f.Add([]byte(`{"id":"x","n":1,"tags":[],"opt":{"string":"s"},"m":{}}`))
+	f.Add([]byte(`{"tradeId":"t","legs":[{}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		check := func(err error) {
+			if err == nil {
+				return
+			}
+			if _, ok := err.(*Error); !ok {
+				t.Fatalf("%T is not *Error: %v", err, err)
+			}
+		}
+		_, err := av.Deserialize(ctx, Message{Topic: "f", Data: append(slices.Clip(avHdr), body...)})
+		check(err)
+		_, err = av.Deserialize(ctx, Message{Topic: "f", Data: body, Schema: avMeta})
+		check(err)
+		_, err = pb.Deserialize(ctx, Message{Topic: "f", Data: append(slices.Clip(pbHdr), body...)})
+		check(err)
+		_, err = pb.Deserialize(ctx, Message{Topic: "f", Data: body, Schema: pbMeta})
+		check(err)
+	})
+}
+
+func itoa(i int) string {
+	b := []byte{}
+	for {
+		b = append([]byte{byte('0' + i%10)}, b...)
+		i /= 10
+		if i == 0 {
+			return string(b)
+		}
+	}
+}
+
+// Regression tests for what FuzzWire and FuzzDeserialize found (their
+// inputs are also kept in testdata/fuzz).
+func TestFuzzRegressions(t *testing.T) {
+	// A zero index count spelled with two varint bytes means [0].
+	idx, rest, err := parseIndexes([]byte{0x80, 0x00, 0x0a}, nil)
+	if err != nil || !slices.Equal(idx, []int{0}) || len(rest) != 1 {
+		t.Fatalf("got %v %v %v", idx, rest, err)
+	}
+	// An Avro array count of ~10^11 is refused before allocating.
+	fake := srfake.New()
+	defer fake.Close()
+	av, err := Avro[fuzzOrder](srclient.NewSchemaRegistryClient(fake.URL()), WithSchema(fuzzOrderSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	wire, err := av.Serialize(ctx, Target{Topic: "r"}, fuzzOrder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte("\x02\x9c0\x9c\x9c\x9c\x9c0\x00\x0200")
+	if _, err := av.Deserialize(ctx, Message{Topic: "r", Data: append(wire[:headerLen:headerLen], body...)}); err == nil {
+		t.Fatal("no error for a 10^11-element array")
+	}
+}
