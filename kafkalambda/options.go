@@ -1,0 +1,122 @@
+package kafkalambda
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+)
+
+// Option configures a Handler. Options are checked by NewHandler, which
+// reports the first invalid one as an error wrapping ErrInvalidOption.
+type Option func(*config) error
+
+type config struct {
+	policy         FailurePolicy
+	concurrency    int
+	producer       *Producer
+	logger         *slog.Logger
+	margin         time.Duration
+	noDeadlineWait time.Duration
+	lambdaOpts     []lambda.Option
+}
+
+func defaultConfig() config {
+	return config{
+		policy:         FailBatch(),
+		concurrency:    1,
+		logger:         slog.New(slog.DiscardHandler),
+		margin:         500 * time.Millisecond,
+		noDeadlineWait: 30 * time.Second,
+	}
+}
+
+// WithFailurePolicy sets what a record failure does: FailBatch (the
+// default), ReportItemFailures or DeadLetter.
+func WithFailurePolicy(p FailurePolicy) Option {
+	return func(c *config) error {
+		if p.kind == policyDeadLetter && p.topic == "" {
+			return fmt.Errorf("%w: DeadLetter needs a topic", ErrInvalidOption)
+		}
+		c.policy = p
+		return nil
+	}
+}
+
+// WithConcurrency processes up to n partitions of an event at the same
+// time (default 1: one after the other). Records of one partition are
+// always processed one at a time, in offset order; Process must be safe
+// for concurrent use when n > 1.
+func WithConcurrency(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("%w: concurrency %d < 1", ErrInvalidOption, n)
+		}
+		c.concurrency = n
+		return nil
+	}
+}
+
+// WithProducer gives the handler the shared producer its Outputs send
+// through (and DeadLetter writes with). At the end of each invocation the
+// handler waits for the brokers to acknowledge every record sent during
+// it; see Handler.Invoke. Without it, the handler sends nothing.
+func WithProducer(p *Producer) Option {
+	return func(c *config) error {
+		if p == nil {
+			return fmt.Errorf("%w: nil producer", ErrInvalidOption)
+		}
+		c.producer = p
+		return nil
+	}
+}
+
+// WithLogger sets the logger for per-invocation outcomes and failures (and
+// nothing per successful record). The default discards everything: the
+// handler never writes to the global logger.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return fmt.Errorf("%w: nil logger", ErrInvalidOption)
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithDeadlineMargin sets how long before the Lambda deadline the handler
+// stops processing and flushing, so that it can still return its answer
+// (default 500ms). Process gets a ctx whose deadline is the Lambda
+// deadline minus this margin.
+func WithDeadlineMargin(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("%w: negative deadline margin", ErrInvalidOption)
+		}
+		c.margin = d
+		return nil
+	}
+}
+
+// WithFlushTimeout bounds the flush of an invocation whose ctx has no
+// deadline (outside Lambda, e.g. in tests); default 30s. Under Lambda the
+// deadline bounds it.
+func WithFlushTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: flush timeout must be positive", ErrInvalidOption)
+		}
+		c.noDeadlineWait = d
+		return nil
+	}
+}
+
+// WithLambdaOptions passes options to lambda.StartWithOptions when the
+// handler is started by Start; NewHandler ignores them.
+func WithLambdaOptions(opts ...lambda.Option) Option {
+	return func(c *config) error {
+		c.lambdaOpts = append(c.lambdaOpts[:len(c.lambdaOpts):len(c.lambdaOpts)], opts...)
+		return nil
+	}
+}

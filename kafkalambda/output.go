@@ -1,0 +1,109 @@
+package kafkalambda
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/kafkalambda/kafka-lambda-go/serde"
+)
+
+// ErrNoInvocation: Output.Send was called with a ctx that is not the one
+// Process received, so there is no invocation whose flush would cover it.
+var ErrNoInvocation = errors.New("kafkalambda: send outside an invocation: pass the ctx Process received")
+
+// Output is a typed destination topic. Sends go through the producer of
+// the handler whose Process is running (WithProducer), and are covered by
+// that invocation's flush-at-end: the invocation succeeds only if every
+// record sent is acknowledged. An Output is safe for concurrent use and is
+// meant to be made once, next to the handler.
+type Output[K, V any] struct {
+	topic  string
+	keys   serde.Serializer[K]
+	values serde.Serializer[V]
+}
+
+// NewOutput returns an Output that writes to topic, serializing keys and
+// values with the given serializers (a registry serializer gets a Target
+// naming topic and whether it writes the key or the value).
+func NewOutput[K, V any](topic string, keys serde.Serializer[K], values serde.Serializer[V]) *Output[K, V] {
+	return &Output[K, V]{topic: topic, keys: keys, values: values}
+}
+
+// Topic returns the output's topic.
+func (o *Output[K, V]) Topic() string { return o.topic }
+
+// Send serializes key and value and enqueues the record; it returns once
+// the record is queued, not acknowledged. ctx must be (or derive from) the
+// ctx Process received: it ties the record to the invocation, whose end
+// waits for the acknowledgement, and to the record being processed, which
+// a failed delivery fails under ReportItemFailures. The record goes to the
+// partition the producer's partitioner picks for key (murmur2 by default,
+// as Java clients do). If the producer's local queue is full, Send waits
+// for room until the invocation's deadline.
+//
+// Errors: ErrNoInvocation; a serializer's error; ErrProducer when the
+// producer cannot be created or the record cannot be queued.
+func (o *Output[K, V]) Send(ctx context.Context, key K, value V, headers ...Header) error {
+	r := runFrom(ctx)
+	if r == nil {
+		return ErrNoInvocation
+	}
+	if o.keys == nil || o.values == nil {
+		return fmt.Errorf("%w: output %q has no serializer", ErrInvalidOption, o.topic)
+	}
+	kb, err := o.keys.Serialize(ctx, serde.Target{Topic: o.topic, IsKey: true}, key)
+	if err != nil {
+		return fmt.Errorf("kafkalambda: serialize key for %s: %w", o.topic, err)
+	}
+	vb, err := o.values.Serialize(ctx, serde.Target{Topic: o.topic}, value)
+	if err != nil {
+		return fmt.Errorf("kafkalambda: serialize value for %s: %w", o.topic, err)
+	}
+	return r.send(ctx, o.topic, kb, vb, headers)
+}
+
+// SendTombstone sends a record with key and a null value.
+func (o *Output[K, V]) SendTombstone(ctx context.Context, key K, headers ...Header) error {
+	r := runFrom(ctx)
+	if r == nil {
+		return ErrNoInvocation
+	}
+	if o.keys == nil {
+		return fmt.Errorf("%w: output %q has no key serializer", ErrInvalidOption, o.topic)
+	}
+	kb, err := o.keys.Serialize(ctx, serde.Target{Topic: o.topic, IsKey: true}, key)
+	if err != nil {
+		return fmt.Errorf("kafkalambda: serialize key for %s: %w", o.topic, err)
+	}
+	return r.send(ctx, o.topic, kb, nil, headers)
+}
+
+// send enqueues one record for the partition run's current record.
+func (r *partRun) send(ctx context.Context, topic string, key, value []byte, headers []Header) error {
+	inv := r.inv
+	p := inv.eng.cfg.producer
+	if p == nil {
+		return fmt.Errorf("%w: the handler has no producer (WithProducer)", ErrInvalidOption)
+	}
+	m := &kafka.Message{
+		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
+		Key:            key,
+		Value:          value,
+	}
+	if len(headers) > 0 {
+		m.Headers = make([]kafka.Header, len(headers))
+		for i, h := range headers {
+			m.Headers[i] = kafka.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	deadline := inv.deadline
+	if deadline.IsZero() {
+		deadline = time.Now().Add(inv.eng.cfg.noDeadlineWait)
+	}
+	ref := &sendRef{run: r, offset: r.cur, topic: topic}
+	return p.produce(ctx, inv.tracker(true), ref, m, deadline)
+}

@@ -1,0 +1,277 @@
+package kafkalambda
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// Producer is the producer shared by every invocation of a Lambda execution
+// environment: made on first use, reused while the function is warm.
+//
+// It wraps one librdkafka producer (confluent-kafka-go), created lazily on
+// the first send from the config func given to NewProducer — which is
+// where credentials come in, e.g. from the secrets package. A failed
+// creation is not remembered: the next send tries again. A producer that
+// hits a fatal error (idempotence) or a broker authentication failure is
+// replaced on the next send by a new one built from a fresh config; the
+// old one is closed once its messages are accounted for.
+//
+// Delivery reports are tracked per invocation, so that one invocation's
+// flush neither waits on nor counts another's messages, even when several
+// run at once in the process. A Producer is safe for concurrent use.
+type Producer struct {
+	config     func(ctx context.Context) (kafka.ConfigMap, error)
+	log        *slog.Logger
+	tokens     func(ctx context.Context) (kafka.OAuthBearerToken, error)
+	authFailed func()
+	createWait time.Duration
+
+	mu     sync.Mutex
+	cur    *generation
+	closed bool
+	gens   atomic.Int64
+}
+
+// ProducerOption configures a Producer; NewProducer checks them.
+type ProducerOption func(*Producer) error
+
+// WithProducerLogger sends librdkafka's own log lines, producer errors and
+// lifecycle events to l (by default they are discarded; librdkafka never
+// writes to stderr on its own through this package).
+func WithProducerLogger(l *slog.Logger) ProducerOption {
+	return func(p *Producer) error {
+		if l == nil {
+			return fmt.Errorf("%w: nil logger", ErrInvalidOption)
+		}
+		p.log = l
+		return nil
+	}
+}
+
+// WithOAuthBearerTokens answers librdkafka's OAUTHBEARER token refresh
+// requests (sasl.mechanism OAUTHBEARER, e.g. Amazon MSK IAM) with tokens
+// from source, called with a 10s timeout each time librdkafka asks: at
+// creation and before each token expires, including right after a thaw.
+func WithOAuthBearerTokens(source func(ctx context.Context) (kafka.OAuthBearerToken, error)) ProducerOption {
+	return func(p *Producer) error {
+		if source == nil {
+			return fmt.Errorf("%w: nil token source", ErrInvalidOption)
+		}
+		p.tokens = source
+		return nil
+	}
+}
+
+// WithAuthFailureHook calls fn when a broker rejects the producer's
+// credentials, before the producer is rebuilt from a fresh config: pass
+// the secret cache's invalidation (e.g. a secrets loader's Invalidate) so
+// that a rotated secret is picked up at once rather than after its TTL.
+func WithAuthFailureHook(fn func()) ProducerOption {
+	return func(p *Producer) error {
+		if fn == nil {
+			return fmt.Errorf("%w: nil auth failure hook", ErrInvalidOption)
+		}
+		p.authFailed = fn
+		return nil
+	}
+}
+
+// Defaults set on every librdkafka producer unless the config func sets
+// them: durability (acks=all, idempotence), the partitioner Java clients
+// and ksqlDB use (so keyed records land on the same partitions), and
+// settings for an environment that is frozen between invocations: idle
+// connections closed before the network drops them, keepalive, short
+// reconnect backoff and connection setup timeout, and no log line per
+// closed idle connection.
+func producerDefaults() kafka.ConfigMap {
+	return kafka.ConfigMap{
+		"acks":                               "all",
+		"enable.idempotence":                 true,
+		"partitioner":                        "murmur2_random",
+		"socket.keepalive.enable":            true,
+		"connections.max.idle.ms":            60000,
+		"reconnect.backoff.ms":               50,
+		"reconnect.backoff.max.ms":           1000,
+		"socket.connection.setup.timeout.ms": 10000,
+		"log.connection.close":               false,
+		"linger.ms":                          5,
+	}
+}
+
+// NewProducer returns a Producer whose librdkafka producer is created from
+// config on first use (see Producer). config returns librdkafka properties
+// (bootstrap.servers and security settings); they are added to the
+// defaults (acks=all, enable.idempotence=true, partitioner=murmur2_random,
+// connection settings for Lambda) and override them. The properties
+// go.delivery.reports, go.delivery.report.fields and go.logs.channel.enable
+// are the Producer's own and cannot be overridden.
+func NewProducer(config func(ctx context.Context) (kafka.ConfigMap, error), opts ...ProducerOption) (*Producer, error) {
+	if config == nil {
+		return nil, fmt.Errorf("%w: nil producer config func", ErrInvalidOption)
+	}
+	p := &Producer{config: config, log: slog.New(slog.DiscardHandler), createWait: 10 * time.Second}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(p); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// generation is one librdkafka producer. It is replaced, not repaired,
+// after a fatal or authentication error.
+type generation struct {
+	id          int64
+	p           *kafka.Producer
+	broken      atomic.Pointer[error]
+	outstanding atomic.Int64  // produced, not yet reported
+	space       chan struct{} // poked on each delivery report
+	done        chan struct{} // closed when the event loop ends
+}
+
+func (g *generation) poke() {
+	select {
+	case g.space <- struct{}{}:
+	default:
+	}
+}
+
+func (g *generation) breakWith(err error) bool {
+	return g.broken.CompareAndSwap(nil, &err)
+}
+
+// get returns the current librdkafka producer, creating it (again) if
+// there is none or the current one is broken.
+func (p *Producer) get(ctx context.Context) (*generation, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, fmt.Errorf("%w: closed", ErrProducer)
+	}
+	if g := p.cur; g != nil {
+		if g.broken.Load() == nil {
+			return g, nil
+		}
+		p.cur = nil
+		go p.retire(g)
+	}
+	cctx, cancel := context.WithTimeout(ctx, p.createWait)
+	defer cancel()
+	conf, err := p.config(cctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: config: %w", ErrProducer, err)
+	}
+	cm := producerDefaults()
+	for k, v := range conf {
+		cm[k] = v
+	}
+	cm["go.delivery.reports"] = true
+	cm["go.delivery.report.fields"] = "none"
+	cm["go.logs.channel.enable"] = true
+	kp, err := kafka.NewProducer(&cm)
+	if err != nil {
+		// librdkafka names the property it rejects; the config's values
+		// are not part of its message.
+		return nil, fmt.Errorf("%w: create: %w", ErrProducer, err)
+	}
+	g := &generation{id: p.gens.Add(1), p: kp, space: make(chan struct{}, 1), done: make(chan struct{})}
+	go p.logs(g)
+	go p.events(g)
+	p.cur = g
+	p.log.Info("kafkalambda: producer created", "generation", g.id)
+	return g, nil
+}
+
+// retire closes a replaced producer once all its messages are reported
+// (flushes purge what is left at their deadlines), or after a minute.
+func (p *Producer) retire(g *generation) {
+	limit := time.Now().Add(time.Minute)
+	for g.outstanding.Load() > 0 && time.Now().Before(limit) {
+		select {
+		case <-g.space:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if g.outstanding.Load() > 0 {
+		_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight)
+	}
+	g.p.Close()
+	<-g.done
+	p.log.Info("kafkalambda: producer closed", "generation", g.id)
+}
+
+// Close flushes what is queued (for up to 5s) and closes the librdkafka
+// producer. Sends after Close fail with ErrProducer. Start calls Close on
+// SIGTERM; it is safe to call more than once.
+func (p *Producer) Close() {
+	p.mu.Lock()
+	g := p.cur
+	p.cur = nil
+	p.closed = true
+	p.mu.Unlock()
+	if g == nil {
+		return
+	}
+	if n := g.p.Flush(5000); n > 0 {
+		p.log.Warn("kafkalambda: producer closed with messages still queued", "queued", n)
+	}
+	g.p.Close()
+	<-g.done
+}
+
+// errQueueFull reports librdkafka's local queue being full.
+func errQueueFull(err error) bool {
+	var ke kafka.Error
+	return errors.As(err, &ke) && ke.Code() == kafka.ErrQueueFull
+}
+
+// produce enqueues m, tracked by tr for the record ref names. A full local
+// queue is waited on until there is room or deadline passes.
+func (p *Producer) produce(ctx context.Context, tr *tracker, ref *sendRef, m *kafka.Message, deadline time.Time) error {
+	g, err := p.get(ctx)
+	if err != nil {
+		return err
+	}
+	ref.tr, ref.gen = tr, g
+	m.Opaque = ref
+	tr.add(ref)
+	g.outstanding.Add(1)
+	var timer *time.Timer
+	for {
+		err := g.p.Produce(m, nil)
+		if err == nil {
+			return nil
+		}
+		if !errQueueFull(err) {
+			g.outstanding.Add(-1)
+			tr.remove(ref)
+			return fmt.Errorf("%w: produce to %s: %w", ErrProducer, *m.TopicPartition.Topic, err)
+		}
+		if timer == nil {
+			timer = time.NewTimer(time.Until(deadline))
+			defer timer.Stop()
+		}
+		select {
+		case <-g.space:
+		case <-time.After(10 * time.Millisecond):
+		case <-timer.C:
+			g.outstanding.Add(-1)
+			tr.remove(ref)
+			return fmt.Errorf("%w: local queue full until the deadline: %w", ErrProducer, err)
+		case <-ctx.Done():
+			g.outstanding.Add(-1)
+			tr.remove(ref)
+			return fmt.Errorf("%w: local queue full: %w", ErrProducer, ctx.Err())
+		}
+	}
+}
