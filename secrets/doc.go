@@ -14,9 +14,9 @@
 //	producer := kafkalambda.NewProducer(loader.KafkaConfig)
 //	reg, err := loader.Registry(ctx) // reg.NewClient() for srclient
 //
-// On a broker authentication failure the producer calls
-// [Loader.Invalidate] before it rebuilds itself, so that the rebuilt
-// producer gets the rotated credentials.
+// When the broker refuses the credentials ([IsAuthFailure] recognises
+// librdkafka's error), the producer calls [Loader.Invalidate] before it
+// rebuilds itself, so that the rebuilt producer reads the rotated secret.
 //
 // # Sources
 //
@@ -126,9 +126,9 @@
 //
 // # Redaction
 //
-// Secret values that this package hands out as such ([Registry].Password)
-// are [Value]s: String, GoString, Format (every verb), LogValue and
-// MarshalJSON give [Redacted]; only Value.Reveal returns the secret. The
+// Secret values that this package hands out as such (Registry.Password) are
+// of type [Value]: String, GoString, Format (every verb), LogValue and
+// MarshalJSON give [Redacted]; only [Value.Reveal] returns the secret. The
 // ConfigMap from KafkaConfig must hold sasl.password as a plain string for
 // librdkafka; log it through [Redact]. The MSK token is a plain string in
 // kafka.OAuthBearerToken for the same reason. Logs (see [WithLogger]) and
@@ -142,7 +142,8 @@
 // "secrets: ". Match causes with errors.Is: [ErrNotFound],
 // [ErrAccessDenied], [ErrThrottled], [ErrUnavailable] (fetching),
 // [ErrMalformed], [ErrMissingKey], [ErrUnknownKey] (mapping) and
-// [ErrInvalidOption] (constructors); context errors pass through.
+// [ErrInvalidOption] (constructors). A fetch cut short by the context also
+// matches context.DeadlineExceeded or context.Canceled.
 //
 // # Environment variables
 //

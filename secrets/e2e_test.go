@@ -121,7 +121,7 @@ func selfSignedTLS(t *testing.T) (*tls.Config, string) {
 // timeout after message.timeout.ms.
 func produceOne(t *testing.T, cfg kafka.ConfigMap) (kafka.TopicPartition, error) {
 	t.Helper()
-	cfg = maps(cfg, kafka.ConfigMap{"message.timeout.ms": int(e2eTimeout / time.Millisecond), "log_level": 3})
+	cfg = mergeConfig(cfg, kafka.ConfigMap{"message.timeout.ms": int(e2eTimeout / time.Millisecond), "log_level": 3})
 	p, err := kafka.NewProducer(&cfg)
 	if err != nil {
 		return kafka.TopicPartition{}, fmt.Errorf("NewProducer: %w", err)
@@ -154,7 +154,7 @@ func produceOne(t *testing.T, cfg kafka.ConfigMap) (kafka.TopicPartition, error)
 	}
 }
 
-func maps(a, b kafka.ConfigMap) kafka.ConfigMap {
+func mergeConfig(a, b kafka.ConfigMap) kafka.ConfigMap {
 	out := kafka.ConfigMap{}
 	for k, v := range a {
 		out[k] = v
