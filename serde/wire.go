@@ -165,9 +165,6 @@ func locate(m Message, formats []string, pin EventRecordFormat, isJSON func([]by
 		}
 		id = 0 // JSON mode can go without a (Confluent) schema id
 	}
-	if mode == framedSource && len(m.Data) == 0 {
-		return 0, id, nil, errf(ErrTruncated, nil, "empty data")
-	}
 	return mode, id, m.Data, nil
 }
 
