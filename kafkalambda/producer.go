@@ -32,6 +32,7 @@ type Producer struct {
 	tokens     func(ctx context.Context) (kafka.OAuthBearerToken, error)
 	authFailed func()
 	createWait time.Duration
+	maxIdle    time.Duration
 
 	mu     sync.Mutex
 	cur    *generation
@@ -83,6 +84,26 @@ func WithAuthFailureHook(fn func()) ProducerOption {
 	}
 }
 
+// WithMaxIdle replaces the librdkafka producer on the next send when it
+// has been idle longer than d (default 4 minutes; 0 never replaces it).
+//
+// Lambda freezes the process between invocations. When it thaws, the
+// producer's TCP connections may have died silently in the meantime (a VPC
+// network interface drops connections idle for 350s), and a request written
+// to a dead connection waits for librdkafka's request timeout (30s) before
+// it is retried — longer than many invocations have. A producer that has
+// been idle for long is therefore rebuilt, with fresh connections, rather
+// than trusted.
+func WithMaxIdle(d time.Duration) ProducerOption {
+	return func(p *Producer) error {
+		if d < 0 {
+			return fmt.Errorf("%w: negative max idle", ErrInvalidOption)
+		}
+		p.maxIdle = d
+		return nil
+	}
+}
+
 // Defaults set on every librdkafka producer unless the config func sets
 // them: durability (acks=all, idempotence), the partitioner Java clients
 // and ksqlDB use (so keyed records land on the same partitions), and
@@ -116,7 +137,8 @@ func NewProducer(config func(ctx context.Context) (kafka.ConfigMap, error), opts
 	if config == nil {
 		return nil, fmt.Errorf("%w: nil producer config func", ErrInvalidOption)
 	}
-	p := &Producer{config: config, log: slog.New(slog.DiscardHandler), createWait: 10 * time.Second}
+	p := &Producer{config: config, log: slog.New(slog.DiscardHandler), createWait: 10 * time.Second,
+		maxIdle: 4 * time.Minute}
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -135,6 +157,7 @@ type generation struct {
 	p           *kafka.Producer
 	broken      atomic.Pointer[error]
 	outstanding atomic.Int64  // produced, not yet reported
+	lastUsed    atomic.Int64  // unix nanoseconds of the last send or report
 	space       chan struct{} // poked on each delivery report
 	done        chan struct{} // closed when the event loop ends
 }
@@ -159,7 +182,14 @@ func (p *Producer) get(ctx context.Context) (*generation, error) {
 		return nil, fmt.Errorf("%w: closed", ErrProducer)
 	}
 	if g := p.cur; g != nil {
-		if g.broken.Load() == nil {
+		idle := time.Duration(time.Now().UnixNano() - g.lastUsed.Load())
+		switch {
+		case g.broken.Load() != nil:
+		case p.maxIdle > 0 && idle > p.maxIdle && g.outstanding.Load() == 0:
+			p.log.Info("kafkalambda: producer idle too long; replacing it to get fresh connections",
+				"generation", g.id, "idle", idle)
+		default:
+			g.lastUsed.Store(time.Now().UnixNano())
 			return g, nil
 		}
 		p.cur = nil
@@ -185,6 +215,7 @@ func (p *Producer) get(ctx context.Context) (*generation, error) {
 		return nil, fmt.Errorf("%w: create: %w", ErrProducer, err)
 	}
 	g := &generation{id: p.gens.Add(1), p: kp, space: make(chan struct{}, 1), done: make(chan struct{})}
+	g.lastUsed.Store(time.Now().UnixNano())
 	go p.logs(g)
 	go p.events(g)
 	p.cur = g

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -19,6 +20,7 @@ func (p *Producer) events(g *generation) {
 	for ev := range g.p.Events() {
 		switch e := ev.(type) {
 		case *kafka.Message:
+			g.lastUsed.Store(time.Now().UnixNano())
 			g.outstanding.Add(-1)
 			if ref, ok := e.Opaque.(*sendRef); ok {
 				ref.tr.report(ref, e.TopicPartition.Error)
@@ -43,7 +45,7 @@ func (p *Producer) onError(g *generation, e kafka.Error) {
 			// Fail what is still queued now rather than at the deadline.
 			_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
 		}
-	case e.Code() == kafka.ErrAuthentication:
+	case isAuthFailure(e):
 		err := fmt.Errorf("%w: authentication failed: %w", ErrProducer, e)
 		if g.breakWith(err) {
 			p.log.Error("kafkalambda: brokers rejected the producer's credentials; it will be rebuilt from a fresh config",
@@ -59,6 +61,20 @@ func (p *Producer) onError(g *generation, e kafka.Error) {
 		// the invocations' flushes.
 		p.log.Warn("kafkalambda: producer error", "generation", g.id, "code", e.Code().String(), "error", e.Error())
 	}
+}
+
+// isAuthFailure reports a broker rejecting the credentials. Brokers answer
+// a bad SASL handshake with SASL_AUTHENTICATION_FAILED, or close the
+// connection, which librdkafka reports as a transport failure whose message
+// begins its SASL state's "SASL authentication error".
+func isAuthFailure(e kafka.Error) bool {
+	switch e.Code() {
+	case kafka.ErrAuthentication, kafka.ErrSaslAuthenticationFailed:
+		return true
+	case kafka.ErrTransport:
+		return strings.Contains(e.Error(), "SASL authentication error")
+	}
+	return false
 }
 
 func (p *Producer) refreshToken(g *generation) {

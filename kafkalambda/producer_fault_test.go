@@ -1,0 +1,123 @@
+package kafkalambda_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/serde"
+)
+
+func TestProducerFatalErrorReplacesProducer(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.SeedTopics(1, "out"))
+	p := newProducer(t, c, nil)
+	h := echoHandler(t, p, "out", nil)
+	ctx, cancel := withDeadline(10 * time.Second)
+	defer cancel()
+	if _, err := h.Invoke(ctx, inputEvent(t, 3, "in-0")); err != nil {
+		t.Fatal(err)
+	}
+	kp, gen := kafkalambda.CurrentProducer(p)
+	if gen != 1 {
+		t.Fatalf("generation %d after the first invocation", gen)
+	}
+	kp.TestFatalError(kafka.ErrOutOfOrderSequenceNumber, "injected by the test")
+	// The next invocation must not use the failed producer.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := h.Invoke(ctx, inputEvent(t, 3, "in-0"))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no recovery after a fatal error: %v", err)
+		}
+	}
+	if _, gen := kafkalambda.CurrentProducer(p); gen != 2 {
+		t.Fatalf("generation %d, want a new producer (2)", gen)
+	}
+}
+
+func TestProducerFatalErrorDuringFlushFailsFast(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.NumBrokers(2), kfake.SeedTopics(1, "slow"))
+	if err := c.MoveTopicPartition("slow", 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	p := newProducer(t, c, nil)
+	h := echoHandler(t, p, "slow", nil)
+	ctx, cancel := withDeadline(10 * time.Second)
+	defer cancel()
+	if _, err := h.Invoke(ctx, inputEvent(t, 1, "in-0")); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	slowTopic(c, "slow", release)
+	kp, _ := kafkalambda.CurrentProducer(p)
+	time.AfterFunc(300*time.Millisecond, func() { kp.TestFatalError(kafka.ErrOutOfOrderSequenceNumber, "injected") })
+	start := time.Now()
+	_, err := h.Invoke(ctx, inputEvent(t, 3, "in-0"))
+	if !errors.Is(err, kafkalambda.ErrUndelivered) {
+		t.Fatalf("Invoke = %v, want ErrUndelivered", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Invoke took %v: a fatal error must fail the flush at once, not at the deadline", took)
+	}
+}
+
+func TestDeadLetter(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.SeedTopics(1, "out", "dlq"))
+	p := newProducer(t, c, nil)
+	out := kafkalambda.NewOutput("out", serde.String(), serde.String())
+	h, err := kafkalambda.NewHandler(serde.String(), serde.String(),
+		func(ctx context.Context, r *kafkalambda.Record[string, string]) error {
+			if strings.HasSuffix(r.Value, "/1") || strings.HasSuffix(r.Value, "/3") {
+				return errors.New("poison " + r.Value)
+			}
+			return out.Send(ctx, r.Key, r.Value)
+		}, kafkalambda.WithProducer(p), kafkalambda.WithFailurePolicy(kafkalambda.DeadLetter("dlq")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := withDeadline(10 * time.Second)
+	defer cancel()
+	if _, err := h.Invoke(ctx, inputEvent(t, 5, "in-0")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readTopic(t, c, "out", 3, 10*time.Second); len(got) != 3 {
+		t.Fatalf("out has %d records, want 3", len(got))
+	}
+	dead := readTopic(t, c, "dlq", 2, 10*time.Second)
+	if len(dead) != 2 {
+		t.Fatalf("dlq has %d records, want 2", len(dead))
+	}
+	for i, r := range dead {
+		h := map[string]string{}
+		for _, hd := range r.Headers {
+			h[hd.Key] = string(hd.Value)
+		}
+		wantOffset := strconv.Itoa(101 + 2*i)
+		if string(r.Value) != "in-0/"+strconv.Itoa(1+2*i) || h[kafkalambda.HeaderSourceTopic] != "in" ||
+			h[kafkalambda.HeaderSourcePartition] != "0" || h[kafkalambda.HeaderSourceOffset] != wantOffset ||
+			h[kafkalambda.HeaderErrorStage] != "process" || !strings.Contains(h[kafkalambda.HeaderError], "poison") {
+			t.Errorf("dead letter %d: value %q headers %v", i, r.Value, h)
+		}
+	}
+	// A dead-letter write that is not acknowledged fails the invocation.
+	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "dlq", Err: kerr.InvalidRecord, Count: -1})
+	if _, err := h.Invoke(ctx, inputEvent(t, 5, "in-0")); !errors.Is(err, kafkalambda.ErrUndelivered) {
+		t.Fatalf("Invoke with the dead-letter topic rejecting = %v, want ErrUndelivered", err)
+	}
+}
