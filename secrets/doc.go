@@ -11,7 +11,8 @@
 //	...
 //	loader, err := secrets.New(secrets.WithSecretsManager(secretsmanager.NewFromConfig(awsCfg), os.Getenv("KAFKA_SECRET_ID")))
 //	...
-//	producer := kafkalambda.NewProducer(loader.KafkaConfig)
+//	producer, err := kafkalambda.NewProducer(loader.KafkaConfig, kafkalambda.WithAuthFailureHook(loader.Invalidate))
+//	...
 //	reg, err := loader.Registry(ctx) // reg.NewClient() for srclient
 //
 // When the broker refuses the credentials ([IsAuthFailure] recognises
@@ -86,8 +87,14 @@
 //     bools. Keys that librdkafka [LibrdkafkaVersion] does not accept are
 //     reported together, by name, in an [*UnknownKeysError] (see
 //     [KnownKafkaKey]); with plugin.library.paths set every key passes.
-//     Both names of one property (acks and request.required.acks, …) with
-//     different values are ErrMalformed.
+//     A property with two names appears once, under the Java client's name:
+//     bootstrap.servers (for metadata.broker.list), sasl.mechanism
+//     (sasl.mechanisms), acks (request.required.acks), linger.ms
+//     (queue.buffering.max.ms), retries (message.send.max.retries),
+//     compression.type (compression.codec), delivery.timeout.ms
+//     (message.timeout.ms), max.in.flight.requests.per.connection
+//     (max.in.flight), max.partition.fetch.bytes (fetch.message.max.bytes);
+//     both names with different values are ErrMalformed.
 //   - sasl.jaas.config, the Java form
 //     `org.apache.kafka.common.security.plain.PlainLoginModule required
 //     username="…" password="…";` (or ScramLoginModule), is parsed into
@@ -119,7 +126,7 @@
 //
 //	iam, err := secrets.NewMSKIAM()
 //	...
-//	producer := kafkalambda.NewProducer(iam.KafkaConfig /* + the token option, see kafkalambda */)
+//	producer, err := kafkalambda.NewProducer(iam.KafkaConfig, kafkalambda.WithOAuthBearerTokens(iam.Token))
 //
 // The role needs kafka-cluster:Connect (and the topic permissions) on the
 // cluster.

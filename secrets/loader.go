@@ -81,7 +81,7 @@ func New(opts ...Option) (*Loader, error) {
 // new map on every call, which the caller may change. Its shape is the
 // config func that kafkalambda.NewProducer takes:
 //
-//	producer := kafkalambda.NewProducer(loader.KafkaConfig)
+//	producer, err := kafkalambda.NewProducer(loader.KafkaConfig, kafkalambda.WithAuthFailureHook(loader.Invalidate))
 //
 // The map holds sasl.password in clear text (librdkafka needs it so): log it
 // only through [Redact]. Errors are [*Error]s matching ErrNotFound,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/url"
 	"slices"
@@ -34,35 +35,37 @@ const (
 	keyRegCredSource = "schema.registry.basic.auth.credentials.source"
 )
 
-// aliases maps librdkafka alias names to the property they set. A secret
-// holding both names of one property is malformed: which one librdkafka
-// would see depends on map order.
-func aliasOf(key string) string {
+// preferredName maps each librdkafka property that has two names to the
+// one this package emits: the name the Java client uses where there is one
+// (bootstrap.servers, acks, linger.ms, …), else librdkafka's own. So each
+// property appears once in a ConfigMap, under a predictable name that a
+// caller merging its own defaults (acks, linger.ms) can rely on.
+func preferredName(key string) string {
 	switch key {
-	case keyBootstrap:
-		return keyBrokerList
-	case keyMechanism:
-		return keyMechanisms
+	case keyBrokerList:
+		return keyBootstrap
+	case keyMechanisms:
+		return keyMechanism
+	case "request.required.acks":
+		return "acks"
+	case "queue.buffering.max.ms":
+		return "linger.ms"
+	case "message.send.max.retries":
+		return "retries"
+	case "compression.codec":
+		return "compression.type"
+	case "message.timeout.ms":
+		return "delivery.timeout.ms"
 	case "max.in.flight":
 		return "max.in.flight.requests.per.connection"
+	case "fetch.message.max.bytes":
+		return "max.partition.fetch.bytes"
 	case "sasl.oauthbearer.client.credentials.client.id":
 		return "sasl.oauthbearer.client.id"
 	case "sasl.oauthbearer.client.credentials.client.secret":
 		return "sasl.oauthbearer.client.secret"
-	case "max.partition.fetch.bytes":
-		return "fetch.message.max.bytes"
-	case "linger.ms":
-		return "queue.buffering.max.ms"
-	case "retries":
-		return "message.send.max.retries"
-	case "compression.type":
-		return "compression.codec"
-	case "acks":
-		return "request.required.acks"
-	case "delivery.timeout.ms":
-		return "message.timeout.ms"
 	}
-	return ""
+	return key
 }
 
 // document is one fetched secret, mapped to its two consumers. A mapping
@@ -195,8 +198,10 @@ func mapKafka(id string, f fields, bootstrap string) (kafka.ConfigMap, error) {
 	}
 	_, plugins := f[keyPlugins]
 	var unknown []string
+	keys := slices.Sorted(maps.Keys(f))
 	m := make(kafka.ConfigMap, len(f)+4)
-	for k, v := range f {
+	from := make(map[string]string, len(f)) // emitted name → the secret's key
+	for _, k := range keys {
 		switch {
 		case isRegistryKey(k), isESMKey(k), k == keyJAAS:
 			continue
@@ -206,18 +211,14 @@ func mapKafka(id string, f fields, bootstrap string) (kafka.ConfigMap, error) {
 			unknown = append(unknown, k)
 			continue
 		}
-		m[k] = kafkaValue(v)
+		name, v := preferredName(k), kafkaValue(f[k])
+		if prev, both := m[name]; both && fmt.Sprint(prev) != fmt.Sprint(v) {
+			return fail(k, fmt.Errorf("%w: conflicts with %q (librdkafka treats them as one property)", ErrMalformed, from[name]))
+		}
+		m[name], from[name] = v, k
 	}
 	if len(unknown) > 0 {
-		slices.Sort(unknown)
 		return fail("", &UnknownKeysError{Keys: unknown})
-	}
-	for k := range m {
-		if canon := aliasOf(k); canon != "" {
-			if _, both := m[canon]; both && fmt.Sprint(m[canon]) != fmt.Sprint(m[k]) {
-				return fail(k, fmt.Errorf("%w: conflicts with %q (librdkafka treats them as one property)", ErrMalformed, canon))
-			}
-		}
 	}
 	explicit := has(m, keyUsername) || has(m, keyPassword)
 
@@ -273,7 +274,7 @@ func mapKafka(id string, f fields, bootstrap string) (kafka.ConfigMap, error) {
 	case has(m, keyPassword) && !has(m, keyUsername):
 		return fail(keyUsername, fmt.Errorf("%w: %q is set without it", ErrMissingKey, keyPassword))
 	}
-	if !has(m, keyBootstrap) && !has(m, keyBrokerList) {
+	if !has(m, keyBootstrap) {
 		if bootstrap == "" {
 			return fail(keyBootstrap, fmt.Errorf("%w: not in the secret, and no fallback (WithBootstrapServers or %s)", ErrMissingKey, EnvBootstrapServers))
 		}
@@ -294,10 +295,8 @@ func defaultTo(m kafka.ConfigMap, k, v string) {
 }
 
 func mechanism(m kafka.ConfigMap) (string, bool) {
-	for _, k := range []string{keyMechanism, keyMechanisms} {
-		if has(m, k) {
-			return fmt.Sprint(m[k]), true
-		}
+	if has(m, keyMechanism) {
+		return fmt.Sprint(m[keyMechanism]), true
 	}
 	return "", false
 }

@@ -74,7 +74,7 @@ func TestKafkaConfigMapping(t *testing.T) {
 	}, {
 		name:   "ESM secret keeps explicit protocol and mechanism",
 		secret: `{"username":"alice","password":"pw","security.protocol":"SASL_PLAINTEXT","sasl.mechanisms":"SCRAM-SHA-256","bootstrap.servers":"` + boot + `"}`,
-		want: kafka.ConfigMap{"bootstrap.servers": boot, "security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "SCRAM-SHA-256",
+		want: kafka.ConfigMap{"bootstrap.servers": boot, "security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "SCRAM-SHA-256",
 			"sasl.username": "alice", "sasl.password": "pw"},
 	}, {
 		name:   "ESM keys are ignored when sasl.username is explicit",
@@ -129,11 +129,17 @@ func TestKafkaConfigMapping(t *testing.T) {
 	}, {
 		name:    "both names of one property",
 		secret:  `{"bootstrap.servers":"` + boot + `","acks":"all","request.required.acks":"1"}`,
-		wantErr: secrets.ErrMalformed, errKey: "acks",
+		wantErr: secrets.ErrMalformed, errKey: "request.required.acks",
 	}, {
-		name:   "both names of one property, same value",
+		name:   "both names of one property, same value, emitted once",
 		secret: `{"bootstrap.servers":"` + boot + `","linger.ms":5,"queue.buffering.max.ms":5}`,
-		want:   kafka.ConfigMap{"bootstrap.servers": boot, "linger.ms": 5, "queue.buffering.max.ms": 5},
+		want:   kafka.ConfigMap{"bootstrap.servers": boot, "linger.ms": 5},
+	}, {
+		name: "librdkafka-only names are emitted under the Java client's names",
+		secret: `{"metadata.broker.list":"` + boot + `","request.required.acks":-1,"queue.buffering.max.ms":2,"message.send.max.retries":3,
+			"compression.codec":"zstd","message.timeout.ms":30000,"max.in.flight":5,"sasl.mechanisms":"PLAIN","sasl.username":"u","sasl.password":"p"}`,
+		want: kafka.ConfigMap{"bootstrap.servers": boot, "acks": -1, "linger.ms": 2, "retries": 3, "compression.type": "zstd",
+			"delivery.timeout.ms": 30000, "max.in.flight.requests.per.connection": 5, "sasl.mechanism": "PLAIN", "sasl.username": "u", "sasl.password": "p"},
 	}, {
 		name:    "no bootstrap servers and no fallback",
 		secret:  `{"username":"u","password":"p"}`,
@@ -150,7 +156,7 @@ func TestKafkaConfigMapping(t *testing.T) {
 			secrets.WithLookupEnv(env("SECRET", `{"metadata.broker.list":"secret:9092"}`, secrets.EnvBootstrapServers, "env:9092")),
 			secrets.WithBootstrapServers("opt:9092"),
 		},
-		want: kafka.ConfigMap{"metadata.broker.list": "secret:9092"},
+		want: kafka.ConfigMap{"bootstrap.servers": "secret:9092"},
 	}, {
 		name:    "sasl.username without sasl.password",
 		secret:  `{"bootstrap.servers":"` + boot + `","sasl.username":"u"}`,
