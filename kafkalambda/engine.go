@@ -12,12 +12,16 @@ import (
 )
 
 // engine is the untyped core of a Handler: the typed Process func and
-// deserializers are adapted once into run, so that the failure policies,
-// the concurrency and the flush are written once.
+// deserializers are adapted once into a recordRunner, so that the failure
+// policies, the concurrency and the flush are written once.
 type engine struct {
-	cfg config
-	run func(ctx context.Context, raw *RawRecord) error
+	cfg    config
+	runner func(n int) recordRunner
 }
+
+// recordRunner deserializes and processes the i-th of the n records of a
+// partition it was made for.
+type recordRunner func(ctx context.Context, raw *RawRecord, i int) error
 
 // invocation is the state of one Invoke.
 type invocation struct {
@@ -136,6 +140,7 @@ func (inv *invocation) processAll(ev *Event) {
 func (inv *invocation) process(r *partRun) {
 	policy := inv.eng.cfg.policy.kind
 	ctx := context.WithValue(inv.ctx, runKey{}, r)
+	run := inv.eng.runner(len(r.pt.Records))
 	for i := range r.pt.Records {
 		raw := &r.pt.Records[i]
 		if inv.failed.Load() {
@@ -151,7 +156,7 @@ func (inv *invocation) process(r *partRun) {
 			return
 		}
 		r.cur = raw.Offset
-		err := inv.eng.run(ctx, raw)
+		err := run(ctx, raw, i)
 		if err == nil {
 			r.finished++
 			continue

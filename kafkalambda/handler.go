@@ -48,40 +48,46 @@ func NewHandler[K, V any](keys serde.Deserializer[K], values serde.Deserializer[
 	if cfg.policy.kind == policyDeadLetter && cfg.producer == nil {
 		return nil, fmt.Errorf("%w: %v needs WithProducer", ErrInvalidOption, cfg.policy)
 	}
-	run := func(ctx context.Context, raw *RawRecord) (err error) {
-		stage := StageKey
-		defer func() {
-			if v := recover(); v != nil {
-				err = recordError(raw, stage, &PanicError{Value: v, Stack: debug.Stack()})
+	// Records of a partition are allocated together, one slab per
+	// partition rather than one allocation per record.
+	runner := func(n int) recordRunner {
+		slab := make([]Record[K, V], n)
+		return func(ctx context.Context, raw *RawRecord, i int) (err error) {
+			stage := StageKey
+			defer func() {
+				if v := recover(); v != nil {
+					err = recordError(raw, stage, &PanicError{Value: v, Stack: debug.Stack()})
+				}
+			}()
+			r := &slab[i]
+			*r = Record[K, V]{
+				Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset,
+				Timestamp: raw.Timestamp, TimestampType: raw.TimestampType,
+				Headers: raw.Headers,
+				RawKey:  raw.Key, RawValue: raw.Value,
+				KeySchema: raw.KeySchema, ValueSchema: raw.ValueSchema,
 			}
-		}()
-		r := &Record[K, V]{
-			Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset,
-			Timestamp: raw.Timestamp, TimestampType: raw.TimestampType,
-			Headers: raw.Headers,
-			RawKey:  raw.Key, RawValue: raw.Value,
-			KeySchema: raw.KeySchema, ValueSchema: raw.ValueSchema,
-		}
-		if raw.Key != nil {
-			if r.Key, err = keys.Deserialize(ctx, serde.Message{
-				Topic: raw.Topic, Data: raw.Key, IsKey: true, Schema: raw.KeySchema}); err != nil {
+			if raw.Key != nil {
+				if r.Key, err = keys.Deserialize(ctx, serde.Message{
+					Topic: raw.Topic, Data: raw.Key, IsKey: true, Schema: raw.KeySchema}); err != nil {
+					return recordError(raw, stage, err)
+				}
+			}
+			stage = StageValue
+			if raw.Value != nil {
+				if r.Value, err = values.Deserialize(ctx, serde.Message{
+					Topic: raw.Topic, Data: raw.Value, Schema: raw.ValueSchema}); err != nil {
+					return recordError(raw, stage, err)
+				}
+			}
+			stage = StageProcess
+			if err := process(ctx, r); err != nil {
 				return recordError(raw, stage, err)
 			}
+			return nil
 		}
-		stage = StageValue
-		if raw.Value != nil {
-			if r.Value, err = values.Deserialize(ctx, serde.Message{
-				Topic: raw.Topic, Data: raw.Value, Schema: raw.ValueSchema}); err != nil {
-				return recordError(raw, stage, err)
-			}
-		}
-		stage = StageProcess
-		if err := process(ctx, r); err != nil {
-			return recordError(raw, stage, err)
-		}
-		return nil
 	}
-	return &Handler[K, V]{eng: &engine{cfg: cfg, run: run}}, nil
+	return &Handler[K, V]{eng: &engine{cfg: cfg, runner: runner}}, nil
 }
 
 // Invoke handles one invocation: it parses payload (ParseEvent), processes

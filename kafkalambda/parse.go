@@ -36,14 +36,18 @@ import (
 // offset and the path of the value, e.g. `records["orders-3"][12].key`.
 // ParseEvent never panics on any input.
 func ParseEvent(payload []byte) (*Event, error) {
-	// Decoded bytes take at most 3/4 of their base64 (and half of their
-	// signed-byte arrays), so one arena of 3/4 of the payload nearly
-	// always holds them all; if not, reserve starts another. Records and
-	// headers grow from a guess of ~400 bytes of JSON per record.
+	// Decoded bytes are written to an arena of chunks of 1/16 of the
+	// payload (64 KiB to 1 MiB): a new chunk is a new allocation, never a
+	// copy, so at most one chunk is allocated and not used — sizing one
+	// arena for the worst case (3/4 of the payload) costs more in zeroing
+	// than the decoding itself. Records and headers grow from a guess of
+	// ~400 bytes of JSON per record.
 	guess := len(payload)/400 + 1
+	chunk := min(max(len(payload)/16, 64<<10), 1<<20)
 	p := parser{
 		buf:   payload,
-		arena: make([]byte, 0, len(payload)*3/4+64),
+		chunk: chunk,
+		arena: make([]byte, 0, min(chunk, len(payload)+64)),
 		recs:  make([]RawRecord, 0, guess),
 		hdrs:  make([]Header, 0, guess),
 		rec:   -1,
@@ -61,6 +65,7 @@ type parser struct {
 	buf     []byte
 	pos     int
 	arena   []byte // decoded bytes and record strings; append-only
+	chunk   int    // size of a new arena chunk
 	scratch []byte // unescaped strings, reused
 	hbuf    []byte // header value bytes, reused
 	recs    []RawRecord

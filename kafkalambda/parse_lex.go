@@ -254,8 +254,7 @@ func hex4(b []byte, i int) (rune, bool) {
 // backing array leaves earlier slices valid.
 func (p *parser) reserve(n int) []byte {
 	if cap(p.arena)-len(p.arena) < n {
-		c := 2*cap(p.arena) + n
-		p.arena = make([]byte, 0, c)
+		p.arena = make([]byte, 0, max(p.chunk, n))
 	}
 	return p.arena[len(p.arena) : len(p.arena)+n]
 }

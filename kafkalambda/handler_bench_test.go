@@ -1,0 +1,136 @@
+package kafkalambda_test
+
+// Benchmark of a whole invocation (parse, deserialize, a no-op Process)
+// with JSON values against the naive hand-written handler: events.KafkaEvent
+// with encoding/json, then base64 and json.Unmarshal per value. Run:
+//
+//	go test -run '^$' -bench 'Handler' -benchmem ./kafkalambda/
+//
+// BenchmarkHandlerRatio reports naive/ours (target ≥ 4, aim 5).
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/serde"
+)
+
+// benchTrade is a user trade as JSON, ~200 bytes.
+type benchTrade struct {
+	UserID   string `json:"userid"`
+	RegionID string `json:"regionid"`
+	Quantity int32  `json:"quantity"`
+	Symbol   string `json:"symbol"`
+	Price    int32  `json:"price"`
+	Account  string `json:"account"`
+	Side     string `json:"side"`
+}
+
+func jsonEvent(n int) []byte {
+	rng := rand.New(rand.NewPCG(3, 4))
+	ev := &kafkalambda.Event{Source: kafkalambda.SourceMSK, SourceARN: "arn:aws:kafka:us-east-1:1:cluster/c/u",
+		BootstrapServers: []string{"b-1:9098"}}
+	for p := range 3 {
+		ev.Partitions = append(ev.Partitions, kafkalambda.Partition{Key: fmt.Sprintf("user_trades-%d", p), Topic: "user_trades", Partition: int32(p)})
+	}
+	for i := range n {
+		pt := &ev.Partitions[i%3]
+		v, _ := json.Marshal(benchTrade{UserID: fmt.Sprintf("User_%d", rng.IntN(9)), RegionID: "Region_3",
+			Quantity: rng.Int32N(5000), Symbol: "ZVZZT", Price: rng.Int32N(1000), Account: "ABC123", Side: "BUY"})
+		pt.Records = append(pt.Records, kafkalambda.RawRecord{Topic: pt.Topic, Partition: pt.Partition,
+			Offset: int64(i / 3), Timestamp: time.UnixMilli(1700000000000), TimestampType: kafkalambda.TimestampCreateTime,
+			Key: []byte(fmt.Sprintf("User_%d", i%9)), Value: v})
+	}
+	return ev.AppendJSON(nil)
+}
+
+func newBenchHandler(b *testing.B) *kafkalambda.Handler[string, benchTrade] {
+	h, err := kafkalambda.NewHandler(serde.String(), serde.JSON[benchTrade](),
+		func(ctx context.Context, r *kafkalambda.Record[string, benchTrade]) error { return nil })
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h
+}
+
+// naiveHandler is what a Go team writes by hand today.
+func naiveHandler(ctx context.Context, payload []byte) error {
+	var ev events.KafkaEvent
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return err
+	}
+	for _, recs := range ev.Records {
+		for _, r := range recs {
+			key, err := base64.StdEncoding.DecodeString(r.Key)
+			if err != nil {
+				return err
+			}
+			raw, err := base64.StdEncoding.DecodeString(r.Value)
+			if err != nil {
+				return err
+			}
+			var t benchTrade
+			if err := json.Unmarshal(raw, &t); err != nil {
+				return err
+			}
+			_, _ = key, t
+		}
+	}
+	return nil
+}
+
+func BenchmarkHandler(b *testing.B) {
+	for _, n := range []int{100, 10000} {
+		payload := jsonEvent(n)
+		h := newBenchHandler(b)
+		b.Run(fmt.Sprintf("records=%d/impl=kafkalambda", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := h.Invoke(context.Background(), payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("records=%d/impl=naive", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := naiveHandler(context.Background(), payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkHandlerRatio alternates our invocation and the naive handler on
+// the same payload and reports naive/ours.
+func BenchmarkHandlerRatio(b *testing.B) {
+	for _, n := range []int{100, 10000} {
+		payload := jsonEvent(n)
+		h := newBenchHandler(b)
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
+			var ours, naive time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				if _, err := h.Invoke(context.Background(), payload); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				if err := naiveHandler(context.Background(), payload); err != nil {
+					b.Fatal(err)
+				}
+				naive += time.Since(t1)
+				ours += t1.Sub(t0)
+			}
+			b.ReportMetric(float64(naive)/float64(ours), "naive/ours")
+		})
+	}
+}
