@@ -1,0 +1,163 @@
+// Package app is the trade settlement function: it reads UserTrade records
+// (keyed by user id) from user_trades, settles each with the rules of
+// package settle, and writes a TradeSettlement keyed by symbol to
+// trade-settlements, both Protobuf through a Confluent Schema Registry.
+//
+// New builds the function from its parts (a registry, a producer); Wire
+// builds those parts the way the deployed function does, from environment
+// variables and the Kafka secret, and is all that main calls before
+// kafkalambda.Start. The local pipeline and the tests use the same two.
+//
+// # Delivery
+//
+// The handler reports failed records back to the event source mapping
+// (kafkalambda.ReportItemFailures; the SAM template sets
+// FunctionResponseTypes ReportBatchItemFailures), so one bad record holds up
+// its own partition, not the batch. A settlement counts as written only once
+// the brokers acknowledged it (the SDK's flush at the end of each
+// invocation); a failed or unacknowledged write fails its trade, which the
+// mapping delivers again. Kafka delivery is at least once: a trade may be
+// settled twice, and then both settlements are equal (settle.DrawByID) and
+// carry the same HeaderSource.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/settle"
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/serde"
+)
+
+// Topics of the pipeline (see ksql/pipeline.sql).
+const (
+	InputTopic  = "user_trades"
+	OutputTopic = "trade-settlements"
+)
+
+// HeaderSource is the header of every settlement that names the trade it
+// settles, as "topic/partition/offset" of the user_trades record. Two
+// settlements with the same source are one trade settled twice.
+const HeaderSource = "tradesettle.source"
+
+// Config is what New builds a Function from.
+type Config struct {
+	// Registry is the Schema Registry client; required.
+	Registry serde.Registry
+	// Producer is the shared producer settlements are written with;
+	// required.
+	Producer *kafkalambda.Producer
+	// Rules are the settlement rules; the zero value is the default.
+	Rules settle.Rules
+	// OutputTopic is where settlements go; default OutputTopic.
+	OutputTopic string
+	// DeadLetterTopic, when set, makes a record that cannot be settled
+	// (undecodable bytes, say) go to this topic with the error in its
+	// headers (kafkalambda.DeadLetter) instead of being reported back to
+	// the event source mapping for a retry (the default).
+	DeadLetterTopic string
+	// Logger receives the handler's per-invocation log lines; default:
+	// discard.
+	Logger *slog.Logger
+}
+
+// Function settles trades. Build it with New (or Wire) and run it with
+// kafkalambda.Start(f.Keys(), f.Values(), f.Process, f.Options()...), or
+// get a *kafkalambda.Handler from Handler. A Function is safe for
+// concurrent use.
+type Function struct {
+	keys     serde.Codec[string]
+	values   serde.Codec[*tradepb.UserTrade]
+	out      *kafkalambda.Output[string, *tradepb.TradeSettlement]
+	rules    settle.Rules
+	producer *kafkalambda.Producer
+	policy   kafkalambda.FailurePolicy
+	log      *slog.Logger
+}
+
+// New returns the Function for cfg. It does no I/O: the registry is asked
+// for schemas, and the producer connects, on first use.
+func New(cfg Config) (*Function, error) {
+	if cfg.Registry == nil || cfg.Producer == nil {
+		return nil, fmt.Errorf("tradesettle: New needs a Registry and a Producer")
+	}
+	if cfg.OutputTopic == "" {
+		cfg.OutputTopic = OutputTopic
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	values, err := serde.Protobuf[*tradepb.UserTrade](cfg.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("tradesettle: UserTrade codec: %w", err)
+	}
+	settlements, err := serde.Protobuf[*tradepb.TradeSettlement](cfg.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("tradesettle: TradeSettlement codec: %w", err)
+	}
+	policy := kafkalambda.ReportItemFailures()
+	if cfg.DeadLetterTopic != "" {
+		policy = kafkalambda.DeadLetter(cfg.DeadLetterTopic)
+	}
+	return &Function{
+		keys:     serde.String(),
+		values:   values,
+		out:      kafkalambda.NewOutput[string, *tradepb.TradeSettlement](cfg.OutputTopic, serde.String(), settlements),
+		rules:    cfg.Rules,
+		producer: cfg.Producer,
+		policy:   policy,
+		log:      cfg.Logger,
+	}, nil
+}
+
+// Keys is the deserializer of user_trades keys: the user id as plain text
+// (ksqlDB's KAFKA key format).
+func (f *Function) Keys() serde.Deserializer[string] { return f.keys }
+
+// Values is the deserializer of user_trades values: UserTrade, Protobuf
+// through the registry.
+func (f *Function) Values() serde.Deserializer[*tradepb.UserTrade] { return f.values }
+
+// Options returns the handler options of the function: its producer, its
+// logger and its failure policy (ReportItemFailures, or DeadLetter with
+// Config.DeadLetterTopic), followed by extra, which can override them (a
+// later option wins).
+func (f *Function) Options(extra ...kafkalambda.Option) []kafkalambda.Option {
+	opts := []kafkalambda.Option{
+		kafkalambda.WithProducer(f.producer),
+		kafkalambda.WithLogger(f.log),
+		kafkalambda.WithFailurePolicy(f.policy),
+	}
+	return append(opts, extra...)
+}
+
+// Handler returns a kafkalambda.Handler running Process with Options(extra...).
+func (f *Function) Handler(extra ...kafkalambda.Option) (*kafkalambda.Handler[string, *tradepb.UserTrade], error) {
+	h, err := kafkalambda.NewHandler(f.Keys(), f.Values(), f.Process, f.Options(extra...)...)
+	if err != nil {
+		return nil, fmt.Errorf("tradesettle: %w", err)
+	}
+	return h, nil
+}
+
+// Process settles one trade and sends its settlement, keyed by symbol,
+// with HeaderSource. A record with a null key is a trade without a user
+// (Rejected). A tombstone (null value) is not a trade: it is skipped.
+//
+// ctx must be the one the handler passes: the send belongs to the
+// invocation, which succeeds only once the brokers acknowledged it.
+func (f *Function) Process(ctx context.Context, r *kafkalambda.Record[string, *tradepb.UserTrade]) error {
+	if r.IsTombstone() {
+		return nil
+	}
+	source := r.Topic + "/" + strconv.FormatInt(int64(r.Partition), 10) + "/" + strconv.FormatInt(r.Offset, 10)
+	s := f.rules.Settle(settle.Trade{User: r.Key, Value: r.Value, Time: r.Timestamp, ID: source})
+	if err := f.out.Send(ctx, s.GetSymbol(), s, kafkalambda.Header{Key: HeaderSource, Value: []byte(source)}); err != nil {
+		return fmt.Errorf("tradesettle: settle %s: %w", source, err)
+	}
+	return nil
+}

@@ -1,0 +1,200 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/settle"
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
+	"github.com/kafkalambda/kafka-lambda-go/serde"
+)
+
+type rig struct {
+	cluster *kafkalambdatest.Cluster
+	fn      *app.Function
+	trades  serde.Codec[*tradepb.UserTrade]
+	settled serde.Codec[*tradepb.TradeSettlement]
+}
+
+// newRig starts a broker and registry and builds the function over them,
+// with a draw that flags the trades whose offset is odd.
+func newRig(t *testing.T, dlq string) *rig {
+	t.Helper()
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic(app.InputTopic, 2), kafkalambdatest.WithTopic(app.OutputTopic, 2))
+	p, err := kafkalambda.NewProducer(func(context.Context) (kafka.ConfigMap, error) {
+		return kafka.ConfigMap{"bootstrap.servers": c.BootstrapServers()}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	fn, err := app.New(app.Config{
+		Registry: c.RegistryClient(),
+		Producer: p,
+		Rules: settle.Rules{Draw: func(tr settle.Trade) float64 {
+			if strings.HasSuffix(tr.ID, "1") || strings.HasSuffix(tr.ID, "3") {
+				return 0
+			}
+			return 0.99
+		}},
+		DeadLetterTopic: dlq,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trades, err := serde.Protobuf[*tradepb.UserTrade](c.RegistryClient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	settled, err := serde.Protobuf[*tradepb.TradeSettlement](c.RegistryClient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rig{cluster: c, fn: fn, trades: trades, settled: settled}
+}
+
+func (r *rig) settlements(t *testing.T) []*kgo.Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	recs, err := r.cluster.ReadTopic(ctx, app.OutputTopic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+func ut(user, symbol string, q, p int32) *tradepb.UserTrade {
+	return &tradepb.UserTrade{Userid: user, Regionid: "Region_2", Quantity: q, Symbol: symbol, Price: p, Account: "XYZ789", Side: "SELL"}
+}
+
+func TestProcessSettlesEachTrade(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "")
+	h, err := r.fn.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.UnixMilli(1_750_000_000_000)
+	type rec = kafkalambdatest.Record[string, *tradepb.UserTrade]
+	ctx := context.Background()
+	payload, err := kafkalambdatest.NewEvent(serde.String(), r.trades).
+		Add(app.InputTopic, 0,
+			rec{Key: "User_1", Value: ut("User_1", "ZVV", 10, 10), Timestamp: at},        // offset 0: completed
+			rec{Key: "User_2", Value: ut("User_2", "ZTEST", 10, 10), Timestamp: at},      // offset 1: flagged
+			rec{NullKey: true, Value: ut("", "ZVV", 10, 10), Timestamp: at},              // offset 2: rejected
+			rec{Key: "User_3", Tombstone: true, Timestamp: at},                           // offset 3: skipped
+			rec{Key: "User_4", Value: ut("User_4", "ZBZX", 1000, 1000), Timestamp: at}). // offset 4: pending
+		Payload(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.Invoke(ctx, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp kafkalambda.ItemFailures
+	if err := json.Unmarshal(out, &resp); err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("response %s (%v), want no item failures", out, err)
+	}
+
+	want := map[string]*tradepb.TradeSettlement{
+		"user_trades/0/0": {User: "User_1", Symbol: "ZVV", Amount: 100, Disposition: settle.Completed, Reason: settle.ReasonCompleted, Timestamp: at.UnixMilli()},
+		"user_trades/0/1": {User: "User_2", Symbol: "ZTEST", Amount: 100, Disposition: settle.SECFlagged, Reason: settle.ReasonFlagged, Timestamp: at.UnixMilli()},
+		"user_trades/0/2": {User: settle.NoUser, Symbol: "ZVV", Amount: 100, Disposition: settle.Rejected, Reason: settle.ReasonNoUser, Timestamp: at.UnixMilli()},
+		"user_trades/0/4": {User: "User_4", Symbol: "ZBZX", Amount: 1e6, Disposition: settle.Pending, Reason: settle.ReasonLarge, Timestamp: at.UnixMilli()},
+	}
+	recs := r.settlements(t)
+	if len(recs) != len(want) {
+		t.Fatalf("%d settlements, want %d", len(recs), len(want))
+	}
+	for _, kr := range recs {
+		var source string
+		for _, h := range kr.Headers {
+			if h.Key == app.HeaderSource {
+				source = string(h.Value)
+			}
+		}
+		s, err := r.settled.Deserialize(ctx, serde.Message{Topic: kr.Topic, Data: kr.Value})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !proto.Equal(s, want[source]) {
+			t.Errorf("settlement of %q = %v, want %v", source, s, want[source])
+		}
+		if string(kr.Key) != s.GetSymbol() {
+			t.Errorf("settlement of %q keyed %q, want the symbol %q", source, kr.Key, s.GetSymbol())
+		}
+	}
+}
+
+func TestUndecodableTradeIsReportedBack(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, "")
+	h, err := r.fn.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	payload, err := kafkalambdatest.NewEvent(serde.String(), serde.Bytes()).
+		Add(app.InputTopic, 1,
+			kafkalambdatest.Record[string, []byte]{Key: "User_1", Value: []byte{1, 2, 3, 4, 5, 6}}).
+		Payload(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.Invoke(ctx, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp kafkalambda.ItemFailures
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatal(err)
+	}
+	want := kafkalambda.ItemIdentifier{Partition: "user_trades-1", Offset: 0}
+	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != want {
+		t.Fatalf("response %s, want one item failure at %+v", out, want)
+	}
+	if recs := r.settlements(t); len(recs) != 0 {
+		t.Errorf("%d settlements for an undecodable trade", len(recs))
+	}
+}
+
+func TestUndecodableTradeIsDeadLettered(t *testing.T) {
+	t.Parallel()
+	const dlq = "user_trades-dlq"
+	r := newRig(t, dlq)
+	h, err := r.fn.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	payload, err := kafkalambdatest.NewEvent(serde.String(), serde.Bytes()).
+		Add(app.InputTopic, 0, kafkalambdatest.Record[string, []byte]{Key: "User_1", Value: []byte{0, 0, 0, 0, 99}}).
+		Payload(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := h.Invoke(ctx, payload); err != nil || (string(out) != "null" && !strings.Contains(string(out), `"batchItemFailures":[]`)) {
+		t.Fatalf("Invoke = %s, %v; want success", out, err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	dead, err := r.cluster.ReadTopic(rctx, dlq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 1 || string(dead[0].Key) != "User_1" {
+		t.Fatalf("dead letters %v, want the one record keyed User_1", dead)
+	}
+}

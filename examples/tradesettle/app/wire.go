@@ -1,0 +1,161 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/settle"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/secrets"
+)
+
+// Environment variables that Wire reads. The SAM template sets them; the
+// secrets package also reads KAFKA_BOOTSTRAP_SERVERS and AWS_REGION, and
+// the AWS SDK its own (AWS_ENDPOINT_URL_SECRETS_MANAGER, credentials).
+const (
+	// EnvSecretID names the Secrets Manager secret (name or ARN) holding
+	// the Kafka and Schema Registry settings; see the README for its JSON.
+	EnvSecretID = "KAFKA_SECRET_ID"
+	// EnvSecretSource is "secretsmanager" (default: the AWS SDK) or
+	// "extension" (the AWS Parameters and Secrets Lambda Extension layer).
+	EnvSecretSource = "KAFKA_SECRET_SOURCE"
+	// EnvSecretJSON holds the secret's JSON itself, instead of EnvSecretID:
+	// for local runs only.
+	EnvSecretJSON = "KAFKA_SECRET_JSON"
+	// EnvAuth is "SECRET" (default: SASL and TLS settings from the secret)
+	// or "MSK_IAM" (Amazon MSK with IAM authentication: tokens signed with
+	// the function's role, brokers from KAFKA_BOOTSTRAP_SERVERS; the secret
+	// then holds the Schema Registry settings only).
+	EnvAuth = "KAFKA_AUTH"
+	// EnvOutputTopic overrides the settlements topic (default OutputTopic).
+	EnvOutputTopic = "SETTLEMENT_TOPIC"
+	// EnvDeadLetterTopic sets Config.DeadLetterTopic.
+	EnvDeadLetterTopic = "DEAD_LETTER_TOPIC"
+)
+
+// WireOption adjusts Wire, for local runs and tests.
+type WireOption func(*wiring)
+
+type wiring struct {
+	lookupEnv func(string) (string, bool)
+	logger    *slog.Logger
+	rules     settle.Rules
+	sm        secrets.GetSecretValueAPIClient
+}
+
+// WithLookupEnv makes Wire (and the secrets package) read configuration
+// through lookup instead of os.LookupEnv.
+func WithLookupEnv(lookup func(string) (string, bool)) WireOption {
+	return func(w *wiring) { w.lookupEnv = lookup }
+}
+
+// WithLogger sets the logger of the handler, the producer and the secret
+// loader (default: discard).
+func WithLogger(l *slog.Logger) WireOption {
+	return func(w *wiring) { w.logger = l }
+}
+
+// WithRules sets the settlement rules (default: the zero settle.Rules).
+func WithRules(r settle.Rules) WireOption {
+	return func(w *wiring) { w.rules = r }
+}
+
+// WithSecretsClient sets the Secrets Manager client used with EnvSecretID,
+// instead of one made from the default AWS configuration.
+func WithSecretsClient(c secrets.GetSecretValueAPIClient) WireOption {
+	return func(w *wiring) { w.sm = c }
+}
+
+// Wire builds the Function as the deployed function runs it, in three
+// steps: the secret (a secrets.Loader that caches it), the shared producer
+// (its config from the secret; a broker's authentication failure
+// invalidates the cached secret so that a rotated one is read at once), and
+// the function over a Schema Registry client made from the secret on first
+// use. ctx bounds loading the AWS configuration; nothing else does I/O
+// until the first record.
+//
+// Errors name the environment variable that is missing or wrong.
+func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
+	w := wiring{lookupEnv: os.LookupEnv, logger: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		if o != nil {
+			o(&w)
+		}
+	}
+	env := func(k string) string { v, _ := w.lookupEnv(k); return v }
+
+	// 1. The secret.
+	loader, err := w.loader(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+
+	// 2. The shared producer.
+	var producer *kafkalambda.Producer
+	switch auth := env(EnvAuth); auth {
+	case "", "SECRET":
+		producer, err = kafkalambda.NewProducer(loader.KafkaConfig,
+			kafkalambda.WithAuthFailureHook(loader.Invalidate),
+			kafkalambda.WithProducerLogger(w.logger))
+	case "MSK_IAM":
+		var iam *secrets.MSKIAM
+		if iam, err = secrets.NewMSKIAM(secrets.WithLookupEnv(w.lookupEnv)); err != nil {
+			return nil, fmt.Errorf("tradesettle: %s=MSK_IAM: %w", EnvAuth, err)
+		}
+		producer, err = kafkalambda.NewProducer(iam.KafkaConfig,
+			kafkalambda.WithOAuthBearerTokens(iam.Token),
+			kafkalambda.WithProducerLogger(w.logger))
+	default:
+		return nil, fmt.Errorf("tradesettle: %s=%q: want SECRET or MSK_IAM", EnvAuth, auth)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tradesettle: producer: %w", err)
+	}
+
+	// 3. The function.
+	return New(Config{
+		Registry:        NewSecretRegistry(loader.Registry),
+		Producer:        producer,
+		Rules:           w.rules,
+		OutputTopic:     env(EnvOutputTopic),
+		DeadLetterTopic: env(EnvDeadLetterTopic),
+		Logger:          w.logger,
+	})
+}
+
+// loader returns the secret loader for the environment.
+func (w *wiring) loader(ctx context.Context, env func(string) string) (*secrets.Loader, error) {
+	common := []secrets.Option{secrets.WithLookupEnv(w.lookupEnv), secrets.WithLogger(w.logger)}
+	id := env(EnvSecretID)
+	var src secrets.Option
+	switch source := env(EnvSecretSource); {
+	case env(EnvSecretJSON) != "":
+		src = secrets.WithEnv(EnvSecretJSON)
+	case id == "":
+		return nil, fmt.Errorf("tradesettle: set %s to the Kafka secret's name or ARN (or %s to its JSON, locally)", EnvSecretID, EnvSecretJSON)
+	case source == "extension":
+		src = secrets.WithExtension(id)
+	case source == "" || source == "secretsmanager":
+		client := w.sm
+		if client == nil {
+			awsCfg, err := config.LoadDefaultConfig(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("tradesettle: AWS configuration: %w", err)
+			}
+			client = secretsmanager.NewFromConfig(awsCfg)
+		}
+		src = secrets.WithSecretsManager(client, id)
+	default:
+		return nil, fmt.Errorf("tradesettle: %s=%q: want secretsmanager or extension", EnvSecretSource, source)
+	}
+	l, err := secrets.New(append(common, src)...)
+	if err != nil {
+		return nil, fmt.Errorf("tradesettle: secret: %w", err)
+	}
+	return l, nil
+}

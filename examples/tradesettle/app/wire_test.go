@@ -1,0 +1,219 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
+	"github.com/kafkalambda/kafka-lambda-go/secrets"
+	"github.com/kafkalambda/kafka-lambda-go/secrets/secretstest"
+	"github.com/kafkalambda/kafka-lambda-go/serde"
+)
+
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func secretJSON(c *kafkalambdatest.Cluster, user, pass string) string {
+	doc := map[string]string{
+		"bootstrap.servers":   c.BootstrapServers(),
+		"security.protocol":   "PLAINTEXT",
+		"schema.registry.url": c.RegistryURL(),
+	}
+	if user != "" {
+		doc["security.protocol"] = "SASL_PLAINTEXT"
+		doc["username"], doc["password"] = user, pass
+	}
+	b, _ := json.Marshal(doc)
+	return string(b)
+}
+
+// invoke runs one event of n trades through h within timeout and returns
+// the number of item failures.
+func invoke(t *testing.T, c *kafkalambdatest.Cluster, h *kafkalambda.Handler[string, *tradepb.UserTrade], first int64, n int, timeout time.Duration) int {
+	t.Helper()
+	trades, err := serde.Protobuf[*tradepb.UserTrade](c.RegistryClient())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := kafkalambdatest.NewEvent(serde.String(), trades)
+	for i := range n {
+		b.AddAt(app.InputTopic, 0, first+int64(i), kafkalambdatest.Record[string, *tradepb.UserTrade]{
+			Key: "User_1", Value: ut("User_1", "ZVV", 1, int32(i+1))})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	payload, err := b.Payload(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.Invoke(ctx, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp kafkalambda.ItemFailures
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatalf("response %s: %v", out, err)
+	}
+	return len(resp.BatchItemFailures)
+}
+
+func TestWireFromSecretJSON(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t)
+	fn, err := app.Wire(context.Background(), app.WithLookupEnv(envOf(map[string]string{
+		app.EnvSecretJSON: secretJSON(c, "", ""),
+	})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := fn.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	if failed := invoke(t, c, h, 0, 3, 20*time.Second); failed != 0 {
+		t.Fatalf("%d item failures", failed)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if recs, err := c.ReadTopic(ctx, app.OutputTopic); err != nil || len(recs) != 3 {
+		t.Fatalf("%d settlements (%v), want 3", len(recs), err)
+	}
+}
+
+// The deployed path: the secret from Secrets Manager through the AWS SDK's
+// default configuration, here pointed at an in-process endpoint with the
+// SDK's own environment variable. The broker requires SASL/PLAIN; the
+// secret first holds a wrong password. The broker's refusal must invalidate
+// the cached secret, so that once the secret is fixed (rotated) the next
+// invocation succeeds without waiting for the cache's TTL.
+func TestWireFromSecretsManagerPicksUpARotatedSecret(t *testing.T) {
+	const user, pass = "settler", "s3cret-pass"
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithSASLPlain(user, pass), kafkalambdatest.WithTopic(app.OutputTopic, 1))
+	sm := secretstest.NewServer(t, map[string]string{"tradesettle/kafka": secretJSON(c, user, "wrong")})
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.URL)
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv(app.EnvSecretID, "tradesettle/kafka")
+
+	fn, err := app.Wire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := fn.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+
+	if failed := invoke(t, c, h, 0, 1, 4*time.Second); failed == 0 {
+		t.Fatal("the invocation succeeded with a wrong password")
+	}
+	sm.PutString("tradesettle/kafka", secretJSON(c, user, pass))
+	var failed int
+	for attempt := range 5 {
+		if failed = invoke(t, c, h, int64(1+attempt), 1, 10*time.Second); failed == 0 {
+			break
+		}
+	}
+	if failed != 0 {
+		t.Fatal("still failing after the secret was fixed")
+	}
+	if got := sm.Calls(secretstest.OpGetSecretValue); got < 2 {
+		t.Errorf("%d GetSecretValue calls, want the secret read again after the refusal", got)
+	}
+	for _, r := range sm.Requests() {
+		if r.Region != "eu-west-1" || r.AccessKeyID != "AKIDLOCAL" {
+			t.Errorf("request signed for %q by %q, want the environment's region and key", r.Region, r.AccessKeyID)
+		}
+	}
+}
+
+func TestWireWithSecretsClient(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t)
+	sm := secretstest.NewServer(t, map[string]string{"kafka": secretJSON(c, "", "")})
+	client := secretsmanager.New(secretsmanager.Options{
+		BaseEndpoint: aws.String(sm.URL),
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+	})
+	fn, err := app.Wire(context.Background(), app.WithSecretsClient(client),
+		app.WithLookupEnv(envOf(map[string]string{app.EnvSecretID: "kafka", app.EnvOutputTopic: "settled"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := fn.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	if failed := invoke(t, c, h, 0, 2, 20*time.Second); failed != 0 {
+		t.Fatalf("%d item failures", failed)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if recs, err := c.ReadTopic(ctx, "settled"); err != nil || len(recs) != 2 {
+		t.Fatalf("%d records in SETTLEMENT_TOPIC (%v), want 2", len(recs), err)
+	}
+}
+
+func TestWireRejectsBadEnvironment(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no secret", map[string]string{}, app.EnvSecretID},
+		{"bad auth", map[string]string{app.EnvSecretJSON: "{}", app.EnvAuth: "PLAIN"}, app.EnvAuth},
+		{"bad source", map[string]string{app.EnvSecretID: "x", app.EnvSecretSource: "vault"}, app.EnvSecretSource},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := app.Wire(context.Background(), app.WithLookupEnv(envOf(tc.env)))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Wire = %v, want an error naming %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSecretRegistryRetriesAFailedFetch(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t)
+	var calls atomic.Int32
+	reg := app.NewSecretRegistry(func(context.Context) (secrets.Registry, error) {
+		if calls.Add(1) == 1 {
+			return secrets.Registry{}, fmt.Errorf("fetch: %w", secrets.ErrThrottled)
+		}
+		return secrets.Registry{URL: c.RegistryURL()}, nil
+	})
+	if _, err := reg.GetSchemaVersions("x-value"); !errors.Is(err, secrets.ErrThrottled) {
+		t.Fatalf("first call: %v, want the fetch's error", err)
+	}
+	if _, err := reg.GetSchemaVersions("x-value"); err != nil && !strings.Contains(err.Error(), "404") && !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("second call: %v, want the registry's answer", err)
+	}
+	if _, err := reg.GetSchemaVersions("x-value"); calls.Load() != 2 {
+		t.Fatalf("%d fetches (%v), want the client kept after the first success", calls.Load(), err)
+	}
+}
