@@ -90,10 +90,10 @@ func TestProcessSettlesEachTrade(t *testing.T) {
 	ctx := context.Background()
 	payload, err := kafkalambdatest.NewEvent(serde.String(), r.trades).
 		Add(app.InputTopic, 0,
-			rec{Key: "User_1", Value: ut("User_1", "ZVV", 10, 10), Timestamp: at},        // offset 0: completed
-			rec{Key: "User_2", Value: ut("User_2", "ZTEST", 10, 10), Timestamp: at},      // offset 1: flagged
-			rec{NullKey: true, Value: ut("", "ZVV", 10, 10), Timestamp: at},              // offset 2: rejected
-			rec{Key: "User_3", Tombstone: true, Timestamp: at},                           // offset 3: skipped
+			rec{Key: "User_1", Value: ut("User_1", "ZVV", 10, 10), Timestamp: at},       // offset 0: completed
+			rec{Key: "User_2", Value: ut("User_2", "ZTEST", 10, 10), Timestamp: at},     // offset 1: flagged
+			rec{NullKey: true, Value: ut("", "ZVV", 10, 10), Timestamp: at},             // offset 2: rejected
+			rec{Key: "User_3", Tombstone: true, Timestamp: at},                          // offset 3: skipped
 			rec{Key: "User_4", Value: ut("User_4", "ZBZX", 1000, 1000), Timestamp: at}). // offset 4: pending
 		Payload(ctx)
 	if err != nil {
