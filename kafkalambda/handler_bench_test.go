@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -131,6 +132,37 @@ func BenchmarkHandlerRatio(b *testing.B) {
 				ours += t1.Sub(t0)
 			}
 			b.ReportMetric(float64(naive)/float64(ours), "naive/ours")
+		})
+	}
+}
+
+// BenchmarkHandlerScaling shows how time and memory grow with the number of
+// records (they should grow linearly: ns/record and B/record flat), and the
+// memory a 6 MB event takes: alloc/payload is the bytes allocated by one
+// invocation per byte of payload, an upper bound on the heap it adds.
+func BenchmarkHandlerScaling(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000, 20000} {
+		payload := jsonEvent(n)
+		h := newBenchHandler(b)
+		name := fmt.Sprintf("records=%d", n)
+		if len(payload) > 5<<20 {
+			name += "/size=6MB"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for b.Loop() {
+				if _, err := h.Invoke(context.Background(), payload); err != nil {
+					b.Fatal(err)
+				}
+			}
+			runtime.ReadMemStats(&after)
+			perOp := float64(after.TotalAlloc-before.TotalAlloc) / float64(b.N)
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
+			b.ReportMetric(perOp/float64(n), "B/record")
+			b.ReportMetric(perOp/float64(len(payload)), "alloc/payload")
+			b.ReportMetric(float64(len(payload))/(1<<20), "payload-MB")
 		})
 	}
 }

@@ -41,8 +41,8 @@ func ParseEvent(payload []byte) (*Event, error) {
 	// copy, so at most one chunk is allocated and not used — sizing one
 	// arena for the worst case (3/4 of the payload) costs more in zeroing
 	// than the decoding itself. Records and headers grow from a guess of
-	// ~400 bytes of JSON per record.
-	guess := len(payload)/400 + 1
+	// ~300 bytes of JSON per record.
+	guess := len(payload)/300 + 1
 	chunk := min(max(len(payload)/16, 64<<10), 1<<20)
 	p := parser{
 		buf:   payload,
@@ -279,6 +279,13 @@ func (p *parser) partition(key string) (Partition, error) {
 		}
 		if i > 0 && r.Offset < p.recs[len(p.recs)-1].Offset {
 			sorted = false
+		}
+		if len(p.recs) == cap(p.recs) {
+			// A new array for what comes next, with only this partition's
+			// records so far moved: earlier partitions keep theirs.
+			grown := make([]RawRecord, len(p.recs)-first, max(2*cap(p.recs), 64))
+			copy(grown, p.recs[first:])
+			p.recs, first = grown, 0
 		}
 		p.recs = append(p.recs, r)
 	}
