@@ -1,0 +1,462 @@
+package esm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+)
+
+// job is a batch on its way through invocations and retries. Its parts are
+// sorted by topic and partition, each part's records in offset order.
+type job struct {
+	parts      []part
+	attempts   int // failed invocations counted against MaximumRetryAttempts
+	invokeErrs int // invoke errors in a row, for the backoff
+	wait       time.Duration
+	last       *invocation // the last invocation, for on-failure records
+}
+
+// part is one partition's records in a job. end is the commit position
+// once the part is done: one past the last record the job took, even if
+// records were removed (expired, sent to the on-failure topic) since.
+type part struct {
+	ps   *partState
+	recs []*rec
+	end  int64
+}
+
+func (j *job) records() int {
+	n := 0
+	for _, p := range j.parts {
+		n += len(p.recs)
+	}
+	return n
+}
+
+// invocation is one call of the target and how it came out.
+type invocation struct {
+	res      Result
+	outcome  Outcome
+	err      error
+	failedAt map[*partState]int64 // OutcomePartial: lowest reported offset
+	seq      int64
+	bytes    int
+	took     time.Duration
+}
+
+// process takes a batch through invocations until every record in it is
+// handled (processed by the function, sent to the on-failure topic or
+// discarded) or the mapping stops. Records not handled when it stops stay
+// uncommitted. At the end it releases the batch's partitions and commits.
+func (m *Mapping) process(ctx context.Context, w *worker, first *job) {
+	owned := make([]*partState, len(first.parts))
+	for i, p := range first.parts {
+		owned[i] = p.ps
+	}
+	defer func() {
+		m.mu.Lock()
+		for _, ps := range owned {
+			ps.busy = false
+		}
+		m.cond.Broadcast()
+		m.mu.Unlock()
+		m.commit(m.invokeCtx, owned, false)
+	}()
+
+	queue := []*job{first}
+	for len(queue) > 0 {
+		m.dropGone(queue)
+		j := queue[0]
+		if j.wait > 0 {
+			if !w.sleep(ctx, j.wait) {
+				return
+			}
+			j.wait = 0
+			m.dropGone(queue)
+		}
+		if ctx.Err() != nil {
+			return // stopping: what is left stays uncommitted
+		}
+		if len(j.parts) == 0 {
+			queue = queue[1:]
+			continue
+		}
+		if err := m.applySchema(ctx, j); err != nil {
+			j.invokeErrs++
+			j.wait = m.backoff(j.invokeErrs)
+			m.log.Warn("esm: schema registry unavailable; retrying", "err", err, "wait", j.wait)
+			continue
+		}
+		if expired := m.expire(j); len(expired) > 0 {
+			if m.fail(expired, ConditionRecordAgeExceeded, j.last) != nil {
+				return
+			}
+		}
+		if j.records() == 0 {
+			m.finish(j)
+			queue = queue[1:]
+			continue
+		}
+		payload := m.encode(j)
+		if len(payload) > m.set.maxPayload {
+			if j.records() == 1 {
+				if m.fail(j.parts[0].recs, ConditionPayloadTooLarge, nil) != nil {
+					return
+				}
+				j.parts[0].recs = nil
+				m.finish(j)
+				queue = queue[1:]
+				continue
+			}
+			a, b := j.split()
+			queue = append([]*job{a, b}, queue[1:]...)
+			continue
+		}
+		inv := m.invoke(j, payload)
+		if m.invokeCtx.Err() != nil {
+			return // killed at the shutdown timeout: the outcome is not the function's
+		}
+		res := m.result(j, inv)
+		queue = m.act(j, inv, &res, queue)
+		res.Committed = m.commit(m.invokeCtx, owned, false)
+		m.report(res)
+	}
+}
+
+// act applies an invocation's outcome to the batch at the head of queue and
+// returns the queue to go on with.
+func (m *Mapping) act(j *job, inv *invocation, res *BatchResult, queue []*job) []*job {
+	switch inv.outcome {
+	case OutcomeInvokeError:
+		j.invokeErrs++
+		j.wait = m.backoff(j.invokeErrs)
+		res.Retrying = j.records()
+		return queue
+
+	case OutcomeSuccess:
+		res.Succeeded = j.records()
+		m.stats.succeeded.Add(int64(res.Succeeded))
+		m.finish(j)
+		return queue[1:]
+
+	case OutcomePartial:
+		rest, ok := m.partial(j, inv.failedAt)
+		res.Succeeded = j.records() - rest.records()
+		m.stats.succeeded.Add(int64(res.Succeeded))
+		rest.attempts, rest.last = j.attempts+1, inv
+		if !ok || m.exhausted(rest.attempts) {
+			res.OnFailure, res.Discarded = m.exhaust(rest, inv)
+			return queue[1:]
+		}
+		rest.wait = m.backoff(rest.attempts)
+		res.Retrying = rest.records()
+		m.stats.retried.Add(int64(res.Retrying))
+		queue[0] = rest
+		return queue
+	}
+
+	// The whole batch failed: a function error or a bad response.
+	j.last = inv
+	if m.set.bisect && j.records() > 1 {
+		a, b := j.split()
+		res.Bisected = true
+		res.Retrying = j.records()
+		m.stats.bisections.Add(1)
+		m.stats.retried.Add(int64(res.Retrying))
+		return append([]*job{a, b}, queue[1:]...)
+	}
+	j.attempts++
+	if m.exhausted(j.attempts) {
+		res.OnFailure, res.Discarded = m.exhaust(j, inv)
+		return queue[1:]
+	}
+	j.wait = m.backoff(j.attempts)
+	res.Retrying = j.records()
+	m.stats.retried.Add(int64(res.Retrying))
+	return queue
+}
+
+// exhaust sends j's records to the on-failure topic (or discards them) and
+// marks j done. It returns how many were sent and how many discarded; on a
+// stop before the on-failure topic acknowledged them, j stays undone.
+func (m *Mapping) exhaust(j *job, inv *invocation) (sent, discarded int) {
+	var recs []*rec
+	for _, p := range j.parts {
+		recs = append(recs, p.recs...)
+	}
+	if m.fail(recs, ConditionRetriesExhausted, inv) != nil {
+		return 0, 0
+	}
+	for i := range j.parts {
+		j.parts[i].recs = nil
+	}
+	m.finish(j)
+	if m.set.onFailure == "" {
+		return 0, len(recs)
+	}
+	return len(recs), 0
+}
+
+func (m *Mapping) exhausted(attempts int) bool {
+	return m.set.maxRetries >= 0 && attempts > m.set.maxRetries
+}
+
+func (m *Mapping) backoff(n int) time.Duration {
+	d := m.set.backoffMin
+	for i := 1; i < n && d < m.set.backoffMax; i++ {
+		d *= 2
+	}
+	return min(d, m.set.backoffMax)
+}
+
+// dropGone removes released partitions from the queued batches and marks
+// them not busy, so that their release can go on.
+func (m *Mapping) dropGone(queue []*job) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	dropped := false
+	for _, j := range queue {
+		kept := j.parts[:0]
+		for _, p := range j.parts {
+			if p.ps.gone {
+				p.ps.busy = false
+				dropped = true
+				continue
+			}
+			kept = append(kept, p)
+		}
+		j.parts = kept
+	}
+	if dropped {
+		m.cond.Broadcast()
+	}
+}
+
+// finish marks every part of j done: its partition's commit position moves
+// to the part's end.
+func (m *Mapping) finish(j *job) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range j.parts {
+		p.ps.done = max(p.ps.done, p.end)
+		p.ps.pending += len(p.recs)
+	}
+}
+
+// partial handles reported item failures: each reported partition is done
+// up to its lowest reported offset, the others entirely. It returns the
+// batch of what is left; ok is false if nothing is (cannot happen for a
+// validated response, but a batch with no records cannot be retried).
+func (m *Mapping) partial(j *job, failedAt map[*partState]int64) (rest *job, ok bool) {
+	rest = &job{}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range j.parts {
+		f, reported := failedAt[p.ps]
+		if !reported {
+			p.ps.done = max(p.ps.done, p.end)
+			p.ps.pending += len(p.recs)
+			continue
+		}
+		i := 0
+		for i < len(p.recs) && p.recs[i].raw.Offset < f {
+			i++
+		}
+		p.ps.done = max(p.ps.done, f)
+		p.ps.pending += i
+		rest.parts = append(rest.parts, part{ps: p.ps, recs: p.recs[i:], end: p.end})
+	}
+	return rest, rest.records() > 0
+}
+
+// split bisects j by record count into two batches to run in order. Both
+// keep j's attempts.
+func (j *job) split() (a, b *job) {
+	a = &job{attempts: j.attempts, last: j.last}
+	b = &job{attempts: j.attempts, last: j.last}
+	left := j.records() / 2
+	for _, p := range j.parts {
+		switch {
+		case left == 0:
+			b.parts = append(b.parts, p)
+		case len(p.recs) <= left:
+			a.parts = append(a.parts, p)
+			left -= len(p.recs)
+		default:
+			a.parts = append(a.parts, part{ps: p.ps, recs: p.recs[:left:left], end: p.recs[left].raw.Offset})
+			b.parts = append(b.parts, part{ps: p.ps, recs: p.recs[left:], end: p.end})
+			left = 0
+		}
+	}
+	return a, b
+}
+
+// expire removes from j the records older than MaximumRecordAge and
+// returns them.
+func (m *Mapping) expire(j *job) []*rec {
+	if m.set.maxAge < 0 {
+		return nil
+	}
+	cutoff := time.Now().Add(-m.set.maxAge)
+	var expired []*rec
+	for i := range j.parts {
+		p := &j.parts[i]
+		kept := make([]*rec, 0, len(p.recs))
+		for _, r := range p.recs {
+			if ts := r.raw.Timestamp; ts.UnixMilli() > 0 && ts.Before(cutoff) {
+				expired = append(expired, r)
+				continue
+			}
+			kept = append(kept, r)
+		}
+		p.recs = kept
+	}
+	return expired
+}
+
+// encode returns j as an event payload.
+func (m *Mapping) encode(j *job) []byte {
+	parts := make([]kafkalambda.Partition, 0, len(j.parts))
+	size := m.envelope
+	for _, p := range j.parts {
+		if len(p.recs) == 0 {
+			continue
+		}
+		raws := make([]kafkalambda.RawRecord, len(p.recs))
+		for i, r := range p.recs {
+			raws[i] = r.raw
+			size += r.size
+		}
+		parts = append(parts, kafkalambda.Partition{Key: p.ps.key, Topic: p.ps.tp.topic, Partition: p.ps.tp.partition, Records: raws})
+		size += len(p.ps.key) + 8
+	}
+	return m.event(parts).AppendJSON(make([]byte, 0, size))
+}
+
+// invoke calls the target with payload and classifies the outcome.
+func (m *Mapping) invoke(j *job, payload []byte) *invocation {
+	start := time.Now()
+	res, err := m.call(payload)
+	inv := &invocation{res: res, bytes: len(payload), took: time.Since(start), seq: m.stats.seq.Add(1)}
+	if err != nil {
+		inv.outcome = OutcomeInvokeError
+		if !errors.Is(err, ErrInvoke) {
+			err = fmt.Errorf("%w: %w", ErrInvoke, err)
+		}
+		inv.err = err
+		m.stats.invokeErrors.Add(1)
+		return inv
+	}
+	m.stats.invocations.Add(1)
+	m.stats.invoked.Add(int64(j.records()))
+	for _, p := range j.parts {
+		for _, r := range p.recs {
+			r.invokes++
+		}
+	}
+	switch {
+	case res.FunctionError != "":
+		inv.outcome, inv.err = OutcomeFunctionError, functionError(res)
+		m.stats.functionErrors.Add(1)
+	case !m.set.itemFailures:
+		inv.outcome = OutcomeSuccess
+	default:
+		failedAt, err := parseItemFailures(res.Payload, j)
+		switch {
+		case err != nil:
+			inv.outcome, inv.err = OutcomeBadResponse, err
+			m.stats.badResponses.Add(1)
+		case len(failedAt) == 0:
+			inv.outcome = OutcomeSuccess
+		default:
+			inv.outcome, inv.failedAt = OutcomePartial, failedAt
+			m.stats.partialFailures.Add(1)
+		}
+	}
+	return inv
+}
+
+// call invokes the target. When the shutdown timeout passes first, it
+// returns without waiting for a target that does not heed its context.
+func (m *Mapping) call(payload []byte) (Result, error) {
+	type answer struct {
+		res Result
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		res, err := m.target.Invoke(m.invokeCtx, payload)
+		ch <- answer{res, err}
+	}()
+	select {
+	case a := <-ch:
+		return a.res, a.err
+	case <-m.invokeCtx.Done():
+		return Result{}, fmt.Errorf("%w: abandoned at the shutdown timeout: %w", ErrInvoke, m.invokeCtx.Err())
+	}
+}
+
+// result starts the report of an invocation of j.
+func (m *Mapping) result(j *job, inv *invocation) BatchResult {
+	res := BatchResult{
+		Seq:          inv.seq,
+		Attempt:      j.attempts + 1,
+		Records:      j.records(),
+		PayloadBytes: inv.bytes,
+		Duration:     inv.took,
+		Outcome:      inv.outcome,
+		Err:          inv.err,
+		RequestID:    inv.res.RequestID,
+	}
+	for _, p := range j.parts {
+		if len(p.recs) == 0 {
+			continue
+		}
+		res.Partitions = append(res.Partitions, PartitionRange{
+			Topic: p.ps.tp.topic, Partition: p.ps.tp.partition,
+			First: p.recs[0].raw.Offset, Last: p.recs[len(p.recs)-1].raw.Offset, Records: len(p.recs),
+		})
+	}
+	return res
+}
+
+// report logs an invocation's result and hands it to the OnBatch hook.
+func (m *Mapping) report(res BatchResult) {
+	level := slog.LevelDebug
+	if res.Outcome != OutcomeSuccess {
+		level = slog.LevelWarn
+	}
+	if m.log.Enabled(context.Background(), level) {
+		attrs := []any{"seq", res.Seq, "outcome", res.Outcome, "attempt", res.Attempt, "records", res.Records,
+			"bytes", res.PayloadBytes, "took", res.Duration.Round(time.Microsecond), "partitions", rangesString(res.Partitions),
+			"succeeded", res.Succeeded, "committed", res.Committed}
+		if res.Err != nil {
+			attrs = append(attrs, "err", res.Err)
+		}
+		if res.Retrying > 0 {
+			attrs = append(attrs, "retrying", res.Retrying, "bisected", res.Bisected)
+		}
+		if res.OnFailure+res.Discarded > 0 {
+			attrs = append(attrs, "on_failure", res.OnFailure, "discarded", res.Discarded)
+		}
+		m.log.Log(context.Background(), level, "esm: batch", attrs...)
+	}
+	if m.set.onBatch != nil {
+		m.set.onBatch(res)
+	}
+}
+
+func rangesString(rs []PartitionRange) string {
+	var b []byte
+	for i, r := range rs {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = fmt.Appendf(b, "%s-%d@%d..%d", r.Topic, r.Partition, r.First, r.Last)
+	}
+	return string(b)
+}

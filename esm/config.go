@@ -1,0 +1,344 @@
+package esm
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// StartingPosition is where a consumer group with no committed offsets
+// starts reading, as the event source mapping's StartingPosition setting.
+type StartingPosition string
+
+// Starting positions.
+const (
+	// TrimHorizon starts at the earliest record still in each partition.
+	TrimHorizon StartingPosition = "TRIM_HORIZON"
+	// Latest starts after the last record in each partition when the group
+	// first gets it.
+	Latest StartingPosition = "LATEST"
+	// AtTimestamp starts at the first record whose timestamp is at or after
+	// Config.StartingTimestamp.
+	AtTimestamp StartingPosition = "AT_TIMESTAMP"
+)
+
+// Limits and defaults, as AWS documents them for Kafka event source mappings.
+const (
+	DefaultBatchSize      = 100
+	MaxBatchSize          = 10_000
+	DefaultBatchingWindow = 500 * time.Millisecond
+	MaxBatchingWindow     = 300 * time.Second
+	// MaxPayloadBytes is the Invoke API's limit on a synchronous request
+	// (6 MB); no event is larger.
+	MaxPayloadBytes = 6 * 1024 * 1024
+	// MaxRetryAttemptsLimit is the largest MaximumRetryAttempts AWS accepts.
+	MaxRetryAttemptsLimit = 10_000
+	// RetriesWithOnFailure is the retry limit AWS applies when retries are
+	// infinite (-1) and an on-failure destination is set.
+	RetriesWithOnFailure = 10
+	MinRecordAge         = 60 * time.Second
+	MaxRecordAge         = 604_800 * time.Second
+	// DefaultFunctionARN is what on-failure records name as functionArn when
+	// WithFunctionARN is not given.
+	DefaultFunctionARN = "arn:aws:lambda:us-east-1:000000000000:function:local"
+)
+
+// Config says which Kafka cluster and topics a Mapping reads, as what
+// consumer group, and how the events name their source.
+type Config struct {
+	// Brokers are the bootstrap servers (host:port). Required. They are
+	// also the event's bootstrapServers field, joined with commas.
+	Brokers []string
+	// Topics to consume. Required.
+	Topics []string
+	// Group is the consumer group id; offsets are committed under it.
+	// Default "kafkalambda-esm".
+	Group string
+	// StartingPosition applies when the group has no committed offset for
+	// a partition. Default TrimHorizon (AWS has no default; see "Differences
+	// from AWS" in the package documentation).
+	StartingPosition StartingPosition
+	// StartingTimestamp is the start for AtTimestamp.
+	StartingTimestamp time.Time
+	// EventSourceARN, when set, makes events Amazon MSK events
+	// (eventSource "aws:kafka" with this eventSourceArn); otherwise they are
+	// self-managed Kafka events (eventSource "SelfManagedKafka").
+	EventSourceARN string
+	// KafkaOptions are passed to franz-go after the mapping's own (so they
+	// win): SASL (kgo.SASL), TLS (kgo.DialTLSConfig), client id, timeouts.
+	// Do not pass consumer group or commit options; the mapping owns those.
+	KafkaOptions []kgo.Opt
+}
+
+// DefaultGroup is the consumer group of a Config without one.
+const DefaultGroup = "kafkalambda-esm"
+
+// Option configures a Mapping. Each option states its default; New validates
+// them all and reports every problem at once.
+type Option func(*settings)
+
+type settings struct {
+	batchSize      int
+	window         time.Duration
+	concurrency    int
+	maxRetries     int
+	maxAge         time.Duration
+	bisect         bool
+	itemFailures   bool
+	onFailure      string
+	registry       *SchemaRegistry
+	logger         *slog.Logger
+	onBatch        func(BatchResult)
+	backoffMin     time.Duration
+	backoffMax     time.Duration
+	maxPayload     int
+	shutdown       time.Duration
+	functionARN    string
+	connectTimeout time.Duration
+	errs           []error
+}
+
+func defaultSettings() settings {
+	return settings{
+		batchSize:      DefaultBatchSize,
+		window:         DefaultBatchingWindow,
+		maxRetries:     -1,
+		maxAge:         -1,
+		logger:         slog.New(slog.DiscardHandler),
+		backoffMin:     200 * time.Millisecond,
+		backoffMax:     5 * time.Second,
+		maxPayload:     MaxPayloadBytes,
+		functionARN:    DefaultFunctionARN,
+		connectTimeout: 15 * time.Second,
+	}
+}
+
+func (s *settings) bad(format string, args ...any) {
+	s.errs = append(s.errs, fmt.Errorf(format, args...))
+}
+
+// WithBatchSize sets the largest number of records in one event (BatchSize;
+// default 100, 1 to 10,000).
+func WithBatchSize(n int) Option {
+	return func(s *settings) {
+		if n < 1 || n > MaxBatchSize {
+			s.bad("batch size %d not in [1, %d]", n, MaxBatchSize)
+		}
+		s.batchSize = n
+	}
+}
+
+// WithBatchingWindow sets how long records are gathered before the function
+// is invoked with fewer than BatchSize of them (MaximumBatchingWindowInSeconds;
+// default 500 ms, 0 to 300 s). The window starts when the oldest waiting
+// record arrived; a full batch or a full 6 MB payload does not wait.
+func WithBatchingWindow(d time.Duration) Option {
+	return func(s *settings) {
+		if d < 0 || d > MaxBatchingWindow {
+			s.bad("batching window %v not in [0, %v]", d, MaxBatchingWindow)
+		}
+		s.window = d
+	}
+}
+
+// WithConcurrency bounds the number of invocations in flight. Each partition
+// belongs to one invoker at a time, so one batch per partition is in flight
+// and order holds. The default, 0, gives every assigned partition its own
+// invoker (events hold one partition each); n > 0 spreads the partitions over
+// n invokers, and an event then holds records of all the partitions of its
+// invoker, as one AWS poller's events do.
+func WithConcurrency(n int) Option {
+	return func(s *settings) {
+		if n < 0 {
+			s.bad("concurrency %d is negative", n)
+		}
+		s.concurrency = n
+	}
+}
+
+// WithMaxRetryAttempts sets how many times a failed batch is retried
+// (MaximumRetryAttempts; default -1, infinite; 0 to 10,000). The first
+// invocation is not a retry. With infinite retries and an on-failure topic,
+// 10 applies, as in AWS.
+func WithMaxRetryAttempts(n int) Option {
+	return func(s *settings) {
+		if n < -1 || n > MaxRetryAttemptsLimit {
+			s.bad("max retry attempts %d not -1 or in [0, %d]", n, MaxRetryAttemptsLimit)
+		}
+		s.maxRetries = n
+	}
+}
+
+// WithMaxRecordAge sets the age past which a record is not sent to the
+// function but to the on-failure topic, or discarded without one
+// (MaximumRecordAgeInSeconds; default -1, infinite; 60 s to 604,800 s). Age
+// is now minus the record's timestamp; records without one never expire.
+func WithMaxRecordAge(d time.Duration) Option {
+	return func(s *settings) {
+		if d != -1 && (d < MinRecordAge || d > MaxRecordAge) {
+			s.bad("max record age %v not -1 or in [%v, %v]", d, MinRecordAge, MaxRecordAge)
+		}
+		s.maxAge = d
+	}
+}
+
+// WithBisectBatchOnFunctionError splits a batch in two when the function
+// fails, and retries the halves one after the other; splitting does not
+// count as a retry (BisectBatchOnFunctionError; default off).
+func WithBisectBatchOnFunctionError(on bool) Option {
+	return func(s *settings) { s.bisect = on }
+}
+
+// WithReportBatchItemFailures reads the function's response as a batch item
+// failures document and resumes each reported partition at its lowest
+// reported offset (FunctionResponseTypes ReportBatchItemFailures; default
+// off, and then the response is ignored).
+func WithReportBatchItemFailures(on bool) Option {
+	return func(s *settings) { s.itemFailures = on }
+}
+
+// WithOnFailureTopic sends records that exhaust their retries or their age
+// to this Kafka topic on the same cluster, one message per record, key =
+// the record's key, value = the failure metadata AWS writes (see
+// FailureRecord). It must not be one of the source topics. Default: none,
+// and such records are discarded (logged and counted).
+func WithOnFailureTopic(topic string) Option {
+	return func(s *settings) {
+		if topic == "" {
+			s.bad("on-failure topic is empty")
+		}
+		s.onFailure = topic
+	}
+}
+
+// WithLogger sets where progress and per-batch outcomes are logged
+// (default: nowhere). Successful batches log at Debug, failures and retries
+// at Warn, records sent to the on-failure topic or discarded at Error.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *settings) {
+		if l == nil {
+			s.bad("nil logger")
+			return
+		}
+		s.logger = l
+	}
+}
+
+// WithOnBatch calls fn after each invocation, once the mapping has acted on
+// its outcome (committed, retried, bisected, sent to the on-failure topic).
+// fn runs on the invoker's goroutine: it must be safe for concurrent use and
+// should return quickly. Default: none.
+func WithOnBatch(fn func(BatchResult)) Option {
+	return func(s *settings) { s.onBatch = fn }
+}
+
+// WithRetryBackoff sets the wait before a retry: min after the first
+// failure, doubling up to max (default 200 ms to 5 s). AWS does not document
+// its backoff.
+func WithRetryBackoff(minWait, maxWait time.Duration) Option {
+	return func(s *settings) {
+		if minWait < 0 || maxWait < minWait {
+			s.bad("retry backoff %v..%v", minWait, maxWait)
+		}
+		s.backoffMin, s.backoffMax = minWait, maxWait
+	}
+}
+
+// WithMaxPayloadBytes lowers the largest event (default and maximum
+// MaxPayloadBytes, 6 MB). A record that alone makes a larger event goes to
+// the on-failure topic with condition MaximumPayloadSizeExceeded.
+func WithMaxPayloadBytes(n int) Option {
+	return func(s *settings) {
+		if n < 1024 || n > MaxPayloadBytes {
+			s.bad("max payload %d not in [1024, %d]", n, MaxPayloadBytes)
+		}
+		s.maxPayload = n
+	}
+}
+
+// WithShutdownTimeout bounds how long Run waits, after its context is done,
+// for the invocations in flight. When it passes, their contexts are canceled
+// and their batches are left uncommitted (they are delivered again to the
+// group's next consumer). Default 0: wait for them to finish.
+func WithShutdownTimeout(d time.Duration) Option {
+	return func(s *settings) {
+		if d < 0 {
+			s.bad("shutdown timeout %v is negative", d)
+		}
+		s.shutdown = d
+	}
+}
+
+// WithConnectTimeout sets how long Run tries to reach a broker when it
+// starts before it fails with ErrKafka (default 15 s). Against a cluster
+// that drops the connection on bad SASL credentials (rather than answering
+// SASL_AUTHENTICATION_FAILED), this is how long a wrong password takes to
+// be reported. Once connected, a broker that goes away is waited for.
+func WithConnectTimeout(d time.Duration) Option {
+	return func(s *settings) {
+		if d <= 0 {
+			s.bad("connect timeout %v is not positive", d)
+		}
+		s.connectTimeout = d
+	}
+}
+
+// WithFunctionARN sets the functionArn that on-failure records carry
+// (default DefaultFunctionARN).
+func WithFunctionARN(arn string) Option {
+	return func(s *settings) { s.functionARN = arn }
+}
+
+// WithSchemaRegistry adds schema metadata to records as the event source
+// mapping's Schema Registry integration does; see SchemaRegistry. Default:
+// none, records are passed as they are in Kafka.
+func WithSchemaRegistry(r SchemaRegistry) Option {
+	return func(s *settings) {
+		if err := r.validate(); err != nil {
+			s.errs = append(s.errs, err)
+		}
+		s.registry = &r
+	}
+}
+
+// validate checks cfg and s together and fills in defaults.
+func validate(cfg *Config, s *settings) error {
+	errs := s.errs
+	if len(cfg.Brokers) == 0 {
+		errs = append(errs, errors.New("no brokers"))
+	}
+	if len(cfg.Topics) == 0 {
+		errs = append(errs, errors.New("no topics"))
+	}
+	if cfg.Group == "" {
+		cfg.Group = DefaultGroup
+	}
+	switch cfg.StartingPosition {
+	case "":
+		cfg.StartingPosition = TrimHorizon
+	case TrimHorizon, Latest:
+	case AtTimestamp:
+		if cfg.StartingTimestamp.IsZero() {
+			errs = append(errs, errors.New("AT_TIMESTAMP without a StartingTimestamp"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("unknown starting position %q", cfg.StartingPosition))
+	}
+	if s.onFailure != "" && slices.Contains(cfg.Topics, s.onFailure) {
+		errs = append(errs, fmt.Errorf("on-failure topic %q is a source topic", s.onFailure))
+	}
+	if s.onFailure != "" && s.maxRetries == -1 {
+		s.maxRetries = RetriesWithOnFailure
+	}
+	cfg.Brokers = slices.Clone(cfg.Brokers)
+	cfg.Topics = slices.Clone(cfg.Topics)
+	cfg.KafkaOptions = slices.Clone(cfg.KafkaOptions)
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
+}

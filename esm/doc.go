@@ -1,0 +1,130 @@
+// Package esm is a local Kafka event source mapping: it reads Kafka topics as
+// a consumer group and invokes a Lambda function with the events, and the
+// retry, commit and failure semantics, that AWS Lambda's event source mapping
+// (ESM) for Amazon MSK and self-managed Kafka uses. It lets a Kafka-triggered
+// function run against a real broker on a laptop or in CI: in the same
+// process, under the Lambda Runtime Interface Emulator, or behind
+// `sam local start-lambda`.
+//
+//	m, err := esm.New(esm.Config{
+//		Brokers: []string{"localhost:9092"},
+//		Topics:  []string{"orders"},
+//		Group:   "orders-fn",
+//	}, &esm.HandlerTarget{Handler: handler},
+//		esm.WithReportBatchItemFailures(true),
+//		esm.WithOnFailureTopic("orders-failed"),
+//		esm.WithLogger(slog.Default()))
+//	if err != nil { ... }
+//	err = m.Run(ctx) // until ctx is done
+//
+// The command cmd/kafkalambda-esm wraps it with flags.
+//
+// # Events
+//
+// Each invocation's payload is the event AWS sends, encoded by
+// [kafkalambda.Event.AppendJSON]: eventSource "SelfManagedKafka", or
+// "aws:kafka" with eventSourceArn when Config.EventSourceARN is set;
+// bootstrapServers; records grouped under "<topic>-<partition>" keys, each
+// with topic, partition, offset, timestamp (milliseconds), timestampType,
+// base64 key and value (left out when null), and headers as arrays of signed
+// bytes, in Kafka's order. With [WithSchemaRegistry] records carry
+// keySchemaMetadata / valueSchemaMetadata as the ESM's Schema Registry
+// integration adds them in SOURCE mode: the 5-byte Confluent prefix is
+// stripped and the schema's format and id are named.
+//
+// # Semantics
+//
+// These follow AWS's documentation for Kafka event source mappings.
+//
+//   - Batching: an event holds up to BatchSize records (default 100, at most
+//     10,000), never more than 6 MB of JSON: the function is invoked when
+//     BatchSize records wait, when 6 MB wait, or when the oldest waiting
+//     record has waited the batching window (default 500 ms).
+//   - Order and concurrency: records of a partition reach the function in
+//     offset order, and a partition has at most one batch in flight (its
+//     next batch waits for the current one, retries included). Partitions
+//     are invoked concurrently, each on its own by default, or spread over
+//     WithConcurrency invokers whose events then hold several partitions,
+//     sorted by topic and partition.
+//   - Commits: offsets are committed to the consumer group only once every
+//     record before them is handled: processed by the function, sent to the
+//     on-failure topic, or discarded. After a stop or a crash the group's next
+//     consumer starts at the first record not handled: nothing is skipped, and
+//     only a batch unfinished at the stop is delivered again.
+//   - Function errors: the batch is retried whole, after a backoff, up to
+//     MaximumRetryAttempts times (default -1, no limit; with an on-failure
+//     topic and no limit, 10). With BisectBatchOnFunctionError the failed
+//     batch is split in two halves retried in order; a split does not count
+//     as a retry, so a bad record ends up alone and only it is given up.
+//   - ReportBatchItemFailures: the response {"batchItemFailures":
+//     [{"itemIdentifier":{"partition":"<topic>-<n>","offset":<n>}}]} makes each
+//     reported partition resume at its lowest reported offset (the records
+//     before it are done; this counts as a retry of the rest) and marks the
+//     other partitions of the batch done. An empty or null list, an empty
+//     object or an empty response is success. A response that is not such a
+//     document, or that names a partition or offset not in the batch, fails
+//     the whole batch. Without the option the response is ignored.
+//   - MaximumRecordAgeInSeconds: before each invocation, records older than
+//     it (by their timestamp) are taken out and given up.
+//   - Given-up records go to the on-failure topic (WithOnFailureTopic), one
+//     message per record with the record's key and the metadata AWS documents
+//     for a Kafka on-failure destination (see [FailureRecord]), or are
+//     discarded without one. Either way they are then committed.
+//   - Invoke errors (the function could not be invoked: connection refused,
+//     throttling) are retried after a backoff without counting against
+//     MaximumRetryAttempts, as AWS does for errors before invocation.
+//   - Rebalances: a partition that moves to another consumer finishes its
+//     batch in flight and commits before it is released; a new one starts at
+//     the group's committed offset, or at the starting position (TRIM_HORIZON,
+//     LATEST or AT_TIMESTAMP) when there is none.
+//   - Stop: when Run's context is done, no new invocation starts; those in
+//     flight finish (or are abandoned after WithShutdownTimeout), what they
+//     completed is committed, and the mapping leaves the group.
+//
+// # Observability
+//
+// Progress and per-batch outcomes go to the slog.Logger of [WithLogger]
+// (nothing is logged by default): batches at Debug, failures and retries at
+// Warn, records sent to the on-failure topic or discarded at Error.
+// [WithOnBatch] receives a [BatchResult] after each invocation, with what the
+// mapping did about it, and [Mapping.Stats] returns counters of records
+// polled, invoked, succeeded, retried, bisected, sent to the on-failure
+// topic, discarded and committed.
+//
+// # Targets
+//
+// A [Target] is invoked once per batch. [HandlerTarget] calls a lambda.Handler
+// (such as kafkalambda's Handler) in process, with a deadline and a
+// lambdacontext, turning a returned error or a panic into a function error.
+// [NewEndpointTarget] calls the Lambda Invoke API at an endpoint through
+// aws-sdk-go-v2: the Runtime Interface Emulator ("http://127.0.0.1:9000",
+// which serves /2015-03-31/functions/function/invocations) or
+// `sam local start-lambda` ("http://127.0.0.1:3001", with the function's
+// logical id as name). X-Amz-Function-Error in the response makes a function
+// error; since the emulator drops that header, an error document or its
+// "Task timed out" text in a response without it does too.
+//
+// # Differences from AWS
+//
+//   - StartingPosition has a default, TRIM_HORIZON (AWS requires one), so that
+//     a local run sees what is already in the topic.
+//   - Batches are formed per invoker from what has been fetched; AWS's
+//     pollers, their scaling and its exact batching are not reproduced. Events
+//     hold one partition each unless WithConcurrency is set.
+//   - The retry backoff (WithRetryBackoff, 200 ms doubling to 5 s) is this
+//     package's choice; AWS does not document its own.
+//   - The Schema Registry integration supports SOURCE mode with a Confluent
+//     registry only: JSON mode (the ESM decoding values to JSON) and AWS Glue
+//     are not supported. Event filtering is not supported. A key or value that
+//     is not in the Confluent wire format, or whose schema id the registry
+//     does not know, is passed on unchanged without metadata (counted in
+//     Stats.SchemaMisses) for the function's deserializer to report.
+//   - The on-failure condition for records past MaximumRecordAge is
+//     "RecordAgeExceeded" (AWS documents only "RetriesExhausted" for Kafka),
+//     and a record too large for an event alone is given up with
+//     "MaximumPayloadSizeExceeded". An on-failure message the broker refuses
+//     as too large is sent again with a null payload.
+//   - Only Kafka topics are on-failure destinations (no SQS, SNS or S3).
+//   - A batch item failures offset must be a JSON integer; AWS does not
+//     document whether it accepts a numeric string.
+package esm

@@ -1,0 +1,261 @@
+package esm_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkalambda/kafka-lambda-go/esm"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
+)
+
+// Every record reaches the function once, in offset order per partition, in
+// events of the documented shape; the offsets are committed afterwards.
+func TestOrderAndCommit(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 3))
+	for p := range int32(3) {
+		produceN(t, c, "in", p, 120, fmt.Sprintf("p%d-", p))
+	}
+	// One record with everything an event can carry.
+	if err := c.ProduceRecords(testCtx(t), &kgo.Record{Topic: "in", Partition: 0, Key: nil, Value: []byte{},
+		Headers: []kgo.RecordHeader{{Key: "sig", Value: []byte{0xff, 0x01}}, {Key: "nul", Value: nil}}}); err != nil {
+		t.Fatal(err)
+	}
+	fn := &recorder{}
+	var inflight, maxInflight atomic.Int32
+	fn.respond = func(context.Context, *kafkalambda.Event, int) ([]byte, error) {
+		n := inflight.Add(1)
+		defer inflight.Add(-1)
+		for {
+			m := maxInflight.Load()
+			if n <= m || maxInflight.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+		return nil, nil
+	}
+	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
+		esm.WithBatchSize(25), esm.WithBatchingWindow(20*time.Millisecond))
+	waitFor(t, 20*time.Second, "361 records", func() bool { return fn.count() >= 361 })
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	seen := fn.seen()
+	for p, want := range map[string]int64{"in-0": 121, "in-1": 120, "in-2": 120} {
+		if !contiguous(seen[p], 0, want) {
+			t.Errorf("%s: offsets %v, want 0..%d once each in order", p, seen[p], want-1)
+		}
+	}
+	for _, ev := range fn.invocations() {
+		if ev.Source != kafkalambda.SourceSelfManaged || ev.SourceARN != "" || strings.Join(ev.BootstrapServers, ",") != c.BootstrapServers() {
+			t.Fatalf("envelope: %s %q %v", ev.Source, ev.SourceARN, ev.BootstrapServers)
+		}
+		if len(ev.Partitions) != 1 || ev.Len() > 25 {
+			t.Fatalf("default concurrency gives one partition per event, at most BatchSize records: %d partitions, %d records", len(ev.Partitions), ev.Len())
+		}
+		for _, p := range ev.Partitions {
+			for _, rec := range p.Records {
+				if rec.Timestamp.IsZero() || rec.TimestampType != kafkalambda.TimestampCreateTime {
+					t.Fatalf("timestamp: %v %q", rec.Timestamp, rec.TimestampType)
+				}
+				if p.Key == "in-0" && rec.Offset == 120 {
+					if rec.Key != nil || rec.Value == nil || len(rec.Value) != 0 || len(rec.Headers) != 2 ||
+						!bytes.Equal(rec.Headers[0].Value, []byte{0xff, 1}) || rec.Headers[1].Value != nil {
+						t.Fatalf("null key, empty value, headers: %+v", rec)
+					}
+				}
+			}
+		}
+	}
+	if maxInflight.Load() < 2 {
+		t.Errorf("partitions were never invoked concurrently (max in flight %d)", maxInflight.Load())
+	}
+	if got := committed(t, c, t.Name(), "in"); got[0] != 121 || got[1] != 120 || got[2] != 120 {
+		t.Fatalf("committed %v", got)
+	}
+	st := r.m.Stats()
+	if st.RecordsPolled != 361 || st.RecordsCommitted != 361 || st.RecordsSucceeded != 361 || st.RecordsRetried != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// An MSK mapping names its source and ARN; with a bounded concurrency an
+// event holds several partitions, still one batch per partition in flight.
+func TestMSKConcurrencyOne(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("a", 2), kafkalambdatest.WithTopic("b", 1))
+	produceN(t, c, "a", 0, 10, "")
+	produceN(t, c, "a", 1, 10, "")
+	produceN(t, c, "b", 0, 10, "")
+	fn := &recorder{}
+	const arn = "arn:aws:kafka:us-east-1:123456789012:cluster/local/1"
+	start(t, c, esm.Config{Topics: []string{"a", "b"}, EventSourceARN: arn}, &esm.HandlerTarget{Handler: fn},
+		esm.WithConcurrency(1), esm.WithBatchingWindow(300*time.Millisecond))
+	waitFor(t, 20*time.Second, "30 records", func() bool { return fn.count() >= 30 })
+	multi := false
+	for _, ev := range fn.invocations() {
+		if ev.Source != kafkalambda.SourceMSK || ev.SourceARN != arn {
+			t.Fatalf("envelope: %s %q", ev.Source, ev.SourceARN)
+		}
+		multi = multi || len(ev.Partitions) > 1
+	}
+	if !multi {
+		t.Error("with one invoker, no event held more than one partition")
+	}
+	for p, offs := range fn.seen() {
+		if !contiguous(offs, 0, 10) {
+			t.Errorf("%s: %v", p, offs)
+		}
+	}
+}
+
+// Stopping a mapping and starting another on the same group skips nothing;
+// only the batch unfinished at the stop is delivered twice.
+func TestRestartOnSameGroup(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		killed   bool // the in-flight batch does not finish: shutdown timeout
+		wantDups bool
+	}{
+		{"graceful: in-flight batch finishes", false, false},
+		{"killed: in-flight batch abandoned", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 1))
+			produceN(t, c, "in", 0, 200, "")
+			cfg := esm.Config{Topics: []string{"in"}, Group: "restart"}
+
+			blocked := make(chan struct{})
+			var once sync.Once
+			var mu sync.Mutex
+			var completed, unfinished []int64
+			first := &recorder{respond: func(ctx context.Context, ev *kafkalambda.Event, n int) ([]byte, error) {
+				offs := offsetsOf(ev)
+				if n == 4 {
+					once.Do(func() { close(blocked) })
+					if tc.killed {
+						mu.Lock()
+						unfinished = offs
+						mu.Unlock()
+						<-ctx.Done() // the shutdown timeout cancels it
+						return nil, ctx.Err()
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+				mu.Lock()
+				completed = append(completed, offs...)
+				mu.Unlock()
+				return nil, nil
+			}}
+			opts := []esm.Option{esm.WithBatchSize(20), esm.WithBatchingWindow(0)}
+			if tc.killed {
+				opts = append(opts, esm.WithShutdownTimeout(200*time.Millisecond))
+			}
+			r1 := start(t, c, cfg, &esm.HandlerTarget{Handler: first, Timeout: time.Hour}, opts...)
+			<-blocked
+			if err := r1.stop(t); err != nil {
+				t.Fatal(err)
+			}
+
+			second := &recorder{}
+			start(t, c, cfg, &esm.HandlerTarget{Handler: second}, esm.WithBatchSize(20), esm.WithBatchingWindow(0))
+			mu.Lock()
+			done := len(completed)
+			mu.Unlock()
+			waitFor(t, 20*time.Second, "the rest of the records", func() bool { return second.count() >= 200-done })
+			time.Sleep(100 * time.Millisecond) // anything more would be a duplicate
+			again := second.seen()["in-0"]
+
+			mu.Lock()
+			defer mu.Unlock()
+			all := append(append([]int64{}, completed...), again...)
+			seenOnce := map[int64]int{}
+			for _, o := range all {
+				seenOnce[o]++
+			}
+			for o := range int64(200) {
+				if seenOnce[o] == 0 {
+					t.Fatalf("offset %d skipped", o)
+				}
+			}
+			var dups []int64
+			for _, o := range again {
+				for _, p := range completed {
+					if o == p {
+						t.Fatalf("offset %d was completed and committed, yet delivered again", o)
+					}
+				}
+			}
+			for _, o := range unfinished {
+				if seenOnce[o] < 1 {
+					t.Fatalf("unfinished offset %d never redelivered", o)
+				}
+				dups = append(dups, o)
+			}
+			if tc.wantDups != (len(dups) > 0) || (tc.wantDups && again[0] != unfinished[0]) {
+				t.Fatalf("duplicates %v; second mapping started at %d", dups, again[0])
+			}
+			if len(again) != 200-len(completed) {
+				t.Fatalf("second mapping saw %d records, want %d", len(again), 200-len(completed))
+			}
+		})
+	}
+}
+
+func offsetsOf(ev *kafkalambda.Event) []int64 {
+	var out []int64
+	for _, p := range ev.Partitions {
+		for _, r := range p.Records {
+			out = append(out, r.Offset)
+		}
+	}
+	return out
+}
+
+// A failed batch is retried whole until it succeeds; the next batch of the
+// partition waits for it.
+func TestRetryUntilSuccess(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 1))
+	produceN(t, c, "in", 0, 10, "")
+	fn := &recorder{respond: func(_ context.Context, _ *kafkalambda.Event, n int) ([]byte, error) {
+		if n <= 2 {
+			return nil, errors.New("transient")
+		}
+		return nil, nil
+	}}
+	var res batches
+	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
+		esm.WithBatchSize(5), esm.WithMaxRetryAttempts(2), esm.WithOnBatch(res.add))
+	waitFor(t, 20*time.Second, "10 records after retries", func() bool { return r.m.Stats().RecordsCommitted >= 10 })
+	got := fn.seen()["in-0"]
+	want := []int64{0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("invoked %v, want %v", got, want)
+	}
+	all := res.get()
+	if len(all) != 4 || all[0].Attempt != 1 || all[1].Attempt != 2 || all[2].Attempt != 3 ||
+		all[0].Outcome != esm.OutcomeFunctionError || all[2].Outcome != esm.OutcomeSuccess || all[0].Retrying != 5 {
+		t.Fatalf("results %+v", all)
+	}
+	var fe *esm.FunctionError
+	if !errors.As(all[0].Err, &fe) || fe.Kind != "Unhandled" || fe.Message != "transient" || !errors.Is(all[0].Err, esm.ErrFunction) {
+		t.Fatalf("function error: %#v", all[0].Err)
+	}
+	if st := r.m.Stats(); st.RecordsRetried != 10 || st.FunctionErrors != 2 || st.Invocations != 4 {
+		t.Fatalf("stats %+v", st)
+	}
+}

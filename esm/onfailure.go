@@ -1,0 +1,256 @@
+package esm
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+)
+
+// Conditions, the requestContext.condition of an on-failure record: why the
+// record was not processed.
+const (
+	// ConditionRetriesExhausted: the function failed on the record more
+	// than MaximumRetryAttempts times after the first try (AWS's Kafka
+	// on-failure documentation spells it this way).
+	ConditionRetriesExhausted = "RetriesExhausted"
+	// ConditionRecordAgeExceeded: the record was older than
+	// MaximumRecordAgeInSeconds before it could be processed. AWS does not
+	// document the name it uses for Kafka; this is the name the mapping
+	// uses.
+	ConditionRecordAgeExceeded = "RecordAgeExceeded"
+	// ConditionPayloadTooLarge: the record alone makes an event larger than
+	// the 6 MB invoke payload; it is never invoked.
+	ConditionPayloadTooLarge = "MaximumPayloadSizeExceeded"
+)
+
+// FailureRecord is the value of a message the mapping writes to the
+// on-failure topic, one per failed record, keyed by the record's key. It
+// mirrors what AWS documents for a Kafka on-failure destination ("Record
+// format for a Kafka destination"): the failure metadata, and under payload
+// the event the function would have been invoked with for that one record.
+type FailureRecord struct {
+	RequestContext FailureRequest `json:"requestContext"`
+	// ResponseContext is the function's last answer; nil when the record
+	// was never invoked (age exceeded before a first try, payload too
+	// large).
+	ResponseContext *FailureResponse `json:"responseContext"`
+	Version         string           `json:"version"`
+	// Timestamp is when the record was given up, ISO 8601 in UTC with
+	// milliseconds.
+	Timestamp      string         `json:"timestamp"`
+	KafkaBatchInfo KafkaBatchInfo `json:"KafkaBatchInfo"`
+	// Payload is the one-record event, as JSON; null when the message with
+	// it was too large for the on-failure topic.
+	Payload json.RawMessage `json:"payload"`
+}
+
+// FailureRequest is the requestContext of a FailureRecord.
+type FailureRequest struct {
+	// RequestID is the last invocation's request id.
+	RequestID   string `json:"requestId"`
+	FunctionARN string `json:"functionArn"`
+	// Condition is one of the Condition constants.
+	Condition string `json:"condition"`
+	// ApproximateInvokeCount is how many invocations included the record.
+	ApproximateInvokeCount int `json:"approximateInvokeCount"`
+}
+
+// FailureResponse is the responseContext of a FailureRecord.
+type FailureResponse struct {
+	StatusCode      int    `json:"statusCode"`
+	ExecutedVersion string `json:"executedVersion"`
+	// FunctionError is "Unhandled" or "Handled"; empty when the function
+	// did not fail but reported the record in batchItemFailures or answered
+	// with an invalid batchItemFailures document.
+	FunctionError string `json:"functionError,omitempty"`
+}
+
+// KafkaBatchInfo is the KafkaBatchInfo of a FailureRecord.
+type KafkaBatchInfo struct {
+	// BatchSize is always 1: a FailureRecord describes one record.
+	BatchSize        int    `json:"batchSize"`
+	EventSourceARN   string `json:"eventSourceArn,omitempty"`
+	BootstrapServers string `json:"bootstrapServers"`
+	// PayloadSize is the size of Payload in bytes.
+	PayloadSize int        `json:"payloadSize"`
+	RecordInfo  RecordInfo `json:"recordInfo"`
+}
+
+// RecordInfo locates the failed record.
+type RecordInfo struct {
+	// Offset is the record's offset, as a decimal string.
+	Offset string `json:"offset"`
+	// Timestamp is the record's timestamp, ISO 8601 in UTC.
+	Timestamp string `json:"timestamp"`
+}
+
+// ParseFailureRecord decodes the value of an on-failure message.
+func ParseFailureRecord(value []byte) (*FailureRecord, error) {
+	var fr FailureRecord
+	if err := json.Unmarshal(value, &fr); err != nil {
+		return nil, fmt.Errorf("esm: on-failure record: %w", err)
+	}
+	return &fr, nil
+}
+
+// Event parses the record's payload.
+func (f *FailureRecord) Event() (*kafkalambda.Event, error) {
+	return kafkalambda.ParseEvent(f.Payload)
+}
+
+const isoMillis = "2006-01-02T15:04:05.000Z"
+
+// errStopped: the mapping was killed before the on-failure topic
+// acknowledged the records.
+var errStopped = errors.New("esm: stopped")
+
+// fail gives up on recs: it writes them to the on-failure topic and waits
+// for the acknowledgement (retrying until the mapping is killed), or
+// discards them without a topic. inv is the last invocation, if any. A
+// message the broker refuses as too large is sent again with a null
+// payload. It returns an error only when the mapping stops before the topic
+// took them all; the records are then not handled (and not committed).
+func (m *Mapping) fail(recs []*rec, condition string, inv *invocation) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	if m.set.onFailure == "" {
+		m.handled(recs)
+		m.stats.discarded.Add(int64(len(recs)))
+		m.log.Error("esm: records discarded (no on-failure topic)", "condition", condition, "records", recsString(recs))
+		return nil
+	}
+	out := make([]*kgo.Record, len(recs))
+	now := time.Now().UTC().Format(isoMillis)
+	for i, r := range recs {
+		out[i] = &kgo.Record{Topic: m.set.onFailure, Key: r.origKey, Value: m.failureRecord(r, condition, inv, now)}
+	}
+	for attempt := 1; ; attempt++ {
+		var failed []*kgo.Record
+		var errs []error
+		for _, res := range m.cl.ProduceSync(m.invokeCtx, out...) {
+			if res.Err == nil {
+				continue
+			}
+			value := res.Record.Value
+			if errors.Is(res.Err, kerr.MessageTooLarge) || errors.Is(res.Err, kerr.RecordListTooLarge) {
+				value = withoutPayload(value)
+			}
+			failed = append(failed, &kgo.Record{Topic: res.Record.Topic, Key: res.Record.Key, Value: value})
+			errs = append(errs, res.Err)
+		}
+		if len(failed) == 0 {
+			break
+		}
+		if m.invokeCtx.Err() != nil || m.stopCtx.Err() != nil {
+			return errStopped
+		}
+		wait := m.backoff(attempt)
+		m.log.Warn("esm: on-failure topic did not take records; retrying", "topic", m.set.onFailure,
+			"records", len(failed), "err", errors.Join(errs...), "wait", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-m.stopCtx.Done():
+			t.Stop()
+			return errStopped
+		case <-t.C:
+		}
+		out = failed
+	}
+	m.handled(recs)
+	m.stats.onFailure.Add(int64(len(recs)))
+	m.log.Error("esm: records sent to the on-failure topic", "topic", m.set.onFailure, "condition", condition, "records", recsString(recs))
+	return nil
+}
+
+// handled counts recs as handled, to be covered by their partitions' next
+// commit.
+func (m *Mapping) handled(recs []*rec) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range recs {
+		r.ps.pending++
+	}
+}
+
+// withoutPayload returns an on-failure value with its payload replaced by
+// null, for a message the broker refused as too large.
+func withoutPayload(value []byte) []byte {
+	fr, err := ParseFailureRecord(value)
+	if err != nil || string(fr.Payload) == "null" {
+		return value
+	}
+	fr.Payload = json.RawMessage("null")
+	b, err := json.Marshal(fr)
+	if err != nil {
+		return value
+	}
+	return b
+}
+
+func (m *Mapping) failureRecord(r *rec, condition string, inv *invocation, now string) []byte {
+	payload := m.event([]kafkalambda.Partition{{
+		Key: r.ps.key, Topic: r.raw.Topic, Partition: r.raw.Partition, Records: []kafkalambda.RawRecord{r.raw},
+	}}).AppendJSON(nil)
+	fr := FailureRecord{
+		RequestContext: FailureRequest{
+			RequestID:              newRequestID(),
+			FunctionARN:            m.set.functionARN,
+			Condition:              condition,
+			ApproximateInvokeCount: r.invokes,
+		},
+		Version:   "1.0",
+		Timestamp: now,
+		KafkaBatchInfo: KafkaBatchInfo{
+			BatchSize:        1,
+			EventSourceARN:   m.cfg.EventSourceARN,
+			BootstrapServers: strings.Join(m.cfg.Brokers, ","),
+			PayloadSize:      len(payload),
+			RecordInfo: RecordInfo{
+				Offset:    strconv.FormatInt(r.raw.Offset, 10),
+				Timestamp: r.raw.Timestamp.UTC().Format(isoMillis),
+			},
+		},
+		Payload: payload,
+	}
+	if inv != nil && inv.outcome != OutcomeInvokeError {
+		if inv.res.RequestID != "" {
+			fr.RequestContext.RequestID = inv.res.RequestID
+		}
+		fr.ResponseContext = &FailureResponse{
+			StatusCode:      cmp.Or(inv.res.StatusCode, 200),
+			ExecutedVersion: cmp.Or(inv.res.ExecutedVersion, "$LATEST"),
+			FunctionError:   inv.res.FunctionError,
+		}
+	}
+	b, err := json.Marshal(fr)
+	if err != nil { // cannot happen: the payload is AppendJSON's
+		fr.Payload = json.RawMessage("null")
+		b, _ = json.Marshal(fr)
+	}
+	return b
+}
+
+func recsString(recs []*rec) string {
+	var b strings.Builder
+	for i, r := range recs {
+		if i == 8 {
+			fmt.Fprintf(&b, " and %d more", len(recs)-i)
+			break
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s@%d", r.ps.key, r.raw.Offset)
+	}
+	return b.String()
+}

@@ -1,0 +1,318 @@
+package esm_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+
+	"github.com/kafkalambda/kafka-lambda-go/esm"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
+	"github.com/kafkalambda/kafka-lambda-go/serde"
+)
+
+// A full batch does not wait for the window; a partial one waits for it.
+func TestBatchingWindow(t *testing.T) {
+	t.Parallel()
+	t.Run("batch size reached before a long window", func(t *testing.T) {
+		t.Parallel()
+		c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 1))
+		produceN(t, c, "in", 0, 10, "")
+		fn := &recorder{}
+		start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
+			esm.WithBatchSize(5), esm.WithBatchingWindow(time.Minute))
+		waitFor(t, 15*time.Second, "two full batches", func() bool { return fn.count() >= 10 })
+		for _, ev := range fn.invocations() {
+			if ev.Len() != 5 {
+				t.Fatalf("event of %d records, want 5", ev.Len())
+			}
+		}
+	})
+	t.Run("records arriving within the window share an event", func(t *testing.T) {
+		t.Parallel()
+		c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 1))
+		fn := &recorder{}
+		r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn}, esm.WithBatchingWindow(1500*time.Millisecond))
+		<-r.m.Ready()
+		began := time.Now()
+		for i := range 5 {
+			produceN(t, c, "in", 0, 1, fmt.Sprint("r", i))
+			time.Sleep(20 * time.Millisecond)
+		}
+		waitFor(t, 15*time.Second, "5 records", func() bool { return fn.count() >= 5 })
+		if took := time.Since(began); took < time.Second {
+			t.Fatalf("invoked after %v, before the window", took)
+		}
+		if evs := fn.invocations(); len(evs) != 1 {
+			t.Fatalf("%d events, want the 5 records in one", len(evs))
+		}
+	})
+}
+
+// LATEST skips what is in the topic when the group first gets a partition;
+// AT_TIMESTAMP starts at a time; committed offsets win over both.
+func TestStartingPositions(t *testing.T) {
+	t.Parallel()
+	t.Run("LATEST", func(t *testing.T) {
+		t.Parallel()
+		c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 1))
+		produceN(t, c, "in", 0, 5, "old")
+		fn := &recorder{}
+		r := start(t, c, esm.Config{Topics: []string{"in"}, StartingPosition: esm.Latest}, &esm.HandlerTarget{Handler: fn},
+			esm.WithBatchingWindow(0))
+		<-r.m.Ready()
+		// The end offset is read at some point after the assignment: produce
+		// until a new record shows up.
+		deadline := time.Now().Add(15 * time.Second)
+		for fn.count() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("no new record arrived")
+			}
+			produceN(t, c, "in", 0, 1, "new")
+			time.Sleep(50 * time.Millisecond)
+		}
+		for _, ev := range fn.invocations() {
+			for _, rec := range ev.Partitions[0].Records {
+				if strings.HasPrefix(string(rec.Value), "old") {
+					t.Fatalf("LATEST delivered an old record: %s@%d", rec.Value, rec.Offset)
+				}
+			}
+		}
+	})
+	t.Run("AT_TIMESTAMP", func(t *testing.T) {
+		t.Parallel()
+		c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 1))
+		base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+		var recs []*kgo.Record
+		for i := range 6 {
+			recs = append(recs, &kgo.Record{Topic: "in", Value: []byte(fmt.Sprint(i)), Timestamp: base.Add(time.Duration(i) * time.Second)})
+		}
+		if err := c.ProduceRecords(testCtx(t), recs...); err != nil {
+			t.Fatal(err)
+		}
+		fn := &recorder{}
+		start(t, c, esm.Config{Topics: []string{"in"}, StartingPosition: esm.AtTimestamp, StartingTimestamp: base.Add(3 * time.Second)},
+			&esm.HandlerTarget{Handler: fn})
+		waitFor(t, 15*time.Second, "3 records", func() bool { return fn.count() >= 3 })
+		if got := fmt.Sprint(fn.seen()["in-0"]); got != "[3 4 5]" {
+			t.Fatalf("invoked %s", got)
+		}
+	})
+	t.Run("TRIM_HORIZON then committed offsets", func(t *testing.T) {
+		t.Parallel()
+		c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 1))
+		produceN(t, c, "in", 0, 4, "")
+		fn := &recorder{}
+		cfg := esm.Config{Topics: []string{"in"}, Group: "g", StartingPosition: esm.TrimHorizon}
+		r := start(t, c, cfg, &esm.HandlerTarget{Handler: fn})
+		waitFor(t, 15*time.Second, "4 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 4 })
+		if err := r.stop(t); err != nil {
+			t.Fatal(err)
+		}
+		produceN(t, c, "in", 0, 2, "later")
+		fn2 := &recorder{}
+		start(t, c, cfg, &esm.HandlerTarget{Handler: fn2})
+		waitFor(t, 15*time.Second, "2 more records", func() bool { return fn2.count() >= 2 })
+		if got := fmt.Sprint(fn2.seen()["in-0"]); got != "[4 5]" {
+			t.Fatalf("restarted group invoked %s", got)
+		}
+	})
+}
+
+type tick struct {
+	Symbol string `avro:"symbol"`
+	Price  int32  `avro:"price"`
+}
+
+const tickSchema = `{"type":"record","name":"Tick","fields":[{"name":"symbol","type":"string"},{"name":"price","type":"int"}]}`
+
+// The registry integration in SOURCE mode: the Confluent prefix is stripped,
+// the schema's format and id go into valueSchemaMetadata, and serde reads it;
+// bytes not in the wire format or of an unknown id pass unchanged.
+func TestSchemaRegistrySource(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("ticks", 1), kafkalambdatest.WithRegistryAuth("reg", "pw"))
+	codec, err := serde.Avro[tick](c.RegistryClient(), serde.WithSchema(tickSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kafkalambdatest.ProduceTo(ctx, c, "ticks", 0, serde.String(), codec,
+		kafkalambdatest.Record[string, tick]{Key: "ACME", Value: tick{"ACME", 10}}); err != nil {
+		t.Fatal(err)
+	}
+	unknown := []byte{0, 0, 0, 0x27, 0x0f, 1, 2}
+	if err := c.ProduceRecords(ctx, &kgo.Record{Topic: "ticks", Value: []byte("plain")}, &kgo.Record{Topic: "ticks", Value: unknown}); err != nil {
+		t.Fatal(err)
+	}
+	fn := &recorder{}
+	r := start(t, c, esm.Config{Topics: []string{"ticks"}}, &esm.HandlerTarget{Handler: fn},
+		esm.WithSchemaRegistry(esm.SchemaRegistry{URL: c.RegistryURL(), Username: "reg", Password: "pw"}))
+	waitFor(t, 15*time.Second, "3 records", func() bool { return fn.count() >= 3 })
+	var recs []kafkalambda.RawRecord
+	for _, ev := range fn.invocations() {
+		recs = append(recs, ev.Partitions[0].Records...)
+	}
+	first := recs[0]
+	if first.KeySchema != nil || first.ValueSchema == nil || first.ValueSchema.DataFormat != "AVRO" || first.ValueSchema.SchemaID == "" ||
+		len(first.Value) == 0 || first.Value[0] == 0 || string(first.Key) != "ACME" {
+		t.Fatalf("SOURCE record: %+v", first)
+	}
+	got, err := codec.Deserialize(ctx, serde.Message{Topic: "ticks", Data: first.Value, Schema: first.ValueSchema})
+	if err != nil || got != (tick{"ACME", 10}) {
+		t.Fatalf("serde reading SOURCE mode: %+v, %v", got, err)
+	}
+	if recs[1].ValueSchema != nil || string(recs[1].Value) != "plain" || recs[2].ValueSchema != nil || string(recs[2].Value) != string(unknown) {
+		t.Fatalf("pass-through: %+v %+v", recs[1], recs[2])
+	}
+	if st := r.m.Stats(); st.SchemaMisses != 1 {
+		t.Fatalf("schema misses %d", st.SchemaMisses)
+	}
+}
+
+// Two mappings in one group share the partitions. A partition moving from
+// one to the other during a rebalance finishes its batch in flight and
+// commits first: no partition is ever invoked by both at once, nothing is
+// lost and nothing is delivered twice.
+func TestRebalance(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 4))
+	var mu sync.Mutex
+	inflight := map[string]bool{}
+	total := 0
+	overlap := ""
+	a, b := &recorder{}, &recorder{}
+	guard := func(fn *recorder) *recorder {
+		fn.respond = func(ctx context.Context, ev *kafkalambda.Event, n int) ([]byte, error) {
+			mu.Lock()
+			for _, p := range ev.Partitions {
+				if inflight[p.Key] {
+					overlap = p.Key
+				}
+				inflight[p.Key] = true
+			}
+			mu.Unlock()
+			if b.count() == 0 {
+				time.Sleep(50 * time.Millisecond) // slow until the second mapping takes over some partitions
+			}
+			mu.Lock()
+			for _, p := range ev.Partitions {
+				inflight[p.Key] = false
+				total += len(p.Records)
+			}
+			mu.Unlock()
+			return nil, nil
+		}
+		return fn
+	}
+	guard(a)
+	guard(b)
+	cfg := esm.Config{Topics: []string{"in"}, Group: "shared", KafkaOptions: []kgo.Opt{kgo.HeartbeatInterval(100 * time.Millisecond)}}
+	for p := range int32(4) {
+		produceN(t, c, "in", p, 100, "")
+	}
+	ra := start(t, c, cfg, &esm.HandlerTarget{Handler: a}, esm.WithBatchSize(2), esm.WithBatchingWindow(0))
+	waitFor(t, 15*time.Second, "a to start", func() bool { return a.count() > 0 })
+	rb := start(t, c, cfg, &esm.HandlerTarget{Handler: b}, esm.WithBatchSize(2), esm.WithBatchingWindow(0))
+	waitFor(t, 30*time.Second, "400 records", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return total >= 400
+	})
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if overlap != "" {
+		t.Fatalf("%s was invoked by both mappings at once", overlap)
+	}
+	if total != 400 {
+		t.Fatalf("%d records delivered, want 400 exactly once", total)
+	}
+	if b.count() == 0 {
+		t.Fatal("the second mapping got no partition")
+	}
+	merged := map[string][]int64{}
+	for _, fn := range []*recorder{a, b} {
+		for k, offs := range fn.seen() {
+			merged[k] = append(merged[k], offs...)
+		}
+	}
+	for k, offs := range merged {
+		seen := map[int64]bool{}
+		for _, o := range offs {
+			seen[o] = true
+		}
+		if len(seen) != 100 {
+			t.Fatalf("%s: %d distinct offsets", k, len(seen))
+		}
+	}
+	_, _ = ra, rb
+}
+
+// A wrong SASL password stops Run with ErrKafka instead of retrying forever.
+func TestWrongCredentials(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithSASLPlain("app", "right"))
+	m, err := esm.New(esm.Config{Brokers: c.Brokers(), Topics: []string{"in"},
+		KafkaOptions: []kgo.Opt{kgo.SASL(plain.Auth{User: "app", Pass: "wrong"}.AsMechanism())}},
+		&esm.HandlerTarget{Handler: &recorder{}}, esm.WithConnectTimeout(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = m.Run(ctx)
+	if !errors.Is(err, esm.ErrKafka) || ctx.Err() != nil {
+		t.Fatalf("Run: %v (ctx %v)", err, ctx.Err())
+	}
+	if strings.Contains(err.Error(), "wrong") {
+		t.Fatalf("the password leaked into the error: %v", err)
+	}
+	if err := m.Run(ctx); !errors.Is(err, esm.ErrAlreadyRun) {
+		t.Fatalf("second Run: %v", err)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	t.Parallel()
+	target := &esm.HandlerTarget{Handler: &recorder{}}
+	ok := esm.Config{Brokers: []string{"127.0.0.1:1"}, Topics: []string{"in"}}
+	for _, tc := range []struct {
+		name   string
+		cfg    esm.Config
+		target esm.Target
+		opt    esm.Option
+	}{
+		{"no brokers", esm.Config{Topics: []string{"in"}}, target, nil},
+		{"no topics", esm.Config{Brokers: ok.Brokers}, target, nil},
+		{"nil target", ok, nil, nil},
+		{"bad position", esm.Config{Brokers: ok.Brokers, Topics: ok.Topics, StartingPosition: "EARLIEST"}, target, nil},
+		{"timestamp missing", esm.Config{Brokers: ok.Brokers, Topics: ok.Topics, StartingPosition: esm.AtTimestamp}, target, nil},
+		{"batch size 0", ok, target, esm.WithBatchSize(0)},
+		{"batch size over 10000", ok, target, esm.WithBatchSize(10_001)},
+		{"window over 300s", ok, target, esm.WithBatchingWindow(301 * time.Second)},
+		{"retries -2", ok, target, esm.WithMaxRetryAttempts(-2)},
+		{"retries 10001", ok, target, esm.WithMaxRetryAttempts(10_001)},
+		{"age 59s", ok, target, esm.WithMaxRecordAge(59 * time.Second)},
+		{"on-failure is a source", ok, target, esm.WithOnFailureTopic("in")},
+		{"payload over 6 MB", ok, target, esm.WithMaxPayloadBytes(esm.MaxPayloadBytes + 1)},
+		{"concurrency -1", ok, target, esm.WithConcurrency(-1)},
+		{"registry JSON mode", ok, target, esm.WithSchemaRegistry(esm.SchemaRegistry{URL: "http://x", Format: esm.FormatJSON})},
+		{"registry without URL", ok, target, esm.WithSchemaRegistry(esm.SchemaRegistry{})},
+		{"nil logger", ok, target, esm.WithLogger(nil)},
+	} {
+		if _, err := esm.New(tc.cfg, tc.target, tc.opt); !errors.Is(err, esm.ErrInvalidConfig) {
+			t.Errorf("%s: want ErrInvalidConfig, got %v", tc.name, err)
+		}
+	}
+	if _, err := esm.New(ok, target, esm.WithMaxRecordAge(-1), esm.WithMaxRetryAttempts(-1), esm.WithBatchingWindow(0)); err != nil {
+		t.Fatalf("valid options: %v", err)
+	}
+}

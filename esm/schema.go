@@ -1,0 +1,178 @@
+package esm
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/kafkalambda/kafka-lambda-go/serde"
+)
+
+// EventRecordFormat is how the event source mapping's Schema Registry
+// integration delivers keys and values (its EventRecordFormat setting).
+type EventRecordFormat string
+
+// Event record formats.
+const (
+	// FormatSource: the original bytes with the Confluent prefix removed;
+	// the schema id is in the record's schema metadata.
+	FormatSource EventRecordFormat = "SOURCE"
+	// FormatJSON: the ESM decodes the value to JSON. Not supported by this
+	// package (see "Differences from AWS").
+	FormatJSON EventRecordFormat = "JSON"
+)
+
+// SchemaRegistry configures the Schema Registry integration: a Confluent
+// Schema Registry (or compatible) the mapping asks for each schema id's
+// format.
+type SchemaRegistry struct {
+	// URL of the registry, e.g. "http://localhost:8081". Required.
+	URL string
+	// Username and Password, for HTTP basic auth when set.
+	Username, Password string
+	// Format is the event record format; only FormatSource (the default
+	// when empty) is supported.
+	Format EventRecordFormat
+	// Key and Value say which parts of a record are handled (AWS's
+	// SchemaValidationConfigs attributes KEY and VALUE). With neither set,
+	// the value is.
+	Key, Value bool
+	// HTTPClient, when set, makes the registry requests (default: 5 s
+	// timeout).
+	HTTPClient *http.Client
+}
+
+func (r SchemaRegistry) validate() error {
+	var errs []error
+	if r.URL == "" {
+		errs = append(errs, errors.New("schema registry without a URL"))
+	}
+	switch r.Format {
+	case "", FormatSource:
+	case FormatJSON:
+		errs = append(errs, errors.New("schema registry event record format JSON is not supported; use SOURCE"))
+	default:
+		errs = append(errs, fmt.Errorf("unknown event record format %q", r.Format))
+	}
+	return errors.Join(errs...)
+}
+
+// maxMetaBytes bounds what schema metadata adds to a record in an event:
+// ,"valueSchemaMetadata":{"dataFormat":"PROTOBUF","schemaId":"4294967295"}
+const maxMetaBytes = 80
+
+// schemaResolver applies SOURCE-mode metadata: it strips the Confluent
+// prefix and names the schema's format and id. Formats are cached per id
+// (a registered schema never changes).
+type schemaResolver struct {
+	client     *sr.Client
+	key, value bool
+	mu         sync.RWMutex
+	metas      map[int]*serde.SchemaMeta // nil value: the registry does not know the id
+}
+
+func newSchemaResolver(r SchemaRegistry) (*schemaResolver, error) {
+	opts := []sr.ClientOpt{sr.URLs(r.URL)}
+	if r.Username != "" || r.Password != "" {
+		opts = append(opts, sr.BasicAuth(r.Username, r.Password))
+	}
+	if r.HTTPClient != nil {
+		opts = append(opts, sr.HTTPClient(r.HTTPClient))
+	}
+	cl, err := sr.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: schema registry: %w", ErrInvalidConfig, err)
+	}
+	return &schemaResolver{client: cl, key: r.Key, value: r.Value || !r.Key, metas: map[int]*serde.SchemaMeta{}}, nil
+}
+
+// meta returns the metadata for schema id, nil when the registry does not
+// know it, or an error when the registry cannot be asked.
+func (s *schemaResolver) meta(ctx context.Context, id int) (*serde.SchemaMeta, error) {
+	s.mu.RLock()
+	m, ok := s.metas[id]
+	s.mu.RUnlock()
+	if ok {
+		return m, nil
+	}
+	sch, err := s.client.SchemaByID(ctx, id)
+	var re *sr.ResponseError
+	switch {
+	case errors.As(err, &re) && re.StatusCode == http.StatusNotFound:
+		m = nil
+	case err != nil:
+		return nil, fmt.Errorf("esm: schema registry: schema %d: %w", id, err)
+	default:
+		m = &serde.SchemaMeta{DataFormat: sch.Type.String(), SchemaID: strconv.Itoa(id)}
+	}
+	s.mu.Lock()
+	s.metas[id] = m
+	s.mu.Unlock()
+	return m, nil
+}
+
+// apply gives one key or value its metadata. Data that is null, not in the
+// Confluent wire format, or of a schema id the registry does not know is
+// left as it is (miss reports the last).
+func (s *schemaResolver) apply(ctx context.Context, data []byte) (out []byte, meta *serde.SchemaMeta, miss bool, err error) {
+	if len(data) < 5 || data[0] != 0 {
+		return data, nil, false, nil
+	}
+	id := int(binary.BigEndian.Uint32(data[1:5]))
+	meta, err = s.meta(ctx, id)
+	if err != nil {
+		return data, nil, false, err
+	}
+	if meta == nil {
+		return data, nil, true, nil
+	}
+	return data[5:], meta, false, nil
+}
+
+// applySchema applies the registry integration to the records of j that
+// have not had it yet. It fails only when the registry cannot be reached;
+// the batch is then retried later.
+func (m *Mapping) applySchema(ctx context.Context, j *job) error {
+	if m.schema == nil {
+		return nil
+	}
+	for _, p := range j.parts {
+		for _, r := range p.recs {
+			if r.schema {
+				continue
+			}
+			if m.schema.key && r.raw.Key != nil {
+				data, meta, miss, err := m.schema.apply(ctx, r.raw.Key)
+				if err != nil {
+					return err
+				}
+				r.raw.Key, r.raw.KeySchema = data, meta
+				m.miss(miss, r, "key")
+			}
+			if m.schema.value && r.raw.Value != nil {
+				data, meta, miss, err := m.schema.apply(ctx, r.raw.Value)
+				if err != nil {
+					return err
+				}
+				r.raw.Value, r.raw.ValueSchema = data, meta
+				m.miss(miss, r, "value")
+			}
+			r.schema = true
+		}
+	}
+	return nil
+}
+
+func (m *Mapping) miss(miss bool, r *rec, what string) {
+	if !miss {
+		return
+	}
+	m.stats.schemaMisses.Add(1)
+	m.log.Warn("esm: schema id unknown to the registry; passed on as it is", "record", r.ps.key+"@"+strconv.FormatInt(r.raw.Offset, 10), "part", what)
+}
