@@ -10,15 +10,16 @@
 //
 // # Delivery
 //
-// The handler reports failed records back to the event source mapping
-// (kafkalambda.ReportItemFailures; the SAM template sets
-// FunctionResponseTypes ReportBatchItemFailures), so one bad record holds up
-// its own partition, not the batch. A settlement counts as written only once
-// the brokers acknowledged it (the SDK's flush at the end of each
-// invocation); a failed or unacknowledged write fails its trade, which the
-// mapping delivers again. Kafka delivery is at least once: a trade may be
-// settled twice, and then both settlements are equal (settle.DrawByID) and
-// carry the same HeaderSource.
+// A settlement counts as written only once the brokers acknowledged it (the
+// SDK's flush at the end of each invocation); a failed or unacknowledged
+// write fails its trade, and what that does is the failure policy
+// (Config.Policy): by default the whole invocation fails and the event
+// source mapping retries the batch; the deployed function (template.yaml)
+// reports batch item failures instead, so that a failure holds up its own
+// partition only, which needs FunctionResponseTypes ReportBatchItemFailures
+// on the mapping. Delivery is at least once: a trade may be settled twice,
+// and then both settlements are equal (settle.DrawByID) and carry the same
+// HeaderSource.
 package app
 
 import (
@@ -55,11 +56,12 @@ type Config struct {
 	Rules settle.Rules
 	// OutputTopic is where settlements go; default OutputTopic.
 	OutputTopic string
-	// DeadLetterTopic, when set, makes a record that cannot be settled
-	// (undecodable bytes, say) go to this topic with the error in its
-	// headers (kafkalambda.DeadLetter) instead of being reported back to
-	// the event source mapping for a retry (the default).
-	DeadLetterTopic string
+	// Policy is what a record that cannot be settled (undecodable bytes, an
+	// unacknowledged write) does. The zero value is kafkalambda.FailBatch,
+	// which is right for any event source mapping; ReportItemFailures needs
+	// the mapping to have FunctionResponseTypes ReportBatchItemFailures, or
+	// its answer is ignored and failed trades are lost.
+	Policy kafkalambda.FailurePolicy
 	// Logger receives the handler's per-invocation log lines; default:
 	// discard.
 	Logger *slog.Logger
@@ -99,17 +101,13 @@ func New(cfg Config) (*Function, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tradesettle: TradeSettlement codec: %w", err)
 	}
-	policy := kafkalambda.ReportItemFailures()
-	if cfg.DeadLetterTopic != "" {
-		policy = kafkalambda.DeadLetter(cfg.DeadLetterTopic)
-	}
 	return &Function{
 		keys:     serde.String(),
 		values:   values,
 		out:      kafkalambda.NewOutput[string, *tradepb.TradeSettlement](cfg.OutputTopic, serde.String(), settlements),
 		rules:    cfg.Rules,
 		producer: cfg.Producer,
-		policy:   policy,
+		policy:   cfg.Policy,
 		log:      cfg.Logger,
 	}, nil
 }
@@ -123,9 +121,8 @@ func (f *Function) Keys() serde.Deserializer[string] { return f.keys }
 func (f *Function) Values() serde.Deserializer[*tradepb.UserTrade] { return f.values }
 
 // Options returns the handler options of the function: its producer, its
-// logger and its failure policy (ReportItemFailures, or DeadLetter with
-// Config.DeadLetterTopic), followed by extra, which can override them (a
-// later option wins).
+// logger and its failure policy (Config.Policy), followed by extra, which
+// can override them (a later option wins).
 func (f *Function) Options(extra ...kafkalambda.Option) []kafkalambda.Option {
 	opts := []kafkalambda.Option{
 		kafkalambda.WithProducer(f.producer),

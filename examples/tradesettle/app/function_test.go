@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +29,7 @@ type rig struct {
 
 // newRig starts a broker and registry and builds the function over them,
 // with a draw that flags the trades whose offset is odd.
-func newRig(t *testing.T, dlq string) *rig {
+func newRig(t *testing.T, policy kafkalambda.FailurePolicy) *rig {
 	t.Helper()
 	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic(app.InputTopic, 2), kafkalambdatest.WithTopic(app.OutputTopic, 2))
 	p, err := kafkalambda.NewProducer(func(context.Context) (kafka.ConfigMap, error) {
@@ -47,7 +48,7 @@ func newRig(t *testing.T, dlq string) *rig {
 			}
 			return 0.99
 		}},
-		DeadLetterTopic: dlq,
+		Policy: policy,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +81,7 @@ func ut(user, symbol string, q, p int32) *tradepb.UserTrade {
 
 func TestProcessSettlesEachTrade(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, "")
+	r := newRig(t, kafkalambda.ReportItemFailures())
 	h, err := r.fn.Handler()
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +141,7 @@ func TestProcessSettlesEachTrade(t *testing.T) {
 
 func TestUndecodableTradeIsReportedBack(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, "")
+	r := newRig(t, kafkalambda.ReportItemFailures())
 	h, err := r.fn.Handler()
 	if err != nil {
 		t.Fatal(err)
@@ -170,10 +171,30 @@ func TestUndecodableTradeIsReportedBack(t *testing.T) {
 	}
 }
 
+func TestUndecodableTradeFailsTheBatchByDefault(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, kafkalambda.FailurePolicy{})
+	h, err := r.fn.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	payload, err := kafkalambdatest.NewEvent(serde.String(), serde.Bytes()).
+		Add(app.InputTopic, 0, kafkalambdatest.Record[string, []byte]{Key: "User_1", Value: []byte{0, 0, 0, 0, 99}}).
+		Payload(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var re *kafkalambda.RecordError
+	if _, err := h.Invoke(ctx, payload); !errors.Is(err, kafkalambda.ErrBatchFailed) || !errors.As(err, &re) || re.Offset != 0 {
+		t.Fatalf("Invoke error %v, want the batch failed at user_trades-0@0", err)
+	}
+}
+
 func TestUndecodableTradeIsDeadLettered(t *testing.T) {
 	t.Parallel()
 	const dlq = "user_trades-dlq"
-	r := newRig(t, dlq)
+	r := newRig(t, kafkalambda.DeadLetter(dlq))
 	h, err := r.fn.Handler()
 	if err != nil {
 		t.Fatal(err)

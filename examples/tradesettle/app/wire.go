@@ -34,9 +34,33 @@ const (
 	EnvAuth = "KAFKA_AUTH"
 	// EnvOutputTopic overrides the settlements topic (default OutputTopic).
 	EnvOutputTopic = "SETTLEMENT_TOPIC"
-	// EnvDeadLetterTopic sets Config.DeadLetterTopic.
+	// EnvFailurePolicy sets Config.Policy: FAIL_BATCH (default),
+	// REPORT_BATCH_ITEM_FAILURES (only with an event source mapping that has
+	// FunctionResponseTypes ReportBatchItemFailures) or DEAD_LETTER (to the
+	// topic in EnvDeadLetterTopic).
+	EnvFailurePolicy = "FAILURE_POLICY"
+	// EnvDeadLetterTopic is the dead-letter topic of FAILURE_POLICY
+	// DEAD_LETTER.
 	EnvDeadLetterTopic = "DEAD_LETTER_TOPIC"
 )
+
+// policyFromEnv returns the failure policy that FAILURE_POLICY names.
+func policyFromEnv(env func(string) string) (kafkalambda.FailurePolicy, error) {
+	switch p := env(EnvFailurePolicy); p {
+	case "", "FAIL_BATCH":
+		return kafkalambda.FailBatch(), nil
+	case "REPORT_BATCH_ITEM_FAILURES":
+		return kafkalambda.ReportItemFailures(), nil
+	case "DEAD_LETTER":
+		topic := env(EnvDeadLetterTopic)
+		if topic == "" {
+			return kafkalambda.FailurePolicy{}, fmt.Errorf("tradesettle: %s=DEAD_LETTER needs %s", EnvFailurePolicy, EnvDeadLetterTopic)
+		}
+		return kafkalambda.DeadLetter(topic), nil
+	default:
+		return kafkalambda.FailurePolicy{}, fmt.Errorf("tradesettle: %s=%q: want FAIL_BATCH, REPORT_BATCH_ITEM_FAILURES or DEAD_LETTER", EnvFailurePolicy, p)
+	}
+}
 
 // WireOption adjusts Wire, for local runs and tests.
 type WireOption func(*wiring)
@@ -88,6 +112,10 @@ func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 		}
 	}
 	env := func(k string) string { v, _ := w.lookupEnv(k); return v }
+	policy, err := policyFromEnv(env)
+	if err != nil {
+		return nil, err
+	}
 
 	// 1. The secret.
 	loader, err := w.loader(ctx, env)
@@ -119,12 +147,12 @@ func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 
 	// 3. The function.
 	return New(Config{
-		Registry:        NewSecretRegistry(loader.Registry),
-		Producer:        producer,
-		Rules:           w.rules,
-		OutputTopic:     env(EnvOutputTopic),
-		DeadLetterTopic: env(EnvDeadLetterTopic),
-		Logger:          w.logger,
+		Registry:    NewSecretRegistry(loader.Registry),
+		Producer:    producer,
+		Rules:       w.rules,
+		OutputTopic: env(EnvOutputTopic),
+		Policy:      policy,
+		Logger:      w.logger,
 	})
 }
 

@@ -42,7 +42,7 @@ func secretJSON(c *kafkalambdatest.Cluster, user, pass string) string {
 }
 
 // invoke runs one event of n trades through h within timeout and returns
-// the number of item failures.
+// the number of item failures, or -1 when the invocation failed as a whole.
 func invoke(t *testing.T, c *kafkalambdatest.Cluster, h *kafkalambda.Handler[string, *tradepb.UserTrade], first int64, n int, timeout time.Duration) int {
 	t.Helper()
 	trades, err := serde.Protobuf[*tradepb.UserTrade](c.RegistryClient())
@@ -62,7 +62,8 @@ func invoke(t *testing.T, c *kafkalambdatest.Cluster, h *kafkalambda.Handler[str
 	}
 	out, err := h.Invoke(ctx, payload)
 	if err != nil {
-		t.Fatal(err)
+		t.Logf("invocation failed: %v", err)
+		return -1
 	}
 	var resp kafkalambda.ItemFailures
 	if err := json.Unmarshal(out, &resp); err != nil {
@@ -185,6 +186,8 @@ func TestWireRejectsBadEnvironment(t *testing.T) {
 		{"no secret", map[string]string{}, app.EnvSecretID},
 		{"bad auth", map[string]string{app.EnvSecretJSON: "{}", app.EnvAuth: "PLAIN"}, app.EnvAuth},
 		{"bad source", map[string]string{app.EnvSecretID: "x", app.EnvSecretSource: "vault"}, app.EnvSecretSource},
+		{"bad policy", map[string]string{app.EnvSecretJSON: "{}", app.EnvFailurePolicy: "RETRY"}, app.EnvFailurePolicy},
+		{"dead letter without topic", map[string]string{app.EnvSecretJSON: "{}", app.EnvFailurePolicy: "DEAD_LETTER"}, app.EnvDeadLetterTopic},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
