@@ -22,6 +22,9 @@ import (
 // condition's value) and after taking out ProvisionedPollerConfig, which
 // postdates goformation v7.14.9's schema (it rejects properties it does not
 // know); that one is checked on the raw template.
+//
+// The template tests do not run in parallel: goformation's ProcessYAML
+// writes package-level maps (its YAML tag registry) on every call.
 
 const (
 	testSecretARN  = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tradesettle/kafka-AbCdEf"
@@ -138,10 +141,8 @@ func allows(stmts []map[string]any, action, resource string) bool {
 }
 
 func TestTemplate(t *testing.T) {
-	t.Parallel()
 	for _, source := range []string{"SelfManaged", "MSK"} {
 		t.Run(source, func(t *testing.T) {
-			t.Parallel()
 			tmpl := parseFor(t, source)
 			isMSK := source == "MSK"
 			fn, err := tmpl.GetServerlessFunctionWithName("SettleFunction")
@@ -254,7 +255,6 @@ func TestTemplate(t *testing.T) {
 // Partial batch responses of Kafka event source mappings need provisioned
 // mode, and both mappings must invoke the function.
 func TestTemplateMappingsRaw(t *testing.T) {
-	t.Parallel()
 	resources := rawTemplate(t)["Resources"].(map[string]any)
 	n := 0
 	for name, r := range resources {
