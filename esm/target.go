@@ -17,6 +17,7 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // Target is the function a Mapping invokes, once per batch, with the event
@@ -228,7 +229,12 @@ func (t *InvokeTarget) Invoke(ctx context.Context, payload []byte) (Result, erro
 	if t.qualifier != "" {
 		in.Qualifier = aws.String(t.qualifier)
 	}
-	out, err := t.client.Invoke(ctx, in)
+	// The emulator takes the invocation's id from this header (and does
+	// not send one back): the function's logs and the mapping's then agree.
+	id := newRequestID()
+	out, err := t.client.Invoke(ctx, in, func(o *lambda.Options) {
+		o.APIOptions = append(o.APIOptions, smithyhttp.SetHeaderValue("X-Amzn-RequestId", id))
+	})
 	if err != nil {
 		var status interface{ HTTPStatusCode() int }
 		if errors.As(err, &status) && status.HTTPStatusCode() == 502 {
@@ -237,6 +243,7 @@ func (t *InvokeTarget) Invoke(ctx context.Context, payload []byte) (Result, erro
 		return Result{}, fmt.Errorf("%w: %s: %w", ErrInvoke, t.function, err)
 	}
 	res := Result{
+		RequestID:       id,
 		Payload:         out.Payload,
 		FunctionError:   aws.ToString(out.FunctionError),
 		StatusCode:      int(out.StatusCode),
