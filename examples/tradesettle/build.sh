@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Builds the function for AWS Lambda's provided.al2023 runtime:
+#
+#   dist/bootstrap      the executable (Handler: bootstrap)
+#   dist/function.zip   bootstrap at the root of a zip, for template.yaml's CodeUri
+#
+# The function links librdkafka (confluent-kafka-go, cgo). A binary linked
+# against this machine's glibc may need a newer glibc than Amazon Linux 2023
+# has (2.34) and then fails at start with "GLIBC_2.xx not found". So it is
+# built static against musl (confluent-kafka-go's bundled musl librdkafka,
+# -tags musl), and checked: static, or else no GLIBC symbol newer than 2.34.
+# The build fails if the check does.
+#
+# Needs: Go, musl-gcc (Debian/Ubuntu: apt-get install musl-tools; installed
+# here when missing and apt-get can run), readelf (binutils), zip or python3.
+#
+# Environment:
+#   GOARCH  target architecture, amd64 (Lambda x86_64) or arm64 (Lambda
+#           arm64); default: this machine's. For another architecture than
+#           this machine's, set CC to a musl cross compiler for it (e.g.
+#           aarch64-linux-musl-gcc) and template.yaml's Architecture.
+#   CC      C compiler (default musl-gcc).
+#
+# Paths are relative to this script's folder, so it works from anywhere and
+# in a copy of the folder.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")"
+here=$(pwd)
+dist="$here/dist"
+max_glibc="2.34"
+
+die() { echo "build.sh: $*" >&2; exit 1; }
+
+command -v go >/dev/null || die "go not found"
+command -v readelf >/dev/null || die "readelf not found (binutils)"
+
+host_arch=$(go env GOHOSTARCH)
+arch=${GOARCH:-$host_arch}
+case "$arch" in
+amd64) lambda_arch=x86_64 elf_machine="X86-64" ;;
+arm64) lambda_arch=arm64 elf_machine="AArch64" ;;
+*) die "GOARCH=$arch: Lambda runs amd64 (x86_64) or arm64" ;;
+esac
+
+if [ -z "${CC:-}" ]; then
+	[ "$arch" = "$host_arch" ] || die "building for $arch on $host_arch: set CC to a musl cross compiler for $arch"
+	CC=musl-gcc
+	if ! command -v musl-gcc >/dev/null; then
+		if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+			echo "== installing musl-tools (musl-gcc)"
+			apt-get install -y musl-tools >/dev/null 2>&1 ||
+				{ apt-get update >/dev/null && apt-get install -y musl-tools >/dev/null; } ||
+				die "could not install musl-tools"
+		else
+			die "musl-gcc not found: install musl-tools (Debian/Ubuntu) or musl (Alpine, Fedora), or set CC"
+		fi
+	fi
+fi
+command -v "${CC%% *}" >/dev/null || die "CC=$CC not found"
+
+echo "== go build ($arch, Lambda $lambda_arch, CC=$CC, static musl)"
+rm -rf "$dist"
+mkdir -p "$dist"
+# -tags musl: confluent-kafka-go's librdkafka built for musl.
+# -tags lambda.norpc: aws-lambda-go without the go1.x RPC mode, which
+# provided.al2023 does not use.
+CGO_ENABLED=1 GOOS=linux GOARCH="$arch" CC="$CC" \
+	go build -trimpath -buildvcs=false -tags musl,lambda.norpc \
+	-ldflags '-s -w -linkmode external -extldflags "-static"' \
+	-o "$dist/bootstrap" .
+
+echo "== checking dist/bootstrap runs on Amazon Linux 2023 (glibc $max_glibc)"
+bin="$dist/bootstrap"
+readelf -h "$bin" | grep -q "Machine:.*$elf_machine" ||
+	die "dist/bootstrap is not a $elf_machine executable: $(readelf -h "$bin" | grep Machine:)"
+command -v file >/dev/null && file "$bin" | sed "s|$here/||"
+if readelf -l "$bin" | grep -q "Requesting program interpreter" || readelf -d "$bin" | grep -q "(NEEDED)"; then
+	echo "dynamically linked:"
+	readelf -d "$bin" | grep "(NEEDED)" || true
+	newest=$(readelf --version-info --wide "$bin" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1)
+	[ -n "$newest" ] || die "dynamically linked, and no GLIBC symbol versions to check"
+	echo "newest GLIBC symbol version: $newest"
+	[ "$(printf '%s\n%s\n' "$newest" "$max_glibc" | sort -V | tail -n 1)" = "$max_glibc" ] ||
+		die "dist/bootstrap needs GLIBC_$newest, newer than Amazon Linux 2023's $max_glibc"
+else
+	echo "static: no program interpreter, no NEEDED libraries, no GLIBC symbol versions"
+	if readelf --version-info --wide "$bin" | grep -q 'GLIBC_'; then
+		die "static binary with GLIBC symbol versions"
+	fi
+fi
+
+echo "== zip"
+chmod 0755 "$bin"
+if command -v zip >/dev/null; then
+	(cd "$dist" && zip -q -X function.zip bootstrap)
+elif command -v python3 >/dev/null; then
+	python3 - "$dist" <<'PY'
+import sys, zipfile, os
+d = sys.argv[1]
+info = zipfile.ZipInfo("bootstrap", date_time=(1980, 1, 1, 0, 0, 0))
+info.external_attr = (0o100755 << 16)
+info.compress_type = zipfile.ZIP_DEFLATED
+with open(os.path.join(d, "bootstrap"), "rb") as f, zipfile.ZipFile(os.path.join(d, "function.zip"), "w") as z:
+    z.writestr(info, f.read())
+PY
+else
+	die "neither zip nor python3 found to make dist/function.zip"
+fi
+
+ls -l "$dist" | sed "s|$here/||"
+echo "built dist/bootstrap ($(du -h "$bin" | cut -f1), $lambda_arch) and dist/function.zip ($(du -h "$dist/function.zip" | cut -f1))"
