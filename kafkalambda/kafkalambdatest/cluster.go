@@ -2,6 +2,7 @@ package kafkalambdatest
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -33,6 +34,7 @@ type clusterConfig struct {
 	saslPass     string
 	registryUser string
 	registryPass string
+	tls          bool
 	kafkaOpts    []kfake.Opt
 }
 
@@ -77,12 +79,14 @@ func WithKafkaOptions(opts ...kfake.Opt) ClusterOption {
 // safe for concurrent use. Close it when done ([NewCluster] does so in
 // t.Cleanup).
 type Cluster struct {
-	kafka    *kfake.Cluster
-	registry *srfake.Registry
-	cl       *kgo.Client
-	adm      *kadm.Client
-	brokers  []string
-	cfg      clusterConfig
+	kafka     *kfake.Cluster
+	registry  *srfake.Registry
+	cl        *kgo.Client
+	adm       *kadm.Client
+	brokers   []string
+	cfg       clusterConfig
+	clientTLS *tls.Config
+	caPEM     []byte
 }
 
 // NewCluster starts a Cluster for the test and closes it in t.Cleanup. It
@@ -120,6 +124,16 @@ func StartCluster(ctx context.Context, opts ...ClusterOption) (*Cluster, error) 
 	if cfg.saslUser != "" {
 		kopts = append(kopts, kfake.EnableSASL(), kfake.Superuser("PLAIN", cfg.saslUser, cfg.saslPass))
 	}
+	var clientTLS *tls.Config
+	var caPEM []byte
+	if cfg.tls {
+		server, client, ca, err := selfSigned()
+		if err != nil {
+			return nil, err
+		}
+		kopts = append(kopts, kfake.TLS(server))
+		clientTLS, caPEM = client, ca
+	}
 	kf, err := kfake.NewCluster(append(kopts, cfg.kafkaOpts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafkalambdatest: start broker: %w", err)
@@ -128,7 +142,7 @@ func StartCluster(ctx context.Context, opts ...ClusterOption) (*Cluster, error) 
 	if cfg.registryUser != "" {
 		ropts = append(ropts, srfake.WithAuth("Basic "+base64.StdEncoding.EncodeToString([]byte(cfg.registryUser+":"+cfg.registryPass))))
 	}
-	c := &Cluster{kafka: kf, registry: srfake.New(ropts...), brokers: kf.ListenAddrs(), cfg: cfg}
+	c := &Cluster{kafka: kf, registry: srfake.New(ropts...), brokers: kf.ListenAddrs(), cfg: cfg, clientTLS: clientTLS, caPEM: caPEM}
 	c.cl, err = kgo.NewClient(append(c.ClientOptions(),
 		kgo.RecordPartitioner(manualOrKeyPartitioner()),
 		kgo.AllowAutoTopicCreation(),
@@ -173,9 +187,13 @@ func (c *Cluster) Brokers() []string { return slices.Clone(c.brokers) }
 func (c *Cluster) BootstrapServers() string { return strings.Join(c.brokers, ",") }
 
 // ClientOptions returns the franz-go options that connect a client to this
-// cluster: the seed brokers, and SASL/PLAIN when WithSASLPlain is set.
+// cluster: the seed brokers, SASL/PLAIN when WithSASLPlain is set, TLS
+// trusting the cluster's CA when WithTLS is.
 func (c *Cluster) ClientOptions() []kgo.Opt {
 	opts := []kgo.Opt{kgo.SeedBrokers(c.brokers...)}
+	if c.clientTLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(c.clientTLS.Clone()))
+	}
 	if c.cfg.saslUser != "" {
 		opts = append(opts, kgo.SASL(plain.Auth{User: c.cfg.saslUser, Pass: c.cfg.saslPass}.AsMechanism()))
 	}

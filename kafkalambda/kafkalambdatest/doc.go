@@ -26,7 +26,10 @@
 // helpers to create topics, produce typed or raw records and read a topic
 // back; [NewCluster] does the same for a test and closes everything in
 // t.Cleanup. Both serve tests and commands alike (the example's local
-// pipeline runs on StartCluster). Fault injection is available through
+// pipeline runs on StartCluster). [WithSASLPlain] and [WithTLS] secure the
+// broker (with a CA made for the cluster, [Cluster.CACertPEM]);
+// [Cluster.ClientOptions] connect franz-go clients to it. Fault injection is
+// available through
 // [Cluster.Kafka] (kfake's Control hooks) and [Cluster.FakeRegistry]
 // (srfake's interceptors).
 package kafkalambdatest

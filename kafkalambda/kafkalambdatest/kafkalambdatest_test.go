@@ -216,6 +216,34 @@ func TestClusterSASL(t *testing.T) {
 	}
 }
 
+// With TLS the helpers connect through the cluster's CA; a plaintext client
+// does not get in.
+func TestClusterTLS(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTLS(), kafkalambdatest.WithTopic("tls", 1))
+	if err := kafkalambdatest.Produce(ctx, c, "tls", serde.String(), serde.String(),
+		kafkalambdatest.Record[string, string]{Key: "k", Value: "v"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.ReadTopic(ctx, "tls"); err != nil || len(got) != 1 {
+		t.Fatalf("read: %v, %v", got, err)
+	}
+	if !bytes.Contains(c.CACertPEM(), []byte("BEGIN CERTIFICATE")) {
+		t.Fatalf("CA PEM: %q", c.CACertPEM())
+	}
+	plain, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers()...), kgo.RequestRetries(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := plain.Ping(pctx); err == nil {
+		t.Fatal("a plaintext client got in")
+	}
+}
+
 func TestStartClusterOptions(t *testing.T) {
 	t.Parallel()
 	if _, err := kafkalambdatest.StartCluster(context.Background(), kafkalambdatest.WithBrokers(0)); !errors.Is(err, kafkalambdatest.ErrInvalid) {

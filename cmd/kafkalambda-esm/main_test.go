@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
+)
+
+// lockedBuffer is an io.Writer the command writes to while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// events parses the lines printed so far.
+func (l *lockedBuffer) events(t *testing.T) []*kafkalambda.Event {
+	t.Helper()
+	var out []*kafkalambda.Event
+	sc := bufio.NewScanner(strings.NewReader(l.String()))
+	sc.Buffer(nil, 8<<20)
+	for sc.Scan() {
+		ev, err := kafkalambda.ParseEvent(sc.Bytes())
+		if err != nil {
+			t.Fatalf("printed line is not an event: %v", err)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// runCommand runs the command until stop is called, which returns its exit
+// status.
+func runCommand(args []string, getenv func(string) string) (stdout, stderr *lockedBuffer, stop func() int) {
+	stdout, stderr = &lockedBuffer{}, &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, getenv, stdout, stderr) }()
+	return stdout, stderr, func() int {
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(20 * time.Second):
+			return -1
+		}
+	}
+}
+
+func waitEvents(t *testing.T, out *lockedBuffer, records int) []*kafkalambda.Event {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		evs := out.events(t)
+		n := 0
+		for _, ev := range evs {
+			n += ev.Len()
+		}
+		if n >= records {
+			return evs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("printed %d records, want %d", n, records)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Without -function-url the command prints the events, as an MSK mapping
+// with -event-source-arn, and logs every batch at debug level.
+func TestPrintsEvents(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("orders", 2))
+	if err := c.ProduceRecords(context.Background(),
+		&kgo.Record{Topic: "orders", Partition: 0, Key: []byte("a"), Value: []byte("1")},
+		&kgo.Record{Topic: "orders", Partition: 1, Key: []byte("b"), Value: []byte("2")},
+		&kgo.Record{Topic: "orders", Partition: 1, Key: []byte("c"), Value: []byte("3")}); err != nil {
+		t.Fatal(err)
+	}
+	const arn = "arn:aws:kafka:us-east-1:123456789012:cluster/c/1"
+	out, errs, stop := runCommand([]string{"-brokers", c.BootstrapServers(), "-topics", "orders", "-group", "cmd",
+		"-window", "0s", "-event-source-arn", arn, "-log-level", "debug", "-log-format", "json"}, env(nil))
+	evs := waitEvents(t, out, 3)
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	for _, ev := range evs {
+		if ev.Source != kafkalambda.SourceMSK || ev.SourceARN != arn {
+			t.Fatalf("event %+v", ev)
+		}
+	}
+	for _, want := range []string{`"msg":"esm: batch"`, `"msg":"esm: partitions assigned"`, `"msg":"kafkalambda-esm: done"`, `"committed":3`} {
+		if !strings.Contains(errs.String(), want) {
+			t.Errorf("stderr lacks %s:\n%s", want, errs)
+		}
+	}
+}
+
+// SASL/PLAIN with the password from the environment, TLS with a CA file.
+func TestSASLAndTLS(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithSASLPlain("app", "s3cret"), kafkalambdatest.WithTLS(),
+		kafkalambdatest.WithTopic("secure", 1))
+	if err := c.ProduceRecords(context.Background(), &kgo.Record{Topic: "secure", Value: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, c.CACertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-brokers", c.BootstrapServers(), "-topics", "secure", "-window", "0s", "-connect-timeout", "2s",
+		"-sasl-mechanism", "PLAIN", "-sasl-username", "app", "-tls-ca-file", ca}
+	out, errs, stop := runCommand(args, env(map[string]string{"KAFKA_SASL_PASSWORD": "s3cret"}))
+	waitEvents(t, out, 1)
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+
+	// A wrong password fails with status 1 and a message, without the password.
+	out, errs, stop = runCommand(append(args, "-sasl-password", "hunter2"), env(nil))
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(errs.String(), "kafkalambda-esm: stopped") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failure reported:\n%s", errs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code := stop(); code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, errs)
+	}
+	if strings.Contains(errs.String(), "hunter2") || out.String() != "" {
+		t.Fatalf("password in the logs, or events printed:\n%s", errs)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"-topics", "t"},
+		{"-brokers", "b:1"},
+		{"-brokers", "b:1", "-topics", "t", "-log-level", "loud"},
+		{"-brokers", "b:1", "-topics", "t", "-log-format", "xml"},
+		{"-brokers", "b:1", "-topics", "t", "-sasl-mechanism", "PLAIN"},
+		{"-brokers", "b:1", "-topics", "t", "-sasl-mechanism", "GSSAPI", "-sasl-username", "u"},
+		{"-brokers", "b:1", "-topics", "t", "-tls-ca-file", "/nonexistent"},
+		{"-brokers", "b:1", "-topics", "t", "-batch-size", "0"},
+		{"-brokers", "b:1", "-topics", "t", "-starting-position", "AT_TIMESTAMP", "-starting-timestamp", "yesterday"},
+		{"-brokers", "b:1", "-topics", "t", "-schema-registry-url", "http://r", "-schema-format", "JSON"},
+		{"-brokers", "b:1", "-topics", "t", "-on-failure-topic", "t"},
+		{"-no-such-flag"},
+	} {
+		var stderr bytes.Buffer
+		if code := run(context.Background(), args, env(nil), &bytes.Buffer{}, &stderr); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+		if stderr.Len() == 0 {
+			t.Errorf("%v: no message", args)
+		}
+	}
+	if code := run(context.Background(), []string{"-h"}, env(nil), &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
+		t.Errorf("-h: exit %d", code)
+	}
+}
