@@ -37,6 +37,17 @@ func (j *job) records() int {
 	return n
 }
 
+// drain takes every record out of j (its parts and their ends stay) and
+// returns them in order.
+func (j *job) drain() []*rec {
+	var recs []*rec
+	for i := range j.parts {
+		recs = append(recs, j.parts[i].recs...)
+		j.parts[i].recs = nil
+	}
+	return recs
+}
+
 // invocation is one call of the target and how it came out.
 type invocation struct {
 	res      Result
@@ -104,10 +115,9 @@ func (m *Mapping) process(ctx context.Context, w *worker, first *job) {
 		payload := m.encode(j)
 		if len(payload) > m.set.maxPayload {
 			if j.records() == 1 {
-				if m.fail(j.parts[0].recs, ConditionPayloadTooLarge, nil) != nil {
+				if m.fail(j.drain(), ConditionPayloadTooLarge, nil) != nil {
 					return
 				}
-				j.parts[0].recs = nil
 				m.finish(j)
 				queue = queue[1:]
 				continue
@@ -184,15 +194,9 @@ func (m *Mapping) act(j *job, inv *invocation, res *BatchResult, queue []*job) [
 // marks j done. It returns how many were sent and how many discarded; on a
 // stop before the on-failure topic acknowledged them, j stays undone.
 func (m *Mapping) exhaust(j *job, inv *invocation) (sent, discarded int) {
-	var recs []*rec
-	for _, p := range j.parts {
-		recs = append(recs, p.recs...)
-	}
+	recs := j.drain()
 	if m.fail(recs, ConditionRetriesExhausted, inv) != nil {
 		return 0, 0
-	}
-	for i := range j.parts {
-		j.parts[i].recs = nil
 	}
 	m.finish(j)
 	if m.set.onFailure == "" {

@@ -1,0 +1,161 @@
+package esm
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+)
+
+// testJob is a batch of two partitions: t-0 offsets 10..13, t-1 offsets 0..1.
+func testJob() *job {
+	mk := func(topic string, p int32, offs ...int64) part {
+		ps := &partState{tp: tp{topic, p}, key: where(topic, p)}
+		pt := part{ps: ps, end: offs[len(offs)-1] + 1}
+		for _, o := range offs {
+			pt.recs = append(pt.recs, &rec{ps: ps, raw: kafkalambda.RawRecord{Topic: topic, Partition: p, Offset: o}})
+		}
+		return pt
+	}
+	return &job{parts: []part{mk("t", 0, 10, 11, 12, 13), mk("t", 1, 0, 1)}}
+}
+
+func TestParseItemFailures(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		in   string
+		want string // "t-0:12 ..." or "bad"
+	}{
+		{"empty", ``, ""},
+		{"spaces", " \n", ""},
+		{"null", `null`, ""},
+		{"empty object", `{}`, ""},
+		{"null list", `{"batchItemFailures":null}`, ""},
+		{"empty list", `{"batchItemFailures":[]}`, ""},
+		{"other fields only", `{"status":"ok"}`, ""},
+		{"one", `{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":12}}]}`, "t-0:12"},
+		{"lowest per partition", `{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":13}},
+			{"itemIdentifier":{"partition":"t-1","offset":1}},{"itemIdentifier":{"partition":"t-0","offset":11}}]}`, "t-0:11 t-1:1"},
+		{"offset outside the batch", `{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":9}}]}`, "bad"},
+		{"partition outside the batch", `{"batchItemFailures":[{"itemIdentifier":{"partition":"t-2","offset":0}}]}`, "bad"},
+		{"string offset", `{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":"12"}}]}`, "bad"},
+		{"fraction", `{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":12.0}}]}`, "bad"},
+		{"exponent", `{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":1.2e1}}]}`, "bad"},
+		{"no offset", `{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0"}}]}`, "bad"},
+		{"no partition", `{"batchItemFailures":[{"itemIdentifier":{"offset":12}}]}`, "bad"},
+		{"null identifier", `{"batchItemFailures":[{"itemIdentifier":null}]}`, "bad"},
+		{"string identifier (SQS style)", `{"batchItemFailures":[{"itemIdentifier":"t-0-12"}]}`, "bad"},
+		{"list is an object", `{"batchItemFailures":{}}`, "bad"},
+		{"not JSON", `OK`, "bad"},
+		{"array", `[]`, "bad"},
+		{"truncated", `{"batchItemFailures":[`, "bad"},
+		{"string", `"done"`, "bad"},
+	} {
+		got, err := parseItemFailures([]byte(tc.in), testJob())
+		var s string
+		if err != nil {
+			if !errors.Is(err, ErrBadResponse) {
+				t.Errorf("%s: error %v does not match ErrBadResponse", tc.name, err)
+			}
+			s = "bad"
+		} else {
+			for _, key := range []string{"t-0", "t-1"} {
+				for ps, off := range got {
+					if ps.key == key {
+						s += fmt.Sprintf(" %s:%d", key, off)
+					}
+				}
+			}
+			if s != "" {
+				s = s[1:]
+			}
+		}
+		if s != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, s, tc.want)
+		}
+	}
+}
+
+// A function's response is untrusted: no input makes the parser panic, and
+// whatever it accepts names records of the batch.
+func FuzzParseItemFailures(f *testing.F) {
+	f.Add([]byte(`{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":12}}]}`))
+	f.Add([]byte(`{"batchItemFailures":[{"itemIdentifier":{"partition":"t-1","offset":0}},{"itemIdentifier":{"partition":"t-0","offset":13}}]}`))
+	f.Add([]byte(`{"batchItemFailures":null}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		j := testJob()
+		got, err := parseItemFailures(payload, j)
+		if err != nil {
+			return
+		}
+		for ps, off := range got {
+			if findRecord(j, ps.key, off) != ps {
+				t.Fatalf("accepted %s@%d, not in the batch", ps.key, off)
+			}
+		}
+	})
+}
+
+// Bisecting splits by record count across partitions; the halves' commit
+// positions meet where they were cut.
+func TestSplit(t *testing.T) {
+	t.Parallel()
+	j := testJob()
+	j.attempts = 2
+	a, b := j.split()
+	if a.attempts != 2 || b.attempts != 2 {
+		t.Fatal("halves lost the attempt count")
+	}
+	show := func(j *job) string {
+		s := ""
+		for _, p := range j.parts {
+			s += fmt.Sprintf("%s:%d-%d/end%d ", p.ps.key, p.recs[0].raw.Offset, p.recs[len(p.recs)-1].raw.Offset, p.end)
+		}
+		return s
+	}
+	if got := show(a) + "| " + show(b); got != "t-0:10-12/end13 | t-0:13-13/end14 t-1:0-1/end2 " {
+		t.Fatalf("split: %s", got)
+	}
+	a2, b2 := a.split()
+	if got := show(a2) + "| " + show(b2); got != "t-0:10-10/end11 | t-0:11-12/end13 " {
+		t.Fatalf("split of the first half: %s", got)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	m := &Mapping{set: settings{backoffMin: 100 * time.Millisecond, backoffMax: time.Second}}
+	var got []time.Duration
+	for n := 1; n <= 6; n++ {
+		got = append(got, m.backoff(n))
+	}
+	if fmt.Sprint(got) != "[100ms 200ms 400ms 800ms 1s 1s]" {
+		t.Fatalf("backoff %v", got)
+	}
+}
+
+// An error document in a response without X-Amz-Function-Error (the
+// emulator drops the header) is a function error; a batchItemFailures
+// document or anything else is not.
+func TestLooksLikeError(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]bool{
+		`{"errorMessage":"boom","errorType":"errorString"}`: true,
+		`{"errorType":"Runtime.ExitError"}`:                 true,
+		`Task timed out after 3.00 seconds`:                 true,
+		`{"batchItemFailures":[],"errorMessage":"x"}`:       false,
+		`{"batchItemFailures":[]}`:                          false,
+		`null`:                                              false,
+		``:                                                  false,
+		`"errorMessage"`:                                    false,
+		`{"errorMessage"`:                                   false,
+	} {
+		if got := looksLikeError([]byte(in)); got != want {
+			t.Errorf("%q: %v, want %v", in, got, want)
+		}
+	}
+}

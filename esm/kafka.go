@@ -1,0 +1,165 @@
+package esm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// connect waits until a broker answers, for up to the connect timeout: a
+// cluster that cannot be reached or refuses the credentials fails Run with
+// a clear error instead of a silent wait. An authentication failure fails
+// at once.
+func (m *Mapping) connect(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, m.set.connectTimeout)
+	defer cancel()
+	for {
+		err := m.cl.Ping(ctx)
+		switch {
+		case err == nil:
+			return nil
+		case isFatal(err):
+			return fmt.Errorf("%w: %w", ErrKafka, err)
+		case ctx.Err() != nil:
+			if m.stopCtx.Err() != nil {
+				return nil // stopped before connecting: not a failure
+			}
+			return fmt.Errorf("%w: no broker of %s answered within %v (check the address, TLS and SASL settings): %w",
+				ErrKafka, strings.Join(m.cfg.Brokers, ","), m.set.connectTimeout, err)
+		}
+		m.log.Warn("esm: cannot reach the brokers yet", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// isFatal reports whether a fetch error means the cluster will not serve
+// this client: retrying would not help.
+func isFatal(err error) bool {
+	for _, e := range []error{kerr.SaslAuthenticationFailed, kerr.IllegalSaslState, kerr.UnsupportedSaslMechanism,
+		kerr.TopicAuthorizationFailed, kerr.GroupAuthorizationFailed, kerr.ClusterAuthorizationFailed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var eof *kgo.ErrFirstReadEOF
+	return errors.As(err, &eof)
+}
+
+func (m *Mapping) allParts() []*partState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*partState, 0, len(m.parts))
+	for _, ps := range m.parts {
+		out = append(out, ps)
+	}
+	return out
+}
+
+// commit commits the handled offsets of pss and returns how many handled
+// records the broker's acknowledgement covers. A failed commit is logged and
+// counted; the offsets stay pending and go with the next commit.
+func (m *Mapping) commit(ctx context.Context, pss []*partState, includeGone bool) int {
+	type snap struct {
+		ps  *partState
+		off int64
+		n   int
+	}
+	var snaps []snap
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	m.mu.Lock()
+	for _, ps := range pss {
+		if (ps.gone && !includeGone) || ps.done <= ps.committed {
+			continue
+		}
+		snaps = append(snaps, snap{ps, ps.done, ps.pending})
+		if offsets[ps.tp.topic] == nil {
+			offsets[ps.tp.topic] = map[int32]kgo.EpochOffset{}
+		}
+		offsets[ps.tp.topic][ps.tp.partition] = kgo.EpochOffset{Epoch: -1, Offset: ps.done}
+	}
+	m.mu.Unlock()
+	if len(snaps) == 0 {
+		return 0
+	}
+	failed := map[tp]error{}
+	var reqErr error
+	m.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			reqErr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					failed[tp{t.Topic, p.Partition}] = err
+				}
+			}
+		}
+	})
+	n := 0
+	m.mu.Lock()
+	for _, s := range snaps {
+		if reqErr != nil || failed[s.ps.tp] != nil {
+			continue
+		}
+		s.ps.committed = max(s.ps.committed, s.off)
+		s.ps.pending -= s.n
+		n += s.n
+	}
+	m.mu.Unlock()
+	m.stats.committed.Add(int64(n))
+	if reqErr != nil || len(failed) > 0 {
+		m.stats.commitErrors.Add(1)
+		m.log.Warn("esm: commit failed; retried with the next commit", "err", errors.Join(reqErr, joinMap(failed)))
+	}
+	return n
+}
+
+func joinMap(errs map[tp]error) error {
+	var out []error
+	for k, err := range errs {
+		out = append(out, fmt.Errorf("%s: %w", where(k.topic, k.partition), err))
+	}
+	return errors.Join(out...)
+}
+
+// kgoLogger sends franz-go's warnings and errors (and, when the logger is
+// at Debug, its informational messages) to the mapping's logger.
+type kgoLogger struct {
+	l     *slog.Logger
+	level kgo.LogLevel
+}
+
+func newKgoLogger(l *slog.Logger) kgoLogger {
+	ctx := context.Background()
+	switch {
+	case l.Enabled(ctx, slog.LevelDebug):
+		return kgoLogger{l, kgo.LogLevelInfo}
+	case l.Enabled(ctx, slog.LevelWarn):
+		return kgoLogger{l, kgo.LogLevelWarn}
+	}
+	return kgoLogger{l, kgo.LogLevelNone}
+}
+
+func (k kgoLogger) Level() kgo.LogLevel { return k.level }
+
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	sl := slog.LevelDebug
+	switch level {
+	case kgo.LogLevelError:
+		sl = slog.LevelError
+	case kgo.LogLevelWarn:
+		sl = slog.LevelWarn
+	}
+	k.l.Log(context.Background(), sl, "kafka: "+msg, keyvals...)
+}
