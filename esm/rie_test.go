@@ -2,8 +2,8 @@ package esm_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -11,134 +11,49 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkalambda/kafka-lambda-go/esm"
+	"github.com/kafkalambda/kafka-lambda-go/esm/rie"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 )
 
-// rieModule is the Runtime Interface Emulator the test builds from the Go
-// module proxy (not a dependency of this module).
-const rieModule = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d"
-
-// rieBinary returns the path of aws-lambda-rie: $KAFKALAMBDA_RIE if set, else
-// a build cached under the user cache directory, built on first use with
-// `go install`. It skips the test when the emulator cannot be built (no
-// network and no cached copy).
-func rieBinary(t *testing.T) string {
+// startRIE builds testdata/rie-function as a bootstrap and runs it under the
+// emulator; it returns the Invoke API endpoint and the file the function
+// logs processed records to. It skips the test when the emulator cannot be
+// had (see rie.Binary).
+func startRIE(t *testing.T) (endpoint, recordLog string) {
 	t.Helper()
-	if p := os.Getenv("KAFKALAMBDA_RIE"); p != "" {
-		return p
+	ctx := testCtx(t)
+	bin, err := rie.Binary(ctx)
+	if errors.Is(err, rie.ErrUnavailable) {
+		t.Skipf("no Runtime Interface Emulator (set %s to a binary to run this test): %v", rie.EnvBinary, err)
 	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	version := rieModule[strings.LastIndexByte(rieModule, '@')+1:]
-	dir := filepath.Join(cache, "kafkalambda", "aws-lambda-rie-"+version)
-	bin := filepath.Join(dir, "aws-lambda-rie")
-	if _, err := os.Stat(bin); err == nil {
-		return bin
-	}
-	// Build into a fresh directory and rename it into place, so concurrent
-	// test processes never see a half-written binary.
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		t.Skipf("Runtime Interface Emulator: cache directory: %v", err)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "rie-build-")
-	if err != nil {
-		t.Skipf("Runtime Interface Emulator: %v", err)
-	}
-	defer os.RemoveAll(tmp)
-	cmd := exec.Command("go", "install", rieModule)
-	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "CGO_ENABLED=0")
-	cmd.Dir = tmp // outside this module
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("cannot build the Runtime Interface Emulator (%s); set KAFKALAMBDA_RIE to a binary to run this test: %v\n%s", rieModule, err, out)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if _, statErr := os.Stat(bin); statErr != nil {
-			t.Skipf("Runtime Interface Emulator: %v", err)
-		}
-	}
-	return bin
-}
-
-// freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// syncBuffer collects the emulator's output for the test log.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// startRIE builds testdata/rie-function as a bootstrap and runs it under the
-// emulator; it returns the Invoke API endpoint and the file the function
-// logs processed records to.
-func startRIE(t *testing.T) (endpoint, recordLog string) {
-	t.Helper()
-	rie := rieBinary(t)
 	dir := t.TempDir()
 	bootstrap := filepath.Join(dir, "bootstrap")
-	build := exec.Command("go", "build", "-o", bootstrap, "./testdata/rie-function")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bootstrap, "./testdata/rie-function")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the function: %v\n%s", err, out)
 	}
 	recordLog = filepath.Join(dir, "records.log")
-	addr, apiAddr := freeAddr(t), freeAddr(t)
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, bootstrap)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "RECORD_LOG="+recordLog, "AWS_LAMBDA_FUNCTION_TIMEOUT=20", "LOG_LEVEL=warn")
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start the emulator: %v", err)
+	emu, err := rie.Start(ctx, bootstrap, rie.WithBinary(bin), rie.WithEnv("RECORD_LOG="+recordLog, "LOG_LEVEL=warn"),
+		rie.WithFunctionTimeout(20*time.Second))
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		emu.Close()
 		if t.Failed() {
-			t.Logf("emulator output:\n%s", out.String())
+			t.Logf("emulator output:\n%s", emu.Output())
 		}
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the emulator did not listen on %s: %v\n%s", addr, err, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return "http://" + addr, recordLog
+	return emu.Endpoint, recordLog
 }
 
 // The mapping drives a real bootstrap under the Runtime Interface Emulator
@@ -223,7 +138,13 @@ func TestRuntimeInterfaceEmulator(t *testing.T) {
 // error.
 func TestEndpointTargetUnreachable(t *testing.T) {
 	t.Parallel()
-	target, err := esm.NewEndpointTarget("http://" + freeAddr(t))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	target, err := esm.NewEndpointTarget("http://" + addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,39 @@
+package rie_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kafkalambda/kafka-lambda-go/esm/rie"
+)
+
+// The emulator running a real bootstrap is tested in package esm
+// (TestRuntimeInterfaceEmulator); these are the failure paths.
+
+func TestBinaryFromEnvironment(t *testing.T) {
+	t.Setenv(rie.EnvBinary, "/opt/aws-lambda-rie")
+	if got, err := rie.Binary(context.Background()); err != nil || got != "/opt/aws-lambda-rie" {
+		t.Fatalf("Binary: %q, %v", got, err)
+	}
+}
+
+func TestStartFailures(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := rie.Start(ctx, filepath.Join(dir, "missing"), rie.WithBinary("/bin/true")); err == nil {
+		t.Fatal("a missing bootstrap was accepted")
+	}
+	if _, err := rie.Start(ctx, dir, rie.WithBinary("/bin/true")); err == nil || !strings.Contains(err.Error(), "directory") {
+		t.Fatalf("a directory as bootstrap: %v", err)
+	}
+	boot := filepath.Join(dir, "bootstrap")
+	if err := os.WriteFile(boot, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rie.Start(ctx, boot, rie.WithBinary(filepath.Join(dir, "no-such-rie"))); err == nil {
+		t.Fatal("a missing emulator binary was accepted")
+	}
+}
