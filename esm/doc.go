@@ -102,7 +102,8 @@
 // `sam local start-lambda` ("http://127.0.0.1:3001", with the function's
 // logical id as name). X-Amz-Function-Error in the response makes a function
 // error; since the emulator drops that header, an error document or its
-// "Task timed out" text in a response without it does too.
+// "Task timed out" text in a response without it does too. Package esm/rie
+// finds or builds the emulator and runs a bootstrap under it.
 //
 // # Differences from AWS
 //
