@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/kafkalambda/kafka-lambda-go/esm/rie"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/pipeline"
 )
 
@@ -43,9 +44,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var (
 		cfg       pipeline.Config
-		rie       = fs.Bool("rie", false, "run the built bootstrap under the Lambda Runtime Interface Emulator instead of in process")
+		underRIE  = fs.Bool("rie", false, "run the built bootstrap under the Lambda Runtime Interface Emulator instead of in process")
 		bootstrap = fs.String("bootstrap", "", "with -rie: the built function (default dist/bootstrap next to this command's folder, or ./dist/bootstrap)")
-		emulator  = fs.String("rie-bin", "", "with -rie: the aws-lambda-rie binary (default $"+pipeline.EnvRIE+", or built from the module proxy and cached)")
+		emulator  = fs.String("rie-bin", "", "with -rie: the aws-lambda-rie binary (default $"+rie.EnvBinary+", or built from the module proxy and cached)")
 		secret    = fs.String("secret", "", "JSON file shaped like the function's secret: run on that cluster and registry instead of embedded ones")
 		brokers   = fs.String("brokers", "", "bootstrap servers of a cluster without authentication (with -registry; instead of -secret)")
 		registry  = fs.String("registry", "", "Schema Registry URL, with -brokers")
@@ -86,7 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		b, _ := json.Marshal(map[string]string{"bootstrap.servers": *brokers, "security.protocol": "PLAINTEXT", "schema.registry.url": *registry})
 		cfg.Secret = string(b)
 	}
-	if *rie {
+	if *underRIE {
 		cfg.RIE = &pipeline.RIE{Bootstrap: *bootstrap, Emulator: *emulator}
 		if cfg.RIE.Bootstrap == "" {
 			cfg.RIE.Bootstrap = findBootstrap()

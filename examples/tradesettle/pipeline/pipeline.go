@@ -35,6 +35,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkalambda/kafka-lambda-go/esm"
+	"github.com/kafkalambda/kafka-lambda-go/esm/rie"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/settle"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
@@ -104,11 +105,10 @@ type Config struct {
 type RIE struct {
 	// Bootstrap is the built function (build.sh's dist/bootstrap).
 	Bootstrap string
-	// Emulator is the aws-lambda-rie binary; default $KAFKALAMBDA_RIE, or
-	// RIEModule built and cached on first use.
+	// Emulator is the aws-lambda-rie binary; default rie.Binary's
+	// ($KAFKALAMBDA_RIE, or rie.Module built and cached on first use).
 	Emulator string
-	// Output, when set, receives what the emulator and the function wrote,
-	// when the run ends.
+	// Output, when set, receives what the emulator and the function write.
 	Output io.Writer
 }
 
@@ -204,29 +204,31 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		target = &esm.HandlerTarget{Handler: h, Timeout: 60 * time.Second}
 	} else {
 		mode = "under the Runtime Interface Emulator"
-		rie, err := rieBinary(ctx, cfg.RIE.Emulator)
-		if err != nil {
-			return nil, err
+		bin := cfg.RIE.Emulator
+		if bin == "" {
+			if bin, err = rie.Binary(ctx); err != nil { // built on first use: up to a minute
+				return nil, fmt.Errorf("pipeline: %w", err)
+			}
 		}
 		penv := []string{
 			"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + sm.URL,
 			"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=LOCAL", "AWS_SECRET_ACCESS_KEY=local", "AWS_SESSION_TOKEN=",
-			"AWS_LAMBDA_FUNCTION_TIMEOUT=60",
 		}
 		for _, k := range slices.Sorted(maps.Keys(env)) {
 			penv = append(penv, k+"="+env[k])
 		}
-		p, err := startRIE(ctx, rie, cfg.RIE.Bootstrap, penv)
-		if err != nil {
-			return nil, err
+		opts := []rie.Option{rie.WithBinary(bin), rie.WithEnv(penv...), rie.WithFunctionTimeout(60 * time.Second)}
+		if cfg.RIE.Output != nil {
+			opts = append(opts, rie.WithOutput(cfg.RIE.Output))
 		}
-		defer func() {
-			p.Close()
-			if cfg.RIE.Output != nil {
-				_, _ = io.WriteString(cfg.RIE.Output, p.Output())
-			}
-		}()
-		if target, err = esm.NewEndpointTarget(p.Endpoint); err != nil {
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		emu, err := rie.Start(sctx, cfg.RIE.Bootstrap, opts...)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: %w", err)
+		}
+		defer emu.Close()
+		if target, err = esm.NewEndpointTarget(emu.Endpoint); err != nil {
 			return nil, err
 		}
 	}
