@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/pipeline"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/settle"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
 )
@@ -255,6 +257,25 @@ func TestKSQLMatchesTheFunction(t *testing.T) {
 		if len(values) != len(fields) {
 			t.Fatalf("%d value columns, UserTrade has %d fields", len(values), len(fields))
 		}
+		// The schema the local pipeline registers in ksqlDB's place has
+		// these columns as fields, in this order, with these types.
+		ksqlFields := regexp.MustCompile(`(?m)^\s*(string|int32|int64|double)\s+(\w+)\s*=\s*(\d+);`).FindAllStringSubmatch(pipeline.KSQLUserTradeSchema, -1)
+		if len(ksqlFields) != len(values) {
+			t.Errorf("pipeline.KSQLUserTradeSchema has %d fields, the statement %d value columns", len(ksqlFields), len(values))
+		}
+		for i, f := range ksqlFields {
+			if i < len(values) && (f[2] != values[i].alias || f[3] != fmt.Sprint(i+1)) {
+				t.Errorf("pipeline.KSQLUserTradeSchema field %s = %s, the statement's column %d is %s", f[2], f[3], i+1, values[i].alias)
+			}
+			if i < len(fields) && f[1] != fields[i].Kind().String() {
+				t.Errorf("pipeline.KSQLUserTradeSchema field %s is %s, UserTrade's is %s", f[2], f[1], fields[i].Kind())
+			}
+		}
+		if !strings.Contains(pipeline.KSQLUserTradeSchema, "package "+string(md.ParentFile().Package())+";") ||
+			!strings.Contains(pipeline.KSQLUserTradeSchema, "message "+string(md.Name())+" {") {
+			t.Errorf("pipeline.KSQLUserTradeSchema does not declare %s", md.FullName())
+		}
+
 		sources := map[string]*statement{"T": sts["STOCKTRADE"], "U": sts["USERS"]}
 		for i, f := range fields {
 			it := values[i]
