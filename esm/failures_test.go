@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafkalambda/kafka-lambda-go/esm"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
@@ -372,5 +374,44 @@ func TestResponseIgnoredWithoutItemFailures(t *testing.T) {
 	waitFor(t, 20*time.Second, "3 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 3 })
 	if st := r.m.Stats(); st.Invocations != 1 || st.PartialFailures != 0 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A commit the broker refuses is retried, with the next batch or, when the
+// mapping is idle, on its own: the offsets end up committed.
+func TestCommitRetried(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 1))
+	produceN(t, c, "in", 0, 5, "")
+	refused := 0
+	c.Kafka().ControlKey(int16(kmsg.OffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.Kafka().KeepControl()
+		r := req.(*kmsg.OffsetCommitRequest)
+		if refused >= 2 { // runs on the broker's loop: no lock needed
+			return nil, nil, false
+		}
+		refused++
+		resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
+		for _, rt := range r.Topics {
+			st := kmsg.NewOffsetCommitResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewOffsetCommitResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.OffsetMetadataTooLarge.Code // not retried by the client
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	fn := &recorder{}
+	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn})
+	waitFor(t, 15*time.Second, "5 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 5 })
+	if st := r.m.Stats(); st.CommitErrors < 1 || fn.count() != 5 {
+		t.Fatalf("stats %+v, %d invoked", st, fn.count())
+	}
+	if got := committed(t, c, t.Name(), "in"); got[0] != 5 {
+		t.Fatalf("committed %v; stats %+v", got, r.m.Stats())
 	}
 }

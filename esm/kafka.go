@@ -93,16 +93,32 @@ func (m *Mapping) commit(ctx context.Context, pss []*partState, includeGone bool
 	}
 	failed := map[tp]error{}
 	var reqErr error
-	m.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+	m.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
 		if err != nil {
 			reqErr = err
 			return
 		}
+		// OffsetCommit v10+ responses name topics by id only.
+		names := map[[16]byte]string{}
+		for _, t := range req.Topics {
+			names[t.TopicID] = t.Topic
+		}
+		answered := map[tp]bool{}
 		for _, t := range resp.Topics {
+			name := t.Topic
+			if name == "" {
+				name = names[t.TopicID]
+			}
 			for _, p := range t.Partitions {
+				answered[tp{name, p.Partition}] = true
 				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-					failed[tp{t.Topic, p.Partition}] = err
+					failed[tp{name, p.Partition}] = err
 				}
+			}
+		}
+		for _, s := range snaps {
+			if !answered[s.ps.tp] {
+				failed[s.ps.tp] = errors.New("no answer for the partition")
 			}
 		}
 	})

@@ -12,12 +12,23 @@ import (
 // their buffers and processes one batch at a time, so each partition has at
 // most one batch in flight.
 type worker struct {
-	m         *Mapping
-	parts     []*partState // guarded by m.mu
-	dedicated bool         // exits when its partitions are gone
-	rr        int          // rotates which partition a batch starts with
-	wake      chan struct{}
-	intr      chan struct{} // a partition of this worker is being released
+	m          *Mapping
+	parts      []*partState // guarded by m.mu
+	dedicated  bool         // exits when its partitions are gone
+	rr         int          // rotates which partition a batch starts with
+	wake       chan struct{}
+	intr       chan struct{} // a partition of this worker is being released
+	lastCommit time.Time     // of an idle commit retry
+}
+
+// commitRetry is how often an idle worker retries a failed commit.
+const commitRetry = time.Second
+
+// partsCopy returns w's partitions.
+func (w *worker) partsCopy() []*partState {
+	w.m.mu.Lock()
+	defer w.m.mu.Unlock()
+	return slices.Clone(w.parts)
 }
 
 func newWorker(m *Mapping, dedicated bool) *worker {
@@ -85,6 +96,10 @@ func (w *worker) next(ctx context.Context) *job {
 				oldest = a
 			}
 		}
+		uncommitted := false
+		for _, ps := range w.parts {
+			uncommitted = uncommitted || (!ps.gone && ps.done > ps.committed)
+		}
 		wait := time.Duration(-1)
 		if n > 0 {
 			wait = time.Until(oldest.Add(m.set.window))
@@ -98,6 +113,17 @@ func (w *worker) next(ctx context.Context) *job {
 			}
 		}
 		m.mu.Unlock()
+		if uncommitted {
+			// A commit failed (the coordinator was away): retry it while
+			// idle rather than only with the next batch.
+			if wait < 0 || wait > commitRetry {
+				wait = commitRetry
+			}
+			if time.Since(w.lastCommit) >= commitRetry {
+				w.lastCommit = time.Now()
+				m.commit(ctx, w.partsCopy(), false)
+			}
+		}
 		var tc <-chan time.Time
 		if wait > 0 {
 			timer.Reset(wait)
