@@ -20,10 +20,10 @@ import (
 // cluster option out of range.
 var ErrInvalid = errors.New("kafkalambdatest: invalid")
 
-// DefaultBaseTime is the timestamp of the first record of an event built
-// without [BaseTime]: 2023-11-14T22:13:20Z (Unix milliseconds 1700000000000).
-// Each further record is one millisecond later, so payloads are deterministic.
-var DefaultBaseTime = time.UnixMilli(1_700_000_000_000).UTC()
+// DefaultBaseTime is the timestamp, in Unix milliseconds, of the first
+// record of an event built without [BaseTime]: 2023-11-14T22:13:20Z. Each
+// further record is one millisecond later, so payloads are deterministic.
+const DefaultBaseTime int64 = 1_700_000_000_000
 
 // DefaultBootstrapServers is the bootstrapServers field of an event built
 // without [BootstrapServers].
@@ -130,7 +130,7 @@ func NewEvent[K, V any](keys serde.Serializer[K], values serde.Serializer[V], op
 	cfg := eventConfig{
 		source:    kafkalambda.SourceSelfManaged,
 		bootstrap: []string{DefaultBootstrapServers},
-		base:      DefaultBaseTime,
+		base:      time.UnixMilli(DefaultBaseTime).UTC(),
 	}
 	for _, o := range opts {
 		if o != nil {

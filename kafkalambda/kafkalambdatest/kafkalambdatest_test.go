@@ -72,7 +72,7 @@ func TestEventRoundTrip(t *testing.T) {
 	if len(b[1].Headers) != 2 || b[1].Headers[0].Value != nil || !bytes.Equal(b[1].Headers[1].Value, []byte{1}) {
 		t.Fatalf("headers: %+v", b[1].Headers)
 	}
-	if a := got.Partitions[0].Records[0]; a.Offset != 0 || !a.Timestamp.Equal(kafkalambdatest.DefaultBaseTime.Add(time.Millisecond)) {
+	if a := got.Partitions[0].Records[0]; a.Offset != 0 || !a.Timestamp.Equal(time.UnixMilli(kafkalambdatest.DefaultBaseTime+1)) {
 		t.Fatalf("defaults: %+v", a)
 	}
 }
