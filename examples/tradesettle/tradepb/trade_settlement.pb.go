@@ -125,7 +125,7 @@ const file_tradepb_trade_settlement_proto_rawDesc = "" +
 	"\x06amount\x18\x03 \x01(\x01R\x06amount\x12 \n" +
 	"\vdisposition\x18\x04 \x01(\tR\vdisposition\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x1c\n" +
-	"\ttimestamp\x18\x06 \x01(\x03R\ttimestampBEZCgithub.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepbb\x06proto3"
+	"\ttimestamp\x18\x06 \x01(\x03R\ttimestampb\x06proto3"
 
 var (
 	file_tradepb_trade_settlement_proto_rawDescOnce sync.Once

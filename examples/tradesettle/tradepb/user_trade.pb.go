@@ -143,7 +143,7 @@ const file_tradepb_user_trade_proto_rawDesc = "" +
 	"\x06symbol\x18\x04 \x01(\tR\x06SYMBOL\x12\x14\n" +
 	"\x05price\x18\x05 \x01(\x05R\x05PRICE\x12\x18\n" +
 	"\aaccount\x18\x06 \x01(\tR\aACCOUNT\x12\x12\n" +
-	"\x04side\x18\a \x01(\tR\x04SIDEBEZCgithub.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepbb\x06proto3"
+	"\x04side\x18\a \x01(\tR\x04SIDEb\x06proto3"
 
 var (
 	file_tradepb_user_trade_proto_rawDescOnce sync.Once

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"debug/elf"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/pipeline"
+)
+
+// modulePath is the import path prefix of this example's packages, which a
+// copy of the folder replaces with its own module path.
+const modulePath = "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle"
+
+// TestCopyBuildsForLambda does what the README asks of a user: copy this
+// folder into a new module, point its imports at the new module, build the
+// function with build.sh (static, musl, glibc-checked) and run the built
+// bootstrap through the pipeline under the Runtime Interface Emulator.
+//
+// It takes a few minutes on a cold build cache (librdkafka through cgo and
+// musl), so it is opt-in:
+//
+//	TRADESETTLE_BUILD=1 go test -run TestCopyBuildsForLambda -v ./examples/tradesettle
+//
+// The copy requires github.com/kafkalambda/kafka-lambda-go with a replace
+// directive to this repository (a user gets the published module instead),
+// and resolves everything else from the module cache (GOPROXY=off).
+func TestCopyBuildsForLambda(t *testing.T) {
+	if os.Getenv("TRADESETTLE_BUILD") == "" {
+		t.Skip("set TRADESETTLE_BUILD=1 to copy the example into a new module and run build.sh (minutes on a cold cache)")
+	}
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "tradesettle")
+	copyFolder(t, ".", dir)
+
+	// The README's steps: a new module, the imports renamed, the SDK
+	// required.
+	run(t, dir, nil, "go", "mod", "init", "example.com/tradesettle")
+	renameImports(t, dir, modulePath, "example.com/tradesettle")
+	run(t, dir, nil, "go", "mod", "edit", "-require=github.com/kafkalambda/kafka-lambda-go@v0.0.0",
+		"-replace=github.com/kafkalambda/kafka-lambda-go="+repo)
+	offline := []string{"GOPROXY=off", "GOFLAGS=-mod=mod"}
+	run(t, dir, offline, "go", "mod", "tidy")
+	run(t, dir, offline, "go", "vet", "./...")
+	if out := run(t, dir, nil, "grep", "-rl", "--include=*.go", "--include=*.proto", modulePath, "."); out != "" {
+		t.Fatalf("the copy still refers to %s:\n%s", modulePath, out)
+	}
+
+	// build.sh, run from elsewhere: its paths are relative to its folder.
+	out := run(t, t.TempDir(), offline, filepath.Join(dir, "build.sh"))
+	t.Logf("build.sh:\n%s", out)
+	bootstrap := filepath.Join(dir, "dist", "bootstrap")
+	f, err := elf.Open(bootstrap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Error("dist/bootstrap has a program interpreter: not static")
+		}
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		t.Errorf("dist/bootstrap needs %v", libs)
+	}
+	f.Close()
+	zr, err := zip.OpenReader(filepath.Join(dir, "dist", "function.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(zr.File) != 1 || zr.File[0].Name != "bootstrap" || zr.File[0].Mode().Perm()&0o111 == 0 {
+		t.Errorf("function.zip holds %v, want an executable bootstrap at its root", zr.File)
+	}
+	zr.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var emu bytes.Buffer
+	res, err := pipeline.Run(ctx, pipeline.Config{Trades: 3000, Partitions: 2, BatchSize: 200,
+		RIE: &pipeline.RIE{Bootstrap: bootstrap, Output: &emu}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, emu.String())
+	}
+	if res.Settled != res.Trades || res.Duplicates != 0 {
+		t.Fatalf("settled %d of %d trades (%d duplicates); emulator output:\n%s", res.Settled, res.Trades, res.Duplicates, emu.String())
+	}
+}
+
+func run(t *testing.T, dir string, env []string, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if name == "grep" { // exit 1: no match
+		return string(out)
+	}
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// copyFolder copies the example's sources (not dist/) to dst.
+func copyFolder(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "dist" {
+			return filepath.SkipDir
+		}
+		target := filepath.Join(dst, path)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// renameImports replaces the import path prefix from with to in every .go
+// and .proto file under dir, as the README's sed command does.
+func renameImports(t *testing.T, dir, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !(strings.HasSuffix(path, ".go") || strings.HasSuffix(path, ".proto")) {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(path, bytes.ReplaceAll(data, []byte(from), []byte(to)), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
