@@ -51,12 +51,12 @@ func parseRef(s string) (ref, bool) {
 	if !ok {
 		return ref{}, false
 	}
-	ps, os, ok := strings.Cut(rest, "/")
+	ps, offs, ok := strings.Cut(rest, "/")
 	if !ok {
 		return ref{}, false
 	}
 	p, err1 := strconv.ParseInt(ps, 10, 32)
-	o, err2 := strconv.ParseInt(os, 10, 64)
+	o, err2 := strconv.ParseInt(offs, 10, 64)
 	if err1 != nil || err2 != nil {
 		return ref{}, false
 	}
@@ -204,7 +204,7 @@ func (r *run) produce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("pipeline: %w", err)
 	}
-	cl, err := kgo.NewClient(append(r.c.kopts, kgo.ProducerLinger(5*time.Millisecond), kgo.RequiredAcks(kgo.AllISRAcks()))...)
+	cl, err := kgo.NewClient(append(slices.Clip(r.c.kopts), kgo.ProducerLinger(5*time.Millisecond), kgo.RequiredAcks(kgo.AllISRAcks()))...)
 	if err != nil {
 		return fmt.Errorf("pipeline: producer: %w", err)
 	}
@@ -259,7 +259,7 @@ func (r *run) read(ctx context.Context, start time.Time) error {
 	if !r.c.embedded {
 		from = kgo.NewOffset().AfterMilli(start.Add(-time.Second).UnixMilli())
 	}
-	cl, err := kgo.NewClient(append(r.c.kopts, kgo.ConsumeTopics(app.OutputTopic), kgo.ConsumeResetOffset(from),
+	cl, err := kgo.NewClient(append(slices.Clip(r.c.kopts), kgo.ConsumeTopics(app.OutputTopic), kgo.ConsumeResetOffset(from),
 		kgo.FetchMaxWait(200*time.Millisecond))...)
 	if err != nil {
 		return fmt.Errorf("pipeline: consumer: %w", err)
