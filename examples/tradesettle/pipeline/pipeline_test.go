@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/pipeline"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/settle"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 )
 
 // checkResult checks what every run must give: every trade settled once,
@@ -108,5 +110,35 @@ func TestRunUnderRIE(t *testing.T) {
 	checkResult(t, res, trades)
 	if res.Mode != "under the Runtime Interface Emulator" {
 		t.Errorf("mode %q", res.Mode)
+	}
+}
+
+// A cluster given by a secret, as with -secret: the pipeline creates the
+// topics, starts the mapping at the run's start time and reads back only the
+// run's settlements, so a second run on the same cluster counts its own
+// trades alone.
+func TestRunOnAGivenCluster(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithSASLPlain("ops", "ops-pass"), kafkalambdatest.WithRegistryAuth("sr", "sr-pass"))
+	secret, err := json.Marshal(map[string]string{
+		"bootstrap.servers":    c.BootstrapServers(),
+		"security.protocol":    "SASL_PLAINTEXT",
+		"sasl.mechanism":       "PLAIN",
+		"sasl.username":        "ops",
+		"sasl.password":        "ops-pass",
+		"schema.registry.url":  c.RegistryURL(),
+		"basic.auth.user.info": "sr:sr-pass",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, trades := range []int{800, 500} {
+		res, err := pipeline.Run(context.Background(), pipeline.Config{
+			Trades: trades, Partitions: 2, BatchSize: 100, Timeout: 40 * time.Second, Secret: string(secret),
+		})
+		if err != nil {
+			t.Fatalf("run %d: %v", i+1, err)
+		}
+		checkResult(t, res, trades)
 	}
 }
