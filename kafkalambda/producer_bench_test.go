@@ -32,7 +32,7 @@ type rawProducer struct {
 func newRawProducer(b *testing.B, c *kfake.Cluster, topic string) *rawProducer {
 	p, err := kafka.NewProducer(&kafka.ConfigMap{
 		"bootstrap.servers": strings.Join(c.ListenAddrs(), ","), "acks": "all", "enable.idempotence": true,
-		"partitioner": "murmur2_random", "linger.ms": 5, "go.delivery.report.fields": "none"})
+		"partitioner": "murmur2_random", "linger.ms": 0, "go.delivery.report.fields": "none"})
 	if err != nil {
 		b.Fatal(err)
 	}

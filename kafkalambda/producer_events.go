@@ -111,7 +111,13 @@ func (p *Producer) logs(g *generation) {
 		case l.Level <= 6:
 			level = slog.LevelInfo
 		}
-		p.log.Log(context.Background(), level, "librdkafka: "+l.Message,
-			"facility", l.Tag, "client", l.Name, "generation", g.id)
+		if !p.log.Enabled(context.Background(), level) {
+			continue
+		}
+		// The record keeps librdkafka's own time: lines reach this
+		// goroutine in batches.
+		r := slog.NewRecord(l.Timestamp, level, "librdkafka: "+l.Message, 0)
+		r.AddAttrs(slog.String("facility", l.Tag), slog.String("client", l.Name), slog.Int64("generation", g.id))
+		_ = p.log.Handler().Handle(context.Background(), r)
 	}
 }
