@@ -24,6 +24,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -39,6 +40,10 @@ const (
 	InputTopic  = "user_trades"
 	OutputTopic = "trade-settlements"
 )
+
+// ErrConfig is matched (errors.Is) by the errors of New and Wire for a
+// configuration they cannot use.
+var ErrConfig = errors.New("tradesettle: invalid configuration")
 
 // HeaderSource is the header of every settlement that names the trade it
 // settles, as "topic/partition/offset" of the user_trades record. Two
@@ -82,10 +87,11 @@ type Function struct {
 }
 
 // New returns the Function for cfg. It does no I/O: the registry is asked
-// for schemas, and the producer connects, on first use.
+// for schemas, and the producer connects, on first use. A missing Registry
+// or Producer is an error wrapping ErrConfig.
 func New(cfg Config) (*Function, error) {
 	if cfg.Registry == nil || cfg.Producer == nil {
-		return nil, fmt.Errorf("tradesettle: New needs a Registry and a Producer")
+		return nil, fmt.Errorf("%w: New needs a Registry and a Producer", ErrConfig)
 	}
 	if cfg.OutputTopic == "" {
 		cfg.OutputTopic = OutputTopic

@@ -219,3 +219,10 @@ func TestUndecodableTradeIsDeadLettered(t *testing.T) {
 		t.Fatalf("dead letters %v, want the one record keyed User_1", dead)
 	}
 }
+
+func TestNewNeedsRegistryAndProducer(t *testing.T) {
+	t.Parallel()
+	if _, err := app.New(app.Config{}); !errors.Is(err, app.ErrConfig) {
+		t.Fatalf("New(Config{}) = %v, want ErrConfig", err)
+	}
+}

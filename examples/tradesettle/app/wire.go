@@ -54,11 +54,11 @@ func policyFromEnv(env func(string) string) (kafkalambda.FailurePolicy, error) {
 	case "DEAD_LETTER":
 		topic := env(EnvDeadLetterTopic)
 		if topic == "" {
-			return kafkalambda.FailurePolicy{}, fmt.Errorf("tradesettle: %s=DEAD_LETTER needs %s", EnvFailurePolicy, EnvDeadLetterTopic)
+			return kafkalambda.FailurePolicy{}, fmt.Errorf("%w: %s=DEAD_LETTER needs %s", ErrConfig, EnvFailurePolicy, EnvDeadLetterTopic)
 		}
 		return kafkalambda.DeadLetter(topic), nil
 	default:
-		return kafkalambda.FailurePolicy{}, fmt.Errorf("tradesettle: %s=%q: want FAIL_BATCH, REPORT_BATCH_ITEM_FAILURES or DEAD_LETTER", EnvFailurePolicy, p)
+		return kafkalambda.FailurePolicy{}, fmt.Errorf("%w: %s=%q: want FAIL_BATCH, REPORT_BATCH_ITEM_FAILURES or DEAD_LETTER", ErrConfig, EnvFailurePolicy, p)
 	}
 }
 
@@ -103,7 +103,9 @@ func WithSecretsClient(c secrets.GetSecretValueAPIClient) WireOption {
 // use. ctx bounds loading the AWS configuration; nothing else does I/O
 // until the first record.
 //
-// Errors name the environment variable that is missing or wrong.
+// A missing or wrong environment variable is an error wrapping ErrConfig
+// that names it; other errors come from the secrets and kafkalambda
+// constructors.
 func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 	w := wiring{lookupEnv: os.LookupEnv, logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
@@ -139,7 +141,7 @@ func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 			kafkalambda.WithOAuthBearerTokens(iam.Token),
 			kafkalambda.WithProducerLogger(w.logger))
 	default:
-		return nil, fmt.Errorf("tradesettle: %s=%q: want SECRET or MSK_IAM", EnvAuth, auth)
+		return nil, fmt.Errorf("%w: %s=%q: want SECRET or MSK_IAM", ErrConfig, EnvAuth, auth)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("tradesettle: producer: %w", err)
@@ -165,7 +167,7 @@ func (w *wiring) loader(ctx context.Context, env func(string) string) (*secrets.
 	case env(EnvSecretJSON) != "":
 		src = secrets.WithEnv(EnvSecretJSON)
 	case id == "":
-		return nil, fmt.Errorf("tradesettle: set %s to the Kafka secret's name or ARN (or %s to its JSON, locally)", EnvSecretID, EnvSecretJSON)
+		return nil, fmt.Errorf("%w: set %s to the Kafka secret's name or ARN (or %s to its JSON, locally)", ErrConfig, EnvSecretID, EnvSecretJSON)
 	case source == "extension":
 		src = secrets.WithExtension(id)
 	case source == "" || source == "secretsmanager":
@@ -179,7 +181,7 @@ func (w *wiring) loader(ctx context.Context, env func(string) string) (*secrets.
 		}
 		src = secrets.WithSecretsManager(client, id)
 	default:
-		return nil, fmt.Errorf("tradesettle: %s=%q: want secretsmanager or extension", EnvSecretSource, source)
+		return nil, fmt.Errorf("%w: %s=%q: want secretsmanager or extension", ErrConfig, EnvSecretSource, source)
 	}
 	l, err := secrets.New(append(common, src)...)
 	if err != nil {

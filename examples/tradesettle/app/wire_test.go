@@ -193,7 +193,7 @@ func TestWireRejectsBadEnvironment(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := app.Wire(context.Background(), app.WithLookupEnv(envOf(tc.env)))
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
+			if !errors.Is(err, app.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Wire = %v, want an error naming %s", err, tc.want)
 			}
 		})
