@@ -7,14 +7,6 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
 )
 
-// The values the Datagen connector's STOCK_TRADES and USERS quickstarts
-// draw from (the sources of ksql/pipeline.sql).
-var (
-	symbols  = [...]string{"ZBZX", "ZJZZT", "ZTEST", "ZVV", "ZVZZT", "ZWZZT", "ZXZZT"}
-	accounts = [...]string{"ABC123", "LMN456", "XYZ789"}
-	sides    = [...]string{"BUY", "SELL"}
-)
-
 // Trade is one generated user_trades record: Key is the user id, "" for a
 // record with a null key.
 type Trade struct {
@@ -31,10 +23,20 @@ type tradeGen struct {
 	n          int
 	noKeyEvery int
 	largeEvery int
+	// The values the Datagen connector's STOCK_TRADES quickstart draws from
+	// (the source of ksql/pipeline.sql).
+	symbols, accounts, sides []string
 }
 
 func newTradeGen(seed uint64) *tradeGen {
-	return &tradeGen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), noKeyEvery: 97, largeEvery: 10}
+	return &tradeGen{
+		rng:        rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		noKeyEvery: 97,
+		largeEvery: 10,
+		symbols:    []string{"ZBZX", "ZJZZT", "ZTEST", "ZVV", "ZVZZT", "ZWZZT", "ZXZZT"},
+		accounts:   []string{"ABC123", "LMN456", "XYZ789"},
+		sides:      []string{"BUY", "SELL"},
+	}
 }
 
 func (g *tradeGen) next() Trade {
@@ -44,9 +46,9 @@ func (g *tradeGen) next() Trade {
 	ut := &tradepb.UserTrade{
 		Userid:   user,
 		Regionid: "Region_" + string(rune('1'+r.IntN(9))),
-		Symbol:   symbols[r.IntN(len(symbols))],
-		Account:  accounts[r.IntN(len(accounts))],
-		Side:     sides[r.IntN(len(sides))],
+		Symbol:   g.symbols[r.IntN(len(g.symbols))],
+		Account:  g.accounts[r.IntN(len(g.accounts))],
+		Side:     g.sides[r.IntN(len(g.sides))],
 	}
 	if g.n%g.largeEvery == 0 {
 		// quantity × price above the limit.
