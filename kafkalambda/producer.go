@@ -272,6 +272,19 @@ func (p *Producer) Close() {
 	<-g.done
 }
 
+// Warm creates the librdkafka producer now, unless it exists, instead of on
+// the first send; it returns the creation's error (the next use retries).
+//
+// Call it in main, after NewProducer, to move the producer's start into the
+// function's INIT phase, which provisioned concurrency keeps off the
+// request path: connecting to the brokers and — for the idempotent producer
+// — acquiring a producer id, which librdkafka first tries 500 ms after
+// creation, so that the first send of a cold start often waits that long.
+func (p *Producer) Warm(ctx context.Context) error {
+	_, err := p.get(ctx)
+	return err
+}
+
 // errQueueFull reports librdkafka's local queue being full.
 func errQueueFull(err error) bool {
 	var ke kafka.Error

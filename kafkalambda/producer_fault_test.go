@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -119,5 +120,60 @@ func TestDeadLetter(t *testing.T) {
 	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "dlq", Err: kerr.InvalidRecord, Count: -1})
 	if _, err := h.Invoke(ctx, inputEvent(t, 5, "in-0")); !errors.Is(err, kafkalambda.ErrUndelivered) {
 		t.Fatalf("Invoke with the dead-letter topic rejecting = %v, want ErrUndelivered", err)
+	}
+}
+
+func TestProducerWarm(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.SeedTopics(1, "out"))
+	p := newProducer(t, c, nil)
+	if _, gen := kafkalambda.CurrentProducer(p); gen != 0 {
+		t.Fatalf("NewProducer created the producer (generation %d): it must be lazy", gen)
+	}
+	if err := p.Warm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Warm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, gen := kafkalambda.CurrentProducer(p); gen != 1 {
+		t.Fatalf("generation %d after Warm twice, want 1", gen)
+	}
+	failing, err := kafkalambda.NewProducer(func(context.Context) (kafka.ConfigMap, error) {
+		return nil, errors.New("no secret yet")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := failing.Warm(context.Background()); !errors.Is(err, kafkalambda.ErrProducer) {
+		t.Fatalf("Warm with a failing config = %v, want ErrProducer", err)
+	}
+}
+
+func TestProducerFailedCreationIsRetried(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.SeedTopics(1, "out"))
+	var calls atomic.Int32
+	p, err := kafkalambda.NewProducer(func(context.Context) (kafka.ConfigMap, error) {
+		if calls.Add(1) == 1 {
+			return nil, errors.New("secret source throttled")
+		}
+		return kafka.ConfigMap{"bootstrap.servers": c.ListenAddrs()[0]}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	h := echoHandler(t, p, "out", nil)
+	ctx, cancel := withDeadline(10 * time.Second)
+	defer cancel()
+	if _, err := h.Invoke(ctx, inputEvent(t, 2, "in-0")); !errors.Is(err, kafkalambda.ErrProducer) {
+		t.Fatalf("first invocation = %v, want ErrProducer", err)
+	}
+	if _, err := h.Invoke(ctx, inputEvent(t, 2, "in-0")); err != nil {
+		t.Fatalf("second invocation: %v (a failed creation must not be cached)", err)
+	}
+	if calls.Load() != 2 {
+		t.Errorf("config called %d times, want 2", calls.Load())
 	}
 }
