@@ -220,3 +220,27 @@ func TestSecretRegistryRetriesAFailedFetch(t *testing.T) {
 		t.Fatalf("%d fetches (%v), want the client kept after the first success", calls.Load(), err)
 	}
 }
+
+// MSK with IAM: the producer signs tokens with the function's role, so Wire
+// needs the brokers and the region, and the secret only for the registry.
+// Nothing is fetched or signed until the first record.
+func TestWireMSKIAM(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		app.EnvSecretJSON:         `{"schema.registry.url": "https://registry.example"}`,
+		app.EnvAuth:               "MSK_IAM",
+		"KAFKA_BOOTSTRAP_SERVERS": "b-1.trades.kafka.eu-west-1.amazonaws.com:9098",
+		"AWS_REGION":              "eu-west-1",
+	}
+	fn, err := app.Wire(context.Background(), app.WithLookupEnv(envOf(env)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fn.Handler(); err != nil {
+		t.Fatal(err)
+	}
+	delete(env, "KAFKA_BOOTSTRAP_SERVERS")
+	if _, err := app.Wire(context.Background(), app.WithLookupEnv(envOf(env))); err == nil {
+		t.Fatal("MSK_IAM without bootstrap servers accepted")
+	}
+}
