@@ -87,16 +87,23 @@ func TestRunInProcess(t *testing.T) {
 // The same pipeline with the function built as a bootstrap and run under
 // the Runtime Interface Emulator. Opt in with TRADESETTLE_RIE=1 (it builds
 // the function, and the emulator from the module proxy unless
-// KAFKALAMBDA_RIE names one).
+// KAFKALAMBDA_RIE names one). TRADESETTLE_BOOTSTRAP names a bootstrap to
+// run instead of building one: CI passes build.sh's static musl binary, the
+// one that is deployed.
 func TestRunUnderRIE(t *testing.T) {
 	if os.Getenv("TRADESETTLE_RIE") == "" {
 		t.Skip("set TRADESETTLE_RIE=1 to run the function under the Runtime Interface Emulator")
 	}
 	t.Parallel()
-	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
-	build := exec.Command("go", "build", "-o", bootstrap, "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the function: %v\n%s", err, out)
+	bootstrap := os.Getenv("TRADESETTLE_BOOTSTRAP")
+	if bootstrap == "" {
+		bootstrap = filepath.Join(t.TempDir(), "bootstrap")
+		build := exec.Command("go", "build", "-o", bootstrap, "..")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("build the function: %v\n%s", err, out)
+		}
+	} else if abs, err := filepath.Abs(bootstrap); err == nil {
+		bootstrap = abs
 	}
 	const trades = 2000
 	var out strings.Builder
