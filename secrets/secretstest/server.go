@@ -146,6 +146,15 @@ type version struct {
 // it when t ends.
 func NewServer(t testing.TB, secrets map[string]string) *Server {
 	t.Helper()
+	s := Start(secrets)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a server holding secrets (name → SecretString) on 127.0.0.1,
+// for a command rather than a test (a local run that serves its function's
+// secret); stop it with Close.
+func Start(secrets map[string]string) *Server {
 	s := &Server{
 		secrets: make(map[string]*secret),
 		token:   DefaultSessionToken,
@@ -156,9 +165,11 @@ func NewServer(t testing.TB, secrets map[string]string) *Server {
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	s.URL = s.srv.URL
-	t.Cleanup(s.srv.Close)
 	return s
 }
+
+// Close stops the server. It is safe to call more than once.
+func (s *Server) Close() { s.srv.Close() }
 
 // Port is the TCP port the server listens on, as a string: the value for
 // PARAMETERS_SECRETS_EXTENSION_HTTP_PORT.

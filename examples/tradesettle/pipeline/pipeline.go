@@ -32,6 +32,7 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/esm"
 	"github.com/kafkalambda/kafka-lambda-go/esm/rie"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
+	"github.com/kafkalambda/kafka-lambda-go/secrets/secretstest"
 )
 
 // Defaults of Config.
@@ -175,10 +176,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	// The function's secret, served over the Secrets Manager protocol.
 	const secretID = "tradesettle/local"
-	sm, err := startSecretsEndpoint(secretID, c.secret)
-	if err != nil {
-		return nil, err
-	}
+	sm := secretstest.Start(map[string]string{secretID: c.secret})
 	defer sm.Close()
 	env := map[string]string{
 		app.EnvSecretID:      secretID,
