@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -116,6 +117,8 @@ type Emulator struct {
 	cmd      *exec.Cmd
 	out      *lockedBuffer
 	once     sync.Once
+	exited   chan struct{} // closed when the emulator's process has ended
+	waitErr  error         // how it ended; read after exited is closed
 }
 
 // Start runs bootstrap (an executable built for the provided.al2023 runtime,
@@ -169,6 +172,11 @@ func Start(ctx context.Context, bootstrap string, opts ...Option) (*Emulator, er
 	if err := e.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("rie: start %s: %w", cfg.binary, err)
 	}
+	e.exited = make(chan struct{})
+	go func() {
+		e.waitErr = e.cmd.Wait()
+		close(e.exited)
+	}()
 	for {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
@@ -179,6 +187,8 @@ func Start(ctx context.Context, bootstrap string, opts ...Option) (*Emulator, er
 		case <-ctx.Done():
 			e.Close()
 			return nil, fmt.Errorf("rie: the emulator did not listen on %s: %w\n%s", addr, ctx.Err(), e.Output())
+		case <-e.exited:
+			return nil, fmt.Errorf("rie: the emulator exited before it listened (%v)\n%s", e.waitErr, e.Output())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -187,12 +197,19 @@ func Start(ctx context.Context, bootstrap string, opts ...Option) (*Emulator, er
 // Output returns what the emulator and the function have written so far.
 func (e *Emulator) Output() string { return e.out.String() }
 
-// Close stops the emulator and the function. It is safe to call more than
-// once.
+// Close stops the emulator and the function: SIGTERM first, which the
+// emulator passes on to the function as Lambda does at shutdown (so a
+// function's SIGTERM handling, such as closing its producer, runs), then
+// SIGKILL after 3 seconds. It is safe to call more than once.
 func (e *Emulator) Close() {
 	e.once.Do(func() {
-		_ = e.cmd.Process.Kill()
-		_ = e.cmd.Wait()
+		_ = e.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-e.exited:
+		case <-time.After(3 * time.Second):
+			_ = e.cmd.Process.Kill()
+			<-e.exited
+		}
 	})
 }
 

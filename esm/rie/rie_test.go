@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kafkalambda/kafka-lambda-go/esm/rie"
 )
@@ -35,5 +36,27 @@ func TestStartFailures(t *testing.T) {
 	}
 	if _, err := rie.Start(ctx, boot, rie.WithBinary(filepath.Join(dir, "no-such-rie"))); err == nil {
 		t.Fatal("a missing emulator binary was accepted")
+	}
+}
+
+func TestStartNoticesAnEmulatorThatExits(t *testing.T) {
+	t.Parallel()
+	fake := filepath.Join(t.TempDir(), "aws-lambda-rie")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho 'cannot start: bad flag' >&2\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
+	if err := os.WriteFile(bootstrap, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := rie.Start(ctx, bootstrap, rie.WithBinary(fake))
+	if err == nil || !strings.Contains(err.Error(), "exited") || !strings.Contains(err.Error(), "bad flag") {
+		t.Fatalf("Start = %v, want an error saying the emulator exited, with its output", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Start took %v to notice", took)
 	}
 }
