@@ -11,7 +11,8 @@ const (
 )
 
 // FailurePolicy says what the failure of one record does to the
-// invocation. A handler has one; FailBatch is the default.
+// invocation. A handler has one; FailBatch is the default, and the zero
+// FailurePolicy is FailBatch.
 type FailurePolicy struct {
 	kind  policyKind
 	topic string
@@ -31,6 +32,11 @@ func FailBatch() FailurePolicy { return FailurePolicy{kind: policyFailBatch} }
 // the lowest offset the mapping must resume from: the first record that
 // failed, or an earlier one whose sends were not acknowledged. Invoke
 // returns an error only when the event itself cannot be read.
+//
+// Use it only with a mapping that reads the response: one without
+// ReportBatchItemFailures ignores it and treats the batch as done, so the
+// failed records would be skipped. (AWS documents partial batch responses
+// for Kafka event source mappings in provisioned mode.)
 func ReportItemFailures() FailurePolicy { return FailurePolicy{kind: policyItemFailures} }
 
 // DeadLetter writes each failed record, as it came (raw key, value and
