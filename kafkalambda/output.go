@@ -28,9 +28,7 @@ type Output[K, V any] struct {
 
 // NewOutput returns an Output that writes to topic, serializing keys and
 // values with the given serializers (a registry serializer gets a Target
-// naming topic and whether it writes the key or the value). Go does not
-// infer K and V from serde.Codec values, so name them:
-// NewOutput[string, *pb.Settlement]("settlements", serde.String(), codec).
+// naming topic and whether it writes the key or the value).
 func NewOutput[K, V any](topic string, keys serde.Serializer[K], values serde.Serializer[V]) *Output[K, V] {
 	return &Output[K, V]{topic: topic, keys: keys, values: values}
 }
