@@ -71,6 +71,9 @@ func coldStart(b *testing.B, bootstrap string, payload []byte, env ...string) ti
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	took := time.Since(start)
+	if os.Getenv("COLDSTART_TRACE") != "" {
+		b.Logf("%s: %v\n%s", filepath.Base(bootstrap), took, emu.Output())
+	}
 	if resp.StatusCode != http.StatusOK || bytes.Contains(body, []byte("errorMessage")) {
 		b.Fatalf("invocation failed: %d %s\n%s", resp.StatusCode, body, emu.Output())
 	}
