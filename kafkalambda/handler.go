@@ -59,14 +59,15 @@ func NewHandler[K, V any](keys serde.Deserializer[K], values serde.Deserializer[
 					err = recordError(raw, stage, &PanicError{Value: v, Stack: debug.Stack()})
 				}
 			}()
+			// The slab is fresh (zeroed): set the fields one by one rather
+			// than copy a composite literal, which costs a bulk write
+			// barrier per record.
 			r := &slab[i]
-			*r = Record[K, V]{
-				Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset,
-				Timestamp: raw.Timestamp, TimestampType: raw.TimestampType,
-				Headers: raw.Headers,
-				RawKey:  raw.Key, RawValue: raw.Value,
-				KeySchema: raw.KeySchema, ValueSchema: raw.ValueSchema,
-			}
+			r.Topic, r.Partition, r.Offset = raw.Topic, raw.Partition, raw.Offset
+			r.Timestamp, r.TimestampType = raw.Timestamp, raw.TimestampType
+			r.Headers = raw.Headers
+			r.RawKey, r.RawValue = raw.Key, raw.Value
+			r.KeySchema, r.ValueSchema = raw.KeySchema, raw.ValueSchema
 			if raw.Key != nil {
 				if r.Key, err = keys.Deserialize(ctx, serde.Message{
 					Topic: raw.Topic, Data: raw.Key, IsKey: true, Schema: raw.KeySchema}); err != nil {

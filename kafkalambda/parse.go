@@ -188,6 +188,8 @@ func (p *parser) event(ev *Event) error {
 
 var (
 	eventFields  = []string{"eventSource", "eventSourceArn", "bootstrapServers", "records"}
+	// recordFields are in the order event source mappings write them;
+	// the rTopic… bits and recordField's cases follow it.
 	recordFields = []string{"topic", "partition", "offset", "timestamp", "timestampType", "key",
 		"value", "headers", "keySchemaMetadata", "valueSchemaMetadata"}
 	metaFields = []string{"dataFormat", "schemaId"}
@@ -334,73 +336,38 @@ func (p *parser) record(r *RawRecord, pt *Partition, first bool) error {
 	}
 	p.pos++
 	var seen uint
+	next := 0 // the field expected next in the order the ESM writes them
 	for i := 0; ; i++ {
 		p.field = ""
-		name, done, err := p.member(i)
-		if err != nil {
-			return err
-		}
-		if done {
-			break
-		}
-		var bit uint
-		switch string(name) {
-		case "topic":
-			bit, p.field = rTopic, "topic"
-			err = p.topic(r, pt, first)
-		case "partition":
-			bit, p.field = rPartition, "partition"
-			var n int64
-			if n, err = p.int64v(0, math.MaxInt32); err == nil {
-				r.Partition = int32(n)
+		idx := -1
+		if next < len(recordFields) && p.fastMember(i, recordFields[next]) {
+			idx = next
+		} else {
+			name, done, err := p.member(i)
+			if err != nil {
+				return err
 			}
-		case "offset":
-			bit, p.field = rOffset, "offset"
-			r.Offset, err = p.int64v(math.MinInt64, math.MaxInt64)
-		case "timestamp":
-			bit, p.field = rTimestamp, "timestamp"
-			if !p.null() {
-				var ms int64
-				if ms, err = p.int64v(math.MinInt64, math.MaxInt64); err == nil {
-					r.Timestamp = time.UnixMilli(ms)
+			if done {
+				break
+			}
+			if idx = slices.Index(recordFields, string(name)); idx < 0 {
+				if err := p.unknown(name, recordFields); err != nil {
+					return err
 				}
+				if err := p.skip(3); err != nil {
+					return err
+				}
+				continue
 			}
-		case "timestampType":
-			bit, p.field = rTimestampType, "timestampType"
-			r.TimestampType, err = p.timestampType()
-		case "key":
-			bit, p.field = rKey, "key"
-			if !p.null() {
-				r.Key, err = p.b64()
-			}
-		case "value":
-			bit, p.field = rValue, "value"
-			if !p.null() {
-				r.Value, err = p.b64()
-			}
-		case "headers":
-			bit, p.field = rHeaders, "headers"
-			r.Headers, err = p.headers()
-		case "keySchemaMetadata":
-			bit, p.field = rKeySchema, "keySchemaMetadata"
-			r.KeySchema, err = p.schemaMeta()
-		case "valueSchemaMetadata":
-			bit, p.field = rValueSchema, "valueSchemaMetadata"
-			r.ValueSchema, err = p.schemaMeta()
-		default:
-			if err := p.unknown(name, recordFields); err != nil {
-				return err
-			}
-			if err := p.skip(3); err != nil {
-				return err
-			}
-			continue
 		}
+		next = idx + 1
+		bit := uint(1) << idx
+		p.field = recordFields[idx]
 		if seen&bit != 0 {
 			return p.strict("duplicate field %q", p.field)
 		}
 		seen |= bit
-		if err != nil {
+		if err := p.recordField(idx, r, pt, first); err != nil {
 			return err
 		}
 	}
@@ -420,6 +387,67 @@ func (p *parser) record(r *RawRecord, pt *Partition, first bool) error {
 			r.Partition, pt.Key, pt.Partition)
 	}
 	return nil
+}
+
+// fastMember consumes the next member's name when it is name, written
+// compactly (`,"name":`, or `"name":` for the first member), as event
+// source mappings write records, and reports whether it did. Anything else
+// is left for member, which handles white space, escapes and order.
+func (p *parser) fastMember(i int, name string) bool {
+	b, j := p.buf, p.pos
+	if i > 0 {
+		if j >= len(b) || b[j] != ',' {
+			return false
+		}
+		j++
+	}
+	end := j + len(name) + 3
+	if end > len(b) || b[j] != '"' || string(b[j+1:end-2]) != name || b[end-2] != '"' || b[end-1] != ':' {
+		return false
+	}
+	p.pos = end
+	p.ws()
+	return true
+}
+
+// recordField reads the value of the record field recordFields[idx].
+func (p *parser) recordField(idx int, r *RawRecord, pt *Partition, first bool) error {
+	var err error
+	switch idx {
+	case 0: // topic
+		err = p.topic(r, pt, first)
+	case 1: // partition
+		var n int64
+		if n, err = p.int64v(0, math.MaxInt32); err == nil {
+			r.Partition = int32(n)
+		}
+	case 2: // offset
+		r.Offset, err = p.int64v(math.MinInt64, math.MaxInt64)
+	case 3: // timestamp
+		if !p.null() {
+			var ms int64
+			if ms, err = p.int64v(math.MinInt64, math.MaxInt64); err == nil {
+				r.Timestamp = time.UnixMilli(ms)
+			}
+		}
+	case 4: // timestampType
+		r.TimestampType, err = p.timestampType()
+	case 5: // key
+		if !p.null() {
+			r.Key, err = p.b64()
+		}
+	case 6: // value
+		if !p.null() {
+			r.Value, err = p.b64()
+		}
+	case 7: // headers
+		r.Headers, err = p.headers()
+	case 8: // keySchemaMetadata
+		r.KeySchema, err = p.schemaMeta()
+	case 9: // valueSchemaMetadata
+		r.ValueSchema, err = p.schemaMeta()
+	}
+	return err
 }
 
 // topic reads a record's topic. Records share their partition's string.
