@@ -187,7 +187,7 @@ func (p *parser) event(ev *Event) error {
 }
 
 var (
-	eventFields  = []string{"eventSource", "eventSourceArn", "bootstrapServers", "records"}
+	eventFields = []string{"eventSource", "eventSourceArn", "bootstrapServers", "records"}
 	// recordFields are in the order event source mappings write them;
 	// the rTopic… bits and recordField's cases follow it.
 	recordFields = []string{"topic", "partition", "offset", "timestamp", "timestampType", "key",
