@@ -6,7 +6,7 @@ package kafkalambda_test
 //
 //	go test -run '^$' -bench 'Handler' -benchmem ./kafkalambda/
 //
-// BenchmarkHandlerRatio reports naive/ours (target ≥ 4, aim 5).
+// Each size ends with a ratio row: naive/ours (target ≥ 4, aim 5).
 
 import (
 	"context"
@@ -92,7 +92,9 @@ func BenchmarkHandler(b *testing.B) {
 	for _, n := range []int{100, 10000} {
 		payload := jsonEvent(n)
 		h := newBenchHandler(b)
-		b.Run(fmt.Sprintf("records=%d/impl=kafkalambda", n), func(b *testing.B) {
+		name := fmt.Sprintf("records=%d", n)
+		t := timings{}
+		t.run(b, name+"/impl=kafkalambda", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := h.Invoke(context.Background(), payload); err != nil {
@@ -100,7 +102,7 @@ func BenchmarkHandler(b *testing.B) {
 				}
 			}
 		})
-		b.Run(fmt.Sprintf("records=%d/impl=naive", n), func(b *testing.B) {
+		t.run(b, name+"/impl=naive", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := naiveHandler(context.Background(), payload); err != nil {
@@ -108,31 +110,7 @@ func BenchmarkHandler(b *testing.B) {
 				}
 			}
 		})
-	}
-}
-
-// BenchmarkHandlerRatio alternates our invocation and the naive handler on
-// the same payload and reports naive/ours.
-func BenchmarkHandlerRatio(b *testing.B) {
-	for _, n := range []int{100, 10000} {
-		payload := jsonEvent(n)
-		h := newBenchHandler(b)
-		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
-			var ours, naive time.Duration
-			for b.Loop() {
-				t0 := time.Now()
-				if _, err := h.Invoke(context.Background(), payload); err != nil {
-					b.Fatal(err)
-				}
-				t1 := time.Now()
-				if err := naiveHandler(context.Background(), payload); err != nil {
-					b.Fatal(err)
-				}
-				naive += time.Since(t1)
-				ours += t1.Sub(t0)
-			}
-			b.ReportMetric(float64(naive)/float64(ours), "naive/ours")
-		})
+		t.ratio(b, name+"/ratio", [3]string{name + "/impl=naive", name + "/impl=kafkalambda", "naive/ours"})
 	}
 }
 

@@ -6,8 +6,8 @@ package kafkalambda_test
 //
 //	go test -run '^$' -bench 'ParseEvent' -benchmem ./kafkalambda/
 //
-// BenchmarkParseEventRatio reports the ratios measured in the same run:
-// x-floor (ours / floor, target ≤ 3) and naive/ours.
+// Each size ends with a ratio row: x-floor (ours / floor; target ≤ 5, aim
+// 3) and naive/ours, from the rows above it.
 
 import (
 	"encoding/base64"
@@ -123,7 +123,8 @@ func BenchmarkParseEvent(b *testing.B) {
 		payload := benchEvent(size.records, size.value)
 		fields := base64Fields(b, payload)
 		dst := make([]byte, len(payload))
-		b.Run(size.name+"/impl=kafkalambda", func(b *testing.B) {
+		t := timings{}
+		t.run(b, size.name+"/impl=kafkalambda", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(payload)))
 			for b.Loop() {
@@ -131,47 +132,22 @@ func BenchmarkParseEvent(b *testing.B) {
 			}
 			b.ReportMetric(float64(testing.AllocsPerRun(1, func() { parseOurs(b, payload) }))/float64(size.records), "allocs/record")
 		})
-		b.Run(size.name+"/impl=base64-floor", func(b *testing.B) {
+		t.run(b, size.name+"/impl=base64-floor", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(payload)))
 			for b.Loop() {
 				parseFloor(b, fields, dst)
 			}
 		})
-		b.Run(size.name+"/impl=events.KafkaEvent", func(b *testing.B) {
+		t.run(b, size.name+"/impl=events.KafkaEvent", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(payload)))
 			for b.Loop() {
 				parseNaive(b, payload)
 			}
 		})
-	}
-}
-
-// BenchmarkParseEventRatio times the three parsers in the same loop and
-// reports ours/floor (x-floor) and naive/ours.
-func BenchmarkParseEventRatio(b *testing.B) {
-	for _, size := range benchSizes {
-		payload := benchEvent(size.records, size.value)
-		fields := base64Fields(b, payload)
-		dst := make([]byte, len(payload))
-		b.Run(size.name, func(b *testing.B) {
-			var ours, floor, naive time.Duration
-			for b.Loop() {
-				t0 := time.Now()
-				parseOurs(b, payload)
-				t1 := time.Now()
-				parseFloor(b, fields, dst)
-				t2 := time.Now()
-				parseNaive(b, payload)
-				t3 := time.Now()
-				ours += t1.Sub(t0)
-				floor += t2.Sub(t1)
-				naive += t3.Sub(t2)
-			}
-			b.ReportMetric(float64(ours)/float64(floor), "x-floor")
-			b.ReportMetric(float64(naive)/float64(ours), "naive/ours")
-			b.ReportMetric(float64(ours.Nanoseconds())/float64(b.N), "ours-ns/op")
-		})
+		t.ratio(b, size.name+"/ratio",
+			[3]string{size.name + "/impl=kafkalambda", size.name + "/impl=base64-floor", "x-floor"},
+			[3]string{size.name + "/impl=events.KafkaEvent", size.name + "/impl=kafkalambda", "naive/ours"})
 	}
 }
