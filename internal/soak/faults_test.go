@@ -1,0 +1,464 @@
+package soak
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafkalambda/kafka-lambda-go/secrets/secretstest"
+)
+
+// Kinds of injected faults, as the figures name them.
+const (
+	fkProduceRetriable = "produce-retriable" // NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT
+	fkProduceInvalid   = "produce-invalid"   // INVALID_RECORD: not retriable
+	fkProduceDelay     = "produce-delay"     // answered up to delayMax late
+	fkProduceStall     = "produce-stall"     // answered after the function's deadline
+	fkOutage           = "broker-outage"     // every connection dropped, new ones refused
+	fkAuthReject       = "sasl-reject"       // the function's credentials refused
+	fkRotation         = "secret-rotation"   // new credentials in the secret, the old ones revoked
+	fkRegistry5xx      = "registry-5xx"      // 500 or 503
+	fkRegistryTimeout  = "registry-timeout"  // no answer until the client gives up
+	fkSecrets          = "secrets-fail"      // Throttling or InternalServiceError
+	fkSecretsSlow      = "secrets-slow"      // a window with slow answers
+	fkCommit           = "commit-fail"       // OffsetCommit answered REQUEST_TIMED_OUT
+)
+
+// plan is what a faulted run injects, drawn from its seed.
+type plan struct {
+	retriableP, invalidP float64       // per partition of a produce request to the outputs
+	delayP               float64       // per produce request to the function's topics
+	delayMax             time.Duration // longest ordinary delay
+	stallAt              []int         // produce requests (to the function's topics, counted from 1) answered late
+	stall                time.Duration // how late: past the function's timeout
+	registryFirst        []string      // per registry request path, how its first requests fail
+	registryHang         string        // a request path whose first requests fail as registryOutage says
+	registryOutage       []string      // no answer, then more 503s in a row than serde retries
+	registryP            float64       // after those, the share of requests failed (500, 503)
+	commitP              float64       // share of offset commits failed
+	outages              []outage      // in progress order
+}
+
+// outage is the broker going away once the run has made progress at.
+type outage struct {
+	at         float64       // share of the input handled
+	down       time.Duration // how long the broker is away
+	rejectAuth bool          // the function's first authentication afterwards is refused
+	rotate     bool          // the secret is rotated to new credentials and the old ones revoked
+}
+
+// newPlan draws the faults of a run from rng. timeout is the function's
+// timeout: stalls last longer. hang is the registry request that meets an
+// outage of the registry: the first fetch of a schema that the function
+// meets mid-run. It hangs first (which costs srclient's 5 s HTTP timeout,
+// during which every invocation that needs that schema waits for the one
+// request in flight), then fails with 503 more times in a row than serde
+// retries within one call.
+func newPlan(rng *rand.Rand, timeout time.Duration, hang string) plan {
+	return plan{
+		retriableP:     0.04,
+		invalidP:       0.006,
+		delayP:         0.05,
+		delayMax:       300 * time.Millisecond,
+		stallAt:        []int{5 + rng.IntN(10), 15 + rng.IntN(10)},
+		stall:          timeout + time.Second,
+		registryFirst:  []string{"503", "500"},
+		registryHang:   hang,
+		registryOutage: append([]string{"timeout"}, slices.Repeat([]string{"503"}, 12)...),
+		registryP:      0.2,
+		commitP:        0.1,
+		outages: []outage{
+			{at: 0.15 + 0.15*rng.Float64(), down: 1500 * time.Millisecond, rejectAuth: true},
+			{at: 0.45 + 0.15*rng.Float64(), down: time.Second, rotate: true},
+		},
+	}
+}
+
+// injector injects a plan's faults into one cluster, registry and secret
+// source, and counts what it injected. Its draws come from one seeded
+// source, taken in the order the broker and the registry see requests.
+type injector struct {
+	plan    plan
+	kafka   *kfake.Cluster
+	lis     *outageListener
+	sm      *secretstest.Server
+	rotate  func() (revoked string) // rotates the secret, returns the old user
+	fnUser  func() string           // the function's current user
+	watched map[[16]byte]string     // topic ids of the function's topics
+	done    chan struct{}           // closed at the end: ends every wait
+
+	mu        sync.Mutex
+	rng       *rand.Rand
+	counts    map[string]int
+	produceN  int
+	regSeen   map[string]int
+	regOn     bool
+	authNext  map[string]int  // user → refusals still to inject
+	revoked   map[string]bool // users whose every authentication is refused
+	sleeping  int             // produce requests held by a delay
+	handles   map[string][]*kfake.FaultHandle
+	schedDone chan struct{}
+	stopOnce  sync.Once
+	errs      []error // what went wrong injecting
+}
+
+// fail records that a fault could not be injected (or undone).
+func (in *injector) fail(err error) {
+	in.mu.Lock()
+	in.errs = append(in.errs, err)
+	in.mu.Unlock()
+}
+
+// newInjector returns the injector of a faulted run on r, its plan and
+// its draws from seed. hang is the registry request that hangs once.
+func newInjector(r *rig, seed uint64, hang string) *injector {
+	rng := rand.New(rand.NewPCG(seed, seed^0xfa17))
+	return &injector{
+		plan: newPlan(rng, fnTimeout, hang), kafka: r.c.Kafka(), lis: r.lis, sm: r.sm,
+		rotate: r.rotate, fnUser: r.fnUser, done: make(chan struct{}), rng: rng,
+		counts: map[string]int{}, regSeen: map[string]int{}, authNext: map[string]int{}, revoked: map[string]bool{},
+	}
+}
+
+func (in *injector) count(kind string, n int) {
+	in.mu.Lock()
+	in.counts[kind] += n
+	in.mu.Unlock()
+}
+
+// counts returns the faults injected so far, by kind.
+func (in *injector) snapshot() map[string]int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := maps.Clone(in.counts)
+	for kind, hs := range in.handles {
+		for _, h := range hs {
+			out[kind] += h.Hits()
+		}
+	}
+	return out
+}
+
+// draw reports whether a draw from the run's source falls below p.
+func (in *injector) draw(p float64) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.rng.Float64() < p
+}
+
+// install sets up the broker side: produce rejections and delays on the
+// output topics, failed offset commits for group, refused authentications.
+// outputs are every topic something writes to; fnTopics those the
+// function writes to (delays apply to those only).
+func (in *injector) install(group string, outputs, fnTopics []string) {
+	p := in.plan
+	in.handles = map[string][]*kfake.FaultHandle{}
+	for _, topic := range outputs {
+		in.handles[fkProduceRetriable] = append(in.handles[fkProduceRetriable], in.kafka.Fault(
+			kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: topic, Err: kerr.NotLeaderForPartition, Count: -1,
+				When: func(kmsg.Request) bool { return in.draw(p.retriableP / 2) }},
+			kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: topic, Err: kerr.RequestTimedOut, Count: -1,
+				When: func(kmsg.Request) bool { return in.draw(p.retriableP / 2) }}))
+		in.handles[fkProduceInvalid] = append(in.handles[fkProduceInvalid], in.kafka.Fault(
+			kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: topic, Err: kerr.InvalidRecord, Count: -1,
+				When: func(kmsg.Request) bool { return in.draw(p.invalidP) }}))
+	}
+	in.handles[fkCommit] = append(in.handles[fkCommit], in.kafka.Fault(
+		kfake.Fault{Keys: []kmsg.Key{kmsg.OffsetCommit}, Group: group, Err: kerr.RequestTimedOut, Count: -1,
+			When: func(kmsg.Request) bool { return in.draw(p.commitP) }}))
+
+	in.watched = map[[16]byte]string{}
+	for _, topic := range fnTopics {
+		if ti := in.kafka.TopicInfo(topic); ti != nil {
+			in.watched[ti.TopicID] = topic
+		}
+	}
+	in.kafka.ControlKey(int16(kmsg.Produce), in.controlProduce)
+	in.kafka.ControlKey(int16(kmsg.SASLAuthenticate), in.controlAuth)
+}
+
+// controlProduce holds some produce requests to the function's topics:
+// briefly, or past the function's deadline. It runs on the broker's
+// goroutine and never answers the request itself.
+func (in *injector) controlProduce(kr kmsg.Request) (kmsg.Response, error, bool) {
+	req, ok := kr.(*kmsg.ProduceRequest)
+	if !ok || !in.writesFunctionTopic(req) {
+		return nil, nil, false
+	}
+	in.mu.Lock()
+	in.produceN++
+	var d time.Duration
+	switch {
+	case slices.Contains(in.plan.stallAt, in.produceN):
+		d = in.plan.stall
+		in.counts[fkProduceStall]++
+	case in.rng.Float64() < in.plan.delayP:
+		d = time.Duration(1 + in.rng.Int64N(int64(in.plan.delayMax)))
+		in.counts[fkProduceDelay]++
+	}
+	if d > 0 {
+		in.sleeping++
+	}
+	in.mu.Unlock()
+	if d > 0 {
+		in.kafka.SleepControl(func() {
+			defer func() { in.mu.Lock(); in.sleeping--; in.mu.Unlock() }()
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-in.done:
+			}
+		})
+	}
+	return nil, nil, false
+}
+
+func (in *injector) writesFunctionTopic(req *kmsg.ProduceRequest) bool {
+	for _, t := range req.Topics {
+		if _, ok := in.watched[t.TopicID]; ok {
+			return true
+		}
+		for _, name := range in.watched {
+			if t.Topic == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// controlAuth refuses the SASL/PLAIN authentications planned to fail, as a
+// broker answers wrong credentials.
+func (in *injector) controlAuth(kr kmsg.Request) (kmsg.Response, error, bool) {
+	req, ok := kr.(*kmsg.SASLAuthenticateRequest)
+	if !ok {
+		return nil, nil, false
+	}
+	user := plainUser(req.SASLAuthBytes)
+	in.mu.Lock()
+	refuse := in.revoked[user] || in.authNext[user] > 0
+	if refuse {
+		if in.authNext[user] > 0 {
+			in.authNext[user]--
+		}
+		in.counts[fkAuthReject]++
+	}
+	in.mu.Unlock()
+	if !refuse {
+		return nil, nil, false
+	}
+	in.kafka.KeepControl()
+	resp := req.ResponseKind().(*kmsg.SASLAuthenticateResponse)
+	resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
+	msg := "Authentication failed: Invalid username or password"
+	resp.ErrorMessage = &msg
+	return resp, nil, true
+}
+
+// plainUser returns the user of a SASL/PLAIN message (authzid NUL user NUL
+// password); never the password.
+func plainUser(b []byte) string {
+	parts := bytes.SplitN(b, []byte{0}, 3)
+	if len(parts) != 3 {
+		return ""
+	}
+	return string(parts[1])
+}
+
+// interceptRegistry is the registry's fault interceptor: per request path
+// the first requests fail as planned, later ones at random; a "timeout"
+// answers nothing until the client gives up.
+func (in *injector) interceptRegistry(w http.ResponseWriter, r *http.Request) bool {
+	key := r.Method + " " + r.URL.Path
+	in.mu.Lock()
+	if !in.regOn {
+		in.mu.Unlock()
+		return false
+	}
+	n := in.regSeen[key]
+	in.regSeen[key]++
+	first := in.plan.registryFirst
+	if key == in.plan.registryHang {
+		first = in.plan.registryOutage
+	}
+	kind := ""
+	switch {
+	case n < len(first):
+		kind = first[n]
+	case in.rng.Float64() < in.plan.registryP:
+		kind = [...]string{"500", "503"}[in.rng.IntN(2)]
+	}
+	if kind == "timeout" {
+		in.counts[fkRegistryTimeout]++
+	} else if kind != "" {
+		in.counts[fkRegistry5xx]++
+	}
+	in.mu.Unlock()
+	switch kind {
+	case "":
+		return false
+	case "timeout":
+		t := time.NewTimer(10 * time.Second)
+		defer t.Stop()
+		select {
+		case <-r.Context().Done():
+		case <-in.done:
+		case <-t.C:
+		}
+		w.WriteHeader(http.StatusGatewayTimeout)
+	default:
+		status := http.StatusInternalServerError
+		if kind == "503" {
+			status = http.StatusServiceUnavailable
+		}
+		w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"error_code":%d,"message":"soak: injected"}`, status)
+	}
+	return true
+}
+
+// setRegistryFaults turns the registry faults on or off.
+func (in *injector) setRegistryFaults(on bool) {
+	in.mu.Lock()
+	in.regOn = on
+	in.mu.Unlock()
+}
+
+// failSecrets makes the next secret reads fail: throttled, then an
+// internal error (the SDK and the loader retry both).
+func (in *injector) failSecrets(throttled, internal int) {
+	in.sm.FailNext(throttled, secretstest.Throttling)
+	in.sm.FailNext(internal, secretstest.InternalError)
+	in.count(fkSecrets, throttled+internal)
+}
+
+// schedule runs the plan's outages as the run's progress (the share of the
+// input handled, from progress) passes each one. It returns at once; the
+// outages run in a goroutine until done or ctx ends.
+func (in *injector) schedule(ctx context.Context, progress func() float64) {
+	in.schedDone = make(chan struct{})
+	go func() {
+		defer close(in.schedDone)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for _, o := range in.plan.outages {
+			for progress() < o.at {
+				select {
+				case <-ctx.Done():
+					return
+				case <-in.done:
+					return
+				case <-tick.C:
+				}
+			}
+			in.runOutage(ctx, o)
+		}
+	}()
+}
+
+// runOutage takes the broker away for o.down, with what o adds around it.
+func (in *injector) runOutage(ctx context.Context, o outage) {
+	user := in.fnUser()
+	if o.rotate {
+		old := in.rotate()
+		in.mu.Lock()
+		in.revoked[old] = true
+		in.mu.Unlock()
+		in.count(fkRotation, 1)
+		in.sm.SetLatency(400 * time.Millisecond)
+		in.count(fkSecretsSlow, 1)
+		// Right after a rotation, the new version is not readable yet
+		// (as while a role's policy propagates): a refusal that the
+		// loader does not retry.
+		in.sm.FailNext(1, secretstest.AccessDenied)
+		in.count(fkSecrets, 1)
+	}
+	if o.rejectAuth {
+		in.mu.Lock()
+		in.authNext[user]++
+		in.mu.Unlock()
+	}
+	in.failSecrets(2, 1)
+	if err := in.lis.setDown(true); err != nil {
+		in.fail(fmt.Errorf("take the broker down: %w", err))
+		return
+	}
+	in.count(fkOutage, 1)
+	t := time.NewTimer(o.down)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	case <-in.done:
+	}
+	t.Stop()
+	if err := in.lis.setDown(false); err != nil {
+		in.fail(fmt.Errorf("bring the broker back: %w", err))
+	}
+	if o.rotate {
+		time.AfterFunc(2*time.Second, func() { in.sm.SetLatency(0) })
+	}
+}
+
+// quiesce ends the plan: no more faults, no request left held. It waits up
+// to limit for held produce requests to be answered.
+func (in *injector) quiesce(limit time.Duration) error {
+	in.setRegistryFaults(false)
+	in.stopOnce.Do(func() { close(in.done) })
+	if in.schedDone != nil {
+		<-in.schedDone
+	}
+	for _, hs := range in.handles {
+		for _, h := range hs {
+			h.Remove()
+		}
+	}
+	in.sm.SetLatency(0)
+	in.mu.Lock()
+	errs := errors.Join(in.errs...)
+	in.mu.Unlock()
+	if errs != nil {
+		return errs
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		in.mu.Lock()
+		n := in.sleeping
+		in.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d produce requests still held after %v", n, limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// describe formats fault counts as "kind=n ..." in a stable order.
+func describe(counts map[string]int) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		if counts[k] == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%d", k, counts[k])
+	}
+	return b.String()
+}

@@ -1,0 +1,116 @@
+package soak
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// logSink collects everything the components of a run log (JSON lines at
+// Debug and above) and every error text the run sees, so that they can be
+// scanned for secret values at the end.
+type logSink struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	errors []string
+	lines  int
+}
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lines += bytes.Count(p, []byte{'\n'})
+	return s.buf.Write(p)
+}
+
+// logger returns a logger writing to s, tagged with the component's name.
+func (s *logSink) logger(component string) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(s, &slog.HandlerOptions{Level: slog.LevelDebug})).With("component", component)
+}
+
+// keepError records the text of an error (or any error-bearing text) seen
+// during the run.
+func (s *logSink) keepError(text string) {
+	if text == "" {
+		return
+	}
+	s.mu.Lock()
+	s.errors = append(s.errors, text)
+	s.mu.Unlock()
+}
+
+// keepErr is keepError for an error value.
+func (s *logSink) keepErr(err error) {
+	if err != nil {
+		s.keepError(err.Error())
+	}
+}
+
+// counts returns the log lines and error texts collected so far.
+func (s *logSink) counts() (lines, errs int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lines, len(s.errors)
+}
+
+// dump writes the collected logs and errors to path (for a developer
+// looking into a run: see EnvLogs).
+func (s *logSink) dump(path string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := append(bytes.Clone(s.buf.Bytes()), "\n--- errors seen ---\n"...)
+	for _, e := range s.errors {
+		out = append(out, e...)
+		out = append(out, '\n')
+	}
+	return os.WriteFile(path, out, 0o600)
+}
+
+// secretForms returns the ways a secret value could show up in text: as
+// is, and inside an HTTP basic auth header (base64 of "user:password").
+func secretForms(user, pass string) []string {
+	return []string{pass, base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))}
+}
+
+// leaks returns, for each secret form found in the logs or errors, where it
+// was found, with a little context.
+func (s *logSink) leaks(secrets []string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var found []string
+	logs := s.buf.Bytes()
+	for _, sec := range secrets {
+		if sec == "" {
+			continue
+		}
+		if i := bytes.Index(logs, []byte(sec)); i >= 0 {
+			found = append(found, fmt.Sprintf("a secret in the logs: …%s…", redactAround(logs, i, len(sec))))
+		}
+		for _, e := range s.errors {
+			if i := strings.Index(e, sec); i >= 0 {
+				found = append(found, fmt.Sprintf("a secret in an error: …%s…", redactAround([]byte(e), i, len(sec))))
+			}
+		}
+	}
+	return found
+}
+
+// redactAround shows up to 80 bytes around a match at i of length n, with
+// the match itself masked (the report must not leak it either).
+func redactAround(b []byte, i, n int) string {
+	from, to := max(0, i-80), min(len(b), i+n+80)
+	return string(b[from:i]) + "<SECRET>" + string(b[i+n:to])
+}
+
+// checkNoLeaks fails t if any secret form is in s.
+func checkNoLeaks(t *testing.T, s *logSink, secrets []string) {
+	t.Helper()
+	for _, l := range s.leaks(secrets) {
+		t.Error(l)
+	}
+}

@@ -1,0 +1,272 @@
+package soak
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/kafkalambda/kafka-lambda-go/esm"
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
+	"github.com/kafkalambda/kafka-lambda-go/serde"
+)
+
+// ref is an input record: its user_trades partition and offset.
+type ref struct {
+	partition int32
+	offset    int64
+}
+
+func (r ref) String() string { return fmt.Sprintf("%s/%d/%d", app.InputTopic, r.partition, r.offset) }
+
+// givenUp is one copy of an input record in the dead-letter or on-failure
+// topic, with why.
+type givenUp struct {
+	topic, reason, stage string
+}
+
+// ledger accounts for every input record: its settlements, its copies in
+// the dead-letter and on-failure topics, and whatever came out that does
+// not match an input.
+type ledger struct {
+	ins       map[ref]*input
+	settled   map[ref]int
+	gaveUp    map[ref][]givenUp
+	problems  []string // outputs that match no input, or carry the wrong content
+	outputs   int      // settlement records read
+	deadCount int      // dead-letter records read
+	failCount int      // on-failure records read
+}
+
+func newLedger(ins []*input) *ledger {
+	l := &ledger{ins: map[ref]*input{}, settled: map[ref]int{}, gaveUp: map[ref][]givenUp{}}
+	for _, in := range ins {
+		l.ins[ref{in.partition, in.offset}] = in
+	}
+	return l
+}
+
+func (l *ledger) problem(format string, args ...any) {
+	if len(l.problems) < 20 {
+		l.problems = append(l.problems, fmt.Sprintf(format, args...))
+	}
+}
+
+// read reads the three output topics of the run from the start to their
+// end and accounts for each record. Each error text found in them goes to
+// logs, for the secret scan.
+func (l *ledger) read(ctx context.Context, c *kafkalambdatest.Cluster, logs *logSink) error {
+	settlements, err := serde.Protobuf[*tradepb.TradeSettlement](c.RegistryClient())
+	if err != nil {
+		return err
+	}
+	recs, err := c.ReadTopic(ctx, app.OutputTopic)
+	if err != nil {
+		return err
+	}
+	l.outputs = len(recs)
+	for _, kr := range recs {
+		src := header(kr.Headers, app.HeaderSource)
+		r, ok := parseSource(src)
+		in := l.ins[r]
+		if !ok || in == nil {
+			l.problem("a settlement at %s-%d@%d names source %q, not an input", kr.Topic, kr.Partition, kr.Offset, src)
+			continue
+		}
+		got, err := settlements.Deserialize(ctx, serde.Message{Topic: kr.Topic, Data: kr.Value})
+		if err != nil {
+			l.problem("the settlement of %s at offset %d does not decode: %v", r, kr.Offset, err)
+			continue
+		}
+		if want := in.want(); !proto.Equal(got, want) {
+			l.problem("the settlement of %s (%s) is %v, want %v", r, in.kind, got, want)
+		}
+		if string(kr.Key) != in.want().GetSymbol() {
+			l.problem("the settlement of %s is keyed %q, want its symbol", r, kr.Key)
+		}
+		l.settled[r]++
+	}
+
+	dead, err := c.ReadTopic(ctx, deadLetterTopic)
+	if err != nil {
+		return err
+	}
+	l.deadCount = len(dead)
+	for _, kr := range dead {
+		reason := header(kr.Headers, kafkalambda.HeaderError)
+		logs.keepError(reason)
+		p, perr := strconv.ParseInt(header(kr.Headers, kafkalambda.HeaderSourcePartition), 10, 32)
+		o, oerr := strconv.ParseInt(header(kr.Headers, kafkalambda.HeaderSourceOffset), 10, 64)
+		r := ref{int32(p), o}
+		in := l.ins[r]
+		switch {
+		case perr != nil || oerr != nil || header(kr.Headers, kafkalambda.HeaderSourceTopic) != app.InputTopic || in == nil:
+			l.problem("a dead letter at offset %d names no input record", kr.Offset)
+			continue
+		case reason == "":
+			l.problem("the dead letter of %s has no reason", r)
+		case !bytes.Equal(kr.Value, in.value) || !bytes.Equal(kr.Key, in.key):
+			l.problem("the dead letter of %s is not the record as it came", r)
+		}
+		l.gaveUp[r] = append(l.gaveUp[r], givenUp{topic: deadLetterTopic, reason: reason,
+			stage: header(kr.Headers, kafkalambda.HeaderErrorStage)})
+	}
+
+	failed, err := c.ReadTopic(ctx, onFailureTopic)
+	if err != nil {
+		return err
+	}
+	l.failCount = len(failed)
+	for _, kr := range failed {
+		fr, err := esm.ParseFailureRecord(kr.Value)
+		if err != nil {
+			l.problem("on-failure record at offset %d: %v", kr.Offset, err)
+			continue
+		}
+		ev, err := fr.Event()
+		if err != nil || ev.Len() != 1 {
+			l.problem("on-failure record at offset %d: payload of %d records (%v)", kr.Offset, evLen(ev), err)
+			continue
+		}
+		raw := ev.Partitions[0].Records[0]
+		r := ref{raw.Partition, raw.Offset}
+		in := l.ins[r]
+		if raw.Topic != app.InputTopic || in == nil {
+			l.problem("on-failure record at offset %d names %s-%d@%d, not an input", kr.Offset, raw.Topic, raw.Partition, raw.Offset)
+			continue
+		}
+		if !bytes.Equal(raw.Value, in.value) {
+			l.problem("the on-failure record of %s does not carry the record as it came", r)
+		}
+		reason := fr.RequestContext.Condition
+		if fr.ResponseContext != nil && fr.ResponseContext.FunctionError != "" {
+			reason += "/" + fr.ResponseContext.FunctionError
+		}
+		if fr.RequestContext.Condition == "" {
+			l.problem("the on-failure record of %s has no condition", r)
+		}
+		l.gaveUp[r] = append(l.gaveUp[r], givenUp{topic: onFailureTopic, reason: reason})
+	}
+	return nil
+}
+
+func evLen(ev *kafkalambda.Event) int {
+	if ev == nil {
+		return 0
+	}
+	return ev.Len()
+}
+
+func header(hs []kgo.RecordHeader, key string) string {
+	for _, h := range hs {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// parseSource reads an app.HeaderSource value.
+func parseSource(s string) (ref, bool) {
+	rest, ok := strings.CutPrefix(s, app.InputTopic+"/")
+	if !ok {
+		return ref{}, false
+	}
+	ps, os, ok := strings.Cut(rest, "/")
+	if !ok {
+		return ref{}, false
+	}
+	p, err1 := strconv.ParseInt(ps, 10, 32)
+	o, err2 := strconv.ParseInt(os, 10, 64)
+	if err1 != nil || err2 != nil {
+		return ref{}, false
+	}
+	return ref{int32(p), o}, true
+}
+
+// tally is what the ledger comes to.
+type tally struct {
+	in, settled, deadLettered, onFailure int
+	poison, poisonSettled                int
+	collateral                           int // good records given up (some may also be settled)
+	collateralEx                         []string
+	duplicates                           int // extra settlements and extra given-up copies
+	lost                                 []string
+	wrongStage                           []string // poison dead-lettered at an unexpected stage
+	collateralWhy                        map[string]int
+}
+
+func (l *ledger) tally() tally {
+	t := tally{in: len(l.ins), collateralWhy: map[string]int{}}
+	for r, in := range l.ins {
+		n, gone := l.settled[r], l.gaveUp[r]
+		if n > 0 {
+			t.settled++
+			t.duplicates += n - 1
+		}
+		if len(gone) > 0 {
+			t.duplicates += len(gone) - 1
+		}
+		dead, failed := false, false
+		for _, g := range gone {
+			dead = dead || g.topic == deadLetterTopic
+			failed = failed || g.topic == onFailureTopic
+		}
+		if dead {
+			t.deadLettered++
+		}
+		if failed {
+			t.onFailure++
+		}
+		if n > 0 && len(gone) > 0 {
+			t.duplicates++ // settled and given up: one of the two is extra
+		}
+		if in.kind != kindGood {
+			t.poison++
+			if n > 0 {
+				t.poisonSettled++
+			}
+			want := string(kafkalambda.StageValue)
+			if in.kind == kindPanic {
+				want = string(kafkalambda.StageProcess)
+			}
+			for _, g := range gone {
+				if g.topic == deadLetterTopic && g.stage != want {
+					t.wrongStage = append(t.wrongStage, fmt.Sprintf("%s (%s) dead-lettered at stage %q: %.200s", r, in.kind, g.stage, g.reason))
+				}
+			}
+		} else if len(gone) > 0 {
+			// A good record given up: by the policy (the rest of a batch
+			// that ran out of retries) or by a transient failure.
+			t.collateral++
+			t.collateralWhy[reasonClass(gone[0].reason)]++
+			if len(t.collateralEx) < 5 {
+				t.collateralEx = append(t.collateralEx, fmt.Sprintf("%s settled %d times, given up to %s: %.300s", r, n, gone[0].topic, gone[0].reason))
+			}
+		}
+		if n == 0 && len(gone) == 0 {
+			t.lost = append(t.lost, fmt.Sprintf("%s (%s)", r, in.kind))
+		}
+	}
+	return t
+}
+
+// reasonClass shortens a reason to its kind, for the figures.
+func reasonClass(reason string) string {
+	for _, k := range []string{"RetriesExhausted", "not acknowledged", "Purged", "registry", "secret", "authentication", "deadline", "producer"} {
+		if strings.Contains(reason, k) {
+			return k
+		}
+	}
+	if len(reason) > 40 {
+		return reason[:40]
+	}
+	return reason
+}

@@ -1,0 +1,98 @@
+package soak
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// EnvReport names a file the soak appends its figures to, one line per
+// run, so that a CI script can show them (go test hides t.Logf of passing
+// tests unless -v).
+const EnvReport = "KAFKALAMBDA_SOAK_REPORT"
+
+// figures are one run's numbers.
+type figures struct {
+	policy      string
+	faults      bool
+	tally       tally
+	invocations int64 // invocations of the function
+	fnErrors    int64 // invocations that failed as a whole
+	partial     int64 // invocations that reported item failures
+	injected    map[string]int
+	secretReads int // GetSecretValue requests the endpoint answered
+	wall        time.Duration
+	longest     time.Duration
+	logLines    int
+	errTexts    int
+	leaks       int
+}
+
+// String is the run's line of figures.
+func (f figures) String() string {
+	mode := "clean"
+	if f.faults {
+		mode = "faults"
+	}
+	t := f.tally
+	var b strings.Builder
+	fmt.Fprintf(&b, "soak %-18s %-6s in=%d settled=%d dead-lettered=%d on-failure=%d (poison=%d, good given up=%d",
+		f.policy, mode, t.in, t.settled, t.deadLettered, t.onFailure, t.poison, t.collateral)
+	if len(t.collateralWhy) > 0 {
+		b.WriteString(": ")
+		for i, k := range slices.Sorted(maps.Keys(t.collateralWhy)) {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s %d", k, t.collateralWhy[k])
+		}
+	}
+	fmt.Fprintf(&b, ") duplicates=%d lost=%d invocations=%d failed=%d partial=%d secret-reads=%d longest-invocation=%v wall=%v scanned=%d-log-lines/%d-errors leaks=%d",
+		t.duplicates, len(t.lost), f.invocations, f.fnErrors, f.partial, f.secretReads,
+		f.longest.Round(time.Millisecond), f.wall.Round(100*time.Millisecond), f.logLines, f.errTexts, f.leaks)
+	if f.faults {
+		fmt.Fprintf(&b, " injected: %s", describe(f.injected))
+	}
+	return b.String()
+}
+
+// report gathers the lines of a test's runs and writes them to the file
+// named by EnvReport, if any, when the test ends.
+type report struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func newReport(t *testing.T) *report {
+	rep := &report{}
+	path := os.Getenv(EnvReport)
+	t.Cleanup(func() {
+		rep.mu.Lock()
+		defer rep.mu.Unlock()
+		if path == "" || len(rep.lines) == 0 {
+			return
+		}
+		slices.Sort(rep.lines)
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Errorf("%s: %v", EnvReport, err)
+			return
+		}
+		defer f.Close()
+		if _, err := fmt.Fprintln(f, strings.Join(rep.lines, "\n")); err != nil {
+			t.Errorf("%s: %v", EnvReport, err)
+		}
+	})
+	return rep
+}
+
+func (r *report) add(line string) {
+	r.mu.Lock()
+	r.lines = append(r.lines, line)
+	r.mu.Unlock()
+}

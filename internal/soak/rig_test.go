@@ -1,0 +1,252 @@
+package soak
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkalambda/kafka-lambda-go/esm"
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/settle"
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
+	"github.com/kafkalambda/kafka-lambda-go/secrets/secretstest"
+)
+
+// Topics of a run besides app's.
+const (
+	deadLetterTopic = "trade-settlements-dlq"
+	onFailureTopic  = "user_trades-failed"
+	secretID        = "tradesettle/kafka"
+)
+
+// credential is a user and password.
+type credential struct{ user, pass string }
+
+func newCredential(user string) credential {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return credential{user: user, pass: hex.EncodeToString(b[:])}
+}
+
+// rig is one run's world: a broker (SASL/PLAIN) that can go away, a
+// registry (basic auth), the function's secret behind a Secrets Manager
+// endpoint, and the sink every component logs to.
+type rig struct {
+	c        *kafkalambdatest.Cluster
+	lis      *outageListener
+	sm       *secretstest.Server
+	logs     *logSink
+	admin    credential // the mapping's and the test's own clients
+	fn       []credential
+	registry credential
+
+	mu     sync.Mutex
+	fnCur  int // index in fn of the credentials the secret holds
+	secret func(credential) string
+}
+
+// newRig starts a rig with user_trades and trade-settlements of partitions
+// partitions.
+func newRig(t *testing.T, partitions int32) *rig {
+	t.Helper()
+	r := &rig{
+		logs:     &logSink{},
+		admin:    newCredential("soak-admin"),
+		fn:       []credential{newCredential("tradesettle"), newCredential("tradesettle-rotated")},
+		registry: newCredential("tradesettle-sr"),
+	}
+	listen := func(network, addr string) (net.Listener, error) {
+		l, err := net.Listen(network, addr)
+		if err != nil {
+			return nil, err
+		}
+		r.lis = newOutageListener(l)
+		return r.lis, nil
+	}
+	kopts := []kfake.Opt{kfake.ListenFn(listen)}
+	for _, f := range r.fn {
+		kopts = append(kopts, kfake.Superuser("PLAIN", f.user, f.pass))
+	}
+	r.c = kafkalambdatest.NewCluster(t,
+		kafkalambdatest.WithSASLPlain(r.admin.user, r.admin.pass),
+		kafkalambdatest.WithRegistryAuth(r.registry.user, r.registry.pass),
+		kafkalambdatest.WithKafkaOptions(kopts...),
+		kafkalambdatest.WithTopic(app.InputTopic, partitions),
+		kafkalambdatest.WithTopic(app.OutputTopic, partitions),
+		kafkalambdatest.WithTopic(deadLetterTopic, 1),
+		kafkalambdatest.WithTopic(onFailureTopic, 1))
+	r.secret = func(f credential) string {
+		b, _ := json.Marshal(map[string]string{
+			"bootstrap.servers":    r.c.BootstrapServers(),
+			"security.protocol":    "SASL_PLAINTEXT",
+			"sasl.mechanism":       "PLAIN",
+			"sasl.username":        f.user,
+			"sasl.password":        f.pass,
+			"schema.registry.url":  r.c.RegistryURL(),
+			"basic.auth.user.info": r.registry.user + ":" + r.registry.pass,
+			// librdkafka's own SASL debug lines go to the function's
+			// logger too: they are scanned like every other line.
+			"debug": "security",
+		})
+		return string(b)
+	}
+	r.sm = secretstest.NewServer(t, map[string]string{secretID: r.secret(r.fn[0])})
+	return r
+}
+
+// secretValues returns every form of every secret of the rig that must
+// never be seen in a log or an error.
+func (r *rig) secretValues() []string {
+	var out []string
+	for _, f := range append([]credential{r.admin, r.registry}, r.fn...) {
+		out = append(out, secretForms(f.user, f.pass)...)
+	}
+	return out
+}
+
+// fnUser returns the user the secret holds now.
+func (r *rig) fnUser() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.fn[r.fnCur].user
+}
+
+// rotate stores the next credentials in the secret, as a rotation does,
+// and returns the user they replace.
+func (r *rig) rotate() string {
+	r.mu.Lock()
+	old := r.fn[r.fnCur]
+	r.fnCur = (r.fnCur + 1) % len(r.fn)
+	next := r.fn[r.fnCur]
+	r.mu.Unlock()
+	r.sm.PutString(secretID, r.secret(next))
+	return old.user
+}
+
+// secretsClient is the real AWS SDK client of Secrets Manager, pointed at
+// the rig's endpoint; its retries back off briefly so that the soak stays
+// short.
+func (r *rig) secretsClient() *secretsmanager.Client {
+	return secretsmanager.New(secretsmanager.Options{
+		BaseEndpoint: aws.String(r.sm.URL),
+		Region:       "eu-west-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDSOAK", "soak-not-a-secret", ""),
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxBackoff = 50 * time.Millisecond
+		}),
+	})
+}
+
+// function builds the tradesettle handler as the deployed function does
+// (app.Wire, secret from Secrets Manager), with policy as FAILURE_POLICY.
+func (r *rig) function(ctx context.Context, t *testing.T, policy string, rules settle.Rules) *kafkalambda.Handler[string, *tradepb.UserTrade] {
+	t.Helper()
+	env := map[string]string{
+		app.EnvSecretID:        secretID,
+		app.EnvFailurePolicy:   policy,
+		app.EnvDeadLetterTopic: deadLetterTopic,
+	}
+	fn, err := app.Wire(ctx,
+		app.WithSecretsClient(r.secretsClient()),
+		app.WithLogger(r.logs.logger("function")),
+		app.WithRules(rules),
+		app.WithLookupEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
+	if err != nil {
+		t.Fatalf("app.Wire: %v", err)
+	}
+	h, err := fn.Handler()
+	if err != nil {
+		t.Fatalf("handler: %v", err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+// adminClient returns a kadm client of the rig's broker, closed with t.
+func (r *rig) adminClient(t *testing.T) *kadm.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(r.c.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return kadm.NewClient(cl)
+}
+
+// lag returns, per partition of topic, how far group's committed offset
+// is behind the end ("" when none is), and an error when the broker does
+// not answer.
+func lag(ctx context.Context, adm *kadm.Client, group, topic string) (string, error) {
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return "", fmt.Errorf("end offsets: %w", err)
+	}
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err == nil {
+		err = committed.Error()
+	}
+	if err != nil {
+		return "", fmt.Errorf("committed offsets: %w", err)
+	}
+	behind := ""
+	ends.Each(func(o kadm.ListedOffset) {
+		c, _ := committed.Lookup(topic, o.Partition)
+		if c.At < o.Offset {
+			behind += fmt.Sprintf(" %s-%d committed %d of %d", topic, o.Partition, c.At, o.Offset)
+		}
+	})
+	return behind, nil
+}
+
+// watchedTarget is the in-process function target with a watchdog: it
+// keeps every function error's text (for the secret scan) and measures
+// how long invocations take against the function timeout — Lambda would
+// kill one that overruns, so an in-process one must not.
+type watchedTarget struct {
+	inner   esm.HandlerTarget
+	logs    *logSink
+	mu      sync.Mutex
+	longest time.Duration
+	overrun []string
+}
+
+func (w *watchedTarget) Invoke(ctx context.Context, payload []byte) (esm.Result, error) {
+	start := time.Now()
+	res, err := w.inner.Invoke(ctx, payload)
+	took := time.Since(start)
+	if res.FunctionError != "" {
+		w.logs.keepError(string(res.Payload))
+	}
+	w.logs.keepErr(err)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.longest = max(w.longest, took)
+	if took > w.inner.Timeout+overrunGrace {
+		w.overrun = append(w.overrun, fmt.Sprintf("an invocation took %v with a %v timeout", took.Round(time.Millisecond), w.inner.Timeout))
+	}
+	return res, err
+}
+
+// overrunGrace is how much longer than the function timeout an invocation
+// may take, in process on a loaded machine, before the soak calls it a
+// hang.
+const overrunGrace = 2 * time.Second

@@ -1,0 +1,293 @@
+package soak
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kafkalambda/kafka-lambda-go/esm"
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
+	"github.com/kafkalambda/kafka-lambda-go/secrets/secretstest"
+)
+
+// EnvLogs names a directory the soak writes each run's logs and errors to,
+// for a developer looking into a run. They hold no secret values (the soak
+// checks), but they hold everything else.
+const EnvLogs = "KAFKALAMBDA_SOAK_LOGS"
+
+// The soak's size and bounds.
+const (
+	soakRecords    = 2000
+	soakPartitions = 8
+	// soakBatchSize is above half a partition's share of the input: the
+	// mapping never buffers two batches of a partition, so it never pauses
+	// fetching it (see TestESMResumesAfterLostSession for why that matters).
+	soakBatchSize = 150
+	soakSeed      = 20261107
+	// fnTimeout is the function timeout of a faulted run: Lambda's
+	// default. Produce stalls outlast it.
+	fnTimeout = 3 * time.Second
+	// cleanTimeout is the function timeout of a clean run: long enough
+	// that a loaded CI machine never turns a slow invocation into a
+	// retry, which the clean run would count as a duplicate.
+	cleanTimeout = 10 * time.Second
+	// runLimit bounds one run, from start to the last commit.
+	runLimit = 40 * time.Second
+)
+
+// policyCase is a failure policy and the event source mapping it goes
+// with.
+type policyCase struct {
+	name string
+	env  string // app's FAILURE_POLICY
+	esm  []esm.Option
+}
+
+func policies() []policyCase {
+	return []policyCase{
+		{name: "FailBatch", env: "FAIL_BATCH", esm: []esm.Option{
+			esm.WithOnFailureTopic(onFailureTopic),
+			esm.WithMaxRetryAttempts(2),
+			esm.WithBisectBatchOnFunctionError(true),
+		}},
+		{name: "ReportItemFailures", env: "REPORT_BATCH_ITEM_FAILURES", esm: []esm.Option{
+			esm.WithReportBatchItemFailures(true),
+			esm.WithOnFailureTopic(onFailureTopic),
+			esm.WithMaxRetryAttempts(3),
+		}},
+		// No on-failure topic and unlimited retries: the function itself
+		// gives up on poison, and nothing else may be given up.
+		{name: "DeadLetter", env: "DEAD_LETTER"},
+	}
+}
+
+// poisonMix is the poison of a faulted run, per thousand records.
+var poisonMix = mix{kindPanic: 4, kindBadMagic: 2, kindUnknownSchema: 2, kindTruncated: 2}
+
+// TestSoak runs, for each failure policy, the pipeline under faults and
+// then without, and checks what the package documentation says.
+func TestSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("soak: skipped with -short")
+	}
+	rep := newReport(t)
+	for i, pc := range policies() {
+		t.Run(pc.name, func(t *testing.T) {
+			t.Parallel()
+			faultSeed := uint64(soakSeed + 1 + i)
+			t.Run("faults", func(t *testing.T) { rep.add(soak(t, pc, faultSeed, true).String()) })
+			t.Run("clean", func(t *testing.T) { rep.add(soak(t, pc, faultSeed, false).String()) })
+		})
+	}
+}
+
+// soak runs one policy once, with faults or without, checks the outcome
+// and returns its figures. Every run has the same input (from soakSeed);
+// the faults come from faultSeed.
+func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
+	ctx, cancel := context.WithTimeout(context.Background(), runLimit)
+	defer cancel()
+	rng := rand.New(rand.NewPCG(soakSeed, soakSeed^0x5eed))
+	r := newRig(t, soakPartitions)
+	if dir := os.Getenv(EnvLogs); dir != "" {
+		t.Cleanup(func() {
+			path := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".log")
+			if err := r.logs.dump(path); err != nil {
+				t.Errorf("%s: %v", EnvLogs, err)
+			}
+		})
+	}
+	group := "soak-" + strings.ToLower(pc.name)
+
+	poison, timeout := mix{}, cleanTimeout
+	if faulted {
+		poison, timeout = poisonMix, fnTimeout
+	}
+	ins, err := makeInputs(ctx, rng, soakRecords, r.c.RegistryClient(), poison)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := produceInputs(ctx, r.c, ins, soakPartitions); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, kind := range []string{kindPanic, kindBadMagic, kindUnknownSchema, kindTruncated} {
+		if faulted && !hasKind(ins, kind) {
+			t.Fatalf("the input has no %s record: change the seed or the mix", kind)
+		}
+	}
+
+	var inj *injector
+	if faulted {
+		inj = newInjector(r, faultSeed, v2SchemaPath(ins))
+		inj.install(group, []string{app.OutputTopic, deadLetterTopic, onFailureTopic}, []string{app.OutputTopic, deadLetterTopic})
+		r.c.FakeRegistry().Intercept(inj.interceptRegistry)
+		inj.setRegistryFaults(true)
+		inj.failSecrets(1, 1) // the cold start's read
+		t.Cleanup(func() { _ = inj.quiesce(0) })
+	}
+
+	h := r.function(ctx, t, pc.env, panicRules())
+	target := &watchedTarget{inner: esm.HandlerTarget{Handler: h, Timeout: timeout}, logs: r.logs}
+	opts := append([]esm.Option{
+		esm.WithBatchSize(soakBatchSize),
+		esm.WithRetryBackoff(20*time.Millisecond, 500*time.Millisecond),
+		esm.WithShutdownTimeout(15 * time.Second),
+		esm.WithLogger(r.logs.logger("esm")),
+		esm.WithOnBatch(func(br esm.BatchResult) { r.logs.keepErr(br.Err) }),
+	}, pc.esm...)
+	m, err := esm.New(esm.Config{Brokers: r.c.Brokers(), Topics: []string{app.InputTopic}, Group: group,
+		KafkaOptions: r.c.ClientOptions()}, target, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	ran := make(chan error, 1)
+	go func() { ran <- m.Run(runCtx) }()
+	select {
+	case <-m.Ready():
+	case err := <-ran:
+		t.Fatalf("the event source mapping stopped before it was ready: %v", err)
+	case <-ctx.Done():
+		t.Fatal("the event source mapping did not join its group within the run's limit")
+	}
+	if faulted {
+		inj.schedule(ctx, func() float64 {
+			st := m.Stats()
+			return float64(st.RecordsSucceeded+st.RecordsOnFailure+st.RecordsDiscarded) / soakRecords
+		})
+	}
+
+	// Done when the group has committed the whole input.
+	adm := r.adminClient(t)
+	for {
+		behind, err := lag(ctx, adm, group, app.InputTopic)
+		if err == nil && behind == "" {
+			break
+		}
+		select {
+		case err := <-ran:
+			t.Fatalf("the event source mapping stopped mid-run: %v", err)
+		case <-ctx.Done():
+			var injected string
+			if inj != nil {
+				injected = describe(inj.snapshot())
+			}
+			t.Fatalf("not done after %v: %s (%v); mapping %+v; injected %s", runLimit, behind, err, m.Stats(), injected)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	f := figures{policy: pc.name, faults: faulted, wall: time.Since(start)}
+	if faulted {
+		if err := inj.quiesce(2 * fnTimeout); err != nil {
+			t.Error(err)
+		}
+		f.injected = inj.snapshot()
+	}
+	stop()
+	if err := <-ran; err != nil {
+		t.Errorf("the event source mapping ended with %v", err)
+	}
+	h.Close()
+	st := m.Stats()
+	f.invocations, f.fnErrors, f.partial = st.Invocations, st.FunctionErrors+st.BadResponses, st.PartialFailures
+	f.secretReads = r.sm.Calls(secretstest.OpGetSecretValue)
+	f.longest = target.longest
+
+	readCtx, readCancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer readCancel()
+	led := newLedger(ins)
+	if err := led.read(readCtx, r.c, r.logs); err != nil {
+		t.Fatalf("read the outputs back: %v", err)
+	}
+	f.tally = led.tally()
+	f.logLines, f.errTexts = r.logs.counts()
+	f.leaks = len(r.logs.leaks(r.secretValues()))
+	t.Log(f)
+	for _, ex := range f.tally.collateralEx {
+		t.Logf("good record given up: %s", ex)
+	}
+	check(t, f, led, target, faulted)
+	checkNoLeaks(t, r.logs, r.secretValues())
+	return f
+}
+
+// check fails t where the run broke a promise.
+func check(t *testing.T, f figures, led *ledger, target *watchedTarget, faulted bool) {
+	t.Helper()
+	tl := f.tally
+	if len(tl.lost) > 0 {
+		t.Errorf("%d input records lost (no settlement, not dead-lettered, not on the on-failure topic), first: %s",
+			len(tl.lost), strings.Join(tl.lost[:min(10, len(tl.lost))], ", "))
+	}
+	for _, p := range led.problems {
+		t.Error(p)
+	}
+	if tl.poisonSettled > 0 {
+		t.Errorf("%d poison records reported settled", tl.poisonSettled)
+	}
+	for _, w := range tl.wrongStage {
+		t.Error(w)
+	}
+	for _, o := range target.overrun {
+		t.Error(o)
+	}
+	if !faulted {
+		if tl.settled != tl.in || tl.duplicates != 0 || tl.deadLettered != 0 || tl.onFailure != 0 || led.outputs != tl.in {
+			t.Errorf("without faults: %d of %d settled, %d settlements, %d duplicates, %d dead-lettered, %d on the on-failure topic; want each trade settled exactly once",
+				tl.settled, tl.in, led.outputs, tl.duplicates, tl.deadLettered, tl.onFailure)
+		}
+		if f.fnErrors != 0 || f.partial != 0 {
+			t.Errorf("without faults: %d failed invocations, %d with item failures", f.fnErrors, f.partial)
+		}
+		return
+	}
+	// Faults that the plan always injects: a run that did not meet them
+	// proves nothing about them.
+	for _, kind := range []string{fkProduceStall, fkOutage, fkAuthReject, fkRotation, fkRegistry5xx, fkRegistryTimeout, fkSecrets} {
+		if f.injected[kind] == 0 {
+			t.Errorf("no %s fault was injected", kind)
+		}
+	}
+	if tl.poison == 0 || tl.poison != countGivenUpPoison(led) {
+		t.Errorf("%d poison records, %d of them in the dead-letter or on-failure topic: want all", tl.poison, countGivenUpPoison(led))
+	}
+}
+
+func hasKind(ins []*input, kind string) bool {
+	for _, in := range ins {
+		if in.kind == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// v2SchemaPath is the registry request that fetches the schema of the
+// input's second half (the altered user_trades schema).
+func v2SchemaPath(ins []*input) string {
+	v := ins[len(ins)-1].value
+	for i := len(ins) - 1; i >= 0 && ins[i].kind != kindGood; i-- {
+		v = ins[i-1].value
+	}
+	return fmt.Sprintf("GET /schemas/ids/%d", binary.BigEndian.Uint32(v[1:5]))
+}
+
+func countGivenUpPoison(led *ledger) int {
+	n := 0
+	for r, in := range led.ins {
+		if in.kind != kindGood && len(led.gaveUp[r]) > 0 {
+			n++
+		}
+	}
+	return n
+}
