@@ -166,8 +166,8 @@ func (inv *invocation) process(r *partRun) {
 			r.stop(raw.Offset, err)
 			return
 		case policyDeadLetter:
-			if inv.ctx.Err() != nil {
-				// Out of time is not poison: retry the batch instead.
+			if inv.ctx.Err() != nil || IsTransient(err) {
+				// Not the record's fault: retry the batch instead.
 				r.stop(raw.Offset, err)
 				inv.fail(err)
 				return

@@ -1,9 +1,12 @@
 package kafkalambda
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
 // Errors that errors.Is matches. Every error this package returns wraps one
@@ -39,7 +42,34 @@ var (
 	// ErrInvalidOption: NewHandler, NewProducer or NewOutput was given an
 	// option or argument it cannot use.
 	ErrInvalidOption = errors.New("kafkalambda: invalid option")
+
+	// ErrTransient marks a record failure that is not the record's fault
+	// and may pass on a retry (see Transient and IsTransient).
+	ErrTransient = errors.New("kafkalambda: transient failure")
 )
+
+// Transient marks err as a transient failure: a dependency down or slow,
+// not a bad record. Return Transient(err) from Process for such failures,
+// so that the DeadLetter policy retries the batch rather than dead-letter
+// a good record. It returns nil for a nil err.
+func Transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrTransient, err)
+}
+
+// IsTransient reports whether a record failure may pass on a retry: it
+// was marked with Transient, or it is the Schema Registry being
+// unavailable (serde.ErrRegistry), the producer not being creatable
+// (ErrProducer: the secret or the brokers unreachable), or a context ending
+// (the invocation's deadline). Under DeadLetter, such a failure fails the
+// invocation so that the batch is retried; every other failure is taken to
+// be the record's, and dead-lettered.
+func IsTransient(err error) bool {
+	return errors.Is(err, ErrTransient) || errors.Is(err, serde.ErrRegistry) || errors.Is(err, ErrProducer) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
 
 // ParseError reports where ParseEvent found the payload malformed.
 // errors.Is(err, ErrMalformedEvent) holds for every *ParseError.

@@ -350,3 +350,25 @@ func TestSendOutsideInvocation(t *testing.T) {
 		t.Fatalf("Send = %v", err)
 	}
 }
+
+func TestIsTransient(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{errors.New("bad record"), false},
+		{kafkalambda.Transient(errors.New("downstream 503")), true},
+		{fmt.Errorf("settle: %w", serde.ErrRegistry), true},
+		{fmt.Errorf("send: %w", kafkalambda.ErrProducer), true},
+		{context.DeadlineExceeded, true},
+		{fmt.Errorf("decode: %w", serde.ErrMalformed), false},
+	} {
+		if got := kafkalambda.IsTransient(tc.err); got != tc.want {
+			t.Errorf("IsTransient(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+	if kafkalambda.Transient(nil) != nil {
+		t.Error("Transient(nil) != nil")
+	}
+}

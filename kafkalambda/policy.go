@@ -43,7 +43,10 @@ func ReportItemFailures() FailurePolicy { return FailurePolicy{kind: policyItemF
 // headers), to topic through the handler's producer (WithProducer is
 // required), with headers naming the error and where the record came from
 // (HeaderError, HeaderErrorStage, HeaderSourceTopic, HeaderSourcePartition,
-// HeaderSourceOffset), and goes on with the next record. The dead-letter
+// HeaderSourceOffset), and goes on with the next record. A failure that is
+// not the record's fault (IsTransient: the registry or the brokers
+// unavailable, the deadline, an error marked with Transient) is not
+// dead-lettered: it fails the invocation, and the batch is retried. The dead-letter
 // write is covered by the flush at the end of the invocation like any other
 // send: if it is not acknowledged, the invocation fails and the batch is
 // retried, so a record is never dropped.

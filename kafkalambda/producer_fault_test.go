@@ -177,3 +177,28 @@ func TestProducerFailedCreationIsRetried(t *testing.T) {
 		t.Errorf("config called %d times, want 2", calls.Load())
 	}
 }
+
+func TestDeadLetterRetriesTransientFailures(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.SeedTopics(1, "out", "dlq"))
+	p := newProducer(t, c, nil)
+	h, err := kafkalambda.NewHandler(serde.String(), serde.String(),
+		func(ctx context.Context, r *kafkalambda.Record[string, string]) error {
+			if strings.HasSuffix(r.Value, "/1") {
+				return kafkalambda.Transient(errors.New("pricing service unavailable"))
+			}
+			return nil
+		}, kafkalambda.WithProducer(p), kafkalambda.WithFailurePolicy(kafkalambda.DeadLetter("dlq")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := withDeadline(10 * time.Second)
+	defer cancel()
+	_, err = h.Invoke(ctx, inputEvent(t, 3, "in-0"))
+	if !errors.Is(err, kafkalambda.ErrBatchFailed) || !errors.Is(err, kafkalambda.ErrTransient) {
+		t.Fatalf("Invoke = %v, want the batch failed by a transient failure", err)
+	}
+	if dead := readTopic(t, c, "dlq", 1, time.Second); len(dead) != 0 {
+		t.Fatalf("a transient failure was dead-lettered: %v", dead)
+	}
+}
