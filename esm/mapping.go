@@ -327,15 +327,22 @@ func (m *Mapping) newRec(r *kgo.Record, now time.Time) *rec {
 }
 
 // assigned adds newly assigned partitions and gives each an invoker.
-func (m *Mapping) assigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+//
+// A new partition starts unpaused, so its fetching is resumed in the
+// client too: franz-go keeps a partition paused across group sessions, and
+// one that the mapping had paused (its buffer full) when the session was
+// lost would otherwise never be fetched again.
+func (m *Mapping) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	m.mu.Lock()
 	var names []string
+	fresh := make(map[string][]int32, len(assigned))
 	for topic, partitions := range assigned {
 		for _, p := range partitions {
 			key := tp{topic, p}
 			if ps := m.parts[key]; ps != nil && !ps.gone {
 				continue
 			}
+			fresh[topic] = append(fresh[topic], p)
 			ps := &partState{tp: key, key: where(topic, p), next: -1, done: -1, committed: -1}
 			m.parts[key] = ps
 			ps.owner = m.ownerFor()
@@ -345,6 +352,7 @@ func (m *Mapping) assigned(_ context.Context, _ *kgo.Client, assigned map[string
 		}
 	}
 	m.mu.Unlock()
+	cl.ResumeFetchPartitions(fresh)
 	m.log.Info("esm: partitions assigned", "partitions", names)
 	m.readyOnce.Do(func() { close(m.ready) })
 }
