@@ -31,7 +31,7 @@ const (
 	fkRotation         = "secret-rotation"   // new credentials in the secret, the old ones revoked
 	fkRegistry5xx      = "registry-5xx"      // 500 or 503
 	fkRegistryTimeout  = "registry-timeout"  // no answer until the client gives up
-	fkSecrets          = "secrets-fail"      // Throttling or InternalServiceError
+	fkSecrets          = "secrets-fail"      // reads answered Throttling, InternalServiceError or AccessDenied
 	fkSecretsSlow      = "secrets-slow"      // a window with slow answers
 	fkCommit           = "commit-fail"       // OffsetCommit answered REQUEST_TIMED_OUT
 )
@@ -146,6 +146,11 @@ func (in *injector) snapshot() map[string]int {
 	for kind, hs := range in.handles {
 		for _, h := range hs {
 			out[kind] += h.Hits()
+		}
+	}
+	for _, r := range in.sm.Requests() {
+		if r.Status >= 400 {
+			out[fkSecrets]++
 		}
 	}
 	return out
@@ -339,11 +344,11 @@ func (in *injector) setRegistryFaults(on bool) {
 }
 
 // failSecrets makes the next secret reads fail: throttled, then an
-// internal error (the SDK and the loader retry both).
+// internal error (the SDK and the loader retry both). What was injected is
+// counted from the endpoint's answers (see snapshot).
 func (in *injector) failSecrets(throttled, internal int) {
 	in.sm.FailNext(throttled, secretstest.Throttling)
 	in.sm.FailNext(internal, secretstest.InternalError)
-	in.count(fkSecrets, throttled+internal)
 }
 
 // schedule runs the plan's outages as the run's progress (the share of the
@@ -385,7 +390,6 @@ func (in *injector) runOutage(ctx context.Context, o outage) {
 		// (as while a role's policy propagates): a refusal that the
 		// loader does not retry.
 		in.sm.FailNext(1, secretstest.AccessDenied)
-		in.count(fkSecrets, 1)
 	}
 	if o.rejectAuth {
 		in.mu.Lock()

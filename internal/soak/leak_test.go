@@ -3,6 +3,7 @@ package soak
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -56,6 +57,27 @@ func (s *logSink) counts() (lines, errs int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lines, len(s.errors)
+}
+
+// undeliveredInvocations counts the invocations the handler logged as
+// ending with sends that were not acknowledged: those whose flush ran into
+// the deadline (or met a refused or purged send).
+func (s *logSink) undeliveredInvocations() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, line := range bytes.Split(s.buf.Bytes(), []byte{'\n'}) {
+		if !bytes.Contains(line, []byte(`"msg":"kafkalambda: invocation`)) || !bytes.Contains(line, []byte(`"undelivered":`)) {
+			continue
+		}
+		var rec struct {
+			Undelivered int `json:"undelivered"`
+		}
+		if json.Unmarshal(line, &rec) == nil && rec.Undelivered > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // dump writes the collected logs and errors to path (for a developer

@@ -24,6 +24,7 @@ type figures struct {
 	invocations int64 // invocations of the function
 	fnErrors    int64 // invocations that failed as a whole
 	partial     int64 // invocations that reported item failures
+	undelivered int   // invocations that ended with sends not acknowledged
 	injected    map[string]int
 	secretReads int // GetSecretValue requests the endpoint answered
 	wall        time.Duration
@@ -52,8 +53,8 @@ func (f figures) String() string {
 			fmt.Fprintf(&b, "%s %d", k, t.collateralWhy[k])
 		}
 	}
-	fmt.Fprintf(&b, ") duplicates=%d lost=%d invocations=%d failed=%d partial=%d secret-reads=%d longest-invocation=%v wall=%v scanned=%d-log-lines/%d-errors leaks=%d",
-		t.duplicates, len(t.lost), f.invocations, f.fnErrors, f.partial, f.secretReads,
+	fmt.Fprintf(&b, ") duplicates=%d lost=%d invocations=%d failed=%d partial=%d unacknowledged-at-end=%d secret-reads=%d longest-invocation=%v wall=%v scanned=%d-log-lines/%d-errors leaks=%d",
+		t.duplicates, len(t.lost), f.invocations, f.fnErrors, f.partial, f.undelivered, f.secretReads,
 		f.longest.Round(time.Millisecond), f.wall.Round(100*time.Millisecond), f.logLines, f.errTexts, f.leaks)
 	if f.faults {
 		fmt.Fprintf(&b, " injected: %s", describe(f.injected))
