@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,10 +26,11 @@ const EnvLogs = "KAFKALAMBDA_SOAK_LOGS"
 const (
 	soakRecords    = 2000
 	soakPartitions = 8
-	// soakBatchSize is above half a partition's share of the input: the
-	// mapping never buffers two batches of a partition, so it never pauses
-	// fetching it (see TestESMResumesAfterLostSession for why that matters).
-	soakBatchSize = 150
+	// soakBatchSize is AWS's default. A partition's share of the input is
+	// more than two batches, so the mapping pauses fetching it, and a
+	// broker outage that ends the group session meets paused partitions
+	// (see TestESMResumesAfterLostSession).
+	soakBatchSize = 100
 	soakSeed      = 20261107
 	// fnTimeout is the function timeout of a faulted run: Lambda's
 	// default. Produce stalls outlast it.
@@ -70,20 +72,27 @@ func policies() []policyCase {
 var poisonMix = mix{kindPanic: 4, kindBadMagic: 2, kindUnknownSchema: 2, kindTruncated: 2}
 
 // TestSoak runs, for each failure policy, the pipeline under faults and
-// then without, and checks what the package documentation says.
+// then without, and checks what the package documentation says. The three
+// policies run at the same time: a run mostly waits (on deadlines, outages,
+// backoffs), so they are not held to -parallel, which is the number of
+// CPUs.
 func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("soak: skipped with -short")
 	}
+	t.Parallel()
 	rep := newReport(t)
+	var wg sync.WaitGroup
 	for i, pc := range policies() {
-		t.Run(pc.name, func(t *testing.T) {
-			t.Parallel()
-			faultSeed := uint64(soakSeed + 1 + i)
-			t.Run("faults", func(t *testing.T) { rep.add(soak(t, pc, faultSeed, true).String()) })
-			t.Run("clean", func(t *testing.T) { rep.add(soak(t, pc, faultSeed, false).String()) })
+		faultSeed := uint64(soakSeed + 1 + i)
+		wg.Go(func() {
+			t.Run(pc.name, func(t *testing.T) {
+				t.Run("faults", func(t *testing.T) { rep.add(soak(t, pc, faultSeed, true).String()) })
+				t.Run("clean", func(t *testing.T) { rep.add(soak(t, pc, faultSeed, false).String()) })
+			})
 		})
 	}
+	wg.Wait()
 }
 
 // soak runs one policy once, with faults or without, checks the outcome
