@@ -36,7 +36,8 @@
 // rules give for that trade), or is in the dead-letter or on-failure topic
 // with its reason and its original bytes: none is lost. No poison record is
 // reported settled, and every one is given up (a malformed one at the
-// deserialize stage, a panicking one at the process stage). Duplicates are
+// deserialize stage, a panicking one at the process stage); under DeadLetter
+// nothing else is (a transient failure is retried). Duplicates are
 // counted (delivery is at least once). The consumer group's committed
 // offsets reach the end of user_trades. No invocation outlives its deadline
 // by more than a grace. The same run with no fault and no poison (and a
@@ -58,11 +59,12 @@
 // is wrong, and without a secret value anywhere; the event source mapping
 // with a wrong password stops with an error within its connect timeout.
 //
-// # Known bugs
+// # Regressions
 //
-// Tests named after a bug the soak found in another package reproduce it
-// and are skipped unless KAFKALAMBDA_SOAK_KNOWN_BUGS=1; each fails until
-// its bug is fixed.
+// The bugs the soak found in other packages each have a test here that
+// shows the bug in a few steps: a mapping that never resumed a partition
+// after a lost group session, and DeadLetter dead-lettering good records
+// on a transient failure.
 //
 // # Figures and logs
 //

@@ -225,13 +225,13 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 	for _, ex := range f.tally.collateralEx {
 		t.Logf("good record given up: %s", ex)
 	}
-	check(t, f, led, target, faulted)
+	check(t, pc, f, led, target, faulted)
 	checkNoLeaks(t, r.logs, r.secretValues())
 	return f
 }
 
 // check fails t where the run broke a promise.
-func check(t *testing.T, f figures, led *ledger, target *watchedTarget, faulted bool) {
+func check(t *testing.T, pc policyCase, f figures, led *ledger, target *watchedTarget, faulted bool) {
 	t.Helper()
 	tl := f.tally
 	if len(tl.lost) > 0 {
@@ -266,6 +266,10 @@ func check(t *testing.T, f figures, led *ledger, target *watchedTarget, faulted 
 		if f.injected[kind] == 0 {
 			t.Errorf("no %s fault was injected", kind)
 		}
+	}
+	if pc.name == "DeadLetter" && tl.collateral > 0 {
+		t.Errorf("%d good records given up by DeadLetter, which dead-letters only what is the record's fault: %s",
+			tl.collateral, strings.Join(tl.collateralEx, "; "))
 	}
 	if f.undelivered == 0 {
 		t.Error("no invocation ended with unacknowledged sends: the flush at the deadline was not exercised")

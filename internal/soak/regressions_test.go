@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -22,10 +21,8 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
-// EnvKnownBugs, set to 1, runs the tests of bugs the soak found in other
-// packages that are not fixed yet: each fails until its bug is fixed, and
-// then its skip should go.
-const EnvKnownBugs = "KAFKALAMBDA_SOAK_KNOWN_BUGS"
+// Regression tests of the bugs the soak found in other packages, each
+// reduced to the few steps that show it.
 
 // TestESMResumesAfterLostSession is the regression test of a stall of the
 // local event source mapping that the soak met (fixed in d2f70cd): when the
@@ -119,19 +116,17 @@ func TestESMResumesAfterLostSession(t *testing.T) {
 	<-ran
 }
 
-// TestDeadLetterRetriesTransientFailures reproduces what the DeadLetter
-// figures of the soak show ("good given up=1: secret 1"): the DeadLetter
-// policy dead-letters a record whose failure is not the record's fault and
-// would pass on a retry — the registry unavailable for a moment
-// (serde.ErrRegistry, which serde documents as "the same record may decode
-// later"), or the producer not creatable because the secret read was
-// refused once (kafkalambda.ErrProducer). Only running out of time is
-// treated as "not poison" today (engine.go). A good trade then needs a
-// manual replay from the dead-letter topic; the batch should fail and be
-// retried instead, as with FailBatch.
+// TestDeadLetterRetriesTransientFailures is the regression test of what
+// the DeadLetter figures of the soak showed before 0de442d ("good given
+// up=1: secret 1"): the DeadLetter policy dead-lettered a record whose
+// failure was not the record's fault and would pass on a retry — here the
+// registry unavailable for a moment (serde.ErrRegistry, "the same record
+// may decode later"); in the soak also the producer not creatable because
+// the secret read was refused once (kafkalambda.ErrProducer). A good trade
+// then needed a manual replay from the dead-letter topic.
 func TestDeadLetterRetriesTransientFailures(t *testing.T) {
-	if os.Getenv(EnvKnownBugs) != "1" {
-		t.Skipf("a known bug of package kafkalambda (DeadLetter dead-letters transient failures); set %s=1 to run", EnvKnownBugs)
+	if testing.Short() {
+		t.Skip("soak: skipped with -short")
 	}
 	t.Parallel()
 	r := newRig(t, 1)
@@ -174,6 +169,9 @@ func TestDeadLetterRetriesTransientFailures(t *testing.T) {
 	}
 	for _, kr := range dead {
 		t.Errorf("a good trade dead-lettered (the invocation returned %v): %s", ierr, header(kr.Headers, kafkalambda.HeaderError))
+	}
+	if ierr == nil {
+		t.Error("the invocation succeeded: the batch would not be retried")
 	}
 }
 
