@@ -195,6 +195,7 @@ func parseSource(s string) (ref, bool) {
 type tally struct {
 	in, settled, deadLettered, onFailure int
 	poison, poisonSettled                int
+	poisonKinds                          map[string]int
 	collateral                           int // good records given up (some may also be settled)
 	collateralEx                         []string
 	duplicates                           int // extra settlements and extra given-up copies
@@ -204,7 +205,7 @@ type tally struct {
 }
 
 func (l *ledger) tally() tally {
-	t := tally{in: len(l.ins), collateralWhy: map[string]int{}}
+	t := tally{in: len(l.ins), collateralWhy: map[string]int{}, poisonKinds: map[string]int{}}
 	for r, in := range l.ins {
 		n, gone := l.settled[r], l.gaveUp[r]
 		if n > 0 {
@@ -230,6 +231,7 @@ func (l *ledger) tally() tally {
 		}
 		if in.kind != kindGood {
 			t.poison++
+			t.poisonKinds[in.kind]++
 			if n > 0 {
 				t.poisonSettled++
 			}

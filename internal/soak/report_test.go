@@ -42,8 +42,12 @@ func (f figures) String() string {
 	}
 	t := f.tally
 	var b strings.Builder
-	fmt.Fprintf(&b, "soak %-18s %-6s in=%d settled=%d dead-lettered=%d on-failure=%d (poison=%d, good given up=%d",
-		f.policy, mode, t.in, t.settled, t.deadLettered, t.onFailure, t.poison, t.collateral)
+	fmt.Fprintf(&b, "soak %-18s %-6s in=%d settled=%d dead-lettered=%d on-failure=%d (poison=%d",
+		f.policy, mode, t.in, t.settled, t.deadLettered, t.onFailure, t.poison)
+	if t.poison > 0 {
+		fmt.Fprintf(&b, " [%s]", describe(t.poisonKinds))
+	}
+	fmt.Fprintf(&b, ", good given up=%d", t.collateral)
 	if len(t.collateralWhy) > 0 {
 		b.WriteString(": ")
 		for i, k := range slices.Sorted(maps.Keys(t.collateralWhy)) {
