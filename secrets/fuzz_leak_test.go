@@ -23,22 +23,24 @@ import (
 // of the package's own text contains it.
 const leakMarker = "Qz7pw"
 
-// leakShapes put a secret value (before+marker+after) where a secret may
-// hold one.
-var leakShapes = []func(v string) (key, value string){
-	func(v string) (string, string) { return "sasl.password", v },
-	func(v string) (string, string) { return "password", v },
-	func(v string) (string, string) { return "ssl.key.password", v },
-	func(v string) (string, string) { return "ssl.key.pem", v },
-	func(v string) (string, string) { return "sasl.oauthbearer.client.secret", v },
-	func(v string) (string, string) { return "basic.auth.user.info", "sr-key:" + v },
-	func(v string) (string, string) { return "schema.registry.basic.auth.user.info", "sr-key:" + v },
-	func(v string) (string, string) {
-		return "schema.registry.url", "https://sr-key:" + v + "@sr.example.com"
-	},
-	func(v string) (string, string) {
-		return "sasl.jaas.config", `org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="` + v + `";`
-	},
+// leakShapes returns the ways to put a secret value (before+marker+after)
+// where a secret may hold one.
+func leakShapes() []func(v string) (key, value string) {
+	return []func(v string) (key, value string){
+		func(v string) (string, string) { return "sasl.password", v },
+		func(v string) (string, string) { return "password", v },
+		func(v string) (string, string) { return "ssl.key.password", v },
+		func(v string) (string, string) { return "ssl.key.pem", v },
+		func(v string) (string, string) { return "sasl.oauthbearer.client.secret", v },
+		func(v string) (string, string) { return "basic.auth.user.info", "sr-key:" + v },
+		func(v string) (string, string) { return "schema.registry.basic.auth.user.info", "sr-key:" + v },
+		func(v string) (string, string) {
+			return "schema.registry.url", "https://sr-key:" + v + "@sr.example.com"
+		},
+		func(v string) (string, string) {
+			return "sasl.jaas.config", `org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="` + v + `";`
+		},
+	}
 }
 
 // FuzzSecretNoLeak plants a secret value in a secret, next to whatever
@@ -46,7 +48,8 @@ var leakShapes = []func(v string) (key, value string){
 // checks that the value appears in no error, no log line, and nothing the
 // package prints: the Loader, the Registry, a Redact-ed ConfigMap.
 func FuzzSecretNoLeak(f *testing.F) {
-	for i := range leakShapes {
+	shapes := leakShapes()
+	for i := range shapes {
 		f.Add(uint8(i), "s3cret-", "-value", `,"sasl.username":"u","security.protocol":"SASL_SSL"`)
 	}
 	f.Add(uint8(0), `"`, `\`, `,"sasl.password":1`)
@@ -56,7 +59,7 @@ func FuzzSecretNoLeak(f *testing.F) {
 	f.Add(uint8(0), "", "", `,"bootstrap.servers":`)
 	f.Add(uint8(1), "\xff", "\u2028", `,"username":"u","unknown.key":true`)
 	f.Fuzz(func(t *testing.T, shape uint8, before, after, extra string) {
-		key, value := leakShapes[int(shape)%len(leakShapes)](before + leakMarker + after)
+		key, value := shapes[int(shape)%len(shapes)](before + leakMarker + after)
 		k, _ := json.Marshal(key)
 		v, _ := json.Marshal(value)
 		doc := `{"bootstrap.servers":"b:9092",` + string(k) + `:` + string(v) + extra + `}`

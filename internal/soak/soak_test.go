@@ -69,7 +69,9 @@ func policies() []policyCase {
 }
 
 // poisonMix is the poison of a faulted run, per thousand records.
-var poisonMix = mix{kindPanic: 4, kindBadMagic: 2, kindUnknownSchema: 2, kindTruncated: 2}
+func poisonMix() mix {
+	return mix{kindPanic: 4, kindBadMagic: 2, kindUnknownSchema: 2, kindTruncated: 2}
+}
 
 // TestSoak runs, for each failure policy, the pipeline under faults and
 // then without, and checks what the package documentation says. The three
@@ -115,7 +117,7 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 
 	poison, timeout := mix{}, cleanTimeout
 	if faulted {
-		poison, timeout = poisonMix, fnTimeout
+		poison, timeout = poisonMix(), fnTimeout
 	}
 	ins, err := makeInputs(ctx, rng, soakRecords, r.c.RegistryClient(), poison)
 	if err != nil {

@@ -33,11 +33,12 @@ const poisonAccount = "SOAK-PANIC"
 // unknownSchemaID is a schema id no registry of the soak holds.
 const unknownSchemaID = 999_999
 
-// userTradeV2 is the ksqlDB schema of user_trades with one more column, as
+// userTradeV2 returns the ksqlDB schema of user_trades with one more column, as
 // after an ALTER: trades written with it carry a new schema id, which the
 // function's deserializer meets (and fetches) in the middle of a run.
-var userTradeV2 = strings.Replace(pipeline.KSQLUserTradeSchema, "  string SIDE = 7;\n",
-	"  string SIDE = 7;\n  string VENUE = 8;\n", 1)
+func userTradeV2() string {
+	return strings.Replace(pipeline.KSQLUserTradeSchema, "  string SIDE = 7;\n", "  string SIDE = 7;\n  string VENUE = 8;\n", 1)
+}
 
 // input is one record of user_trades, before and after it was produced.
 type input struct {
@@ -71,7 +72,7 @@ func makeInputs(ctx context.Context, rng *rand.Rand, n int, reg serde.Registry, 
 	if err != nil {
 		return nil, fmt.Errorf("soak: %w", err)
 	}
-	v2, err := serde.Protobuf[*tradepb.UserTrade](reg, serde.WithSchema(userTradeV2))
+	v2, err := serde.Protobuf[*tradepb.UserTrade](reg, serde.WithSchema(userTradeV2()))
 	if err != nil {
 		return nil, fmt.Errorf("soak: %w", err)
 	}
