@@ -42,12 +42,12 @@ func ParseEvent(payload []byte) (*Event, error) {
 	// arena for the worst case (3/4 of the payload) costs more in zeroing
 	// than the decoding itself. Records and headers grow from a guess of
 	// ~300 bytes of JSON per record.
-	guess := len(payload)/300 + 1
-	chunk := min(max(len(payload)/16, 64<<10), 1<<20)
+	guess := len(payload)/500 + 1
+	chunk := min(max(len(payload)/16, 16<<10), 1<<20)
 	p := parser{
 		buf:   payload,
 		chunk: chunk,
-		arena: make([]byte, 0, min(chunk, len(payload)+64)),
+		arena: make([]byte, 0, min(max(chunk, len(payload)/2), len(payload)+64)),
 		recs:  make([]RawRecord, 0, guess),
 		hdrs:  make([]Header, 0, guess),
 		rec:   -1,
