@@ -32,7 +32,7 @@ type invocation struct {
 	failed   atomic.Bool
 	mu       sync.Mutex
 	firstErr error
-	sends    *tracker
+	sends    atomic.Pointer[tracker] // made on the first send
 	runs     []partRun
 }
 
@@ -90,12 +90,11 @@ func (e *engine) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 
 // tracker returns the invocation's send tracker, creating it if create.
 func (inv *invocation) tracker(create bool) *tracker {
-	inv.mu.Lock()
-	defer inv.mu.Unlock()
-	if inv.sends == nil && create {
-		inv.sends = newTracker()
+	if t := inv.sends.Load(); t != nil || !create {
+		return t
 	}
-	return inv.sends
+	inv.sends.CompareAndSwap(nil, newTracker())
+	return inv.sends.Load()
 }
 
 // fail records a failure that fails the whole invocation and stops every

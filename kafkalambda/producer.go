@@ -38,6 +38,8 @@ type Producer struct {
 	cur    *generation
 	closed bool
 	gens   atomic.Int64
+	// fast is cur for sends that find it healthy, read without p.mu.
+	fast atomic.Pointer[generation]
 }
 
 // ProducerOption configures a Producer; NewProducer checks them.
@@ -164,11 +166,15 @@ type generation struct {
 	broken      atomic.Pointer[error]
 	outstanding atomic.Int64  // produced, not yet reported
 	lastUsed    atomic.Int64  // unix nanoseconds of the last send or report
-	space       chan struct{} // poked on each delivery report
+	waiters     atomic.Int32  // sends waiting for room in the local queue
+	space       chan struct{} // poked on delivery reports while waiters > 0
 	done        chan struct{} // closed when the event loop ends
 }
 
 func (g *generation) poke() {
+	if g.waiters.Load() == 0 {
+		return
+	}
 	select {
 	case g.space <- struct{}{}:
 	default:
@@ -180,8 +186,15 @@ func (g *generation) breakWith(err error) bool {
 }
 
 // get returns the current librdkafka producer, creating it (again) if
-// there is none or the current one is broken.
+// there is none or the current one is broken or idle too long.
 func (p *Producer) get(ctx context.Context) (*generation, error) {
+	if g := p.fast.Load(); g != nil && g.broken.Load() == nil {
+		now := time.Now().UnixNano()
+		if p.maxIdle == 0 || time.Duration(now-g.lastUsed.Load()) <= p.maxIdle {
+			g.lastUsed.Store(now)
+			return g, nil
+		}
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -199,6 +212,7 @@ func (p *Producer) get(ctx context.Context) (*generation, error) {
 			return g, nil
 		}
 		p.cur = nil
+		p.fast.Store(nil)
 		go p.retire(g)
 	}
 	cctx, cancel := context.WithTimeout(ctx, p.createWait)
@@ -231,6 +245,7 @@ func (p *Producer) get(ctx context.Context) (*generation, error) {
 	go p.logs(g)
 	go p.events(g)
 	p.cur = g
+	p.fast.Store(g)
 	p.log.Info("kafkalambda: producer created", "generation", g.id)
 	return g, nil
 }
@@ -260,6 +275,7 @@ func (p *Producer) Close() {
 	p.mu.Lock()
 	g := p.cur
 	p.cur = nil
+	p.fast.Store(nil)
 	p.closed = true
 	p.mu.Unlock()
 	if g == nil {
@@ -316,6 +332,8 @@ func (p *Producer) produce(ctx context.Context, tr *tracker, ref *sendRef, m *ka
 		if timer == nil {
 			timer = time.NewTimer(time.Until(deadline))
 			defer timer.Stop()
+			g.waiters.Add(1)
+			defer g.waiters.Add(-1)
 		}
 		select {
 		case <-g.space:

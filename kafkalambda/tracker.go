@@ -2,7 +2,9 @@ package kafkalambda
 
 import (
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -20,7 +22,7 @@ type sendRef struct {
 	run    *partRun
 	offset int64
 	topic  string
-	done   bool // reported (or never enqueued); guarded by tr.mu
+	done   atomic.Bool // reported, or never enqueued
 }
 
 // sendFailure is a message that was not acknowledged.
@@ -33,56 +35,76 @@ type sendFailure struct {
 // tracker counts one invocation's messages until each has a delivery
 // report. It is how flush-at-end waits on exactly this invocation's
 // messages (librdkafka's Flush and Len count the whole producer's).
+//
+// The sending side (Send, under sendMu) and the reporting side (the
+// producer's event loop) share only atomics, so that a report never waits
+// for a send nor a send for a report; failures, rare, take failMu.
 type tracker struct {
-	mu        sync.Mutex
-	pending   int
-	sent      int
+	pending atomic.Int64
+	notify  chan struct{} // poked when pending reaches zero
+
+	sendMu sync.Mutex
+	sent   int
+	refs   []*sendRef
+	gens   []*generation // the librdkafka producers used, for purging
+
+	failMu    sync.Mutex
 	failures  []sendFailure
-	refs      []*sendRef
-	gens      map[*generation]struct{}
-	abandoned bool
-	notify    chan struct{}
+	abandoned bool // after the deadline: late reports no longer count
 }
 
 func newTracker() *tracker {
-	return &tracker{gens: make(map[*generation]struct{}, 1), notify: make(chan struct{}, 1)}
+	return &tracker{notify: make(chan struct{}, 1)}
 }
 
 func (t *tracker) add(ref *sendRef) {
-	t.mu.Lock()
-	t.pending++
+	t.sendMu.Lock()
 	t.sent++
 	t.refs = append(t.refs, ref)
-	t.gens[ref.gen] = struct{}{}
-	t.mu.Unlock()
+	if n := len(t.gens); n == 0 || t.gens[n-1] != ref.gen {
+		if !slices.Contains(t.gens, ref.gen) {
+			t.gens = append(t.gens, ref.gen)
+		}
+	}
+	t.sendMu.Unlock()
+	t.pending.Add(1)
 }
 
 // remove undoes add for a message that was never enqueued.
 func (t *tracker) remove(ref *sendRef) {
-	t.mu.Lock()
-	t.pending--
+	t.sendMu.Lock()
 	t.sent--
-	ref.done = true
-	t.mu.Unlock()
+	t.sendMu.Unlock()
+	ref.done.Store(true)
+	t.done()
+}
+
+func (t *tracker) done() {
+	if t.pending.Add(-1) == 0 {
+		select {
+		case t.notify <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (t *tracker) report(ref *sendRef, err error) {
-	t.mu.Lock()
-	if t.abandoned {
-		t.mu.Unlock()
-		return
-	}
-	t.pending--
-	ref.done = true
 	if err != nil {
+		t.failMu.Lock()
+		if t.abandoned {
+			t.failMu.Unlock()
+			return // already counted failed by wait
+		}
 		t.failures = append(t.failures, sendFailure{run: ref.run, offset: ref.offset,
 			err: fmt.Errorf("%w: to %s: %w", ErrUndelivered, ref.topic, err)})
+		ref.done.Store(true)
+		t.failMu.Unlock()
+	} else {
+		// A success racing with the deadline may still be counted failed
+		// by wait: the safe side (the batch is retried).
+		ref.done.Store(true)
 	}
-	t.mu.Unlock()
-	select {
-	case t.notify <- struct{}{}:
-	default:
-	}
+	t.done()
 }
 
 // wait returns once every message has a delivery report, or at deadline.
@@ -91,24 +113,22 @@ func (t *tracker) report(ref *sendRef, err error) {
 // the purge reports, and counts whatever is still missing as failed too.
 // It returns the failures and the number of messages sent.
 func (t *tracker) wait(deadline time.Time) ([]sendFailure, int) {
+	// Every Send of the invocation has returned: refs, gens and sent are
+	// settled.
 	if t.waitUntil(deadline) {
+		t.failMu.Lock()
+		defer t.failMu.Unlock()
 		return t.failures, t.sent
 	}
-	t.mu.Lock()
-	gens := make([]*generation, 0, len(t.gens))
-	for g := range t.gens {
-		gens = append(gens, g)
-	}
-	t.mu.Unlock()
-	for _, g := range gens {
+	for _, g := range t.gens {
 		_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight)
 	}
 	t.waitUntil(time.Now().Add(purgeGrace))
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.failMu.Lock()
+	defer t.failMu.Unlock()
 	t.abandoned = true
 	for _, ref := range t.refs {
-		if !ref.done {
+		if !ref.done.Load() {
 			t.failures = append(t.failures, sendFailure{run: ref.run, offset: ref.offset,
 				err: fmt.Errorf("%w: to %s: not acknowledged before the deadline", ErrUndelivered, ref.topic)})
 		}
@@ -120,10 +140,7 @@ func (t *tracker) wait(deadline time.Time) ([]sendFailure, int) {
 func (t *tracker) waitUntil(deadline time.Time) bool {
 	var timer *time.Timer
 	for {
-		t.mu.Lock()
-		n := t.pending
-		t.mu.Unlock()
-		if n == 0 {
+		if t.pending.Load() == 0 {
 			return true
 		}
 		d := time.Until(deadline)
