@@ -42,17 +42,28 @@ func (m *Mapping) connect(ctx context.Context) error {
 	}
 }
 
-// isFatal reports whether a fetch error means the cluster will not serve
-// this client: retrying would not help.
+// isFatal reports whether an error while connecting means the cluster will
+// not serve this client: the credentials or permissions refused, or a
+// connection closed before its first answer (a TLS or SASL mismatch, or a
+// broker that closes on bad credentials).
 func isFatal(err error) bool {
+	var eof *kgo.ErrFirstReadEOF
+	return refused(err) || errors.As(err, &eof)
+}
+
+// refused reports whether a fetch error means the cluster refuses this
+// client's credentials or permissions: retrying would not help. Once
+// connected, a connection closed before its first answer is not such an
+// error — a broker restarting behind a load balancer does that — and is
+// retried.
+func refused(err error) bool {
 	for _, e := range []error{kerr.SaslAuthenticationFailed, kerr.IllegalSaslState, kerr.UnsupportedSaslMechanism,
 		kerr.TopicAuthorizationFailed, kerr.GroupAuthorizationFailed, kerr.ClusterAuthorizationFailed} {
 		if errors.Is(err, e) {
 			return true
 		}
 	}
-	var eof *kgo.ErrFirstReadEOF
-	return errors.As(err, &eof)
+	return false
 }
 
 func (m *Mapping) allParts() []*partState {

@@ -218,7 +218,7 @@ func (m *Mapping) poll(ctx context.Context) error {
 		}
 		var fatal error
 		fetches.EachError(func(topic string, partition int32, err error) {
-			if fatal == nil && isFatal(err) {
+			if fatal == nil && refused(err) {
 				fatal = fmt.Errorf("%w: %s: %w", ErrKafka, where(topic, partition), err)
 				return
 			}
