@@ -164,6 +164,7 @@ type generation struct {
 	id          int64
 	p           *kafka.Producer
 	broken      atomic.Pointer[error]
+	lastErr     atomic.Pointer[error] // the last error librdkafka reported
 	outstanding atomic.Int64  // produced, not yet reported
 	lastUsed    atomic.Int64  // unix nanoseconds of the last send or report
 	waiters     atomic.Int32  // sends waiting for room in the local queue

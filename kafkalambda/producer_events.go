@@ -37,6 +37,8 @@ func (p *Producer) events(g *generation) {
 }
 
 func (p *Producer) onError(g *generation, e kafka.Error) {
+	var last error = e
+	g.lastErr.Store(&last)
 	switch {
 	case e.IsFatal():
 		err := fmt.Errorf("%w: fatal error: %w", ErrProducer, e)
@@ -45,10 +47,14 @@ func (p *Producer) onError(g *generation, e kafka.Error) {
 			// Fail what is still queued now rather than at the deadline.
 			_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
 		}
-	case isAuthFailure(e):
-		err := fmt.Errorf("%w: authentication failed: %w", ErrProducer, e)
+	case isAuthFailure(e) || isCertificateFailure(e):
+		what := "authentication failed"
+		if isCertificateFailure(e) {
+			what = "broker certificate not trusted"
+		}
+		err := fmt.Errorf("%w: %s: %w", ErrProducer, what, e)
 		if g.breakWith(err) {
-			p.log.Error("kafkalambda: brokers rejected the producer's credentials; it will be rebuilt from a fresh config",
+			p.log.Error("kafkalambda: brokers rejected the producer's credentials or certificate; it will be rebuilt from a fresh config",
 				"generation", g.id, "error", e.Error())
 			if p.authFailed != nil {
 				p.authFailed()
@@ -75,6 +81,14 @@ func isAuthFailure(e kafka.Error) bool {
 		return strings.Contains(e.Error(), "SASL authentication error")
 	}
 	return false
+}
+
+// isCertificateFailure reports a broker certificate that does not verify:
+// waiting does not help, so the producer is rebuilt from a fresh config
+// (the CA may come with the secret) and what it holds fails at once.
+func isCertificateFailure(e kafka.Error) bool {
+	return (e.Code() == kafka.ErrSsl || e.Code() == kafka.ErrTransport) &&
+		strings.Contains(e.Error(), "certificate verify failed")
 }
 
 func (p *Producer) refreshToken(g *generation) {

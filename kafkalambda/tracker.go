@@ -90,6 +90,11 @@ func (t *tracker) done() {
 
 func (t *tracker) report(ref *sendRef, err error) {
 	if err != nil {
+		if cause := ref.gen.broken.Load(); cause != nil {
+			// Purged because the producer broke: say why, rather than
+			// only "Local: Purged in queue".
+			err = fmt.Errorf("%w (%w)", err, *cause)
+		}
 		t.failMu.Lock()
 		if t.abandoned {
 			t.failMu.Unlock()
@@ -129,8 +134,11 @@ func (t *tracker) wait(deadline time.Time) ([]sendFailure, int) {
 	t.abandoned = true
 	for _, ref := range t.refs {
 		if !ref.done.Load() {
-			t.failures = append(t.failures, sendFailure{run: ref.run, offset: ref.offset,
-				err: fmt.Errorf("%w: to %s: not acknowledged before the deadline", ErrUndelivered, ref.topic)})
+			err := fmt.Errorf("%w: to %s: not acknowledged before the deadline", ErrUndelivered, ref.topic)
+			if cause := ref.gen.lastErr.Load(); cause != nil {
+				err = fmt.Errorf("%w (last producer error: %w)", err, *cause)
+			}
+			t.failures = append(t.failures, sendFailure{run: ref.run, offset: ref.offset, err: err})
 		}
 	}
 	return t.failures, t.sent
