@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
@@ -93,8 +94,8 @@ func BenchmarkHandler(b *testing.B) {
 		payload := jsonEvent(n)
 		h := newBenchHandler(b)
 		name := fmt.Sprintf("records=%d", n)
-		t := timings{}
-		t.run(b, name+"/impl=kafkalambda", func(b *testing.B) {
+		t := kafkalambdatest.Timings{}
+		t.Run(b, name+"/impl=kafkalambda", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := h.Invoke(context.Background(), payload); err != nil {
@@ -102,7 +103,7 @@ func BenchmarkHandler(b *testing.B) {
 				}
 			}
 		})
-		t.run(b, name+"/impl=naive", func(b *testing.B) {
+		t.Run(b, name+"/impl=naive", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := naiveHandler(context.Background(), payload); err != nil {
@@ -110,7 +111,7 @@ func BenchmarkHandler(b *testing.B) {
 				}
 			}
 		})
-		t.ratio(b, name+"/ratio", [3]string{name + "/impl=naive", name + "/impl=kafkalambda", "naive/ours"})
+		t.Ratio(b, name+"/ratio", kafkalambdatest.Ratio{Num: name + "/impl=naive", Den: name + "/impl=kafkalambda", Unit: "naive/ours"})
 	}
 }
 

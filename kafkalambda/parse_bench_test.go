@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 )
 
 // benchEvent builds an MSK event of n records over 3 partitions with
@@ -123,8 +124,8 @@ func BenchmarkParseEvent(b *testing.B) {
 		payload := benchEvent(size.records, size.value)
 		fields := base64Fields(b, payload)
 		dst := make([]byte, len(payload))
-		t := timings{}
-		t.run(b, size.name+"/impl=kafkalambda", func(b *testing.B) {
+		t := kafkalambdatest.Timings{}
+		t.Run(b, size.name+"/impl=kafkalambda", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(payload)))
 			for b.Loop() {
@@ -132,22 +133,21 @@ func BenchmarkParseEvent(b *testing.B) {
 			}
 			b.ReportMetric(float64(testing.AllocsPerRun(1, func() { parseOurs(b, payload) }))/float64(size.records), "allocs/record")
 		})
-		t.run(b, size.name+"/impl=base64-floor", func(b *testing.B) {
+		t.Run(b, size.name+"/impl=base64-floor", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(payload)))
 			for b.Loop() {
 				parseFloor(b, fields, dst)
 			}
 		})
-		t.run(b, size.name+"/impl=events.KafkaEvent", func(b *testing.B) {
+		t.Run(b, size.name+"/impl=events.KafkaEvent", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(payload)))
 			for b.Loop() {
 				parseNaive(b, payload)
 			}
 		})
-		t.ratio(b, size.name+"/ratio",
-			[3]string{size.name + "/impl=kafkalambda", size.name + "/impl=base64-floor", "x-floor"},
-			[3]string{size.name + "/impl=events.KafkaEvent", size.name + "/impl=kafkalambda", "naive/ours"})
+		t.Ratio(b, size.name+"/ratio", kafkalambdatest.Ratio{Num: size.name + "/impl=kafkalambda", Den: size.name + "/impl=base64-floor", Unit: "x-floor"},
+			kafkalambdatest.Ratio{Num: size.name + "/impl=events.KafkaEvent", Den: size.name + "/impl=kafkalambda", Unit: "naive/ours"})
 	}
 }

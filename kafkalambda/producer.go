@@ -165,11 +165,11 @@ type generation struct {
 	p           *kafka.Producer
 	broken      atomic.Pointer[error]
 	lastErr     atomic.Pointer[error] // the last error librdkafka reported
-	outstanding atomic.Int64  // produced, not yet reported
-	lastUsed    atomic.Int64  // unix nanoseconds of the last send or report
-	waiters     atomic.Int32  // sends waiting for room in the local queue
-	space       chan struct{} // poked on delivery reports while waiters > 0
-	done        chan struct{} // closed when the event loop ends
+	outstanding atomic.Int64          // produced, not yet reported
+	lastUsed    atomic.Int64          // unix nanoseconds of the last send or report
+	waiters     atomic.Int32          // sends waiting for room in the local queue
+	space       chan struct{}         // poked on delivery reports while waiters > 0
+	done        chan struct{}         // closed when the event loop ends
 }
 
 func (g *generation) poke() {

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
@@ -109,20 +110,20 @@ func (pb *producerBench) invoke(b *testing.B) {
 
 func BenchmarkProducer(b *testing.B) {
 	pb := setupProducerBench(b)
-	t := timings{}
-	t.run(b, "impl=kafkalambda", func(b *testing.B) {
+	t := kafkalambdatest.Timings{}
+	t.Run(b, "impl=kafkalambda", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			pb.invoke(b)
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchBatch), "ns/record")
 	})
-	t.run(b, "impl=confluent-raw", func(b *testing.B) {
+	t.Run(b, "impl=confluent-raw", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			pb.raw.sendAll(b, pb.keys, pb.value)
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchBatch), "ns/record")
 	})
-	t.ratio(b, "ratio", [3]string{"impl=kafkalambda", "impl=confluent-raw", "ours/raw"})
+	t.Ratio(b, "ratio", kafkalambdatest.Ratio{Num: "impl=kafkalambda", Den: "impl=confluent-raw", Unit: "ours/raw"})
 }
