@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -252,6 +253,9 @@ func (inv *invocation) itemFailures(failures []sendFailure) ([]byte, error) {
 
 func (e *engine) logOutcome(ev *Event, inv *invocation, sent int, failures []sendFailure, err error, took time.Duration) {
 	log := e.cfg.logger
+	if !log.Enabled(inv.ctx, slog.LevelError) {
+		return // nothing would be written: build no attributes
+	}
 	failed, dead := 0, 0
 	for i := range inv.runs {
 		if inv.runs[i].stopped {
