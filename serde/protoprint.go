@@ -319,9 +319,13 @@ func quoteProto(s string) string {
 
 // jsonCamelCase is protoc's default json_name: underscores dropped, the
 // letter after each one upper-cased.
-func jsonCamelCase(s string) string {
+func jsonCamelCase(s string) string { return camel(s, false) }
+
+// camel drops underscores from s and upper-cases the letter after each one
+// (and the first letter too when upFirst), as protoc names things.
+func camel(s string, upFirst bool) string {
 	var b strings.Builder
-	up := false
+	up := upFirst
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {

@@ -254,22 +254,4 @@ func parseProtoNames(text string) (*protoNames, error) {
 
 // mapEntryName is protoc's name for the synthetic message of a map field:
 // "my_field" → "MyFieldEntry".
-func mapEntryName(field string) string {
-	var b strings.Builder
-	up := true
-	for i := 0; i < len(field); i++ {
-		c := field[i]
-		switch {
-		case c == '_':
-			up = true
-		case up && c >= 'a' && c <= 'z':
-			b.WriteByte(c - 'a' + 'A')
-			up = false
-		default:
-			b.WriteByte(c)
-			up = false
-		}
-	}
-	b.WriteString("Entry")
-	return b.String()
-}
+func mapEntryName(field string) string { return camel(field, true) + "Entry" }
