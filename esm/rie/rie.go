@@ -73,6 +73,11 @@ func Binary(ctx context.Context) (string, error) {
 	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "CGO_ENABLED=0")
 	cmd.Dir = tmp // outside any module
 	if out, err := cmd.CombinedOutput(); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			// Out of time is the caller's budget, not a missing emulator:
+			// callers that skip on ErrUnavailable must not skip on this.
+			return "", fmt.Errorf("rie: go install %s: %w", Module, ctxErr)
+		}
 		return "", fmt.Errorf("%w: go install %s: %w\n%s", ErrUnavailable, Module, err, out)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
