@@ -222,10 +222,9 @@ func (p *parser) records(ev *Event) error {
 	if p.null() {
 		return nil
 	}
-	if p.peek() != '{' {
-		return p.unexpected("an object")
+	if err := p.expect('{', "an object"); err != nil {
+		return err
 	}
-	p.pos++
 	keys := make(map[string]struct{})
 	for i := 0; ; i++ {
 		name, done, err := p.member(i)
@@ -260,10 +259,9 @@ func (p *parser) partition(key string) (Partition, error) {
 	if p.null() {
 		return pt, nil
 	}
-	if p.peek() != '[' {
-		return pt, p.unexpected("an array of records")
+	if err := p.expect('[', "an array of records"); err != nil {
+		return pt, err
 	}
-	p.pos++
 	first := len(p.recs)
 	sorted := true
 	for i := 0; ; i++ {
@@ -331,10 +329,9 @@ const (
 // record reads one record. The first record of a partition sets the
 // partition's topic and number; the others must agree with it.
 func (p *parser) record(r *RawRecord, pt *Partition, first bool) error {
-	if p.peek() != '{' {
-		return p.unexpected("a record object")
+	if err := p.expect('{', "a record object"); err != nil {
+		return err
 	}
-	p.pos++
 	var seen uint
 	next := 0 // the field expected next in the order the ESM writes them
 	for i := 0; ; i++ {
@@ -515,10 +512,9 @@ func (p *parser) headers() ([]Header, error) {
 	if p.null() {
 		return nil, nil
 	}
-	if p.peek() != '[' {
-		return nil, p.unexpected("an array of headers")
+	if err := p.expect('[', "an array of headers"); err != nil {
+		return nil, err
 	}
-	p.pos++
 	first := len(p.hdrs)
 	defer func() { p.hdr = -1 }()
 	for i := 0; ; i++ {
@@ -566,10 +562,9 @@ func (p *parser) signedBytes() ([]byte, error) {
 	if p.null() {
 		return nil, nil
 	}
-	if p.peek() != '[' {
-		return nil, p.unexpected("an array of signed bytes")
+	if err := p.expect('[', "an array of signed bytes"); err != nil {
+		return nil, err
 	}
-	p.pos++
 	if b, ok := p.fastSignedBytes(); ok {
 		return b, nil
 	}
@@ -651,10 +646,9 @@ func (p *parser) schemaMeta() (*serde.SchemaMeta, error) {
 	if p.null() {
 		return nil, nil
 	}
-	if p.peek() != '{' {
-		return nil, p.unexpected("a schema metadata object")
+	if err := p.expect('{', "a schema metadata object"); err != nil {
+		return nil, err
 	}
-	p.pos++
 	var m serde.SchemaMeta
 	var seen uint
 	field := p.field

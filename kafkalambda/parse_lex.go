@@ -54,9 +54,11 @@ func (p *parser) peek() byte {
 	return p.buf[p.pos]
 }
 
-func (p *parser) expect(c byte) error {
+// expect consumes c, the opening of what is described by want (used in
+// the error when the input holds something else).
+func (p *parser) expect(c byte, want string) error {
 	if p.peek() != c {
-		return p.unexpected(fmt.Sprintf("%q", c))
+		return p.unexpected(want)
 	}
 	p.pos++
 	return nil
@@ -103,7 +105,7 @@ func (p *parser) member(i int) (name []byte, done bool, err error) {
 	if name, err = p.str(); err != nil {
 		return nil, false, err
 	}
-	if err = p.expect(':'); err != nil {
+	if err = p.expect(':', `':'`); err != nil {
 		return nil, false, err
 	}
 	p.ws()
