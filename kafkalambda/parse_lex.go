@@ -393,25 +393,14 @@ func (p *parser) skipNumber() error {
 	if i < len(b) && b[i] == '-' {
 		i++
 	}
-	switch {
-	case i < len(b) && b[i] == '0':
+	if i < len(b) && b[i] == '0' {
 		i++
-	case i < len(b) && '1' <= b[i] && b[i] <= '9':
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
-		}
-	default:
-		p.pos = i
+	} else if i = p.digits(i); i < 0 {
 		return p.unexpected("a digit")
 	}
 	if i < len(b) && b[i] == '.' {
-		i++
-		if i >= len(b) || b[i] < '0' || b[i] > '9' {
-			p.pos = i
+		if i = p.digits(i + 1); i < 0 {
 			return p.unexpected("a digit")
-		}
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
 		}
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
@@ -419,16 +408,27 @@ func (p *parser) skipNumber() error {
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
 		}
-		if i >= len(b) || b[i] < '0' || b[i] > '9' {
-			p.pos = i
+		if i = p.digits(i); i < 0 {
 			return p.unexpected("a digit")
-		}
-		for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-			i++
 		}
 	}
 	p.pos = i
 	return nil
+}
+
+// digits skips the run of one or more digits at p.buf[i:] and returns the
+// index after it; when there is no digit at i it sets p.pos to i (for the
+// error) and returns -1.
+func (p *parser) digits(i int) int {
+	b := p.buf
+	if i >= len(b) || b[i] < '0' || b[i] > '9' {
+		p.pos = i
+		return -1
+	}
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	return i
 }
 
 // skipString validates and skips a string without unescaping it.

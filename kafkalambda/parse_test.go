@@ -191,6 +191,24 @@ func TestParseEventSlicesAreCapped(t *testing.T) {
 	}
 }
 
+// Fields the SDK does not know (a newer ESM may add some) are validated as
+// JSON and skipped, whatever their value.
+func TestParseEventSkipsUnknownFields(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{`0`, `-0.5e+10`, `12E3`, `1.25`, `"s\u00e9"`, `[1,{"a":[true,false,null]}]`, `{}`} {
+		payload := `{"eventSource":"aws:kafka","future":` + v + `,"records":{"t-0":[` +
+			`{"topic":"t","partition":0,"offset":1,"extra":` + v + `,"value":"YQ=="}]}}`
+		ev, err := kafkalambda.ParseEvent([]byte(payload))
+		if err != nil {
+			t.Errorf("unknown fields holding %s: %v", v, err)
+			continue
+		}
+		if r := ev.Partitions[0].Records[0]; r.Offset != 1 || string(r.Value) != "a" {
+			t.Errorf("unknown fields holding %s: record %+v", v, r)
+		}
+	}
+}
+
 func TestParseEventMalformed(t *testing.T) {
 	t.Parallel()
 	const rec = `{"topic":"t","partition":0,"offset":1,"timestamp":1,"timestampType":"CREATE_TIME",%s"headers":[]}`
@@ -231,6 +249,10 @@ func TestParseEventMalformed(t *testing.T) {
 		{"unterminated string", `{"eventSource":"aws:kafka`, "eventSource", "unterminated string"},
 		{"missing comma", ev(`{"topic":"t" "partition":0,"offset":1}`), `records["t-0"][0]`, "want ',' or '}'"},
 		{"trailing comma", ev(`{"topic":"t","partition":0,"offset":1,}`), `records["t-0"][0]`, "want a string"},
+		{"unknown field, number without digits", withField(`"extra":-,`), `records["t-0"][0]`, "want a digit"},
+		{"unknown field, fraction without digits", withField(`"extra":1.,`), `records["t-0"][0]`, "want a digit"},
+		{"unknown field, exponent without digits", withField(`"extra":1e+,`), `records["t-0"][0]`, "want a digit"},
+		{"unknown field, leading zero", withField(`"extra":01,`), `records["t-0"][0]`, "want ',' or '}'"},
 		{"bad schema metadata", withField(`"valueSchemaMetadata":{"schemaId":7},`), `records["t-0"][0].valueSchemaMetadata.schemaId`, "want a string"},
 	}
 	for _, tt := range tests {
