@@ -40,14 +40,12 @@ type invocation struct {
 // partRun is one partition's progress in an invocation. Sends made while
 // it runs are attributed to its current record.
 type partRun struct {
-	inv      *invocation
-	pt       *Partition
-	cur      int64 // offset of the record being processed
-	stopped  bool  // stopped before its end
-	stopAt   int64 // the first record not done, when stopped
-	err      error // why it stopped
-	dead     int   // records dead-lettered
-	finished int   // records done (processed or dead-lettered)
+	inv    *invocation
+	pt     *Partition
+	cur    int64 // offset of the record being processed
+	stopAt int64 // the first record not done, when stopped
+	err    error // why it stopped before its end; nil when it ran to the end
+	dead   int   // records dead-lettered
 }
 
 type runKey struct{}
@@ -78,15 +76,20 @@ func (e *engine) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	var failures []sendFailure
 	sent := 0
 	if t := inv.tracker(false); t != nil {
-		deadline := inv.deadline
-		if deadline.IsZero() {
-			deadline = time.Now().Add(e.cfg.noDeadlineWait)
-		}
-		failures, sent = t.wait(deadline)
+		failures, sent = t.wait(inv.flushDeadline())
 	}
 	out, err := inv.answer(failures)
 	e.logOutcome(ev, inv, sent, failures, err, time.Since(start))
 	return out, err
+}
+
+// flushDeadline is when waiting for the brokers gives up: the Lambda
+// deadline minus the margin, or WithFlushTimeout from now without one.
+func (inv *invocation) flushDeadline() time.Time {
+	if inv.deadline.IsZero() {
+		return time.Now().Add(inv.eng.cfg.noDeadlineWait)
+	}
+	return inv.deadline
 }
 
 // tracker returns the invocation's send tracker, creating it if create.
@@ -158,7 +161,6 @@ func (inv *invocation) process(r *partRun) {
 		r.cur = raw.Offset
 		err := run(ctx, raw, i)
 		if err == nil {
-			r.finished++
 			continue
 		}
 		switch policy {
@@ -178,7 +180,6 @@ func (inv *invocation) process(r *partRun) {
 				return
 			}
 			r.dead++
-			r.finished++
 		default:
 			r.stop(raw.Offset, err)
 			inv.fail(err)
@@ -187,9 +188,13 @@ func (inv *invocation) process(r *partRun) {
 	}
 }
 
+// stop records that the run ended before its end, at offset, because of
+// err (never nil).
 func (r *partRun) stop(offset int64, err error) {
-	r.stopped, r.stopAt, r.err = true, offset, err
+	r.stopAt, r.err = offset, err
 }
+
+func (r *partRun) stopped() bool { return r.err != nil }
 
 // answer turns the outcome into Invoke's result.
 func (inv *invocation) answer(failures []sendFailure) ([]byte, error) {
@@ -227,15 +232,11 @@ type ItemIdentifier struct {
 func (inv *invocation) itemFailures(failures []sendFailure) ([]byte, error) {
 	resume := make(map[*partRun]int64)
 	for i := range inv.runs {
-		if r := &inv.runs[i]; r.stopped {
+		if r := &inv.runs[i]; r.stopped() {
 			resume[r] = r.stopAt
 		}
 	}
-	for _, f := range failures {
-		if f.run == nil {
-			// Not attributable to a record: nothing may be reported done.
-			return nil, fmt.Errorf("%w: %w", ErrBatchFailed, f.err)
-		}
+	for _, f := range failures { // every send is made by a record of a run
 		if at, ok := resume[f.run]; !ok || f.offset < at {
 			resume[f.run] = f.offset
 		}
@@ -258,7 +259,7 @@ func (e *engine) logOutcome(ev *Event, inv *invocation, sent int, failures []sen
 	}
 	failed, dead := 0, 0
 	for i := range inv.runs {
-		if inv.runs[i].stopped {
+		if inv.runs[i].stopped() {
 			failed++
 		}
 		dead += inv.runs[i].dead
@@ -271,7 +272,7 @@ func (e *engine) logOutcome(ev *Event, inv *invocation, sent int, failures []sen
 	case failed > 0 || len(failures) > 0:
 		first := ""
 		for i := range inv.runs {
-			if r := &inv.runs[i]; r.stopped {
+			if r := &inv.runs[i]; r.stopped() {
 				first = r.pt.Key + "@" + strconv.FormatInt(r.stopAt, 10) + ": " + r.err.Error()
 				break
 			}

@@ -7,8 +7,9 @@ import "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 func CurrentProducer(p *Producer) (*kafka.Producer, int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cur == nil {
+	g := p.cur.Load()
+	if g == nil {
 		return nil, 0
 	}
-	return p.cur.p, p.cur.id
+	return g.p, g.id
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // Handler runs a typed Process func over the records of Kafka events. It
-// is a lambda.Handler: pass it to lambda.StartHandlerFunc or use Start.
+// is a lambda.Handler: pass it to lambda.Start or lambda.StartWithOptions,
+// or use Start.
 // A Handler is safe for concurrent use by several invocations at once
 // (aws-lambda-go runs them concurrently with AWS_LAMBDA_MAX_CONCURRENCY).
 type Handler[K, V any] struct {

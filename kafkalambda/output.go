@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
@@ -100,10 +99,6 @@ func (r *partRun) send(ctx context.Context, topic string, key, value []byte, hea
 			m.Headers[i] = kafka.Header{Key: h.Key, Value: h.Value}
 		}
 	}
-	deadline := inv.deadline
-	if deadline.IsZero() {
-		deadline = time.Now().Add(inv.eng.cfg.noDeadlineWait)
-	}
 	ref := &sendRef{run: r, offset: r.cur, topic: topic}
-	return p.produce(ctx, inv.tracker(true), ref, m, deadline)
+	return p.produce(ctx, inv.tracker(true), ref, m, inv.flushDeadline())
 }

@@ -35,11 +35,11 @@ type Producer struct {
 	maxIdle    time.Duration
 
 	mu     sync.Mutex
-	cur    *generation
 	closed bool
 	gens   atomic.Int64
-	// fast is cur for sends that find it healthy, read without p.mu.
-	fast atomic.Pointer[generation]
+	// cur is the librdkafka producer in use: written under mu, read
+	// without it by sends that find it healthy.
+	cur atomic.Pointer[generation]
 }
 
 // ProducerOption configures a Producer; NewProducer checks them.
@@ -189,7 +189,7 @@ func (g *generation) breakWith(err error) bool {
 // get returns the current librdkafka producer, creating it (again) if
 // there is none or the current one is broken or idle too long.
 func (p *Producer) get(ctx context.Context) (*generation, error) {
-	if g := p.fast.Load(); g != nil && g.broken.Load() == nil {
+	if g := p.cur.Load(); g != nil && g.broken.Load() == nil {
 		now := time.Now().UnixNano()
 		if p.maxIdle == 0 || time.Duration(now-g.lastUsed.Load()) <= p.maxIdle {
 			g.lastUsed.Store(now)
@@ -201,7 +201,7 @@ func (p *Producer) get(ctx context.Context) (*generation, error) {
 	if p.closed {
 		return nil, fmt.Errorf("%w: closed", ErrProducer)
 	}
-	if g := p.cur; g != nil {
+	if g := p.cur.Load(); g != nil {
 		idle := time.Duration(time.Now().UnixNano() - g.lastUsed.Load())
 		switch {
 		case g.broken.Load() != nil:
@@ -212,8 +212,7 @@ func (p *Producer) get(ctx context.Context) (*generation, error) {
 			g.lastUsed.Store(time.Now().UnixNano())
 			return g, nil
 		}
-		p.cur = nil
-		p.fast.Store(nil)
+		p.cur.Store(nil)
 		go p.retire(g)
 	}
 	cctx, cancel := context.WithTimeout(ctx, p.createWait)
@@ -245,8 +244,7 @@ func (p *Producer) get(ctx context.Context) (*generation, error) {
 	g.lastUsed.Store(time.Now().UnixNano())
 	go p.logs(g)
 	go p.events(g)
-	p.cur = g
-	p.fast.Store(g)
+	p.cur.Store(g)
 	p.log.Info("kafkalambda: producer created", "generation", g.id)
 	return g, nil
 }
@@ -256,10 +254,8 @@ func (p *Producer) get(ctx context.Context) (*generation, error) {
 func (p *Producer) retire(g *generation) {
 	limit := time.Now().Add(time.Minute)
 	for g.outstanding.Load() > 0 && time.Now().Before(limit) {
-		select {
-		case <-g.space:
-		case <-time.After(100 * time.Millisecond):
-		}
+		// Polled: g.space wakes waiting senders, and is theirs.
+		time.Sleep(100 * time.Millisecond)
 	}
 	if g.outstanding.Load() > 0 {
 		_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight)
@@ -274,9 +270,7 @@ func (p *Producer) retire(g *generation) {
 // SIGTERM; it is safe to call more than once.
 func (p *Producer) Close() {
 	p.mu.Lock()
-	g := p.cur
-	p.cur = nil
-	p.fast.Store(nil)
+	g := p.cur.Swap(nil)
 	p.closed = true
 	p.mu.Unlock()
 	if g == nil {
@@ -320,33 +314,43 @@ func (p *Producer) produce(ctx context.Context, tr *tracker, ref *sendRef, m *ka
 	tr.add(ref)
 	g.outstanding.Add(1)
 	var timer *time.Timer
+	// A waiter that leaves passes the wake-up on: space may be left that
+	// the one delivery report it consumed does not announce to the others.
+	leave := func() {
+		if timer != nil {
+			g.poke()
+		}
+	}
+	giveUp := func(err error) error {
+		leave()
+		g.outstanding.Add(-1)
+		tr.remove(ref)
+		return fmt.Errorf("%w: %w", ErrProducer, err)
+	}
 	for {
 		err := g.p.Produce(m, nil)
 		if err == nil {
+			leave()
 			return nil
 		}
 		if !errQueueFull(err) {
-			g.outstanding.Add(-1)
-			tr.remove(ref)
-			return fmt.Errorf("%w: produce to %s: %w", ErrProducer, *m.TopicPartition.Topic, err)
+			return giveUp(fmt.Errorf("produce to %s: %w", *m.TopicPartition.Topic, err))
 		}
 		if timer == nil {
-			timer = time.NewTimer(time.Until(deadline))
-			defer timer.Stop()
+			// Registered as a waiter before trying again, so that no
+			// delivery report between that try and the wait goes unseen.
 			g.waiters.Add(1)
 			defer g.waiters.Add(-1)
+			timer = time.NewTimer(time.Until(deadline))
+			defer timer.Stop()
+			continue
 		}
 		select {
 		case <-g.space:
-		case <-time.After(10 * time.Millisecond):
 		case <-timer.C:
-			g.outstanding.Add(-1)
-			tr.remove(ref)
-			return fmt.Errorf("%w: local queue full until the deadline: %w", ErrProducer, err)
+			return giveUp(fmt.Errorf("local queue full until the deadline: %w", err))
 		case <-ctx.Done():
-			g.outstanding.Add(-1)
-			tr.remove(ref)
-			return fmt.Errorf("%w: local queue full: %w", ErrProducer, ctx.Err())
+			return giveUp(fmt.Errorf("local queue full: %w", ctx.Err()))
 		}
 	}
 }
