@@ -2,7 +2,6 @@ package kafkalambda_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,25 +10,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 )
 
-// newCluster starts an in-process broker on 127.0.0.1 with the topics given
-// (3 partitions each) and closes it when the test ends.
-func newCluster(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
+// newCluster starts an in-process broker on 127.0.0.1 (one broker unless
+// opts say otherwise) and closes it when the test ends.
+func newCluster(t testing.TB, opts ...kfake.Opt) *kafkalambdatest.Cluster {
 	t.Helper()
-	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return kafkalambdatest.NewCluster(t, kafkalambdatest.WithKafkaOptions(opts...))
 }
 
 // newProducer returns a Producer for the cluster with extra librdkafka
 // properties, closed when the test ends.
-func newProducer(t testing.TB, c *kfake.Cluster, extra kafka.ConfigMap, opts ...kafkalambda.ProducerOption) *kafkalambda.Producer {
+func newProducer(t testing.TB, c *kafkalambdatest.Cluster, extra kafka.ConfigMap, opts ...kafkalambda.ProducerOption) *kafkalambda.Producer {
 	t.Helper()
-	addrs := strings.Join(c.ListenAddrs(), ",")
+	addrs := c.BootstrapServers()
 	p, err := kafkalambda.NewProducer(func(context.Context) (kafka.ConfigMap, error) {
 		cm := kafka.ConfigMap{"bootstrap.servers": addrs}
 		for k, v := range extra {
@@ -44,28 +39,16 @@ func newProducer(t testing.TB, c *kfake.Cluster, extra kafka.ConfigMap, opts ...
 	return p
 }
 
-// readTopic reads records from the start of topic until it has want of
-// them or wait passes, and then for a little longer to catch extras.
-func readTopic(t testing.TB, c *kfake.Cluster, topic string, want int, wait time.Duration) []*kgo.Record {
+// readTopic returns every record of topic. What an Invoke sent is
+// acknowledged, so in the log, when Invoke returns: the count read after it
+// is exact, with no waiting for stragglers.
+func readTopic(t testing.TB, c *kafkalambdatest.Cluster, topic string) []*kgo.Record {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	recs, err := c.ReadTopic(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	var out []*kgo.Record
-	for ctx.Err() == nil {
-		fs := cl.PollFetches(ctx)
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
-		if len(out) >= want {
-			extra, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
-			cl.PollFetches(extra).EachRecord(func(r *kgo.Record) { out = append(out, r) })
-			cancel2()
-			break
-		}
-	}
-	return out
+	return recs
 }

@@ -25,9 +25,11 @@ var (
 	// *RecordError whose cause is a *PanicError with the stack.
 	ErrPanic = errors.New("kafkalambda: panic")
 
-	// ErrBatchFailed: the invocation failed under the fail-batch policy;
-	// the event source mapping retries the whole batch. It wraps the first
-	// record's error.
+	// ErrBatchFailed: the invocation failed as a whole, under FailBatch or
+	// DeadLetter (a failure that is not the record's fault, or a dead-letter
+	// write that failed); the event source mapping retries the whole batch.
+	// It wraps the first record's error, or the first unacknowledged send
+	// when no record failed.
 	ErrBatchFailed = errors.New("kafkalambda: batch failed")
 
 	// ErrUndelivered: a record sent during the invocation was not
@@ -114,8 +116,10 @@ type RecordError struct {
 	Topic     string
 	Partition int32
 	Offset    int64
-	// SchemaID is the schema id of the key or value that failed to
-	// deserialize, when the event source mapping gave one; else empty.
+	// SchemaID is the schema id the failure concerns: the one the event
+	// source mapping gave for the key or value that failed to deserialize,
+	// else the one a *serde.Error in Err names (a deserializer's, or a
+	// serializer's in Output.Send); empty when neither has one.
 	SchemaID string
 	Stage    Stage
 	Err      error

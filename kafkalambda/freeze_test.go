@@ -138,7 +138,7 @@ func TestProducerSurvivesFreeze(t *testing.T) {
 				return fl, err
 			}))
 			cmd := exec.Command(os.Args[0], "-test.run=^TestFreezeChild$")
-			cmd.Env = append(os.Environ(), "KAFKALAMBDA_FREEZE_CHILD="+c.ListenAddrs()[0],
+			cmd.Env = append(os.Environ(), "KAFKALAMBDA_FREEZE_CHILD="+c.Kafka().ListenAddrs()[0],
 				"KAFKALAMBDA_FREEZE_MAXIDLE="+tc.maxIdle.String())
 			stdin, _ := cmd.StdinPipe()
 			stdout, _ := cmd.StdoutPipe()

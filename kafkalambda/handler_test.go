@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,12 +82,15 @@ func TestHandlerTypedRecordsInOrder(t *testing.T) {
 	}
 }
 
-// countingDeserializer fails the test if it is ever given a null.
+// countingDeserializer counts its calls and fails the test if it is ever
+// given a null.
 type countingDeserializer struct {
-	t testing.TB
+	t     testing.TB
+	calls *atomic.Int32
 }
 
 func (d countingDeserializer) Deserialize(_ context.Context, m serde.Message) (string, error) {
+	d.calls.Add(1)
 	if m.Data == nil {
 		d.t.Errorf("deserializer got a null %v", m)
 	}
@@ -95,10 +99,12 @@ func (d countingDeserializer) Deserialize(_ context.Context, m serde.Message) (s
 
 func TestHandlerNeverDeserializesNull(t *testing.T) {
 	t.Parallel()
-	h, err := kafkalambda.NewHandler[string, string](countingDeserializer{t}, countingDeserializer{t},
+	var keyCalls, valueCalls, processed atomic.Int32
+	h, err := kafkalambda.NewHandler[string, string](countingDeserializer{t, &keyCalls}, countingDeserializer{t, &valueCalls},
 		func(ctx context.Context, r *kafkalambda.Record[string, string]) error {
-			if r.HasKey() != (r.RawKey != nil) || r.IsTombstone() != (r.RawValue == nil) {
-				t.Errorf("record %d: HasKey %v IsTombstone %v", r.Offset, r.HasKey(), r.IsTombstone())
+			processed.Add(1)
+			if r.RawKey == nil && r.Key != "" || r.RawValue == nil && r.Value != "" {
+				t.Errorf("record %d: a null became key %q value %q", r.Offset, r.Key, r.Value)
 			}
 			return nil
 		})
@@ -107,6 +113,11 @@ func TestHandlerNeverDeserializesNull(t *testing.T) {
 	}
 	if _, err := h.Invoke(context.Background(), fixture(t, "tombstones.json")); err != nil {
 		t.Fatal(err)
+	}
+	// tombstones.json: 6 records, 2 with a null key, 2 with a null value.
+	if processed.Load() != 6 || keyCalls.Load() != 4 || valueCalls.Load() != 4 {
+		t.Errorf("processed %d records, deserialized %d keys and %d values; want 6, 4, 4",
+			processed.Load(), keyCalls.Load(), valueCalls.Load())
 	}
 }
 
@@ -280,9 +291,13 @@ func TestHandlerDeadlineStopsProcessing(t *testing.T) {
 	for o := range 20 {
 		parts["t-0"] = append(parts["t-0"], rec(int64(o), "k", "v"))
 	}
+	var last atomic.Int64
 	h, err := kafkalambda.NewHandler(serde.String(), serde.String(),
 		func(ctx context.Context, r *kafkalambda.Record[string, string]) error {
-			time.Sleep(20 * time.Millisecond)
+			last.Store(r.Offset)
+			if r.Offset == 3 { // still busy at the deadline
+				<-ctx.Done()
+			}
 			return nil
 		},
 		kafkalambda.WithFailurePolicy(kafkalambda.ReportItemFailures()),
@@ -300,8 +315,9 @@ func TestHandlerDeadlineStopsProcessing(t *testing.T) {
 	if err := json.Unmarshal(out, &resp); err != nil || len(resp.BatchItemFailures) != 1 {
 		t.Fatalf("response %s (%v), want one item failure", out, err)
 	}
-	if off := resp.BatchItemFailures[0].ItemIdentifier.Offset; off < 2 || off > 8 {
-		t.Errorf("resumes at %d; ~5 records fit in 100ms", off)
+	if off := resp.BatchItemFailures[0].ItemIdentifier.Offset; off != 4 || last.Load() != 3 {
+		t.Errorf("resumes at %d after processing up to %d; want 4 after 3 (the record that was done at the deadline)",
+			off, last.Load())
 	}
 }
 

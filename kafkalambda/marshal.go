@@ -20,8 +20,8 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 // "<topic>-<partition>" when Key is empty) in the order of e.Partitions.
 // Keys and values are base64; a nil key or value is left out, which
 // ParseEvent reads back as nil; headers are arrays of signed bytes; the
-// timestamp is left out when it is the zero Time. ParseEvent(AppendJSON(e))
-// gives back e when every partition has a Key.
+// timestamp is left out when it is the zero Time. For an Event that
+// ParseEvent returned, ParseEvent(AppendJSON(e)) gives back e.
 func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"eventSource":`...)
 	dst = appendString(dst, e.Source)

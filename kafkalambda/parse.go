@@ -89,7 +89,7 @@ func (p *parser) path() string {
 	if p.part != "" || p.rec >= 0 {
 		b.WriteString("records[" + strconv.Quote(p.part) + "]")
 		if p.rec >= 0 {
-			b.WriteString("[" + itoa(p.rec) + "]")
+			b.WriteString("[" + strconv.Itoa(p.rec) + "]")
 		}
 	}
 	if p.field != "" {
@@ -98,7 +98,7 @@ func (p *parser) path() string {
 		}
 		b.WriteString(p.field)
 		if p.hdr >= 0 {
-			b.WriteString("[" + itoa(p.hdr) + "]")
+			b.WriteString("[" + strconv.Itoa(p.hdr) + "]")
 		}
 	}
 	return b.String()
@@ -188,8 +188,8 @@ func (p *parser) event(ev *Event) error {
 
 var (
 	eventFields = []string{"eventSource", "eventSourceArn", "bootstrapServers", "records"}
-	// recordFields are in the order event source mappings write them;
-	// the rTopic… bits and recordField's cases follow it.
+	// recordFields are in the order event source mappings write them,
+	// indexed by the fTopic… constants.
 	recordFields = []string{"topic", "partition", "offset", "timestamp", "timestampType", "key",
 		"value", "headers", "keySchemaMetadata", "valueSchemaMetadata"}
 	metaFields = []string{"dataFormat", "schemaId"}
@@ -312,18 +312,19 @@ func splitKey(key string) (string, int32, bool) {
 	return key[:i], int32(n), true
 }
 
-// Bits for the fields of a record object.
+// Indexes of the fields of a record object in recordFields; bit 1<<i of a
+// record's seen set says field i was read.
 const (
-	rTopic = 1 << iota
-	rPartition
-	rOffset
-	rTimestamp
-	rTimestampType
-	rKey
-	rValue
-	rHeaders
-	rKeySchema
-	rValueSchema
+	fTopic = iota
+	fPartition
+	fOffset
+	fTimestamp
+	fTimestampType
+	fKey
+	fValue
+	fHeaders
+	fKeySchema
+	fValueSchema
 )
 
 // record reads one record. The first record of a partition sets the
@@ -369,12 +370,9 @@ func (p *parser) record(r *RawRecord, pt *Partition, first bool) error {
 		}
 	}
 	p.field = ""
-	for _, f := range [...]struct {
-		bit  uint
-		name string
-	}{{rTopic, "topic"}, {rPartition, "partition"}, {rOffset, "offset"}} {
-		if seen&f.bit == 0 {
-			return p.strict("record has no %s", f.name)
+	for _, f := range [...]int{fTopic, fPartition, fOffset} {
+		if seen&(1<<f) == 0 {
+			return p.strict("record has no %s", recordFields[f])
 		}
 	}
 	if first {
@@ -411,37 +409,37 @@ func (p *parser) fastMember(i int, name string) bool {
 func (p *parser) recordField(idx int, r *RawRecord, pt *Partition, first bool) error {
 	var err error
 	switch idx {
-	case 0: // topic
+	case fTopic:
 		err = p.topic(r, pt, first)
-	case 1: // partition
+	case fPartition:
 		var n int64
 		if n, err = p.int64v(0, math.MaxInt32); err == nil {
 			r.Partition = int32(n)
 		}
-	case 2: // offset
+	case fOffset:
 		r.Offset, err = p.int64v(math.MinInt64, math.MaxInt64)
-	case 3: // timestamp
+	case fTimestamp:
 		if !p.null() {
 			var ms int64
 			if ms, err = p.int64v(math.MinInt64, math.MaxInt64); err == nil {
 				r.Timestamp = time.UnixMilli(ms)
 			}
 		}
-	case 4: // timestampType
+	case fTimestampType:
 		r.TimestampType, err = p.timestampType()
-	case 5: // key
+	case fKey:
 		if !p.null() {
 			r.Key, err = p.b64()
 		}
-	case 6: // value
+	case fValue:
 		if !p.null() {
 			r.Value, err = p.b64()
 		}
-	case 7: // headers
+	case fHeaders:
 		r.Headers, err = p.headers()
-	case 8: // keySchemaMetadata
+	case fKeySchema:
 		r.KeySchema, err = p.schemaMeta()
-	case 9: // valueSchemaMetadata
+	case fValueSchema:
 		r.ValueSchema, err = p.schemaMeta()
 	}
 	return err

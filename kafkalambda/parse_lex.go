@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -15,7 +14,7 @@ import (
 // It accepts exactly the JSON that encoding/json accepts, and unescapes
 // strings as encoding/json does (invalid UTF-8 and lone surrogates become
 // U+FFFD), so that ParseEvent and encoding/json agree on every payload both
-// accept; FuzzParseEventDifferential checks it.
+// accept; FuzzParseEvent checks it against encoding/json.
 
 // maxDepth matches encoding/json's nesting limit.
 const maxDepth = 10000
@@ -530,5 +529,3 @@ func (p *parser) optString() (string, error) {
 	}
 	return string(b), nil
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

@@ -75,7 +75,7 @@ type producerBench struct {
 func setupProducerBench(b *testing.B) *producerBench {
 	c := newCluster(b, kfake.SeedTopics(3, "out", "raw"))
 	p := newProducer(b, c, nil)
-	pb := &producerBench{raw: newRawProducer(b, c, "raw"), payload: inputEvent(b, 1, "in-0")}
+	pb := &producerBench{raw: newRawProducer(b, c.Kafka(), "raw"), payload: inputEvent(b, 1, "in-0")}
 	for i := range benchBatch {
 		pb.keys = append(pb.keys, []byte(fmt.Sprintf("key-%d", i)))
 		pb.value = append(pb.value, []byte(fmt.Sprintf("settlement %d: ZVZZT Completed 1234.50", i)))

@@ -52,11 +52,29 @@ func TestProducerFatalErrorReplacesProducer(t *testing.T) {
 func TestProducerFatalErrorDuringFlushFailsFast(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, kfake.NumBrokers(2), kfake.SeedTopics(1, "slow"))
-	if err := c.MoveTopicPartition("slow", 0, 0); err != nil {
+	if err := c.Kafka().MoveTopicPartition("slow", 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	p := newProducer(t, c, nil)
-	h := echoHandler(t, p, "slow", nil)
+	out := kafkalambda.NewOutput("slow", serde.String(), serde.String())
+	var reached <-chan struct{} // set once the producer is warm
+	h, err := kafkalambda.NewHandler(serde.String(), serde.String(),
+		func(ctx context.Context, r *kafkalambda.Record[string, string]) error {
+			if err := out.Send(ctx, r.Key, r.Value); err != nil {
+				return err
+			}
+			if reached != nil && r.Offset == 102 {
+				// Every record is sent and the first is held by the broker:
+				// the fatal error strikes as the flush begins.
+				<-reached
+				kp, _ := kafkalambda.CurrentProducer(p)
+				kp.TestFatalError(kafka.ErrOutOfOrderSequenceNumber, "injected")
+			}
+			return nil
+		}, kafkalambda.WithProducer(p))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := withDeadline(10 * time.Second)
 	defer cancel()
 	if _, err := h.Invoke(ctx, inputEvent(t, 1, "in-0")); err != nil {
@@ -64,11 +82,9 @@ func TestProducerFatalErrorDuringFlushFailsFast(t *testing.T) {
 	}
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	slowTopic(c, "slow", release)
-	kp, _ := kafkalambda.CurrentProducer(p)
-	time.AfterFunc(300*time.Millisecond, func() { kp.TestFatalError(kafka.ErrOutOfOrderSequenceNumber, "injected") })
+	reached = slowTopic(c.Kafka(), "slow", release)
 	start := time.Now()
-	_, err := h.Invoke(ctx, inputEvent(t, 3, "in-0"))
+	_, err = h.Invoke(ctx, inputEvent(t, 3, "in-0"))
 	if !errors.Is(err, kafkalambda.ErrUndelivered) {
 		t.Fatalf("Invoke = %v, want ErrUndelivered", err)
 	}
@@ -97,10 +113,10 @@ func TestDeadLetter(t *testing.T) {
 	if _, err := h.Invoke(ctx, inputEvent(t, 5, "in-0")); err != nil {
 		t.Fatal(err)
 	}
-	if got := readTopic(t, c, "out", 3, 10*time.Second); len(got) != 3 {
+	if got := readTopic(t, c, "out"); len(got) != 3 {
 		t.Fatalf("out has %d records, want 3", len(got))
 	}
-	dead := readTopic(t, c, "dlq", 2, 10*time.Second)
+	dead := readTopic(t, c, "dlq")
 	if len(dead) != 2 {
 		t.Fatalf("dlq has %d records, want 2", len(dead))
 	}
@@ -117,7 +133,7 @@ func TestDeadLetter(t *testing.T) {
 		}
 	}
 	// A dead-letter write that is not acknowledged fails the invocation.
-	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "dlq", Err: kerr.InvalidRecord, Count: -1})
+	c.Kafka().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "dlq", Err: kerr.InvalidRecord, Count: -1})
 	if _, err := h.Invoke(ctx, inputEvent(t, 5, "in-0")); !errors.Is(err, kafkalambda.ErrUndelivered) {
 		t.Fatalf("Invoke with the dead-letter topic rejecting = %v, want ErrUndelivered", err)
 	}
@@ -158,7 +174,7 @@ func TestProducerFailedCreationIsRetried(t *testing.T) {
 		if calls.Add(1) == 1 {
 			return nil, errors.New("secret source throttled")
 		}
-		return kafka.ConfigMap{"bootstrap.servers": c.ListenAddrs()[0]}, nil
+		return kafka.ConfigMap{"bootstrap.servers": c.Kafka().ListenAddrs()[0]}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +214,7 @@ func TestDeadLetterRetriesTransientFailures(t *testing.T) {
 	if !errors.Is(err, kafkalambda.ErrBatchFailed) || !errors.Is(err, kafkalambda.ErrTransient) {
 		t.Fatalf("Invoke = %v, want the batch failed by a transient failure", err)
 	}
-	if dead := readTopic(t, c, "dlq", 1, time.Second); len(dead) != 0 {
+	if dead := readTopic(t, c, "dlq"); len(dead) != 0 {
 		t.Fatalf("a transient failure was dead-lettered: %v", dead)
 	}
 }

@@ -80,7 +80,7 @@ func TestProducerHealthy(t *testing.T) {
 		}
 		cancel()
 	}
-	got := readTopic(t, c, "out", 300, 10*time.Second)
+	got := readTopic(t, c, "out")
 	if len(got) != 300 {
 		t.Fatalf("read %d records, want 300", len(got))
 	}
@@ -102,7 +102,7 @@ func TestProducerRejectedThenRecovers(t *testing.T) {
 	c := newCluster(t, kfake.SeedTopics(3, "out"))
 	p := newProducer(t, c, nil)
 	h := echoHandler(t, p, "out", nil)
-	fault := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "out", Err: kerr.InvalidRecord, Count: -1})
+	fault := c.Kafka().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "out", Err: kerr.InvalidRecord, Count: -1})
 	ctx, cancel := withDeadline(10 * time.Second)
 	defer cancel()
 	_, err := h.Invoke(ctx, inputEvent(t, 10, "in-0"))
@@ -117,7 +117,7 @@ func TestProducerRejectedThenRecovers(t *testing.T) {
 	if _, err := h.Invoke(ctx, inputEvent(t, 10, "in-0")); err != nil {
 		t.Fatalf("Invoke after the broker recovered: %v", err)
 	}
-	if got := readTopic(t, c, "out", 10, 10*time.Second); len(got) != 10 {
+	if got := readTopic(t, c, "out"); len(got) != 10 {
 		t.Fatalf("read %d records, want the 10 of the second invocation", len(got))
 	}
 }
@@ -132,7 +132,7 @@ func TestProducerBrokerGoneFailsBeforeDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancel()
-	c.Close()
+	c.Kafka().Close()
 	ctx, cancel = withDeadline(3 * time.Second)
 	defer cancel()
 	start := time.Now()
@@ -156,7 +156,7 @@ func TestProducerBatchLargerThanLocalQueue(t *testing.T) {
 	if _, err := h.Invoke(ctx, inputEvent(t, 200, "in-0", "in-1")); err != nil {
 		t.Fatal(err)
 	}
-	if got := readTopic(t, c, "out", 400, 10*time.Second); len(got) != 400 {
+	if got := readTopic(t, c, "out"); len(got) != 400 {
 		t.Fatalf("read %d records, want 400", len(got))
 	}
 }
@@ -164,7 +164,7 @@ func TestProducerBatchLargerThanLocalQueue(t *testing.T) {
 func TestProducerItemFailuresOneBadPartition(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, kfake.SeedTopics(1, "out", "rejected"))
-	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "rejected", Err: kerr.InvalidRecord, Count: -1})
+	c.Kafka().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "rejected", Err: kerr.InvalidRecord, Count: -1})
 	p := newProducer(t, c, nil)
 	h := echoHandler(t, p, "out", map[int32]string{1: "rejected"},
 		kafkalambda.WithFailurePolicy(kafkalambda.ReportItemFailures()))
@@ -182,7 +182,7 @@ func TestProducerItemFailuresOneBadPartition(t *testing.T) {
 	if !reflect.DeepEqual(resp.BatchItemFailures, want) {
 		t.Fatalf("response %s, want in-1 from offset 100", out)
 	}
-	if got := readTopic(t, c, "out", 10, 10*time.Second); len(got) != 10 {
+	if got := readTopic(t, c, "out"); len(got) != 10 {
 		t.Fatalf("read %d records from the good partitions, want 10", len(got))
 	}
 }
@@ -190,26 +190,32 @@ func TestProducerItemFailuresOneBadPartition(t *testing.T) {
 // slowTopic delays every produce request for topic until release is
 // closed. It needs the topic's leader to be a broker that no other topic
 // of the test uses, since a broker answers one connection in order.
-func slowTopic(c *kfake.Cluster, topic string, release <-chan struct{}) {
+// slowTopic holds every produce request to topic until release is closed;
+// the channel it returns is closed when the first one arrives.
+func slowTopic(c *kfake.Cluster, topic string, release <-chan struct{}) <-chan struct{} {
+	reached := make(chan struct{})
+	var once sync.Once
 	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
 		for _, tp := range req.(*kmsg.ProduceRequest).Topics {
 			if tp.Topic == topic {
+				once.Do(func() { close(reached) })
 				c.SleepControl(func() { <-release })
 				break
 			}
 		}
 		return nil, nil, false
 	})
+	return reached
 }
 
 func TestProducerInvocationsFlushOnlyTheirOwn(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, kfake.NumBrokers(2), kfake.SeedTopics(1, "slow", "fast"))
-	if err := c.MoveTopicPartition("slow", 0, 0); err != nil {
+	if err := c.Kafka().MoveTopicPartition("slow", 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.MoveTopicPartition("fast", 0, 1); err != nil {
+	if err := c.Kafka().MoveTopicPartition("fast", 0, 1); err != nil {
 		t.Fatal(err)
 	}
 	release := make(chan struct{})
@@ -226,7 +232,7 @@ func TestProducerInvocationsFlushOnlyTheirOwn(t *testing.T) {
 		}
 		cancel()
 	}
-	slowTopic(c, "slow", release)
+	reached := slowTopic(c.Kafka(), "slow", release)
 
 	var wg sync.WaitGroup
 	var slowDone atomic.Bool
@@ -237,7 +243,11 @@ func TestProducerInvocationsFlushOnlyTheirOwn(t *testing.T) {
 		_, slowErr = slow.Invoke(ctx, inputEvent(t, 5, "in-0"))
 		slowDone.Store(true)
 	})
-	time.Sleep(300 * time.Millisecond) // let the slow one send
+	select { // the slow invocation's records are in flight, and held
+	case <-reached:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow invocation sent nothing")
+	}
 	ctx, cancel := withDeadline(10 * time.Second)
 	defer cancel()
 	start := time.Now()
@@ -257,12 +267,12 @@ func TestProducerInvocationsFlushOnlyTheirOwn(t *testing.T) {
 func TestProducerFlushDeadlinePurges(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, kfake.NumBrokers(2), kfake.SeedTopics(1, "slow"))
-	if err := c.MoveTopicPartition("slow", 0, 0); err != nil {
+	if err := c.Kafka().MoveTopicPartition("slow", 0, 0); err != nil {
 		t.Fatal(err)
 	}
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
-	slowTopic(c, "slow", release)
+	slowTopic(c.Kafka(), "slow", release)
 	p := newProducer(t, c, nil)
 	h := echoHandler(t, p, "slow", nil, kafkalambda.WithFailurePolicy(kafkalambda.ReportItemFailures()),
 		kafkalambda.WithDeadlineMargin(200*time.Millisecond))
@@ -297,7 +307,7 @@ func TestProducerAuthFailureRebuildsWithFreshConfig(t *testing.T) {
 	password.Store("stale-secret")
 	var invalidations atomic.Int32
 	p, err := kafkalambda.NewProducer(func(context.Context) (kafka.ConfigMap, error) {
-		return kafka.ConfigMap{"bootstrap.servers": c.ListenAddrs()[0], "security.protocol": "SASL_PLAINTEXT",
+		return kafka.ConfigMap{"bootstrap.servers": c.Kafka().ListenAddrs()[0], "security.protocol": "SASL_PLAINTEXT",
 			"sasl.mechanism": "PLAIN", "sasl.username": "app", "sasl.password": password.Load().(string)}, nil
 	}, kafkalambda.WithAuthFailureHook(func() {
 		invalidations.Add(1)
