@@ -102,10 +102,8 @@ func (m *Mapping) process(ctx context.Context, w *worker, first *job) {
 			m.log.Warn("esm: schema registry unavailable; retrying", "err", err, "wait", j.wait)
 			continue
 		}
-		if expired := m.expire(j); len(expired) > 0 {
-			if m.fail(expired, ConditionRecordAgeExceeded, j.last) != nil {
-				return
-			}
+		if _, _, err := m.fail(m.expire(j), ConditionRecordAgeExceeded, j.last); err != nil {
+			return
 		}
 		if j.records() == 0 {
 			m.finish(j)
@@ -115,7 +113,7 @@ func (m *Mapping) process(ctx context.Context, w *worker, first *job) {
 		payload := m.encode(j)
 		if len(payload) > m.set.maxPayload {
 			if j.records() == 1 {
-				if m.fail(j.drain(), ConditionPayloadTooLarge, nil) != nil {
+				if _, _, err := m.fail(j.drain(), ConditionPayloadTooLarge, nil); err != nil {
 					return
 				}
 				m.finish(j)
@@ -154,11 +152,11 @@ func (m *Mapping) act(j *job, inv *invocation, res *BatchResult, queue []*job) [
 		return queue[1:]
 
 	case OutcomePartial:
-		rest, ok := m.partial(j, inv.failedAt)
+		rest := m.partial(j, inv.failedAt)
 		res.Succeeded = j.records() - rest.records()
 		m.stats.succeeded.Add(int64(res.Succeeded))
 		rest.attempts, rest.last = j.attempts+1, inv
-		if !ok || m.exhausted(rest.attempts) {
+		if m.exhausted(rest.attempts) {
 			res.OnFailure, res.Discarded = m.exhaust(rest, inv)
 			return queue[1:]
 		}
@@ -194,15 +192,11 @@ func (m *Mapping) act(j *job, inv *invocation, res *BatchResult, queue []*job) [
 // marks j done. It returns how many were sent and how many discarded; on a
 // stop before the on-failure topic acknowledged them, j stays undone.
 func (m *Mapping) exhaust(j *job, inv *invocation) (sent, discarded int) {
-	recs := j.drain()
-	if m.fail(recs, ConditionRetriesExhausted, inv) != nil {
-		return 0, 0
+	sent, discarded, err := m.fail(j.drain(), ConditionRetriesExhausted, inv)
+	if err == nil {
+		m.finish(j)
 	}
-	m.finish(j)
-	if m.set.onFailure == "" {
-		return 0, len(recs)
-	}
-	return len(recs), 0
+	return sent, discarded
 }
 
 func (m *Mapping) exhausted(attempts int) bool {
@@ -240,30 +234,36 @@ func (m *Mapping) dropGone(queue []*job) {
 	}
 }
 
-// finish marks every part of j done: its partition's commit position moves
-// to the part's end.
+// finish marks every part of j finished (see part.finish).
 func (m *Mapping) finish(j *job) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, p := range j.parts {
-		p.ps.done = max(p.ps.done, p.end)
-		p.ps.pending += len(p.recs)
+		p.finish()
 	}
+}
+
+// finish marks p finished: its partition's commit position moves to p.end,
+// and its records count as handled, to be covered by the next commit. m.mu
+// is held.
+func (p part) finish() {
+	p.ps.done = max(p.ps.done, p.end)
+	p.ps.pending += len(p.recs)
 }
 
 // partial handles reported item failures: each reported partition is done
 // up to its lowest reported offset, the others entirely. It returns the
-// batch of what is left; ok is false if nothing is (cannot happen for a
-// validated response, but a batch with no records cannot be retried).
-func (m *Mapping) partial(j *job, failedAt map[*partState]int64) (rest *job, ok bool) {
-	rest = &job{}
+// batch of what is left. failedAt is parseItemFailures' answer for j: each
+// offset in it is that of a record of j, so the batch left holds at least
+// that record.
+func (m *Mapping) partial(j *job, failedAt map[*partState]int64) *job {
+	rest := &job{}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, p := range j.parts {
 		f, reported := failedAt[p.ps]
 		if !reported {
-			p.ps.done = max(p.ps.done, p.end)
-			p.ps.pending += len(p.recs)
+			p.finish()
 			continue
 		}
 		i := 0
@@ -274,7 +274,7 @@ func (m *Mapping) partial(j *job, failedAt map[*partState]int64) (rest *job, ok 
 		p.ps.pending += i
 		rest.parts = append(rest.parts, part{ps: p.ps, recs: p.recs[i:], end: p.end})
 	}
-	return rest, rest.records() > 0
+	return rest
 }
 
 // split bisects j by record count into two batches to run in order. Both
@@ -341,7 +341,10 @@ func (m *Mapping) encode(j *job) []byte {
 	return m.event(parts).AppendJSON(make([]byte, 0, size))
 }
 
-// invoke calls the target with payload and classifies the outcome.
+// invoke calls the target with payload and classifies the outcome. Every
+// call takes the next Seq; one that returns an error is counted in
+// Stats.InvokeErrors only, any other in Stats.Invocations (and j's records
+// in RecordsInvoked and their invoke counts).
 func (m *Mapping) invoke(j *job, payload []byte) *invocation {
 	start := time.Now()
 	res, err := m.call(payload)

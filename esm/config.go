@@ -175,12 +175,13 @@ func WithMaxRetryAttempts(n int) Option {
 
 // WithMaxRecordAge sets the age past which a record is not sent to the
 // function but to the on-failure topic, or discarded without one
-// (MaximumRecordAgeInSeconds; default -1, infinite; 60 s to 604,800 s). Age
-// is now minus the record's timestamp; records without one never expire.
+// (MaximumRecordAgeInSeconds; 60 s to 604,800 s). Any negative d, such as
+// the default -1 (AWS's -1 s), means infinite: records never expire. Age is
+// now minus the record's timestamp; records without one never expire.
 func WithMaxRecordAge(d time.Duration) Option {
 	return func(s *settings) {
-		if d != -1 && (d < MinRecordAge || d > MaxRecordAge) {
-			s.bad("max record age %v not -1 or in [%v, %v]", d, MinRecordAge, MaxRecordAge)
+		if d >= 0 && (d < MinRecordAge || d > MaxRecordAge) {
+			s.bad("max record age %v not negative (infinite) or in [%v, %v]", d, MinRecordAge, MaxRecordAge)
 		}
 		s.maxAge = d
 	}

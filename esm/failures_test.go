@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,23 +205,29 @@ func TestItemFailures(t *testing.T) {
 
 // Item failures in a multi-partition event: only the reported partition is
 // retried, from its reported offset.
+//
+// The first event holds both partitions whatever the fetch timing: a batch
+// is due before the (long) window only when BatchSize records are
+// buffered, and BatchSize is all ten records.
 func TestItemFailuresAcrossPartitions(t *testing.T) {
 	t.Parallel()
 	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 2))
 	produceN(t, c, "in", 0, 5, "")
 	produceN(t, c, "in", 1, 5, "")
-	fn := &recorder{respond: func(_ context.Context, ev *kafkalambda.Event, n int) ([]byte, error) {
-		if n == 1 && len(ev.Partitions) == 2 {
+	var reported atomic.Bool
+	fn := &recorder{respond: func(_ context.Context, ev *kafkalambda.Event, _ int) ([]byte, error) {
+		if len(ev.Partitions) == 2 && reported.CompareAndSwap(false, true) {
 			return []byte(`{"batchItemFailures":[{"itemIdentifier":{"partition":"in-1","offset":2}}]}`), nil
 		}
 		return nil, nil
 	}}
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
-		esm.WithConcurrency(1), esm.WithBatchingWindow(500*time.Millisecond), esm.WithReportBatchItemFailures(true))
+		esm.WithConcurrency(1), esm.WithBatchSize(10), esm.WithBatchingWindow(esm.MaxBatchingWindow),
+		esm.WithReportBatchItemFailures(true))
 	waitFor(t, 20*time.Second, "10 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 10 })
 	evs := fn.invocations()
-	if len(evs[0].Partitions) != 2 {
-		t.Skipf("the first event held %d partitions (fetch timing); the case needs both", len(evs[0].Partitions))
+	if len(evs) != 2 || len(evs[0].Partitions) != 2 || !reported.Load() {
+		t.Fatalf("%d events, the first with %d partitions; want two, the first with both", len(evs), len(evs[0].Partitions))
 	}
 	seen := fn.seen()
 	if fmt.Sprint(seen["in-0"]) != "[0 1 2 3 4]" || fmt.Sprint(seen["in-1"]) != "[0 1 2 3 4 2 3 4]" {

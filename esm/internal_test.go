@@ -159,3 +159,41 @@ func TestLooksLikeError(t *testing.T) {
 		}
 	}
 }
+
+// A negative MaximumRecordAge, however large, expires nothing; a positive
+// one expires the records older than it, and never a record without a
+// timestamp.
+func TestExpireNegativeAgeIsInfinite(t *testing.T) {
+	t.Parallel()
+	oldJob := func() *job {
+		j := testJob()
+		for _, p := range j.parts {
+			for _, r := range p.recs {
+				r.raw.Timestamp = time.Now().Add(-30 * 24 * time.Hour)
+			}
+		}
+		j.parts[1].recs[1].raw.Timestamp = time.Time{}
+		return j
+	}
+	for _, tc := range []struct {
+		age  time.Duration
+		want int
+	}{
+		{-1, 0},
+		{-time.Second, 0},
+		{-MaxRecordAge, 0},
+		{MinRecordAge, 5},
+		{MaxRecordAge, 5},
+	} {
+		s := defaultSettings()
+		WithMaxRecordAge(tc.age)(&s)
+		if len(s.errs) > 0 {
+			t.Fatalf("max record age %v: %v", tc.age, s.errs)
+		}
+		m := &Mapping{set: s}
+		j := oldJob()
+		if got := m.expire(j); len(got) != tc.want || j.records() != 6-tc.want {
+			t.Errorf("max record age %v: expired %d, %d left; want %d, %d", tc.age, len(got), j.records(), tc.want, 6-tc.want)
+		}
+	}
+}

@@ -27,7 +27,6 @@ type Mapping struct {
 	log      *slog.Logger
 	stats    counters
 	schema   *schemaResolver
-	source   string
 	envelope int // bytes of an event with no partitions
 
 	ran       atomic.Bool
@@ -99,12 +98,8 @@ func New(cfg Config, target Target, opts ...Option) (*Mapping, error) {
 		set:    s,
 		target: target,
 		log:    s.logger.With("group", cfg.Group),
-		source: kafkalambda.SourceSelfManaged,
 		ready:  make(chan struct{}),
 		parts:  map[tp]*partState{},
-	}
-	if cfg.EventSourceARN != "" {
-		m.source = kafkalambda.SourceMSK
 	}
 	m.cond = sync.NewCond(&m.mu)
 	empty := m.event(nil)
@@ -133,7 +128,10 @@ func (m *Mapping) Stats() Stats { return m.stats.snapshot() }
 // such a stop, and an error wrapping ErrKafka if the mapping could not run:
 // the client could not be created, no broker answered within the connect
 // timeout (WithConnectTimeout), or the cluster refused the client
-// (authentication, authorization). Run can be called once per Mapping.
+// (authentication, authorization). Once it has reached the cluster, it
+// logs one summary of its Stats when it stops ("esm: stopped"), after a
+// failure too; it never logs the error it returns. Run can be called once
+// per Mapping.
 func (m *Mapping) Run(ctx context.Context) error {
 	if !m.ran.CompareAndSwap(false, true) {
 		return ErrAlreadyRun
@@ -155,7 +153,7 @@ func (m *Mapping) Run(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	for range m.set.concurrency {
-		w := newWorker(m, false)
+		w := newWorker(m)
 		m.workers = append(m.workers, w)
 		m.startWorker(w)
 	}
@@ -179,8 +177,10 @@ func (m *Mapping) Run(ctx context.Context) error {
 	cancel()
 	cl.CloseAllowingRebalance()
 	st := m.Stats()
-	m.log.Info("esm: stopped", "invocations", st.Invocations, "records_committed", st.RecordsCommitted,
-		"records_on_failure", st.RecordsOnFailure, "records_discarded", st.RecordsDiscarded)
+	m.log.Info("esm: stopped", "records_polled", st.RecordsPolled, "invocations", st.Invocations,
+		"invoke_errors", st.InvokeErrors, "records_succeeded", st.RecordsSucceeded, "records_retried", st.RecordsRetried,
+		"bisections", st.Bisections, "records_on_failure", st.RecordsOnFailure, "records_discarded", st.RecordsDiscarded,
+		"records_committed", st.RecordsCommitted)
 	return runErr
 }
 
@@ -226,8 +226,7 @@ func (m *Mapping) poll(ctx context.Context) error {
 		})
 		if fatal != nil {
 			m.cl.AllowRebalance()
-			m.log.Error("esm: stopping", "err", fatal)
-			return fatal
+			return fatal // Run's caller reports it
 		}
 		m.distribute(fetches)
 		m.cl.AllowRebalance()
@@ -361,7 +360,7 @@ func (m *Mapping) assigned(_ context.Context, cl *kgo.Client, assigned map[strin
 // or the least loaded of the fixed pool. m.mu is held.
 func (m *Mapping) ownerFor() *worker {
 	if m.set.concurrency == 0 {
-		w := newWorker(m, true)
+		w := newWorker(m)
 		if !m.stopping {
 			m.startWorker(w)
 		}
@@ -435,10 +434,16 @@ func busy(pss []*partState) bool {
 	return false
 }
 
-// event returns an event carrying parts, with the mapping's envelope.
+// event returns an event carrying parts, with the mapping's envelope: an
+// Amazon MSK event when Config.EventSourceARN is set, a self-managed Kafka
+// event otherwise.
 func (m *Mapping) event(parts []kafkalambda.Partition) *kafkalambda.Event {
+	source := kafkalambda.SourceSelfManaged
+	if m.cfg.EventSourceARN != "" {
+		source = kafkalambda.SourceMSK
+	}
 	return &kafkalambda.Event{
-		Source:           m.source,
+		Source:           source,
 		SourceARN:        m.cfg.EventSourceARN,
 		BootstrapServers: m.cfg.Brokers,
 		Partitions:       parts,
@@ -447,6 +452,13 @@ func (m *Mapping) event(parts []kafkalambda.Partition) *kafkalambda.Event {
 
 // sizeRec sets rc.size to an upper bound of the bytes rc takes in an event.
 // With schema metadata to add, room for it is included.
+//
+// It encodes a one-record event into scratch only to learn the record's
+// length: kafkalambda exports no way to compute it (RawRecord's encoder is
+// unexported), and a bound worked out here from worst cases (escaped
+// topics, headers as arrays of signed bytes) would be well above it,
+// making batches smaller than the payload limit allows. An exported length
+// function in kafkalambda would take this encoding off the fetch path.
 func (m *Mapping) sizeRec(scratch []byte, rc *rec) []byte {
 	one := kafkalambda.Event{Partitions: []kafkalambda.Partition{{Key: "k", Records: []kafkalambda.RawRecord{rc.raw}}}}
 	scratch = one.AppendJSON(scratch[:0])

@@ -109,25 +109,28 @@ func (f *FailureRecord) Event() (*kafkalambda.Event, error) {
 
 const isoMillis = "2006-01-02T15:04:05.000Z"
 
-// errStopped: the mapping was killed before the on-failure topic
-// acknowledged the records.
+// errStopped: the mapping stopped (Run's context was done) before the
+// on-failure topic acknowledged the records.
 var errStopped = errors.New("esm: stopped")
 
-// fail gives up on recs: it writes them to the on-failure topic and waits
-// for the acknowledgement (retrying until the mapping is killed), or
-// discards them without a topic. inv is the last invocation, if any. A
-// message the broker refuses as too large is sent again with a null
-// payload. It returns an error only when the mapping stops before the topic
-// took them all; the records are then not handled (and not committed).
-func (m *Mapping) fail(recs []*rec, condition string, inv *invocation) error {
+// fail gives up on recs. Without an on-failure topic it discards them and
+// returns discarded = len(recs). With one it writes them there and waits
+// for the acknowledgement, writing again after a backoff what the topic did
+// not take, until the topic took them all (sent = len(recs)) or the mapping
+// stops: a write in progress when Run's context is done is waited for (up
+// to the shutdown timeout), but no further one is tried, and fail returns
+// errStopped; the records are then not handled (and not committed). inv is
+// the last invocation, if any. A message the broker refuses as too large
+// is written again with a null payload.
+func (m *Mapping) fail(recs []*rec, condition string, inv *invocation) (sent, discarded int, err error) {
 	if len(recs) == 0 {
-		return nil
+		return 0, 0, nil
 	}
 	if m.set.onFailure == "" {
 		m.handled(recs)
 		m.stats.discarded.Add(int64(len(recs)))
 		m.log.Error("esm: records discarded (no on-failure topic)", "condition", condition, "records", recsString(recs))
-		return nil
+		return 0, len(recs), nil
 	}
 	out := make([]*kgo.Record, len(recs))
 	now := time.Now().UTC().Format(isoMillis)
@@ -152,7 +155,7 @@ func (m *Mapping) fail(recs []*rec, condition string, inv *invocation) error {
 			break
 		}
 		if m.invokeCtx.Err() != nil || m.stopCtx.Err() != nil {
-			return errStopped
+			return 0, 0, errStopped
 		}
 		wait := m.backoff(attempt)
 		m.log.Warn("esm: on-failure topic did not take records; retrying", "topic", m.set.onFailure,
@@ -161,7 +164,7 @@ func (m *Mapping) fail(recs []*rec, condition string, inv *invocation) error {
 		select {
 		case <-m.stopCtx.Done():
 			t.Stop()
-			return errStopped
+			return 0, 0, errStopped
 		case <-t.C:
 		}
 		out = failed
@@ -169,7 +172,7 @@ func (m *Mapping) fail(recs []*rec, condition string, inv *invocation) error {
 	m.handled(recs)
 	m.stats.onFailure.Add(int64(len(recs)))
 	m.log.Error("esm: records sent to the on-failure topic", "topic", m.set.onFailure, "condition", condition, "records", recsString(recs))
-	return nil
+	return len(recs), 0, nil
 }
 
 // handled counts recs as handled, to be covered by their partitions' next

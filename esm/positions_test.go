@@ -301,6 +301,8 @@ func TestNewValidates(t *testing.T) {
 		{"retries -2", ok, target, esm.WithMaxRetryAttempts(-2)},
 		{"retries 10001", ok, target, esm.WithMaxRetryAttempts(10_001)},
 		{"age 59s", ok, target, esm.WithMaxRecordAge(59 * time.Second)},
+		{"age 0", ok, target, esm.WithMaxRecordAge(0)},
+		{"age over 604800s", ok, target, esm.WithMaxRecordAge(esm.MaxRecordAge + time.Second)},
 		{"on-failure is a source", ok, target, esm.WithOnFailureTopic("in")},
 		{"payload over 6 MB", ok, target, esm.WithMaxPayloadBytes(esm.MaxPayloadBytes + 1)},
 		{"concurrency -1", ok, target, esm.WithConcurrency(-1)},
@@ -314,5 +316,12 @@ func TestNewValidates(t *testing.T) {
 	}
 	if _, err := esm.New(ok, target, esm.WithMaxRecordAge(-1), esm.WithMaxRetryAttempts(-1), esm.WithBatchingWindow(0)); err != nil {
 		t.Fatalf("valid options: %v", err)
+	}
+	// Any negative age is infinite (the command passes -1 s); the bounds
+	// are valid.
+	for _, d := range []time.Duration{-time.Second, -time.Hour, esm.MinRecordAge, esm.MaxRecordAge} {
+		if _, err := esm.New(ok, target, esm.WithMaxRecordAge(d)); err != nil {
+			t.Errorf("max record age %v: %v", d, err)
+		}
 	}
 }

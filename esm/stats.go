@@ -37,7 +37,9 @@ type PartitionRange struct {
 
 // BatchResult reports one invocation and what the mapping did about it.
 type BatchResult struct {
-	// Seq numbers the mapping's invocations from 1.
+	// Seq numbers the mapping's calls to the target from 1, each call once
+	// whatever its outcome: invoke errors included, so it runs ahead of
+	// Stats.Invocations by Stats.InvokeErrors.
 	Seq int64
 	// Attempt is 1 for a batch's first invocation, 2 for its first retry...
 	// Halves of a bisected batch keep their parent's count.
@@ -74,8 +76,10 @@ type BatchResult struct {
 type Stats struct {
 	// RecordsPolled counts records read from Kafka.
 	RecordsPolled int64
-	// Invocations counts calls to the target, and RecordsInvoked the
-	// records in them (a record retried three times counts four times).
+	// Invocations counts the calls to the target that reached the function
+	// (every outcome but OutcomeInvokeError), and RecordsInvoked the records
+	// in them (a record retried three times counts four times). Calls that
+	// did not reach it are counted by InvokeErrors only.
 	Invocations, RecordsInvoked int64
 	// RecordsSucceeded counts records the function processed.
 	RecordsSucceeded int64
@@ -91,8 +95,10 @@ type Stats struct {
 	// on-failure topic or discarded) whose offset commit the broker
 	// acknowledged.
 	RecordsCommitted int64
-	// FunctionErrors, BadResponses, PartialFailures and InvokeErrors count
-	// invocations by outcome.
+	// FunctionErrors, BadResponses and PartialFailures count Invocations by
+	// outcome (the rest succeeded); InvokeErrors counts the calls to the
+	// target that did not reach the function (OutcomeInvokeError), which
+	// Invocations leaves out.
 	FunctionErrors, BadResponses, PartialFailures, InvokeErrors int64
 	// CommitErrors counts failed offset commits (retried with the next one).
 	CommitErrors int64

@@ -27,8 +27,12 @@ import (
 // error (the function ran and failed: Result.FunctionError is set). It
 // returns an error only when the function could not be invoked at all; the
 // mapping then retries the same payload after a backoff without counting an
-// attempt. Invoke must be safe for concurrent use when the mapping's
-// concurrency is above one.
+// attempt.
+//
+// Invoke must be safe for concurrent use: each invoker of the mapping calls
+// it on its own goroutine, and by default (WithConcurrency(0)) every
+// assigned partition has an invoker of its own; WithConcurrency(n) bounds
+// the calls in flight to n.
 type Target interface {
 	Invoke(ctx context.Context, payload []byte) (Result, error)
 }

@@ -14,7 +14,6 @@ import (
 type worker struct {
 	m          *Mapping
 	parts      []*partState // guarded by m.mu
-	dedicated  bool         // exits when its partitions are gone
 	rr         int          // rotates which partition a batch starts with
 	wake       chan struct{}
 	intr       chan struct{} // a partition of this worker is being released
@@ -31,8 +30,8 @@ func (w *worker) partsCopy() []*partState {
 	return slices.Clone(w.parts)
 }
 
-func newWorker(m *Mapping, dedicated bool) *worker {
-	return &worker{m: m, dedicated: dedicated, wake: make(chan struct{}, 1), intr: make(chan struct{}, 1)}
+func newWorker(m *Mapping) *worker {
+	return &worker{m: m, wake: make(chan struct{}, 1), intr: make(chan struct{}, 1)}
 }
 
 // notify tells w that records arrived.
@@ -80,7 +79,9 @@ func (w *worker) next(ctx context.Context) *job {
 	defer timer.Stop()
 	for {
 		m.mu.Lock()
-		if m.stopping || (w.dedicated && len(w.parts) == 0) {
+		// With concurrency 0 each partition has an invoker of its own,
+		// which ends when its partition is gone.
+		if m.stopping || (m.set.concurrency == 0 && len(w.parts) == 0) {
 			m.mu.Unlock()
 			return nil
 		}

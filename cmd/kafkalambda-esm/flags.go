@@ -61,7 +61,7 @@ func defineFlags(fs *flag.FlagSet) *flags {
 	fs.DurationVar(&f.window, "window", esm.DefaultBatchingWindow, "MaximumBatchingWindow: how long to gather records (0-300s)")
 	fs.IntVar(&f.concurrency, "concurrency", 0, "invocations in flight at most; 0: one per partition. With n>0 events hold several partitions")
 	fs.IntVar(&f.maxRetries, "max-retries", -1, "MaximumRetryAttempts (-1: no limit; 10 with an on-failure topic)")
-	fs.IntVar(&f.maxAgeSeconds, "max-record-age", -1, "MaximumRecordAgeInSeconds (-1, or 60-604800)")
+	fs.IntVar(&f.maxAgeSeconds, "max-record-age", -1, "MaximumRecordAgeInSeconds (-1 or any negative: no limit; or 60-604800)")
 	fs.BoolVar(&f.bisect, "bisect", false, "BisectBatchOnFunctionError: split a failed batch in two")
 	fs.BoolVar(&f.itemFailures, "item-failures", false, "ReportBatchItemFailures: read batchItemFailures from the response")
 	fs.StringVar(&f.onFailureTopic, "on-failure-topic", "", "Kafka topic for records that exhaust retries or age (default: discard them)")
@@ -125,6 +125,10 @@ func (f *flags) mapping(getenv func(string) string, stdout io.Writer, logger *sl
 		}
 		cfg.StartingTimestamp = ts
 	}
+	maxAge := time.Duration(f.maxAgeSeconds) * time.Second
+	if maxAge/time.Second != time.Duration(f.maxAgeSeconds) {
+		return nil, fmt.Errorf("-max-record-age %d: out of range", f.maxAgeSeconds)
+	}
 	kopts, err := f.kafkaOptions(getenv)
 	if err != nil {
 		return nil, err
@@ -136,6 +140,7 @@ func (f *flags) mapping(getenv func(string) string, stdout io.Writer, logger *sl
 		esm.WithBatchingWindow(f.window),
 		esm.WithConcurrency(f.concurrency),
 		esm.WithMaxRetryAttempts(f.maxRetries),
+		esm.WithMaxRecordAge(maxAge),
 		esm.WithBisectBatchOnFunctionError(f.bisect),
 		esm.WithReportBatchItemFailures(f.itemFailures),
 		esm.WithMaxPayloadBytes(f.maxPayload),
@@ -143,9 +148,6 @@ func (f *flags) mapping(getenv func(string) string, stdout io.Writer, logger *sl
 		esm.WithConnectTimeout(f.connect),
 		esm.WithFunctionARN(f.functionARN),
 		esm.WithLogger(logger),
-	}
-	if f.maxAgeSeconds != -1 {
-		opts = append(opts, esm.WithMaxRecordAge(time.Duration(f.maxAgeSeconds)*time.Second))
 	}
 	if f.onFailureTopic != "" {
 		opts = append(opts, esm.WithOnFailureTopic(f.onFailureTopic))

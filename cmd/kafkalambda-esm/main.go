@@ -33,7 +33,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -71,14 +70,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "kafkalambda-esm:", err)
 		return 2
 	}
+	// The mapping logs its own summary when it stops; its error it only
+	// returns.
 	if err := m.Run(ctx); err != nil {
-		logger.Error("kafkalambda-esm: stopped", "err", err)
+		logger.Error("kafkalambda-esm: failed", "err", err)
 		return 1
 	}
-	st := m.Stats()
-	logger.Info("kafkalambda-esm: done", slog.Group("stats",
-		"polled", st.RecordsPolled, "invocations", st.Invocations, "succeeded", st.RecordsSucceeded,
-		"retried", st.RecordsRetried, "bisections", st.Bisections, "on_failure", st.RecordsOnFailure,
-		"discarded", st.RecordsDiscarded, "committed", st.RecordsCommitted))
 	return 0
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,10 +115,14 @@ func TestPrintsEvents(t *testing.T) {
 			t.Fatalf("event %+v", ev)
 		}
 	}
-	for _, want := range []string{`"msg":"esm: batch"`, `"msg":"esm: partitions assigned"`, `"msg":"kafkalambda-esm: done"`, `"committed":3`} {
+	for _, want := range []string{`"msg":"esm: batch"`, `"msg":"esm: partitions assigned"`, `"msg":"esm: stopped"`,
+		`"records_polled":3`, `"records_succeeded":3`, `"records_committed":3`} {
 		if !strings.Contains(errs.String(), want) {
 			t.Errorf("stderr lacks %s:\n%s", want, errs)
 		}
+	}
+	if n := strings.Count(errs.String(), `"msg":"esm: stopped"`); n != 1 || strings.Contains(errs.String(), `"msg":"kafkalambda-esm:`) {
+		t.Errorf("%d mapping summaries, want one and none of the command's own:\n%s", n, errs)
 	}
 }
 
@@ -143,7 +149,7 @@ func TestSASLAndTLS(t *testing.T) {
 	// A wrong password fails with status 1 and a message, without the password.
 	out, errs, stop = runCommand(append(args, "-sasl-password", "hunter2"), env(nil))
 	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(errs.String(), "kafkalambda-esm: stopped") {
+	for !strings.Contains(errs.String(), "kafkalambda-esm: failed") {
 		if time.Now().After(deadline) {
 			t.Fatalf("no failure reported:\n%s", errs)
 		}
@@ -154,6 +160,9 @@ func TestSASLAndTLS(t *testing.T) {
 	}
 	if strings.Contains(errs.String(), "hunter2") || out.String() != "" {
 		t.Fatalf("password in the logs, or events printed:\n%s", errs)
+	}
+	if n := strings.Count(errs.String(), "esm: kafka"); n != 1 {
+		t.Fatalf("the error is reported %d times, want once:\n%s", n, errs)
 	}
 }
 
@@ -171,6 +180,9 @@ func TestBadFlags(t *testing.T) {
 		{"-brokers", "b:1", "-topics", "t", "-starting-position", "AT_TIMESTAMP", "-starting-timestamp", "yesterday"},
 		{"-brokers", "b:1", "-topics", "t", "-schema-registry-url", "http://r", "-schema-format", "JSON"},
 		{"-brokers", "b:1", "-topics", "t", "-on-failure-topic", "t"},
+		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "59"},
+		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "604801"},
+		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "9223372037"}, // overflows a time.Duration
 		{"-no-such-flag"},
 	} {
 		var stderr bytes.Buffer
@@ -183,5 +195,25 @@ func TestBadFlags(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"-h"}, env(nil), &bytes.Buffer{}, &bytes.Buffer{}); code != 0 {
 		t.Errorf("-h: exit %d", code)
+	}
+}
+
+// -max-record-age takes -1, any other negative (no limit, as
+// esm.WithMaxRecordAge) and 60 to 604800 seconds.
+func TestMaxRecordAgeFlag(t *testing.T) {
+	t.Parallel()
+	for _, age := range []string{"-1", "-60", "60", "604800"} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		f := defineFlags(fs)
+		if err := fs.Parse([]string{"-brokers", "b:1", "-topics", "t", "-max-record-age", age}); err != nil {
+			t.Fatal(err)
+		}
+		logger, err := f.logger(io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.mapping(env(nil), io.Discard, logger); err != nil {
+			t.Errorf("-max-record-age %s: %v", age, err)
+		}
 	}
 }

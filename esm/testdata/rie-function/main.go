@@ -20,43 +20,30 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 )
 
-type itemID struct {
-	Partition string `json:"partition"`
-	Offset    int64  `json:"offset"`
-}
-
-type failure struct {
-	ItemIdentifier itemID `json:"itemIdentifier"`
-}
-
-type response struct {
-	BatchItemFailures []failure `json:"batchItemFailures"`
-}
-
 // function remembers the item failures it reported while it stays warm.
 type function struct {
 	mu       sync.Mutex
 	reported map[string]bool
 }
 
-func (fn *function) handle(_ context.Context, payload json.RawMessage) (response, error) {
+func (fn *function) handle(_ context.Context, payload json.RawMessage) (kafkalambda.ItemFailures, error) {
 	ev, err := kafkalambda.ParseEvent(payload)
 	if err != nil {
-		return response{}, err
+		return kafkalambda.ItemFailures{}, err
 	}
 	for _, p := range ev.Partitions {
 		for _, r := range p.Records {
 			if string(r.Value) == "fail" {
-				return response{}, errors.New("record " + p.Key + " says fail")
+				return kafkalambda.ItemFailures{}, errors.New("record " + p.Key + " says fail")
 			}
 		}
 	}
 	f, err := os.OpenFile(os.Getenv("RECORD_LOG"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
-		return response{}, err
+		return kafkalambda.ItemFailures{}, err
 	}
 	defer f.Close()
-	resp := response{BatchItemFailures: []failure{}}
+	resp := kafkalambda.ItemFailures{BatchItemFailures: []kafkalambda.ItemFailure{}}
 	fn.mu.Lock()
 	defer fn.mu.Unlock()
 	for _, p := range ev.Partitions {
@@ -64,11 +51,12 @@ func (fn *function) handle(_ context.Context, payload json.RawMessage) (response
 			id := fmt.Sprintf("%s@%d", p.Key, r.Offset)
 			if string(r.Value) == "item-fail" && !fn.reported[id] {
 				fn.reported[id] = true
-				resp.BatchItemFailures = append(resp.BatchItemFailures, failure{itemID{p.Key, r.Offset}})
+				resp.BatchItemFailures = append(resp.BatchItemFailures,
+					kafkalambda.ItemFailure{ItemIdentifier: kafkalambda.ItemIdentifier{Partition: p.Key, Offset: r.Offset}})
 				break
 			}
 			if _, err := fmt.Fprintf(f, "%s %d\n", p.Key, r.Offset); err != nil {
-				return response{}, err
+				return kafkalambda.ItemFailures{}, err
 			}
 		}
 	}
