@@ -15,9 +15,11 @@
 //	...
 //	reg, err := loader.Registry(ctx) // reg.NewClient() for srclient
 //
-// When the broker refuses the credentials ([IsAuthFailure] recognises
-// librdkafka's error), the producer calls [Loader.Invalidate] before it
-// rebuilds itself, so that the rebuilt producer reads the rotated secret.
+// When the broker refuses the credentials or the certificate, the producer
+// (through kafkalambda.WithAuthFailureHook) calls [Loader.Invalidate] before
+// it rebuilds itself, so that the rebuilt producer reads the rotated secret.
+// [IsAuthFailure] recognises a refused login in an error from librdkafka,
+// for code that handles a producer's errors itself.
 //
 // # Sources
 //
@@ -83,10 +85,13 @@
 //
 //   - librdkafka keys (bootstrap.servers, security.protocol,
 //     sasl.mechanism, sasl.username, sasl.password, ssl.ca.pem, linger.ms,
-//     …) go to the ConfigMap unchanged; numbers become ints, booleans
-//     bools. Keys that librdkafka [LibrdkafkaVersion] does not accept are
-//     reported together, by name, in an [*UnknownKeysError] (see
-//     [KnownKafkaKey]); with plugin.library.paths set every key passes.
+//     …) go to the ConfigMap unchanged; numbers written as integers
+//     become ints, other numbers (0.5, 1e3, integers beyond the int range)
+//     are passed as their text, as the secret writes them (librdkafka
+//     parses them); booleans become bools. Keys that librdkafka
+//     [LibrdkafkaVersion] does not accept are reported together, by name,
+//     in an [*UnknownKeysError] (see [KnownKafkaKey]); with
+//     plugin.library.paths set every key passes.
 //     A property with two names appears once, under the Java client's name:
 //     bootstrap.servers (for metadata.broker.list), sasl.mechanism
 //     (sasl.mechanisms), acks (request.required.acks), linger.ms

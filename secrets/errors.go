@@ -27,8 +27,8 @@ var (
 	ErrThrottled = errors.New("throttled")
 
 	// ErrUnavailable: the source could not be reached or failed on its side
-	// (network errors, HTTP 5xx, an extension that is not ready yet). Retried
-	// like ErrThrottled.
+	// (network errors, HTTP 5xx, an extension that is not ready yet, an
+	// answer that is not the expected JSON). Retried like ErrThrottled.
 	ErrUnavailable = errors.New("source unavailable")
 
 	// ErrMalformed: the secret is not a JSON object of strings, numbers and

@@ -44,7 +44,6 @@ type Loader struct {
 // entry is one cached fetch.
 type entry struct {
 	doc     *document
-	version string
 	expires time.Time
 }
 
@@ -160,7 +159,7 @@ func (l *Loader) get(ctx context.Context) (*document, error) {
 	}
 	doc := parseDocument(l.src.id(), r.data, l.bootstrap)
 	fetched := l.now()
-	e := &entry{doc: doc, version: r.version, expires: fetched.Add(l.ttl - jitter(l.ttl))}
+	e := &entry{doc: doc, expires: fetched.Add(l.ttl - jitter(l.ttl))}
 
 	l.mu.Lock()
 	stored := l.gen == gen

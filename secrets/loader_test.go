@@ -68,22 +68,19 @@ func TestSecretsManagerErrors(t *testing.T) {
 		want      error
 		wantCalls int
 	}{
-		{name: "not found", want: secrets.ErrNotFound, sdk: 1, wantCalls: 1},
+		{name: "not found", fault: secretstest.NotFound, faults: 1, sdk: 1, want: secrets.ErrNotFound, wantCalls: 1},
 		{name: "access denied, not retried", fault: secretstest.AccessDenied, faults: 1, sdk: 3, want: secrets.ErrAccessDenied, wantCalls: 1},
 		{name: "KMS decryption failure", fault: secretstest.Decryption, faults: 1, sdk: 1, want: secrets.ErrAccessDenied, wantCalls: 1},
 		{name: "throttled until the attempts run out", fault: secretstest.Throttling, faults: 100, sdk: 2, want: secrets.ErrThrottled, wantCalls: 8},
 		{name: "server errors until the attempts run out", fault: secretstest.InternalError, faults: 100, sdk: 1, want: secrets.ErrUnavailable, wantCalls: 4},
+		{name: "answers that are not JSON until the attempts run out", fault: secretstest.MalformedAnswer, faults: 100, sdk: 1, want: secrets.ErrUnavailable, wantCalls: 4},
 		{name: "throttled, then recovers in the loader's retries", fault: secretstest.Throttling, faults: 2, sdk: 1, wantCalls: 3},
 		{name: "throttled, then recovers in the SDK's retries", fault: secretstest.Throttling, faults: 2, sdk: 3, wantCalls: 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			secretsMap := map[string]string{secretID: secretV1}
-			if tt.fault == "" && tt.want != nil {
-				secretsMap = nil
-			}
-			srv := secretstest.NewServer(t, secretsMap)
+			srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
 			srv.FailNext(tt.faults, tt.fault)
 			l, err := secrets.New(secrets.WithSecretsManager(newSMClient(t, srv, tt.sdk), secretID), fastRetry())
 			if err != nil {
@@ -312,9 +309,16 @@ func TestPrintingALoaderShowsNoSecret(t *testing.T) {
 	srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
 	l := newLoader(t, srv, secretID)
 	password(t, l) // fill the cache
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
-		if s := fmt.Sprintf(verb, l); strings.Contains(s, "pw-one") || !strings.Contains(s, secretID) {
-			t.Errorf("Sprintf(%s, loader) = %s", verb, s)
+	want := l.String()
+	if strings.Contains(want, "pw-one") || !strings.Contains(want, secretID) {
+		t.Fatalf("String() = %s; want the secret id and no value", want)
+	}
+	// fmt prints the fields of a struct it does not know how to format but
+	// only the address behind a nested pointer, so "no pw-one" alone could
+	// not fail: every verb must print String.
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%d", "%20v"} {
+		if s := fmt.Sprintf(verb, l); s != want || strings.Contains(s, "pw-one") || !strings.Contains(s, secretID) {
+			t.Errorf("Sprintf(%s, loader) = %s; want %s", verb, s, want)
 		}
 	}
 }

@@ -322,15 +322,12 @@ func mapRegistry(id string, f fields) (Registry, error) {
 		}
 	}
 	info, hasInfo := f.str(keyUserInfo)
+	infoKey := keyUserInfo
 	if alt, ok := f.str(keyRegUserInfo); ok {
 		if hasInfo && alt != info {
 			return fail(keyRegUserInfo, fmt.Errorf("%w: conflicts with %q", ErrMalformed, keyUserInfo))
 		}
-		info, hasInfo = alt, true
-	}
-	infoKey := keyUserInfo
-	if _, ok := f[keyRegUserInfo]; ok {
-		infoKey = keyRegUserInfo
+		info, hasInfo, infoKey = alt, true, keyRegUserInfo
 	}
 	if hasInfo {
 		user, pass, ok := strings.Cut(info, ":")

@@ -98,8 +98,7 @@ type settings struct {
 	sourceName  string
 	ttl         time.Duration
 	logger      *slog.Logger
-	bootstrap   string
-	hasBoot     bool
+	bootstrap   string // from WithBootstrapServers, else KAFKA_BOOTSTRAP_SERVERS
 	lookupEnv   func(string) (string, bool)
 	retry       RetryPolicy
 	httpClient  *http.Client
@@ -127,7 +126,7 @@ func applyOptions(s scope, opts []Option) (*settings, error) {
 	if st.logger == nil {
 		st.logger = slog.New(slog.DiscardHandler)
 	}
-	if !st.hasBoot {
+	if st.bootstrap == "" { // WithBootstrapServers refuses ""
 		st.bootstrap, _ = st.lookupEnv(EnvBootstrapServers)
 	}
 	st.retry = st.retry.withDefaults()
@@ -272,7 +271,7 @@ func WithBootstrapServers(servers string) Option {
 		if servers == "" {
 			return optionError("WithBootstrapServers", "empty server list")
 		}
-		s.bootstrap, s.hasBoot = servers, true
+		s.bootstrap = servers
 		return nil
 	}}
 }

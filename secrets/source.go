@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -73,8 +74,19 @@ func (s *smSource) fetch(ctx context.Context) (raw, error) {
 
 // classifySDKError wraps an SDK error with the matching sentinel. SDK error
 // messages carry the operation, status, request id and AWS message, never a
-// secret value, so they are kept.
+// secret value, so they are kept, with one exception: an answer the SDK
+// could not deserialize. Its message may quote bytes of the answer, which
+// may be the secret ("expected string, got 12345" for a SecretString that
+// is not a JSON string), and the error holds a snapshot of the body, so
+// that error is dropped, not wrapped: only the HTTP status and the request
+// id are kept.
 func classifySDKError(err error) error {
+	if errors.As(err, new(*smithy.DeserializationError)) {
+		if ce := contextError(err); ce != nil {
+			return fmt.Errorf("reading the GetSecretValue answer%s: %w", responseInfo(err), ce)
+		}
+		return fmt.Errorf("%w: the GetSecretValue answer%s is not the expected JSON", ErrUnavailable, responseInfo(err))
+	}
 	if contextError(err) != nil {
 		return err
 	}
@@ -95,21 +107,55 @@ func classifySDKError(err error) error {
 	return err
 }
 
+// responseInfo describes the HTTP answer an SDK error came with, as
+// " (HTTP <status>, request id <id>)", or "" when there was none.
+func responseInfo(err error) string {
+	var re *awshttp.ResponseError
+	if !errors.As(err, &re) {
+		return ""
+	}
+	if id := re.ServiceRequestID(); id != "" {
+		return fmt.Sprintf(" (HTTP %d, request id %s)", re.HTTPStatusCode(), id)
+	}
+	return fmt.Sprintf(" (HTTP %d)", re.HTTPStatusCode())
+}
+
+// awsErrorCodes are the AWS error codes both sources recognise, with the
+// sentinel each maps to: Secrets Manager's own and the ones every AWS
+// service may answer. The SDK's errors carry the code; the extension passes
+// it on in the body of its 400 answers, which is searched for the codes in
+// this order, so a code comes before any code it starts with.
+var awsErrorCodes = []struct {
+	code string
+	err  error
+}{
+	{"ResourceNotFoundException", ErrNotFound},
+	{"AccessDeniedException", ErrAccessDenied},
+	{"DecryptionFailure", ErrAccessDenied},
+	{"UnrecognizedClientException", ErrAccessDenied},
+	{"InvalidClientTokenId", ErrAccessDenied},
+	{"ExpiredTokenException", ErrAccessDenied},
+	{"InvalidSignatureException", ErrAccessDenied},
+	{"IncompleteSignature", ErrAccessDenied},
+	{"MissingAuthenticationToken", ErrAccessDenied},
+	{"UnauthorizedException", ErrAccessDenied},
+	{"ThrottlingException", ErrThrottled},
+	{"Throttling", ErrThrottled},
+	{"TooManyRequestsException", ErrThrottled},
+	{"RequestLimitExceeded", ErrThrottled},
+	{"InternalServiceError", ErrUnavailable},
+	{"InternalFailure", ErrUnavailable},
+	{"InternalServiceFailure", ErrUnavailable},
+	{"ServiceUnavailableException", ErrUnavailable},
+	{"ServiceUnavailable", ErrUnavailable},
+}
+
 // sentinelForCode maps an AWS error code to a sentinel, or nil.
 func sentinelForCode(code string) error {
-	switch code {
-	case "ResourceNotFoundException":
-		return ErrNotFound
-	case "AccessDeniedException", "DecryptionFailure", "UnrecognizedClientException",
-		"InvalidClientTokenId", "ExpiredTokenException", "InvalidSignatureException",
-		"IncompleteSignature", "MissingAuthenticationToken", "UnauthorizedException":
-		return ErrAccessDenied
-	case "ThrottlingException", "Throttling", "TooManyRequestsException",
-		"RequestLimitExceeded":
-		return ErrThrottled
-	case "InternalServiceError", "InternalFailure", "InternalServiceFailure",
-		"ServiceUnavailable", "ServiceUnavailableException":
-		return ErrUnavailable
+	for _, c := range awsErrorCodes {
+		if c.code == code {
+			return c.err
+		}
 	}
 	return nil
 }

@@ -83,15 +83,14 @@ func (s *extensionSource) fetch(ctx context.Context) (raw, error) {
 // AWS error code in the body (the extension passes Secrets Manager's error
 // on). Only a recognised code is quoted back, never the body itself.
 func extensionError(status int, body []byte) error {
-	code := awsErrorCode(body)
+	code, sentinel := awsErrorCode(body)
 	msg := fmt.Sprintf("the extension answered HTTP %d", status)
 	if code != "" {
 		msg += " " + code
 	}
-	if s := sentinelForCode(code); s != nil {
-		return fmt.Errorf("%w: %s", s, msg)
-	}
 	switch {
+	case sentinel != nil:
+		return fmt.Errorf("%w: %s", sentinel, msg)
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return fmt.Errorf("%w: %s", ErrAccessDenied, msg)
 	case status == http.StatusNotFound:
@@ -108,8 +107,10 @@ func extensionError(status int, body []byte) error {
 	return errors.New(msg)
 }
 
-// awsErrorCode finds a known AWS error code in an error body, or "".
-func awsErrorCode(body []byte) string {
+// awsErrorCode finds a code of [awsErrorCodes] in an error body, in its
+// __type or code member ("namespace#Code" or "Code") or else anywhere in the
+// text, and returns it with its sentinel; "", nil if there is none.
+func awsErrorCode(body []byte) (string, error) {
 	var e struct {
 		Type string `json:"__type"`
 		Code string `json:"code"`
@@ -119,18 +120,15 @@ func awsErrorCode(body []byte) string {
 			if i := strings.LastIndexByte(c, '#'); i >= 0 {
 				c = c[i+1:] // "namespace#Code"
 			}
-			if sentinelForCode(c) != nil {
-				return c
+			if s := sentinelForCode(c); s != nil {
+				return c, s
 			}
 		}
 	}
-	for _, c := range []string{
-		"ResourceNotFoundException", "AccessDeniedException", "DecryptionFailure",
-		"ThrottlingException", "InternalServiceError",
-	} {
-		if bytes.Contains(body, []byte(c)) {
-			return c
+	for _, c := range awsErrorCodes {
+		if bytes.Contains(body, []byte(c.code)) {
+			return c.code, c.err
 		}
 	}
-	return ""
+	return "", nil
 }

@@ -89,6 +89,7 @@ func TestExtensionErrors(t *testing.T) {
 		{name: "throttled, then recovers", setup: func(s *secretstest.Server) { s.FailNext(2, secretstest.Throttling) }, wantCalls: 3},
 		{name: "throttled throughout", setup: func(s *secretstest.Server) { s.FailNext(100, secretstest.Throttling) }, want: secrets.ErrThrottled, wantCalls: 4},
 		{name: "server error, then recovers", setup: func(s *secretstest.Server) { s.FailNext(1, secretstest.InternalError) }, wantCalls: 2},
+		{name: "answers that are not JSON throughout", setup: func(s *secretstest.Server) { s.FailNext(100, secretstest.MalformedAnswer) }, want: secrets.ErrUnavailable, wantCalls: 4},
 		{name: "nothing listening", port: func(t *testing.T, _ *secretstest.Server) string { return closedPort(t) }, want: secrets.ErrUnavailable},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
@@ -63,32 +64,45 @@ func (Value) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(Redacte
 // MarshalText returns [Redacted].
 func (Value) MarshalText() ([]byte, error) { return []byte(Redacted), nil }
 
-// IsSensitive reports whether the values of key are secrets (sasl.password,
-// ssl.key.pem, basic.auth.user.info, …).
+// IsSensitive reports whether the values of key are secrets. It errs on
+// the side of redaction: compared without regard to case, a key is
+// sensitive when it ends in one of the words that name a secret (password,
+// passwd, pwd, secret, passphrase, token, credential, credentials), in
+// key.pem, private.key, secret.key, secret.access.key (or their forms with
+// "_"), or in user.info, userinfo, user_info, jaas.config or
+// oauthbearer.config. That covers librdkafka's secret properties
+// (sasl.password, ssl.key.pem, sasl.oauthbearer.client.secret, …), the
+// Schema Registry's (basic.auth.user.info), the ESM's password, and the
+// copies of them that plugins and interceptors read
+// (confluent.monitoring.interceptor.sasl.password), which reach the
+// ConfigMap when plugin.library.paths is set.
 func IsSensitive(key string) bool {
-	switch key {
-	case "sasl.password",
-		"sasl.jaas.config",
-		"sasl.oauthbearer.config",
-		"sasl.oauthbearer.client.secret",
-		"sasl.oauthbearer.client.credentials.client.secret",
-		"sasl.oauthbearer.assertion.private.key.passphrase",
-		"sasl.oauthbearer.assertion.private.key.pem",
-		"ssl.key.password",
-		"ssl.key.pem",
-		"ssl.keystore.password",
-		"basic.auth.user.info",
-		"schema.registry.basic.auth.user.info",
-		"password":
-		return true
+	k := strings.ToLower(key)
+	for _, s := range sensitiveSuffixes {
+		if strings.HasSuffix(k, s) {
+			return true
+		}
 	}
 	return false
 }
 
+// sensitiveSuffixes are the endings of the keys [IsSensitive] reports, in
+// lower case. Matching a bare suffix, not a dotted part, also catches
+// client_secret, clientSecret and sasl-password.
+var sensitiveSuffixes = [...]string{
+	"password", "passwd", "pwd", "secret", "passphrase", "token",
+	"credential", "credentials",
+	"key.pem", "private.key", "private_key", "secret.key", "secret_key",
+	"secret.access.key", "secret_access_key",
+	"user.info", "userinfo", "user_info",
+	"jaas.config", "oauthbearer.config",
+}
+
 // Redact returns a copy of m safe to log or print: the values of sensitive
-// keys (see [IsSensitive]) are replaced by [Redacted]. The ConfigMaps that
-// [Loader.KafkaConfig] returns hold sasl.password in clear text, because
-// librdkafka needs it so; never log them without Redact.
+// keys (see [IsSensitive]), in m and in its default.topic.config, are
+// replaced by [Redacted]. The ConfigMaps that [Loader.KafkaConfig] returns
+// hold sasl.password in clear text, because librdkafka needs it so; never
+// log them without Redact.
 func Redact(m kafka.ConfigMap) kafka.ConfigMap {
 	out := make(kafka.ConfigMap, len(m))
 	for k, v := range m {

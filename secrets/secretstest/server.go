@@ -62,8 +62,8 @@ const (
 	ExtensionPath = "/secretsmanager/get"
 	// ExtensionTokenHeader carries AWS_SESSION_TOKEN to the extension.
 	ExtensionTokenHeader = "X-Aws-Parameters-Secrets-Token"
-	// DefaultSessionToken is the token the extension endpoint accepts unless
-	// [Server.SetSessionToken] changes it.
+	// DefaultSessionToken is the token the extension endpoint accepts; see
+	// [Server.SessionToken].
 	DefaultSessionToken = "secretstest-session-token"
 	// Account is the account id in the ARNs the server makes.
 	Account = "123456789012"
@@ -79,7 +79,8 @@ const (
 	OpExtensionGet   Op = "ExtensionGet"   // Lambda extension protocol
 )
 
-// Fault is an AWS error code the server can inject with [Server.FailNext].
+// Fault is what the server can inject with [Server.FailNext]: an AWS error
+// code, or [MalformedAnswer].
 type Fault string
 
 // Faults with the HTTP status Secrets Manager uses for them.
@@ -91,9 +92,21 @@ const (
 	Decryption    Fault = "DecryptionFailure"         // 400
 )
 
+// MalformedAnswer answers a read with HTTP 200 and a body that is not the
+// expected JSON, as a broken proxy might: the current value of the secret
+// written raw, unquoted, as {"SecretString": <value>}. A SecretString of
+// 12345 gives {"SecretString": 12345}, which the SDK's deserializer and the
+// extension source reject; the test can then check that their errors do
+// not quote the value. A secret that does not exist still gets
+// ResourceNotFoundException.
+const MalformedAnswer Fault = "MalformedAnswer"
+
 func (f Fault) status() int {
-	if f == InternalError {
+	switch f {
+	case InternalError:
 		return http.StatusInternalServerError
+	case MalformedAnswer:
+		return http.StatusOK
 	}
 	return http.StatusBadRequest
 }
@@ -122,7 +135,6 @@ type Server struct {
 	secrets  map[string]*secret // by name
 	faults   []Fault
 	latency  time.Duration
-	token    string
 	requests []Request
 	calls    map[Op]int
 	nextVer  int
@@ -157,7 +169,6 @@ func NewServer(t testing.TB, secrets map[string]string) *Server {
 func Start(secrets map[string]string) *Server {
 	s := &Server{
 		secrets: make(map[string]*secret),
-		token:   DefaultSessionToken,
 		calls:   make(map[Op]int),
 	}
 	for name, v := range secrets {
@@ -179,19 +190,9 @@ func (s *Server) Port() string {
 }
 
 // SessionToken is the token the extension endpoint requires in
-// X-Aws-Parameters-Secrets-Token: the value for AWS_SESSION_TOKEN.
-func (s *Server) SessionToken() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.token
-}
-
-// SetSessionToken changes the token the extension endpoint requires.
-func (s *Server) SetSessionToken(token string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.token = token
-}
+// X-Aws-Parameters-Secrets-Token, [DefaultSessionToken]: the value for
+// AWS_SESSION_TOKEN.
+func (s *Server) SessionToken() string { return DefaultSessionToken }
 
 // PutString stores a new version of the secret holding SecretString v and
 // makes it AWSCURRENT (the previous current version becomes AWSPREVIOUS), as
@@ -215,9 +216,10 @@ func (s *Server) put(name string, v *version) {
 		s.secrets[name] = sec
 	}
 	for _, old := range sec.versions {
-		old.stages = removeStage(old.stages, "AWSPREVIOUS")
-		if slices.Contains(old.stages, "AWSCURRENT") {
-			old.stages = append(removeStage(old.stages, "AWSCURRENT"), "AWSPREVIOUS")
+		wasCurrent := slices.Contains(old.stages, "AWSCURRENT")
+		old.stages = slices.DeleteFunc(old.stages, func(st string) bool { return st == "AWSCURRENT" || st == "AWSPREVIOUS" })
+		if wasCurrent {
+			old.stages = append(old.stages, "AWSPREVIOUS")
 		}
 	}
 	s.nextVer++
@@ -348,7 +350,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, req *Request, ve
 		case <-r.Context().Done():
 		}
 	}
-	if fault != "" {
+	if fault != "" && fault != MalformedAnswer {
 		s.writeError(w, req, fault.status(), string(fault), "injected fault")
 		return
 	}
@@ -358,7 +360,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, req *Request, ve
 	var err error
 	switch {
 	case sec == nil:
-	case req.Op == OpDescribeSecret:
+	case req.Op == OpDescribeSecret && fault == "":
 		body, err = json.Marshal(describe(sec))
 	default:
 		v := sec.find(versionID, stage)
@@ -366,6 +368,10 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, req *Request, ve
 			s.mu.Unlock()
 			s.writeError(w, req, http.StatusBadRequest, string(NotFound), "Secrets Manager can't find the specified secret value for the version or staging label.")
 			return
+		}
+		if fault == MalformedAnswer {
+			body = malformed(v)
+			break
 		}
 		body, err = json.Marshal(value(sec, v))
 	}
@@ -432,6 +438,15 @@ func value(sec *secret, v *version) valueJSON {
 	return out
 }
 
+// malformed is the body of a [MalformedAnswer]: the value unquoted.
+func malformed(v *version) []byte {
+	raw := v.bin
+	if v.str != nil {
+		raw = []byte(*v.str)
+	}
+	return append(append([]byte(`{"SecretString": `), raw...), '}')
+}
+
 type describeJSON struct {
 	ARN                string              `json:"ARN"`
 	Name               string              `json:"Name"`
@@ -494,14 +509,4 @@ func parseSigV4(h string) (accessKey, region string, ok bool) {
 		return scope[0], scope[2], true
 	}
 	return "", "", false
-}
-
-func removeStage(stages []string, s string) []string {
-	out := stages[:0]
-	for _, x := range stages {
-		if x != s {
-			out = append(out, x)
-		}
-	}
-	return out
 }

@@ -99,3 +99,48 @@ func TestProtocol(t *testing.T) {
 		t.Fatalf("first request recorded as %+v", r)
 	}
 }
+
+// MalformedAnswer writes the secret's value raw into a 200 answer, on both
+// protocols, once per injected fault; a missing secret is still not found.
+func TestMalformedAnswer(t *testing.T) {
+	t.Parallel()
+	srv := secretstest.NewServer(t, map[string]string{"app": `12345`})
+	srv.FailNext(3, secretstest.MalformedAnswer)
+	rawBody := func(req *http.Request) (int, string) {
+		t.Helper()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	const want = `{"SecretString": 12345}`
+
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/", strings.NewReader(`{"SecretId":"app"}`))
+	req.Header.Set("X-Amz-Target", secretstest.TargetGetSecretValue)
+	req.Header.Set("Content-Type", secretstest.ContentType)
+	req.Header.Set("X-Amz-Date", "20260101T000000Z")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/secretsmanager/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=abc")
+	if status, body := rawBody(req); status != 200 || body != want {
+		t.Fatalf("GetSecretValue: %d %s; want 200 %s", status, body, want)
+	}
+
+	ext, _ := http.NewRequest(http.MethodGet, srv.URL+secretstest.ExtensionPath+"?secretId=app", nil)
+	ext.Header.Set(secretstest.ExtensionTokenHeader, srv.SessionToken())
+	if status, body := rawBody(ext); status != 200 || body != want {
+		t.Fatalf("extension: %d %s; want 200 %s", status, body, want)
+	}
+
+	if status, out := call(t, srv, secretstest.TargetGetSecretValue, `{"SecretId":"nope"}`, true); status != 400 || out["__type"] != string(secretstest.NotFound) {
+		t.Fatalf("missing secret with the fault pending: %d %v; want ResourceNotFoundException", status, out)
+	}
+	if status, out := call(t, srv, secretstest.TargetGetSecretValue, `{"SecretId":"app"}`, true); status != 200 || out["SecretString"] != "12345" {
+		t.Fatalf("after the faults: %d %v; want the secret", status, out)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 4 || reqs[0].Status != 200 || reqs[1].Status != 200 || reqs[2].Status != 400 {
+		t.Fatalf("requests recorded as %+v", reqs)
+	}
+}
