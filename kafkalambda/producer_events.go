@@ -73,6 +73,9 @@ func (p *Producer) onError(g *generation, e kafka.Error) {
 // a bad SASL handshake with SASL_AUTHENTICATION_FAILED, or close the
 // connection, which librdkafka reports as a transport failure whose message
 // begins its SASL state's "SASL authentication error".
+// secrets.IsAuthFailure is the same test for users: the two packages may
+// not import each other (design: secrets imports nothing of ours), so a
+// change here goes there too.
 func isAuthFailure(e kafka.Error) bool {
 	switch e.Code() {
 	case kafka.ErrAuthentication, kafka.ErrSaslAuthenticationFailed:

@@ -22,6 +22,10 @@ import (
 // some proxies and the kfake test broker do). All three count. The last
 // can also be a network failure in the middle of the handshake, so a caller
 // should bound how often it rebuilds.
+//
+// kafkalambda's producer applies the same test (its own copy: this package
+// imports nothing else of kafka-lambda-go) before calling its auth failure
+// hook.
 func IsAuthFailure(err error) bool {
 	var ke kafka.Error
 	if !errors.As(err, &ke) {
