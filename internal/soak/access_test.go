@@ -186,7 +186,7 @@ func settledFrom(t *testing.T, c *kafkalambdatest.Cluster, first int64, n int) i
 	}
 	got := 0
 	for _, kr := range recs {
-		if r, ok := parseSource(header(kr.Headers, app.HeaderSource)); ok && r.partition == 0 && r.offset >= first && r.offset < first+int64(n) {
+		if src, err := app.SourceHeader(kr.Headers); err == nil && src.Topic == app.InputTopic && src.Partition == 0 && src.Offset >= first && src.Offset < first+int64(n) {
 			got++
 		}
 	}

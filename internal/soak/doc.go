@@ -5,18 +5,20 @@
 //
 // # The soak (TestSoak)
 //
-// For each failure policy — FailBatch with the event source mapping's
-// retries (2), bisection and on-failure topic; ReportItemFailures with the
-// mapping's item failures, retries (3) and on-failure topic; DeadLetter to
-// a dead-letter topic, with unlimited retries and no on-failure topic —
-// 2,000 trades go, in the Confluent wire format (Protobuf through the
-// registry with ksqlDB's schema, the second half with an altered version
-// of it), from user_trades (8 partitions) through the local event source
-// mapping (package esm, in process, batches of 150, a 3 s function
-// timeout) into the tradesettle function built by app.Wire, its secret
-// read through the real AWS SDK from package secretstest, whose shared
-// producer writes to trade-settlements on an embedded broker (kfake,
-// SASL/PLAIN) with an embedded registry (srfake, basic auth).
+// For each failure policy — FailBatch with bisection and an on-failure
+// topic; ReportItemFailures with the mapping's item failures and an
+// on-failure topic; both with the event source mapping's default retries,
+// which with an on-failure topic are 10 (esm.RetriesWithOnFailure);
+// DeadLetter to a dead-letter topic, with unlimited retries and no
+// on-failure topic — 2,000 trades go, in the Confluent wire format
+// (Protobuf through the registry with ksqlDB's schema, the second half with
+// an altered version of it), from user_trades (8 partitions) through the
+// local event source mapping (package esm, in process, AWS's default batch
+// size of 100, a 3 s function timeout) into the tradesettle function
+// built by app.Wire, its secret read through the real AWS SDK from package
+// secretstest, whose shared producer writes to trade-settlements on an
+// embedded broker (kfake, SASL/PLAIN) with an embedded registry (srfake,
+// basic auth).
 //
 // While it runs, faults are injected from a fixed seed: produce requests
 // rejected (NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, INVALID_RECORD) and

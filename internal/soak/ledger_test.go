@@ -24,7 +24,9 @@ type ref struct {
 	offset    int64
 }
 
-func (r ref) String() string { return fmt.Sprintf("%s/%d/%d", app.InputTopic, r.partition, r.offset) }
+func (r ref) String() string {
+	return app.Source{Topic: app.InputTopic, Partition: r.partition, Offset: r.offset}.String()
+}
 
 // givenUp is one copy of an input record in the dead-letter or on-failure
 // topic, with why.
@@ -73,11 +75,11 @@ func (l *ledger) read(ctx context.Context, c *kafkalambdatest.Cluster, logs *log
 	}
 	l.outputs = len(recs)
 	for _, kr := range recs {
-		src := header(kr.Headers, app.HeaderSource)
-		r, ok := parseSource(src)
+		src, err := app.SourceHeader(kr.Headers)
+		r := ref{src.Partition, src.Offset}
 		in := l.ins[r]
-		if !ok || in == nil {
-			l.problem("a settlement at %s-%d@%d names source %q, not an input", kr.Topic, kr.Partition, kr.Offset, src)
+		if err != nil || src.Topic != app.InputTopic || in == nil {
+			l.problem("a settlement at %s-%d@%d names source %q (%v), not an input", kr.Topic, kr.Partition, kr.Offset, header(kr.Headers, app.HeaderSource), err)
 			continue
 		}
 		got, err := settlements.Deserialize(ctx, serde.Message{Topic: kr.Topic, Data: kr.Value})
@@ -85,10 +87,11 @@ func (l *ledger) read(ctx context.Context, c *kafkalambdatest.Cluster, logs *log
 			l.problem("the settlement of %s at offset %d does not decode: %v", r, kr.Offset, err)
 			continue
 		}
-		if want := in.want(); !proto.Equal(got, want) {
+		want := in.want()
+		if !proto.Equal(got, want) {
 			l.problem("the settlement of %s (%s) is %v, want %v", r, in.kind, got, want)
 		}
-		if string(kr.Key) != in.want().GetSymbol() {
+		if string(kr.Key) != want.GetSymbol() {
 			l.problem("the settlement of %s is keyed %q, want its symbol", r, kr.Key)
 		}
 		l.settled[r]++
@@ -171,24 +174,6 @@ func header(hs []kgo.RecordHeader, key string) string {
 		}
 	}
 	return ""
-}
-
-// parseSource reads an app.HeaderSource value.
-func parseSource(s string) (ref, bool) {
-	rest, ok := strings.CutPrefix(s, app.InputTopic+"/")
-	if !ok {
-		return ref{}, false
-	}
-	ps, os, ok := strings.Cut(rest, "/")
-	if !ok {
-		return ref{}, false
-	}
-	p, err1 := strconv.ParseInt(ps, 10, 32)
-	o, err2 := strconv.ParseInt(os, 10, 64)
-	if err1 != nil || err2 != nil {
-		return ref{}, false
-	}
-	return ref{int32(p), o}, true
 }
 
 // tally is what the ledger comes to.

@@ -57,9 +57,9 @@ func (in *input) want() *tradepb.TradeSettlement {
 	return settle.Rules{}.Settle(settle.Trade{User: string(in.key), Value: in.trade, Time: in.timestamp, ID: in.source()})
 }
 
-func (in *input) source() string {
-	return fmt.Sprintf("%s/%d/%d", app.InputTopic, in.partition, in.offset)
-}
+// source returns the trade's app.HeaderSource value, which is also its
+// settle.Trade.ID.
+func (in *input) source() string { return ref{in.partition, in.offset}.String() }
 
 // mix says how many records of each poison kind a run has, per thousand.
 type mix map[string]int

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/settle"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
@@ -46,9 +47,66 @@ const (
 var ErrConfig = errors.New("tradesettle: invalid configuration")
 
 // HeaderSource is the header of every settlement that names the trade it
-// settles, as "topic/partition/offset" of the user_trades record. Two
-// settlements with the same source are one trade settled twice.
+// settles: the Source of its user_trades record, as Source.String writes
+// it. Two settlements with the same source are one trade settled twice.
 const HeaderSource = "tradesettle.source"
+
+// Source is the place of the Kafka record a settlement settles. Its String
+// is the value of the settlement's HeaderSource header (and the trade's
+// settle.Trade.ID); ParseSource and SourceHeader read it back.
+type Source struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+}
+
+// String returns s as HeaderSource holds it: "topic/partition/offset", both
+// numbers in decimal, e.g. "user_trades/3/1207".
+func (s Source) String() string {
+	return s.Topic + "/" + strconv.FormatInt(int64(s.Partition), 10) + "/" + strconv.FormatInt(s.Offset, 10)
+}
+
+// ParseSource reads a HeaderSource value: a non-empty topic, a partition
+// and an offset separated by "/", the numbers non-negative, in decimal and
+// without a sign. Any other value is an error. For every Source s of a
+// Kafka record (a topic name holds no "/", partitions and offsets are not
+// negative), ParseSource(s.String()) returns s.
+func ParseSource(v string) (Source, error) {
+	topic, rest, ok1 := strings.Cut(v, "/")
+	partition, offset, ok2 := strings.Cut(rest, "/")
+	if !ok1 || !ok2 || topic == "" {
+		return Source{}, fmt.Errorf("tradesettle: source %q: want topic/partition/offset", v)
+	}
+	p, err := strconv.ParseUint(partition, 10, 31)
+	if err != nil {
+		return Source{}, fmt.Errorf("tradesettle: source %q: partition: %w", v, err)
+	}
+	o, err := strconv.ParseUint(offset, 10, 63)
+	if err != nil {
+		return Source{}, fmt.Errorf("tradesettle: source %q: offset: %w", v, err)
+	}
+	return Source{Topic: topic, Partition: int32(p), Offset: int64(o)}, nil
+}
+
+// SourceHeader returns the Source named by the first HeaderSource header of
+// headers, as ParseSource reads it; no such header is an error. H is the
+// header type of whichever client read the record: kafkalambda.Header,
+// franz-go's kgo.RecordHeader, or any other type whose underlying type is
+// that struct of a Key and a Value.
+func SourceHeader[H ~struct {
+	Key   string
+	Value []byte
+}](headers []H) (Source, error) {
+	for _, h := range headers {
+		if kv := (struct {
+			Key   string
+			Value []byte
+		})(h); kv.Key == HeaderSource {
+			return ParseSource(string(kv.Value))
+		}
+	}
+	return Source{}, fmt.Errorf("tradesettle: no %s header", HeaderSource)
+}
 
 // Config is what New builds a Function from.
 type Config struct {
@@ -127,20 +185,18 @@ func (f *Function) Keys() serde.Deserializer[string] { return f.keys }
 func (f *Function) Values() serde.Deserializer[*tradepb.UserTrade] { return f.values }
 
 // Options returns the handler options of the function: its producer, its
-// logger and its failure policy (Config.Policy), followed by extra, which
-// can override them (a later option wins).
-func (f *Function) Options(extra ...kafkalambda.Option) []kafkalambda.Option {
-	opts := []kafkalambda.Option{
+// logger and its failure policy (Config.Policy).
+func (f *Function) Options() []kafkalambda.Option {
+	return []kafkalambda.Option{
 		kafkalambda.WithProducer(f.producer),
 		kafkalambda.WithLogger(f.log),
 		kafkalambda.WithFailurePolicy(f.policy),
 	}
-	return append(opts, extra...)
 }
 
-// Handler returns a kafkalambda.Handler running Process with Options(extra...).
-func (f *Function) Handler(extra ...kafkalambda.Option) (*kafkalambda.Handler[string, *tradepb.UserTrade], error) {
-	h, err := kafkalambda.NewHandler(f.Keys(), f.Values(), f.Process, f.Options(extra...)...)
+// Handler returns a kafkalambda.Handler running Process with Options.
+func (f *Function) Handler() (*kafkalambda.Handler[string, *tradepb.UserTrade], error) {
+	h, err := kafkalambda.NewHandler(f.Keys(), f.Values(), f.Process, f.Options()...)
 	if err != nil {
 		return nil, fmt.Errorf("tradesettle: %w", err)
 	}
@@ -157,7 +213,7 @@ func (f *Function) Process(ctx context.Context, r *kafkalambda.Record[string, *t
 	if r.IsTombstone() {
 		return nil
 	}
-	source := r.Topic + "/" + strconv.FormatInt(int64(r.Partition), 10) + "/" + strconv.FormatInt(r.Offset, 10)
+	source := Source{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}.String()
 	s := f.rules.Settle(settle.Trade{User: r.Key, Value: r.Value, Time: r.Timestamp, ID: source})
 	if err := f.out.Send(ctx, s.GetSymbol(), s, kafkalambda.Header{Key: HeaderSource, Value: []byte(source)}); err != nil {
 		return fmt.Errorf("tradesettle: settle %s: %w", source, err)

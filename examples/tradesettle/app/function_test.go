@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -120,12 +121,11 @@ func TestProcessSettlesEachTrade(t *testing.T) {
 		t.Fatalf("%d settlements, want %d", len(recs), len(want))
 	}
 	for _, kr := range recs {
-		var source string
-		for _, h := range kr.Headers {
-			if h.Key == app.HeaderSource {
-				source = string(h.Value)
-			}
+		src, err := app.SourceHeader(kr.Headers)
+		if err != nil {
+			t.Fatalf("settlement at offset %d: %v", kr.Offset, err)
 		}
+		source := src.String()
 		s, err := r.settled.Deserialize(ctx, serde.Message{Topic: kr.Topic, Data: kr.Value})
 		if err != nil {
 			t.Fatal(err)
@@ -139,84 +139,108 @@ func TestProcessSettlesEachTrade(t *testing.T) {
 	}
 }
 
-func TestUndecodableTradeIsReportedBack(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, kafkalambda.ReportItemFailures())
-	h, err := r.fn.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	payload, err := kafkalambdatest.NewEvent(serde.String(), serde.Bytes()).
-		Add(app.InputTopic, 1,
-			kafkalambdatest.Record[string, []byte]{Key: "User_1", Value: []byte{1, 2, 3, 4, 5, 6}}).
-		Payload(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := h.Invoke(ctx, payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var resp kafkalambda.ItemFailures
-	if err := json.Unmarshal(out, &resp); err != nil {
-		t.Fatal(err)
-	}
-	want := kafkalambda.ItemIdentifier{Partition: "user_trades-1", Offset: 0}
-	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != want {
-		t.Fatalf("response %s, want one item failure at %+v", out, want)
-	}
-	if recs := r.settlements(t); len(recs) != 0 {
-		t.Errorf("%d settlements for an undecodable trade", len(recs))
-	}
-}
-
-func TestUndecodableTradeFailsTheBatchByDefault(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, kafkalambda.FailurePolicy{})
-	h, err := r.fn.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	payload, err := kafkalambdatest.NewEvent(serde.String(), serde.Bytes()).
-		Add(app.InputTopic, 0, kafkalambdatest.Record[string, []byte]{Key: "User_1", Value: []byte{0, 0, 0, 0, 99}}).
-		Payload(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var re *kafkalambda.RecordError
-	if _, err := h.Invoke(ctx, payload); !errors.Is(err, kafkalambda.ErrBatchFailed) || !errors.As(err, &re) || re.Offset != 0 {
-		t.Fatalf("Invoke error %v, want the batch failed at user_trades-0@0", err)
-	}
-}
-
-func TestUndecodableTradeIsDeadLettered(t *testing.T) {
+// A record that does not decode is never settled; what happens to it is
+// the failure policy's.
+func TestUndecodableTrade(t *testing.T) {
 	t.Parallel()
 	const dlq = "user_trades-dlq"
-	r := newRig(t, kafkalambda.DeadLetter(dlq))
-	h, err := r.fn.Handler()
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name      string
+		policy    kafkalambda.FailurePolicy
+		partition int32
+		value     []byte // not a UserTrade in the Confluent wire format
+		check     func(t *testing.T, r *rig, out []byte, err error)
+	}{
+		{
+			name: "ReportItemFailures reports it back", policy: kafkalambda.ReportItemFailures(),
+			partition: 1, value: []byte{1, 2, 3, 4, 5, 6}, // bad magic byte
+			check: func(t *testing.T, _ *rig, out []byte, err error) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				var resp kafkalambda.ItemFailures
+				if err := json.Unmarshal(out, &resp); err != nil {
+					t.Fatal(err)
+				}
+				want := kafkalambda.ItemIdentifier{Partition: "user_trades-1", Offset: 0}
+				if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != want {
+					t.Fatalf("response %s, want one item failure at %+v", out, want)
+				}
+			},
+		},
+		{
+			name: "the default fails the batch", policy: kafkalambda.FailurePolicy{},
+			partition: 0, value: []byte{0, 0, 0, 0, 99}, // unknown schema id
+			check: func(t *testing.T, _ *rig, _ []byte, err error) {
+				var re *kafkalambda.RecordError
+				if !errors.Is(err, kafkalambda.ErrBatchFailed) || !errors.As(err, &re) || re.Offset != 0 {
+					t.Fatalf("Invoke error %v, want the batch failed at user_trades-0@0", err)
+				}
+			},
+		},
+		{
+			name: "DeadLetter dead-letters it", policy: kafkalambda.DeadLetter(dlq),
+			partition: 0, value: []byte{0, 0, 0, 0, 99}, // unknown schema id
+			check: func(t *testing.T, r *rig, out []byte, err error) {
+				if err != nil || string(out) != "null" {
+					t.Fatalf("Invoke = %s, %v; want success with a null response", out, err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				dead, err := r.cluster.ReadTopic(ctx, dlq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(dead) != 1 || string(dead[0].Key) != "User_1" {
+					t.Fatalf("dead letters %v, want the one record keyed User_1", dead)
+				}
+			},
+		},
 	}
-	ctx := context.Background()
-	payload, err := kafkalambdatest.NewEvent(serde.String(), serde.Bytes()).
-		Add(app.InputTopic, 0, kafkalambdatest.Record[string, []byte]{Key: "User_1", Value: []byte{0, 0, 0, 0, 99}}).
-		Payload(ctx)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, tc.policy)
+			h, err := r.fn.Handler()
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			payload, err := kafkalambdatest.NewEvent(serde.String(), serde.Bytes()).
+				Add(app.InputTopic, tc.partition, kafkalambdatest.Record[string, []byte]{Key: "User_1", Value: tc.value}).
+				Payload(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := h.Invoke(ctx, payload)
+			tc.check(t, r, out, err)
+			if recs := r.settlements(t); len(recs) != 0 {
+				t.Errorf("%d settlements for an undecodable trade", len(recs))
+			}
+		})
 	}
-	if out, err := h.Invoke(ctx, payload); err != nil || (string(out) != "null" && !strings.Contains(string(out), `"batchItemFailures":[]`)) {
-		t.Fatalf("Invoke = %s, %v; want success", out, err)
+}
+
+// ParseSource reads back what Source.String writes, to the largest
+// partition and offset, and nothing else.
+func TestParseSource(t *testing.T) {
+	t.Parallel()
+	for _, src := range []app.Source{
+		{Topic: app.InputTopic},
+		{Topic: "a.b_c-d", Partition: math.MaxInt32, Offset: math.MaxInt64},
+	} {
+		if got, err := app.ParseSource(src.String()); err != nil || got != src {
+			t.Errorf("ParseSource(%q) = %+v, %v; want %+v", src.String(), got, err, src)
+		}
 	}
-	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	dead, err := r.cluster.ReadTopic(rctx, dlq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(dead) != 1 || string(dead[0].Key) != "User_1" {
-		t.Fatalf("dead letters %v, want the one record keyed User_1", dead)
+	for _, v := range []string{
+		"", "user_trades", "user_trades/0", "/0/0", "user_trades//0", "user_trades/0/",
+		"user_trades/0/0/0", "user_trades/+1/0", "user_trades/0/-1", "user_trades/ 1/0",
+		"user_trades/2147483648/0", "user_trades/0/9223372036854775808", "user_trades/0x1/0",
+	} {
+		if got, err := app.ParseSource(v); err == nil {
+			t.Errorf("ParseSource(%q) = %+v, want an error", v, got)
+		}
 	}
 }
 

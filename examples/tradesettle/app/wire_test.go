@@ -41,6 +41,38 @@ func secretJSON(c *kafkalambdatest.Cluster, user, pass string) string {
 	return string(b)
 }
 
+// wiredHandler returns the handler of the function app.Wire builds with
+// opts, closed with t.
+func wiredHandler(t *testing.T, opts ...app.WireOption) *kafkalambda.Handler[string, *tradepb.UserTrade] {
+	t.Helper()
+	fn, err := app.Wire(context.Background(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := fn.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return h
+}
+
+// settleWired runs n trades through the function app.Wire builds with opts
+// in one invocation, which must succeed without item failures, and checks
+// that topic then holds n records: one settlement each.
+func settleWired(t *testing.T, c *kafkalambdatest.Cluster, topic string, n int, opts ...app.WireOption) {
+	t.Helper()
+	h := wiredHandler(t, opts...)
+	if failed := invoke(t, c, h, 0, n, 20*time.Second); failed != 0 {
+		t.Fatalf("%d item failures (-1: the invocation failed)", failed)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if recs, err := c.ReadTopic(ctx, topic); err != nil || len(recs) != n {
+		t.Fatalf("%d records in %s (%v), want %d", len(recs), topic, err, n)
+	}
+}
+
 // invoke runs one event of n trades through h within timeout and returns
 // the number of item failures, or -1 when the invocation failed as a whole.
 func invoke(t *testing.T, c *kafkalambdatest.Cluster, h *kafkalambda.Handler[string, *tradepb.UserTrade], first int64, n int, timeout time.Duration) int {
@@ -75,25 +107,9 @@ func invoke(t *testing.T, c *kafkalambdatest.Cluster, h *kafkalambda.Handler[str
 func TestWireFromSecretJSON(t *testing.T) {
 	t.Parallel()
 	c := kafkalambdatest.NewCluster(t)
-	fn, err := app.Wire(context.Background(), app.WithLookupEnv(envOf(map[string]string{
+	settleWired(t, c, app.OutputTopic, 3, app.WithLookupEnv(envOf(map[string]string{
 		app.EnvSecretJSON: secretJSON(c, "", ""),
 	})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := fn.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	if failed := invoke(t, c, h, 0, 3, 20*time.Second); failed != 0 {
-		t.Fatalf("%d item failures", failed)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if recs, err := c.ReadTopic(ctx, app.OutputTopic); err != nil || len(recs) != 3 {
-		t.Fatalf("%d settlements (%v), want 3", len(recs), err)
-	}
 }
 
 // The deployed path: the secret from Secrets Manager through the AWS SDK's
@@ -114,16 +130,7 @@ func TestWireFromSecretsManagerPicksUpARotatedSecret(t *testing.T) {
 	t.Setenv("AWS_PROFILE", "")
 	t.Setenv(app.EnvSecretID, "tradesettle/kafka")
 
-	fn, err := app.Wire(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := fn.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-
+	h := wiredHandler(t)
 	if failed := invoke(t, c, h, 0, 1, 4*time.Second); failed == 0 {
 		t.Fatal("the invocation succeeded with a wrong password")
 	}
@@ -156,24 +163,8 @@ func TestWireWithSecretsClient(t *testing.T) {
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
 	})
-	fn, err := app.Wire(context.Background(), app.WithSecretsClient(client),
+	settleWired(t, c, "settled", 2, app.WithSecretsClient(client),
 		app.WithLookupEnv(envOf(map[string]string{app.EnvSecretID: "kafka", app.EnvOutputTopic: "settled"})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := fn.Handler()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	if failed := invoke(t, c, h, 0, 2, 20*time.Second); failed != 0 {
-		t.Fatalf("%d item failures", failed)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if recs, err := c.ReadTopic(ctx, "settled"); err != nil || len(recs) != 2 {
-		t.Fatalf("%d records in SETTLEMENT_TOPIC (%v), want 2", len(recs), err)
-	}
 }
 
 func TestWireRejectsBadEnvironment(t *testing.T) {
@@ -232,13 +223,7 @@ func TestWireMSKIAM(t *testing.T) {
 		"KAFKA_BOOTSTRAP_SERVERS": "b-1.trades.kafka.eu-west-1.amazonaws.com:9098",
 		"AWS_REGION":              "eu-west-1",
 	}
-	fn, err := app.Wire(context.Background(), app.WithLookupEnv(envOf(env)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fn.Handler(); err != nil {
-		t.Fatal(err)
-	}
+	wiredHandler(t, app.WithLookupEnv(envOf(env)))
 	delete(env, "KAFKA_BOOTSTRAP_SERVERS")
 	if _, err := app.Wire(context.Background(), app.WithLookupEnv(envOf(env))); err == nil {
 		t.Fatal("MSK_IAM without bootstrap servers accepted")

@@ -39,14 +39,13 @@ type cluster struct {
 
 // embeddedCluster starts a broker and a registry in process, both requiring
 // credentials as a deployed cluster would: SASL/PLAIN on the broker (the
-// event source mapping's BASIC_AUTH) and basic auth on the registry.
+// event source mapping's BASIC_AUTH) and basic auth on the registry. The
+// topics are created as on any other cluster, by connect.
 func embeddedCluster(ctx context.Context, partitions int32) (*cluster, error) {
 	pass, regPass := randomToken(), randomToken()
 	kc, err := kafkalambdatest.StartCluster(ctx,
 		kafkalambdatest.WithSASLPlain("tradesettle", pass),
-		kafkalambdatest.WithRegistryAuth("tradesettle-sr", regPass),
-		kafkalambdatest.WithTopic(app.InputTopic, partitions),
-		kafkalambdatest.WithTopic(app.OutputTopic, partitions))
+		kafkalambdatest.WithRegistryAuth("tradesettle-sr", regPass))
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: embedded cluster: %w", err)
 	}
@@ -75,7 +74,8 @@ func embeddedCluster(ctx context.Context, partitions int32) (*cluster, error) {
 }
 
 // connect reads secret (JSON shaped like the function's secret) with the
-// secrets package, as the function does, and makes sure both topics exist.
+// secrets package, as the function does, and makes sure both topics exist,
+// creating them with partitions partitions if they are missing.
 func connect(ctx context.Context, secret string, partitions int32) (*cluster, error) {
 	const name = "TRADESETTLE_LOCAL_SECRET"
 	l, err := secrets.New(secrets.WithEnv(name), secrets.WithLookupEnv(func(k string) (string, bool) {

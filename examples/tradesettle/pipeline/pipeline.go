@@ -11,8 +11,10 @@
 // and a local Secrets Manager endpoint holding the function's secret. With
 // Config.Secret it runs against a real cluster and registry instead.
 //
-// The command examples/tradesettle/local is Run with flags; its test and
-// the reliability suite run it too.
+// The command examples/tradesettle/local is Run with flags, and its test
+// runs it too. The reliability suite (internal/soak) does not run the
+// pipeline: it builds its own, to inject faults into it, and takes only
+// KSQLUserTradeSchema from here.
 package pipeline
 
 import (
@@ -92,17 +94,6 @@ type Config struct {
 	// Logger receives the function's, the mapping's and the secret
 	// loader's logs (default: discard).
 	Logger *slog.Logger
-
-	// Env adds to, or overrides, the function's environment (app.Env*), in
-	// process and under the emulator; by default FAILURE_POLICY is
-	// REPORT_BATCH_ITEM_FAILURES, as in template.yaml.
-	Env map[string]string
-	// MappingOptions are added after the event source mapping's own (batch
-	// size, batch item failures), e.g. esm.WithOnFailureTopic.
-	MappingOptions []esm.Option
-	// WireOptions are added to app.Wire's for the function in process, e.g.
-	// app.WithRules.
-	WireOptions []app.WireOption
 }
 
 // RIE says how to run the function under the Runtime Interface Emulator.
@@ -182,7 +173,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		app.EnvSecretID:      secretID,
 		app.EnvFailurePolicy: "REPORT_BATCH_ITEM_FAILURES", // as template.yaml, with the mapping below
 	}
-	maps.Copy(env, cfg.Env)
 
 	// The function: in process, or the bootstrap under the emulator.
 	var target esm.Target
@@ -193,8 +183,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			Region:       "us-east-1",
 			Credentials:  credentials.NewStaticCredentialsProvider("LOCAL", "local", ""),
 		})
-		fn, err := app.Wire(ctx, append([]app.WireOption{app.WithSecretsClient(sc), app.WithLogger(cfg.Logger),
-			app.WithLookupEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })}, cfg.WireOptions...)...)
+		fn, err := app.Wire(ctx, app.WithSecretsClient(sc), app.WithLogger(cfg.Logger),
+			app.WithLookupEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
 		if err != nil {
 			return nil, err
 		}

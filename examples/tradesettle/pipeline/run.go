@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,24 +42,8 @@ type ref struct {
 	offset    int64
 }
 
-func (f ref) String() string { return source(app.InputTopic, f.partition, f.offset) }
-
-// parseRef reads a HeaderSource value, "user_trades/<partition>/<offset>".
-func parseRef(s string) (ref, bool) {
-	rest, ok := strings.CutPrefix(s, app.InputTopic+"/")
-	if !ok {
-		return ref{}, false
-	}
-	ps, offs, ok := strings.Cut(rest, "/")
-	if !ok {
-		return ref{}, false
-	}
-	p, err1 := strconv.ParseInt(ps, 10, 32)
-	o, err2 := strconv.ParseInt(offs, 10, 64)
-	if err1 != nil || err2 != nil {
-		return ref{}, false
-	}
-	return ref{int32(p), o}, true
+func (f ref) String() string {
+	return app.Source{Topic: app.InputTopic, Partition: f.partition, Offset: f.offset}.String()
 }
 
 // row is one settlement read back.
@@ -95,12 +78,11 @@ func (r *run) run(ctx context.Context, target esm.Target, start time.Time) (*Res
 	if !r.c.embedded {
 		ecfg.StartingPosition, ecfg.StartingTimestamp = esm.AtTimestamp, start.Add(-time.Second)
 	}
-	m, err := esm.New(ecfg, target, append([]esm.Option{
+	m, err := esm.New(ecfg, target,
 		esm.WithBatchSize(cfg.BatchSize),
 		esm.WithReportBatchItemFailures(true),
 		esm.WithLogger(cfg.Logger),
-		esm.WithShutdownTimeout(30 * time.Second),
-	}, cfg.MappingOptions...)...)
+		esm.WithShutdownTimeout(30*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
@@ -276,16 +258,11 @@ func (r *run) read(ctx context.Context, start time.Time) error {
 		var rows []row
 		var decodeErr error
 		fetches.EachRecord(func(kr *kgo.Record) {
-			var tr ref
-			var ok bool
-			for _, h := range kr.Headers {
-				if h.Key == app.HeaderSource {
-					tr, ok = parseRef(string(h.Value))
-				}
-			}
-			if !ok {
+			src, err := app.SourceHeader(kr.Headers)
+			if err != nil || src.Topic != app.InputTopic {
 				return // not a settlement of a user_trades record
 			}
+			tr := ref{src.Partition, src.Offset}
 			s, err := settlements.Deserialize(ctx, serde.Message{Topic: kr.Topic, Data: kr.Value})
 			if err != nil {
 				decodeErr = fmt.Errorf("pipeline: settlement at %s-%d@%d: %w", kr.Topic, kr.Partition, kr.Offset, err)
@@ -342,10 +319,6 @@ func (r *run) progress(ctx context.Context, m *esm.Mapping, start time.Time) {
 		_, _ = fmt.Fprintf(r.cfg.Progress, "  %5.1fs  produced %6d/%d  invocations %5d  settled %6d/%d  (%.0f trades/s)\n",
 			el, r.nProduced.Load(), r.cfg.Trades, m.Stats().Invocations, settled, r.cfg.Trades, float64(settled)/el)
 	}
-}
-
-func source(topic string, partition int32, offset int64) string {
-	return topic + "/" + strconv.FormatInt(int64(partition), 10) + "/" + strconv.FormatInt(offset, 10)
 }
 
 // dispositionIndex is a disposition's column in Window.Counts.

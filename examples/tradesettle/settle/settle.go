@@ -27,7 +27,6 @@ package settle
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"math/rand/v2"
 	"time"
 
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
@@ -124,7 +123,3 @@ func DrawByID(t Trade) float64 {
 	sum := sha256.Sum256([]byte(t.ID))
 	return float64(binary.BigEndian.Uint64(sum[:8])>>11) / (1 << 53)
 }
-
-// RandomDraw returns a fresh random number in [0, 1) (math/rand/v2): a
-// redelivered trade may then get another disposition than the first time.
-func RandomDraw(Trade) float64 { return rand.Float64() }

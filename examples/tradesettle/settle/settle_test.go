@@ -108,12 +108,3 @@ func TestZeroRulesUseDrawByID(t *testing.T) {
 		}
 	}
 }
-
-func TestRandomDraw(t *testing.T) {
-	t.Parallel()
-	for range 1000 {
-		if d := settle.RandomDraw(settle.Trade{}); d < 0 || d >= 1 {
-			t.Fatalf("draw %v out of [0, 1)", d)
-		}
-	}
-}
