@@ -29,26 +29,30 @@ import (
 //
 // Serialize writes the Confluent header and the Avro body. It registers (or
 // looks up) T's schema, given with WithSchema, under its subject; with
-// WithUseLatest it writes with the latest registered version instead.
+// WithUseLatest it writes with the latest registered version instead,
+// taking that schema's fields from T (T's own schema plays no part in
+// writing, so the latest version need not be readable as T).
 //
 // Options: WithSchema, WithReferences, WithSubjectNameStrategy (record name
 // = the schema's full name), WithAutoRegister, WithUseLatest, WithLatestTTL,
 // WithEventRecordFormat, WithRetry.
 func Avro[T any](r Registry, opts ...Option) (Codec[T], error) {
-	cfg, err := newConfig("AVRO", optSchema|optReferences|optSubject|optAutoRegister|optUseLatest|optLatestTTL|optRecordFormat|optRetry, opts)
+	cfg, err := newConfig(avroFormat, optSchema|optReferences|optSubject|optAutoRegister|optUseLatest|optLatestTTL|optRecordFormat|optRetry, opts)
 	if err != nil {
 		return nil, err
 	}
 	if r == nil {
 		return nil, fmt.Errorf("%w: Avro: nil Registry", ErrConfig)
 	}
+	// Hostile lengths must not allocate: no Kafka record is larger than
+	// 16 MiB, and no array in one has more than 1M elements (found by
+	// FuzzDeserialize: an array count of 10^11 made hamba allocate it).
+	api := avro.Config{TagKey: "avro", MaxByteSliceSize: 16 << 20, MaxSliceAllocSize: 1 << 20}.Freeze()
 	c := &avroCodec[T]{
-		cfg: cfg,
-		c:   newClient(r, cfg.retry, cfg.latestTTL),
-		// Hostile lengths must not allocate: no Kafka record is larger than
-		// 16 MiB, and no array in one has more than 1M elements (found by
-		// FuzzDeserialize: an array count of 10^11 made hamba allocate it).
-		api: avro.Config{TagKey: "avro", MaxByteSliceSize: 16 << 20, MaxSliceAllocSize: 1 << 20}.Freeze(),
+		cfg:        cfg,
+		c:          newClient(r, cfg.retry, cfg.latestTTL),
+		api:        api,
+		writerPool: avroWriters{api: api},
 	}
 	if cfg.set&optSchema != 0 && len(cfg.refs) == 0 {
 		// Parse now so that a bad schema fails the constructor; with
@@ -62,6 +66,9 @@ func Avro[T any](r Registry, opts ...Option) (Codec[T], error) {
 	return c, nil
 }
 
+// avroFormat is the Avro codec's Error.Format and registry schema type.
+const avroFormat = "AVRO"
+
 var _ Codec[any] = (*avroCodec[any])(nil)
 
 type avroCodec[T any] struct {
@@ -72,16 +79,17 @@ type avroCodec[T any] struct {
 	reader   atomic.Pointer[avroReader] // T's schema; nil without WithSchema or until parsed
 	readerMu sync.Mutex
 
-	writers cowMap[int, *avroWriter]
+	schemas cowMap[int, avro.Schema] // parsed writer schemas, by id
+	writers cowMap[int, *avroWriter] // how to decode each writer schema id into T
 	targets cowMap[Target, *avroTarget]
 
 	readerPool sync.Pool // *avro.Reader
-	writerPool sync.Pool // *avro.Writer
+	writerPool avroWriters
 }
 
 type avroReader struct{ schema avro.Schema }
 
-// avroWriter is what the codec knows about one writer schema id.
+// avroWriter is what the deserializer knows about one writer schema id.
 type avroWriter struct {
 	schema avro.Schema // the writer schema
 	decode avro.Schema // what decodes into T: writer, or writer resolved against T's schema
@@ -89,8 +97,33 @@ type avroWriter struct {
 
 // avroTarget is what a serializer writes for one Target.
 type avroTarget struct {
-	id     int
-	schema avro.Schema
+	subject string
+	id      int
+	schema  avro.Schema // the schema of id: T's, or the latest registered one
+}
+
+// avroWriters pools the avro.Writers of one codec (serializing, and
+// re-encoding ESM JSON values).
+type avroWriters struct {
+	api  avro.API
+	pool sync.Pool // *avro.Writer
+}
+
+// get returns an empty writer; give it back with put.
+func (p *avroWriters) get() *avro.Writer {
+	w, _ := p.pool.Get().(*avro.Writer)
+	if w == nil {
+		return avro.NewWriter(nil, 512, avro.WithWriterConfig(p.api))
+	}
+	return w
+}
+
+// put empties w and returns it to the pool; the caller must not use w or
+// its Buffer afterwards.
+func (p *avroWriters) put(w *avro.Writer) {
+	w.Reset(nil)
+	w.Error = nil
+	p.pool.Put(w)
 }
 
 // readerSchema returns T's schema, parsing it (with its references) on
@@ -107,7 +140,7 @@ func (c *avroCodec[T]) readerSchema(ctx context.Context) (avro.Schema, error) {
 	if r := c.reader.Load(); r != nil {
 		return r.schema, nil
 	}
-	s, err := c.parse(ctx, &schemaInfo{text: c.cfg.schema, typ: "AVRO", refs: c.cfg.refs})
+	s, err := c.parse(ctx, &schemaInfo{text: c.cfg.schema, typ: avroFormat, refs: c.cfg.refs})
 	if err != nil {
 		return nil, err
 	}
@@ -149,20 +182,34 @@ func (c *avroCodec[T]) parse(ctx context.Context, info *schemaInfo) (avro.Schema
 	return load(info, 0)
 }
 
-// writer returns the writer schema with the given id, resolved against T's
-// schema when they differ.
+// writerSchema returns the parsed schema of info, a registered Avro schema,
+// parsing it once per id. It is all a serializer needs: writing T with a
+// schema takes that schema's fields from T, whatever T's own schema says.
+func (c *avroCodec[T]) writerSchema(ctx context.Context, info *schemaInfo) (avro.Schema, error) {
+	if s, ok := c.schemas.load(info.id); ok {
+		return s, nil
+	}
+	s, err := c.parse(ctx, info)
+	if err != nil {
+		return nil, err
+	}
+	c.schemas.store(info.id, s)
+	return s, nil
+}
+
+// writer returns what reads data written with schema id into T: the writer
+// schema, resolved against T's schema (WithSchema) when they differ, so an
+// incompatible writer schema fails here with ErrIncompatible. Only
+// deserializing resolves.
 func (c *avroCodec[T]) writer(ctx context.Context, id int) (*avroWriter, error) {
 	if wr, ok := c.writers.load(id); ok {
 		return wr, nil
 	}
-	info, err := c.c.schemaByID(ctx, id)
+	info, err := c.c.schemaByID(ctx, id, avroFormat)
 	if err != nil {
 		return nil, err
 	}
-	if info.typ != "AVRO" {
-		return nil, errf(ErrFormatMismatch, nil, "schema id %d is %s, not AVRO", id, info.typ)
-	}
-	ws, err := c.parse(ctx, info)
+	ws, err := c.writerSchema(ctx, info)
 	if err != nil {
 		return nil, err
 	}
@@ -184,8 +231,8 @@ func (c *avroCodec[T]) writer(ctx context.Context, id int) (*avroWriter, error) 
 
 func (c *avroCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
 	var zero T
-	w := where{op: OpDeserialize, format: "AVRO", topic: m.Topic, isKey: m.IsKey}
-	mode, id, rest, err := locate(m, []string{"AVRO"}, c.cfg.recordFormat, looksLikeJSONValue)
+	w := where{op: OpDeserialize, format: avroFormat, topic: m.Topic, isKey: m.IsKey}
+	mode, id, rest, err := locate(m, []string{avroFormat}, c.cfg.recordFormat, looksLikeJSONValue)
 	if err != nil {
 		return zero, w.err(id, err)
 	}
@@ -233,37 +280,41 @@ func (c *avroCodec[T]) decode(s avro.Schema, body []byte) (T, error) {
 }
 
 func (c *avroCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]byte, error) {
+	w := where{op: OpSerialize, format: avroFormat, topic: t.Topic, isKey: t.IsKey}
 	tg, err := c.target(ctx, t)
 	if err != nil {
-		return nil, &Error{Op: OpSerialize, Format: "AVRO", Topic: t.Topic, IsKey: t.IsKey, Err: err}
+		return nil, w.err(0, err)
 	}
-	w, _ := c.writerPool.Get().(*avro.Writer)
-	if w == nil {
-		w = avro.NewWriter(nil, 512, avro.WithWriterConfig(c.api))
-	}
-	w.Reset(nil)
-	w.Error = nil
+	aw := c.writerPool.get()
 	var hdr [headerLen]byte
-	_, _ = w.Write(appendHeader(hdr[:0], tg.id))
-	w.WriteVal(tg.schema, v)
-	err = w.Error
+	_, _ = aw.Write(appendHeader(hdr[:0], tg.id))
+	aw.WriteVal(tg.schema, v)
+	err = aw.Error
 	var out []byte
 	if err == nil {
-		out = append([]byte(nil), w.Buffer()...)
+		out = append([]byte(nil), aw.Buffer()...)
 	}
-	w.Error = nil
-	c.writerPool.Put(w)
+	c.writerPool.put(aw)
 	if err != nil {
-		return nil, &Error{Op: OpSerialize, Format: "AVRO", Topic: t.Topic, IsKey: t.IsKey, SchemaID: tg.id,
-			Err: errf(ErrEncode, err, "Avro")}
+		return nil, w.err(tg.id, errf(ErrEncode, err, "Avro"))
 	}
 	return out, nil
 }
 
-// target returns the schema id and writer schema for t.
+// target returns the schema id and writer schema for t: T's schema
+// registered or looked up once per Target, or (WithUseLatest) the latest
+// version of the subject, kept while it stays the latest (re-read after the
+// TTL).
 func (c *avroCodec[T]) target(ctx context.Context, t Target) (*avroTarget, error) {
-	if !c.cfg.useLatest {
-		if tg, ok := c.targets.load(t); ok {
+	if tg, ok := c.targets.load(t); ok {
+		if !c.cfg.useLatest {
+			return tg, nil
+		}
+		latest, err := c.c.latestOf(ctx, tg.subject, avroFormat)
+		if err != nil {
+			return nil, err
+		}
+		if latest.id == tg.id {
 			return tg, nil
 		}
 	}
@@ -275,32 +326,30 @@ func (c *avroCodec[T]) target(ctx context.Context, t Target) (*avroTarget, error
 	if n, ok := rs.(avro.NamedSchema); ok {
 		recordName = n.FullName()
 	}
-	subject := c.cfg.subject(t, recordName)
-	if recordName == "" && subject != c.cfg.subject(t, "x") {
-		return nil, errf(ErrNoSchema, nil, "a record-name subject strategy needs WithSchema of a named type")
-	}
-	if c.cfg.useLatest {
-		info, err := c.c.latestOf(ctx, subject)
-		if err != nil {
-			return nil, err
-		}
-		if info.typ != "AVRO" {
-			return nil, errf(ErrFormatMismatch, nil, "latest schema of %q is %s, not AVRO", subject, info.typ)
-		}
-		wr, err := c.writer(ctx, info.id)
-		if err != nil {
-			return nil, err
-		}
-		return &avroTarget{id: info.id, schema: wr.schema}, nil
-	}
-	if rs == nil {
-		return nil, errf(ErrNoSchema, nil, "give T's schema with WithSchema, or use WithUseLatest")
-	}
-	info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.cfg.schema, "AVRO", c.cfg.refs, false)
+	subject, err := c.cfg.subjectFor(t, recordName, "WithSchema of a named type")
 	if err != nil {
 		return nil, err
 	}
-	tg := &avroTarget{id: info.id, schema: rs}
+	tg := &avroTarget{subject: subject}
+	if c.cfg.useLatest {
+		info, err := c.c.latestOf(ctx, subject, avroFormat)
+		if err != nil {
+			return nil, err
+		}
+		if tg.schema, err = c.writerSchema(ctx, info); err != nil {
+			return nil, err
+		}
+		tg.id = info.id
+	} else {
+		if rs == nil {
+			return nil, errf(ErrNoSchema, nil, "give T's schema with WithSchema, or use WithUseLatest")
+		}
+		info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.cfg.schema, avroFormat, c.cfg.refs, false)
+		if err != nil {
+			return nil, err
+		}
+		tg.id, tg.schema = info.id, rs
+	}
 	c.targets.store(t, tg)
 	return tg, nil
 }

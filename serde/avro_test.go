@@ -1,6 +1,7 @@
 package serde_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"reflect"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde"
 	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde/avrov2"
 	"github.com/hamba/avro/v2"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	ourserde "github.com/kafkalambda/kafka-lambda-go/serde"
 )
@@ -156,5 +158,44 @@ func TestAvroSchemaEvolution(t *testing.T) {
 	}
 	if _, err := cur.Deserialize(ctx, ourserde.Message{Topic: "thin", Data: b}); !errors.Is(err, ourserde.ErrIncompatible) {
 		t.Fatalf("got %v, want ErrIncompatible", err)
+	}
+}
+
+// WithUseLatest writes with the latest registered schema, which only has to
+// be writable from T: T's schema (the reader schema) matters for reading
+// alone. Here T has a field x without default that the registered schema
+// lacks; writing drops x (hamba writes the writer schema's fields), and only
+// reading the bytes back as T fails, with ErrIncompatible.
+func TestAvroUseLatestWritesWithoutResolving(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	reg := newTestRegistry(t)
+	const registered = `{"type":"record","name":"Item","fields":[{"name":"id","type":"string"}]}`
+	const withX = `{"type":"record","name":"Item","fields":[{"name":"id","type":"string"},{"name":"x","type":"long"}]}`
+	type ItemX struct {
+		ID string `avro:"id"`
+		X  int64  `avro:"x"`
+	}
+	type Item struct {
+		ID string `avro:"id"`
+	}
+	id, _, err := reg.fake.RegisterSchema("ul-value", sr.Schema{Schema: registered})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := must[ourserde.Codec[ItemX]](t)(ourserde.Avro[ItemX](reg.client, ourserde.WithSchema(withX), ourserde.WithUseLatest()))
+	b, err := c.Serialize(ctx, ourserde.Target{Topic: "ul"}, ItemX{ID: "i-1", X: 7})
+	if err != nil {
+		t.Fatalf("writing with the latest schema: %v", err)
+	}
+	if got := int(binary.BigEndian.Uint32(b[1:5])); b[0] != 0 || got != id {
+		t.Fatalf("header % x: want magic 0 and schema id %d", b[:5], id)
+	}
+	var got Item
+	if err := avro.Unmarshal(avro.MustParse(registered), b[5:], &got); err != nil || got != (Item{ID: "i-1"}) {
+		t.Fatalf("the body read with the registered schema: %+v, %v", got, err)
+	}
+	if _, err := c.Deserialize(ctx, ourserde.Message{Topic: "ul", Data: b}); !errors.Is(err, ourserde.ErrIncompatible) {
+		t.Fatalf("reading it back as T: got %v, want ErrIncompatible (x has no default)", err)
 	}
 }

@@ -1,7 +1,6 @@
 package serde
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,14 +42,13 @@ func (c *avroCodec[T]) fromJSON(ctx context.Context, id int, data []byte) (T, er
 		}
 		return v, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
+	doc, err := decodeJSONValue(data)
+	if err != nil {
 		return zero, errf(ErrDecode, err, "ESM JSON value")
 	}
-	w := avro.NewWriter(nil, 256, avro.WithWriterConfig(c.api))
-	if err := jsonToAvro(w, ws, doc, "$", 0); err != nil {
+	w := c.writerPool.get()
+	defer c.writerPool.put(w)
+	if err := c.writerPool.jsonToAvro(w, ws, doc, "$", 0); err != nil {
 		return zero, errf(ErrDecode, err, "ESM JSON value does not match the Avro schema")
 	}
 	return c.decode(decode, w.Buffer())
@@ -59,8 +57,9 @@ func (c *avroCodec[T]) fromJSON(ctx context.Context, id int, data []byte) (T, er
 // jsonToAvro writes v, a value decoded from JSON (json.Number, string, bool,
 // nil, []any, map[string]any) or an Avro field default, as Avro binary of
 // schema s. It accepts both plain JSON and the Avro JSON encoding (unions as
-// {"type": value}; bytes and fixed as strings of code points 0-255).
-func jsonToAvro(w *avro.Writer, s avro.Schema, v any, path string, depth int) error {
+// {"type": value}; bytes and fixed as strings of code points 0-255). Union
+// branches are tried in scratch writers from p.
+func (p *avroWriters) jsonToAvro(w *avro.Writer, s avro.Schema, v any, path string, depth int) error {
 	if depth > 64 {
 		return fmt.Errorf("%s: nested deeper than 64", path)
 	}
@@ -141,7 +140,7 @@ func jsonToAvro(w *avro.Writer, s avro.Schema, v any, path string, depth int) er
 		if len(items) > 0 {
 			w.WriteLong(int64(len(items)))
 			for i, it := range items {
-				if err := jsonToAvro(w, s.(*avro.ArraySchema).Items(), it, path+"["+strconv.Itoa(i)+"]", depth+1); err != nil {
+				if err := p.jsonToAvro(w, s.(*avro.ArraySchema).Items(), it, path+"["+strconv.Itoa(i)+"]", depth+1); err != nil {
 					return err
 				}
 			}
@@ -161,7 +160,7 @@ func jsonToAvro(w *avro.Writer, s avro.Schema, v any, path string, depth int) er
 			w.WriteLong(int64(len(keys)))
 			for _, k := range keys {
 				w.WriteString(k)
-				if err := jsonToAvro(w, s.(*avro.MapSchema).Values(), m[k], path+"."+k, depth+1); err != nil {
+				if err := p.jsonToAvro(w, s.(*avro.MapSchema).Values(), m[k], path+"."+k, depth+1); err != nil {
 					return err
 				}
 			}
@@ -187,19 +186,19 @@ func jsonToAvro(w *avro.Writer, s avro.Schema, v any, path string, depth int) er
 				}
 				fv = f.Default()
 			}
-			if err := jsonToAvro(w, f.Type(), fv, path+"."+f.Name(), depth+1); err != nil {
+			if err := p.jsonToAvro(w, f.Type(), fv, path+"."+f.Name(), depth+1); err != nil {
 				return err
 			}
 		}
 	case avro.Union:
-		return jsonUnion(w, s.(*avro.UnionSchema), v, path, depth)
+		return p.jsonUnion(w, s.(*avro.UnionSchema), v, path, depth)
 	default:
 		return fmt.Errorf("%s: unsupported Avro type %s", path, s.Type())
 	}
 	return nil
 }
 
-func jsonUnion(w *avro.Writer, u *avro.UnionSchema, v any, path string, depth int) error {
+func (p *avroWriters) jsonUnion(w *avro.Writer, u *avro.UnionSchema, v any, path string, depth int) error {
 	types := u.Types()
 	if v == nil {
 		for i, t := range types {
@@ -216,7 +215,7 @@ func jsonUnion(w *avro.Writer, u *avro.UnionSchema, v any, path string, depth in
 			for i, t := range types {
 				if branchName(t) == k {
 					w.WriteInt(int32(i))
-					return jsonToAvro(w, t, inner, path, depth+1)
+					return p.jsonToAvro(w, t, inner, path, depth+1)
 				}
 			}
 		}
@@ -226,10 +225,14 @@ func jsonUnion(w *avro.Writer, u *avro.UnionSchema, v any, path string, depth in
 		if t.Type() == avro.Null {
 			continue
 		}
-		scratch := avro.NewWriter(nil, 64)
-		if err := jsonToAvro(scratch, t, v, path, depth+1); err == nil {
+		scratch := p.get()
+		err := p.jsonToAvro(scratch, t, v, path, depth+1)
+		if err == nil {
 			w.WriteInt(int32(i))
 			_, _ = w.Write(scratch.Buffer())
+		}
+		p.put(scratch)
+		if err == nil {
 			return nil
 		}
 	}

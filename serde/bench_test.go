@@ -11,6 +11,7 @@ package serde_test
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde"
@@ -197,4 +198,66 @@ func BenchmarkAvroLibrary(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Serializers with WithUseLatest: the latest version is cached for the TTL
+// (5 minutes by default), so each Serialize is a cache hit.
+func BenchmarkUseLatestEncode(b *testing.B) {
+	e := newBenchEnv(b)
+	o, trade := sampleOrder(), sampleTrade()
+	pay := Payment{ID: "p-1", Amount: 12.5, Memo: "rent"}
+	must[[]byte](b)(e.avro.Serialize(e.ctx, ourserde.Target{Topic: "latest-avro"}, o))
+	must[[]byte](b)(e.pb.Serialize(e.ctx, ourserde.Target{Topic: "latest-pb"}, trade))
+	js := must[ourserde.Codec[Payment]](b)(ourserde.JSONSchema[Payment](e.reg.client, ourserde.WithSchema(paymentSchema)))
+	must[[]byte](b)(js.Serialize(e.ctx, ourserde.Target{Topic: "latest-json"}, pay))
+	av := must[ourserde.Codec[Order]](b)(ourserde.Avro[Order](e.reg.client, ourserde.WithSchema(orderSchemaV2), ourserde.WithUseLatest()))
+	pb := must[ourserde.Codec[*testpb.Trade]](b)(ourserde.Protobuf[*testpb.Trade](e.reg.client, ourserde.WithUseLatest()))
+	jl := must[ourserde.Codec[Payment]](b)(ourserde.JSONSchema[Payment](e.reg.client, ourserde.WithUseLatest()))
+	b.Run("avro", func(b *testing.B) {
+		b.ReportAllocs()
+		t := ourserde.Target{Topic: "latest-avro"}
+		for b.Loop() {
+			if _, err := av.Serialize(e.ctx, t, o); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("protobuf", func(b *testing.B) {
+		b.ReportAllocs()
+		t := ourserde.Target{Topic: "latest-pb"}
+		for b.Loop() {
+			if _, err := pb.Serialize(e.ctx, t, trade); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("jsonschema", func(b *testing.B) {
+		b.ReportAllocs()
+		t := ourserde.Target{Topic: "latest-json"}
+		for b.Loop() {
+			if _, err := jl.Serialize(e.ctx, t, pay); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// Avro values an ESM in JSON mode delivers as plain JSON (the union field
+// "note" as a bare string, so every branch of it is tried).
+func BenchmarkAvroDecodeESMJSON(b *testing.B) {
+	e := newBenchEnv(b)
+	wire := must[[]byte](b)(e.avro.Serialize(e.ctx, ourserde.Target{Topic: "bench"}, sampleOrder()))
+	m := ourserde.Message{Topic: "bench", Schema: &ourserde.SchemaMeta{DataFormat: "AVRO", SchemaID: idOf(wire)},
+		Data: []byte(`{"id":"o-1","symbol":"ACME","quantity":300,"price":10.25,"side":"SELL","tags":["a","b"],` +
+			`"note":"rush","attrs":{"desk":"eq"},"venue":"XLON"}`)}
+	want := sampleOrder()
+	if got := must[Order](b)(e.avro.Deserialize(e.ctx, m)); !reflect.DeepEqual(got, want) {
+		b.Fatalf("got %+v, want %+v", got, want)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.avro.Deserialize(e.ctx, m); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

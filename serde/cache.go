@@ -40,22 +40,3 @@ func (c *cowMap[K, V]) store(k K, v V) {
 	next[k] = v
 	c.m.Store(&next)
 }
-
-func (c *cowMap[K, V]) delete(k K) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := c.m.Load()
-	if old == nil {
-		return
-	}
-	if _, ok := (*old)[k]; !ok {
-		return
-	}
-	next := make(map[K]V, len(*old))
-	for ok, ov := range *old {
-		if ok != k {
-			next[ok] = ov
-		}
-	}
-	c.m.Store(&next)
-}

@@ -80,8 +80,10 @@
 //   - An id → schema cache (compiled for the codec: parsed Avro schema
 //     resolved against T's, Protobuf message tree, compiled JSON Schema)
 //     in a copy-on-write map behind an atomic pointer: the decode path takes
-//     no lock. Schema ids are immutable, so entries never expire. Subject
-//     registrations are cached the same way, per Target.
+//     no lock. Schema ids are immutable, so entries never expire. What a
+//     serializer writes for a Target (the id of its registered schema, or
+//     with WithUseLatest the subject's latest version, kept while it stays
+//     the latest) is cached the same way.
 //   - Concurrent misses for one key make one request (singleflight); every
 //     caller still waits only as long as its own context allows.
 //   - HTTP 408, 429, 5xx and transport errors are retried with jittered

@@ -8,8 +8,11 @@ import (
 )
 
 // The errors of this package. Every error a Serializer or Deserializer of this
-// package returns is an *Error whose chain holds exactly one of these
+// package returns is an *Error whose chain holds at least one of these
 // sentinels, so callers branch with errors.Is and never on message text.
+// Usually that is one sentinel (the four that wrap ErrMalformed match it
+// too); a failure that is two things at once matches both, such as a
+// Protobuf message-index list cut short: ErrMessageIndexes and ErrTruncated.
 //
 // Two umbrellas group them by what a caller does next:
 //
@@ -112,7 +115,7 @@ const (
 // errors.As(err, &e) with e *serde.Error for the fields.
 type Error struct {
 	Op     Op     // serialize or deserialize
-	Format string // "AVRO", "PROTOBUF", "JSON" (JSON Schema), "JSON_PLAIN", "STRING", "BYTES"
+	Format string // "AVRO", "PROTOBUF", "JSON" (JSON Schema) or "JSON_PLAIN" (String and Bytes never fail)
 	Topic  string
 	IsKey  bool
 	// SchemaID is the registry's schema id when it is known (read from the

@@ -2,9 +2,7 @@ package serde_test
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"strconv"
 	"testing"
 	"time"
 
@@ -82,8 +80,7 @@ func FuzzJSONSchemaDeserialize(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	id := int(binary.BigEndian.Uint32(wire[1:5]))
-	meta := &serde.SchemaMeta{DataFormat: "JSON", SchemaID: strconv.Itoa(id)}
+	meta := &serde.SchemaMeta{DataFormat: "JSON", SchemaID: idOf(wire)}
 	f.Add(wire[5:])
 	f.Add([]byte(`{"id":"x","qty":1}`))
 	f.Add([]byte(`{"id":"","qty":-1,"tags":[1]}`))
@@ -145,7 +142,6 @@ func FuzzSchemaMetadata(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	idOf := func(wire []byte) string { return strconv.Itoa(int(binary.BigEndian.Uint32(wire[1:5]))) }
 	f.Add("AVRO", idOf(avWire), avWire[5:])
 	f.Add("JSON", idOf(jsWire), jsWire[5:])
 	f.Add("PROTOBUF", idOf(pbWire), pbWire[5:])

@@ -52,13 +52,22 @@ func JSONSchema[T any](r Registry, opts ...Option) (Codec[T], error) {
 		}
 		c.title, _ = doc["title"].(string)
 		if len(cfg.refs) == 0 && cfg.validate {
-			if _, err := compileJSONSchema(cfg.schema, nil); err != nil {
+			// Compile now so that a bad schema fails the constructor, and
+			// keep it; with references it is compiled on first use, when
+			// they can be fetched.
+			s, err := compileJSONSchema(cfg.schema, nil)
+			if err != nil {
 				return nil, fmt.Errorf("%w: JSONSchema: %w", ErrConfig, err)
 			}
+			c.own.Store(s)
 		}
 	}
 	return c, nil
 }
+
+// jsonSchemaFormat is the JSON Schema codec's Error.Format and registry
+// schema type.
+const jsonSchemaFormat = "JSON"
 
 var _ Codec[any] = (*jsonSchemaCodec[any])(nil)
 
@@ -74,8 +83,9 @@ type jsonSchemaCodec[T any] struct {
 }
 
 type jsonTarget struct {
-	id     int
-	schema *jsonschema.Schema // nil when not validating
+	subject string
+	id      int
+	schema  *jsonschema.Schema // nil when not validating
 }
 
 const jsonSchemaBase = "mem://input/"
@@ -130,30 +140,49 @@ func (c *jsonSchemaCodec[T]) compile(ctx context.Context, info *schemaInfo) (*js
 	return compileJSONSchema(info.text, deps)
 }
 
+// byID returns the compiled JSON Schema with the given id.
 func (c *jsonSchemaCodec[T]) byID(ctx context.Context, id int) (*jsonschema.Schema, error) {
 	if s, ok := c.compiled.load(id); ok {
 		return s, nil
 	}
-	info, err := c.c.schemaByID(ctx, id)
+	info, err := c.c.schemaByID(ctx, id, jsonSchemaFormat)
 	if err != nil {
 		return nil, err
 	}
-	if info.typ != "JSON" {
-		return nil, errf(ErrFormatMismatch, nil, "schema id %d is %s, not JSON", id, info.typ)
+	return c.compiledOf(ctx, info)
+}
+
+// compiledOf returns info, a registered JSON Schema, compiled once per id.
+func (c *jsonSchemaCodec[T]) compiledOf(ctx context.Context, info *schemaInfo) (*jsonschema.Schema, error) {
+	if s, ok := c.compiled.load(info.id); ok {
+		return s, nil
 	}
 	s, err := c.compile(ctx, info)
 	if err != nil {
 		return nil, err
 	}
-	c.compiled.store(id, s)
+	c.compiled.store(info.id, s)
 	return s, nil
 }
 
-func validateJSON(s *jsonschema.Schema, data []byte) error {
+// decodeJSONValue decodes the first JSON value of data into generic Go
+// values (map[string]any, []any, string, bool, nil), with numbers as
+// json.Number so that none loses precision.
+func decodeJSONValue(data []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// validateJSON validates the JSON text data against s: ErrDecode if it is
+// not JSON, ErrValidation if it does not validate.
+func validateJSON(s *jsonschema.Schema, data []byte) error {
+	doc, err := decodeJSONValue(data)
+	if err != nil {
 		return errf(ErrDecode, err, "JSON")
 	}
 	if err := s.Validate(doc); err != nil {
@@ -164,8 +193,8 @@ func validateJSON(s *jsonschema.Schema, data []byte) error {
 
 func (c *jsonSchemaCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
 	var zero T
-	w := where{op: OpDeserialize, format: "JSON", topic: m.Topic, isKey: m.IsKey}
-	_, id, body, err := locate(m, []string{"JSON", "JSON_SCHEMA", "JSONSCHEMA"}, c.cfg.recordFormat, alwaysJSON)
+	w := where{op: OpDeserialize, format: jsonSchemaFormat, topic: m.Topic, isKey: m.IsKey}
+	_, id, body, err := locate(m, []string{jsonSchemaFormat, "JSON_SCHEMA", "JSONSCHEMA"}, c.cfg.recordFormat, alwaysJSON)
 	if err != nil {
 		return zero, w.err(id, err)
 	}
@@ -190,18 +219,18 @@ func (c *jsonSchemaCodec[T]) Deserialize(ctx context.Context, m Message) (T, err
 }
 
 func (c *jsonSchemaCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]byte, error) {
+	w := where{op: OpSerialize, format: jsonSchemaFormat, topic: t.Topic, isKey: t.IsKey}
 	tg, err := c.target(ctx, t)
 	if err != nil {
-		return nil, &Error{Op: OpSerialize, Format: "JSON", Topic: t.Topic, IsKey: t.IsKey, Err: err}
+		return nil, w.err(0, err)
 	}
 	body, err := json.Marshal(v)
 	if err != nil {
-		return nil, &Error{Op: OpSerialize, Format: "JSON", Topic: t.Topic, IsKey: t.IsKey, SchemaID: tg.id,
-			Err: errf(ErrEncode, err, "JSON")}
+		return nil, w.err(tg.id, errf(ErrEncode, err, "JSON"))
 	}
 	if tg.schema != nil {
 		if err := validateJSON(tg.schema, body); err != nil {
-			return nil, &Error{Op: OpSerialize, Format: "JSON", Topic: t.Topic, IsKey: t.IsKey, SchemaID: tg.id, Err: err}
+			return nil, w.err(tg.id, err)
 		}
 	}
 	out := make([]byte, 0, headerLen+len(body))
@@ -209,50 +238,60 @@ func (c *jsonSchemaCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]by
 	return append(out, body...), nil
 }
 
+// target returns the schema id for t and the schema to validate with: the
+// WithSchema document registered or looked up once per Target, or
+// (WithUseLatest) the latest version of the subject, kept while it stays
+// the latest (re-read after the TTL).
 func (c *jsonSchemaCodec[T]) target(ctx context.Context, t Target) (*jsonTarget, error) {
-	if !c.cfg.useLatest {
-		if tg, ok := c.targets.load(t); ok {
+	if tg, ok := c.targets.load(t); ok {
+		if !c.cfg.useLatest {
 			return tg, nil
 		}
-	}
-	subject := c.cfg.subject(t, c.title)
-	if c.title == "" && subject != c.cfg.subject(t, "x") {
-		return nil, errf(ErrNoSchema, nil, "a record-name subject strategy needs a schema with a \"title\"")
-	}
-	if c.cfg.useLatest {
-		info, err := c.c.latestOf(ctx, subject)
+		latest, err := c.c.latestOf(ctx, tg.subject, jsonSchemaFormat)
 		if err != nil {
 			return nil, err
 		}
-		if info.typ != "JSON" {
-			return nil, errf(ErrFormatMismatch, nil, "latest schema of %q is %s, not JSON", subject, info.typ)
+		if latest.id == tg.id {
+			return tg, nil
 		}
-		tg := &jsonTarget{id: info.id}
-		if c.cfg.validate {
-			if tg.schema, err = c.byID(ctx, info.id); err != nil {
-				return nil, err
-			}
-		}
-		return tg, nil
 	}
-	if c.cfg.set&optSchema == 0 {
-		return nil, errf(ErrNoSchema, nil, "give T's JSON Schema with WithSchema, or use WithUseLatest")
-	}
-	info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.cfg.schema, "JSON", c.cfg.refs, false)
+	subject, err := c.cfg.subjectFor(t, c.title, `a schema with a "title"`)
 	if err != nil {
 		return nil, err
 	}
-	tg := &jsonTarget{id: info.id}
-	if c.cfg.validate {
-		if tg.schema, err = c.ownSchema(ctx); err != nil {
+	tg := &jsonTarget{subject: subject}
+	if c.cfg.useLatest {
+		info, err := c.c.latestOf(ctx, subject, jsonSchemaFormat)
+		if err != nil {
 			return nil, err
 		}
+		if c.cfg.validate {
+			if tg.schema, err = c.compiledOf(ctx, info); err != nil {
+				return nil, err
+			}
+		}
+		tg.id = info.id
+	} else {
+		if c.cfg.set&optSchema == 0 {
+			return nil, errf(ErrNoSchema, nil, "give T's JSON Schema with WithSchema, or use WithUseLatest")
+		}
+		info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.cfg.schema, jsonSchemaFormat, c.cfg.refs, false)
+		if err != nil {
+			return nil, err
+		}
+		if c.cfg.validate {
+			if tg.schema, err = c.ownSchema(ctx); err != nil {
+				return nil, err
+			}
+		}
+		tg.id = info.id
 	}
 	c.targets.store(t, tg)
 	return tg, nil
 }
 
-// ownSchema compiles the WithSchema document once (with its references).
+// ownSchema returns the WithSchema document compiled: by the constructor
+// when it has no references, else here, once, after fetching them.
 func (c *jsonSchemaCodec[T]) ownSchema(ctx context.Context) (*jsonschema.Schema, error) {
 	if s := c.own.Load(); s != nil {
 		return s, nil
@@ -262,7 +301,7 @@ func (c *jsonSchemaCodec[T]) ownSchema(ctx context.Context) (*jsonschema.Schema,
 	if s := c.own.Load(); s != nil {
 		return s, nil
 	}
-	s, err := c.compile(ctx, &schemaInfo{text: c.cfg.schema, typ: "JSON", refs: c.cfg.refs})
+	s, err := c.compile(ctx, &schemaInfo{text: c.cfg.schema, typ: jsonSchemaFormat, refs: c.cfg.refs})
 	if err != nil {
 		return nil, err
 	}

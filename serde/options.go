@@ -53,6 +53,19 @@ func (c *config) bad(format string, args ...any) {
 	c.errs = append(c.errs, fmt.Errorf(format, args...))
 }
 
+// subjectFor names the subject for t with the subject name strategy.
+// recordName is T's record name, "" when its schema has none; a strategy
+// that uses the record name (it names another subject when called again
+// with another name) then fails with ErrNoSchema, need saying what would
+// give T a record name.
+func (c *config) subjectFor(t Target, recordName, need string) (string, error) {
+	subject := c.subject(t, recordName)
+	if recordName == "" && subject != c.subject(t, "x") {
+		return "", errf(ErrNoSchema, nil, "a record-name subject strategy needs %s", need)
+	}
+	return subject, nil
+}
+
 // newConfig applies opts over the defaults and rejects options outside
 // allowed.
 func newConfig(format string, allowed optBit, opts []Option) (*config, error) {
@@ -73,9 +86,6 @@ func newConfig(format string, allowed optBit, opts []Option) (*config, error) {
 		if c.set&bit != 0 && allowed&bit == 0 {
 			c.bad("%s does not apply to %s", name, format)
 		}
-	}
-	if c.useLatest {
-		c.autoRegister = false
 	}
 	if len(c.errs) > 0 {
 		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, format, errors.Join(c.errs...))

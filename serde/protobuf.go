@@ -37,8 +37,7 @@ import (
 // = the message's full name), WithAutoRegister, WithUseLatest,
 // WithLatestTTL, WithEventRecordFormat, WithRetry.
 func Protobuf[T proto.Message](r Registry, opts ...Option) (Codec[T], error) {
-	const format = "PROTOBUF"
-	cfg, err := newConfig(format, optSchema|optReferences|optSubject|optAutoRegister|optUseLatest|optLatestTTL|optRecordFormat|optRetry, opts)
+	cfg, err := newConfig(protobufFormat, optSchema|optReferences|optSubject|optAutoRegister|optUseLatest|optLatestTTL|optRecordFormat|optRetry, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +60,6 @@ func Protobuf[T proto.Message](r Registry, opts ...Option) (Codec[T], error) {
 	}
 	if cfg.set&optSchema != 0 {
 		c.schema = cfg.schema
-		c.refs = cfg.refs
 	} else {
 		c.schema, err = printProto(md.ParentFile())
 		if err != nil {
@@ -83,6 +81,10 @@ func Protobuf[T proto.Message](r Registry, opts ...Option) (Codec[T], error) {
 	return c, nil
 }
 
+// protobufFormat is the Protobuf codec's Error.Format and registry schema
+// type.
+const protobufFormat = "PROTOBUF"
+
 var _ Codec[proto.Message] = (*protoCodec[proto.Message])(nil)
 
 type protoCodec[T proto.Message] struct {
@@ -92,14 +94,14 @@ type protoCodec[T proto.Message] struct {
 	name protoreflect.FullName
 
 	// serializer
-	schema      string
-	refs        []srclient.Reference
+	schema      string     // the WithSchema text (its references are cfg.refs), or T's file printed
 	deps        []protoDep // imported files to register first, dependencies first
 	rootImports []string   // the registered imports of T's own file
 	indexes     []byte     // T's message indexes in schema, encoded
 	targets     cowMap[Target, *protoTarget]
 
-	// deserializer
+	// parsed writer schemas, by id: for the deserializer, and for the
+	// serializer with WithUseLatest
 	writers cowMap[int, *protoWriter]
 }
 
@@ -112,11 +114,12 @@ type protoDep struct {
 
 // protoTarget is what a serializer writes for one Target.
 type protoTarget struct {
-	id     int
-	prefix []byte // header + message indexes
+	subject string
+	id      int
+	prefix  []byte // header + message indexes
 }
 
-// protoWriter is what a deserializer knows about one writer schema id.
+// protoWriter is what the codec knows about one writer schema id.
 type protoWriter struct {
 	names *protoNames
 	tPath []int // T's message indexes in this schema; nil if it has none
@@ -124,8 +127,8 @@ type protoWriter struct {
 
 func (c *protoCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
 	var zero T
-	w := where{op: OpDeserialize, format: "PROTOBUF", topic: m.Topic, isKey: m.IsKey}
-	mode, id, rest, err := locate(m, []string{"PROTOBUF"}, c.cfg.recordFormat, looksLikeJSONObject)
+	w := where{op: OpDeserialize, format: protobufFormat, topic: m.Topic, isKey: m.IsKey}
+	mode, id, rest, err := locate(m, []string{protobufFormat}, c.cfg.recordFormat, looksLikeJSONObject)
 	if err != nil {
 		return zero, w.err(id, err)
 	}
@@ -167,53 +170,54 @@ func (c *protoCodec[T]) writer(ctx context.Context, id int) (*protoWriter, error
 	if wr, ok := c.writers.load(id); ok {
 		return wr, nil
 	}
-	info, err := c.c.schemaByID(ctx, id)
+	info, err := c.c.schemaByID(ctx, id, protobufFormat)
 	if err != nil {
 		return nil, err
 	}
-	if info.typ != "PROTOBUF" {
-		return nil, errf(ErrFormatMismatch, nil, "schema id %d is %s, not PROTOBUF", id, info.typ)
-	}
-	names, err := parseProtoNames(info.text)
-	if err != nil {
-		return nil, err
-	}
-	wr := &protoWriter{names: names, tPath: names.pathOf(string(c.name))}
-	c.writers.store(id, wr)
-	return wr, nil
+	return c.writerOf(info)
 }
 
 func (c *protoCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]byte, error) {
 	if !v.ProtoReflect().IsValid() {
 		return nil, nil
 	}
+	w := where{op: OpSerialize, format: protobufFormat, topic: t.Topic, isKey: t.IsKey}
 	tg, err := c.target(ctx, t)
 	if err != nil {
-		return nil, &Error{Op: OpSerialize, Format: "PROTOBUF", Topic: t.Topic, IsKey: t.IsKey, Err: err}
+		return nil, w.err(0, err)
 	}
 	size := proto.Size(v)
 	out := make([]byte, 0, len(tg.prefix)+size)
 	out = append(out, tg.prefix...)
 	out, err = proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(out, v)
 	if err != nil {
-		return nil, &Error{Op: OpSerialize, Format: "PROTOBUF", Topic: t.Topic, IsKey: t.IsKey, SchemaID: tg.id,
-			Err: errf(ErrEncode, err, "%s", c.name)}
+		return nil, w.err(tg.id, errf(ErrEncode, err, "%s", c.name))
 	}
 	return out, nil
 }
 
-// target returns the schema id and prefix for t: the latest version of the
-// subject (WithUseLatest, re-read after the TTL), or T's schema registered
-// or looked up once per subject.
+// target returns the schema id and prefix for t: T's schema registered or
+// looked up once per Target, or (WithUseLatest) the latest version of the
+// subject, kept while it stays the latest (re-read after the TTL).
 func (c *protoCodec[T]) target(ctx context.Context, t Target) (*protoTarget, error) {
-	subject := c.cfg.subject(t, string(c.name))
-	if c.cfg.useLatest {
-		info, err := c.c.latestOf(ctx, subject)
+	if tg, ok := c.targets.load(t); ok {
+		if !c.cfg.useLatest {
+			return tg, nil
+		}
+		latest, err := c.c.latestOf(ctx, tg.subject, protobufFormat)
 		if err != nil {
 			return nil, err
 		}
-		if info.typ != "PROTOBUF" {
-			return nil, errf(ErrFormatMismatch, nil, "latest schema of %q is %s, not PROTOBUF", subject, info.typ)
+		if latest.id == tg.id {
+			return tg, nil
+		}
+	}
+	subject := c.cfg.subject(t, string(c.name))
+	tg := &protoTarget{subject: subject}
+	if c.cfg.useLatest {
+		info, err := c.c.latestOf(ctx, subject, protobufFormat)
+		if err != nil {
+			return nil, err
 		}
 		wr, err := c.writerOf(info)
 		if err != nil {
@@ -222,33 +226,31 @@ func (c *protoCodec[T]) target(ctx context.Context, t Target) (*protoTarget, err
 		if wr.tPath == nil {
 			return nil, errf(ErrMessageMismatch, nil, "latest schema of %q (id %d) has no message %s", subject, info.id, c.name)
 		}
-		return &protoTarget{id: info.id, prefix: appendIndexes(appendHeader(nil, info.id), wr.tPath)}, nil
-	}
-	if tg, ok := c.targets.load(t); ok {
-		return tg, nil
-	}
-	refs := c.refs
-	if len(c.deps) > 0 {
-		versions := map[string]int{}
-		for _, d := range c.deps {
-			info, err := c.c.register(ctx, c.cfg.autoRegister, d.path, d.text, "PROTOBUF", depRefs(d.imports, versions), true)
-			if err != nil {
-				return nil, err
+		tg.id, tg.prefix = info.id, appendIndexes(appendHeader(nil, info.id), wr.tPath)
+	} else {
+		refs := c.cfg.refs
+		if len(c.deps) > 0 {
+			versions := map[string]int{}
+			for _, d := range c.deps {
+				info, err := c.c.register(ctx, c.cfg.autoRegister, d.path, d.text, protobufFormat, depRefs(d.imports, versions), true)
+				if err != nil {
+					return nil, err
+				}
+				versions[d.path] = info.version
 			}
-			versions[d.path] = info.version
+			refs = depRefs(c.rootImports, versions)
 		}
-		refs = depRefs(c.rootImports, versions)
+		info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.schema, protobufFormat, refs, false)
+		if err != nil {
+			return nil, err
+		}
+		tg.id, tg.prefix = info.id, append(appendHeader(nil, info.id), c.indexes...)
 	}
-	info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.schema, "PROTOBUF", refs, false)
-	if err != nil {
-		return nil, err
-	}
-	tg := &protoTarget{id: info.id, prefix: append(appendHeader(nil, info.id), c.indexes...)}
 	c.targets.store(t, tg)
 	return tg, nil
 }
 
-// writerOf parses (once per id) a schema the serializer got from the registry.
+// writerOf returns info, a registered Protobuf schema, parsed once per id.
 func (c *protoCodec[T]) writerOf(info *schemaInfo) (*protoWriter, error) {
 	if wr, ok := c.writers.load(info.id); ok {
 		return wr, nil

@@ -134,37 +134,46 @@ func mapFieldOf(md protoreflect.MessageDescriptor, entry protoreflect.MessageDes
 	return nil
 }
 
+// maxFieldNumber is the largest field number, "max" in a range.
+const maxFieldNumber = 536870911
+
 func (p *protoPrinter) ranges(depth int, md protoreflect.MessageDescriptor) {
-	if rr := md.ReservedRanges(); rr.Len() > 0 {
-		parts := make([]string, rr.Len())
-		for i := range parts {
-			r := rr.Get(i) // [start, end)
-			parts[i] = rangeText(r[0], r[1]-1)
-		}
-		p.line(depth, "reserved %s;", strings.Join(parts, ", "))
-	}
-	if rn := md.ReservedNames(); rn.Len() > 0 {
-		parts := make([]string, rn.Len())
-		for i := range parts {
-			parts[i] = quoteProto(string(rn.Get(i)))
-		}
-		p.line(depth, "reserved %s;", strings.Join(parts, ", "))
-	}
-	if er := md.ExtensionRanges(); er.Len() > 0 {
-		parts := make([]string, er.Len())
-		for i := range parts {
-			r := er.Get(i)
-			parts[i] = rangeText(r[0], r[1]-1)
-		}
-		p.line(depth, "extensions %s;", strings.Join(parts, ", "))
-	}
+	// Field ranges are [start, end).
+	rr, er := md.ReservedRanges(), md.ExtensionRanges()
+	p.list(depth, "reserved", rr.Len(), func(i int) string {
+		r := rr.Get(i)
+		return rangeText(int64(r[0]), int64(r[1])-1, maxFieldNumber)
+	})
+	p.reservedNames(depth, md.ReservedNames())
+	p.list(depth, "extensions", er.Len(), func(i int) string {
+		r := er.Get(i)
+		return rangeText(int64(r[0]), int64(r[1])-1, maxFieldNumber)
+	})
 }
 
-func rangeText(lo, hi protoreflect.FieldNumber) string {
+// list prints "keyword item(0), item(1), ...;", or nothing when n is 0.
+func (p *protoPrinter) list(depth int, keyword string, n int, item func(i int) string) {
+	if n == 0 {
+		return
+	}
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = item(i)
+	}
+	p.line(depth, "%s %s;", keyword, strings.Join(parts, ", "))
+}
+
+func (p *protoPrinter) reservedNames(depth int, names protoreflect.Names) {
+	p.list(depth, "reserved", names.Len(), func(i int) string { return quoteProto(string(names.Get(i))) })
+}
+
+// rangeText renders the inclusive range lo..hi, with "max" for a hi of max
+// (the largest number there is).
+func rangeText(lo, hi, max int64) string {
 	switch {
 	case lo == hi:
-		return strconv.Itoa(int(lo))
-	case hi >= 536870911: // the largest field number
+		return strconv.FormatInt(lo, 10)
+	case hi >= max:
 		return fmt.Sprintf("%d to max", lo)
 	default:
 		return fmt.Sprintf("%d to %d", lo, hi)
@@ -220,28 +229,13 @@ func (p *protoPrinter) enum(depth int, ed protoreflect.EnumDescriptor) {
 		v := vals.Get(i)
 		p.line(depth+1, "%s = %d;", v.Name(), v.Number())
 	}
-	if rr := ed.ReservedRanges(); rr.Len() > 0 {
-		parts := make([]string, rr.Len())
-		for i := range parts {
-			r := rr.Get(i) // inclusive
-			switch {
-			case r[0] == r[1]:
-				parts[i] = strconv.Itoa(int(r[0]))
-			case r[1] == math.MaxInt32:
-				parts[i] = fmt.Sprintf("%d to max", r[0])
-			default:
-				parts[i] = fmt.Sprintf("%d to %d", r[0], r[1])
-			}
-		}
-		p.line(depth+1, "reserved %s;", strings.Join(parts, ", "))
-	}
-	if rn := ed.ReservedNames(); rn.Len() > 0 {
-		parts := make([]string, rn.Len())
-		for i := range parts {
-			parts[i] = quoteProto(string(rn.Get(i)))
-		}
-		p.line(depth+1, "reserved %s;", strings.Join(parts, ", "))
-	}
+	// Enum ranges are inclusive.
+	rr := ed.ReservedRanges()
+	p.list(depth+1, "reserved", rr.Len(), func(i int) string {
+		r := rr.Get(i)
+		return rangeText(int64(r[0]), int64(r[1]), math.MaxInt32)
+	})
+	p.reservedNames(depth+1, ed.ReservedNames())
 	p.line(depth, "}")
 }
 

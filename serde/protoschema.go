@@ -128,7 +128,6 @@ const (
 
 type protoScope struct {
 	kind   int
-	msg    *protoMsg // the message of a message scope
 	owner  *protoMsg // the message a group here belongs to; nil for the file
 	prefix string    // full-name prefix for messages declared here
 }
@@ -205,7 +204,7 @@ func parseProtoNames(text string) (*protoNames, error) {
 			}
 			m := &protoMsg{fullName: join(top.prefix, at(i+1).s)}
 			add(top, m)
-			stack = append(stack, protoScope{kind: scopeMessage, msg: m, owner: m, prefix: m.fullName})
+			stack = append(stack, protoScope{kind: scopeMessage, owner: m, prefix: m.fullName})
 			i += 2
 			stmt = i + 1
 		case t.s == "map" && top.kind == scopeMessage && at(i+1).s == "<":
@@ -241,7 +240,7 @@ func parseProtoNames(text string) (*protoNames, error) {
 			}
 			m := &protoMsg{fullName: join(prefix, at(j+1).s)}
 			add(top, m)
-			stack = append(stack, protoScope{kind: scopeMessage, msg: m, owner: m, prefix: m.fullName})
+			stack = append(stack, protoScope{kind: scopeMessage, owner: m, prefix: m.fullName})
 			i = k
 			stmt = i + 1
 		}

@@ -3,10 +3,13 @@ package serde
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 
 	"github.com/bufbuild/protocompile"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -212,4 +215,51 @@ func TestWireRoundTrip(t *testing.T) {
 	if b := appendIndexes(nil, []int{0}); len(b) != 1 || b[0] != 0 {
 		t.Fatalf("[0] must be the single byte 0, got % x", b)
 	}
+}
+
+// Reserved ranges and names of messages (half-open field ranges) and of
+// enums (inclusive ranges) print alike, with "max" for the largest number.
+func TestPrintProtoReserved(t *testing.T) {
+	fdp := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("x/r.proto"), Package: proto.String("x"), Syntax: proto.String("proto3"),
+		EnumType: []*descriptorpb.EnumDescriptorProto{{
+			Name:  proto.String("E"),
+			Value: []*descriptorpb.EnumValueDescriptorProto{{Name: proto.String("E_A"), Number: proto.Int32(0)}},
+			ReservedRange: []*descriptorpb.EnumDescriptorProto_EnumReservedRange{
+				{Start: proto.Int32(3), End: proto.Int32(3)}, {Start: proto.Int32(5), End: proto.Int32(9)},
+				{Start: proto.Int32(100), End: proto.Int32(math.MaxInt32)}},
+			ReservedName: []string{"OLD", "GONE"},
+		}},
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name: proto.String("M"),
+			ReservedRange: []*descriptorpb.DescriptorProto_ReservedRange{
+				{Start: proto.Int32(2), End: proto.Int32(3)}, {Start: proto.Int32(10), End: proto.Int32(20)},
+				{Start: proto.Int32(1000), End: proto.Int32(536870912)}},
+			ReservedName: []string{"a", "b"},
+		}},
+	}
+	fd, err := protodesc.NewFile(fdp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := printProto(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `syntax = "proto3";
+package x;
+enum E {
+  E_A = 0;
+  reserved 3, 5 to 9, 100 to max;
+  reserved "OLD", "GONE";
+}
+message M {
+  reserved 2, 10 to 19, 1000 to max;
+  reserved "a", "b";
+}
+`
+	if got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	compileProto(t, "x/r.proto", map[string]string{"x/r.proto": got})
 }

@@ -59,7 +59,7 @@ type schemaInfo struct {
 }
 
 func infoOf(s *srclient.Schema) *schemaInfo {
-	typ := "AVRO"
+	typ := avroFormat // the registry leaves schemaType out for Avro
 	if t := s.SchemaType(); t != nil && *t != "" {
 		typ = strings.ToUpper(string(*t))
 	}
@@ -98,9 +98,22 @@ func newClient(r Registry, retry retryPolicy, ttl time.Duration) *client {
 	return &client{r: r, retry: retry, ttl: ttl}
 }
 
-// schemaByID returns the schema with the given id. Ids are immutable, so a
-// hit is final; a failure is not remembered.
-func (c *client) schemaByID(ctx context.Context, id int) (*schemaInfo, error) {
+// schemaByID returns the schema with the given id, which must be of type typ
+// ("AVRO", "PROTOBUF" or "JSON"; ErrFormatMismatch if not). Ids are
+// immutable, so a hit is final; a failure is not remembered.
+func (c *client) schemaByID(ctx context.Context, id int, typ string) (*schemaInfo, error) {
+	s, err := c.fetchByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if s.typ != typ {
+		return nil, errf(ErrFormatMismatch, nil, "schema id %d is %s, not %s", id, s.typ, typ)
+	}
+	return s, nil
+}
+
+// fetchByID is schemaByID of any type.
+func (c *client) fetchByID(ctx context.Context, id int) (*schemaInfo, error) {
 	if s, ok := c.byID.load(id); ok {
 		return s, nil
 	}
@@ -200,8 +213,21 @@ func registrationKey(create bool, subject, text string, refs []srclient.Referenc
 }
 
 // latestOf returns the latest version registered under subject, read again
-// once it is older than the codec's TTL.
-func (c *client) latestOf(ctx context.Context, subject string) (*schemaInfo, error) {
+// once it is older than the codec's TTL. It must be of type typ
+// (ErrFormatMismatch if not).
+func (c *client) latestOf(ctx context.Context, subject, typ string) (*schemaInfo, error) {
+	s, err := c.fetchLatest(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	if s.typ != typ {
+		return nil, errf(ErrFormatMismatch, nil, "latest schema of %q is %s, not %s", subject, s.typ, typ)
+	}
+	return s, nil
+}
+
+// fetchLatest is latestOf of any type.
+func (c *client) fetchLatest(ctx context.Context, subject string) (*schemaInfo, error) {
 	if e, ok := c.latest.load(subject); ok && time.Since(e.fetched) < c.ttl {
 		return e.info, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/riferrei/srclient"
 	"github.com/twmb/franz-go/pkg/sr"
+	"google.golang.org/protobuf/proto"
 
 	ourserde "github.com/kafkalambda/kafka-lambda-go/serde"
 	"github.com/kafkalambda/kafka-lambda-go/serde/internal/testpb"
@@ -265,3 +267,100 @@ func TestConstructorErrors(t *testing.T) {
 }
 
 func second[A any](_ A, err error) error { return err }
+
+// WithUseLatest in the Protobuf and JSON Schema serializers: the latest
+// version is kept within the TTL, a newer one is written with after it (with
+// a header and, for Protobuf, message indexes that a deserializer reads), and
+// a latest version of another format is ErrFormatMismatch.
+func TestUseLatestProtobufAndJSONSchema(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	reg := newTestRegistry(t)
+	const ttl = 50 * time.Millisecond
+	pb := must[ourserde.Codec[*testpb.Trade]](t)(ourserde.Protobuf[*testpb.Trade](reg.client))
+	js := must[ourserde.Codec[Payment]](t)(ourserde.JSONSchema[Payment](reg.client, ourserde.WithSchema(paymentSchema)))
+	pbLatest := must[ourserde.Codec[*testpb.Trade]](t)(ourserde.Protobuf[*testpb.Trade](reg.client,
+		ourserde.WithUseLatest(), ourserde.WithLatestTTL(ttl)))
+	jsLatest := must[ourserde.Codec[Payment]](t)(ourserde.JSONSchema[Payment](reg.client,
+		ourserde.WithUseLatest(), ourserde.WithLatestTTL(ttl)))
+	pay := Payment{ID: "p-1", Amount: 3}
+
+	for _, tc := range []struct {
+		name     string
+		topic    string
+		register func() []byte // writes with the codec that registers
+		latest   func() ([]byte, error)
+		read     func([]byte) error
+		bump     func(text string) string // a v2 that differs from text
+	}{
+		{"protobuf", "ul-pb",
+			func() []byte {
+				return must[[]byte](t)(pb.Serialize(ctx, ourserde.Target{Topic: "ul-pb"}, sampleTrade()))
+			},
+			func() ([]byte, error) { return pbLatest.Serialize(ctx, ourserde.Target{Topic: "ul-pb"}, sampleTrade()) },
+			func(b []byte) error {
+				got, err := pb.Deserialize(ctx, ourserde.Message{Topic: "ul-pb", Data: b})
+				if err == nil && !proto.Equal(got, sampleTrade()) {
+					err = errors.New("read another trade")
+				}
+				return err
+			},
+			func(text string) string { return text + "\n// v2\n" }},
+		{"json schema", "ul-js",
+			func() []byte { return must[[]byte](t)(js.Serialize(ctx, ourserde.Target{Topic: "ul-js"}, pay)) },
+			func() ([]byte, error) { return jsLatest.Serialize(ctx, ourserde.Target{Topic: "ul-js"}, pay) },
+			func(b []byte) error {
+				got, err := js.Deserialize(ctx, ourserde.Message{Topic: "ul-js", Data: b})
+				if err == nil && got != pay {
+					err = errors.New("read another payment")
+				}
+				return err
+			},
+			func(text string) string {
+				return strings.Replace(text, `"type": "object"`, `"type": "object", "description": "v2"`, 1)
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id1 := idOf(tc.register())
+			b := must[[]byte](t)(tc.latest())
+			if idOf(b) != id1 {
+				t.Fatalf("latest: id %s, want %s", idOf(b), id1)
+			}
+			v1 := must[sr.SubjectSchema](t)(found(reg.fake.GetSchema(tc.topic+"-value", 1)))
+			v2 := v1.Schema
+			v2.Schema = tc.bump(v2.Schema)
+			id2, _, err := reg.fake.RegisterSchema(tc.topic+"-value", v2)
+			if err != nil || strconv.Itoa(id2) == id1 {
+				t.Fatalf("registering v2: id %d (v1 %s), %v", id2, id1, err)
+			}
+			if b = must[[]byte](t)(tc.latest()); idOf(b) != id1 {
+				t.Fatalf("within the TTL: id %s, want the cached %s", idOf(b), id1)
+			}
+			time.Sleep(ttl + 10*time.Millisecond)
+			if b = must[[]byte](t)(tc.latest()); idOf(b) != strconv.Itoa(id2) {
+				t.Fatalf("after the TTL: id %s, want the new latest %d", idOf(b), id2)
+			}
+			if err := tc.read(b); err != nil {
+				t.Fatalf("reading what was written with the new latest: %v", err)
+			}
+			// Now the latest is an Avro schema.
+			if _, _, err := reg.fake.RegisterSchema(tc.topic+"-value", sr.Schema{Schema: `"string"`}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(ttl + 10*time.Millisecond)
+			_, err = tc.latest()
+			var e *ourserde.Error
+			if !errors.Is(err, ourserde.ErrFormatMismatch) || !errors.As(err, &e) || e.Op != ourserde.OpSerialize || e.Topic != tc.topic {
+				t.Fatalf("latest is AVRO: got %v, want ErrFormatMismatch for topic %s", err, tc.topic)
+			}
+		})
+	}
+}
+
+// found turns a lookup's ok into an error, for must.
+func found[A any](a A, ok bool) (A, error) {
+	if !ok {
+		return a, errors.New("not found")
+	}
+	return a, nil
+}

@@ -54,14 +54,17 @@ func (bytesCodec) Serialize(_ context.Context, _ Target, v []byte) ([]byte, erro
 	return append([]byte{}, v...), nil
 }
 
+// plainJSONFormat is the plain JSON codec's Error.Format.
+const plainJSONFormat = "JSON_PLAIN"
+
 type jsonCodec[T any] struct{}
 
 func (jsonCodec[T]) Deserialize(_ context.Context, m Message) (T, error) {
 	var v T
 	if err := jsoniter.ConfigCompatibleWithStandardLibrary.Unmarshal(m.Data, &v); err != nil {
 		var zero T
-		return zero, &Error{Op: OpDeserialize, Format: "JSON_PLAIN", Topic: m.Topic, IsKey: m.IsKey,
-			Err: errf(ErrDecode, err, "plain JSON")}
+		w := where{op: OpDeserialize, format: plainJSONFormat, topic: m.Topic, isKey: m.IsKey}
+		return zero, w.err(0, errf(ErrDecode, err, "plain JSON"))
 	}
 	return v, nil
 }
@@ -69,8 +72,8 @@ func (jsonCodec[T]) Deserialize(_ context.Context, m Message) (T, error) {
 func (jsonCodec[T]) Serialize(_ context.Context, t Target, v T) ([]byte, error) {
 	b, err := jsoniter.ConfigCompatibleWithStandardLibrary.Marshal(v)
 	if err != nil {
-		return nil, &Error{Op: OpSerialize, Format: "JSON_PLAIN", Topic: t.Topic, IsKey: t.IsKey,
-			Err: errf(ErrEncode, err, "plain JSON")}
+		w := where{op: OpSerialize, format: plainJSONFormat, topic: t.Topic, isKey: t.IsKey}
+		return nil, w.err(0, errf(ErrEncode, err, "plain JSON"))
 	}
 	return b, nil
 }
