@@ -15,8 +15,12 @@ import (
 // SecretRegistry is a serde.Registry whose srclient client is made on first
 // use from the settings that settings returns (a secrets.Loader's Registry
 // method): a cold start does not fetch the secret before the first record,
-// and a failed fetch is not remembered, the next call tries again. Once
-// made, the client is kept for the life of the execution environment.
+// and a failed fetch is not remembered, the next call tries again.
+//
+// Every call asks settings again (a Loader answers from its cache until its
+// TTL) and makes a new client when they changed: a rotated registry
+// password is picked up once the Loader re-reads the secret. When asking
+// fails after a client was made, the client in hand is used.
 //
 // serde.Registry's methods take no context, so the fetch is bounded by its
 // own timeout (10 s). SecretRegistry is safe for concurrent use.
@@ -24,6 +28,7 @@ type SecretRegistry struct {
 	settings func(context.Context) (secrets.Registry, error)
 
 	mu     sync.Mutex
+	cur    secrets.Registry // what client was made from
 	client *srclient.SchemaRegistryClient
 }
 
@@ -37,16 +42,17 @@ func NewSecretRegistry(settings func(context.Context) (secrets.Registry, error))
 func (r *SecretRegistry) get() (*srclient.SchemaRegistryClient, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.client != nil {
-		return r.client, nil
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s, err := r.settings(ctx)
-	if err != nil {
+	switch {
+	case err != nil && r.client != nil:
+		return r.client, nil
+	case err != nil:
 		return nil, fmt.Errorf("tradesettle: schema registry settings: %w", err)
+	case r.client == nil || s != r.cur:
+		r.cur, r.client = s, s.NewClient()
 	}
-	r.client = s.NewClient()
 	return r.client, nil
 }
 

@@ -191,24 +191,40 @@ func TestWireRejectsBadEnvironment(t *testing.T) {
 	}
 }
 
-func TestSecretRegistryRetriesAFailedFetch(t *testing.T) {
+func TestSecretRegistryFollowsTheSecret(t *testing.T) {
 	t.Parallel()
-	c := kafkalambdatest.NewCluster(t)
-	var calls atomic.Int32
-	reg := app.NewSecretRegistry(func(context.Context) (secrets.Registry, error) {
-		if calls.Add(1) == 1 {
-			return secrets.Registry{}, fmt.Errorf("fetch: %w", secrets.ErrThrottled)
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithRegistryAuth("registry", "rotated"))
+	var answer atomic.Pointer[func() (secrets.Registry, error)]
+	set := func(f func() (secrets.Registry, error)) { answer.Store(&f) }
+	reg := app.NewSecretRegistry(func(context.Context) (secrets.Registry, error) { return (*answer.Load())() })
+	withPassword := func(pw string) func() (secrets.Registry, error) {
+		return func() (secrets.Registry, error) {
+			return secrets.Registry{URL: c.RegistryURL(), Username: "registry", Password: secrets.NewValue(pw)}, nil
 		}
-		return secrets.Registry{URL: c.RegistryURL()}, nil
+	}
+	found := func(err error) bool { // the registry answered: the subject exists or not
+		return err == nil || strings.Contains(err.Error(), "404") || strings.Contains(err.Error(), "not found")
+	}
+
+	set(func() (secrets.Registry, error) {
+		return secrets.Registry{}, fmt.Errorf("fetch: %w", secrets.ErrThrottled)
 	})
 	if _, err := reg.GetSchemaVersions("x-value"); !errors.Is(err, secrets.ErrThrottled) {
-		t.Fatalf("first call: %v, want the fetch's error", err)
+		t.Fatalf("fetch failing, no client yet: %v, want the fetch's error", err)
 	}
-	if _, err := reg.GetSchemaVersions("x-value"); err != nil && !strings.Contains(err.Error(), "404") && !strings.Contains(err.Error(), "not found") {
-		t.Fatalf("second call: %v, want the registry's answer", err)
+	set(withPassword("old"))
+	if _, err := reg.GetSchemaVersions("x-value"); found(err) {
+		t.Fatalf("old password: %v, want the registry to refuse it", err)
 	}
-	if _, err := reg.GetSchemaVersions("x-value"); calls.Load() != 2 {
-		t.Fatalf("%d fetches (%v), want the client kept after the first success", calls.Load(), err)
+	set(withPassword("rotated"))
+	if _, err := reg.GetSchemaVersions("x-value"); !found(err) {
+		t.Fatalf("after the secret changed: %v, want a client made from the new password", err)
+	}
+	set(func() (secrets.Registry, error) {
+		return secrets.Registry{}, fmt.Errorf("fetch: %w", secrets.ErrUnavailable)
+	})
+	if _, err := reg.GetSchemaVersions("x-value"); !found(err) {
+		t.Fatalf("fetch failing after a client was made: %v, want the client in hand used", err)
 	}
 }
 
