@@ -65,7 +65,8 @@ func refParse(payload []byte) (*Event, error) {
 	switch re.EventSource {
 	case SourceMSK, SourceSelfManaged, SourceSelfManagedAlt:
 	case "":
-		return nil, errRefStrict
+		// A non-nil event with errRefStrict: ParseEvent must reject it.
+		return &Event{}, errRefStrict
 	default:
 		return nil, fmt.Errorf("source %q", re.EventSource)
 	}
