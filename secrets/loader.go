@@ -194,14 +194,21 @@ func jitter(ttl time.Duration) time.Duration {
 // fetchRetrying fetches, retrying throttled and unavailable answers with
 // exponential backoff and full jitter, within the context deadline.
 func (l *Loader) fetchRetrying(ctx context.Context) (raw, error) {
+	var last error // the previous attempt's failure
 	for attempt := 1; ; attempt++ {
 		r, err := l.src.fetch(ctx)
 		if err == nil {
 			return r, nil
 		}
+		if last != nil && ctx.Err() != nil {
+			// The deadline cut a retry short: the cause is what made it
+			// retry, not the deadline alone.
+			return raw{}, fmt.Errorf("after %d attempts: %w (%w)", attempt-1, last, ctx.Err())
+		}
 		if !errors.Is(err, ErrThrottled) && !errors.Is(err, ErrUnavailable) {
 			return raw{}, err
 		}
+		last = err
 		if attempt >= l.retry.MaxAttempts {
 			return raw{}, fmt.Errorf("after %d attempts: %w", attempt, err)
 		}

@@ -127,6 +127,28 @@ func TestThrottlingStopsAtTheDeadline(t *testing.T) {
 	t.Logf("%d attempts in %v", srv.Calls(gsv), took)
 }
 
+// The deadline may fall while a retry is on the wire: the error still names
+// what made the loader retry.
+func TestThrottlingThenDeadlineMidRequest(t *testing.T) {
+	t.Parallel()
+	srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
+	srv.FailNext(1000, secretstest.Throttling)
+	srv.SetLatency(100 * time.Millisecond) // most of the 300 ms is spent in requests
+	l, err := secrets.New(
+		secrets.WithSecretsManager(newSMClient(t, srv, 1), secretID),
+		secrets.WithRetry(secrets.RetryPolicy{MaxAttempts: 1000, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err = l.KafkaConfig(ctx)
+	if !errors.Is(err, secrets.ErrThrottled) {
+		t.Fatalf("error = %v; want ErrThrottled (what made it retry until the deadline)", err)
+	}
+}
+
 func TestCacheServesWarmReads(t *testing.T) {
 	t.Parallel()
 	srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
