@@ -142,6 +142,14 @@ func (m *Mapping) Run(ctx context.Context) error {
 	defer kill()
 	m.stopCtx, m.invokeCtx = stopCtx, invokeCtx
 
+	// The fixed pool exists before the client: the group may assign
+	// partitions (ownerFor picks from the pool) as soon as the client runs.
+	// Its invokers start once the cluster answered.
+	m.mu.Lock()
+	for range m.set.concurrency {
+		m.workers = append(m.workers, newWorker(m))
+	}
+	m.mu.Unlock()
 	cl, err := kgo.NewClient(m.kafkaOptions()...)
 	if err != nil {
 		return fmt.Errorf("%w: client: %w", ErrKafka, err)
@@ -152,9 +160,7 @@ func (m *Mapping) Run(ctx context.Context) error {
 		return err
 	}
 	m.mu.Lock()
-	for range m.set.concurrency {
-		w := newWorker(m)
-		m.workers = append(m.workers, w)
+	for _, w := range m.workers {
 		m.startWorker(w)
 	}
 	m.mu.Unlock()
