@@ -2,6 +2,7 @@ package kafkalambda
 
 import (
 	"context"
+	"errors"
 	"strconv"
 )
 
@@ -9,15 +10,38 @@ import (
 // (a panic's includes its stack).
 const maxErrorHeader = 8 << 10
 
-// deadLetter writes raw, as it came, to the policy's topic with headers
-// saying why and where from. The write is tracked like any send.
+// Failure is a record that failed through its own fault, as a
+// DeadLetterFunc destination receives it.
+type Failure struct {
+	// Record is the record as it came: raw key, value and headers.
+	Record *RawRecord
+	// Err says which stage failed and why; Err.SchemaID names the input's
+	// schema id where known.
+	Err *RecordError
+	// Class is the failure's class: always ClassRecord, since only a
+	// record's own failures are dead-lettered.
+	Class FailureClass
+}
+
+// deadLetter hands a record that failed through its own fault to the
+// policy's destination: the dead-letter topic (as it came, with headers
+// saying why and where from) or the user's func. What either sends is
+// tracked like any send of the record.
 func (inv *invocation) deadLetter(ctx context.Context, r *partRun, raw *RawRecord, cause error) error {
+	p := inv.eng.cfg.policy
+	if p.fn != nil {
+		re, ok := errors.AsType[*RecordError](cause)
+		if !ok {
+			re = recordError(raw, StageProcess, cause)
+		}
+		return p.fn(ctx, &Failure{Record: raw, Err: re, Class: ClassRecord})
+	}
 	msg := cause.Error()
 	if len(msg) > maxErrorHeader {
 		msg = msg[:maxErrorHeader]
 	}
 	stage := ""
-	if re, ok := cause.(*RecordError); ok {
+	if re, ok := errors.AsType[*RecordError](cause); ok {
 		stage = string(re.Stage)
 	}
 	headers := make([]Header, 0, len(raw.Headers)+5)
@@ -29,7 +53,5 @@ func (inv *invocation) deadLetter(ctx context.Context, r *partRun, raw *RawRecor
 		Header{Key: HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(raw.Partition), 10)},
 		Header{Key: HeaderSourceOffset, Value: strconv.AppendInt(nil, raw.Offset, 10)},
 	)
-	inv.eng.cfg.logger.Warn("kafkalambda: record dead-lettered", "topic", raw.Topic, "partition", raw.Partition,
-		"offset", raw.Offset, "dead_letter_topic", inv.eng.cfg.policy.topic, "error", cause.Error())
-	return r.send(ctx, inv.eng.cfg.policy.topic, raw.Key, raw.Value, headers)
+	return r.send(ctx, p.topic, raw.Key, raw.Value, headers)
 }

@@ -2,11 +2,7 @@ package kafkalambda
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +31,7 @@ type invocation struct {
 	firstErr error
 	sends    atomic.Pointer[tracker] // made on the first send
 	runs     []partRun
+	log      failureLog
 }
 
 // partRun is one partition's progress in an invocation. Sends made while
@@ -60,10 +57,12 @@ func (e *engine) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	start := time.Now()
 	ev, err := ParseEvent(payload)
 	if err != nil {
-		e.cfg.logger.Error("kafkalambda: cannot read the event", "error", err.Error())
+		e.cfg.logger.ErrorContext(ctx, "kafkalambda: cannot read the event", append(requestAttrs(ctx),
+			"error", err.Error())...)
 		return nil, err
 	}
 	inv := &invocation{eng: e}
+	inv.log.init(ctx, e.cfg.logger)
 	if d, ok := ctx.Deadline(); ok {
 		inv.deadline = d.Add(-e.cfg.margin)
 		inv.ctx, inv.cancel = context.WithDeadline(ctx, inv.deadline)
@@ -78,9 +77,16 @@ func (e *engine) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if t := inv.tracker(false); t != nil {
 		failures, sent = t.wait(inv.flushDeadline())
 	}
-	out, err := inv.answer(failures)
-	e.logOutcome(ev, inv, sent, failures, err, time.Since(start))
-	return out, err
+	out := inv.answer(failures)
+	for _, f := range failures {
+		act := actionReport
+		if out.err != nil {
+			act = actionFailBatch
+		}
+		inv.log.record(f.run.pt.Topic, f.run.pt.Partition, f.offset, f.err, Classify(f.err), act)
+	}
+	inv.logOutcome(ev, sent, failures, out, time.Since(start))
+	return out.payload, out.err
 }
 
 // flushDeadline is when waiting for the brokers gives up: the Lambda
@@ -138,22 +144,27 @@ func (inv *invocation) processAll(ev *Event) {
 	wg.Wait()
 }
 
-// process runs one partition's records in offset order until the end, the
-// first failure (FailBatch, ReportItemFailures) or the deadline.
+// process runs one partition's records in offset order until the end, or
+// until a failure stops it (see handle), or the invocation fails or
+// reaches its deadline.
 func (inv *invocation) process(r *partRun) {
-	policy := inv.eng.cfg.policy.kind
 	ctx := context.WithValue(inv.ctx, runKey{}, r)
 	run := inv.eng.runner(len(r.pt.Records))
 	for i := range r.pt.Records {
 		raw := &r.pt.Records[i]
 		if inv.failed.Load() {
-			r.stop(raw.Offset, errors.New("kafkalambda: not processed: the batch had already failed"))
+			// Not a failure of this record: the invocation's own error says
+			// why, and the whole batch is retried.
+			r.stop(raw.Offset, recordError(raw, StageProcess, errNotProcessed))
 			return
 		}
 		if err := inv.ctx.Err(); err != nil {
-			err = recordError(raw, StageProcess, fmt.Errorf("not processed before the deadline: %w", err))
+			// Out of time: the rest of the partition is left for the retry.
+			// A response that can name records reports them, so that what
+			// was done counts; otherwise the batch fails.
+			err = recordError(raw, StageProcess, fmt.Errorf("%w: %w", errDeadline, err))
 			r.stop(raw.Offset, err)
-			if policy != policyItemFailures {
+			if !inv.itemMode() {
 				inv.fail(err)
 			}
 			return
@@ -163,28 +174,73 @@ func (inv *invocation) process(r *partRun) {
 		if err == nil {
 			continue
 		}
-		switch policy {
-		case policyItemFailures:
-			r.stop(raw.Offset, err)
-			return
-		case policyDeadLetter:
-			if inv.ctx.Err() != nil || IsTransient(err) {
-				// Not the record's fault: retry the batch instead.
-				r.stop(raw.Offset, err)
-				inv.fail(err)
-				return
-			}
-			if derr := inv.deadLetter(ctx, r, raw, err); derr != nil {
-				r.stop(raw.Offset, derr)
-				inv.fail(derr)
-				return
-			}
-			r.dead++
-		default:
-			r.stop(raw.Offset, err)
-			inv.fail(err)
+		class := Classify(err)
+		if class == ClassRecord && inv.ctx.Err() != nil {
+			// The deadline, not the record, is the likelier cause: a
+			// Process cut short need not say so in its error.
+			class = ClassEnvironment
+		}
+		if !inv.handle(ctx, r, raw, err, class) {
 			return
 		}
+	}
+}
+
+// errDeadline is why records are left when the invocation runs out of time.
+var errDeadline = fmt.Errorf("%w: not processed before the deadline", ErrTransient)
+
+// itemMode reports whether the invocation's answer can name failed records
+// (a batchItemFailures response) rather than fail as a whole.
+func (inv *invocation) itemMode() bool {
+	return inv.eng.cfg.policy.kind == policyItemFailures || inv.eng.cfg.envItemFailures
+}
+
+// errNotProcessed is why records after an invocation-wide failure are
+// left: they are retried with the batch.
+var errNotProcessed = fmt.Errorf("%w: not processed: the batch had already failed", ErrBatchFailed)
+
+// handle applies the failure policy to a failed record and reports
+// whether its partition goes on.
+//
+//   - The record's fault: FailBatch fails the invocation; ReportItemFailures
+//     stops the partition here (the record and the rest of the partition are
+//     reported); DeadLetter writes it to its destination and goes on.
+//   - The environment's or the operator's fault: never dead-lettered. It
+//     fails the invocation, or, with WithEnvironmentItemFailures, stops the
+//     partition here like a reported record.
+func (inv *invocation) handle(ctx context.Context, r *partRun, raw *RawRecord, err error, class FailureClass) bool {
+	cfg := &inv.eng.cfg
+	act := actionFailBatch
+	switch {
+	case class != ClassRecord && cfg.envItemFailures:
+		act = actionReport
+	case class != ClassRecord:
+	case cfg.policy.kind == policyItemFailures:
+		act = actionReport
+	case cfg.policy.kind == policyDeadLetter:
+		act = actionDeadLetter
+	}
+	switch act {
+	case actionDeadLetter:
+		if derr := inv.deadLetter(ctx, r, raw, err); derr != nil {
+			inv.log.record(raw.Topic, raw.Partition, raw.Offset, err, class, actionFailBatch)
+			derr = fmt.Errorf("kafkalambda: dead-letter %s-%d@%d: %w", raw.Topic, raw.Partition, raw.Offset, derr)
+			r.stop(raw.Offset, derr)
+			inv.fail(derr)
+			return false
+		}
+		inv.log.record(raw.Topic, raw.Partition, raw.Offset, err, class, actionDeadLetter)
+		r.dead++
+		return true
+	case actionReport:
+		inv.log.record(raw.Topic, raw.Partition, raw.Offset, err, class, actionReport)
+		r.stop(raw.Offset, err)
+		return false
+	default:
+		inv.log.record(raw.Topic, raw.Partition, raw.Offset, err, class, actionFailBatch)
+		r.stop(raw.Offset, err)
+		inv.fail(err)
+		return false
 	}
 }
 
@@ -195,96 +251,3 @@ func (r *partRun) stop(offset int64, err error) {
 }
 
 func (r *partRun) stopped() bool { return r.err != nil }
-
-// answer turns the outcome into Invoke's result.
-func (inv *invocation) answer(failures []sendFailure) ([]byte, error) {
-	if inv.eng.cfg.policy.kind == policyItemFailures {
-		return inv.itemFailures(failures)
-	}
-	if inv.firstErr != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBatchFailed, inv.firstErr)
-	}
-	if len(failures) > 0 {
-		return nil, fmt.Errorf("%w: %d sent records not acknowledged, first: %w",
-			ErrBatchFailed, len(failures), failures[0].err)
-	}
-	return []byte("null"), nil
-}
-
-// ItemFailures is the response of a handler with ReportItemFailures, as
-// the event source mapping reads it.
-type ItemFailures struct {
-	BatchItemFailures []ItemFailure `json:"batchItemFailures"`
-}
-
-// ItemFailure names the record a partition must resume from.
-type ItemFailure struct {
-	ItemIdentifier ItemIdentifier `json:"itemIdentifier"`
-}
-
-// ItemIdentifier is a partition (the event's records map key) and an
-// offset.
-type ItemIdentifier struct {
-	Partition string `json:"partition"`
-	Offset    int64  `json:"offset"`
-}
-
-func (inv *invocation) itemFailures(failures []sendFailure) ([]byte, error) {
-	resume := make(map[*partRun]int64)
-	for i := range inv.runs {
-		if r := &inv.runs[i]; r.stopped() {
-			resume[r] = r.stopAt
-		}
-	}
-	for _, f := range failures { // every send is made by a record of a run
-		if at, ok := resume[f.run]; !ok || f.offset < at {
-			resume[f.run] = f.offset
-		}
-	}
-	resp := ItemFailures{BatchItemFailures: []ItemFailure{}}
-	for i := range inv.runs {
-		r := &inv.runs[i]
-		if at, ok := resume[r]; ok {
-			resp.BatchItemFailures = append(resp.BatchItemFailures,
-				ItemFailure{ItemIdentifier{Partition: r.pt.Key, Offset: at}})
-		}
-	}
-	return json.Marshal(resp)
-}
-
-func (e *engine) logOutcome(ev *Event, inv *invocation, sent int, failures []sendFailure, err error, took time.Duration) {
-	log := e.cfg.logger
-	if !log.Enabled(inv.ctx, slog.LevelError) {
-		return // nothing would be written: build no attributes
-	}
-	failed, dead := 0, 0
-	for i := range inv.runs {
-		if inv.runs[i].stopped() {
-			failed++
-		}
-		dead += inv.runs[i].dead
-	}
-	attrs := []any{"records", ev.Len(), "partitions", len(ev.Partitions), "sent", sent,
-		"undelivered", len(failures), "dead_lettered", dead, "duration", took}
-	switch {
-	case err != nil:
-		log.Error("kafkalambda: invocation failed", append(attrs, "error", err.Error())...)
-	case failed > 0 || len(failures) > 0:
-		first := ""
-		for i := range inv.runs {
-			if r := &inv.runs[i]; r.stopped() {
-				first = r.pt.Key + "@" + strconv.FormatInt(r.stopAt, 10) + ": " + r.err.Error()
-				break
-			}
-		}
-		if first == "" && len(failures) > 0 {
-			first = failures[0].err.Error()
-		}
-		log.Warn("kafkalambda: invocation reported item failures",
-			append(attrs, "failed_partitions", failed, "first", first)...)
-	case dead > 0:
-		log.Warn("kafkalambda: invocation dead-lettered records", attrs...)
-	default:
-		log.Debug("kafkalambda: invocation succeeded", attrs...)
-	}
-}

@@ -1,12 +1,9 @@
 package kafkalambda
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strconv"
-
-	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
 // Errors that errors.Is matches. Every error this package returns wraps one
@@ -45,33 +42,14 @@ var (
 	// option or argument it cannot use.
 	ErrInvalidOption = errors.New("kafkalambda: invalid option")
 
-	// ErrTransient marks a record failure that is not the record's fault
-	// and may pass on a retry (see Transient and IsTransient).
+	// ErrTransient marks a failure that is the environment's fault and may
+	// pass on a retry (see Transient and ClassEnvironment).
 	ErrTransient = errors.New("kafkalambda: transient failure")
+
+	// ErrMisconfigured marks a failure that is the operator's fault (see
+	// Misconfigured and ClassConfiguration).
+	ErrMisconfigured = errors.New("kafkalambda: misconfigured")
 )
-
-// Transient marks err as a transient failure: a dependency down or slow,
-// not a bad record. Return Transient(err) from Process for such failures,
-// so that the DeadLetter policy retries the batch rather than dead-letter
-// a good record. It returns nil for a nil err.
-func Transient(err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%w: %w", ErrTransient, err)
-}
-
-// IsTransient reports whether a record failure may pass on a retry: it
-// was marked with Transient, or it is the Schema Registry being
-// unavailable (serde.ErrRegistry), the producer not being creatable
-// (ErrProducer: the secret or the brokers unreachable), or a context ending
-// (the invocation's deadline). Under DeadLetter, such a failure fails the
-// invocation so that the batch is retried; every other failure is taken to
-// be the record's, and dead-lettered.
-func IsTransient(err error) bool {
-	return errors.Is(err, ErrTransient) || errors.Is(err, serde.ErrRegistry) || errors.Is(err, ErrProducer) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
-}
 
 // ParseError reports where ParseEvent found the payload malformed.
 // errors.Is(err, ErrMalformedEvent) holds for every *ParseError.
@@ -116,10 +94,11 @@ type RecordError struct {
 	Topic     string
 	Partition int32
 	Offset    int64
-	// SchemaID is the schema id the failure concerns: the one the event
-	// source mapping gave for the key or value that failed to deserialize,
-	// else the one a *serde.Error in Err names (a deserializer's, or a
-	// serializer's in Output.Send); empty when neither has one.
+	// SchemaID is the input record's schema id the failure concerns: the
+	// one the event source mapping gave for the key or value that failed to
+	// deserialize, else the one a deserializer's *serde.Error names; empty
+	// when neither has one. An output's schema id (a serializer's failure
+	// in Output.Send) is never put here: the serializer's error names it.
 	SchemaID string
 	Stage    Stage
 	Err      error
@@ -136,6 +115,16 @@ func (e *RecordError) Error() string {
 
 // Unwrap returns the cause.
 func (e *RecordError) Unwrap() error { return e.Err }
+
+// sendError is the failure of Output.Send (or SendTombstone): a record
+// whose Process returns it failed at StageSend.
+type sendError struct {
+	topic string
+	err   error
+}
+
+func (e *sendError) Error() string { return "kafkalambda: send to " + e.topic + ": " + e.err.Error() }
+func (e *sendError) Unwrap() error { return e.err }
 
 // Is makes a key or value failure match ErrDeserialize.
 func (e *RecordError) Is(target error) bool {

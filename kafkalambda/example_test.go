@@ -101,5 +101,5 @@ func ExampleReportItemFailures() {
 	out, _ := h.Invoke(context.Background(), ev.AppendJSON(nil))
 	fmt.Println(string(out))
 	// Output:
-	// {"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":11}}]}
+	// {"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":11}},{"itemIdentifier":{"partition":"t-0","offset":12}}]}
 }

@@ -46,8 +46,11 @@ func NewHandler[K, V any](keys serde.Deserializer[K], values serde.Deserializer[
 			return nil, err
 		}
 	}
-	if cfg.policy.kind == policyDeadLetter && cfg.producer == nil {
+	if cfg.policy.kind == policyDeadLetter && cfg.policy.fn == nil && cfg.producer == nil {
 		return nil, fmt.Errorf("%w: %v needs WithProducer", ErrInvalidOption, cfg.policy)
+	}
+	if cfg.envItemFailures && cfg.policy.kind == policyFailBatch {
+		return nil, fmt.Errorf("%w: WithEnvironmentItemFailures needs ReportItemFailures or a DeadLetter policy", ErrInvalidOption)
 	}
 	// Records of a partition are allocated together, one slab per
 	// partition rather than one allocation per record.
@@ -118,6 +121,11 @@ func (h *Handler[K, V]) Close() {
 }
 
 func recordError(raw *RawRecord, stage Stage, err error) *RecordError {
+	if stage == StageProcess {
+		if _, ok := errors.AsType[*sendError](err); ok {
+			stage = StageSend
+		}
+	}
 	re := &RecordError{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset, Stage: stage, Err: err}
 	switch {
 	case stage == StageKey && raw.KeySchema != nil:
@@ -125,8 +133,10 @@ func recordError(raw *RawRecord, stage Stage, err error) *RecordError {
 	case stage == StageValue && raw.ValueSchema != nil:
 		re.SchemaID = raw.ValueSchema.SchemaID
 	}
-	var se *serde.Error
-	if re.SchemaID == "" && errors.As(err, &se) && se.SchemaID != 0 {
+	// The input's schema id only: an output's, in a serializer's error,
+	// is named by that error's own text.
+	if se, ok := errors.AsType[*serde.Error](err); ok && re.SchemaID == "" &&
+		se.Op == serde.OpDeserialize && se.SchemaID != 0 {
 		re.SchemaID = strconv.Itoa(se.SchemaID)
 	}
 	return re

@@ -225,7 +225,9 @@ func TestHandlerItemFailures(t *testing.T) {
 	}
 	want := kafkalambda.ItemFailures{BatchItemFailures: []kafkalambda.ItemFailure{
 		{ItemIdentifier: kafkalambda.ItemIdentifier{Partition: "t-0", Offset: 2}},
+		{ItemIdentifier: kafkalambda.ItemIdentifier{Partition: "t-0", Offset: 3}},
 		{ItemIdentifier: kafkalambda.ItemIdentifier{Partition: "t-2", Offset: 4}},
+		{ItemIdentifier: kafkalambda.ItemIdentifier{Partition: "t-2", Offset: 5}},
 	}}
 	if !reflect.DeepEqual(resp, want) {
 		t.Errorf("response %s, want %+v", out, want)
@@ -312,12 +314,16 @@ func TestHandlerDeadlineStopsProcessing(t *testing.T) {
 		t.Fatal(err)
 	}
 	var resp kafkalambda.ItemFailures
-	if err := json.Unmarshal(out, &resp); err != nil || len(resp.BatchItemFailures) != 1 {
-		t.Fatalf("response %s (%v), want one item failure", out, err)
+	if err := json.Unmarshal(out, &resp); err != nil || len(resp.BatchItemFailures) != 16 {
+		t.Fatalf("response %s (%v), want the 16 records left", out, err)
 	}
-	if off := resp.BatchItemFailures[0].ItemIdentifier.Offset; off != 4 || last.Load() != 3 {
-		t.Errorf("resumes at %d after processing up to %d; want 4 after 3 (the record that was done at the deadline)",
-			off, last.Load())
+	for i, f := range resp.BatchItemFailures {
+		if f.ItemIdentifier.Offset != int64(4+i) {
+			t.Fatalf("item failure %d names offset %d, want %d: every record from 4 on", i, f.ItemIdentifier.Offset, 4+i)
+		}
+	}
+	if last.Load() != 3 {
+		t.Errorf("processed up to %d; want 3 (the record that was done at the deadline)", last.Load())
 	}
 }
 

@@ -3,6 +3,7 @@ package kafkalambda
 import (
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -20,15 +21,20 @@ type config struct {
 	margin         time.Duration
 	noDeadlineWait time.Duration
 	lambdaOpts     []lambda.Option
+	// envItemFailures reports failures that are not the record's fault as
+	// item failures instead of failing the invocation.
+	envItemFailures bool
+	initCheck       time.Duration
 }
 
 func defaultConfig() config {
 	return config{
 		policy:         FailBatch(),
 		concurrency:    1,
-		logger:         slog.New(slog.DiscardHandler),
+		logger:         LambdaLogger(os.Stderr, os.Getenv),
 		margin:         500 * time.Millisecond,
 		noDeadlineWait: 30 * time.Second,
+		initCheck:      5 * time.Second,
 	}
 }
 
@@ -36,8 +42,8 @@ func defaultConfig() config {
 // default), ReportItemFailures or DeadLetter.
 func WithFailurePolicy(p FailurePolicy) Option {
 	return func(c *config) error {
-		if p.kind == policyDeadLetter && p.topic == "" {
-			return fmt.Errorf("%w: DeadLetter needs a topic", ErrInvalidOption)
+		if p.kind == policyDeadLetter && p.topic == "" && p.fn == nil {
+			return fmt.Errorf("%w: DeadLetter needs a topic, DeadLetterFunc a func", ErrInvalidOption)
 		}
 		c.policy = p
 		return nil
@@ -72,9 +78,13 @@ func WithProducer(p *Producer) Option {
 	}
 }
 
-// WithLogger sets the logger for per-invocation outcomes and failures (and
-// nothing per successful record). The default discards everything: the
-// handler never writes to the global logger.
+// WithLogger sets the logger for failed records and the outcome of
+// invocations that did not simply succeed (nothing is logged per
+// successful record; a successful invocation logs at DEBUG). The default
+// is LambdaLogger(os.Stderr, os.Getenv): failures show in the function's
+// logs, in the format and at the level Lambda's advanced logging controls
+// set. WithLogger(slog.New(slog.DiscardHandler)) silences the handler. It
+// never writes to the global logger.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
@@ -108,6 +118,34 @@ func WithFlushTimeout(d time.Duration) Option {
 			return fmt.Errorf("%w: flush timeout must be positive", ErrInvalidOption)
 		}
 		c.noDeadlineWait = d
+		return nil
+	}
+}
+
+// WithEnvironmentItemFailures reports failures that are not the record's
+// fault (the environment's or the operator's: see FailureClass) as batch
+// item failures — the record and the rest of its partition — instead of
+// failing the invocation. By default such a failure fails the invocation,
+// so that Lambda's Errors metric counts it and alarms can fire; with this
+// option the invocation succeeds with item failures and only the handler's
+// ERROR log line says what happened. It needs ReportItemFailures or a
+// DeadLetter policy (and a mapping with ReportBatchItemFailures);
+// NewHandler rejects it with FailBatch.
+func WithEnvironmentItemFailures() Option {
+	return func(c *config) error {
+		c.envItemFailures = true
+		return nil
+	}
+}
+
+// WithInitCheck bounds the check Start makes before the first invocation
+// (default 5s; see Handler.Check); 0 skips it.
+func WithInitCheck(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("%w: negative init check timeout", ErrInvalidOption)
+		}
+		c.initCheck = d
 		return nil
 	}
 }

@@ -44,8 +44,13 @@ func (o *Output[K, V]) Topic() string { return o.topic }
 // as Java clients do). If the producer's local queue is full, Send waits
 // for room until the invocation's deadline.
 //
-// Errors: ErrNoInvocation; a serializer's error; ErrProducer when the
-// producer cannot be created or the record cannot be queued.
+// Errors: ErrNoInvocation; a serializer's error (a *serde.Error naming the
+// output's topic and schema id); ErrProducer when the producer cannot be
+// created or the record cannot be queued. A Process that returns the
+// error fails its record at StageSend; the error's class (Classify) says
+// whose fault it is — a record too large for the producer is the record's,
+// a topic the brokers do not know is the operator's, a producer that
+// cannot connect or whose queue stays full is the environment's.
 func (o *Output[K, V]) Send(ctx context.Context, key K, value V, headers ...Header) error {
 	r := runFrom(ctx)
 	if r == nil {
@@ -56,13 +61,16 @@ func (o *Output[K, V]) Send(ctx context.Context, key K, value V, headers ...Head
 	}
 	kb, err := o.keys.Serialize(ctx, serde.Target{Topic: o.topic, IsKey: true}, key)
 	if err != nil {
-		return fmt.Errorf("kafkalambda: serialize key for %s: %w", o.topic, err)
+		return &sendError{o.topic, fmt.Errorf("serialize key: %w", err)}
 	}
 	vb, err := o.values.Serialize(ctx, serde.Target{Topic: o.topic}, value)
 	if err != nil {
-		return fmt.Errorf("kafkalambda: serialize value for %s: %w", o.topic, err)
+		return &sendError{o.topic, fmt.Errorf("serialize value: %w", err)}
 	}
-	return r.send(ctx, o.topic, kb, vb, headers)
+	if err := r.send(ctx, o.topic, kb, vb, headers); err != nil {
+		return &sendError{o.topic, err}
+	}
+	return nil
 }
 
 // SendTombstone sends a record with key and a null value.
@@ -76,9 +84,12 @@ func (o *Output[K, V]) SendTombstone(ctx context.Context, key K, headers ...Head
 	}
 	kb, err := o.keys.Serialize(ctx, serde.Target{Topic: o.topic, IsKey: true}, key)
 	if err != nil {
-		return fmt.Errorf("kafkalambda: serialize key for %s: %w", o.topic, err)
+		return &sendError{o.topic, fmt.Errorf("serialize key: %w", err)}
 	}
-	return r.send(ctx, o.topic, kb, nil, headers)
+	if err := r.send(ctx, o.topic, kb, nil, headers); err != nil {
+		return &sendError{o.topic, err}
+	}
+	return nil
 }
 
 // send enqueues one record for the partition run's current record.

@@ -161,15 +161,20 @@ func NewProducer(config func(ctx context.Context) (kafka.ConfigMap, error), opts
 // generation is one librdkafka producer. It is replaced, not repaired,
 // after a fatal or authentication error.
 type generation struct {
-	id          int64
-	p           *kafka.Producer
-	broken      atomic.Pointer[error]
-	lastErr     atomic.Pointer[error] // the last error librdkafka reported
-	outstanding atomic.Int64          // produced, not yet reported
-	lastUsed    atomic.Int64          // unix nanoseconds of the last send or report
-	waiters     atomic.Int32          // sends waiting for room in the local queue
-	space       chan struct{}         // poked on delivery reports while waiters > 0
-	done        chan struct{}         // closed when the event loop ends
+	id      int64
+	p       *kafka.Producer
+	broken  atomic.Pointer[error]
+	lastErr atomic.Pointer[error] // the last error librdkafka reported
+	// lastCause is the last error librdkafka reported that says why the
+	// brokers cannot be used (a connection refused, a TLS or SASL failure,
+	// an unknown topic), which a later "all brokers down" or a purge does
+	// not say.
+	lastCause   atomic.Pointer[error]
+	outstanding atomic.Int64  // produced, not yet reported
+	lastUsed    atomic.Int64  // unix nanoseconds of the last send or report
+	waiters     atomic.Int32  // sends waiting for room in the local queue
+	space       chan struct{} // poked on delivery reports while waiters > 0
+	done        chan struct{} // closed when the event loop ends
 }
 
 func (g *generation) poke() {
@@ -238,7 +243,7 @@ func (p *Producer) get(ctx context.Context) (*generation, error) {
 	if err != nil {
 		// librdkafka names the property it rejects; the config's values
 		// are not part of its message.
-		return nil, fmt.Errorf("%w: create: %w", ErrProducer, err)
+		return nil, classify(ClassConfiguration, ErrProducer, fmt.Errorf("create: %w", err))
 	}
 	g := &generation{id: p.gens.Add(1), p: kp, space: make(chan struct{}, 1), done: make(chan struct{})}
 	g.lastUsed.Store(time.Now().UnixNano())
@@ -321,11 +326,11 @@ func (p *Producer) produce(ctx context.Context, tr *tracker, ref *sendRef, m *ka
 			g.poke()
 		}
 	}
-	giveUp := func(err error) error {
+	giveUp := func(class FailureClass, err error) error {
 		leave()
 		g.outstanding.Add(-1)
 		tr.remove(ref)
-		return fmt.Errorf("%w: %w", ErrProducer, err)
+		return classify(class, ErrProducer, err)
 	}
 	for {
 		err := g.p.Produce(m, nil)
@@ -334,7 +339,7 @@ func (p *Producer) produce(ctx context.Context, tr *tracker, ref *sendRef, m *ka
 			return nil
 		}
 		if !errQueueFull(err) {
-			return giveUp(fmt.Errorf("produce to %s: %w", *m.TopicPartition.Topic, err))
+			return giveUp(produceClass(err), fmt.Errorf("produce to %s: %w", *m.TopicPartition.Topic, err))
 		}
 		if timer == nil {
 			// Registered as a waiter before trying again, so that no
@@ -348,9 +353,9 @@ func (p *Producer) produce(ctx context.Context, tr *tracker, ref *sendRef, m *ka
 		select {
 		case <-g.space:
 		case <-timer.C:
-			return giveUp(fmt.Errorf("local queue full until the deadline: %w", err))
+			return giveUp(ClassEnvironment, fmt.Errorf("local queue full until the deadline: %w", err))
 		case <-ctx.Done():
-			return giveUp(fmt.Errorf("local queue full: %w", ctx.Err()))
+			return giveUp(ClassEnvironment, fmt.Errorf("local queue full: %w", ctx.Err()))
 		}
 	}
 }

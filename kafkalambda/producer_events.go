@@ -2,6 +2,7 @@ package kafkalambda
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -39,6 +40,9 @@ func (p *Producer) events(g *generation) {
 func (p *Producer) onError(g *generation, e kafka.Error) {
 	var last error = e
 	g.lastErr.Store(&last)
+	if e.Code() != kafka.ErrAllBrokersDown {
+		g.lastCause.Store(&last)
+	}
 	switch {
 	case e.IsFatal():
 		err := fmt.Errorf("%w: fatal error: %w", ErrProducer, e)
@@ -52,7 +56,7 @@ func (p *Producer) onError(g *generation, e kafka.Error) {
 		if isCertificateFailure(e) {
 			what = "broker certificate not trusted"
 		}
-		err := fmt.Errorf("%w: %s: %w", ErrProducer, what, e)
+		err := classify(ClassConfiguration, ErrProducer, fmt.Errorf("%s: %w", what, e))
 		if g.breakWith(err) {
 			p.log.Error("kafkalambda: brokers rejected the producer's credentials or certificate; it will be rebuilt from a fresh config",
 				"generation", g.id, "error", e.Error())
@@ -137,4 +141,47 @@ func (p *Producer) logs(g *generation) {
 		r.AddAttrs(slog.String("facility", l.Tag), slog.String("client", l.Name), slog.Int64("generation", g.id))
 		_ = p.log.Handler().Handle(context.Background(), r)
 	}
+}
+
+// produceClass is the class of an error librdkafka's Produce returned
+// synchronously, before the message was queued: a message larger than the
+// producer's message.max.bytes is the record's fault (it is the same on
+// every retry); an unknown topic or partition, the operator's; anything
+// else, the environment's.
+func produceClass(err error) FailureClass {
+	var ke kafka.Error
+	if !errors.As(err, &ke) {
+		return ClassEnvironment
+	}
+	switch ke.Code() {
+	case kafka.ErrMsgSizeTooLarge:
+		return ClassRecord
+	case kafka.ErrUnknownTopic, kafka.ErrUnknownTopicOrPart, kafka.ErrUnknownPartition, kafka.ErrInvalidArg:
+		return ClassConfiguration
+	}
+	return ClassEnvironment
+}
+
+// deliveryClass is the class of a failed delivery report. It is never the
+// record's: a produce request carries a batch of records, and a broker's
+// rejection of the batch (INVALID_RECORD, MESSAGE_TOO_LARGE against the
+// topic's max.message.bytes) reaches every record in it, so a good record
+// must not be dead-lettered for a neighbour. Rejections that the topic's or
+// the cluster's settings cause are the operator's fault; the rest
+// (timeouts, purges at the deadline, brokers down, fatal idempotence
+// errors) the environment's.
+func deliveryClass(ke kafka.Error, broken error) FailureClass {
+	if broken != nil && Classify(broken) == ClassConfiguration {
+		return ClassConfiguration
+	}
+	switch ke.Code() {
+	case kafka.ErrUnknownTopic, kafka.ErrUnknownTopicOrPart, kafka.ErrUnknownPartition,
+		kafka.ErrTopicAuthorizationFailed, kafka.ErrClusterAuthorizationFailed,
+		kafka.ErrTransactionalIDAuthorizationFailed, kafka.ErrTopicException,
+		kafka.ErrPolicyViolation, kafka.ErrMsgSizeTooLarge, kafka.ErrInvalidRecord,
+		kafka.ErrRecordListTooLarge, kafka.ErrInvalidRequiredAcks,
+		kafka.ErrAuthentication, kafka.ErrSaslAuthenticationFailed:
+		return ClassConfiguration
+	}
+	return ClassEnvironment
 }

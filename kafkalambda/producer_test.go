@@ -166,10 +166,21 @@ func TestProducerItemFailuresOneBadPartition(t *testing.T) {
 	c := newCluster(t, kfake.SeedTopics(1, "out", "rejected"))
 	c.Kafka().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "rejected", Err: kerr.InvalidRecord, Count: -1})
 	p := newProducer(t, c, nil)
+	// A broker rejecting what the function writes is not the input
+	// record's fault (the rejection reaches every record of a produce
+	// request): by default it fails the invocation, so that it is seen.
 	h := echoHandler(t, p, "out", map[int32]string{1: "rejected"},
 		kafkalambda.WithFailurePolicy(kafkalambda.ReportItemFailures()))
 	ctx, cancel := withDeadline(10 * time.Second)
 	defer cancel()
+	if _, err := h.Invoke(ctx, inputEvent(t, 5, "in-0", "in-1", "in-2")); !errors.Is(err, kafkalambda.ErrUndelivered) ||
+		kafkalambda.Classify(err) != kafkalambda.ClassConfiguration {
+		t.Fatalf("Invoke = %v (class %q), want ErrUndelivered of class configuration", err, kafkalambda.Classify(err))
+	}
+	// Reported instead, the one partition whose records were rejected is
+	// named from its first record on, and the others are done.
+	h = echoHandler(t, p, "out", map[int32]string{1: "rejected"},
+		kafkalambda.WithFailurePolicy(kafkalambda.ReportItemFailures()), kafkalambda.WithEnvironmentItemFailures())
 	out, err := h.Invoke(ctx, inputEvent(t, 5, "in-0", "in-1", "in-2"))
 	if err != nil {
 		t.Fatal(err)
@@ -178,12 +189,15 @@ func TestProducerItemFailuresOneBadPartition(t *testing.T) {
 	if err := json.Unmarshal(out, &resp); err != nil {
 		t.Fatal(err)
 	}
-	want := []kafkalambda.ItemFailure{{ItemIdentifier: kafkalambda.ItemIdentifier{Partition: "in-1", Offset: 100}}}
-	if !reflect.DeepEqual(resp.BatchItemFailures, want) {
-		t.Fatalf("response %s, want in-1 from offset 100", out)
+	var want []kafkalambda.ItemFailure
+	for o := range int64(5) {
+		want = append(want, kafkalambda.ItemFailure{ItemIdentifier: kafkalambda.ItemIdentifier{Partition: "in-1", Offset: 100 + o}})
 	}
-	if got := readTopic(t, c, "out"); len(got) != 10 {
-		t.Fatalf("read %d records from the good partitions, want 10", len(got))
+	if !reflect.DeepEqual(resp.BatchItemFailures, want) {
+		t.Fatalf("response %s, want in-1 from offset 100 to its end", out)
+	}
+	if got := readTopic(t, c, "out"); len(got) != 20 {
+		t.Fatalf("read %d records from the good partitions of two invocations, want 20", len(got))
 	}
 }
 
@@ -275,7 +289,7 @@ func TestProducerFlushDeadlinePurges(t *testing.T) {
 	slowTopic(c.Kafka(), "slow", release)
 	p := newProducer(t, c, nil)
 	h := echoHandler(t, p, "slow", nil, kafkalambda.WithFailurePolicy(kafkalambda.ReportItemFailures()),
-		kafkalambda.WithDeadlineMargin(200*time.Millisecond))
+		kafkalambda.WithEnvironmentItemFailures(), kafkalambda.WithDeadlineMargin(200*time.Millisecond))
 	ctx, cancel := withDeadline(2 * time.Second)
 	defer cancel()
 	start := time.Now()
@@ -295,7 +309,7 @@ func TestProducerFlushDeadlinePurges(t *testing.T) {
 		parts = append(parts, fmt.Sprintf("%s@%d", f.ItemIdentifier.Partition, f.ItemIdentifier.Offset))
 	}
 	sort.Strings(parts)
-	if !reflect.DeepEqual(parts, []string{"in-0@100", "in-1@100"}) {
+	if !reflect.DeepEqual(parts, []string{"in-0@100", "in-0@101", "in-0@102", "in-1@100", "in-1@101", "in-1@102"}) {
 		t.Fatalf("item failures %v: unacknowledged sends must fail the records that made them", parts)
 	}
 }

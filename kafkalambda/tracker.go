@@ -1,6 +1,7 @@
 package kafkalambda
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -90,18 +91,13 @@ func (t *tracker) done() {
 
 func (t *tracker) report(ref *sendRef, err error) {
 	if err != nil {
-		if cause := ref.gen.broken.Load(); cause != nil {
-			// Purged because the producer broke: say why, rather than
-			// only "Local: Purged in queue".
-			err = fmt.Errorf("%w (%w)", err, *cause)
-		}
+		err = undelivered(ref, err)
 		t.failMu.Lock()
 		if t.abandoned {
 			t.failMu.Unlock()
 			return // already counted failed by wait
 		}
-		t.failures = append(t.failures, sendFailure{run: ref.run, offset: ref.offset,
-			err: fmt.Errorf("%w: to %s: %w", ErrUndelivered, ref.topic, err)})
+		t.failures = append(t.failures, sendFailure{run: ref.run, offset: ref.offset, err: err})
 		ref.done.Store(true)
 		t.failMu.Unlock()
 	} else {
@@ -110,6 +106,29 @@ func (t *tracker) report(ref *sendRef, err error) {
 		ref.done.Store(true)
 	}
 	t.done()
+}
+
+// undelivered is the error of a message that was not acknowledged: a
+// *RecordError at StageSend for the record that sent it, classified
+// (deliveryClass), and saying why — the producer's breakage, or the last
+// broker error behind a purge or a timeout ("Connect to ... failed:
+// Connection refused", an authentication failure, an unknown topic), which
+// "Local: Purged in queue" alone does not say.
+func undelivered(ref *sendRef, err error) error {
+	var broken error
+	if b := ref.gen.broken.Load(); b != nil {
+		broken = *b
+		err = fmt.Errorf("%w (%w)", err, broken)
+	} else if c := ref.gen.lastCause.Load(); c != nil {
+		err = fmt.Errorf("%w (last broker error: %w)", err, *c)
+	} else if c := ref.gen.lastErr.Load(); c != nil {
+		err = fmt.Errorf("%w (last broker error: %w)", err, *c)
+	}
+	var ke kafka.Error
+	errors.As(err, &ke)
+	err = classify(deliveryClass(ke, broken), ErrUndelivered, fmt.Errorf("to %s: %w", ref.topic, err))
+	pt := ref.run.pt
+	return &RecordError{Topic: pt.Topic, Partition: pt.Partition, Offset: ref.offset, Stage: StageSend, Err: err}
 }
 
 // wait returns once every message has a delivery report, or at deadline.
@@ -134,10 +153,7 @@ func (t *tracker) wait(deadline time.Time) ([]sendFailure, int) {
 	t.abandoned = true
 	for _, ref := range t.refs {
 		if !ref.done.Load() {
-			err := fmt.Errorf("%w: to %s: not acknowledged before the deadline", ErrUndelivered, ref.topic)
-			if cause := ref.gen.lastErr.Load(); cause != nil {
-				err = fmt.Errorf("%w (last producer error: %w)", err, *cause)
-			}
+			err := undelivered(ref, errors.New("not acknowledged before the deadline"))
 			t.failures = append(t.failures, sendFailure{run: ref.run, offset: ref.offset, err: err})
 		}
 	}
