@@ -26,20 +26,35 @@
 //
 // An error returned by Process, or by a deserializer, and a panic in
 // either, is the failure of that record: a *RecordError that names the
-// topic, partition, offset, the stage and (for a deserializer) the schema id,
-// and wraps the cause. What follows is the handler's FailurePolicy:
+// topic, partition, offset, the stage (deserialize key or value, process,
+// send) and, for a deserializer, the input's schema id, and wraps the
+// cause. Every failure has exactly one class (Classify, FailureClass): the
+// record's fault (permanent), the environment's (transient: the registry,
+// the brokers or the secret source down or slow, the deadline) or the
+// operator's (configuration: credentials, a missing secret, a registry URL
+// that is not a registry, an unknown output topic). The README's "Failure
+// handling" table maps every error source to its class.
+//
+// Only a record's own failure is handled by the handler's FailurePolicy:
 //
 //   - FailBatch (the default): Invoke stops and returns an error; the event
 //     source mapping retries the whole batch.
-//   - ReportItemFailures: each partition stops at its first failure, the
-//     others go on, and Invoke returns the batchItemFailures response naming
-//     where each failed partition must resume.
-//   - DeadLetter(topic): the record is written as it came to topic, with
-//     headers saying why, and processing goes on.
+//   - ReportItemFailures: the partition stops at the failed record, the
+//     others go on, and Invoke answers with the batchItemFailures response
+//     naming the failed record and every record of its partition after it.
+//   - DeadLetter(topic), DeadLetterFunc(fn): the record goes to a
+//     dead-letter destination, with the reason, and processing goes on.
 //
-// Retries repeat the records after the failure point, so what those records
-// sent may be sent twice: delivery is at-least-once. Nothing is reported
-// done that was not processed and acknowledged.
+// A failure that is not the record's fault is never dead-lettered and
+// never passes silently: under every policy it fails the invocation — a
+// Lambda function error that the Errors metric counts and the mapping
+// retries — unless WithEnvironmentItemFailures reports it as item failures
+// instead. Process marks its own such failures with Transient or
+// Misconfigured; an unmarked error is taken to be the record's.
+//
+// Retries repeat records that were already processed, so what those
+// records sent may be sent twice: delivery is at-least-once. Nothing is
+// reported done that was not processed and acknowledged.
 //
 // # Flush at end
 //
@@ -71,8 +86,24 @@
 //
 // # Logging
 //
-// The handler and the producer log through the *slog.Logger given with
-// WithLogger and WithProducerLogger; by default they log nothing, and
-// librdkafka's own log lines go through the producer's logger, never
-// straight to stderr.
+// Failures are visible by default: without WithLogger the handler logs to
+// stderr through log/slog (LambdaLogger), in the format and at the level
+// Lambda's advanced logging controls set (AWS_LAMBDA_LOG_FORMAT,
+// AWS_LAMBDA_LOG_LEVEL): one line per failed record, up to ten per
+// invocation, with its coordinates, stage, class and what was done with it,
+// and one line per invocation that did not simply succeed, whose figures
+// are those of its response; durations in milliseconds. Record contents
+// are never logged. WithLogger replaces that logger;
+// WithLogger(slog.New(slog.DiscardHandler)) silences it. The producer logs
+// through WithProducerLogger (discarded by default), and librdkafka's own
+// log lines go through it, never straight to stderr; the cause of an
+// undelivered record (a refused connection, an authentication failure) is
+// in the record's error either way.
+//
+// # Fail fast at INIT
+//
+// Start checks the handler before the first invocation (Handler.Check:
+// the producer's config func — the secret — and librdkafka's acceptance of
+// the properties) and fails the function's INIT phase on a configuration
+// error, reporting it to the Runtime API; WithInitCheck(0) skips the check.
 package kafkalambda
