@@ -50,13 +50,13 @@ func (j *job) drain() []*rec {
 
 // invocation is one call of the target and how it came out.
 type invocation struct {
-	res      Result
-	outcome  Outcome
-	err      error
-	failedAt map[*partState]int64 // OutcomePartial: lowest reported offset
-	seq      int64
-	bytes    int
-	took     time.Duration
+	res     Result
+	outcome Outcome
+	err     error
+	listed  map[*partState][]int64 // OutcomePartial: offsets listed per partition, increasing
+	seq     int64
+	bytes   int
+	took    time.Duration
 }
 
 // process takes a batch through invocations until every record in it is
@@ -152,7 +152,7 @@ func (m *Mapping) act(j *job, inv *invocation, res *BatchResult, queue []*job) [
 		return queue[1:]
 
 	case OutcomePartial:
-		rest := m.partial(j, inv.failedAt)
+		rest := m.partial(j, inv.listed)
 		res.Succeeded = j.records() - rest.records()
 		m.stats.succeeded.Add(int64(res.Succeeded))
 		rest.attempts, rest.last = j.attempts+1, inv
@@ -253,19 +253,20 @@ func (p part) finish() {
 
 // partial handles reported item failures: each reported partition is done
 // up to its lowest reported offset, the others entirely. It returns the
-// batch of what is left. failedAt is parseItemFailures' answer for j: each
+// batch of what is left. listed is parseItemFailures' answer for j: each
 // offset in it is that of a record of j, so the batch left holds at least
 // that record.
-func (m *Mapping) partial(j *job, failedAt map[*partState]int64) *job {
+func (m *Mapping) partial(j *job, listed map[*partState][]int64) *job {
 	rest := &job{}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, p := range j.parts {
-		f, reported := failedAt[p.ps]
+		offs, reported := listed[p.ps]
 		if !reported {
 			p.finish()
 			continue
 		}
+		f := offs[0]
 		i := 0
 		for i < len(p.recs) && p.recs[i].raw.Offset < f {
 			i++
@@ -372,15 +373,15 @@ func (m *Mapping) invoke(j *job, payload []byte) *invocation {
 	case !m.set.itemFailures:
 		inv.outcome = OutcomeSuccess
 	default:
-		failedAt, err := parseItemFailures(res.Payload, j)
+		listed, err := parseItemFailures(res.Payload, j)
 		switch {
 		case err != nil:
 			inv.outcome, inv.err = OutcomeBadResponse, err
 			m.stats.badResponses.Add(1)
-		case len(failedAt) == 0:
+		case len(listed) == 0:
 			inv.outcome = OutcomeSuccess
 		default:
-			inv.outcome, inv.failedAt = OutcomePartial, failedAt
+			inv.outcome, inv.listed = OutcomePartial, listed
 			m.stats.partialFailures.Add(1)
 		}
 	}

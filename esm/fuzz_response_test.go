@@ -48,10 +48,10 @@ func FuzzInvokeResponse(f *testing.F) {
 
 // byKey keys item failures by partition, for comparing two answers for
 // different jobs.
-func byKey(failed map[*partState]int64) map[string]int64 {
-	out := make(map[string]int64, len(failed))
-	for ps, off := range failed {
-		out[ps.key] = off
+func byKey(failed map[*partState][]int64) map[string][]int64 {
+	out := make(map[string][]int64, len(failed))
+	for ps, offs := range failed {
+		out[ps.key] = offs
 	}
 	return out
 }

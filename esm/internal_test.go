@@ -3,6 +3,7 @@ package esm
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func TestParseItemFailures(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		in   string
-		want string // "t-0:12 ..." or "bad"
+		want string // "t-0:[11 12] ..." or "bad"
 	}{
 		{"empty", ``, ""},
 		{"spaces", " \n", ""},
@@ -36,9 +37,10 @@ func TestParseItemFailures(t *testing.T) {
 		{"null list", `{"batchItemFailures":null}`, ""},
 		{"empty list", `{"batchItemFailures":[]}`, ""},
 		{"other fields only", `{"status":"ok"}`, ""},
-		{"one", `{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":12}}]}`, "t-0:12"},
-		{"lowest per partition", `{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":13}},
-			{"itemIdentifier":{"partition":"t-1","offset":1}},{"itemIdentifier":{"partition":"t-0","offset":11}}]}`, "t-0:11 t-1:1"},
+		{"one", `{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":12}}]}`, "t-0:[12]"},
+		{"every listed offset per partition, in order, once", `{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":13}},
+			{"itemIdentifier":{"partition":"t-1","offset":1}},{"itemIdentifier":{"partition":"t-0","offset":11}},
+			{"itemIdentifier":{"partition":"t-0","offset":13}}]}`, "t-0:[11 13] t-1:[1]"},
 		{"offset outside the batch", `{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":9}}]}`, "bad"},
 		{"partition outside the batch", `{"batchItemFailures":[{"itemIdentifier":{"partition":"t-2","offset":0}}]}`, "bad"},
 		{"string offset", `{"batchItemFailures":[{"itemIdentifier":{"partition":"t-0","offset":"12"}}]}`, "bad"},
@@ -63,9 +65,9 @@ func TestParseItemFailures(t *testing.T) {
 			s = "bad"
 		} else {
 			for _, key := range []string{"t-0", "t-1"} {
-				for ps, off := range got {
+				for ps, offs := range got {
 					if ps.key == key {
-						s += fmt.Sprintf(" %s:%d", key, off)
+						s += fmt.Sprintf(" %s:%v", key, offs)
 					}
 				}
 			}
@@ -92,9 +94,14 @@ func FuzzParseItemFailures(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for ps, off := range got {
-			if findRecord(j, ps.key, off) != ps {
-				t.Fatalf("accepted %s@%d, not in the batch", ps.key, off)
+		for ps, offs := range got {
+			if len(offs) == 0 || !slices.IsSorted(offs) || len(slices.Compact(slices.Clone(offs))) != len(offs) {
+				t.Fatalf("%s: offsets %v not increasing, or none", ps.key, offs)
+			}
+			for _, off := range offs {
+				if findRecord(j, ps.key, off) != ps {
+					t.Fatalf("accepted %s@%d, not in the batch", ps.key, off)
+				}
 			}
 		}
 	})

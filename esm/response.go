@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 )
 
 // parseItemFailures reads a response as a batch item failures document and
-// returns, for each reported partition, the lowest reported offset.
+// returns, for each reported partition, the offsets it lists, in increasing
+// order, each once.
 //
 // As AWS does: an empty response, null, an object without
 // batchItemFailures, a null or empty list all mean success (no failures).
@@ -19,7 +21,7 @@ import (
 // with each partition a key of the event and each offset (a JSON integer) a
 // record of that partition in the event, fails the whole batch
 // (ErrBadResponse).
-func parseItemFailures(payload []byte, j *job) (map[*partState]int64, error) {
+func parseItemFailures(payload []byte, j *job) (map[*partState][]int64, error) {
 	p := bytes.TrimSpace(payload)
 	if len(p) == 0 || string(p) == "null" {
 		return nil, nil
@@ -39,7 +41,7 @@ func parseItemFailures(payload []byte, j *job) (map[*partState]int64, error) {
 	if err := json.Unmarshal(list, &items); err != nil {
 		return nil, badResponse("batchItemFailures: %v", err)
 	}
-	failed := map[*partState]int64{}
+	failed := map[*partState][]int64{}
 	for i, raw := range items {
 		var item struct {
 			ID *struct {
@@ -62,9 +64,11 @@ func parseItemFailures(payload []byte, j *job) (map[*partState]int64, error) {
 		if ps == nil {
 			return nil, badResponse("batchItemFailures[%d]: %s@%d is not in the batch", i, *item.ID.Partition, off)
 		}
-		if cur, ok := failed[ps]; !ok || off < cur {
-			failed[ps] = off
-		}
+		failed[ps] = append(failed[ps], off)
+	}
+	for ps, offs := range failed {
+		slices.Sort(offs)
+		failed[ps] = slices.Compact(offs)
 	}
 	return failed, nil
 }
