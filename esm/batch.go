@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
@@ -22,11 +23,15 @@ type job struct {
 
 // part is one partition's records in a job. end is the commit position
 // once the part is done: one past the last record the job took, even if
-// records were removed (expired, sent to the on-failure topic) since.
+// records were removed (expired, sent to the on-failure topic) since. held
+// are the offsets, increasing, of records between recs that are done but
+// not yet under the commit position: under RetryListed, the records a
+// partial response did not list after the first one it did.
 type part struct {
 	ps   *partState
 	recs []*rec
 	end  int64
+	held []int64
 }
 
 func (j *job) records() int {
@@ -244,18 +249,21 @@ func (m *Mapping) finish(j *job) {
 }
 
 // finish marks p finished: its partition's commit position moves to p.end,
-// and its records count as handled, to be covered by the next commit. m.mu
-// is held.
+// and its records, held ones included, count as handled, to be covered by
+// the next commit. m.mu is held.
 func (p part) finish() {
 	p.ps.done = max(p.ps.done, p.end)
-	p.ps.pending += len(p.recs)
+	p.ps.pending += len(p.recs) + len(p.held)
 }
 
-// partial handles reported item failures: each reported partition is done
-// up to its lowest reported offset, the others entirely. It returns the
-// batch of what is left. listed is parseItemFailures' answer for j: each
-// offset in it is that of a record of j, so the batch left holds at least
-// that record.
+// partial handles reported item failures and returns the batch of the
+// records to retry. listed is parseItemFailures' answer for j: per reported
+// partition, the offsets listed, increasing, each that of a record of j. A
+// partition not reported is done. In a reported one the records to retry
+// are, under ResumeFromLowest, every record from the lowest listed offset
+// on and, under RetryListed, the listed records only; the others are done.
+// The commit position moves up to the lowest listed offset, and the records
+// done after it are held in the retried part until it finishes.
 func (m *Mapping) partial(j *job, listed map[*partState][]int64) *job {
 	rest := &job{}
 	m.mu.Lock()
@@ -266,14 +274,32 @@ func (m *Mapping) partial(j *job, listed map[*partState][]int64) *job {
 			p.finish()
 			continue
 		}
-		f := offs[0]
-		i := 0
-		for i < len(p.recs) && p.recs[i].raw.Offset < f {
-			i++
+		from := offs[0]
+		retry := part{ps: p.ps, end: p.end}
+		covered := 0 // done records now under the commit position
+		for _, r := range p.recs {
+			off := r.raw.Offset
+			_, isListed := slices.BinarySearch(offs, off)
+			switch {
+			case off < from:
+				covered++
+			case isListed || m.set.failureModel == ResumeFromLowest:
+				retry.recs = append(retry.recs, r)
+			default:
+				retry.held = append(retry.held, off)
+			}
 		}
-		p.ps.done = max(p.ps.done, f)
-		p.ps.pending += i
-		rest.parts = append(rest.parts, part{ps: p.ps, recs: p.recs[i:], end: p.end})
+		for _, off := range p.held {
+			if off < from {
+				covered++
+			} else {
+				retry.held = append(retry.held, off)
+			}
+		}
+		slices.Sort(retry.held)
+		p.ps.done = max(p.ps.done, from)
+		p.ps.pending += covered
+		rest.parts = append(rest.parts, retry)
 	}
 	return rest
 }
@@ -292,8 +318,10 @@ func (j *job) split() (a, b *job) {
 			a.parts = append(a.parts, p)
 			left -= len(p.recs)
 		default:
-			a.parts = append(a.parts, part{ps: p.ps, recs: p.recs[:left:left], end: p.recs[left].raw.Offset})
-			b.parts = append(b.parts, part{ps: p.ps, recs: p.recs[left:], end: p.end})
+			cut := p.recs[left].raw.Offset
+			h, _ := slices.BinarySearch(p.held, cut)
+			a.parts = append(a.parts, part{ps: p.ps, recs: p.recs[:left:left], end: cut, held: p.held[:h:h]})
+			b.parts = append(b.parts, part{ps: p.ps, recs: p.recs[left:], end: p.end, held: p.held[h:]})
 			left = 0
 		}
 	}

@@ -89,6 +89,7 @@ type settings struct {
 	maxAge         time.Duration
 	bisect         bool
 	itemFailures   bool
+	failureModel   ItemFailureModel
 	onFailure      string
 	registry       *SchemaRegistry
 	logger         *slog.Logger
@@ -108,6 +109,7 @@ func defaultSettings() settings {
 		window:         DefaultBatchingWindow,
 		maxRetries:     -1,
 		maxAge:         -1,
+		failureModel:   ResumeFromLowest,
 		logger:         slog.New(slog.DiscardHandler),
 		backoffMin:     200 * time.Millisecond,
 		backoffMax:     5 * time.Second,
@@ -195,11 +197,63 @@ func WithBisectBatchOnFunctionError(on bool) Option {
 }
 
 // WithReportBatchItemFailures reads the function's response as a batch item
-// failures document and resumes each reported partition at its lowest
-// reported offset (FunctionResponseTypes ReportBatchItemFailures; default
-// off, and then the response is ignored).
+// failures document and retries the records it names as WithItemFailureModel
+// says: by default each reported partition resumes at its lowest reported
+// offset (FunctionResponseTypes ReportBatchItemFailures; default off, and
+// then the response is ignored).
 func WithReportBatchItemFailures(on bool) Option {
 	return func(s *settings) { s.itemFailures = on }
+}
+
+// ItemFailureModel is what a batch item failures response does to the
+// partitions it names (see WithItemFailureModel). AWS documents for Kafka
+// event source mappings only that a partial batch response lets Lambda
+// "retry only the failed records"; it does not say whether the records of a
+// named partition after a listed one are retried too. The two models are
+// the two readings.
+//
+// Under both, a partition the response does not name is done: its records
+// count as processed and its offsets are committed. Records retried are
+// invoked again after the retry backoff, in offset order, before any later
+// record of their partition; the retry counts against MaximumRetryAttempts,
+// and records that run out of retries go to the on-failure topic (or are
+// discarded) as after a function error. A response naming a record not in
+// the batch fails the whole batch under both.
+type ItemFailureModel string
+
+// Item failure models.
+const (
+	// ResumeFromLowest (the default) reads the response as a checkpoint, as
+	// Lambda documents partial batch responses for Kinesis and DynamoDB
+	// streams. In each named partition the records before the lowest
+	// listed offset are processed and committed; the record at that offset
+	// and every later record of the partition in the batch, listed or not,
+	// are retried as one batch. A function that lists only the first record
+	// it failed in a partition loses nothing.
+	ResumeFromLowest ItemFailureModel = "resume-from-lowest"
+	// RetryListed retries the listed records only. In each named partition
+	// every record not listed counts as processed, those after a listed one
+	// too, and the listed records are retried, in offset order, as a batch
+	// of just those records. The partition's commit position moves to its
+	// lowest listed offset at once; the offsets of the records after it are
+	// committed as the listed records before them are processed or given up
+	// (an offset is never committed while an earlier record of the
+	// partition is still to be retried). A function must list every record
+	// it did not process: one that lists only the first record it failed in
+	// a partition, leaving the later ones unprocessed, loses those.
+	RetryListed ItemFailureModel = "retry-listed"
+)
+
+// WithItemFailureModel sets what a batch item failures response does to the
+// partitions it names: ResumeFromLowest (the default) or RetryListed. It has
+// an effect only with WithReportBatchItemFailures(true).
+func WithItemFailureModel(model ItemFailureModel) Option {
+	return func(s *settings) {
+		if model != ResumeFromLowest && model != RetryListed {
+			s.bad("item failure model %q is not %q or %q", model, ResumeFromLowest, RetryListed)
+		}
+		s.failureModel = model
+	}
 }
 
 // WithOnFailureTopic sends records that exhaust their retries or their age

@@ -57,11 +57,16 @@
 //     batch is split in two halves retried in order; a split does not count
 //     as a retry, so a bad record ends up alone and only it is given up.
 //   - ReportBatchItemFailures: the response {"batchItemFailures":
-//     [{"itemIdentifier":{"partition":"<topic>-<n>","offset":<n>}}]} makes each
-//     reported partition resume at its lowest reported offset (the records
-//     before it are done; this counts as a retry of the rest) and marks the
-//     other partitions of the batch done. An empty or null list, an empty
-//     object or an empty response is success. A response that is not such a
+//     [{"itemIdentifier":{"partition":"<topic>-<n>","offset":<n>}}]} names
+//     records the function did not process; the partitions it does not name
+//     are done. In a named partition, under [ResumeFromLowest] (the default
+//     [ItemFailureModel]) the records before the lowest listed offset are
+//     done and that record and every later one of the batch are retried;
+//     under [RetryListed] only the listed records are retried and every
+//     other record is done (see [WithItemFailureModel]). The retry counts
+//     as a retry of the records retried, and it comes before any later
+//     record of their partition. An empty or null list, an empty object or
+//     an empty response is success. A response that is not such a
 //     document, or that names a partition or offset not in the batch, fails
 //     the whole batch. Without the option the response is ignored.
 //   - MaximumRecordAgeInSeconds: before each invocation, records older than
@@ -128,4 +133,21 @@
 //   - Only Kafka topics are on-failure destinations (no SQS, SNS or S3).
 //   - A batch item failures offset must be a JSON integer; AWS does not
 //     document whether it accepts a numeric string.
+//   - Which records of a partition a batch item failures response retries
+//     is not documented for Kafka, hence [WithItemFailureModel]. AWS's
+//     "Configuring error handling controls for Kafka event sources"
+//     (https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html)
+//     says only: "Partial batch response – Allow your function to return
+//     information about which records in a batch failed processing, so
+//     Lambda can retry only the failed records." For Kinesis, "Configuring
+//     partial batch response with Kinesis Data Streams and Lambda"
+//     (https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-batchfailurereporting.html)
+//     says: "If the batchItemFailures array contains multiple items, Lambda
+//     uses the record with the lowest sequence number as the checkpoint.
+//     Lambda then retries all records starting from that checkpoint."
+//     [ResumeFromLowest] is that checkpoint reading applied to Kafka;
+//     [RetryListed] is the literal reading of the Kafka page. A function
+//     that lists every record it did not process, the one that failed and
+//     every later record of its partition, is retried the same way under
+//     both.
 package esm

@@ -204,3 +204,83 @@ func TestExpireNegativeAgeIsInfinite(t *testing.T) {
 		}
 	}
 }
+
+// partial under each model: which records of the reported partition t-0
+// (10..13) are retried and which are held, where its commit position moves,
+// and that every record is counted handled once, when the commit position
+// passes it. t-1 is not reported: it is done.
+func TestPartial(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		model          ItemFailureModel
+		listed         []int64
+		retry, held    string
+		done, finished int64 // t-0's commit position after partial, and after the retry succeeds
+		pending        int   // t-0's records handled after partial
+	}{
+		{ResumeFromLowest, []int64{11}, "[11 12 13]", "[]", 11, 14, 1},
+		{ResumeFromLowest, []int64{11, 13}, "[11 12 13]", "[]", 11, 14, 1},
+		{ResumeFromLowest, []int64{10}, "[10 11 12 13]", "[]", 10, 14, 0},
+		{RetryListed, []int64{11}, "[11]", "[12 13]", 11, 14, 1},
+		{RetryListed, []int64{11, 13}, "[11 13]", "[12]", 11, 14, 1},
+		{RetryListed, []int64{13}, "[13]", "[]", 13, 14, 3},
+		{RetryListed, []int64{10, 11, 12, 13}, "[10 11 12 13]", "[]", 10, 14, 0},
+	} {
+		name := fmt.Sprintf("%s %v", tc.model, tc.listed)
+		m := &Mapping{set: settings{failureModel: tc.model}}
+		j := testJob()
+		t0, t1 := j.parts[0].ps, j.parts[1].ps
+		rest := m.partial(j, map[*partState][]int64{t0: tc.listed})
+		if len(rest.parts) != 1 || rest.parts[0].ps != t0 {
+			t.Fatalf("%s: rest has %d parts, want t-0 only", name, len(rest.parts))
+		}
+		p := rest.parts[0]
+		if got := fmt.Sprint(offsets(p.recs)); got != tc.retry || fmt.Sprint(p.held) != tc.held || p.end != 14 {
+			t.Errorf("%s: retry %s held %v end %d; want retry %s held %s end 14", name, got, p.held, p.end, tc.retry, tc.held)
+		}
+		if t0.done != tc.done || t0.pending != tc.pending || t1.done != 2 || t1.pending != 2 {
+			t.Errorf("%s: t-0 done %d pending %d, t-1 done %d pending %d; want %d %d, 2 2",
+				name, t0.done, t0.pending, t1.done, t1.pending, tc.done, tc.pending)
+		}
+		m.finish(rest)
+		if t0.done != tc.finished || t0.pending != 4 {
+			t.Errorf("%s: after the retry t-0 done %d pending %d; want %d 4", name, t0.done, t0.pending, tc.finished)
+		}
+	}
+}
+
+// Under RetryListed, records held by a retried part are counted handled
+// when a later partial response or a bisection lets the commit position
+// pass them, and not before.
+func TestPartialHeldRecords(t *testing.T) {
+	t.Parallel()
+	m := &Mapping{set: settings{failureModel: RetryListed}}
+	j := testJob()
+	t0 := j.parts[0].ps
+	rest := m.partial(j, map[*partState][]int64{t0: {11, 13}}) // retry 11, 13; hold 12
+	// The retry lists 13 only: 11 is done, and so is 12, now under the
+	// commit position.
+	again := m.partial(rest, map[*partState][]int64{t0: {13}})
+	if p := again.parts[0]; fmt.Sprint(offsets(p.recs)) != "[13]" || len(p.held) != 0 || t0.done != 13 || t0.pending != 3 {
+		t.Fatalf("second partial: retry %v held %v, t-0 done %d pending %d; want [13] [], 13 3",
+			offsets(p.recs), p.held, t0.done, t0.pending)
+	}
+
+	// A bisection of a retried part gives each half the held records
+	// before its end.
+	j = testJob()
+	rest = m.partial(j, map[*partState][]int64{j.parts[0].ps: {11, 13}})
+	a, b := rest.split()
+	if got := fmt.Sprintf("%v %v end%d | %v %v end%d", offsets(a.parts[0].recs), a.parts[0].held, a.parts[0].end,
+		offsets(b.parts[0].recs), b.parts[0].held, b.parts[0].end); got != "[11] [12] end13 | [13] [] end14" {
+		t.Fatalf("split: %s", got)
+	}
+}
+
+func offsets(recs []*rec) []int64 {
+	out := make([]int64, len(recs))
+	for i, r := range recs {
+		out[i] = r.raw.Offset
+	}
+	return out
+}

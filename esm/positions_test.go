@@ -309,6 +309,8 @@ func TestNewValidates(t *testing.T) {
 		{"registry JSON mode", ok, target, esm.WithSchemaRegistry(esm.SchemaRegistry{URL: "http://x", Format: esm.FormatJSON})},
 		{"registry without URL", ok, target, esm.WithSchemaRegistry(esm.SchemaRegistry{})},
 		{"nil logger", ok, target, esm.WithLogger(nil)},
+		{"unknown item failure model", ok, target, esm.WithItemFailureModel("retry-all")},
+		{"empty item failure model", ok, target, esm.WithItemFailureModel("")},
 	} {
 		if _, err := esm.New(tc.cfg, tc.target, tc.opt); !errors.Is(err, esm.ErrInvalidConfig) {
 			t.Errorf("%s: want ErrInvalidConfig, got %v", tc.name, err)
@@ -316,6 +318,11 @@ func TestNewValidates(t *testing.T) {
 	}
 	if _, err := esm.New(ok, target, esm.WithMaxRecordAge(-1), esm.WithMaxRetryAttempts(-1), esm.WithBatchingWindow(0)); err != nil {
 		t.Fatalf("valid options: %v", err)
+	}
+	for _, model := range []esm.ItemFailureModel{esm.ResumeFromLowest, esm.RetryListed} {
+		if _, err := esm.New(ok, target, esm.WithReportBatchItemFailures(true), esm.WithItemFailureModel(model)); err != nil {
+			t.Errorf("item failure model %s: %v", model, err)
+		}
 	}
 	// Any negative age is infinite (the command passes -1 s); the bounds
 	// are valid.

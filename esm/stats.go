@@ -13,8 +13,11 @@ const (
 	// OutcomeSuccess: the function succeeded (and, with item failures on,
 	// reported none).
 	OutcomeSuccess Outcome = "success"
-	// OutcomePartial: the function reported batch item failures; the records
-	// before each partition's lowest reported offset succeeded.
+	// OutcomePartial: the function reported batch item failures; which
+	// records succeeded depends on the ItemFailureModel: those before each
+	// reported partition's lowest reported offset (ResumeFromLowest), or
+	// every record not reported (RetryListed), and in both the records of
+	// partitions not reported.
 	OutcomePartial Outcome = "partial"
 	// OutcomeFunctionError: the function failed; the whole batch failed.
 	OutcomeFunctionError Outcome = "function-error"
@@ -56,7 +59,8 @@ type BatchResult struct {
 	RequestID string
 
 	// Succeeded counts records the function processed: all of them on
-	// success, those before the reported offsets on a partial failure.
+	// success, on a partial failure those the ItemFailureModel does not
+	// retry.
 	Succeeded int
 	// Retrying counts records that will be invoked again.
 	Retrying int
