@@ -12,6 +12,7 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/esm"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
+	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
 // progress keeps the mapping's BatchResults and wakes a test waiting on
@@ -231,5 +232,80 @@ func TestRetryListedExhausted(t *testing.T) {
 	}
 	if st := r.m.Stats(); st.RecordsSucceeded != 4 || st.RecordsOnFailure != 1 || st.RecordsRetried != 2 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// kafkalambda's own handler, with ReportItemFailures, through the mapping
+// under each item failure model: Process fails some records a few times
+// each, then succeeds. Every record must be processed successfully, and in
+// each partition the successful processings must come in offset order
+// without skipping a record (a record processed again, at-least-once, is
+// allowed).
+//
+// Under RetryListed this holds only if the handler lists, per failed
+// partition, the failed record and every record of the partition it left
+// unprocessed: a handler that lists only the first failed offset makes the
+// mapping count the records after it as done.
+func TestSDKItemFailuresUnderBothModels(t *testing.T) {
+	t.Parallel()
+	for _, model := range []esm.ItemFailureModel{esm.ResumeFromLowest, esm.RetryListed} {
+		t.Run(string(model), func(t *testing.T) {
+			t.Parallel()
+			const perPartition = 12
+			c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 2))
+			produceN(t, c, "in", 0, perPartition, "a")
+			produceN(t, c, "in", 1, perPartition, "b")
+			type at struct {
+				partition int32
+				offset    int64
+			}
+			failures := map[at]int{{0, 3}: 2, {0, 9}: 1, {1, 5}: 1} // how many times each fails before it succeeds
+			var mu sync.Mutex
+			succeeded := map[int32][]int64{}
+			process := func(_ context.Context, r *kafkalambda.Record[string, string]) error {
+				mu.Lock()
+				defer mu.Unlock()
+				k := at{r.Partition, r.Offset}
+				if failures[k] > 0 {
+					failures[k]--
+					return fmt.Errorf("%s-%d@%d fails %d more times", r.Topic, r.Partition, r.Offset, failures[k])
+				}
+				succeeded[r.Partition] = append(succeeded[r.Partition], r.Offset)
+				return nil
+			}
+			h, err := kafkalambda.NewHandler(serde.String(), serde.String(), process,
+				kafkalambda.WithFailurePolicy(kafkalambda.ReportItemFailures()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := newProgress()
+			r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: h},
+				esm.WithConcurrency(1), esm.WithBatchSize(8), esm.WithBatchingWindow(20*time.Millisecond),
+				esm.WithReportBatchItemFailures(true), esm.WithItemFailureModel(model), esm.WithOnBatch(p.add))
+			p.await(t, 30*time.Second, "every record committed", func() bool { return r.m.Stats().RecordsCommitted >= 2*perPartition })
+
+			mu.Lock()
+			defer mu.Unlock()
+			for partition := range int32(2) {
+				next := int64(0) // every offset before it has succeeded
+				for _, o := range succeeded[partition] {
+					if o > next {
+						t.Errorf("in-%d: %d processed before %d: records skipped (processed in order: %v)",
+							partition, o, next, succeeded[partition])
+						break
+					}
+					if o == next {
+						next++
+					}
+				}
+				if next != perPartition {
+					t.Errorf("in-%d: records %d.. never processed successfully (processed in order: %v)",
+						partition, next, succeeded[partition])
+				}
+			}
+			if st := r.m.Stats(); st.PartialFailures < 3 {
+				t.Errorf("%d partial failures, want one per failed processing at least; stats %+v", st.PartialFailures, st)
+			}
+		})
 	}
 }
