@@ -93,6 +93,15 @@
 //     error in the chain when the deadline ended it) within that deadline.
 //     An attempt the caller gave up on finishes in the background, bounded
 //     by srclient's HTTP timeout.
+//   - An answer means what the registry says only when it carries a
+//     Confluent error code: 404xx (40401 subject, 40402 version, 40403
+//     schema not found, ...) is ErrUnknownSchema, 409 or 409xx
+//     ErrIncompatible, 422 or 422xx ErrInvalidSchema. A 404 without one (a
+//     plain-text or HTML page, an empty body, or the bare code 404 that
+//     answers a path the registry does not serve) means the URL does not
+//     point at a Schema Registry: ErrRegistry, not retried. HTTP 401 and
+//     403 are ErrRegistryAuth, not retried. Registry messages enter errors
+//     trimmed, on one line and cut to 200 bytes.
 //   - Failures are never cached: the next call asks again.
 //   - Codec() and JsonSchema() are never called; keep srclient's codec
 //     creation off (its default).

@@ -52,12 +52,25 @@ var (
 	// auto-register is not registered under its subject.
 	ErrUnknownSchema = errors.New("serde: unknown schema")
 
-	// ErrRegistry: the registry is down, slow, or answered with an error
-	// that is not "not found" (5xx, 429, 408 after retries; 401/403; a
-	// transport error; the caller's context ended while waiting). The cause
-	// (for example context.DeadlineExceeded or the registry's message) is in
-	// the chain.
+	// ErrRegistry: the registry could not be used: it is down or slow (HTTP
+	// 5xx, 429, 408 after the retries; a transport error: refused
+	// connection, DNS, TLS, timeout; the caller's context ended while
+	// waiting), or what answered is not a Schema Registry (an HTTP error
+	// without a Confluent error code, such as a plain or HTML 404 from a
+	// wrong host or path prefix, or a 2xx answer that is not its JSON), or it
+	// refused the credentials (ErrRegistryAuth wraps it). Never the record's
+	// fault: the same record may decode on the next attempt. The cause (for
+	// example context.DeadlineExceeded, or the registry's error code and a
+	// trimmed, bounded copy of its message) is in the chain.
 	ErrRegistry = errors.New("serde: schema registry unavailable")
+
+	// ErrRegistryAuth: the registry answered HTTP 401 or 403 (with or
+	// without a Confluent error code such as 40301): the credentials are
+	// missing or rejected, or they may not read or write the subject. It is
+	// the operator's to fix, so it is not retried. It wraps ErrRegistry, so
+	// code that only asks "is the registry usable?" still never dead-letters
+	// on it; Error.FailureClass tells it apart ("configuration").
+	ErrRegistryAuth = fmt.Errorf("%w: credentials rejected or access denied", ErrRegistry)
 
 	// ErrInvalidSchema: a schema (given with WithSchema, derived from a
 	// descriptor, or fetched from the registry) does not parse or compile,

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -275,13 +273,13 @@ func (c *client) do(ctx context.Context, key string, fn func() (any, error)) (an
 			if res.Err == nil {
 				return res.Val, nil
 			}
-			sentinel, retryable := classify(res.Err)
+			sentinel, retryable, cause := classify(res.Err)
 			if !retryable {
-				return nil, wrapOnce(sentinel, res.Err)
+				return nil, wrapOnce(sentinel, cause)
 			}
-			last = res.Err
+			last = cause
 			if attempt >= c.retry.attempts {
-				return nil, errf(ErrRegistry, res.Err, "%d attempts failed", attempt)
+				return nil, errf(ErrRegistry, cause, "%d attempts failed", attempt)
 			}
 		}
 		sleep := backoff/2 + rand.N(backoff/2+1)
@@ -313,52 +311,6 @@ func wrapOnce(sentinel, err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: %w", sentinel, err)
-}
-
-// classify maps a registry client error to a sentinel and says whether
-// trying again may help.
-//
-// srclient reports an HTTP error as srclient.Error with the registry's
-// error_code (40403 = HTTP 404 "schema not found", 50001 = HTTP 500, ...),
-// or, when the body is not JSON, as an error whose text is the HTTP status
-// line ("503 Service Unavailable"). Transport errors (refused connection,
-// srclient's HTTP timeout) come as *url.Error.
-func classify(err error) (sentinel error, retryable bool) {
-	for _, s := range []error{ErrUnknownSchema, ErrRegistry, ErrInvalidSchema, ErrIncompatible} {
-		if errors.Is(err, s) {
-			return s, false
-		}
-	}
-	status := 0
-	var se srclient.Error
-	if errors.As(err, &se) {
-		status = se.Code
-		for status >= 1000 {
-			status /= 10
-		}
-	} else if msg := err.Error(); len(msg) >= 3 {
-		if n, perr := strconv.Atoi(msg[:3]); perr == nil && n >= 100 && n <= 599 && (len(msg) == 3 || msg[3] == ' ') {
-			status = n
-		}
-	}
-	switch {
-	case status == 404:
-		return ErrUnknownSchema, false
-	case status == 408 || status == 429 || status >= 500:
-		return ErrRegistry, true
-	case status == 409:
-		return ErrIncompatible, false
-	case status == 422:
-		return ErrInvalidSchema, false
-	case status != 0:
-		return ErrRegistry, false
-	}
-	var ue *url.Error
-	var ne net.Error
-	if errors.As(err, &ue) || errors.As(err, &ne) {
-		return ErrRegistry, true
-	}
-	return ErrRegistry, false
 }
 
 // SubjectNameStrategy names the registry subject under which a serializer
