@@ -120,14 +120,44 @@
 // # Errors
 //
 // Every error from a Serializer or Deserializer is an *Error; its chain
-// holds one sentinel of errors.go. Two umbrellas decide what a caller does:
-// ErrMalformed (ErrTruncated, ErrMagicByte, ErrMessageIndexes, ErrDecode)
-// means the bytes are poison and retrying cannot help; ErrRegistry means the
-// registry failed and the same record may decode later. ErrUnknownSchema,
-// ErrMessageMismatch, ErrFormatMismatch, ErrIncompatible, ErrInvalidSchema,
-// ErrSchemaID, ErrValidation, ErrNoSchema and ErrEncode are permanent
-// mismatches between data, schemas and T. Constructors return ErrConfig.
-// Messages start with "serde: ".
+// holds one sentinel of errors.go (two where a failure is both, such as
+// ErrMessageIndexes and ErrTruncated). ErrMalformed (ErrTruncated,
+// ErrMagicByte, ErrMessageIndexes, ErrDecode) means the bytes are bad;
+// ErrRegistry means the registry could not be used (ErrRegistryAuth, which
+// wraps it: it refused the credentials). Constructors return ErrConfig.
+// Messages start with "serde: ". Registry messages are trimmed and bounded.
+//
+// Error.FailureClass says whose fault a failure is: "record" (permanent:
+// the record may be dead-lettered or reported while the others go on),
+// "environment" (transient: retry, never dead-letter) or "configuration"
+// (the operator's: fail loudly). Package kafkalambda classifies any error
+// whose chain holds a FailureClass() string method. The class follows from
+// the sentinel and the direction:
+//
+//	sentinel (first match, top down)   Deserialize     Serialize
+//	ErrRegistryAuth: HTTP 401, 403     configuration   configuration
+//	ErrRegistry: 5xx, 429, 408,        environment     environment
+//	  transport errors, the context
+//	  ended, an answer that is not a
+//	  registry's (404 without a 404xx
+//	  code, HTML, not its JSON)
+//	ErrConfig, ErrNoSchema             configuration   configuration
+//	ErrMalformed (and its four)        record          record
+//	ErrValidation                      record          record
+//	ErrEncode                          record          record
+//	ErrUnknownSchema (404xx)           record          configuration
+//	ErrSchemaID                        record          configuration
+//	ErrFormatMismatch                  record          configuration
+//	ErrMessageMismatch                 record          configuration
+//	ErrIncompatible (409, 409xx)       record          configuration
+//	ErrInvalidSchema (422, 422xx)      record          configuration
+//
+// Reading, the record picks the schema (by its id), so a schema that is
+// missing, of another format or message, unusable, or not readable as T is
+// the record's fault. Writing, the codec picks it, so the same failures are
+// the configuration's (a schema not registered with auto-registration off,
+// a registration the registry refused), and only the value itself is the
+// record's. What none of the rows matches is "environment".
 //
 // # Schema evolution
 //

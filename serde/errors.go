@@ -14,17 +14,18 @@ import (
 // too); a failure that is two things at once matches both, such as a
 // Protobuf message-index list cut short: ErrMessageIndexes and ErrTruncated.
 //
-// Two umbrellas group them by what a caller does next:
+// Two umbrellas group them:
 //
 //   - ErrMalformed: the bytes themselves are bad (ErrTruncated, ErrMagicByte,
-//     ErrMessageIndexes, ErrDecode wrap it). Retrying cannot help; the
-//     record is poison and belongs in a dead-letter topic.
-//   - ErrRegistry: the Schema Registry could not be reached or failed
-//     (after retries within the caller's context deadline). The same record
-//     may decode on the next attempt.
+//     ErrMessageIndexes, ErrDecode wrap it). Retrying cannot help.
+//   - ErrRegistry: the Schema Registry could not be used (after retries
+//     within the caller's context deadline); ErrRegistryAuth wraps it. The
+//     same record may decode on the next attempt.
 //
 // Everything else is a permanent mismatch between the data, the registry's
-// schemas and the Go type.
+// schemas and the Go type. Whose fault a failure is, and so what a caller
+// does next, depends on the sentinel and on the direction (Op): see
+// Error.FailureClass.
 var (
 	// ErrMalformed is the umbrella for bytes that cannot be framed or decoded.
 	ErrMalformed = errors.New("serde: malformed data")
@@ -135,6 +136,76 @@ type Error struct {
 	// header or the metadata, or the id the serializer wrote with); 0 if not.
 	SchemaID int
 	Err      error
+}
+
+// The failure classes of Error.FailureClass: the names are a convention
+// shared with package kafkalambda, which classifies any error whose chain
+// holds a value with a FailureClass() string method.
+const (
+	classRecord        = "record"
+	classEnvironment   = "environment"
+	classConfiguration = "configuration"
+)
+
+// FailureClass says whose fault the failure is. It returns exactly one of:
+//
+//   - "record": the record's own fault, permanent: the same record fails the
+//     same way every time, so it may be dead-lettered or reported while the
+//     others go on.
+//   - "environment": a transient fault of something the record does not
+//     control (the registry unavailable, the caller's context ended): retry;
+//     never dead-letter.
+//   - "configuration": the operator's fault (credentials rejected, a codec
+//     that cannot write what it was built for): fail loudly; retrying does
+//     not help until the configuration changes, and no record is to blame.
+//
+// The class follows from the sentinel in Err's chain and from Op:
+//
+//	sentinel in the chain              OpDeserialize   OpSerialize
+//	ErrRegistryAuth (HTTP 401/403)     configuration   configuration
+//	ErrRegistry (any other)            environment     environment
+//	ErrConfig, ErrNoSchema             configuration   configuration
+//	ErrMalformed and its four          record          record
+//	ErrValidation                      record          record
+//	ErrEncode                          record          record
+//	ErrUnknownSchema                   record          configuration
+//	ErrSchemaID                        record          configuration
+//	ErrFormatMismatch                  record          configuration
+//	ErrMessageMismatch                 record          configuration
+//	ErrIncompatible                    record          configuration
+//	ErrInvalidSchema                   record          configuration
+//
+// Reading, a schema mismatch is the record's: it names a schema id the
+// registry does not have, a schema of another format or message, or one
+// that cannot be read as T's. Writing, the codec picks the schema, so a
+// mismatch is the configuration's, and only the value itself (ErrEncode,
+// ErrValidation, ErrMalformed) is the record's. Rows are checked in the
+// order above, so ErrRegistryAuth wins over ErrRegistry. An Error whose Op
+// is neither direction, or whose chain holds none of the sentinels, is
+// "environment": what cannot be classified is never dead-lettered.
+func (e *Error) FailureClass() string {
+	err := e.Err
+	switch {
+	case err == nil, e.Op != OpDeserialize && e.Op != OpSerialize:
+		return classEnvironment
+	case errors.Is(err, ErrRegistryAuth):
+		return classConfiguration
+	case errors.Is(err, ErrRegistry):
+		return classEnvironment
+	case errors.Is(err, ErrConfig), errors.Is(err, ErrNoSchema):
+		return classConfiguration
+	case errors.Is(err, ErrMalformed), errors.Is(err, ErrValidation), errors.Is(err, ErrEncode):
+		return classRecord
+	}
+	for _, s := range []error{ErrUnknownSchema, ErrSchemaID, ErrFormatMismatch, ErrMessageMismatch, ErrIncompatible, ErrInvalidSchema} {
+		if errors.Is(err, s) {
+			if e.Op == OpSerialize {
+				return classConfiguration
+			}
+			return classRecord
+		}
+	}
+	return classEnvironment
 }
 
 // Error renders "serde: deserialize value of topic "t" (AVRO, schema id 7): cause".

@@ -71,6 +71,9 @@ func TestMalformedInput(t *testing.T) {
 			if e.SchemaID != tc.id || e.Topic != "m" || e.Op != ourserde.OpDeserialize {
 				t.Fatalf("error fields %+v, want schema id %d, topic m", e, tc.id)
 			}
+			if class := e.FailureClass(); class != "record" {
+				t.Fatalf("FailureClass() = %q, want record: a bad record read is the record's fault", class)
+			}
 			if errors.Is(tc.want, ourserde.ErrMalformed) != errors.Is(err, ourserde.ErrMalformed) {
 				t.Fatalf("ErrMalformed umbrella does not hold for %v", err)
 			}

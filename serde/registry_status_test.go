@@ -63,47 +63,48 @@ func TestRegistryAnswerClassification(t *testing.T) {
 		notWant  error
 		requests int64  // 0: not checked
 		inMsg    string // must be in the message
+		class    string // Error.FailureClass
 	}{
 		{"404 plain text", answer{404, "text/plain; charset=utf-8", "404 page not found\n"},
-			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 1, "registry URL"},
+			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 1, "registry URL", "environment"},
 		{"404 HTML", answer{404, "text/html", html404},
-			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 1, "registry URL"},
+			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 1, "registry URL", "environment"},
 		{"404 empty body", answer{404, "", ""},
-			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 1, "registry URL"},
+			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 1, "registry URL", "environment"},
 		{"404 JSON without a Schema Registry code", confluentError(404, 404, "HTTP 404 Not Found"),
-			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 1, "registry URL"},
+			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 1, "registry URL", "environment"},
 		{"404 JSON without error_code", answer{404, "application/json", `{"message":"no route"}`},
-			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 1, "registry URL"},
+			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 1, "registry URL", "environment"},
 		{"404 with 40403", confluentError(404, 40403, "Schema 9 not found"),
-			ourserde.ErrUnknownSchema, ourserde.ErrRegistry, 1, "Schema 9 not found"},
+			ourserde.ErrUnknownSchema, ourserde.ErrRegistry, 1, "Schema 9 not found", "record"},
 		{"404 with 40406", confluentError(404, 40406, "Subject 's' Version 1 was soft deleted"),
-			ourserde.ErrUnknownSchema, ourserde.ErrRegistry, 1, "soft deleted"},
+			ourserde.ErrUnknownSchema, ourserde.ErrRegistry, 1, "soft deleted", "record"},
 		{"404 with 40403 and a long message", confluentError(404, 40403, long),
-			ourserde.ErrUnknownSchema, ourserde.ErrRegistry, 1, "very long registry message"},
+			ourserde.ErrUnknownSchema, ourserde.ErrRegistry, 1, "very long registry message", "record"},
 		{"401 JSON", confluentError(401, 401, "Unauthorized"),
-			ourserde.ErrRegistryAuth, ourserde.ErrUnknownSchema, 1, "Unauthorized"},
+			ourserde.ErrRegistryAuth, ourserde.ErrUnknownSchema, 1, "Unauthorized", "configuration"},
 		{"401 plain text from a proxy", answer{401, "text/plain", "Unauthorized"},
-			ourserde.ErrRegistryAuth, ourserde.ErrUnknownSchema, 1, "401"},
+			ourserde.ErrRegistryAuth, ourserde.ErrUnknownSchema, 1, "401", "configuration"},
 		{"403 with 40301", confluentError(403, 40301, "User is denied operation Read on Subject: s"),
-			ourserde.ErrRegistryAuth, ourserde.ErrUnknownSchema, 1, "denied"},
+			ourserde.ErrRegistryAuth, ourserde.ErrUnknownSchema, 1, "denied", "configuration"},
 		{"403 HTML from a proxy", answer{403, "text/html", "<html>Forbidden</html>"},
-			ourserde.ErrRegistryAuth, ourserde.ErrUnknownSchema, 1, "403"},
+			ourserde.ErrRegistryAuth, ourserde.ErrUnknownSchema, 1, "403", "configuration"},
 		{"500 with 50001", confluentError(500, 50001, "Error in the backend data store"),
-			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 3, "backend data store"},
+			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 3, "backend data store", "environment"},
 		{"503 plain text", answer{503, "text/plain", "upstream connect error"},
-			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 3, "503"},
+			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 3, "503", "environment"},
 		{"502 HTML from a load balancer", answer{502, "text/html", "<html>Bad Gateway</html>"},
-			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 3, "502"},
+			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 3, "502", "environment"},
 		{"429 JSON", confluentError(429, 429, "Too Many Requests"),
-			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 3, "Too Many Requests"},
+			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 3, "Too Many Requests", "environment"},
 		{"408 plain text", answer{408, "text/plain", ""},
-			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 3, "408"},
+			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 3, "408", "environment"},
 		{"400 JSON", confluentError(400, 400, "Bad Request"),
-			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 1, "Bad Request"},
+			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 1, "Bad Request", "environment"},
 		{"405 plain text", answer{405, "text/plain", "Method Not Allowed"},
-			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 1, "405"},
+			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 1, "405", "environment"},
 		{"200 HTML from another web server", answer{200, "text/html", "<html>welcome</html>"},
-			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 1, "registry URL"},
+			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, 1, "registry URL", "environment"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -121,6 +122,9 @@ func TestRegistryAnswerClassification(t *testing.T) {
 			var e *ourserde.Error
 			if !errors.As(err, &e) || e.SchemaID != 9 || e.Op != ourserde.OpDeserialize {
 				t.Fatalf("got %#v, want a *serde.Error for schema id 9", err)
+			}
+			if got := e.FailureClass(); got != tc.class {
+				t.Errorf("FailureClass() = %q, want %q", got, tc.class)
 			}
 			if tc.requests != 0 && n.Load() != tc.requests {
 				t.Errorf("%d requests, want %d", n.Load(), tc.requests)
@@ -150,29 +154,30 @@ func TestRegistryAnswerClassificationSerialize(t *testing.T) {
 		a            answer
 		want         error
 		notWant      error
+		class        string
 	}{
 		{"register: 409 with 40901", true, confluentError(409, 40901, "Schema being registered is incompatible"),
-			ourserde.ErrIncompatible, ourserde.ErrRegistry},
+			ourserde.ErrIncompatible, ourserde.ErrRegistry, "configuration"},
 		{"register: 409 with the old code 409", true, confluentError(409, 409, "Schema being registered is incompatible"),
-			ourserde.ErrIncompatible, ourserde.ErrRegistry},
+			ourserde.ErrIncompatible, ourserde.ErrRegistry, "configuration"},
 		{"register: 409 plain text", true, answer{409, "text/plain", "Conflict"},
-			ourserde.ErrRegistry, ourserde.ErrIncompatible},
+			ourserde.ErrRegistry, ourserde.ErrIncompatible, "environment"},
 		{"register: 422 with 42201", true, confluentError(422, 42201, "Invalid schema"),
-			ourserde.ErrInvalidSchema, ourserde.ErrRegistry},
+			ourserde.ErrInvalidSchema, ourserde.ErrRegistry, "configuration"},
 		{"register: 422 HTML", true, answer{422, "text/html", "<html>Unprocessable</html>"},
-			ourserde.ErrRegistry, ourserde.ErrInvalidSchema},
+			ourserde.ErrRegistry, ourserde.ErrInvalidSchema, "environment"},
 		{"register: 401 JSON", true, confluentError(401, 401, "Unauthorized"),
-			ourserde.ErrRegistryAuth, ourserde.ErrIncompatible},
+			ourserde.ErrRegistryAuth, ourserde.ErrIncompatible, "configuration"},
 		{"register: 403 with 40301", true, confluentError(403, 40301, "User is denied operation Write on Subject: x-value"),
-			ourserde.ErrRegistryAuth, ourserde.ErrInvalidSchema},
+			ourserde.ErrRegistryAuth, ourserde.ErrInvalidSchema, "configuration"},
 		{"register: 404 plain text", true, answer{404, "text/plain", "404 page not found"},
-			ourserde.ErrRegistry, ourserde.ErrUnknownSchema},
+			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, "environment"},
 		{"look up: 404 with 40401", false, confluentError(404, 40401, "Subject 'x-value' not found."),
-			ourserde.ErrUnknownSchema, ourserde.ErrRegistry},
+			ourserde.ErrUnknownSchema, ourserde.ErrRegistry, "configuration"},
 		{"look up: 404 with 40403", false, confluentError(404, 40403, "Schema not found"),
-			ourserde.ErrUnknownSchema, ourserde.ErrRegistry},
+			ourserde.ErrUnknownSchema, ourserde.ErrRegistry, "configuration"},
 		{"look up: 404 plain text", false, answer{404, "text/plain", "404 page not found"},
-			ourserde.ErrRegistry, ourserde.ErrUnknownSchema},
+			ourserde.ErrRegistry, ourserde.ErrUnknownSchema, "environment"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -183,6 +188,10 @@ func TestRegistryAnswerClassificationSerialize(t *testing.T) {
 			_, err := c.Serialize(testCtx(t), ourserde.Target{Topic: "x"}, sampleOrder())
 			if !errors.Is(err, tc.want) || errors.Is(err, tc.notWant) {
 				t.Fatalf("got %v, want %v and not %v", err, tc.want, tc.notWant)
+			}
+			var e *ourserde.Error
+			if !errors.As(err, &e) || e.FailureClass() != tc.class {
+				t.Errorf("got %v, want class %q", err, tc.class)
 			}
 			if msg := err.Error(); strings.ContainsAny(msg, "\r\n") {
 				t.Errorf("message %q has a line break", msg)
@@ -208,6 +217,9 @@ func TestRegistryTransportFailures(t *testing.T) {
 		_, err = c.Deserialize(testCtx(t), ourserde.Message{Topic: "t", Data: []byte{0, 0, 0, 0, 9, 0}})
 		if !errors.Is(err, ourserde.ErrRegistry) || !strings.Contains(err.Error(), "3 attempts") {
 			t.Fatalf("got %v, want ErrRegistry after 3 attempts", err)
+		}
+		if class := failureClass(err); class != "environment" {
+			t.Fatalf("FailureClass() = %q, want environment", class)
 		}
 	})
 	t.Run("hangs past the deadline", func(t *testing.T) {
@@ -243,5 +255,17 @@ func TestRegistryTransportFailures(t *testing.T) {
 		if ctx.Err() == nil {
 			t.Fatal("returned before the deadline")
 		}
+		if class := failureClass(err); class != "environment" {
+			t.Fatalf("FailureClass() = %q, want environment", class)
+		}
 	})
+}
+
+// failureClass is the class of the *serde.Error in err's chain, "" if none.
+func failureClass(err error) string {
+	var e *ourserde.Error
+	if !errors.As(err, &e) {
+		return ""
+	}
+	return e.FailureClass()
 }

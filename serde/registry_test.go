@@ -214,8 +214,9 @@ func TestAutoRegisterOffAndUseLatest(t *testing.T) {
 	reg := newTestRegistry(t)
 	lookup := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg.client, ourserde.WithSchema(orderSchemaV2),
 		ourserde.WithAutoRegister(false)))
-	if _, err := lookup.Serialize(ctx, ourserde.Target{Topic: "lk"}, sampleOrder()); !errors.Is(err, ourserde.ErrUnknownSchema) {
-		t.Fatalf("unregistered schema: got %v, want ErrUnknownSchema", err)
+	if _, err := lookup.Serialize(ctx, ourserde.Target{Topic: "lk"}, sampleOrder()); !errors.Is(err, ourserde.ErrUnknownSchema) ||
+		failureClass(err) != "configuration" {
+		t.Fatalf("unregistered schema: got %v, want ErrUnknownSchema, the configuration's fault", err)
 	}
 	id1, _, err := reg.fake.RegisterSchema("lk-value", sr.Schema{Schema: orderSchemaV2})
 	if err != nil {
@@ -352,6 +353,9 @@ func TestUseLatestProtobufAndJSONSchema(t *testing.T) {
 			var e *ourserde.Error
 			if !errors.Is(err, ourserde.ErrFormatMismatch) || !errors.As(err, &e) || e.Op != ourserde.OpSerialize || e.Topic != tc.topic {
 				t.Fatalf("latest is AVRO: got %v, want ErrFormatMismatch for topic %s", err, tc.topic)
+			}
+			if e.FailureClass() != "configuration" {
+				t.Fatalf("latest is AVRO: class %q, want configuration", e.FailureClass())
 			}
 		})
 	}
