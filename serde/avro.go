@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -271,10 +272,11 @@ func (c *avroCodec[T]) decode(s avro.Schema, body []byte) (T, error) {
 	c.readerPool.Put(r)
 	if err != nil {
 		var zero T
+		detail := describe(err, "%s", avroDetail(err, s, reflect.TypeFor[T]()))
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return zero, errf(ErrTruncated, err, "Avro body of %d bytes ends early", len(body))
+			return zero, errf(ErrTruncated, detail, "Avro body of %d bytes ends early", len(body))
 		}
-		return zero, errf(ErrDecode, err, "Avro body")
+		return zero, errf(ErrDecode, detail, "Avro body")
 	}
 	return v, nil
 }
@@ -296,7 +298,7 @@ func (c *avroCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]byte, er
 	}
 	c.writerPool.put(aw)
 	if err != nil {
-		return nil, w.err(tg.id, errf(ErrEncode, err, "Avro"))
+		return nil, w.err(tg.id, errf(ErrEncode, describe(err, "%s", avroDetail(err, tg.schema, reflect.TypeFor[T]())), "Avro"))
 	}
 	return out, nil
 }

@@ -3,6 +3,7 @@ package serde
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -38,13 +39,13 @@ func (c *avroCodec[T]) fromJSON(ctx context.Context, id int, data []byte) (T, er
 	if ws == nil {
 		var v T
 		if err := json.Unmarshal(data, &v); err != nil {
-			return zero, errf(ErrDecode, err, "ESM JSON value without a schema")
+			return zero, errf(ErrDecode, describe(err, "%s", jsonDetail(err)), "ESM JSON value without a schema into %T", v)
 		}
 		return v, nil
 	}
 	doc, err := decodeJSONValue(data)
 	if err != nil {
-		return zero, errf(ErrDecode, err, "ESM JSON value")
+		return zero, errf(ErrDecode, describe(err, "%s", jsonDetail(err)), "ESM JSON value")
 	}
 	w := c.writerPool.get()
 	defer c.writerPool.put(w)
@@ -84,7 +85,7 @@ func (p *avroWriters) jsonToAvro(w *avro.Writer, s avro.Schema, v any, path stri
 		}
 		if s.Type() == avro.Int {
 			if n < math.MinInt32 || n > math.MaxInt32 {
-				return fmt.Errorf("%s: %d overflows int", path, n)
+				return fmt.Errorf("%s: overflows int", path)
 			}
 			w.WriteInt(int32(n))
 		} else {
@@ -131,7 +132,7 @@ func (p *avroWriters) jsonToAvro(w *avro.Writer, s avro.Schema, v any, path stri
 				return nil
 			}
 		}
-		return fmt.Errorf("%s: %q is not a symbol of %s", path, sym, es.FullName())
+		return fmt.Errorf("%s: not a symbol of %s", path, es.FullName())
 	case avro.Array:
 		items, ok := v.([]any)
 		if !ok {
@@ -264,7 +265,7 @@ func jsonInt(s avro.Schema, v any) (int64, error) {
 		}
 		f, err := x.Float64()
 		if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<62 {
-			return 0, fmt.Errorf("%s is not an integer", x)
+			return 0, errors.New("not an integer")
 		}
 		return int64(f), nil
 	case int:
@@ -275,7 +276,7 @@ func jsonInt(s avro.Schema, v any) (int64, error) {
 		return x, nil
 	case float64:
 		if x != math.Trunc(x) {
-			return 0, fmt.Errorf("%v is not an integer", x)
+			return 0, errors.New("not an integer")
 		}
 		return int64(x), nil
 	case string:
@@ -284,31 +285,39 @@ func jsonInt(s avro.Schema, v any) (int64, error) {
 		case avro.Date:
 			t, err := time.Parse(time.DateOnly, x)
 			if err != nil {
-				return 0, err
+				return 0, describe(err, "text that is not a date (YYYY-MM-DD)")
 			}
 			return t.Unix() / 86400, nil
 		case avro.TimestampMillis, avro.LocalTimestampMillis:
 			t, err := time.Parse(time.RFC3339Nano, x)
 			if err != nil {
-				return 0, err
+				return 0, describe(err, "text that is not an RFC 3339 timestamp")
 			}
 			return t.UnixMilli(), nil
 		case avro.TimestampMicros, avro.LocalTimestampMicros:
 			t, err := time.Parse(time.RFC3339Nano, x)
 			if err != nil {
-				return 0, err
+				return 0, describe(err, "text that is not an RFC 3339 timestamp")
 			}
 			return t.UnixMicro(), nil
 		}
-		return strconv.ParseInt(x, 10, 64)
+		n, err := strconv.ParseInt(x, 10, 64)
+		if err != nil {
+			return 0, describe(err, "text that is not an integer")
+		}
+		return n, nil
 	}
-	return 0, fmt.Errorf("want an integer")
+	return 0, errors.New("want an integer")
 }
 
 func jsonFloat(v any) (float64, error) {
 	switch x := v.(type) {
 	case json.Number:
-		return x.Float64()
+		f, err := x.Float64()
+		if err != nil {
+			return 0, describe(err, "not a float or double")
+		}
+		return f, nil
 	case float64:
 		return x, nil
 	case float32:
@@ -327,7 +336,7 @@ func jsonFloat(v any) (float64, error) {
 			return math.Inf(-1), nil
 		}
 	}
-	return 0, fmt.Errorf("want a number")
+	return 0, errors.New("want a number")
 }
 
 // jsonBytes turns a JSON value into bytes or fixed data: a string of code
@@ -342,27 +351,27 @@ func jsonBytes(s avro.Schema, v any, size int) ([]byte, error) {
 		b = make([]byte, 0, len(x))
 		for _, r := range x {
 			if r > 255 {
-				return nil, fmt.Errorf("code point %U is not a byte", r)
+				return nil, errors.New("a code point above U+00FF is not a byte")
 			}
 			b = append(b, byte(r))
 		}
 	case json.Number:
 		ls, ok := s.(avro.LogicalTypeSchema)
 		if !ok || ls.Logical() == nil || ls.Logical().Type() != avro.Decimal {
-			return nil, fmt.Errorf("want a string")
+			return nil, errors.New("want a string")
 		}
 		dec := ls.Logical().(*avro.DecimalLogicalSchema)
 		r, ok := new(big.Rat).SetString(string(x))
 		if !ok {
-			return nil, fmt.Errorf("%s is not a decimal", x)
+			return nil, errors.New("not a decimal")
 		}
 		r.Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(dec.Scale())), nil)))
 		if !r.IsInt() {
-			return nil, fmt.Errorf("%s has more than %d decimals", x, dec.Scale())
+			return nil, fmt.Errorf("more than %d decimals", dec.Scale())
 		}
 		b = twosComplement(r.Num(), size)
 	default:
-		return nil, fmt.Errorf("want a string")
+		return nil, errors.New("want a string")
 	}
 	if size >= 0 && len(b) != size {
 		return nil, fmt.Errorf("%d bytes, fixed size is %d", len(b), size)

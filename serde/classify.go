@@ -3,7 +3,6 @@ package serde
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"net/url"
 	"strconv"
@@ -13,37 +12,22 @@ import (
 	"github.com/riferrei/srclient"
 )
 
-// maxRegistryText bounds how much of a registry's message enters an error.
-const maxRegistryText = 200
+// maxText bounds how much of a registry's or a library's message enters
+// an error.
+const maxText = 200
 
-// registryFailure is one failed registry call as this package reports it.
-// Its message is written here: registry text in it is trimmed, made one line
-// and bounded (registryText), never a whole body. The registry client's
-// error stays in the chain for errors.As (srclient.Error holds the
-// registry's error code), but its text, which is the raw body, is not shown.
-type registryFailure struct {
-	msg string
-	err error
-}
-
-func (f *registryFailure) Error() string { return f.msg }
-func (f *registryFailure) Unwrap() error { return f.err }
-
-func failure(err error, format string, args ...any) *registryFailure {
-	return &registryFailure{msg: fmt.Sprintf(format, args...), err: err}
-}
-
-// registryText makes text from a registry fit in an error message: trimmed,
-// line breaks and other control characters turned into spaces, at most
-// maxRegistryText bytes (cut on a rune boundary, marked with "...").
-func registryText(s string) string {
+// oneLine makes text from a registry (or a library) fit in an error
+// message: trimmed, line breaks and other control characters turned into
+// spaces, at most maxText bytes (cut on a rune boundary, marked
+// with "...").
+func oneLine(s string) string {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return "(no message)"
 	}
-	cut := len(s) > maxRegistryText
+	cut := len(s) > maxText
 	if cut {
-		n := maxRegistryText
+		n := maxText
 		for n > 0 && !utf8.RuneStart(s[n]) {
 			n--
 		}
@@ -66,8 +50,11 @@ func registryText(s string) string {
 const urlHint = "is the registry URL right?"
 
 // classify maps a registry client error to a sentinel, says whether trying
-// again may help, and returns the cause to report (a *registryFailure, or
-// err itself when it already holds one of this package's sentinels).
+// again may help, and returns the cause to report: a *described (its text
+// says what the registry answered, with registry text through oneLine;
+// srclient's error, whose text is the raw body, stays in the chain for
+// errors.As), or err itself when it already holds one of this package's
+// sentinels.
 //
 // srclient v0.7.3 reports a non-2xx answer in one of two ways. When the
 // body decodes as a JSON object it returns srclient.Error with the body's
@@ -96,14 +83,14 @@ func classify(err error) (sentinel error, retryable bool, cause error) {
 	}
 	var se srclient.Error
 	if errors.As(err, &se) {
-		return classifyCode(se.Code, registryText(se.Message), err)
+		return classifyCode(se.Code, oneLine(se.Message), err)
 	}
 	if status, ok := statusLine(err.Error()); ok {
 		return classifyStatus(status, err)
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) && ue.Op == "parse" {
-		return ErrRegistry, false, failure(err, "%s: %s", registryText(err.Error()), urlHint)
+		return ErrRegistry, false, describe(err, "%s: %s", oneLine(err.Error()), urlHint)
 	}
 	var ne net.Error
 	if errors.As(err, &ue) || errors.As(err, &ne) {
@@ -112,9 +99,9 @@ func classify(err error) (sentinel error, retryable bool, cause error) {
 	var syn *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &syn) || errors.As(err, &te) {
-		return ErrRegistry, false, failure(err, "the answer is not Schema Registry JSON (%s): %s", registryText(err.Error()), urlHint)
+		return ErrRegistry, false, describe(err, "the answer is not Schema Registry JSON (%s): %s", oneLine(err.Error()), urlHint)
 	}
-	return ErrRegistry, false, failure(err, "%s", registryText(err.Error()))
+	return ErrRegistry, false, describe(err, "%s", oneLine(err.Error()))
 }
 
 // classifyCode classifies a JSON error body with error_code code.
@@ -123,7 +110,7 @@ func classifyCode(code int, msg string, err error) (error, bool, error) {
 	if code >= 10000 && code <= 59999 {
 		status = code / 100
 	}
-	said := failure(err, "the registry answered error code %d: %s", code, msg)
+	said := describe(err, "the registry answered error code %d: %s", code, msg)
 	switch {
 	case status == 401 || status == 403:
 		return ErrRegistryAuth, false, said
@@ -136,23 +123,23 @@ func classifyCode(code int, msg string, err error) (error, bool, error) {
 	case status == 422:
 		return ErrInvalidSchema, false, said
 	case code == 0:
-		return ErrRegistry, false, failure(err, "an HTTP error without a Schema Registry error code (%s): %s", msg, urlHint)
+		return ErrRegistry, false, describe(err, "an HTTP error without a Schema Registry error code (%s): %s", msg, urlHint)
 	case code == 404:
-		return ErrRegistry, false, failure(err, "error code 404 (%s) is not a Schema Registry 404xx code: %s", msg, urlHint)
+		return ErrRegistry, false, describe(err, "error code 404 (%s) is not a Schema Registry 404xx code: %s", msg, urlHint)
 	}
 	return ErrRegistry, false, said
 }
 
 // classifyStatus classifies an HTTP error whose body was not JSON.
 func classifyStatus(status int, err error) (error, bool, error) {
-	line := registryText(err.Error())
+	line := oneLine(err.Error())
 	switch {
 	case status == 401 || status == 403:
-		return ErrRegistryAuth, false, failure(err, "HTTP %s", line)
+		return ErrRegistryAuth, false, describe(err, "HTTP %s", line)
 	case status == 408 || status == 429 || status >= 500:
-		return ErrRegistry, true, failure(err, "HTTP %s", line)
+		return ErrRegistry, true, describe(err, "HTTP %s", line)
 	}
-	return ErrRegistry, false, failure(err, "HTTP %s without a Schema Registry error code: %s", line, urlHint)
+	return ErrRegistry, false, describe(err, "HTTP %s without a Schema Registry error code: %s", line, urlHint)
 }
 
 // statusLine reads the HTTP status from the text srclient gives a non-JSON

@@ -125,7 +125,12 @@
 // ErrMagicByte, ErrMessageIndexes, ErrDecode) means the bytes are bad;
 // ErrRegistry means the registry could not be used (ErrRegistryAuth, which
 // wraps it: it refused the credentials). Constructors return ErrConfig.
-// Messages start with "serde: ". Registry messages are trimmed and bounded.
+// Messages start with "serde: ". They never quote a record's key or value
+// (often personal data): a decode or encode error says where and why (byte
+// offset, line and column, field or JSON path, Go type, schema keyword and
+// location), not what was there; the library's own error, whose text may
+// quote it, stays in the chain for errors.As. Registry messages are trimmed
+// and bounded.
 //
 // Error.FailureClass says whose fault a failure is: "record" (permanent:
 // the record may be dead-lettered or reported while the others go on),

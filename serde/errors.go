@@ -126,7 +126,11 @@ const (
 // returns. It says where the failure happened (topic, key or value, schema
 // id where known) and wraps the cause, whose chain holds one of the package's
 // sentinel errors: use errors.Is(err, serde.ErrTruncated) and so on, or
-// errors.As(err, &e) with e *serde.Error for the fields.
+// errors.As(err, &e) with e *serde.Error for the fields. Its message never
+// quotes the record's key or value: causes from encoding/json,
+// json-iterator, protojson, hamba/avro, the JSON Schema validator and user
+// Marshal/Unmarshal methods are described by position, path, type and
+// keyword instead, and stay in the chain for errors.As.
 type Error struct {
 	Op     Op     // serialize or deserialize
 	Format string // "AVRO", "PROTOBUF", "JSON" (JSON Schema) or "JSON_PLAIN" (String and Bytes never fail)

@@ -24,7 +24,10 @@ import (
 // other URL is ever loaded, and the value is validated as generic JSON (the
 // text), not as the Go value. A serializer validates what it is about to
 // write against its writer schema; a deserializer validates what it read
-// against the schema the id names. Failures are ErrValidation.
+// against the schema the id names. Failures are ErrValidation; their
+// messages name where the value failed and the keyword that failed it
+// ("/amount fails "minimum" (schema /properties/amount/minimum)"), never the
+// value.
 //
 // In ESM SOURCE and JSON mode the data is the same JSON text; the metadata's
 // schema id, when it is a Confluent id, selects the schema to validate
@@ -183,10 +186,10 @@ func decodeJSONValue(data []byte) (any, error) {
 func validateJSON(s *jsonschema.Schema, data []byte) error {
 	doc, err := decodeJSONValue(data)
 	if err != nil {
-		return errf(ErrDecode, err, "JSON")
+		return errf(ErrDecode, describe(err, "%s", jsonDetail(err)), "JSON")
 	}
 	if err := s.Validate(doc); err != nil {
-		return errf(ErrValidation, err, "value")
+		return errf(ErrValidation, describe(err, "%s", validationDetail(err)), "value")
 	}
 	return nil
 }
@@ -213,7 +216,7 @@ func (c *jsonSchemaCodec[T]) Deserialize(ctx context.Context, m Message) (T, err
 	}
 	var v T
 	if err := json.Unmarshal(body, &v); err != nil {
-		return zero, w.err(id, errf(ErrDecode, err, "JSON into %T", v))
+		return zero, w.err(id, errf(ErrDecode, describe(err, "%s", jsonDetail(err)), "JSON into %T", v))
 	}
 	return v, nil
 }
@@ -226,7 +229,7 @@ func (c *jsonSchemaCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]by
 	}
 	body, err := json.Marshal(v)
 	if err != nil {
-		return nil, w.err(tg.id, errf(ErrEncode, err, "JSON"))
+		return nil, w.err(tg.id, errf(ErrEncode, describe(err, "%s", jsonDetail(err)), "JSON from %T", v))
 	}
 	if tg.schema != nil {
 		if err := validateJSON(tg.schema, body); err != nil {

@@ -135,7 +135,7 @@ func (c *protoCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
 	msg := c.mt.New().Interface().(T)
 	if mode == framedJSON {
 		if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(rest, msg); err != nil {
-			return zero, w.err(id, errf(ErrDecode, err, "protojson into %s", c.name))
+			return zero, w.err(id, errf(ErrDecode, describe(err, "%s", protojsonDetail(err, string(c.name))), "protojson into %s", c.name))
 		}
 		return msg, nil
 	}

@@ -2,6 +2,7 @@ package serde
 
 import (
 	"context"
+	"encoding/json"
 
 	jsoniter "github.com/json-iterator/go"
 )
@@ -22,7 +23,10 @@ func Bytes() Codec[[]byte] { return bytesCodec{} }
 // standard-library-compatible configuration, about five times faster than
 // encoding/json on a typical record. Deserialize fails with ErrDecode (an
 // ErrMalformed) on data that is not one JSON value for T; Serialize fails
-// with ErrEncode.
+// with ErrEncode. Their messages say where and why (byte offset, Go type
+// and field), never what the data held: on a failure the data is decoded
+// again with encoding/json for that, as json-iterator's own messages quote
+// it.
 func JSON[T any]() Codec[T] { return jsonCodec[T]{} }
 
 var (
@@ -64,7 +68,8 @@ func (jsonCodec[T]) Deserialize(_ context.Context, m Message) (T, error) {
 	if err := jsoniter.ConfigCompatibleWithStandardLibrary.Unmarshal(m.Data, &v); err != nil {
 		var zero T
 		w := where{op: OpDeserialize, format: plainJSONFormat, topic: m.Topic, isKey: m.IsKey}
-		return zero, w.err(0, errf(ErrDecode, err, "plain JSON"))
+		detail := jsoniterDetail(err, func() error { var again T; return json.Unmarshal(m.Data, &again) })
+		return zero, w.err(0, errf(ErrDecode, describe(err, "%s", detail), "plain JSON into %T", v))
 	}
 	return v, nil
 }
@@ -73,7 +78,8 @@ func (jsonCodec[T]) Serialize(_ context.Context, t Target, v T) ([]byte, error) 
 	b, err := jsoniter.ConfigCompatibleWithStandardLibrary.Marshal(v)
 	if err != nil {
 		w := where{op: OpSerialize, format: plainJSONFormat, topic: t.Topic, isKey: t.IsKey}
-		return nil, w.err(0, errf(ErrEncode, err, "plain JSON"))
+		detail := jsoniterDetail(err, func() error { _, err := json.Marshal(v); return err })
+		return nil, w.err(0, errf(ErrEncode, describe(err, "%s", detail), "plain JSON from %T", v))
 	}
 	return b, nil
 }
