@@ -244,9 +244,11 @@ func TestRegistryTransportFailures(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
 		_, err := c.Deserialize(ctx, ourserde.Message{Topic: "t", Data: []byte{0, 0, 0, 0, 9, 0}})
+		guard := time.NewTimer(10 * time.Second) // a bound, not a wait: arrival is the event
+		defer guard.Stop()
 		select {
 		case <-arrived:
-		default:
+		case <-guard.C:
 			t.Fatal("the request never reached the registry")
 		}
 		if !errors.Is(err, ourserde.ErrRegistry) || !errors.Is(err, context.DeadlineExceeded) {
