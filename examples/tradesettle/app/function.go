@@ -11,15 +11,29 @@
 // # Delivery
 //
 // A settlement counts as written only once the brokers acknowledged it (the
-// SDK's flush at the end of each invocation); a failed or unacknowledged
-// write fails its trade, and what that does is the failure policy
-// (Config.Policy): by default the whole invocation fails and the event
-// source mapping retries the batch; the deployed function (template.yaml)
-// reports batch item failures instead, so that a failure holds up its own
-// partition only, which needs FunctionResponseTypes ReportBatchItemFailures
-// on the mapping. Delivery is at least once: a trade may be settled twice,
-// and then both settlements are equal (settle.DrawByID) and carry the same
-// HeaderSource.
+// SDK's flush at the end of each invocation). Delivery is at least once: a
+// trade may be settled twice, and then both settlements are equal
+// (settle.DrawByID) and carry the same HeaderSource.
+//
+// # Failures
+//
+// The SDK classes every failure (kafkalambda.Classify): the record's own
+// fault (its bytes do not decode, its schema id is unknown), the
+// environment's (the registry or the brokers down, a write not
+// acknowledged) or the operator's (a registry URL that is not a registry,
+// wrong credentials). Only the first kind is a poison record, and only it
+// is handled by the failure policy (Config.Policy); the others would fail
+// every record alike while the records are good, so they are never
+// dead-lettered: by default they fail the invocation and the event source
+// mapping retries the batch.
+//
+// The deployed function (template.yaml, FAILURE_POLICY=ISOLATE_POISON)
+// isolates poison records: each is dead-lettered and its partition goes on
+// (kafkalambda.DeadLetter, or Config.RejectedTopic for a typed
+// SettlementRejected), and any other failure is reported back as batch item
+// failures (Config.ReportEnvironmentFailures), so that the mapping retries
+// those records until the registry or the brokers are back. That needs
+// FunctionResponseTypes ReportBatchItemFailures on the mapping.
 package app
 
 import (
@@ -119,14 +133,34 @@ type Config struct {
 	Rules settle.Rules
 	// OutputTopic is where settlements go; default OutputTopic.
 	OutputTopic string
-	// Policy is what a record that cannot be settled (undecodable bytes, an
-	// unacknowledged write) does. The zero value is kafkalambda.FailBatch,
-	// which is right for any event source mapping; ReportItemFailures needs
-	// the mapping to have FunctionResponseTypes ReportBatchItemFailures, or
-	// its answer is ignored and failed trades are lost.
+	// Policy is what a record that cannot be settled through its own fault
+	// (undecodable bytes, an unknown schema id) does. The zero value is
+	// kafkalambda.FailBatch, which is right for any event source mapping;
+	// ReportItemFailures needs the mapping to have FunctionResponseTypes
+	// ReportBatchItemFailures, or its answer is ignored and failed trades
+	// are lost; kafkalambda.DeadLetter(topic) writes the record, as it
+	// came, to topic and goes on. Failures that are not the record's fault
+	// are never dead-lettered (see ReportEnvironmentFailures).
 	Policy kafkalambda.FailurePolicy
-	// Logger receives the handler's per-invocation log lines; default:
-	// discard.
+	// RejectedTopic, when set, dead-letters each record that fails through
+	// its own fault as a SettlementRejected (JSON) to this topic, through
+	// Function.Reject (kafkalambda.DeadLetterFunc), and goes on. It takes
+	// the place of Policy, which must then be left unset: New returns an
+	// error wrapping ErrConfig otherwise.
+	RejectedTopic string
+	// ReportEnvironmentFailures reports failures that are not the record's
+	// fault (the registry, the brokers, the configuration) as batch item
+	// failures, so that the mapping retries those records, instead of
+	// failing the invocation (kafkalambda.WithEnvironmentItemFailures).
+	// Default false: such a failure fails the invocation. It needs a mapping
+	// with ReportBatchItemFailures, and Policy ReportItemFailures or a
+	// dead-letter policy; with FailBatch the handler is refused (Handler
+	// returns the error, kafkalambda.Start fails the function's INIT).
+	ReportEnvironmentFailures bool
+	// Logger receives the handler's failure lines (one per failed record,
+	// one per invocation that did not simply succeed; never record
+	// contents). Nil: the SDK's default, kafkalambda.LambdaLogger on
+	// stderr, in the format Lambda's AWS_LAMBDA_LOG_FORMAT asks for.
 	Logger *slog.Logger
 }
 
@@ -138,24 +172,30 @@ type Function struct {
 	keys     serde.Codec[string]
 	values   serde.Codec[*tradepb.UserTrade]
 	out      *kafkalambda.Output[string, *tradepb.TradeSettlement]
+	rejected *kafkalambda.Output[[]byte, SettlementRejected] // nil without a RejectedTopic
 	rules    settle.Rules
 	producer *kafkalambda.Producer
 	policy   kafkalambda.FailurePolicy
-	log      *slog.Logger
+	envItems bool
+	log      *slog.Logger // nil: the SDK's default
 }
 
 // New returns the Function for cfg. It does no I/O: the registry is asked
 // for schemas, and the producer connects, on first use. A missing Registry
-// or Producer is an error wrapping ErrConfig.
+// or Producer, or a RejectedTopic with a Policy, is an error wrapping
+// ErrConfig.
 func New(cfg Config) (*Function, error) {
 	if cfg.Registry == nil || cfg.Producer == nil {
 		return nil, fmt.Errorf("%w: New needs a Registry and a Producer", ErrConfig)
 	}
+	// The zero FailurePolicy is FailBatch; FailurePolicy holds a func and
+	// cannot be compared, but its String names its kind.
+	if cfg.RejectedTopic != "" && cfg.Policy.String() != kafkalambda.FailBatch().String() {
+		return nil, fmt.Errorf("%w: RejectedTopic %q sets the failure policy; Policy %s must be left unset",
+			ErrConfig, cfg.RejectedTopic, cfg.Policy)
+	}
 	if cfg.OutputTopic == "" {
 		cfg.OutputTopic = OutputTopic
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	values, err := serde.Protobuf[*tradepb.UserTrade](cfg.Registry)
 	if err != nil {
@@ -165,15 +205,21 @@ func New(cfg Config) (*Function, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tradesettle: TradeSettlement codec: %w", err)
 	}
-	return &Function{
+	f := &Function{
 		keys:     serde.String(),
 		values:   values,
 		out:      kafkalambda.NewOutput[string, *tradepb.TradeSettlement](cfg.OutputTopic, serde.String(), settlements),
 		rules:    cfg.Rules,
 		producer: cfg.Producer,
 		policy:   cfg.Policy,
+		envItems: cfg.ReportEnvironmentFailures,
 		log:      cfg.Logger,
-	}, nil
+	}
+	if cfg.RejectedTopic != "" {
+		f.rejected = kafkalambda.NewOutput[[]byte, SettlementRejected](cfg.RejectedTopic, serde.Bytes(), serde.JSON[SettlementRejected]())
+		f.policy = kafkalambda.DeadLetterFunc(f.Reject)
+	}
+	return f, nil
 }
 
 // Keys is the deserializer of user_trades keys: the user id as plain text
@@ -185,13 +231,21 @@ func (f *Function) Keys() serde.Deserializer[string] { return f.keys }
 func (f *Function) Values() serde.Deserializer[*tradepb.UserTrade] { return f.values }
 
 // Options returns the handler options of the function: its producer, its
-// logger and its failure policy (Config.Policy).
+// logger (none when Config.Logger was nil: the SDK's default), its failure
+// policy (Config.Policy, or Reject with Config.RejectedTopic) and, with
+// Config.ReportEnvironmentFailures, kafkalambda.WithEnvironmentItemFailures.
 func (f *Function) Options() []kafkalambda.Option {
-	return []kafkalambda.Option{
+	opts := []kafkalambda.Option{
 		kafkalambda.WithProducer(f.producer),
-		kafkalambda.WithLogger(f.log),
 		kafkalambda.WithFailurePolicy(f.policy),
 	}
+	if f.log != nil {
+		opts = append(opts, kafkalambda.WithLogger(f.log))
+	}
+	if f.envItems {
+		opts = append(opts, kafkalambda.WithEnvironmentItemFailures())
+	}
+	return opts
 }
 
 // Handler returns a kafkalambda.Handler running Process with Options.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"math"
 	"strings"
 	"testing"
@@ -32,6 +33,14 @@ type rig struct {
 // with a draw that flags the trades whose offset is odd.
 func newRig(t *testing.T, policy kafkalambda.FailurePolicy) *rig {
 	t.Helper()
+	return newRigWith(t, app.Config{Policy: policy})
+}
+
+// newRigWith is newRig with the failure settings of cfg (Policy,
+// RejectedTopic, ReportEnvironmentFailures) and, when cfg.Registry is set,
+// that registry for the function instead of the cluster's.
+func newRigWith(t *testing.T, cfg app.Config) *rig {
+	t.Helper()
 	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic(app.InputTopic, 2), kafkalambdatest.WithTopic(app.OutputTopic, 2))
 	p, err := kafkalambda.NewProducer(func(context.Context) (kafka.ConfigMap, error) {
 		return kafka.ConfigMap{"bootstrap.servers": c.BootstrapServers()}, nil
@@ -40,17 +49,18 @@ func newRig(t *testing.T, policy kafkalambda.FailurePolicy) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)
-	fn, err := app.New(app.Config{
-		Registry: c.RegistryClient(),
-		Producer: p,
-		Rules: settle.Rules{Draw: func(tr settle.Trade) float64 {
-			if strings.HasSuffix(tr.ID, "1") || strings.HasSuffix(tr.ID, "3") {
-				return 0
-			}
-			return 0.99
-		}},
-		Policy: policy,
-	})
+	if cfg.Registry == nil {
+		cfg.Registry = c.RegistryClient()
+	}
+	cfg.Producer = p
+	cfg.Rules = settle.Rules{Draw: func(tr settle.Trade) float64 {
+		if strings.HasSuffix(tr.ID, "1") || strings.HasSuffix(tr.ID, "3") {
+			return 0
+		}
+		return 0.99
+	}}
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	fn, err := app.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,31 +34,82 @@ const (
 	EnvAuth = "KAFKA_AUTH"
 	// EnvOutputTopic overrides the settlements topic (default OutputTopic).
 	EnvOutputTopic = "SETTLEMENT_TOPIC"
-	// EnvFailurePolicy sets Config.Policy: FAIL_BATCH (default),
-	// REPORT_BATCH_ITEM_FAILURES (only with an event source mapping that has
-	// FunctionResponseTypes ReportBatchItemFailures) or DEAD_LETTER (to the
-	// topic in EnvDeadLetterTopic).
+	// EnvFailurePolicy says what a trade that cannot be settled does (see
+	// the package documentation, Failures):
+	//
+	//   - FAIL_BATCH (default): any failure fails the invocation, and the
+	//     event source mapping retries the batch. Safe with any mapping; a
+	//     poison record blocks its partition until the mapping gives the
+	//     batch up.
+	//   - REPORT_BATCH_ITEM_FAILURES: a poison record is reported back with
+	//     the rest of its partition; the mapping retries them, and gives up
+	//     the good records after it along with it. Other failures fail the
+	//     invocation. Needs a mapping with ReportBatchItemFailures.
+	//   - DEAD_LETTER: a poison record goes to EnvDeadLetterTopic and its
+	//     partition goes on; other failures fail the invocation.
+	//   - ISOLATE_POISON: DEAD_LETTER, and other failures (the registry, the
+	//     brokers, the configuration) are reported as batch item failures
+	//     instead of failing the invocation, so that only those records
+	//     are retried. Needs a mapping with ReportBatchItemFailures; what
+	//     template.yaml deploys.
 	EnvFailurePolicy = "FAILURE_POLICY"
-	// EnvDeadLetterTopic is the dead-letter topic of FAILURE_POLICY
-	// DEAD_LETTER.
+	// EnvDeadLetterTopic is the dead-letter topic of DEAD_LETTER and
+	// ISOLATE_POISON; required with them.
 	EnvDeadLetterTopic = "DEAD_LETTER_TOPIC"
+	// EnvDeadLetterFormat is how DEAD_LETTER and ISOLATE_POISON write a
+	// poison record: RAW (default: as it came, with the SDK's headers
+	// naming the error and the source, kafkalambda.DeadLetter) or REJECTION
+	// (a SettlementRejected JSON record, Config.RejectedTopic). Ignored by
+	// the other policies.
+	EnvDeadLetterFormat = "DEAD_LETTER_FORMAT"
 )
 
-// policyFromEnv returns the failure policy that FAILURE_POLICY names.
-func policyFromEnv(env func(string) string) (kafkalambda.FailurePolicy, error) {
+// Values of EnvFailurePolicy and EnvDeadLetterFormat.
+const (
+	PolicyFailBatch      = "FAIL_BATCH"
+	PolicyReportItems    = "REPORT_BATCH_ITEM_FAILURES"
+	PolicyDeadLetter     = "DEAD_LETTER"
+	PolicyIsolatePoison  = "ISOLATE_POISON"
+	DeadLetterRaw        = "RAW"
+	DeadLetterRejections = "REJECTION"
+)
+
+// failureConfig is what EnvFailurePolicy and its companions set in Config.
+type failureConfig struct {
+	policy        kafkalambda.FailurePolicy
+	rejectedTopic string
+	envItems      bool
+}
+
+// failuresFromEnv reads EnvFailurePolicy, EnvDeadLetterTopic and
+// EnvDeadLetterFormat.
+func failuresFromEnv(env func(string) string) (failureConfig, error) {
+	format := env(EnvDeadLetterFormat)
+	switch format {
+	case "", DeadLetterRaw, DeadLetterRejections:
+	default:
+		return failureConfig{}, fmt.Errorf("%w: %s=%q: want %s or %s", ErrConfig, EnvDeadLetterFormat, format, DeadLetterRaw, DeadLetterRejections)
+	}
 	switch p := env(EnvFailurePolicy); p {
-	case "", "FAIL_BATCH":
-		return kafkalambda.FailBatch(), nil
-	case "REPORT_BATCH_ITEM_FAILURES":
-		return kafkalambda.ReportItemFailures(), nil
-	case "DEAD_LETTER":
+	case "", PolicyFailBatch:
+		return failureConfig{policy: kafkalambda.FailBatch()}, nil
+	case PolicyReportItems:
+		return failureConfig{policy: kafkalambda.ReportItemFailures()}, nil
+	case PolicyDeadLetter, PolicyIsolatePoison:
 		topic := env(EnvDeadLetterTopic)
 		if topic == "" {
-			return kafkalambda.FailurePolicy{}, fmt.Errorf("%w: %s=DEAD_LETTER needs %s", ErrConfig, EnvFailurePolicy, EnvDeadLetterTopic)
+			return failureConfig{}, fmt.Errorf("%w: %s=%s needs %s", ErrConfig, EnvFailurePolicy, p, EnvDeadLetterTopic)
 		}
-		return kafkalambda.DeadLetter(topic), nil
+		fc := failureConfig{envItems: p == PolicyIsolatePoison}
+		if format == DeadLetterRejections {
+			fc.rejectedTopic = topic
+		} else {
+			fc.policy = kafkalambda.DeadLetter(topic)
+		}
+		return fc, nil
 	default:
-		return kafkalambda.FailurePolicy{}, fmt.Errorf("%w: %s=%q: want FAIL_BATCH, REPORT_BATCH_ITEM_FAILURES or DEAD_LETTER", ErrConfig, EnvFailurePolicy, p)
+		return failureConfig{}, fmt.Errorf("%w: %s=%q: want %s, %s, %s or %s", ErrConfig, EnvFailurePolicy, p,
+			PolicyFailBatch, PolicyReportItems, PolicyDeadLetter, PolicyIsolatePoison)
 	}
 }
 
@@ -79,7 +130,10 @@ func WithLookupEnv(lookup func(string) (string, bool)) WireOption {
 }
 
 // WithLogger sets the logger of the handler, the producer and the secret
-// loader (default: discard).
+// loader. Default: kafkalambda.LambdaLogger on stderr, reading
+// AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL through the lookup of
+// WithLookupEnv, as the deployed function logs;
+// slog.New(slog.DiscardHandler) silences them.
 func WithLogger(l *slog.Logger) WireOption {
 	return func(w *wiring) { w.logger = l }
 }
@@ -107,14 +161,17 @@ func WithSecretsClient(c secrets.GetSecretValueAPIClient) WireOption {
 // that names it; other errors come from the secrets and kafkalambda
 // constructors.
 func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
-	w := wiring{lookupEnv: os.LookupEnv, logger: slog.New(slog.DiscardHandler)}
+	w := wiring{lookupEnv: os.LookupEnv}
 	for _, o := range opts {
 		if o != nil {
 			o(&w)
 		}
 	}
 	env := func(k string) string { v, _ := w.lookupEnv(k); return v }
-	policy, err := policyFromEnv(env)
+	if w.logger == nil {
+		w.logger = kafkalambda.LambdaLogger(os.Stderr, env)
+	}
+	failures, err := failuresFromEnv(env)
 	if err != nil {
 		return nil, err
 	}
@@ -149,12 +206,14 @@ func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 
 	// 3. The function.
 	return New(Config{
-		Registry:    NewSecretRegistry(loader.Registry),
-		Producer:    producer,
-		Rules:       w.rules,
-		OutputTopic: env(EnvOutputTopic),
-		Policy:      policy,
-		Logger:      w.logger,
+		Registry:                  NewSecretRegistry(loader.Registry),
+		Producer:                  producer,
+		Rules:                     w.rules,
+		OutputTopic:               env(EnvOutputTopic),
+		Policy:                    failures.policy,
+		RejectedTopic:             failures.rejectedTopic,
+		ReportEnvironmentFailures: failures.envItems,
+		Logger:                    w.logger,
 	})
 }
 

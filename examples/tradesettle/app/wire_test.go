@@ -179,6 +179,9 @@ func TestWireRejectsBadEnvironment(t *testing.T) {
 		{"bad source", map[string]string{app.EnvSecretID: "x", app.EnvSecretSource: "vault"}, app.EnvSecretSource},
 		{"bad policy", map[string]string{app.EnvSecretJSON: "{}", app.EnvFailurePolicy: "RETRY"}, app.EnvFailurePolicy},
 		{"dead letter without topic", map[string]string{app.EnvSecretJSON: "{}", app.EnvFailurePolicy: "DEAD_LETTER"}, app.EnvDeadLetterTopic},
+		{"isolate poison without topic", map[string]string{app.EnvSecretJSON: "{}", app.EnvFailurePolicy: "ISOLATE_POISON"}, app.EnvDeadLetterTopic},
+		{"bad dead letter format", map[string]string{app.EnvSecretJSON: "{}", app.EnvFailurePolicy: "DEAD_LETTER",
+			app.EnvDeadLetterTopic: "dlq", app.EnvDeadLetterFormat: "PROTOBUF"}, app.EnvDeadLetterFormat},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -243,5 +246,26 @@ func TestWireMSKIAM(t *testing.T) {
 	delete(env, "KAFKA_BOOTSTRAP_SERVERS")
 	if _, err := app.Wire(context.Background(), app.WithLookupEnv(envOf(env))); err == nil {
 		t.Fatal("MSK_IAM without bootstrap servers accepted")
+	}
+}
+
+// Every FAILURE_POLICY and DEAD_LETTER_FORMAT the template may set makes a
+// handler the SDK accepts (ISOLATE_POISON's WithEnvironmentItemFailures is
+// refused with FailBatch), and DEAD_LETTER_FORMAT is ignored by the
+// policies that do not dead-letter.
+func TestWireFailurePolicies(t *testing.T) {
+	t.Parallel()
+	for _, policy := range []string{"", app.PolicyFailBatch, app.PolicyReportItems, app.PolicyDeadLetter, app.PolicyIsolatePoison} {
+		for _, format := range []string{"", app.DeadLetterRaw, app.DeadLetterRejections} {
+			t.Run(policy+"/"+format, func(t *testing.T) {
+				t.Parallel()
+				wiredHandler(t, app.WithLookupEnv(envOf(map[string]string{
+					app.EnvSecretJSON:       `{"bootstrap.servers": "127.0.0.1:9", "schema.registry.url": "http://127.0.0.1:9"}`,
+					app.EnvFailurePolicy:    policy,
+					app.EnvDeadLetterTopic:  "user_trades-dlq",
+					app.EnvDeadLetterFormat: format,
+				})))
+			})
+		}
 	}
 }
