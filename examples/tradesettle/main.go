@@ -10,7 +10,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
@@ -18,7 +17,10 @@ import (
 )
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	// Lambda's advanced logging controls (AWS_LAMBDA_LOG_FORMAT, _LEVEL)
+	// set the format and level of every line: the handler's failure lines,
+	// the producer's and the secret loader's.
+	logger := kafkalambda.LambdaLogger(os.Stderr, os.Getenv)
 	fn, err := app.Wire(context.Background(), app.WithLogger(logger))
 	if err != nil {
 		// Lambda reports the exit as Runtime.ExitError with this line in
