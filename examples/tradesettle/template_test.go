@@ -132,8 +132,16 @@ func allows(stmts []map[string]any, action, resource string) bool {
 				actions = append(actions, x.(string))
 			}
 		}
-		r, _ := s["Resource"].(string)
-		if slices.Contains(actions, action) && strings.Contains(r, resource) {
+		var resources []string
+		switch r := s["Resource"].(type) {
+		case string:
+			resources = []string{r}
+		case []any:
+			for _, x := range r {
+				resources = append(resources, x.(string))
+			}
+		}
+		if slices.Contains(actions, action) && slices.ContainsFunc(resources, func(r string) bool { return strings.Contains(r, resource) }) {
 			return true
 		}
 	}
@@ -165,7 +173,7 @@ func TestTemplate(t *testing.T) {
 			// The environment is what app.Wire reads.
 			vars := fn.Environment.Variables
 			known := []string{app.EnvSecretID, app.EnvSecretSource, app.EnvAuth, app.EnvOutputTopic,
-				app.EnvFailurePolicy, app.EnvDeadLetterTopic, secrets.EnvBootstrapServers}
+				app.EnvFailurePolicy, app.EnvDeadLetterTopic, app.EnvDeadLetterFormat, secrets.EnvBootstrapServers}
 			for k := range vars {
 				if !slices.Contains(known, k) {
 					t.Errorf("environment variable %s is not read by the function", k)
@@ -177,6 +185,11 @@ func TestTemplate(t *testing.T) {
 				app.EnvAuth:                 wantAuth,
 				secrets.EnvBootstrapServers: testBootstrap,
 				app.EnvOutputTopic:          app.OutputTopic,
+				// Poison records isolated by default (the README's
+				// "Failure handling").
+				app.EnvFailurePolicy:    app.PolicyIsolatePoison,
+				app.EnvDeadLetterTopic:  "user_trades-dlq",
+				app.EnvDeadLetterFormat: app.DeadLetterRaw,
 			} {
 				if vars[k] != want {
 					t.Errorf("%s = %q, want %q", k, vars[k], want)
@@ -201,6 +214,7 @@ func TestTemplate(t *testing.T) {
 				{"kafka-cluster:DescribeTopic", ":topic/*/*/" + app.InputTopic},
 				{"kafka-cluster:AlterGroup", ":group/*/*/tradesettle"},
 				{"kafka-cluster:WriteData", ":topic/*/*/" + app.OutputTopic},
+				{"kafka-cluster:WriteData", ":topic/*/*/user_trades-dlq"},
 			} {
 				if got := allows(stmts, need[0], need[1]); got != isMSK {
 					t.Errorf("%s on %s allowed = %v, want %v", need[0], need[1], got, isMSK)
@@ -222,8 +236,11 @@ func TestTemplate(t *testing.T) {
 			if deref(esm.StartingPosition) != "TRIM_HORIZON" || esm.BatchSize == nil || *esm.BatchSize != 500 {
 				t.Errorf("StartingPosition %q, BatchSize %v", deref(esm.StartingPosition), esm.BatchSize)
 			}
+			// A policy that answers with item failures needs a mapping that
+			// reads them, or the failed records would be skipped.
 			itemFailures := slices.Contains(esm.FunctionResponseTypes, "ReportBatchItemFailures")
-			if itemFailures != (vars[app.EnvFailurePolicy] == "REPORT_BATCH_ITEM_FAILURES") {
+			policy := vars[app.EnvFailurePolicy]
+			if (policy == app.PolicyReportItems || policy == app.PolicyIsolatePoison) && !itemFailures {
 				t.Errorf("FunctionResponseTypes %v with %s=%q: the function and the mapping disagree on item failures",
 					esm.FunctionResponseTypes, app.EnvFailurePolicy, vars[app.EnvFailurePolicy])
 			}
