@@ -29,12 +29,13 @@ import (
 // cluster is where a run happens: brokers and a registry, reached with the
 // settings of one secret, the same secret the function reads.
 type cluster struct {
-	secret   string   // the secret's JSON
-	brokers  []string // bootstrap servers
-	kopts    []kgo.Opt
-	registry *srclient.SchemaRegistryClient
-	embedded bool
-	close    func()
+	secret      string   // the secret's JSON
+	brokers     []string // bootstrap servers
+	kopts       []kgo.Opt
+	registry    *srclient.SchemaRegistryClient
+	registryURL string
+	embedded    bool
+	close       func()
 }
 
 // embeddedCluster starts a broker and a registry in process, both requiring
@@ -74,8 +75,9 @@ func embeddedCluster(ctx context.Context, partitions int32) (*cluster, error) {
 }
 
 // connect reads secret (JSON shaped like the function's secret) with the
-// secrets package, as the function does, and makes sure both topics exist,
-// creating them with partitions partitions if they are missing.
+// secrets package, as the function does, and makes sure the topics exist
+// (see ensureTopics), creating them with partitions partitions if they are
+// missing.
 func connect(ctx context.Context, secret string, partitions int32) (*cluster, error) {
 	const name = "TRADESETTLE_LOCAL_SECRET"
 	l, err := secrets.New(secrets.WithEnv(name), secrets.WithLookupEnv(func(k string) (string, bool) {
@@ -99,15 +101,15 @@ func connect(ctx context.Context, secret string, partitions int32) (*cluster, er
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{secret: secret, brokers: brokers, kopts: kopts, registry: reg.NewClient(), close: func() {}}
+	c := &cluster{secret: secret, brokers: brokers, kopts: kopts, registry: reg.NewClient(), registryURL: reg.URL, close: func() {}}
 	if err := c.ensureTopics(ctx, partitions); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// ensureTopics creates user_trades and trade-settlements if they are
-// missing.
+// ensureTopics creates user_trades, trade-settlements, DeadLetterTopic and
+// OnFailureTopic if they are missing.
 func (c *cluster) ensureTopics(ctx context.Context, partitions int32) error {
 	cl, err := kgo.NewClient(c.kopts...)
 	if err != nil {
@@ -116,7 +118,7 @@ func (c *cluster) ensureTopics(ctx context.Context, partitions int32) error {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	resp, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, -1, nil, app.InputTopic, app.OutputTopic)
+	resp, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, -1, nil, app.InputTopic, app.OutputTopic, DeadLetterTopic, OnFailureTopic)
 	if err != nil {
 		return fmt.Errorf("pipeline: create topics on %s: %w", strings.Join(c.brokers, ","), err)
 	}

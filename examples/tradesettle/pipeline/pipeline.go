@@ -11,6 +11,18 @@
 // and a local Secrets Manager endpoint holding the function's secret. With
 // Config.Secret it runs against a real cluster and registry instead.
 //
+// # Failures
+//
+// The function runs with template.yaml's failure policy (ISOLATE_POISON)
+// unless Config.Policy says otherwise, and the mapping gives up records
+// after Config.MaxRetries retries to OnFailureTopic, as a mapping with an
+// on-failure destination does. Config.Poison puts a record that does not
+// decode at the head of every partition, and Config.Registry404 points the
+// function's registry URL at a server answering HTTP 404 for a while. The
+// Result then says where every record went: settled, dead-lettered (to
+// DeadLetterTopic), given up, or lost, telling good records from poison,
+// and what the function logged.
+//
 // The command examples/tradesettle/local is Run with flags, and its test
 // runs it too. The reliability suite (internal/soak) does not run the
 // pipeline: it builds its own, to inject faults into it, and takes only
@@ -34,6 +46,7 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/esm"
 	"github.com/kafkalambda/kafka-lambda-go/esm/rie"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/secrets/secretstest"
 )
 
@@ -43,6 +56,19 @@ const (
 	DefaultPartitions = 4
 	DefaultBatchSize  = 500
 	DefaultTimeout    = 3 * time.Minute
+	// DefaultPolicy is the FAILURE_POLICY template.yaml deploys.
+	DefaultPolicy = app.PolicyIsolatePoison
+	// DefaultMaxRetries is what an event source mapping with an on-failure
+	// destination and unlimited retries applies (esm.WithMaxRetryAttempts).
+	DefaultMaxRetries = 10
+)
+
+// Topics the pipeline creates besides app.InputTopic and app.OutputTopic:
+// the function's dead-letter topic (DEAD_LETTER_TOPIC) and the mapping's
+// on-failure destination.
+const (
+	DeadLetterTopic = "user_trades-dlq"
+	OnFailureTopic  = "user_trades-failed"
 )
 
 // KSQLUserTradeSchema is the schema ksqlDB registers for user_trades-value
@@ -92,8 +118,27 @@ type Config struct {
 	Progress      io.Writer
 	ProgressEvery time.Duration
 	// Logger receives the function's, the mapping's and the secret
-	// loader's logs (default: discard).
+	// loader's logs (default: discard). The function's WARN and ERROR
+	// lines are also kept in Result.FunctionLog, whatever Logger is.
 	Logger *slog.Logger
+
+	// Policy is the function's FAILURE_POLICY (default DefaultPolicy), and
+	// DeadLetterFormat its DEAD_LETTER_FORMAT (default app.DeadLetterRaw);
+	// its dead-letter topic is DeadLetterTopic.
+	Policy, DeadLetterFormat string
+	// MaxRetries is the mapping's MaximumRetryAttempts: how often a failed
+	// batch, or the records a response reports, are retried before they
+	// are given up to OnFailureTopic (default DefaultMaxRetries).
+	MaxRetries int
+	// Poison puts one record that does not decode (see the Poison kinds)
+	// at the head of each partition of user_trades, before the trades.
+	Poison bool
+	// Registry404, when positive, points the function's registry URL at a
+	// server on 127.0.0.1 that answers every request with a plain-text HTTP
+	// 404, as a wrong host or path prefix does, during the function's first
+	// Registry404 invocations (and those already in flight then); from then
+	// on it forwards to the real registry, as once the URL was corrected.
+	Registry404 int
 }
 
 // RIE says how to run the function under the Runtime Interface Emulator.
@@ -129,6 +174,26 @@ func (c *Config) defaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Policy == "" {
+		c.Policy = DefaultPolicy
+	}
+	if c.DeadLetterFormat == "" {
+		c.DeadLetterFormat = app.DeadLetterRaw
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = DefaultMaxRetries
+	}
+	switch {
+	case !slices.Contains([]string{app.PolicyFailBatch, app.PolicyReportItems, app.PolicyDeadLetter, app.PolicyIsolatePoison}, c.Policy):
+		return fmt.Errorf("pipeline: failure policy %q: want %s, %s, %s or %s", c.Policy,
+			app.PolicyIsolatePoison, app.PolicyDeadLetter, app.PolicyReportItems, app.PolicyFailBatch)
+	case c.DeadLetterFormat != app.DeadLetterRaw && c.DeadLetterFormat != app.DeadLetterRejections:
+		return fmt.Errorf("pipeline: dead-letter format %q: want %s or %s", c.DeadLetterFormat, app.DeadLetterRaw, app.DeadLetterRejections)
+	case c.MaxRetries < 0:
+		return fmt.Errorf("pipeline: %d retries", c.MaxRetries)
+	case c.Registry404 < 0:
+		return fmt.Errorf("pipeline: registry 404 for %d invocations", c.Registry404)
+	}
 	switch {
 	case c.Trades < 0:
 		return fmt.Errorf("pipeline: %d trades", c.Trades)
@@ -143,9 +208,12 @@ func (c *Config) defaults() error {
 }
 
 // Run runs the pipeline once (see the package documentation) and returns
-// what came out. A run in which some trade got no settlement within
-// Config.Timeout is not an error: Result.Lost lists them. Errors are
-// failures to run at all (the cluster, the emulator, the mapping).
+// what came out. It ends when every record produced has reached a
+// destination (a settlement, the dead-letter topic, the on-failure topic),
+// or after Config.Timeout. A run in which some trade got no settlement is
+// not an error: Result says where each went, and Result.Lost lists those
+// that reached none. Errors are failures to run at all (the cluster, the
+// emulator, the mapping).
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -165,14 +233,31 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer c.close()
 	start := time.Now()
 
-	// The function's secret, served over the Secrets Manager protocol.
+	// The function's secret, served over the Secrets Manager protocol; with
+	// Registry404, its registry URL points at the 404 server.
+	fnSecret := c.secret
+	var reg404 *notFoundRegistry
+	if cfg.Registry404 > 0 {
+		if reg404, err = startNotFoundRegistry(c.registryURL); err != nil {
+			return nil, err
+		}
+		defer reg404.close()
+		if fnSecret, err = withRegistryURL(c.secret, reg404.srv.URL); err != nil {
+			return nil, err
+		}
+	}
 	const secretID = "tradesettle/local"
-	sm := secretstest.Start(map[string]string{secretID: c.secret})
+	sm := secretstest.Start(map[string]string{secretID: fnSecret})
 	defer sm.Close()
 	env := map[string]string{
-		app.EnvSecretID:      secretID,
-		app.EnvFailurePolicy: "REPORT_BATCH_ITEM_FAILURES", // as template.yaml, with the mapping below
+		app.EnvSecretID: secretID,
+		// template.yaml's settings, with the mapping below.
+		app.EnvFailurePolicy:    cfg.Policy,
+		app.EnvDeadLetterTopic:  DeadLetterTopic,
+		app.EnvDeadLetterFormat: cfg.DeadLetterFormat,
 	}
+	// The function's log, as its user would see it: Lambda's text format.
+	fnLog := &logCollector{}
 
 	// The function: in process, or the bootstrap under the emulator.
 	var target esm.Target
@@ -183,7 +268,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			Region:       "us-east-1",
 			Credentials:  credentials.NewStaticCredentialsProvider("LOCAL", "local", ""),
 		})
-		fn, err := app.Wire(ctx, app.WithSecretsClient(sc), app.WithLogger(cfg.Logger),
+		logger := slog.New(slog.NewMultiHandler(
+			kafkalambda.LambdaLogger(fnLog, func(string) string { return "" }).Handler(), cfg.Logger.Handler()))
+		fn, err := app.Wire(ctx, app.WithSecretsClient(sc), app.WithLogger(logger),
 			app.WithLookupEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
 		if err != nil {
 			return nil, err
@@ -209,10 +296,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		for _, k := range slices.Sorted(maps.Keys(env)) {
 			penv = append(penv, k+"="+env[k])
 		}
-		opts := []rie.Option{rie.WithBinary(bin), rie.WithEnv(penv...), rie.WithFunctionTimeout(60 * time.Second)}
+		var out io.Writer = fnLog
 		if cfg.RIE.Output != nil {
-			opts = append(opts, rie.WithOutput(cfg.RIE.Output))
+			out = io.MultiWriter(fnLog, cfg.RIE.Output)
 		}
+		opts := []rie.Option{rie.WithBinary(bin), rie.WithEnv(penv...), rie.WithFunctionTimeout(60 * time.Second), rie.WithOutput(out)}
 		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		emu, err := rie.Start(sctx, cfg.RIE.Bootstrap, opts...)
 		cancel()
@@ -225,6 +313,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 
-	r := &run{cfg: cfg, c: c, produced: map[ref]bool{}, seen: map[ref]int{}, names: map[string]string{}, res: &Result{Trades: cfg.Trades, Mode: mode}}
+	r := &run{cfg: cfg, c: c, produced: map[ref]bool{}, seen: map[ref]int{}, names: map[string]string{},
+		poison: map[ref]string{}, dead: map[ref]int{}, gaveUp: map[ref]int{}, reg404: reg404, fnLog: fnLog,
+		res: &Result{Trades: cfg.Trades, Mode: mode, Policy: cfg.Policy, DeadLetterFormat: cfg.DeadLetterFormat}}
 	return r.run(ctx, target, start)
 }

@@ -63,6 +63,9 @@ func TestRunInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkResult(t, res, trades)
+	if res.Failed() || res.FunctionLog.Errors+res.FunctionLog.Warnings != 0 {
+		t.Errorf("a run without faults failed: %+v", res.FunctionLog)
+	}
 	if res.Invocations < trades/100 {
 		t.Errorf("%d invocations of at most 100 records for %d trades", res.Invocations, trades)
 	}

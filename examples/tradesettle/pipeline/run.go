@@ -9,12 +9,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkalambda/kafka-lambda-go/esm"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/settle"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
@@ -24,16 +26,26 @@ type run struct {
 	c   *cluster
 	res *Result
 
+	reg404 *notFoundRegistry // nil without Config.Registry404
+	fnLog  *logCollector
+
 	mu          sync.Mutex
 	produced    map[ref]bool      // the trades produced
+	poison      map[ref]string    // the poison records produced, and their kind
 	seen        map[ref]int       // settlements per trade
+	dead        map[ref]int       // dead-letter records per source record
+	gaveUp      map[ref]int       // on-failure records per source record
 	rows        []row             // every settlement read
 	names       map[string]string // interned symbols and dispositions
 	settled     int               // produced trades with a settlement
+	landed      int               // produced records (trades and poison) with any destination
+	total       int               // records to produce: trades and poison
 	lastSettled time.Time
-	allSettled  chan struct{}
+	allLanded   chan struct{}
+	firstErr    string // the first function error's text
 
-	nProduced atomic.Int64
+	nProduced   atomic.Int64
+	invocations atomic.Int64 // invocations that reached the function
 }
 
 // ref is a trade: its user_trades partition and offset.
@@ -66,7 +78,7 @@ func (r *run) run(ctx context.Context, target esm.Target, start time.Time) (*Res
 	cfg := r.cfg
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	r.allSettled = make(chan struct{})
+	r.allLanded = make(chan struct{})
 
 	// The event source mapping, as template.yaml configures it.
 	ecfg := esm.Config{
@@ -81,6 +93,9 @@ func (r *run) run(ctx context.Context, target esm.Target, start time.Time) (*Res
 	m, err := esm.New(ecfg, target,
 		esm.WithBatchSize(cfg.BatchSize),
 		esm.WithReportBatchItemFailures(true),
+		esm.WithMaxRetryAttempts(cfg.MaxRetries),
+		esm.WithOnFailureTopic(OnFailureTopic),
+		esm.WithOnBatch(r.onBatch),
 		esm.WithLogger(cfg.Logger),
 		esm.WithShutdownTimeout(30*time.Second))
 	if err != nil {
@@ -109,7 +124,7 @@ func (r *run) run(ctx context.Context, target esm.Target, start time.Time) (*Res
 		return nil, err
 	}
 	select {
-	case <-r.allSettled:
+	case <-r.allLanded:
 	case <-ctx.Done(): // timed out: what is missing is reported as lost
 	case <-mapping.done:
 		return nil, fmt.Errorf("pipeline: event source mapping stopped: %w", mapping.stop())
@@ -137,12 +152,37 @@ func (r *run) run(ctx context.Context, target esm.Target, start time.Time) (*Res
 	res.RecordsInvoked = st.RecordsInvoked
 	res.FunctionErrors = st.FunctionErrors
 	res.PartialFailures = st.PartialFailures
+	res.RecordsRetried = st.RecordsRetried
+	res.FirstFunctionError = r.firstErr
+	res.FunctionLog = r.fnLog.result()
+	if r.reg404 != nil {
+		res.Registry404 = r.cfg.Registry404
+		res.Registry404Answers = r.reg404.notFound.Load()
+	}
 	for tr := range r.produced {
 		switch n := r.seen[tr]; {
-		case n == 0:
+		case n == 0 && r.dead[tr] == 0 && r.gaveUp[tr] == 0:
 			res.Lost = append(res.Lost, tr.String())
 		case n > 1:
 			res.Duplicates += n - 1
+		}
+		if r.dead[tr] > 0 {
+			res.DeadLettered++
+		}
+		if r.gaveUp[tr] > 0 {
+			res.GivenUp++
+		}
+	}
+	res.Poison = len(r.poison)
+	res.PoisonKinds = map[string]int{}
+	for tr, kind := range r.poison {
+		res.PoisonKinds[kind]++
+		if n := r.dead[tr]; n > 0 {
+			res.PoisonDeadLettered++
+			res.PoisonDeadLetterCopies += n - 1
+		}
+		if r.gaveUp[tr] > 0 {
+			res.PoisonGivenUp++
 		}
 	}
 	slices.Sort(res.Lost)
@@ -180,7 +220,8 @@ func (t *task) stop() error {
 }
 
 // produce writes cfg.Trades trades to user_trades, keyed by user id, with
-// the Protobuf schema ksqlDB registers, and records where each one landed.
+// the Protobuf schema ksqlDB registers, and records where each one landed;
+// with cfg.Poison, a poison record to each partition first.
 func (r *run) produce(ctx context.Context) error {
 	values, err := serde.Protobuf[*tradepb.UserTrade](r.c.registry, serde.WithSchema(KSQLUserTradeSchema))
 	if err != nil {
@@ -191,6 +232,15 @@ func (r *run) produce(ctx context.Context) error {
 		return fmt.Errorf("pipeline: producer: %w", err)
 	}
 	defer cl.Close()
+	poison := 0
+	if r.cfg.Poison {
+		if poison, err = r.producePoison(ctx, values); err != nil {
+			return err
+		}
+	}
+	r.mu.Lock()
+	r.total = r.cfg.Trades + poison
+	r.mu.Unlock()
 	gen := newTradeGen(r.cfg.Seed)
 	const chunk = 500
 	for done := 0; done < r.cfg.Trades; {
@@ -218,20 +268,66 @@ func (r *run) produce(ctx context.Context) error {
 			if r.seen[tr] > 0 {
 				r.settledOne()
 			}
+			if r.hasLanded(tr) {
+				r.landedOne()
+			}
 		}
 		r.mu.Unlock()
 		done += n
 		r.nProduced.Store(int64(done))
 	}
 	r.mu.Lock()
-	if r.cfg.Trades == 0 || r.settled == r.cfg.Trades {
-		r.markAllSettled()
+	if r.landed == r.total {
+		r.markAllLanded()
 	}
 	r.mu.Unlock()
 	return nil
 }
 
-// read consumes trade-settlements until ctx is done.
+// producePoison writes a poison record (poisonValue) to the head of each
+// partition of user_trades, before any trade, and returns how many.
+func (r *run) producePoison(ctx context.Context, values serde.Codec[*tradepb.UserTrade]) (int, error) {
+	good, err := values.Serialize(ctx, serde.Target{Topic: app.InputTopic}, newTradeGen(r.cfg.Seed).next().Value)
+	if err != nil {
+		return 0, fmt.Errorf("pipeline: serialize a trade: %w", err)
+	}
+	cl, err := kgo.NewClient(append(slices.Clip(r.c.kopts), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.AllISRAcks()))...)
+	if err != nil {
+		return 0, fmt.Errorf("pipeline: producer: %w", err)
+	}
+	defer cl.Close()
+	topics, err := kadm.NewClient(cl).ListTopics(ctx, app.InputTopic)
+	if err == nil {
+		err = topics.Error()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("pipeline: partitions of %s: %w", app.InputTopic, err)
+	}
+	n := len(topics[app.InputTopic].Partitions)
+	recs := make([]*kgo.Record, 0, n)
+	kinds := make([]string, 0, n)
+	for p := range int32(n) {
+		kind, v := poisonValue(p, good)
+		recs = append(recs, &kgo.Record{Topic: app.InputTopic, Partition: p, Value: v})
+		kinds = append(kinds, kind)
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return 0, fmt.Errorf("pipeline: produce poison records: %w", err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, kr := range recs {
+		tr := ref{kr.Partition, kr.Offset}
+		r.poison[tr] = kinds[i]
+		if r.hasLanded(tr) {
+			r.landedOne()
+		}
+	}
+	return n, nil
+}
+
+// read consumes trade-settlements, the dead-letter topic and the
+// on-failure topic until ctx is done.
 func (r *run) read(ctx context.Context, start time.Time) error {
 	settlements, err := serde.Protobuf[*tradepb.TradeSettlement](r.c.registry)
 	if err != nil {
@@ -241,7 +337,7 @@ func (r *run) read(ctx context.Context, start time.Time) error {
 	if !r.c.embedded {
 		from = kgo.NewOffset().AfterMilli(start.Add(-time.Second).UnixMilli())
 	}
-	cl, err := kgo.NewClient(append(slices.Clip(r.c.kopts), kgo.ConsumeTopics(app.OutputTopic), kgo.ConsumeResetOffset(from),
+	cl, err := kgo.NewClient(append(slices.Clip(r.c.kopts), kgo.ConsumeTopics(app.OutputTopic, DeadLetterTopic, OnFailureTopic), kgo.ConsumeResetOffset(from),
 		kgo.FetchMaxWait(200*time.Millisecond))...)
 	if err != nil {
 		return fmt.Errorf("pipeline: consumer: %w", err)
@@ -256,8 +352,21 @@ func (r *run) read(ctx context.Context, start time.Time) error {
 			return fmt.Errorf("pipeline: read %s: %w", app.OutputTopic, fe.Err)
 		}
 		var rows []row
+		var dead, gaveUp []ref
 		var decodeErr error
 		fetches.EachRecord(func(kr *kgo.Record) {
+			switch kr.Topic {
+			case DeadLetterTopic:
+				if tr, ok := deadLetterSource(kr.Headers); ok {
+					dead = append(dead, tr)
+				}
+				return
+			case OnFailureTopic:
+				if tr, ok := onFailureSource(kr.Value); ok {
+					gaveUp = append(gaveUp, tr)
+				}
+				return
+			}
 			src, err := app.SourceHeader(kr.Headers)
 			if err != nil || src.Topic != app.InputTopic {
 				return // not a settlement of a user_trades record
@@ -277,29 +386,131 @@ func (r *run) read(ctx context.Context, start time.Time) error {
 		for _, rw := range rows {
 			rw.symbol, rw.disposition = r.intern(rw.symbol), r.intern(rw.disposition)
 			r.rows = append(r.rows, rw)
+			first := !r.hasLanded(rw.trade)
 			r.seen[rw.trade]++
 			if r.seen[rw.trade] == 1 && r.produced[rw.trade] {
 				r.settledOne()
+			}
+			if first && r.known(rw.trade) {
+				r.landedOne()
+			}
+		}
+		for _, tr := range dead {
+			first := !r.hasLanded(tr)
+			r.dead[tr]++
+			if first && r.known(tr) {
+				r.landedOne()
+			}
+		}
+		for _, tr := range gaveUp {
+			first := !r.hasLanded(tr)
+			r.gaveUp[tr]++
+			if first && r.known(tr) {
+				r.landedOne()
 			}
 		}
 		r.mu.Unlock()
 	}
 }
 
+// deadLetterSource returns the user_trades record a dead-letter record
+// stands for: named by the SDK's source headers (DEAD_LETTER_FORMAT=RAW),
+// or by HeaderSource (a SettlementRejected).
+func deadLetterSource(headers []kgo.RecordHeader) (ref, bool) {
+	if src, err := app.SourceHeader(headers); err == nil {
+		return ref{src.Partition, src.Offset}, src.Topic == app.InputTopic
+	}
+	var topic, partition, offset string
+	for _, h := range headers {
+		switch h.Key {
+		case kafkalambda.HeaderSourceTopic:
+			topic = string(h.Value)
+		case kafkalambda.HeaderSourcePartition:
+			partition = string(h.Value)
+		case kafkalambda.HeaderSourceOffset:
+			offset = string(h.Value)
+		}
+	}
+	src, err := app.ParseSource(topic + "/" + partition + "/" + offset)
+	return ref{src.Partition, src.Offset}, err == nil && src.Topic == app.InputTopic
+}
+
+// onFailureSource returns the user_trades record an on-failure record (the
+// mapping's FailureRecord, whose payload is the one-record event) stands
+// for.
+func onFailureSource(value []byte) (ref, bool) {
+	fr, err := esm.ParseFailureRecord(value)
+	if err != nil {
+		return ref{}, false
+	}
+	ev, err := fr.Event()
+	if err != nil {
+		return ref{}, false
+	}
+	for _, p := range ev.Partitions {
+		for _, rec := range p.Records {
+			return ref{rec.Partition, rec.Offset}, rec.Topic == app.InputTopic
+		}
+	}
+	return ref{}, false
+}
+
+// known reports whether tr was produced by this run, as a trade or as
+// poison; r.mu is held.
+func (r *run) known(tr ref) bool {
+	if r.produced[tr] {
+		return true
+	}
+	_, ok := r.poison[tr]
+	return ok
+}
+
+// hasLanded reports whether tr reached a destination: a settlement, the
+// dead-letter topic or the on-failure topic; r.mu is held.
+func (r *run) hasLanded(tr ref) bool {
+	return r.seen[tr] > 0 || r.dead[tr] > 0 || r.gaveUp[tr] > 0
+}
+
 // settledOne counts one more settled trade; r.mu is held.
 func (r *run) settledOne() {
 	r.settled++
 	r.lastSettled = time.Now()
-	if r.settled == r.cfg.Trades {
-		r.markAllSettled()
+}
+
+// landedOne counts one more produced record with a destination; r.mu is
+// held.
+func (r *run) landedOne() {
+	r.landed++
+	if r.landed == r.total {
+		r.markAllLanded()
 	}
 }
 
-func (r *run) markAllSettled() {
+func (r *run) markAllLanded() {
 	select {
-	case <-r.allSettled:
+	case <-r.allLanded:
 	default:
-		close(r.allSettled)
+		close(r.allLanded)
+	}
+}
+
+// onBatch follows the mapping's invocations: it keeps the first function
+// error's text and, with cfg.Registry404, corrects the registry URL after
+// that many invocations reached the function.
+func (r *run) onBatch(b esm.BatchResult) {
+	if b.Outcome == esm.OutcomeInvokeError {
+		return
+	}
+	n := r.invocations.Add(1)
+	if r.reg404 != nil && n == int64(r.cfg.Registry404) {
+		r.reg404.heal()
+	}
+	if b.Outcome == esm.OutcomeFunctionError && b.Err != nil {
+		r.mu.Lock()
+		if r.firstErr == "" {
+			r.firstErr = b.Err.Error()
+		}
+		r.mu.Unlock()
 	}
 }
 
