@@ -16,6 +16,17 @@
 // real cluster and registry, with a secret shaped like the deployed
 // function's; -brokers and -registry are a shortcut for one without
 // authentication.
+//
+// Failures: -poison puts a record that does not decode at the head of
+// each partition; -registry-404 N points the function's registry URL at a
+// server answering plain HTTP 404 for its first N invocations; -policy
+// and -dead-letter choose the function's FAILURE_POLICY and
+// DEAD_LETTER_FORMAT, -retries the mapping's retries before it gives
+// records up to its on-failure topic. When anything failed, the output
+// says where every record went (settled, dead-lettered, given up, lost;
+// good records and poison apart) and what the function's user saw.
+//
+//	go run ./examples/tradesettle/local -n 1000 -poison -registry-404 4
 package main
 
 import (
@@ -58,7 +69,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	partitions := fs.Int("partitions", pipeline.DefaultPartitions, "partitions of the topics, when created")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the trade generator")
 	fs.DurationVar(&cfg.Timeout, "timeout", pipeline.DefaultTimeout, "how long to wait for every settlement")
+	fs.StringVar(&cfg.Policy, "policy", pipeline.DefaultPolicy, "the function's FAILURE_POLICY: ISOLATE_POISON, DEAD_LETTER, REPORT_BATCH_ITEM_FAILURES or FAIL_BATCH")
+	fs.StringVar(&cfg.DeadLetterFormat, "dead-letter", "RAW", "the function's DEAD_LETTER_FORMAT: RAW (the record as it came) or REJECTION (a SettlementRejected JSON record)")
+	fs.IntVar(&cfg.MaxRetries, "retries", pipeline.DefaultMaxRetries, "the mapping's retries of a failed batch before it gives the records up to "+pipeline.OnFailureTopic)
+	fs.BoolVar(&cfg.Poison, "poison", false, "put a record that does not decode at the head of each partition")
+	fs.IntVar(&cfg.Registry404, "registry-404", 0, "point the function's registry URL at a server answering plain HTTP 404 for its first `N` invocations")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if cfg.MaxRetries < 1 || cfg.Registry404 < 0 {
+		fmt.Fprintln(stderr, "local: -retries must be at least 1 and -registry-404 not negative")
 		return 2
 	}
 	cfg.Partitions = int32(*partitions)
@@ -122,6 +142,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	_ = res.WriteTable(stdout)
 	fmt.Fprintln(stdout)
 	_ = res.WriteSummary(stdout)
+	if res.Failed() {
+		fmt.Fprintln(stdout)
+		_ = res.WriteFailures(stdout, 3)
+	}
 	fmt.Fprintf(stdout, "run took %.1fs in all\n", time.Since(start).Seconds())
 	fmt.Fprintf(stdout, "settled %d of %d trades\n", res.Settled, res.Trades)
 	if res.Settled < res.Trades {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -24,6 +25,40 @@ func TestLocalCommand(t *testing.T) {
 			t.Errorf("output without %q:\n%s", want, out)
 		}
 	}
+	if strings.Contains(out, "failure handling") {
+		t.Errorf("a run in which nothing failed prints a failure report:\n%s", out)
+	}
+}
+
+// The issue's check: 1,000 orders, a poison record at the head of each
+// partition, the registry URL answering plain HTTP 404 for the function's
+// first invocations. The report says 0 good records were dead-lettered and
+// none lost, and shows what the user saw: the registry's failure, of class
+// environment, in the function's ERROR lines.
+func TestLocalCommandPoisonAndRegistry404(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr strings.Builder
+	code := run([]string{"-n", "1000", "-poison", "-registry-404", "4", "-q", "-timeout", "50s"}, &stdout, &stderr)
+	out := stdout.String()
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr.String())
+	}
+	t.Logf("\n%s", out)
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?m)^  records in +1004 +\(1000 trades, 4 poison\)$`),
+		regexp.MustCompile(`(?m)^  settled +1000 *$`),
+		regexp.MustCompile(`(?m)^  poison records dead-lettered +4 +\(of 4; 0 extra copies\)$`),
+		regexp.MustCompile(`(?m)^  GOOD records dead-lettered +0 *$`),
+		regexp.MustCompile(`(?m)^  given up to the on-failure topic +0 +\(0 of them good\)$`),
+		regexp.MustCompile(`(?m)^  lost +0 *$`),
+		regexp.MustCompile(`(?m)^what the user saw:\n  invocations: \d+ \(\d+ succeeded, [1-9]\d* reported item failures, 0 function errors\)`),
+		regexp.MustCompile(`(?m)^    .*level=ERROR .*class=environment action=reported .*schema registry unavailable`),
+		regexp.MustCompile(`(?m)^settled 1000 of 1000 trades$`),
+	} {
+		if !want.MatchString(out) {
+			t.Errorf("output does not match %s", want)
+		}
+	}
 }
 
 func TestLocalCommandFlags(t *testing.T) {
@@ -37,6 +72,8 @@ func TestLocalCommandFlags(t *testing.T) {
 		{"secret and brokers", []string{"-secret", "s.json", "-brokers", "b:9092"}, "exclude each other"},
 		{"missing secret file", []string{"-secret", "/nonexistent/secret.json"}, "no such file"},
 		{"unknown flag", []string{"-bogus"}, "flag provided but not defined"},
+		{"no retries", []string{"-retries", "0"}, "-retries must be at least 1"},
+		{"negative registry 404", []string{"-registry-404", "-1"}, "-registry-404 not negative"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
