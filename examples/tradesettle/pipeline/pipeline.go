@@ -131,7 +131,9 @@ type Config struct {
 	// are given up to OnFailureTopic (default DefaultMaxRetries).
 	MaxRetries int
 	// Poison puts one record that does not decode (see the Poison kinds)
-	// at the head of each partition of user_trades, before the trades.
+	// at the head of each partition of user_trades, before the trades, and
+	// produces every record before the mapping starts, as a backlog, so
+	// that each poison record's first batch holds good records too.
 	Poison bool
 	// Registry404, when positive, points the function's registry URL at a
 	// server on 127.0.0.1 that answers every request with a plain-text HTTP

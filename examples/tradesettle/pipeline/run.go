@@ -101,6 +101,17 @@ func (r *run) run(ctx context.Context, target esm.Target, start time.Time) (*Res
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: %w", err)
 	}
+	// With poison, every record waits before the mapping starts, as a
+	// backlog does: a poison record's first batch is full of good records
+	// (whatever the machine's speed), which is the case that shows what a
+	// failure policy does to them.
+	backlog := cfg.Poison
+	first := time.Now()
+	if backlog {
+		if err := r.produce(ctx); err != nil {
+			return nil, err
+		}
+	}
 	mapping := goRun(func(ctx context.Context) error { return m.Run(ctx) }, context.WithoutCancel(ctx))
 	defer mapping.stop()
 	select {
@@ -119,9 +130,11 @@ func (r *run) run(ctx context.Context, target esm.Target, start time.Time) (*Res
 		defer progress.stop()
 	}
 
-	first := time.Now()
-	if err := r.produce(ctx); err != nil {
-		return nil, err
+	if !backlog {
+		first = time.Now()
+		if err := r.produce(ctx); err != nil {
+			return nil, err
+		}
 	}
 	select {
 	case <-r.allLanded:
