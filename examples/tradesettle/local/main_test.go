@@ -46,11 +46,11 @@ func TestLocalCommandPoisonAndRegistry404(t *testing.T) {
 	t.Logf("\n%s", out)
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`(?m)^  records in +1004 +\(1000 trades, 4 poison\)$`),
-		regexp.MustCompile(`(?m)^  settled +1000 *$`),
+		regexp.MustCompile(`(?m)^  settled +1000$`),
 		regexp.MustCompile(`(?m)^  poison records dead-lettered +4 +\(of 4; 0 extra copies\)$`),
-		regexp.MustCompile(`(?m)^  GOOD records dead-lettered +0 *$`),
+		regexp.MustCompile(`(?m)^  GOOD records dead-lettered +0$`),
 		regexp.MustCompile(`(?m)^  given up to the on-failure topic +0 +\(0 of them good\)$`),
-		regexp.MustCompile(`(?m)^  lost +0 *$`),
+		regexp.MustCompile(`(?m)^  lost +0$`),
 		regexp.MustCompile(`(?m)^what the user saw:\n  invocations: \d+ \(\d+ succeeded, [1-9]\d* reported item failures, 0 function errors\)`),
 		regexp.MustCompile(`(?m)^    .*level=ERROR .*class=environment action=reported .*schema registry unavailable`),
 		regexp.MustCompile(`(?m)^settled 1000 of 1000 trades$`),

@@ -204,7 +204,8 @@ func (r *Result) WriteFailures(w io.Writer, shown int) error {
 			r.Registry404, r.Registry404Answers)
 	}
 	b.WriteString("\n")
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	var table strings.Builder
+	tw := tabwriter.NewWriter(&table, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  records in\t%d\t(%d trades, %d poison)\n", r.Trades+r.Poison, r.Trades, r.Poison)
 	fmt.Fprintf(tw, "  settled\t%d\t\n", r.Settled)
 	fmt.Fprintf(tw, "  poison records dead-lettered\t%d\t(of %d; %d extra copies)\n", r.PoisonDeadLettered, r.Poison, r.PoisonDeadLetterCopies)
@@ -213,6 +214,9 @@ func (r *Result) WriteFailures(w io.Writer, shown int) error {
 	fmt.Fprintf(tw, "  lost\t%d\t\n", len(r.Lost))
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for line := range strings.Lines(table.String()) {
+		b.WriteString(strings.TrimRight(line, " \n") + "\n") // no padding after the last cell
 	}
 	ok := r.Invocations - r.FunctionErrors - r.PartialFailures
 	fmt.Fprintf(&b, "what the user saw:\n  invocations: %d (%d succeeded, %d reported item failures, %d function errors); %d records retried\n",
