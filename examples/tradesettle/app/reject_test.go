@@ -72,7 +72,7 @@ func isolation(t *testing.T, cfg app.Config, dlq string) ([]kafkalambda.ItemIden
 	}
 	type rec = kafkalambdatest.Record[string, []byte]
 	payload, err := kafkalambdatest.NewEvent(serde.String(), serde.Bytes()).
-		Add(app.InputTopic, 0, rec{Key: "User_1", Value: poison}, rec{Key: "User_1", Value: good(1)}, rec{Key: "User_1", Value: good(2)}).
+		Add(app.InputTopic, 0, rec{Key: "User_1", Value: poison()}, rec{Key: "User_1", Value: good(1)}, rec{Key: "User_1", Value: good(2)}).
 		Add(app.InputTopic, 1, rec{Key: "User_1", Value: good(3)}).
 		Payload(ctx)
 	if err != nil {
@@ -114,9 +114,9 @@ func isolation(t *testing.T, cfg app.Config, dlq string) ([]kafkalambda.ItemIden
 	return items, dead, len(settled)
 }
 
-// poison is a user_trades value whose first byte is not the Confluent
-// magic byte.
-var poison = []byte{1, 0, 0, 0, 1, 0, 0x0a, 0x01, 'U'}
+// poison returns a user_trades value whose first byte is not the
+// Confluent magic byte.
+func poison() []byte { return []byte{1, 0, 0, 0, 1, 0, 0x0a, 0x01, 'U'} }
 
 // FAILURE_POLICY=ISOLATE_POISON: the poison record is dead-lettered once;
 // the good records, which fail only because the registry refuses the
@@ -134,7 +134,7 @@ func TestIsolatePoison(t *testing.T) {
 		if !slices.Equal(items, wantItems) {
 			t.Errorf("item failures %v, want the good records %v", items, wantItems)
 		}
-		if len(dead) != 1 || dead[0].key != "User_1" || dead[0].source != "0" || !bytes.Equal(dead[0].value, poison) {
+		if len(dead) != 1 || dead[0].key != "User_1" || dead[0].source != "0" || !bytes.Equal(dead[0].value, poison()) {
 			t.Fatalf("%d dead letters %+v, want the poison record alone, as it came, from offset 0", len(dead), dead)
 		}
 		if settled != 0 {
@@ -156,7 +156,7 @@ func TestIsolatePoison(t *testing.T) {
 			t.Fatalf("rejection %s: %v", dead[0].value, err)
 		}
 		if rej.Source != "user_trades/0/0" || rej.Topic != app.InputTopic || rej.Partition != 0 || rej.Offset != 0 ||
-			rej.Stage != string(kafkalambda.StageValue) || rej.Reason == "" || string(rej.Key) != "User_1" || !bytes.Equal(rej.Value, poison) {
+			rej.Stage != string(kafkalambda.StageValue) || rej.Reason == "" || string(rej.Key) != "User_1" || !bytes.Equal(rej.Value, poison()) {
 			t.Errorf("rejection %+v", rej)
 		}
 		if settled != 0 {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -77,7 +78,7 @@ func withRegistryURL(secret, u string) (string, error) {
 		return "", fmt.Errorf("pipeline: secret: %w", err)
 	}
 	if _, ok := doc["schema.registry.url"]; !ok {
-		return "", fmt.Errorf("pipeline: the secret has no schema.registry.url to replace")
+		return "", errors.New("pipeline: the secret has no schema.registry.url to replace")
 	}
 	doc["schema.registry.url"] = u
 	b, err := json.Marshal(doc)
