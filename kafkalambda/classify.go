@@ -89,11 +89,31 @@ type classified struct {
 	err      error
 }
 
-func (e *classified) Error() string        { return e.sentinel.Error() + ": " + e.err.Error() }
-func (e *classified) Unwrap() []error      { return []error{e.sentinel, e.err} }
+func (e *classified) Error() string {
+	if e.sentinel == nil {
+		return e.err.Error()
+	}
+	return e.sentinel.Error() + ": " + e.err.Error()
+}
+
+func (e *classified) Unwrap() []error {
+	if e.sentinel == nil {
+		return []error{e.err}
+	}
+	return []error{e.sentinel, e.err}
+}
+
 func (e *classified) FailureClass() string { return string(e.class) }
-func classify(c FailureClass, s, err error) error {
-	return &classified{class: c, sentinel: s, err: err}
+
+// Classified marks err with class c (ClassRecord, ClassEnvironment or
+// ClassConfiguration) and sentinel, which errors.Is then matches along
+// with err: how a Producer (or another library) says whose fault its
+// errors are. A nil sentinel adds none. It returns nil for a nil err.
+func Classified(c FailureClass, sentinel, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &classified{class: c, sentinel: sentinel, err: err}
 }
 
 // Transient marks err as the environment's fault (ClassEnvironment): a
@@ -105,7 +125,21 @@ func Transient(err error) error {
 	if err == nil {
 		return nil
 	}
-	return classify(ClassEnvironment, ErrTransient, err)
+	return Classified(ClassEnvironment, ErrTransient, err)
+}
+
+// Permanent marks err as the record's fault (ClassRecord): the same record
+// fails the same way on every retry. It is what an unmarked Process error
+// is taken to be; use it to say so of an error that would otherwise look
+// like the environment's (a network error that is in fact a rejection of
+// this record), and in a Producer, for a message that can never be
+// accepted. The result matches err with errors.Is. It returns nil for a
+// nil err.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return Classified(ClassRecord, nil, err)
 }
 
 // Misconfigured marks err as the operator's fault (ClassConfiguration):
@@ -116,7 +150,7 @@ func Misconfigured(err error) error {
 	if err == nil {
 		return nil
 	}
-	return classify(ClassConfiguration, ErrMisconfigured, err)
+	return Classified(ClassConfiguration, ErrMisconfigured, err)
 }
 
 // IsTransient reports whether a failure is the environment's fault:

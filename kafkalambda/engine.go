@@ -103,7 +103,7 @@ func (inv *invocation) tracker(create bool) *tracker {
 	if t := inv.sends.Load(); t != nil || !create {
 		return t
 	}
-	inv.sends.CompareAndSwap(nil, newTracker())
+	inv.sends.CompareAndSwap(nil, newTracker(inv.eng.cfg.producer))
 	return inv.sends.Load()
 }
 

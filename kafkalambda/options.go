@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -16,7 +17,7 @@ type Option func(*config) error
 type config struct {
 	policy         FailurePolicy
 	concurrency    int
-	producer       *Producer
+	producer       Producer
 	logger         *slog.Logger
 	margin         time.Duration
 	noDeadlineWait time.Duration
@@ -65,12 +66,13 @@ func WithConcurrency(n int) Option {
 }
 
 // WithProducer gives the handler the shared producer its Outputs send
-// through (and DeadLetter writes with). At the end of each invocation the
+// through (and DeadLetter writes with): librdkafka.NewProducer's in a
+// function, any Producer in tests. At the end of each invocation the
 // handler waits for the brokers to acknowledge every record sent during
 // it; see Handler.Invoke. Without it, the handler sends nothing.
-func WithProducer(p *Producer) Option {
+func WithProducer(p Producer) Option {
 	return func(c *config) error {
-		if p == nil {
+		if isNil(p) {
 			return fmt.Errorf("%w: nil producer", ErrInvalidOption)
 		}
 		c.producer = p
@@ -157,4 +159,18 @@ func WithLambdaOptions(opts ...lambda.Option) Option {
 		c.lambdaOpts = append(c.lambdaOpts[:len(c.lambdaOpts):len(c.lambdaOpts)], opts...)
 		return nil
 	}
+}
+
+// isNil reports whether v is nil or an interface holding a nil pointer (a
+// typed nil), which would panic on first use.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Func, reflect.Chan, reflect.Slice, reflect.Interface:
+		return rv.IsNil()
+	}
+	return false
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
@@ -92,24 +90,18 @@ func (o *Output[K, V]) SendTombstone(ctx context.Context, key K, headers ...Head
 	return nil
 }
 
-// send enqueues one record for the partition run's current record.
+// send queues one record for the partition run's current record, tracked
+// by the invocation's flush. A Producer waiting for room in a full queue
+// waits no longer than the flush deadline.
 func (r *partRun) send(ctx context.Context, topic string, key, value []byte, headers []Header) error {
 	inv := r.inv
-	p := inv.eng.cfg.producer
-	if p == nil {
+	if inv.eng.cfg.producer == nil {
 		return fmt.Errorf("%w: the handler has no producer (WithProducer)", ErrInvalidOption)
 	}
-	m := &kafka.Message{
-		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
-		Key:            key,
-		Value:          value,
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, inv.flushDeadline())
+		defer cancel()
 	}
-	if len(headers) > 0 {
-		m.Headers = make([]kafka.Header, len(headers))
-		for i, h := range headers {
-			m.Headers[i] = kafka.Header{Key: h.Key, Value: h.Value}
-		}
-	}
-	ref := &sendRef{run: r, offset: r.cur, topic: topic}
-	return p.produce(ctx, inv.tracker(true), ref, m, inv.flushDeadline())
+	return inv.tracker(true).send(ctx, r, &Message{Topic: topic, Key: key, Value: value, Headers: headers})
 }

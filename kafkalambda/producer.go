@@ -1,361 +1,58 @@
 package kafkalambda
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"sync"
-	"sync/atomic"
-	"time"
+import "context"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-)
-
-// Producer is the producer shared by every invocation of a Lambda execution
-// environment: made on first use, reused while the function is warm.
+// Producer is the seam between the handler and a Kafka client: what
+// WithProducer takes. The handler owns the delivery accounting of each
+// invocation — which record sent what, what is acknowledged, what to give
+// up at the deadline — so a Producer only queues messages, reports each
+// one's outcome, purges and closes.
 //
-// It wraps one librdkafka producer (confluent-kafka-go), created lazily on
-// the first send from the config func given to NewProducer — which is
-// where credentials come in, e.g. from the secrets package. A failed
-// creation is not remembered: the next send tries again. A producer that
-// hits a fatal error (idempotence) or a broker authentication failure is
-// replaced on the next send by a new one built from a fresh config; the
-// old one is closed once its messages are accounted for.
-//
-// Delivery reports are tracked per invocation, so that one invocation's
-// flush neither waits on nor counts another's messages, even when several
-// run at once in the process. A Producer is safe for concurrent use.
-type Producer struct {
-	config     func(ctx context.Context) (kafka.ConfigMap, error)
-	log        *slog.Logger
-	tokens     func(ctx context.Context) (kafka.OAuthBearerToken, error)
-	authFailed func()
-	createWait time.Duration
-	maxIdle    time.Duration
+// Implementations: package kafkalambda/librdkafka (confluent-kafka-go, the
+// default), and kafkalambdatest.MemProducer (in memory, with fault
+// controls) for tests. A Producer must be safe for concurrent use: several
+// invocations and partitions send at once.
+type Producer interface {
+	// Produce queues m for delivery and returns; done is then called exactly
+	// once, from any goroutine, with nil when the brokers have acknowledged
+	// m, or with the reason it was not delivered. An error from Produce
+	// means m was not queued, and done is never called.
+	//
+	// Produce may wait for room in a full local queue until ctx ends. Its
+	// errors and done's should say their class (see Classify), e.g. with
+	// Permanent for a message too large to ever be accepted, Misconfigured
+	// for a topic that does not exist, and otherwise wrap ErrProducer (the
+	// environment's fault); done's error should carry the cause a purge or
+	// a timeout hides (the last connection or authentication error).
+	//
+	// Produce must not keep m, its key, value or headers after done.
+	Produce(ctx context.Context, m *Message, done func(error)) error
 
-	mu     sync.Mutex
-	closed bool
-	gens   atomic.Int64
-	// cur is the librdkafka producer in use: written under mu, read
-	// without it by sends that find it healthy.
-	cur atomic.Pointer[generation]
+	// Purge gives up what the producer holds now, queued or in flight:
+	// their done funcs are called soon with an error, so that nothing is
+	// delivered after an invocation has reported it failed. The handler
+	// calls it when an invocation's flush reaches its deadline. It does not
+	// wait for the done calls.
+	Purge()
+
+	// Close flushes what is queued (briefly) and releases the client.
+	// Produce after Close fails. Handler.Close calls it on SIGTERM.
+	Close()
 }
 
-// ProducerOption configures a Producer; NewProducer checks them.
-type ProducerOption func(*Producer) error
-
-// WithProducerLogger sends librdkafka's own log lines, producer errors and
-// lifecycle events to l (by default they are discarded; librdkafka never
-// writes to stderr on its own through this package).
-func WithProducerLogger(l *slog.Logger) ProducerOption {
-	return func(p *Producer) error {
-		if l == nil {
-			return fmt.Errorf("%w: nil logger", ErrInvalidOption)
-		}
-		p.log = l
-		return nil
-	}
+// Warmer is a Producer that can prepare its client ahead of the first
+// send. Handler.Check (and so Start, at INIT) calls Warm when the producer
+// has it: an error of ClassConfiguration there fails the function's INIT.
+type Warmer interface {
+	Warm(ctx context.Context) error
 }
 
-// WithOAuthBearerTokens answers librdkafka's OAUTHBEARER token refresh
-// requests (sasl.mechanism OAUTHBEARER, e.g. Amazon MSK IAM) with tokens
-// from source, called with a 10s timeout each time librdkafka asks: at
-// creation and before each token expires, including right after a thaw.
-func WithOAuthBearerTokens(source func(ctx context.Context) (kafka.OAuthBearerToken, error)) ProducerOption {
-	return func(p *Producer) error {
-		if source == nil {
-			return fmt.Errorf("%w: nil token source", ErrInvalidOption)
-		}
-		p.tokens = source
-		return nil
-	}
-}
-
-// WithAuthFailureHook calls fn when a broker rejects the producer's
-// credentials, before the producer is rebuilt from a fresh config: pass
-// the secret cache's invalidation (e.g. a secrets loader's Invalidate) so
-// that a rotated secret is picked up at once rather than after its TTL.
-func WithAuthFailureHook(fn func()) ProducerOption {
-	return func(p *Producer) error {
-		if fn == nil {
-			return fmt.Errorf("%w: nil auth failure hook", ErrInvalidOption)
-		}
-		p.authFailed = fn
-		return nil
-	}
-}
-
-// WithMaxIdle replaces the librdkafka producer on the next send when it
-// has been idle longer than d (default 4 minutes; 0 never replaces it).
-//
-// Lambda freezes the process between invocations. When it thaws, the
-// producer's TCP connections may have died silently in the meantime (a VPC
-// network interface drops connections idle for 350s), and a request written
-// to a dead connection waits for librdkafka's request timeout (30s) before
-// it is retried — longer than many invocations have. A producer that has
-// been idle for long is therefore rebuilt, with fresh connections, rather
-// than trusted.
-func WithMaxIdle(d time.Duration) ProducerOption {
-	return func(p *Producer) error {
-		if d < 0 {
-			return fmt.Errorf("%w: negative max idle", ErrInvalidOption)
-		}
-		p.maxIdle = d
-		return nil
-	}
-}
-
-// Defaults set on every librdkafka producer unless the config func sets
-// them: durability (acks=all, idempotence), the partitioner Java clients
-// and ksqlDB use (so keyed records land on the same partitions), and
-// settings for an environment that is frozen between invocations: idle
-// connections closed before the network drops them, keepalive, short
-// reconnect backoff and connection setup timeout, no log line per closed
-// idle connection, and no client metrics pushed to the brokers (KIP-714: a
-// request and a timer per producer that a short-lived function does not
-// need). linger.ms is 0: an invocation ends by waiting for its last
-// batch, so lingering to fill it only adds to every invocation; records sent
-// in a burst still batch while earlier requests are in flight.
-func producerDefaults() kafka.ConfigMap {
-	return kafka.ConfigMap{
-		"acks":                               "all",
-		"enable.idempotence":                 true,
-		"partitioner":                        "murmur2_random",
-		"socket.keepalive.enable":            true,
-		"connections.max.idle.ms":            60000,
-		"reconnect.backoff.ms":               50,
-		"reconnect.backoff.max.ms":           1000,
-		"socket.connection.setup.timeout.ms": 10000,
-		"log.connection.close":               false,
-		"enable.metrics.push":                false,
-		"linger.ms":                          0,
-	}
-}
-
-// NewProducer returns a Producer whose librdkafka producer is created from
-// config on first use (see Producer). config returns librdkafka properties
-// (bootstrap.servers and security settings); they are added to the
-// defaults (acks=all, enable.idempotence=true, partitioner=murmur2_random,
-// connection settings for Lambda) and override them. The properties
-// go.delivery.reports, go.delivery.report.fields, go.logs.channel.enable,
-// go.events.channel.size and go.produce.channel.size are the Producer's own
-// and cannot be overridden.
-func NewProducer(config func(ctx context.Context) (kafka.ConfigMap, error), opts ...ProducerOption) (*Producer, error) {
-	if config == nil {
-		return nil, fmt.Errorf("%w: nil producer config func", ErrInvalidOption)
-	}
-	p := &Producer{config: config, log: slog.New(slog.DiscardHandler), createWait: 10 * time.Second,
-		maxIdle: 4 * time.Minute}
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o(p); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
-}
-
-// generation is one librdkafka producer. It is replaced, not repaired,
-// after a fatal or authentication error.
-type generation struct {
-	id      int64
-	p       *kafka.Producer
-	broken  atomic.Pointer[error]
-	lastErr atomic.Pointer[error] // the last error librdkafka reported
-	// lastCause is the last error librdkafka reported that says why the
-	// brokers cannot be used (a connection refused, a TLS or SASL failure,
-	// an unknown topic), which a later "all brokers down" or a purge does
-	// not say.
-	lastCause   atomic.Pointer[error]
-	outstanding atomic.Int64  // produced, not yet reported
-	lastUsed    atomic.Int64  // unix nanoseconds of the last send or report
-	waiters     atomic.Int32  // sends waiting for room in the local queue
-	space       chan struct{} // poked on delivery reports while waiters > 0
-	done        chan struct{} // closed when the event loop ends
-}
-
-func (g *generation) poke() {
-	if g.waiters.Load() == 0 {
-		return
-	}
-	select {
-	case g.space <- struct{}{}:
-	default:
-	}
-}
-
-func (g *generation) breakWith(err error) bool {
-	return g.broken.CompareAndSwap(nil, &err)
-}
-
-// get returns the current librdkafka producer, creating it (again) if
-// there is none or the current one is broken or idle too long.
-func (p *Producer) get(ctx context.Context) (*generation, error) {
-	if g := p.cur.Load(); g != nil && g.broken.Load() == nil {
-		now := time.Now().UnixNano()
-		if p.maxIdle == 0 || time.Duration(now-g.lastUsed.Load()) <= p.maxIdle {
-			g.lastUsed.Store(now)
-			return g, nil
-		}
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return nil, fmt.Errorf("%w: closed", ErrProducer)
-	}
-	if g := p.cur.Load(); g != nil {
-		idle := time.Duration(time.Now().UnixNano() - g.lastUsed.Load())
-		switch {
-		case g.broken.Load() != nil:
-		case p.maxIdle > 0 && idle > p.maxIdle && g.outstanding.Load() == 0:
-			p.log.Info("kafkalambda: producer idle too long; replacing it to get fresh connections",
-				"generation", g.id, "idle", idle)
-		default:
-			g.lastUsed.Store(time.Now().UnixNano())
-			return g, nil
-		}
-		p.cur.Store(nil)
-		go p.retire(g)
-	}
-	cctx, cancel := context.WithTimeout(ctx, p.createWait)
-	defer cancel()
-	conf, err := p.config(cctx)
-	if err != nil {
-		return nil, fmt.Errorf("%w: config: %w", ErrProducer, err)
-	}
-	cm := producerDefaults()
-	for k, v := range conf {
-		cm[k] = v
-	}
-	cm["go.delivery.reports"] = true
-	cm["go.delivery.report.fields"] = "none"
-	cm["go.logs.channel.enable"] = true
-	// confluent-kafka-go's default channels hold a million entries each:
-	// zeroing their 24 MB took 30 ms of every cold start. The events
-	// channel is drained continuously and librdkafka queues behind it; the
-	// produce channel is not used.
-	cm["go.events.channel.size"] = 10000
-	cm["go.produce.channel.size"] = 1
-	kp, err := kafka.NewProducer(&cm)
-	if err != nil {
-		// librdkafka names the property it rejects; the config's values
-		// are not part of its message.
-		return nil, classify(ClassConfiguration, ErrProducer, fmt.Errorf("create: %w", err))
-	}
-	g := &generation{id: p.gens.Add(1), p: kp, space: make(chan struct{}, 1), done: make(chan struct{})}
-	g.lastUsed.Store(time.Now().UnixNano())
-	go p.logs(g)
-	go p.events(g)
-	p.cur.Store(g)
-	p.log.Info("kafkalambda: producer created", "generation", g.id)
-	return g, nil
-}
-
-// retire closes a replaced producer once all its messages are reported
-// (flushes purge what is left at their deadlines), or after a minute.
-func (p *Producer) retire(g *generation) {
-	limit := time.Now().Add(time.Minute)
-	for g.outstanding.Load() > 0 && time.Now().Before(limit) {
-		// Polled: g.space wakes waiting senders, and is theirs.
-		time.Sleep(100 * time.Millisecond)
-	}
-	if g.outstanding.Load() > 0 {
-		_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight)
-	}
-	g.p.Close()
-	<-g.done
-	p.log.Info("kafkalambda: producer closed", "generation", g.id)
-}
-
-// Close flushes what is queued (for up to 5s) and closes the librdkafka
-// producer. Sends after Close fail with ErrProducer. Start calls Close on
-// SIGTERM; it is safe to call more than once.
-func (p *Producer) Close() {
-	p.mu.Lock()
-	g := p.cur.Swap(nil)
-	p.closed = true
-	p.mu.Unlock()
-	if g == nil {
-		return
-	}
-	if n := g.p.Flush(5000); n > 0 {
-		p.log.Warn("kafkalambda: producer closed with messages still queued", "queued", n)
-	}
-	g.p.Close()
-	<-g.done
-}
-
-// Warm creates the librdkafka producer now, unless it exists, instead of on
-// the first send; it returns the creation's error (the next use retries).
-//
-// Call it in main, after NewProducer, to move the producer's start into the
-// function's INIT phase, which provisioned concurrency keeps off the
-// request path: connecting to the brokers and — for the idempotent producer
-// — acquiring a producer id, which librdkafka first tries 500 ms after
-// creation, so that the first send of a cold start often waits that long.
-func (p *Producer) Warm(ctx context.Context) error {
-	_, err := p.get(ctx)
-	return err
-}
-
-// errQueueFull reports librdkafka's local queue being full.
-func errQueueFull(err error) bool {
-	var ke kafka.Error
-	return errors.As(err, &ke) && ke.Code() == kafka.ErrQueueFull
-}
-
-// produce enqueues m, tracked by tr for the record ref names. A full local
-// queue is waited on until there is room or deadline passes.
-func (p *Producer) produce(ctx context.Context, tr *tracker, ref *sendRef, m *kafka.Message, deadline time.Time) error {
-	g, err := p.get(ctx)
-	if err != nil {
-		return err
-	}
-	ref.tr, ref.gen = tr, g
-	m.Opaque = ref
-	tr.add(ref)
-	g.outstanding.Add(1)
-	var timer *time.Timer
-	// A waiter that leaves passes the wake-up on: space may be left that
-	// the one delivery report it consumed does not announce to the others.
-	leave := func() {
-		if timer != nil {
-			g.poke()
-		}
-	}
-	giveUp := func(class FailureClass, err error) error {
-		leave()
-		g.outstanding.Add(-1)
-		tr.remove(ref)
-		return classify(class, ErrProducer, err)
-	}
-	for {
-		err := g.p.Produce(m, nil)
-		if err == nil {
-			leave()
-			return nil
-		}
-		if !errQueueFull(err) {
-			return giveUp(produceClass(err), fmt.Errorf("produce to %s: %w", *m.TopicPartition.Topic, err))
-		}
-		if timer == nil {
-			// Registered as a waiter before trying again, so that no
-			// delivery report between that try and the wait goes unseen.
-			g.waiters.Add(1)
-			defer g.waiters.Add(-1)
-			timer = time.NewTimer(time.Until(deadline))
-			defer timer.Stop()
-			continue
-		}
-		select {
-		case <-g.space:
-		case <-timer.C:
-			return giveUp(ClassEnvironment, fmt.Errorf("local queue full until the deadline: %w", err))
-		case <-ctx.Done():
-			return giveUp(ClassEnvironment, fmt.Errorf("local queue full: %w", ctx.Err()))
-		}
-	}
+// Message is one record to send.
+type Message struct {
+	Topic string
+	// Key and Value are the serialized bytes; a nil Value is a tombstone,
+	// a nil Key a null key.
+	Key, Value []byte
+	// Headers are sent in order.
+	Headers []Header
 }

@@ -47,10 +47,10 @@ func Start[K, V any](keys serde.Deserializer[K], values serde.Deserializer[V],
 }
 
 // Check does, before the first invocation, what the first invocation would
-// otherwise find out: with a producer (WithProducer), it calls the
-// producer's config func — reading and mapping the secret — and creates
-// the librdkafka producer from it (Producer.Warm), which rejects unknown or
-// invalid properties. It does not wait for the brokers. Start calls it;
+// otherwise find out: with a producer that is a Warmer, it warms it — for
+// librdkafka.Producer, that calls its config func (reading and mapping the
+// secret) and creates the librdkafka producer, which rejects unknown or
+// invalid properties; it does not wait for the brokers. Start calls it;
 // call it yourself when you start the handler some other way. The error's
 // class (Classify) says whether the configuration is wrong.
 func (h *Handler[K, V]) Check(ctx context.Context) error {
@@ -58,8 +58,8 @@ func (h *Handler[K, V]) Check(ctx context.Context) error {
 }
 
 func (e *engine) check(ctx context.Context) error {
-	if p := e.cfg.producer; p != nil {
-		if err := p.Warm(ctx); err != nil {
+	if w, ok := e.cfg.producer.(Warmer); ok {
+		if err := w.Warm(ctx); err != nil {
 			return fmt.Errorf("kafkalambda: init check: %w", err)
 		}
 	}

@@ -1,4 +1,4 @@
-package kafkalambda
+package librdkafka
 
 import (
 	"context"
@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 )
 
 // events reads everything the librdkafka producer reports, for as long as
-// it lives: delivery reports go to the tracker of the invocation that sent
-// the message; errors are logged, and a fatal or authentication error
+// it lives: delivery reports go to the done func the message was produced
+// with; errors are logged, and a fatal or authentication error
 // breaks the generation so that the next send builds a new producer;
 // token refresh requests are answered.
 func (p *Producer) events(g *generation) {
@@ -22,9 +24,9 @@ func (p *Producer) events(g *generation) {
 		switch e := ev.(type) {
 		case *kafka.Message:
 			g.lastUsed.Store(time.Now().UnixNano())
-			g.outstanding.Add(-1)
-			if ref, ok := e.Opaque.(*sendRef); ok {
-				ref.tr.report(ref, e.TopicPartition.Error)
+			if d, ok := e.Opaque.(*delivery); ok {
+				d.done(d.failure(e.TopicPartition.Error))
+				g.release()
 			}
 			g.poke()
 		case kafka.Error:
@@ -45,7 +47,7 @@ func (p *Producer) onError(g *generation, e kafka.Error) {
 	}
 	switch {
 	case e.IsFatal():
-		err := fmt.Errorf("%w: fatal error: %w", ErrProducer, e)
+		err := fmt.Errorf("%w: fatal error: %w", kafkalambda.ErrProducer, e)
 		if g.breakWith(err) {
 			p.log.Error("kafkalambda: producer failed fatally; it will be replaced", "generation", g.id, "error", e.Error())
 			// Fail what is still queued now rather than at the deadline.
@@ -56,7 +58,7 @@ func (p *Producer) onError(g *generation, e kafka.Error) {
 		if isCertificateFailure(e) {
 			what = "broker certificate not trusted"
 		}
-		err := classify(ClassConfiguration, ErrProducer, fmt.Errorf("%s: %w", what, e))
+		err := kafkalambda.Classified(kafkalambda.ClassConfiguration, kafkalambda.ErrProducer, fmt.Errorf("%s: %w", what, e))
 		if g.breakWith(err) {
 			p.log.Error("kafkalambda: brokers rejected the producer's credentials or certificate; it will be rebuilt from a fresh config",
 				"generation", g.id, "error", e.Error())
@@ -105,13 +107,13 @@ func (p *Producer) refreshToken(g *generation) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	tok, err := p.tokens(ctx)
+	tok, exp, err := p.tokens(ctx)
 	if err != nil {
 		p.log.Error("kafkalambda: OAUTHBEARER token refresh failed", "error", err.Error())
 		_ = g.p.SetOAuthBearerTokenFailure(err.Error())
 		return
 	}
-	if err := g.p.SetOAuthBearerToken(tok); err != nil {
+	if err := g.p.SetOAuthBearerToken(kafka.OAuthBearerToken{TokenValue: tok, Expiration: exp}); err != nil {
 		p.log.Error("kafkalambda: OAUTHBEARER token rejected by librdkafka", "error", err.Error())
 	}
 }
@@ -148,18 +150,18 @@ func (p *Producer) logs(g *generation) {
 // producer's message.max.bytes is the record's fault (it is the same on
 // every retry); an unknown topic or partition, the operator's; anything
 // else, the environment's.
-func produceClass(err error) FailureClass {
+func produceClass(err error) kafkalambda.FailureClass {
 	var ke kafka.Error
 	if !errors.As(err, &ke) {
-		return ClassEnvironment
+		return kafkalambda.ClassEnvironment
 	}
 	switch ke.Code() {
 	case kafka.ErrMsgSizeTooLarge:
-		return ClassRecord
+		return kafkalambda.ClassRecord
 	case kafka.ErrUnknownTopic, kafka.ErrUnknownTopicOrPart, kafka.ErrUnknownPartition, kafka.ErrInvalidArg:
-		return ClassConfiguration
+		return kafkalambda.ClassConfiguration
 	}
-	return ClassEnvironment
+	return kafkalambda.ClassEnvironment
 }
 
 // deliveryClass is the class of a failed delivery report. It is never the
@@ -170,9 +172,9 @@ func produceClass(err error) FailureClass {
 // the cluster's settings cause are the operator's fault; the rest
 // (timeouts, purges at the deadline, brokers down, fatal idempotence
 // errors) the environment's.
-func deliveryClass(ke kafka.Error, broken error) FailureClass {
-	if broken != nil && Classify(broken) == ClassConfiguration {
-		return ClassConfiguration
+func deliveryClass(ke kafka.Error, broken error) kafkalambda.FailureClass {
+	if broken != nil && kafkalambda.Classify(broken) == kafkalambda.ClassConfiguration {
+		return kafkalambda.ClassConfiguration
 	}
 	switch ke.Code() {
 	case kafka.ErrUnknownTopic, kafka.ErrUnknownTopicOrPart, kafka.ErrUnknownPartition,
@@ -181,7 +183,31 @@ func deliveryClass(ke kafka.Error, broken error) FailureClass {
 		kafka.ErrPolicyViolation, kafka.ErrMsgSizeTooLarge, kafka.ErrInvalidRecord,
 		kafka.ErrRecordListTooLarge, kafka.ErrInvalidRequiredAcks,
 		kafka.ErrAuthentication, kafka.ErrSaslAuthenticationFailed:
-		return ClassConfiguration
+		return kafkalambda.ClassConfiguration
 	}
-	return ClassEnvironment
+	return kafkalambda.ClassEnvironment
+}
+
+// failure is what done gets for a delivery report: nil when it was
+// delivered; otherwise the error, classified (deliveryClass), with what
+// made the producer break or the last broker error behind a purge or a
+// timeout ("Connect to ... failed: Connection refused", an authentication
+// failure, an unknown topic), which "Local: Purged in queue" alone does not
+// say.
+func (d *delivery) failure(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ke kafka.Error
+	errors.As(err, &ke)
+	var broken error
+	if b := d.gen.broken.Load(); b != nil {
+		broken = *b
+		err = fmt.Errorf("%w (%w)", err, broken)
+	} else if c := d.gen.lastCause.Load(); c != nil {
+		err = fmt.Errorf("%w (last broker error: %w)", err, *c)
+	} else if c := d.gen.lastErr.Load(); c != nil {
+		err = fmt.Errorf("%w (last broker error: %w)", err, *c)
+	}
+	return kafkalambda.Classified(deliveryClass(ke, broken), nil, err)
 }

@@ -1,4 +1,4 @@
-package kafkalambda
+package librdkafka
 
 import "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 

@@ -1,4 +1,4 @@
-package kafkalambda_test
+package librdkafka_test
 
 import (
 	"context"
@@ -10,10 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/librdkafka"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
@@ -35,8 +36,8 @@ func closedAddr(t *testing.T) string {
 func TestUndeliveredSaysWhy(t *testing.T) {
 	t.Parallel()
 	addr := closedAddr(t)
-	p, err := kafkalambda.NewProducer(func(context.Context) (kafka.ConfigMap, error) {
-		return kafka.ConfigMap{"bootstrap.servers": addr}, nil
+	p, err := librdkafka.NewProducer(func(context.Context) (map[string]any, error) {
+		return map[string]any{"bootstrap.servers": addr}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -65,9 +66,15 @@ func TestUndeliveredSaysWhy(t *testing.T) {
 func TestTooLargeIsTheRecords(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, kfake.SeedTopics(1, "out", "dlq"))
-	p := newProducer(t, c, kafka.ConfigMap{"message.max.bytes": 1000})
+	p := newProducer(t, c, map[string]any{"message.max.bytes": 1000})
 	big := strings.Repeat("x", 2000)
-	payload := event(t, map[string][]kafkalambda.RawRecord{"t-0": {rec(1, "k", "small"), rec(2, "k", big), rec(3, "k", "small")}})
+	payload, err := kafkalambdatest.NewEvent(serde.String(), serde.String()).AddAt("t", 0, 1,
+		kafkalambdatest.Record[string, string]{Key: "k", Value: "small"},
+		kafkalambdatest.Record[string, string]{Key: "k", Value: big},
+		kafkalambdatest.Record[string, string]{Key: "k", Value: "small"}).Payload(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := withDeadline(10 * time.Second)
 	defer cancel()
 
@@ -100,5 +107,24 @@ func TestTooLargeIsTheRecords(t *testing.T) {
 	// wrote 1 and 3.
 	if got := readTopic(t, c, "out"); len(got) != 3 {
 		t.Errorf("out holds %d records, want 3", len(got))
+	}
+}
+
+// TestCheckRejectsBadProperties: the check Start makes at INIT creates the
+// librdkafka producer, which rejects an unknown property: the operator's
+// fault, so INIT fails.
+func TestCheckRejectsBadProperties(t *testing.T) {
+	t.Parallel()
+	p, err := librdkafka.NewProducer(func(context.Context) (map[string]any, error) {
+		return map[string]any{"bootstrap.servers": closedAddr(t), "no.such.property": "x"}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	h := echoHandler(t, p, "out", nil)
+	err = h.Check(context.Background())
+	if kafkalambda.Classify(err) != kafkalambda.ClassConfiguration || !strings.Contains(err.Error(), "no.such.property") {
+		t.Fatalf("Check = %v (class %q), want a configuration error naming the property", err, kafkalambda.Classify(err))
 	}
 }

@@ -1,4 +1,4 @@
-package kafkalambda_test
+package librdkafka_test
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,24 +20,38 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/librdkafka"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
-// inputEvent is an event of n records per partition key given.
+// inputEvent is an event of n records per partition key given ("topic-N"),
+// at offsets 100 on, with keys key-i and values "<partition key>/i".
 func inputEvent(t testing.TB, n int, keys ...string) []byte {
 	t.Helper()
-	parts := map[string][]kafkalambda.RawRecord{}
+	b := kafkalambdatest.NewEvent(serde.String(), serde.String())
 	for _, k := range keys {
-		for i := range n {
-			parts[k] = append(parts[k], rec(int64(100+i), fmt.Sprintf("key-%d", i), fmt.Sprintf("%s/%d", k, i)))
+		i := strings.LastIndexByte(k, '-')
+		part, err := strconv.Atoi(k[i+1:])
+		if err != nil {
+			t.Fatal(err)
 		}
+		recs := make([]kafkalambdatest.Record[string, string], n)
+		for j := range recs {
+			recs[j] = kafkalambdatest.Record[string, string]{Key: fmt.Sprintf("key-%d", j), Value: fmt.Sprintf("%s/%d", k, j)}
+		}
+		b.AddAt(k[:i], int32(part), 100, recs...)
 	}
-	return event(t, parts)
+	payload, err := b.Payload(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return payload
 }
 
 // echoHandler sends every record's value to out (or, for records of the
 // partitions in route, to the topic route names).
-func echoHandler(t testing.TB, p *kafkalambda.Producer, out string, route map[int32]string, opts ...kafkalambda.Option) *kafkalambda.Handler[string, string] {
+func echoHandler(t testing.TB, p *librdkafka.Producer, out string, route map[int32]string, opts ...kafkalambda.Option) *kafkalambda.Handler[string, string] {
 	t.Helper()
 	outputs := map[string]*kafkalambda.Output[string, string]{}
 	output := func(topic string) *kafkalambda.Output[string, string] {
@@ -149,7 +165,7 @@ func TestProducerBrokerGoneFailsBeforeDeadline(t *testing.T) {
 func TestProducerBatchLargerThanLocalQueue(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, kfake.SeedTopics(3, "out"))
-	p := newProducer(t, c, kafka.ConfigMap{"queue.buffering.max.messages": 10})
+	p := newProducer(t, c, map[string]any{"queue.buffering.max.messages": 10})
 	h := echoHandler(t, p, "out", nil)
 	ctx, cancel := withDeadline(20 * time.Second)
 	defer cancel()
@@ -320,10 +336,10 @@ func TestProducerAuthFailureRebuildsWithFreshConfig(t *testing.T) {
 	var password atomic.Value
 	password.Store("stale-secret")
 	var invalidations atomic.Int32
-	p, err := kafkalambda.NewProducer(func(context.Context) (kafka.ConfigMap, error) {
-		return kafka.ConfigMap{"bootstrap.servers": c.Kafka().ListenAddrs()[0], "security.protocol": "SASL_PLAINTEXT",
+	p, err := librdkafka.NewProducer(func(context.Context) (map[string]any, error) {
+		return map[string]any{"bootstrap.servers": c.Kafka().ListenAddrs()[0], "security.protocol": "SASL_PLAINTEXT",
 			"sasl.mechanism": "PLAIN", "sasl.username": "app", "sasl.password": password.Load().(string)}, nil
-	}, kafkalambda.WithAuthFailureHook(func() {
+	}, librdkafka.WithAuthFailureHook(func() {
 		invalidations.Add(1)
 		password.Store("rotated-secret") // what a fresh read of the secret returns
 	}))

@@ -1,4 +1,4 @@
-package kafkalambda_test
+package librdkafka_test
 
 import (
 	"bufio"
@@ -16,10 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/librdkafka"
 )
 
 // freezableListener lets a test make every connection accepted so far
@@ -91,9 +90,9 @@ func TestFreezeChild(t *testing.T) {
 		t.Skip("run by TestProducerSurvivesFreeze")
 	}
 	maxIdle, _ := time.ParseDuration(os.Getenv("KAFKALAMBDA_FREEZE_MAXIDLE"))
-	p, err := kafkalambda.NewProducer(func(context.Context) (kafka.ConfigMap, error) {
-		return kafka.ConfigMap{"bootstrap.servers": brokers}, nil
-	}, kafkalambda.WithMaxIdle(maxIdle))
+	p, err := librdkafka.NewProducer(func(context.Context) (map[string]any, error) {
+		return map[string]any{"bootstrap.servers": brokers}, nil
+	}, librdkafka.WithMaxIdle(maxIdle))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,15 +1,14 @@
-package kafkalambda_test
+package librdkafka_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/librdkafka"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 )
 
@@ -22,11 +21,11 @@ func newCluster(t testing.TB, opts ...kfake.Opt) *kafkalambdatest.Cluster {
 
 // newProducer returns a Producer for the cluster with extra librdkafka
 // properties, closed when the test ends.
-func newProducer(t testing.TB, c *kafkalambdatest.Cluster, extra kafka.ConfigMap, opts ...kafkalambda.ProducerOption) *kafkalambda.Producer {
+func newProducer(t testing.TB, c *kafkalambdatest.Cluster, extra map[string]any, opts ...librdkafka.Option) *librdkafka.Producer {
 	t.Helper()
 	addrs := c.BootstrapServers()
-	p, err := kafkalambda.NewProducer(func(context.Context) (kafka.ConfigMap, error) {
-		cm := kafka.ConfigMap{"bootstrap.servers": addrs}
+	p, err := librdkafka.NewProducer(func(context.Context) (map[string]any, error) {
+		cm := map[string]any{"bootstrap.servers": addrs}
 		for k, v := range extra {
 			cm[k] = v
 		}

@@ -1,4 +1,4 @@
-package kafkalambda_test
+package librdkafka_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/librdkafka"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
@@ -28,7 +29,7 @@ func TestProducerFatalErrorReplacesProducer(t *testing.T) {
 	if _, err := h.Invoke(ctx, inputEvent(t, 3, "in-0")); err != nil {
 		t.Fatal(err)
 	}
-	kp, gen := kafkalambda.CurrentProducer(p)
+	kp, gen := librdkafka.CurrentProducer(p)
 	if gen != 1 {
 		t.Fatalf("generation %d after the first invocation", gen)
 	}
@@ -44,7 +45,7 @@ func TestProducerFatalErrorReplacesProducer(t *testing.T) {
 			t.Fatalf("no recovery after a fatal error: %v", err)
 		}
 	}
-	if _, gen := kafkalambda.CurrentProducer(p); gen != 2 {
+	if _, gen := librdkafka.CurrentProducer(p); gen != 2 {
 		t.Fatalf("generation %d, want a new producer (2)", gen)
 	}
 }
@@ -67,7 +68,7 @@ func TestProducerFatalErrorDuringFlushFailsFast(t *testing.T) {
 				// Every record is sent and the first is held by the broker:
 				// the fatal error strikes as the flush begins.
 				<-reached
-				kp, _ := kafkalambda.CurrentProducer(p)
+				kp, _ := librdkafka.CurrentProducer(p)
 				kp.TestFatalError(kafka.ErrOutOfOrderSequenceNumber, "injected")
 			}
 			return nil
@@ -143,7 +144,7 @@ func TestProducerWarm(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, kfake.SeedTopics(1, "out"))
 	p := newProducer(t, c, nil)
-	if _, gen := kafkalambda.CurrentProducer(p); gen != 0 {
+	if _, gen := librdkafka.CurrentProducer(p); gen != 0 {
 		t.Fatalf("NewProducer created the producer (generation %d): it must be lazy", gen)
 	}
 	if err := p.Warm(context.Background()); err != nil {
@@ -152,10 +153,10 @@ func TestProducerWarm(t *testing.T) {
 	if err := p.Warm(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, gen := kafkalambda.CurrentProducer(p); gen != 1 {
+	if _, gen := librdkafka.CurrentProducer(p); gen != 1 {
 		t.Fatalf("generation %d after Warm twice, want 1", gen)
 	}
-	failing, err := kafkalambda.NewProducer(func(context.Context) (kafka.ConfigMap, error) {
+	failing, err := librdkafka.NewProducer(func(context.Context) (map[string]any, error) {
 		return nil, errors.New("no secret yet")
 	})
 	if err != nil {
@@ -170,11 +171,11 @@ func TestProducerFailedCreationIsRetried(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, kfake.SeedTopics(1, "out"))
 	var calls atomic.Int32
-	p, err := kafkalambda.NewProducer(func(context.Context) (kafka.ConfigMap, error) {
+	p, err := librdkafka.NewProducer(func(context.Context) (map[string]any, error) {
 		if calls.Add(1) == 1 {
 			return nil, errors.New("secret source throttled")
 		}
-		return kafka.ConfigMap{"bootstrap.servers": c.Kafka().ListenAddrs()[0]}, nil
+		return map[string]any{"bootstrap.servers": c.Kafka().ListenAddrs()[0]}, nil
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package kafkalambda_test
+package librdkafka_test
 
 // Benchmark of the Send + flush-at-end path (one invocation whose Process
 // sends 1,000 records) against raw confluent-kafka-go producing the same

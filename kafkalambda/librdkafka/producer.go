@@ -1,0 +1,473 @@
+package librdkafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+)
+
+// ErrInvalidOption: NewProducer was given an option or argument it cannot
+// use. It matches kafkalambda.ErrInvalidOption too.
+var ErrInvalidOption = fmt.Errorf("librdkafka: %w", kafkalambda.ErrInvalidOption)
+
+var _ interface {
+	kafkalambda.Producer
+	kafkalambda.Warmer
+} = (*Producer)(nil)
+
+// Producer is the kafkalambda.Producer of a Lambda function: one librdkafka
+// producer shared by every invocation of the execution environment, made on
+// first use, reused while the function is warm.
+//
+// It wraps one librdkafka producer (confluent-kafka-go), created lazily on
+// the first send from the config func given to NewProducer — which is
+// where credentials come in, e.g. from the secrets package. A failed
+// creation is not remembered: the next send tries again. A producer that
+// hits a fatal error (idempotence) or a broker authentication failure is
+// replaced on the next send by a new one built from a fresh config; the
+// old one is closed once its messages are accounted for.
+//
+// Each message's delivery report goes to the done func it was produced
+// with; the handler counts them per invocation, so that one invocation's
+// flush neither waits on nor counts another's messages, even when several
+// run at once in the process. A Producer is safe for concurrent use.
+type Producer struct {
+	config     func(ctx context.Context) (map[string]any, error)
+	log        *slog.Logger
+	tokens     func(ctx context.Context) (string, time.Time, error)
+	authFailed func()
+	createWait time.Duration
+	maxIdle    time.Duration
+
+	mu     sync.Mutex
+	closed bool
+	live   []*generation // current and retiring, for Purge
+	gens   atomic.Int64
+	// cur is the librdkafka producer in use: written under mu, read
+	// without it by sends that find it healthy.
+	cur atomic.Pointer[generation]
+}
+
+// Option configures a Producer; NewProducer checks them.
+type Option func(*Producer) error
+
+// WithLogger sends librdkafka's own log lines, producer errors and
+// lifecycle events to l (by default they are discarded; librdkafka never
+// writes to stderr on its own through this package).
+func WithLogger(l *slog.Logger) Option {
+	return func(p *Producer) error {
+		if l == nil {
+			return fmt.Errorf("%w: nil logger", ErrInvalidOption)
+		}
+		p.log = l
+		return nil
+	}
+}
+
+// WithOAuthBearerTokens answers librdkafka's OAUTHBEARER token refresh
+// requests (sasl.mechanism OAUTHBEARER, e.g. Amazon MSK IAM) with tokens
+// from source — the token and when it expires, as secrets.MSKIAM.Token
+// returns them — called with a 10s timeout each time librdkafka asks: at
+// creation and before each token expires, including right after a thaw.
+func WithOAuthBearerTokens(source func(ctx context.Context) (token string, expires time.Time, err error)) Option {
+	return func(p *Producer) error {
+		if source == nil {
+			return fmt.Errorf("%w: nil token source", ErrInvalidOption)
+		}
+		p.tokens = source
+		return nil
+	}
+}
+
+// WithAuthFailureHook calls fn when a broker rejects the producer's
+// credentials, before the producer is rebuilt from a fresh config: pass
+// the secret cache's invalidation (e.g. a secrets loader's Invalidate) so
+// that a rotated secret is picked up at once rather than after its TTL.
+func WithAuthFailureHook(fn func()) Option {
+	return func(p *Producer) error {
+		if fn == nil {
+			return fmt.Errorf("%w: nil auth failure hook", ErrInvalidOption)
+		}
+		p.authFailed = fn
+		return nil
+	}
+}
+
+// WithMaxIdle replaces the librdkafka producer on the next send when it
+// has been idle longer than d (default 4 minutes; 0 never replaces it).
+//
+// Lambda freezes the process between invocations. When it thaws, the
+// producer's TCP connections may have died silently in the meantime (a VPC
+// network interface drops connections idle for 350s), and a request written
+// to a dead connection waits for librdkafka's request timeout (30s) before
+// it is retried — longer than many invocations have. A producer that has
+// been idle for long is therefore rebuilt, with fresh connections, rather
+// than trusted.
+func WithMaxIdle(d time.Duration) Option {
+	return func(p *Producer) error {
+		if d < 0 {
+			return fmt.Errorf("%w: negative max idle", ErrInvalidOption)
+		}
+		p.maxIdle = d
+		return nil
+	}
+}
+
+// Defaults set on every librdkafka producer unless the config func sets
+// them: durability (acks=all, idempotence), the partitioner Java clients
+// and ksqlDB use (so keyed records land on the same partitions), and
+// settings for an environment that is frozen between invocations: idle
+// connections closed before the network drops them, keepalive, short
+// reconnect backoff and connection setup timeout, no log line per closed
+// idle connection, and no client metrics pushed to the brokers (KIP-714: a
+// request and a timer per producer that a short-lived function does not
+// need). linger.ms is 0: an invocation ends by waiting for its last
+// batch, so lingering to fill it only adds to every invocation; records sent
+// in a burst still batch while earlier requests are in flight.
+func producerDefaults() kafka.ConfigMap {
+	return kafka.ConfigMap{
+		"acks":                               "all",
+		"enable.idempotence":                 true,
+		"partitioner":                        "murmur2_random",
+		"socket.keepalive.enable":            true,
+		"connections.max.idle.ms":            60000,
+		"reconnect.backoff.ms":               50,
+		"reconnect.backoff.max.ms":           1000,
+		"socket.connection.setup.timeout.ms": 10000,
+		"log.connection.close":               false,
+		"enable.metrics.push":                false,
+		"linger.ms":                          0,
+	}
+}
+
+// NewProducer returns a Producer whose librdkafka producer is created from
+// config on first use (see Producer). config returns librdkafka properties
+// (bootstrap.servers and security settings); they are added to the
+// defaults (acks=all, enable.idempotence=true, partitioner=murmur2_random,
+// connection settings for Lambda) and override them. The properties
+// go.delivery.reports, go.delivery.report.fields, go.logs.channel.enable,
+// go.events.channel.size and go.produce.channel.size are the Producer's own
+// and cannot be overridden.
+func NewProducer(config func(ctx context.Context) (map[string]any, error), opts ...Option) (*Producer, error) {
+	if config == nil {
+		return nil, fmt.Errorf("%w: nil producer config func", ErrInvalidOption)
+	}
+	p := &Producer{config: config, log: slog.New(slog.DiscardHandler), createWait: 10 * time.Second,
+		maxIdle: 4 * time.Minute}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(p); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// generation is one librdkafka producer. It is replaced, not repaired,
+// after a fatal or authentication error.
+type generation struct {
+	id      int64
+	p       *kafka.Producer
+	broken  atomic.Pointer[error]
+	lastErr atomic.Pointer[error] // the last error librdkafka reported
+	// lastCause is the last error librdkafka reported that says why the
+	// brokers cannot be used (a connection refused, a TLS or SASL failure,
+	// an unknown topic), which a later "all brokers down" or a purge does
+	// not say.
+	lastCause atomic.Pointer[error]
+	// outstanding counts the sends that hold this generation: from the
+	// moment get hands it out until the message's delivery report, or until
+	// the send gives up. retire closes the producer only at zero.
+	outstanding atomic.Int64
+	retiring    atomic.Bool   // set before retire reads outstanding
+	lastUsed    atomic.Int64  // unix nanoseconds of the last send or report
+	waiters     atomic.Int32  // sends waiting for room in the local queue
+	space       chan struct{} // poked on delivery reports while waiters > 0
+	retired     chan struct{} // closed when outstanding may reach zero for good
+	done        chan struct{} // closed when the event loop ends
+}
+
+func (g *generation) poke() {
+	if g.waiters.Load() == 0 {
+		return
+	}
+	select {
+	case g.space <- struct{}{}:
+	default:
+	}
+}
+
+func (g *generation) breakWith(err error) bool {
+	return g.broken.CompareAndSwap(nil, &err)
+}
+
+// acquire counts a send as holding g, unless g is being retired. Because
+// acquire raises outstanding before it reads retiring, and retire sets
+// retiring before it reads outstanding, a generation is never closed under
+// a send that holds it.
+func (g *generation) acquire() bool {
+	g.outstanding.Add(1)
+	if g.retiring.Load() {
+		g.release()
+		return false
+	}
+	return true
+}
+
+// release ends one hold on g.
+func (g *generation) release() {
+	if g.outstanding.Add(-1) == 0 && g.retiring.Load() {
+		select {
+		case g.retired <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// get returns the current librdkafka producer, held for one send (release
+// it when the send gives up; the delivery report releases it otherwise),
+// creating it (again) if there is none or the current one is broken or
+// idle too long.
+func (p *Producer) get(ctx context.Context) (*generation, error) {
+	for {
+		g, err := p.current(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if g.acquire() {
+			return g, nil
+		}
+		// Retired between current and acquire: take its successor.
+	}
+}
+
+func (p *Producer) current(ctx context.Context) (*generation, error) {
+	if g := p.cur.Load(); g != nil && g.broken.Load() == nil {
+		now := time.Now().UnixNano()
+		if p.maxIdle == 0 || time.Duration(now-g.lastUsed.Load()) <= p.maxIdle {
+			g.lastUsed.Store(now)
+			return g, nil
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, fmt.Errorf("%w: closed", kafkalambda.ErrProducer)
+	}
+	if g := p.cur.Load(); g != nil {
+		idle := time.Duration(time.Now().UnixNano() - g.lastUsed.Load())
+		switch {
+		case g.broken.Load() != nil:
+		case p.maxIdle > 0 && idle > p.maxIdle && g.outstanding.Load() == 0:
+			p.log.Info("kafkalambda: producer idle too long; replacing it to get fresh connections",
+				"generation", g.id, "idle", idle)
+		default:
+			g.lastUsed.Store(time.Now().UnixNano())
+			return g, nil
+		}
+		p.cur.Store(nil)
+		go p.retire(g)
+	}
+	return p.create(ctx)
+}
+
+// create makes a new generation from a fresh config; p.mu is held.
+func (p *Producer) create(ctx context.Context) (*generation, error) {
+	cctx, cancel := context.WithTimeout(ctx, p.createWait)
+	defer cancel()
+	conf, err := p.config(cctx)
+	if err != nil {
+		// The config func's error says its class (a secrets.Error does);
+		// one that does not is taken to be the environment's.
+		return nil, fmt.Errorf("%w: config: %w", kafkalambda.ErrProducer, err)
+	}
+	cm := producerDefaults()
+	for k, v := range conf {
+		cm[k] = v
+	}
+	cm["go.delivery.reports"] = true
+	cm["go.delivery.report.fields"] = "none"
+	cm["go.logs.channel.enable"] = true
+	// confluent-kafka-go's default channels hold a million entries each:
+	// zeroing their 24 MB took 30 ms of every cold start. The events
+	// channel is drained continuously and librdkafka queues behind it; the
+	// produce channel is not used.
+	cm["go.events.channel.size"] = 10000
+	cm["go.produce.channel.size"] = 1
+	kp, err := kafka.NewProducer(&cm)
+	if err != nil {
+		// librdkafka names the property it rejects; the config's values
+		// are not part of its message.
+		return nil, kafkalambda.Classified(kafkalambda.ClassConfiguration, kafkalambda.ErrProducer,
+			fmt.Errorf("create: %w", err))
+	}
+	g := &generation{id: p.gens.Add(1), p: kp, space: make(chan struct{}, 1),
+		retired: make(chan struct{}, 1), done: make(chan struct{})}
+	g.lastUsed.Store(time.Now().UnixNano())
+	go p.logs(g)
+	go p.events(g)
+	p.cur.Store(g)
+	p.live = append(p.live, g)
+	p.log.Info("kafkalambda: producer created", "generation", g.id)
+	return g, nil
+}
+
+// retire closes a replaced producer once no send holds it any more (the
+// invocations' flushes purge what is left at their deadlines), or after a
+// minute, purging what is left then.
+func (p *Producer) retire(g *generation) {
+	g.retiring.Store(true)
+	if g.outstanding.Load() > 0 {
+		t := time.NewTimer(time.Minute)
+		select {
+		case <-g.retired:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	if g.outstanding.Load() > 0 {
+		_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight)
+	}
+	g.p.Close()
+	<-g.done
+	p.mu.Lock()
+	p.live = slices.DeleteFunc(p.live, func(x *generation) bool { return x == g })
+	p.mu.Unlock()
+	p.log.Info("kafkalambda: producer closed", "generation", g.id)
+}
+
+// Purge gives up every message the producer holds, queued or in flight, in
+// every librdkafka producer still alive: their done funcs get librdkafka's
+// purge error (with the cause behind it). The handler calls it when an
+// invocation's flush reaches its deadline, so that nothing it gave up is
+// delivered afterwards. It does not wait.
+func (p *Producer) Purge() {
+	p.mu.Lock()
+	live := slices.Clone(p.live)
+	p.mu.Unlock()
+	for _, g := range live {
+		_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
+	}
+}
+
+// Close flushes what is queued (for up to 5s) and closes the librdkafka
+// producer. Sends after Close fail with ErrProducer. The handler's Close
+// calls it (Start, on SIGTERM); it is safe to call more than once.
+func (p *Producer) Close() {
+	p.mu.Lock()
+	g := p.cur.Swap(nil)
+	p.closed = true
+	p.mu.Unlock()
+	if g == nil {
+		return
+	}
+	if n := g.p.Flush(5000); n > 0 {
+		p.log.Warn("kafkalambda: producer closed with messages still queued", "queued", n)
+	}
+	g.p.Close()
+	<-g.done
+}
+
+// Warm creates the librdkafka producer now, unless it exists, instead of on
+// the first send; it returns the creation's error (the next use retries).
+// It is the check kafkalambda.Start makes at INIT.
+//
+// Call it in main, after NewProducer, to move the producer's start into the
+// function's INIT phase, which provisioned concurrency keeps off the
+// request path: connecting to the brokers and — for the idempotent producer
+// — acquiring a producer id, which librdkafka first tries 500 ms after
+// creation, so that the first send of a cold start often waits that long.
+func (p *Producer) Warm(ctx context.Context) error {
+	_, err := p.current(ctx)
+	return err
+}
+
+// errQueueFull reports librdkafka's local queue being full.
+func errQueueFull(err error) bool {
+	var ke kafka.Error
+	return errors.As(err, &ke) && ke.Code() == kafka.ErrQueueFull
+}
+
+// delivery is what a message carries as its Opaque: the generation it was
+// produced on and who waits for its report.
+type delivery struct {
+	gen   *generation
+	done  func(error)
+	topic string
+}
+
+// Produce queues m (kafkalambda.Producer); done gets its delivery report.
+// A full local queue is waited on until there is room or ctx ends.
+func (p *Producer) Produce(ctx context.Context, m *kafkalambda.Message, done func(error)) error {
+	g, err := p.get(ctx)
+	if err != nil {
+		return err
+	}
+	topic := m.Topic
+	km := &kafka.Message{
+		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
+		Key:            m.Key,
+		Value:          m.Value,
+		Opaque:         &delivery{gen: g, done: done, topic: topic},
+	}
+	if len(m.Headers) > 0 {
+		km.Headers = make([]kafka.Header, len(m.Headers))
+		for i, h := range m.Headers {
+			km.Headers[i] = kafka.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	var timer *time.Timer
+	// A waiter that leaves passes the wake-up on: space may be left that
+	// the one delivery report it consumed does not announce to the others.
+	leave := func() {
+		if timer != nil {
+			g.poke()
+		}
+	}
+	giveUp := func(class kafkalambda.FailureClass, err error) error {
+		leave()
+		g.release()
+		return kafkalambda.Classified(class, kafkalambda.ErrProducer, err)
+	}
+	for {
+		err := g.p.Produce(km, nil)
+		if err == nil {
+			leave()
+			return nil
+		}
+		if !errQueueFull(err) {
+			return giveUp(produceClass(err), fmt.Errorf("produce to %s: %w", topic, err))
+		}
+		if timer == nil {
+			// Registered as a waiter before trying again, so that no
+			// delivery report between that try and the wait goes unseen.
+			g.waiters.Add(1)
+			defer g.waiters.Add(-1)
+			d := time.Minute
+			if dl, ok := ctx.Deadline(); ok {
+				d = time.Until(dl)
+			}
+			timer = time.NewTimer(d)
+			defer timer.Stop()
+			continue
+		}
+		select {
+		case <-g.space:
+		case <-timer.C:
+			return giveUp(kafkalambda.ClassEnvironment, fmt.Errorf("local queue full until the deadline: %w", err))
+		case <-ctx.Done():
+			return giveUp(kafkalambda.ClassEnvironment, fmt.Errorf("local queue full: %w", ctx.Err()))
+		}
+	}
+}
