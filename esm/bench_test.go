@@ -1,3 +1,5 @@
+//go:build cgo
+
 package esm_test
 
 // Records per second through the mapping into an in-process function, over

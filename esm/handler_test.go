@@ -1,3 +1,5 @@
+//go:build cgo
+
 package esm_test
 
 import (
@@ -8,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkalambda/kafka-lambda-go/esm"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/librdkafka"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
@@ -24,8 +26,8 @@ func newPipeline(t testing.TB, c *kafkalambdatest.Cluster, policy kafkalambda.Fa
 	hook func(r *kafkalambda.Record[string, string]) error) *kafkalambda.Handler[string, string] {
 	t.Helper()
 	brokers := c.BootstrapServers()
-	p, err := kafkalambda.NewProducer(func(context.Context) (kafka.ConfigMap, error) {
-		return kafka.ConfigMap{"bootstrap.servers": brokers}, nil
+	p, err := librdkafka.NewProducer(func(context.Context) (map[string]any, error) {
+		return map[string]any{"bootstrap.servers": brokers}, nil
 	})
 	if err != nil {
 		t.Fatal(err)

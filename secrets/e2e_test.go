@@ -1,3 +1,5 @@
+//go:build cgo
+
 package secrets_test
 
 import (
@@ -24,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/librdkafka"
 	"github.com/kafkalambda/kafka-lambda-go/secrets"
 	"github.com/kafkalambda/kafka-lambda-go/secrets/secretstest"
 )
@@ -117,11 +120,11 @@ func selfSignedTLS(t *testing.T) (*tls.Config, string) {
 // produceOne makes a real librdkafka producer from cfg, sends one message
 // and waits for its delivery report. It returns early with the error
 // librdkafka raises on the events channel for a refused SASL login (see
-// secrets.IsAuthFailure), which otherwise would only show as a delivery
+// librdkafka.IsAuthFailure), which otherwise would only show as a delivery
 // timeout after message.timeout.ms.
-func produceOne(t *testing.T, cfg kafka.ConfigMap) (kafka.TopicPartition, error) {
+func produceOne(t *testing.T, config map[string]any) (kafka.TopicPartition, error) {
 	t.Helper()
-	cfg = mergeConfig(cfg, kafka.ConfigMap{"message.timeout.ms": int(e2eTimeout / time.Millisecond), "log_level": 3})
+	cfg := mergeConfig(config, kafka.ConfigMap{"message.timeout.ms": int(e2eTimeout / time.Millisecond), "log_level": 3})
 	p, err := kafka.NewProducer(&cfg)
 	if err != nil {
 		return kafka.TopicPartition{}, fmt.Errorf("NewProducer: %w", err)
@@ -143,7 +146,7 @@ func produceOne(t *testing.T, cfg kafka.ConfigMap) (kafka.TopicPartition, error)
 			case *kafka.Message:
 				return ev.TopicPartition, ev.TopicPartition.Error
 			case kafka.Error:
-				if secrets.IsAuthFailure(ev) || ev.IsFatal() {
+				if librdkafka.IsAuthFailure(ev) || ev.IsFatal() {
 					return kafka.TopicPartition{}, ev
 				}
 				t.Logf("librdkafka error event (not fatal): code %d %v: %v", ev.Code(), ev.Code(), ev)
@@ -154,7 +157,7 @@ func produceOne(t *testing.T, cfg kafka.ConfigMap) (kafka.TopicPartition, error)
 	}
 }
 
-func mergeConfig(a, b kafka.ConfigMap) kafka.ConfigMap {
+func mergeConfig(a map[string]any, b kafka.ConfigMap) kafka.ConfigMap {
 	out := kafka.ConfigMap{}
 	for k, v := range a {
 		out[k] = v
@@ -256,7 +259,7 @@ func TestEndToEndWrongPasswordThenRotation(t *testing.T) {
 			_, err = produceOne(t, cfg)
 			took := time.Since(start)
 			var kerr kafka.Error
-			if !secrets.IsAuthFailure(err) || !errors.As(err, &kerr) || kerr.Code() != tt.wantCode {
+			if !librdkafka.IsAuthFailure(err) || !errors.As(err, &kerr) || kerr.Code() != tt.wantCode {
 				t.Fatalf("error = %v; want an authentication failure with code %v", err, tt.wantCode)
 			}
 			if took > 10*time.Second {
@@ -283,26 +286,5 @@ func TestEndToEndWrongPasswordThenRotation(t *testing.T) {
 				t.Fatalf("%d GetSecretValue calls; want 2", n)
 			}
 		})
-	}
-}
-
-func TestIsAuthFailure(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		err  error
-		want bool
-	}{
-		{kafka.NewError(kafka.ErrAuthentication, "SASL authentication error: Authentication failed", false), true},
-		{fmt.Errorf("producer: %w", kafka.NewError(kafka.ErrSaslAuthenticationFailed, "failed", false)), true},
-		{kafka.NewError(kafka.ErrTransport, "sasl_ssl://b:9096/1: SASL authentication error: SaslAuthenticateRequest failed", false), true},
-		{kafka.NewError(kafka.ErrTransport, "sasl_ssl://b:9096/1: Connection refused", false), false},
-		{kafka.NewError(kafka.ErrAllBrokersDown, "1/1 brokers are down", false), false},
-		{kafka.NewError(kafka.ErrTopicAuthorizationFailed, "not authorized", false), false},
-		{errors.New("SASL authentication error"), false},
-		{nil, false},
-	} {
-		if got := secrets.IsAuthFailure(tt.err); got != tt.want {
-			t.Errorf("IsAuthFailure(%v) = %v; want %v", tt.err, got, tt.want)
-		}
 	}
 }

@@ -189,7 +189,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := msk.Token(ctx)
+	tok, _, err := msk.Token(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = badMSK.Token(ctx)
+	_, _, err = badMSK.Token(ctx)
 	expect("MSK IAM token without credentials", err, nil)
 	wantErrs++
 
@@ -219,7 +219,7 @@ func TestNoSecretInLogsOrErrors(t *testing.T) {
 			t.Fatalf("%d occurrences of secret values (%s)", n, marker)
 		}
 	}
-	if strings.Contains(text, tok.TokenValue) {
+	if strings.Contains(text, tok) {
 		t.Fatal("the MSK token was logged")
 	}
 	if len(errs) != wantErrs || !strings.Contains(logs.String(), "secret loaded") {

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
 // Loader reads one secret, caches it for a TTL, and maps it to a librdkafka
@@ -86,7 +84,7 @@ func New(opts ...Option) (*Loader, error) {
 // only through [Redact]. Errors are [*Error]s matching ErrNotFound,
 // ErrAccessDenied, ErrThrottled, ErrUnavailable (fetching), or ErrMalformed,
 // ErrMissingKey, ErrUnknownKey (mapping), or a context error.
-func (l *Loader) KafkaConfig(ctx context.Context) (kafka.ConfigMap, error) {
+func (l *Loader) KafkaConfig(ctx context.Context) (map[string]any, error) {
 	d, err := l.get(ctx)
 	if err != nil {
 		return nil, err

@@ -11,8 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
 // Keys with a meaning of their own; everything else is a librdkafka key.
@@ -72,7 +70,7 @@ func preferredName(key string) string {
 // error of one side does not spoil the other: a secret with a typo in a
 // registry key still yields a Kafka config.
 type document struct {
-	kafka       kafka.ConfigMap // holds sasl.password in clear text: never log it
+	kafka       map[string]any // holds sasl.password in clear text: never log it
 	kafkaErr    error
 	registry    Registry
 	registryErr error
@@ -169,8 +167,8 @@ func (f fields) str(key string) (string, bool) {
 	return "", false
 }
 
-// kafkaValue converts a JSON scalar to what kafka.ConfigMap expects.
-func kafkaValue(v any) kafka.ConfigValue {
+// kafkaValue converts a JSON scalar to what map[string]any expects.
+func kafkaValue(v any) any {
 	if n, ok := v.(json.Number); ok {
 		if i, err := n.Int64(); err == nil && i >= math.MinInt && i <= math.MaxInt {
 			return int(i)
@@ -192,14 +190,14 @@ func isRegistryKey(k string) bool {
 func isESMKey(k string) bool { return k == keyESMUsername || k == keyESMPassword }
 
 // mapKafka builds the producer ConfigMap; see the package doc, "Secret shape".
-func mapKafka(id string, f fields, bootstrap string) (kafka.ConfigMap, error) {
-	fail := func(key string, err error) (kafka.ConfigMap, error) {
+func mapKafka(id string, f fields, bootstrap string) (map[string]any, error) {
+	fail := func(key string, err error) (map[string]any, error) {
 		return nil, newError("kafka config", id, key, err)
 	}
 	_, plugins := f[keyPlugins]
 	var unknown []string
 	keys := slices.Sorted(maps.Keys(f))
-	m := make(kafka.ConfigMap, len(f)+4)
+	m := make(map[string]any, len(f)+4)
 	from := make(map[string]string, len(f)) // emitted name → the secret's key
 	for _, k := range keys {
 		switch {
@@ -283,18 +281,18 @@ func mapKafka(id string, f fields, bootstrap string) (kafka.ConfigMap, error) {
 	return m, nil
 }
 
-func has(m kafka.ConfigMap, k string) bool {
+func has(m map[string]any, k string) bool {
 	v, ok := m[k]
 	return ok && fmt.Sprint(v) != ""
 }
 
-func defaultTo(m kafka.ConfigMap, k, v string) {
+func defaultTo(m map[string]any, k, v string) {
 	if !has(m, k) {
 		m[k] = v
 	}
 }
 
-func mechanism(m kafka.ConfigMap) (string, bool) {
+func mechanism(m map[string]any) (string, bool) {
 	if has(m, keyMechanism) {
 		return fmt.Sprint(m[keyMechanism]), true
 	}

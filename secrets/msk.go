@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-msk-iam-sasl-signer-go/signer"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
 // MSKIAM authenticates to Amazon MSK with IAM: SASL/OAUTHBEARER with tokens
@@ -63,8 +62,8 @@ func NewMSKIAM(opts ...Option) (*MSKIAM, error) {
 // KafkaConfig returns the producer config for MSK IAM: bootstrap.servers,
 // security.protocol SASL_SSL and sasl.mechanism OAUTHBEARER; a new map on
 // every call. It has the shape of kafkalambda.NewProducer's config func.
-func (m *MSKIAM) KafkaConfig(context.Context) (kafka.ConfigMap, error) {
-	return kafka.ConfigMap{
+func (m *MSKIAM) KafkaConfig(context.Context) (map[string]any, error) {
+	return map[string]any{
 		keyBootstrap: m.bootstrap,
 		keyProtocol:  "SASL_SSL",
 		keyMechanism: "OAUTHBEARER",
@@ -77,20 +76,20 @@ func (m *MSKIAM) KafkaConfig(context.Context) (kafka.ConfigMap, error) {
 // credentials match ErrAccessDenied.
 //
 // The token is a credential: never log it.
-func (m *MSKIAM) Token(ctx context.Context) (kafka.OAuthBearerToken, error) {
+func (m *MSKIAM) Token(ctx context.Context) (token string, expires time.Time, err error) {
 	creds, err := m.credentials(ctx)
 	if err != nil {
-		return kafka.OAuthBearerToken{}, err
+		return "", time.Time{}, err
 	}
 	tok, expMs, err := signer.GenerateAuthTokenFromCredentialsProvider(ctx, m.region, creds)
 	if err != nil {
-		return kafka.OAuthBearerToken{}, newError("msk iam token", "", "", fmt.Errorf("%w: %w", ErrAccessDenied, err))
+		return "", time.Time{}, newError("msk iam token", "", "", fmt.Errorf("%w: %w", ErrAccessDenied, err))
 	}
 	exp := time.UnixMilli(expMs)
 	m.log.Debug("secrets: MSK IAM token generated", slog.String("region", m.region), slog.Time("expires", exp))
-	// Principal stays empty: librdkafka accepts that, and MSK takes the
-	// identity from the signed token.
-	return kafka.OAuthBearerToken{TokenValue: tok, Expiration: exp}, nil
+	// No principal: librdkafka accepts that, and MSK takes the identity
+	// from the signed token.
+	return tok, exp, nil
 }
 
 // Region is the region tokens are signed for.

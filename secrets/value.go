@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
 // Redacted is what a [Value] prints, logs and marshals as.
@@ -103,14 +101,14 @@ var sensitiveSuffixes = [...]string{
 // replaced by [Redacted]. The ConfigMaps that [Loader.KafkaConfig] returns
 // hold sasl.password in clear text, because librdkafka needs it so; never
 // log them without Redact.
-func Redact(m kafka.ConfigMap) kafka.ConfigMap {
-	out := make(kafka.ConfigMap, len(m))
+func Redact(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
 	for k, v := range m {
 		switch {
 		case IsSensitive(k):
 			out[k] = Redacted
 		case k == "default.topic.config":
-			if sub, ok := v.(kafka.ConfigMap); ok {
+			if sub, ok := v.(map[string]any); ok {
 				out[k] = Redact(sub)
 				continue
 			}

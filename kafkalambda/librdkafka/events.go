@@ -53,7 +53,7 @@ func (p *Producer) onError(g *generation, e kafka.Error) {
 			// Fail what is still queued now rather than at the deadline.
 			_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
 		}
-	case isAuthFailure(e) || isCertificateFailure(e):
+	case IsAuthFailure(e) || isCertificateFailure(e):
 		what := "authentication failed"
 		if isCertificateFailure(e) {
 			what = "broker certificate not trusted"
@@ -73,23 +73,6 @@ func (p *Producer) onError(g *generation, e kafka.Error) {
 		// the invocations' flushes.
 		p.log.Warn("kafkalambda: producer error", "generation", g.id, "code", e.Code().String(), "error", e.Error())
 	}
-}
-
-// isAuthFailure reports a broker rejecting the credentials. Brokers answer
-// a bad SASL handshake with SASL_AUTHENTICATION_FAILED, or close the
-// connection, which librdkafka reports as a transport failure whose message
-// begins its SASL state's "SASL authentication error".
-// secrets.IsAuthFailure is the same test for users: the two packages may
-// not import each other (design: secrets imports nothing of ours), so a
-// change here goes there too.
-func isAuthFailure(e kafka.Error) bool {
-	switch e.Code() {
-	case kafka.ErrAuthentication, kafka.ErrSaslAuthenticationFailed:
-		return true
-	case kafka.ErrTransport:
-		return strings.Contains(e.Error(), "SASL authentication error")
-	}
-	return false
 }
 
 // isCertificateFailure reports a broker certificate that does not verify:

@@ -8,8 +8,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/librdkafka"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/librdkafka"
 )
 
 // newCluster starts an in-process broker on 127.0.0.1 (one broker unless

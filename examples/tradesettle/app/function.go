@@ -128,7 +128,7 @@ type Config struct {
 	Registry serde.Registry
 	// Producer is the shared producer settlements are written with;
 	// required.
-	Producer *kafkalambda.Producer
+	Producer kafkalambda.Producer
 	// Rules are the settlement rules; the zero value is the default.
 	Rules settle.Rules
 	// OutputTopic is where settlements go; default OutputTopic.
@@ -174,7 +174,7 @@ type Function struct {
 	out      *kafkalambda.Output[string, *tradepb.TradeSettlement]
 	rejected *kafkalambda.Output[[]byte, SettlementRejected] // nil without a RejectedTopic
 	rules    settle.Rules
-	producer *kafkalambda.Producer
+	producer kafkalambda.Producer
 	policy   kafkalambda.FailurePolicy
 	envItems bool
 	log      *slog.Logger // nil: the SDK's default

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/librdkafka"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
@@ -42,8 +42,8 @@ func newRig(t *testing.T, policy kafkalambda.FailurePolicy) *rig {
 func newRigWith(t *testing.T, cfg app.Config) *rig {
 	t.Helper()
 	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic(app.InputTopic, 2), kafkalambdatest.WithTopic(app.OutputTopic, 2))
-	p, err := kafkalambda.NewProducer(func(context.Context) (kafka.ConfigMap, error) {
-		return kafka.ConfigMap{"bootstrap.servers": c.BootstrapServers()}, nil
+	p, err := librdkafka.NewProducer(func(context.Context) (map[string]any, error) {
+		return map[string]any{"bootstrap.servers": c.BootstrapServers()}, nil
 	})
 	if err != nil {
 		t.Fatal(err)

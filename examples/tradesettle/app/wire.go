@@ -11,6 +11,7 @@ import (
 
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/settle"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/librdkafka"
 	"github.com/kafkalambda/kafka-lambda-go/secrets"
 )
 
@@ -183,20 +184,20 @@ func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 	}
 
 	// 2. The shared producer.
-	var producer *kafkalambda.Producer
+	var producer *librdkafka.Producer
 	switch auth := env(EnvAuth); auth {
 	case "", "SECRET":
-		producer, err = kafkalambda.NewProducer(loader.KafkaConfig,
-			kafkalambda.WithAuthFailureHook(loader.Invalidate),
-			kafkalambda.WithProducerLogger(w.logger))
+		producer, err = librdkafka.NewProducer(loader.KafkaConfig,
+			librdkafka.WithAuthFailureHook(loader.Invalidate),
+			librdkafka.WithLogger(w.logger))
 	case "MSK_IAM":
 		var iam *secrets.MSKIAM
 		if iam, err = secrets.NewMSKIAM(secrets.WithLookupEnv(w.lookupEnv)); err != nil {
 			return nil, fmt.Errorf("tradesettle: %s=MSK_IAM: %w", EnvAuth, err)
 		}
-		producer, err = kafkalambda.NewProducer(iam.KafkaConfig,
-			kafkalambda.WithOAuthBearerTokens(iam.Token),
-			kafkalambda.WithProducerLogger(w.logger))
+		producer, err = librdkafka.NewProducer(iam.KafkaConfig,
+			librdkafka.WithOAuthBearerTokens(iam.Token),
+			librdkafka.WithLogger(w.logger))
 	default:
 		return nil, fmt.Errorf("%w: %s=%q: want SECRET or MSK_IAM", ErrConfig, EnvAuth, auth)
 	}

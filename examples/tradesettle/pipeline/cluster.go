@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/riferrei/srclient"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -133,7 +132,7 @@ func (c *cluster) ensureTopics(ctx context.Context, partitions int32) error {
 // kgoOptions turns the librdkafka settings the secrets package maps from a
 // secret into franz-go options: seed brokers, TLS and SASL (PLAIN,
 // SCRAM-SHA-256/512).
-func kgoOptions(cm kafka.ConfigMap) ([]string, []kgo.Opt, error) {
+func kgoOptions(cm map[string]any) ([]string, []kgo.Opt, error) {
 	get := func(k string) string {
 		if v, ok := cm[k]; ok {
 			return fmt.Sprint(v)

@@ -1,4 +1,4 @@
-package secrets
+package librdkafka
 
 import (
 	"errors"
@@ -8,10 +8,11 @@ import (
 )
 
 // IsAuthFailure reports whether err, an error from librdkafka (a
-// kafka.Error from the producer's events channel or a delivery report, or
-// an error wrapping one), says the broker refused the credentials: the
-// case for [Loader.Invalidate] and a producer rebuilt from a fresh
-// [Loader.KafkaConfig].
+// kafka.Error from a producer's events channel or a delivery report, or an
+// error wrapping one), says the broker refused the credentials: the case
+// for a secret cache's invalidation (secrets.Loader.Invalidate) and a
+// producer rebuilt from a fresh config, which Producer does itself (see
+// WithAuthFailureHook). It is the one place this rule lives.
 //
 // librdkafka reports a refused SASL login as kafka.ErrAuthentication
 // ("SASL authentication error: Authentication failed …") when the broker
@@ -22,10 +23,6 @@ import (
 // some proxies and the kfake test broker do). All three count. The last
 // can also be a network failure in the middle of the handshake, so a caller
 // should bound how often it rebuilds.
-//
-// kafkalambda's producer applies the same test (its own copy: this package
-// imports nothing else of kafka-lambda-go) before calling its auth failure
-// hook.
 func IsAuthFailure(err error) bool {
 	var ke kafka.Error
 	if !errors.As(err, &ke) {
