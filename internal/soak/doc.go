@@ -65,8 +65,10 @@
 //
 // The bugs the soak found in other packages each have a test here that
 // shows the bug in a few steps: a mapping that never resumed a partition
-// after a lost group session, and DeadLetter dead-lettering good records
-// on a transient failure.
+// after a lost group session; DeadLetter dead-lettering good records on a
+// transient failure; and a record reported done whose send librdkafka
+// reported delivered without any broker acknowledging it (an inferred
+// "implicit ack" of a request the broker had refused, unwritten).
 //
 // # Figures and logs
 //

@@ -2,6 +2,7 @@ package soak
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strconv"
@@ -9,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafkalambda/kafka-lambda-go/esm"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
@@ -18,6 +21,7 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/librdkafka"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
@@ -179,4 +183,111 @@ type handlerFunc func(ctx context.Context, payload []byte) ([]byte, error)
 
 func (f handlerFunc) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return f(ctx, payload)
+}
+
+// TestInferredDeliveryIsNotAnAcknowledgement is the regression test of a
+// loss the soak met under load (ReportItemFailures, about one run in 15:
+// "lost=1", a good trade committed by the mapping with no settlement).
+// librdkafka's idempotent producer reports a message delivered without any
+// broker acknowledging it when a produce request fails and a later one to
+// the same partition succeeds: it infers that the failed request was
+// written too ("implicit ack", a success report with no offset). When the
+// failed request was refused unwritten (NOT_LEADER_OR_FOLLOWER) and the
+// broker had no state yet for the producer id on that partition — a new
+// producer, or one whose epoch was just bumped, which the soak's producer
+// replacements and INVALID_RECORD rejections make — the broker (kfake, and
+// Kafka before 4.5: KAFKA-15591) takes the later request at any sequence
+// number, and the inference is wrong: the first request's messages were
+// never written, yet the record that sent them was reported done.
+//
+// Here the first produce request of a fresh producer is held until the
+// second is in flight, then refused; the invocation must not report the
+// record that sent the first as done.
+func TestInferredDeliveryIsNotAnAcknowledgement(t *testing.T) {
+	if testing.Short() {
+		t.Skip("soak: skipped with -short")
+	}
+	t.Parallel()
+	const in, out = "in", "out"
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic(in, 1), kafkalambdatest.WithTopic(out, 1))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// The partition has records: a broker then accepts any first
+	// sequence from a producer it has no state for.
+	if err := c.ProduceRecords(ctx, &kgo.Record{Topic: out, Value: []byte("seed")}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The function's first produce request is held long enough for the
+	// second to be sent behind it, then refused NOT_LEADER_OR_FOLLOWER,
+	// unwritten.
+	held := make(chan struct{})
+	var once sync.Once
+	c.Kafka().ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		first := false
+		once.Do(func() { first = true })
+		if first {
+			close(held)
+			c.Kafka().SleepControl(func() { time.Sleep(time.Second) })
+		}
+		return nil, nil, false
+	})
+	c.Kafka().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: out, Err: kerr.NotLeaderForPartition, Count: 1})
+
+	servers := c.BootstrapServers()
+	p, err := librdkafka.NewProducer(func(context.Context) (map[string]any, error) {
+		return map[string]any{"bootstrap.servers": servers}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	output := kafkalambda.NewOutput(out, serde.String(), serde.String())
+	h, err := kafkalambda.NewHandler(serde.String(), serde.String(),
+		func(ctx context.Context, r *kafkalambda.Record[string, string]) error {
+			if r.Offset == 1 {
+				select { // the first record's send is at the broker
+				case <-held:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			return output.Send(ctx, r.Key, r.Value)
+		}, kafkalambda.WithProducer(p), kafkalambda.WithFailurePolicy(kafkalambda.ReportItemFailures()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := kafkalambdatest.NewEvent(serde.String(), serde.String()).
+		Add(in, 0, kafkalambdatest.Record[string, string]{Key: "k", Value: "first"},
+			kafkalambdatest.Record[string, string]{Key: "k", Value: "second"}).Payload(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ictx, icancel := context.WithTimeout(ctx, 20*time.Second)
+	_, invokeErr := h.Invoke(ictx, payload)
+	icancel()
+
+	recs, err := c.ReadTopic(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := map[string]bool{}
+	for _, r := range recs {
+		written[string(r.Value)] = true
+	}
+	if written["first"] {
+		// The broker wrote it after all (the second request was not in
+		// flight when the first was refused, so librdkafka retried it): no
+		// inference to catch, and nothing lost.
+		t.Logf("the refused request was retried, not inferred (%d records in %s)", len(recs), out)
+		return
+	}
+	// The first send was never written: the invocation must not succeed.
+	// An unacknowledged send is the environment's fault, which fails the
+	// invocation, naming the record.
+	re, ok := errors.AsType[*kafkalambda.RecordError](invokeErr)
+	if !errors.Is(invokeErr, kafkalambda.ErrUndelivered) || !ok || re.Offset != 0 {
+		t.Fatalf("Invoke = %v; the first send was never written, so the invocation must fail naming offset 0", invokeErr)
+	}
 }

@@ -25,7 +25,7 @@ func (p *Producer) events(g *generation) {
 		case *kafka.Message:
 			g.lastUsed.Store(time.Now().UnixNano())
 			if d, ok := e.Opaque.(*delivery); ok {
-				d.done(d.failure(e.TopicPartition.Error))
+				d.done(d.failure(p.deliveryError(g, e)))
 				g.release()
 			}
 			g.poke()
@@ -37,6 +37,37 @@ func (p *Producer) events(g *generation) {
 			p.log.Debug("kafkalambda: producer event", "event", ev.String())
 		}
 	}
+}
+
+// errNotConfirmed: librdkafka reported a message delivered that no broker
+// acknowledged. See deliveryError.
+var errNotConfirmed = errors.New("delivery inferred by librdkafka, not acknowledged by the broker (no offset): it may not have been written")
+
+// deliveryError returns the error of a delivery report: librdkafka's, or
+// errNotConfirmed for a success that carries no offset.
+//
+// A broker that acknowledges a write says at which offset it wrote it.
+// librdkafka also reports success without an acknowledgement: when a
+// produce request of its idempotent producer fails and a later one to the
+// same partition succeeds, it infers that the failed one was written too
+// ("implicit ack", rd_kafka_dr_implicit_ack) and reports its messages
+// delivered, with no offset. The inference is wrong when the failed
+// request was refused unwritten (e.g. NOT_LEADER_OR_FOLLOWER) and the
+// broker had no state yet for the producer id on that partition — a new
+// producer, or one whose epoch was just bumped: brokers (Kafka 2.5+,
+// KIP-360; kfake) accept a producer's first batch on a partition at any
+// sequence number, so the later request is written and the failed one's
+// messages are lost while reported delivered. Counting such a report as a
+// failure (the environment's) retries the record that sent it: at worst a
+// duplicate, never a loss. This is what the soak lost a record to under
+// CPU load (issue 20).
+func (p *Producer) deliveryError(g *generation, m *kafka.Message) error {
+	if err := m.TopicPartition.Error; err != nil || !g.acked || m.TopicPartition.Offset >= 0 {
+		return err
+	}
+	p.log.Warn("kafkalambda: a delivery report without an acknowledgement from the broker; the record that sent it fails",
+		"generation", g.id, "partition", m.TopicPartition.Partition)
+	return errNotConfirmed
 }
 
 func (p *Producer) onError(g *generation, e kafka.Error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -194,8 +195,11 @@ type generation struct {
 	lastUsed    atomic.Int64  // unix nanoseconds of the last send or report
 	waiters     atomic.Int32  // sends waiting for room in the local queue
 	space       chan struct{} // poked on delivery reports while waiters > 0
-	retired     chan struct{} // closed when outstanding may reach zero for good
+	retired     chan struct{} // poked when outstanding reaches zero while retiring
 	done        chan struct{} // closed when the event loop ends
+	// acked: the brokers acknowledge writes (acks is not 0), so the
+	// delivery report of a written message carries its offset.
+	acked bool
 }
 
 func (g *generation) poke() {
@@ -313,7 +317,7 @@ func (p *Producer) create(ctx context.Context) (*generation, error) {
 			fmt.Errorf("create: %w", err))
 	}
 	g := &generation{id: p.gens.Add(1), p: kp, space: make(chan struct{}, 1),
-		retired: make(chan struct{}, 1), done: make(chan struct{})}
+		retired: make(chan struct{}, 1), done: make(chan struct{}), acked: acksRequired(cm)}
 	g.lastUsed.Store(time.Now().UnixNano())
 	go p.logs(g)
 	go p.events(g)
@@ -321,6 +325,28 @@ func (p *Producer) create(ctx context.Context) (*generation, error) {
 	p.live = append(p.live, g)
 	p.log.Info("kafkalambda: producer created", "generation", g.id)
 	return g, nil
+}
+
+// acksRequired reports whether cm has the brokers acknowledge writes:
+// acks (or its alias request.required.acks), at the top level or in
+// default.topic.config, is not 0.
+func acksRequired(cm map[string]kafka.ConfigValue) bool {
+	for _, k := range []string{"acks", "request.required.acks"} {
+		if v, ok := cm[k]; ok && strings.TrimSpace(fmt.Sprint(v)) == "0" {
+			return false
+		}
+	}
+	switch tc := cm["default.topic.config"].(type) {
+	case kafka.ConfigMap:
+		return acksRequired(tc)
+	case map[string]any:
+		sub := make(map[string]kafka.ConfigValue, len(tc))
+		for k, v := range tc {
+			sub[k] = v
+		}
+		return acksRequired(sub)
+	}
+	return true
 }
 
 // retire closes a replaced producer once no send holds it any more (the
