@@ -8,7 +8,7 @@
 // what process sends through one shared Producer, and reports success only
 // when the brokers have acknowledged all of it.
 //
-//	producer, err := kafkalambda.NewProducer(loader.KafkaConfig)
+//	producer, err := librdkafka.NewProducer(loader.KafkaConfig) // package kafkalambda/librdkafka
 //	out := kafkalambda.NewOutput("trade-settlements", serde.String(), settlements)
 //	kafkalambda.Start(serde.String(), trades, process, kafkalambda.WithProducer(producer))
 //
@@ -74,14 +74,23 @@
 // reports true. A null key likewise. An empty key or value is not null: it
 // is deserialized like any other.
 //
+// # The producer
+//
+// The handler owns the delivery accounting of each invocation and talks to
+// a Kafka client through the Producer interface, so this package is pure
+// Go (it builds with CGO_ENABLED=0, for any GOARCH). A function that sends
+// uses librdkafka.NewProducer (package kafkalambda/librdkafka, which needs
+// cgo); tests can use kafkalambdatest.MemProducer.
+//
 // # Cold start
 //
-// NewHandler and NewProducer do no I/O. The librdkafka producer is created
-// on the first Send, from the config func, and reused by later invocations
-// while the execution environment is warm; a failed creation is retried on
-// the next Send. It is replaced after a fatal error, a broker
-// authentication failure (WithAuthFailureHook lets a secret cache drop its
-// copy first) or a long idle period (WithMaxIdle), and closed on SIGTERM
+// NewHandler and librdkafka.NewProducer do no I/O. The librdkafka producer
+// is created on the first Send (or at INIT by Start's check), from the
+// config func, and reused by later invocations while the execution
+// environment is warm; a failed creation is retried on the next Send. It is
+// replaced after a fatal error, a broker authentication failure
+// (librdkafka.WithAuthFailureHook lets a secret cache drop its copy first)
+// or a long idle period (librdkafka.WithMaxIdle), and closed on SIGTERM
 // (Start enables it).
 //
 // # Logging
@@ -95,7 +104,7 @@
 // are those of its response; durations in milliseconds. Record contents
 // are never logged. WithLogger replaces that logger;
 // WithLogger(slog.New(slog.DiscardHandler)) silences it. The producer logs
-// through WithProducerLogger (discarded by default), and librdkafka's own
+// through librdkafka.WithLogger (discarded by default), and librdkafka's own
 // log lines go through it, never straight to stderr; the cause of an
 // undelivered record (a refused connection, an authentication failure) is
 // in the record's error either way.

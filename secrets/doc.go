@@ -11,15 +11,17 @@
 //	...
 //	loader, err := secrets.New(secrets.WithSecretsManager(secretsmanager.NewFromConfig(awsCfg), os.Getenv("KAFKA_SECRET_ID")))
 //	...
-//	producer, err := kafkalambda.NewProducer(loader.KafkaConfig, kafkalambda.WithAuthFailureHook(loader.Invalidate))
+//	producer, err := librdkafka.NewProducer(loader.KafkaConfig, librdkafka.WithAuthFailureHook(loader.Invalidate))
 //	...
 //	reg, err := loader.Registry(ctx) // reg.NewClient() for srclient
 //
 // When the broker refuses the credentials or the certificate, the producer
-// (through kafkalambda.WithAuthFailureHook) calls [Loader.Invalidate] before
+// (through librdkafka.WithAuthFailureHook) calls [Loader.Invalidate] before
 // it rebuilds itself, so that the rebuilt producer reads the rotated secret.
-// [IsAuthFailure] recognises a refused login in an error from librdkafka,
-// for code that handles a producer's errors itself.
+// librdkafka.IsAuthFailure (package kafkalambda/librdkafka) recognises a
+// refused login in an error from librdkafka, for code that handles a
+// producer's errors itself. This package imports no Kafka client: its
+// Kafka config is a plain map[string]any of librdkafka properties.
 //
 // # Sources
 //
@@ -131,7 +133,7 @@
 //
 //	iam, err := secrets.NewMSKIAM()
 //	...
-//	producer, err := kafkalambda.NewProducer(iam.KafkaConfig, kafkalambda.WithOAuthBearerTokens(iam.Token))
+//	producer, err := librdkafka.NewProducer(iam.KafkaConfig, librdkafka.WithOAuthBearerTokens(iam.Token))
 //
 // The role needs kafka-cluster:Connect (and the topic permissions) on the
 // cluster.

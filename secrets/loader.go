@@ -76,9 +76,9 @@ func New(opts ...Option) (*Loader, error) {
 
 // KafkaConfig returns a librdkafka producer config built from the secret: a
 // new map on every call, which the caller may change. Its shape is the
-// config func that kafkalambda.NewProducer takes:
+// config func that librdkafka.NewProducer (package kafkalambda/librdkafka) takes:
 //
-//	producer, err := kafkalambda.NewProducer(loader.KafkaConfig, kafkalambda.WithAuthFailureHook(loader.Invalidate))
+//	producer, err := librdkafka.NewProducer(loader.KafkaConfig, librdkafka.WithAuthFailureHook(loader.Invalidate))
 //
 // The map holds sasl.password in clear text (librdkafka needs it so): log it
 // only through [Redact]. Errors are [*Error]s matching ErrNotFound,

@@ -61,7 +61,7 @@ func NewMSKIAM(opts ...Option) (*MSKIAM, error) {
 
 // KafkaConfig returns the producer config for MSK IAM: bootstrap.servers,
 // security.protocol SASL_SSL and sasl.mechanism OAUTHBEARER; a new map on
-// every call. It has the shape of kafkalambda.NewProducer's config func.
+// every call. It has the shape of librdkafka.NewProducer's config func.
 func (m *MSKIAM) KafkaConfig(context.Context) (map[string]any, error) {
 	return map[string]any{
 		keyBootstrap: m.bootstrap,

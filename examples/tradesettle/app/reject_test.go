@@ -10,13 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/riferrei/srclient"
 
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/librdkafka"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
@@ -37,8 +37,8 @@ func isolation(t *testing.T, cfg app.Config, dlq string) ([]kafkalambda.ItemIden
 	t.Helper()
 	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithRegistryAuth("sr", "right"),
 		kafkalambdatest.WithTopic(app.InputTopic, 2), kafkalambdatest.WithTopic(app.OutputTopic, 2), kafkalambdatest.WithTopic(dlq, 1))
-	p, err := kafkalambda.NewProducer(func(context.Context) (kafka.ConfigMap, error) {
-		return kafka.ConfigMap{"bootstrap.servers": c.BootstrapServers()}, nil
+	p, err := librdkafka.NewProducer(func(context.Context) (map[string]any, error) {
+		return map[string]any{"bootstrap.servers": c.BootstrapServers()}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -170,8 +170,8 @@ func TestIsolatePoison(t *testing.T) {
 func TestRejectedTopicConfig(t *testing.T) {
 	t.Parallel()
 	c := kafkalambdatest.NewCluster(t)
-	p, err := kafkalambda.NewProducer(func(context.Context) (kafka.ConfigMap, error) {
-		return kafka.ConfigMap{"bootstrap.servers": c.BootstrapServers()}, nil
+	p, err := librdkafka.NewProducer(func(context.Context) (map[string]any, error) {
+		return map[string]any{"bootstrap.servers": c.BootstrapServers()}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
