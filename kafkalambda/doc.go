@@ -9,8 +9,13 @@
 // when the brokers have acknowledged all of it.
 //
 //	producer, err := librdkafka.NewProducer(loader.KafkaConfig) // package kafkalambda/librdkafka
+//	...
 //	out := kafkalambda.NewOutput("trade-settlements", serde.String(), settlements)
-//	kafkalambda.Start(serde.String(), trades, process, kafkalambda.WithProducer(producer))
+//	h, err := kafkalambda.NewHandler(serde.String(), trades, process, kafkalambda.WithProducer(producer))
+//	if err != nil {
+//		kafkalambda.FailInit(err) // fails the function's INIT phase with err
+//	}
+//	kafkalambda.Start(h, lambdaOpts...) // does not return
 //
 // # Ordering
 //
@@ -115,4 +120,8 @@
 // the producer's config func — the secret — and librdkafka's acceptance of
 // the properties) and fails the function's INIT phase on a configuration
 // error, reporting it to the Runtime API; WithInitCheck(0) skips the check.
+// FailInit does the same for an error main gets before it has a handler
+// (from NewHandler, the producer, the function's own configuration), so
+// that every invocation answers with that error until the function is
+// fixed.
 package kafkalambda

@@ -6,8 +6,6 @@ import (
 	"os"
 	"reflect"
 	"time"
-
-	"github.com/aws/aws-lambda-go/lambda"
 )
 
 // Option configures a Handler. Options are checked by NewHandler, which
@@ -21,7 +19,6 @@ type config struct {
 	logger         *slog.Logger
 	margin         time.Duration
 	noDeadlineWait time.Duration
-	lambdaOpts     []lambda.Option
 	// envItemFailures reports failures that are not the record's fault as
 	// item failures instead of failing the invocation.
 	envItemFailures bool
@@ -141,22 +138,15 @@ func WithEnvironmentItemFailures() Option {
 }
 
 // WithInitCheck bounds the check Start makes before the first invocation
-// (default 5s; see Handler.Check); 0 skips it.
+// (Handler.Check; default 5s); 0 skips it. Only Start checks: a handler
+// started some other way (lambda.Start, tests) is checked only if you call
+// Check yourself.
 func WithInitCheck(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
 			return fmt.Errorf("%w: negative init check timeout", ErrInvalidOption)
 		}
 		c.initCheck = d
-		return nil
-	}
-}
-
-// WithLambdaOptions passes options to lambda.StartWithOptions when the
-// handler is started by Start; NewHandler ignores them.
-func WithLambdaOptions(opts ...lambda.Option) Option {
-	return func(c *config) error {
-		c.lambdaOpts = append(c.lambdaOpts[:len(c.lambdaOpts):len(c.lambdaOpts)], opts...)
 		return nil
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,39 +12,63 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-
-	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
-// Start makes a Handler with NewHandler, checks it (Handler.Check, bounded
-// by WithInitCheck: 5s by default, 0 skips it) and runs it with
-// aws-lambda-go's lambda.StartWithOptions, passing the lambda.Options given
-// with WithLambdaOptions. It enables SIGTERM delivery
-// (lambda.WithEnableSIGTERM) so that the handler's producer is flushed and
-// closed when the execution environment shuts down. Like lambda.Start, it
-// does not return.
+// Start runs h as the function's handler with aws-lambda-go's
+// lambda.StartWithOptions, passing opts on, and does not return (like
+// lambda.Start and lambdaurl.Start):
+//
+//	h, err := kafkalambda.NewHandler(serde.String(), trades, process, kafkalambda.WithProducer(producer))
+//	if err != nil {
+//		kafkalambda.FailInit(err)
+//	}
+//	kafkalambda.Start(h)
+//
+// Before the first invocation Start checks h (Handler.Check, bounded by
+// the handler's WithInitCheck: 5s by default, 0 skips it). It enables
+// SIGTERM delivery (lambda.WithEnableSIGTERM) with h.Close, so that the
+// handler's producer is flushed and closed when the execution environment
+// shuts down; callbacks passed in opts with lambda.WithEnableSIGTERM run
+// first.
 //
 // # Fail fast at INIT
 //
 // A misconfigured function fails its INIT phase instead of every record
-// later: when NewHandler fails, or the check fails through the operator's
-// fault (ClassConfiguration: the secret missing, unreadable or malformed,
-// producer properties librdkafka rejects), Start logs the error, reports
-// it to the Lambda Runtime API as an initialization error and exits, so
-// that the function's logs and every invocation's result say what is
-// wrong. A check that fails through the environment's fault (the secret
-// source throttling or down) is logged at WARN and does not stop the
-// function: the first invocation tries again.
-func Start[K, V any](keys serde.Deserializer[K], values serde.Deserializer[V],
-	process func(ctx context.Context, r *Record[K, V]) error, opts ...Option) {
-	h, err := NewHandler(keys, values, process, opts...)
-	s := starter{getenv: os.Getenv, exit: os.Exit, start: lambda.StartWithOptions,
-		logger: LambdaLogger(os.Stderr, os.Getenv)}
-	if err != nil {
-		s.initFailed(err)
-		return
+// later. When the check fails through the operator's fault
+// (ClassConfiguration: the secret missing, unreadable or malformed,
+// producer properties the client rejects), Start does what FailInit does:
+// it logs the error (with h's logger), reports it to the Lambda Runtime
+// API as the initialization error and exits, so that the function's logs
+// and the result of every invocation say what is wrong. A check that fails
+// through the environment's fault (the secret source throttling or down)
+// is logged at WARN and does not stop the function: the first invocation
+// tries again.
+//
+// A nil h is a programming error (NewHandler's error was not checked):
+// Start fails INIT with an error wrapping ErrInvalidOption that says so.
+// Check the constructor's error and pass it to FailInit instead, so that
+// the INIT error says what was wrong.
+func Start[K, V any](h *Handler[K, V], opts ...lambda.Option) {
+	startWith(newStarter(), h, opts...)
+}
+
+// FailInit fails the function's INIT phase with err and does not return.
+// It is for main, when something the handler needs cannot be made: an
+// error from NewHandler, from the producer's constructor, from reading the
+// function's configuration. It logs err at ERROR to stderr (LambdaLogger,
+// in the format Lambda's advanced logging controls ask for), reports it to
+// the Lambda Runtime API as the initialization error — errorMessage
+// err.Error(), errorType "Kafkalambda.InitError" — and exits with status
+// 1. Lambda answers the invocation that started the execution environment
+// with that error, and tries INIT again for the next one, so that every
+// invocation fails with the cause until the function is fixed (where
+// os.Exit alone would give only Runtime.ExitError). Outside Lambda (no
+// AWS_LAMBDA_RUNTIME_API) it logs and exits.
+func FailInit(err error) {
+	if err == nil {
+		err = errors.New("kafkalambda: FailInit called with a nil error")
 	}
-	s.run(h, h.eng)
+	newStarter().initFailed(err)
 }
 
 // Check does, before the first invocation, what the first invocation would
@@ -66,7 +91,8 @@ func (e *engine) check(ctx context.Context) error {
 	return nil
 }
 
-// starter is Start's environment, apart so that tests can run it.
+// starter is the environment of Start and FailInit, apart so that tests
+// can run them.
 type starter struct {
 	getenv func(string) string
 	exit   func(int)
@@ -74,12 +100,31 @@ type starter struct {
 	logger *slog.Logger
 }
 
+// newStarter returns the starter of a real function: the process's
+// environment, os.Exit and aws-lambda-go.
+func newStarter() starter {
+	return starter{getenv: os.Getenv, exit: os.Exit, start: lambda.StartWithOptions,
+		logger: LambdaLogger(os.Stderr, os.Getenv)}
+}
+
+// startWith is Start in the environment s.
+func startWith[K, V any](s starter, h *Handler[K, V], opts ...lambda.Option) {
+	if h == nil {
+		s.initFailed(fmt.Errorf("%w: Start was given a nil *Handler (check NewHandler's error; FailInit reports it)",
+			ErrInvalidOption))
+		return
+	}
+	s.run(h, h.eng, opts)
+}
+
 type closer interface {
 	lambda.Handler
 	Close()
 }
 
-func (s starter) run(h closer, e *engine) {
+// run checks e, then starts h with opts and the SIGTERM callback, or fails
+// INIT when the check finds the configuration wrong.
+func (s starter) run(h closer, e *engine, opts []lambda.Option) {
 	if d := e.cfg.initCheck; d > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		err := e.check(ctx)
@@ -95,19 +140,24 @@ func (s starter) run(h closer, e *engine) {
 				"class", string(Classify(err)), "error", err.Error())
 		}
 	}
-	lambdaOpts := append(e.cfg.lambdaOpts[:len(e.cfg.lambdaOpts):len(e.cfg.lambdaOpts)],
-		lambda.WithEnableSIGTERM(h.Close))
-	s.start(h, lambdaOpts...)
+	// A copy: appending must not write into the caller's array.
+	s.start(h, append(opts[:len(opts):len(opts)], lambda.WithEnableSIGTERM(h.Close))...)
 }
 
-// initErrorType is the errorType Start reports to the Runtime API.
-const initErrorType = "Kafkalambda.ConfigurationError"
+// initErrorType is the errorType Start and FailInit report to the Runtime
+// API.
+const initErrorType = "Kafkalambda.InitError"
 
 // initFailed logs err and reports it as the function's initialization
-// error to the Runtime API (when there is one), then exits.
+// error to the Runtime API (when there is one), then exits with status 1.
 func (s starter) initFailed(err error) {
-	s.logger.Error("kafkalambda: function misconfigured; failing INIT", "class", string(Classify(err)),
-		"error", err.Error())
+	attrs := []any{"error", err.Error()}
+	// An error that says nothing of its class is "record" to Classify,
+	// which means nothing at INIT: only a class that was said is logged.
+	if c := Classify(err); c != ClassRecord {
+		attrs = append(attrs, "class", string(c))
+	}
+	s.logger.Error("kafkalambda: failing INIT", attrs...)
 	if api := s.getenv("AWS_LAMBDA_RUNTIME_API"); api != "" {
 		if rerr := postInitError(api, err); rerr != nil {
 			s.logger.Error("kafkalambda: cannot report the init error to the Runtime API", "error", rerr.Error())
@@ -118,10 +168,13 @@ func (s starter) initFailed(err error) {
 
 // postInitError sends err to the Runtime API's init/error endpoint.
 func postInitError(api string, err error) error {
-	body, _ := json.Marshal(struct {
+	body, merr := json.Marshal(struct {
 		Message string `json:"errorMessage"`
 		Type    string `json:"errorType"`
 	}{err.Error(), initErrorType})
+	if merr != nil {
+		return fmt.Errorf("kafkalambda: init error body: %w", merr)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	req, rerr := http.NewRequestWithContext(ctx, http.MethodPost,
