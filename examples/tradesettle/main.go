@@ -3,9 +3,10 @@
 // trade-settlements (see package app for what it does, and the README for
 // how to build, deploy and run it locally).
 //
-// main only wires: the secret, the shared producer and the handler (all in
-// app.Wire, which the local pipeline runs too), then kafkalambda.Start,
-// which closes the producer when Lambda sends SIGTERM.
+// main only wires: the secret, the shared producer and the function (all
+// in app.Wire, which the local pipeline runs too), then kafkalambda.Start
+// with the function's handler, which closes the producer when Lambda sends
+// SIGTERM.
 package main
 
 import (
@@ -23,11 +24,14 @@ func main() {
 	logger := kafkalambda.LambdaLogger(os.Stderr, os.Getenv)
 	fn, err := app.Wire(context.Background(), app.WithLogger(logger))
 	if err != nil {
-		// Lambda reports the exit as Runtime.ExitError with this line in
-		// the function's log, and retries the initialisation on the next
-		// invocation.
-		logger.Error("tradesettle: cannot start", "err", err)
-		os.Exit(1)
+		// A missing or wrong setting: INIT fails with the error, which
+		// Lambda returns as the result of every invocation until it is
+		// fixed (and logs), instead of a bare Runtime.ExitError.
+		kafkalambda.FailInit(err)
 	}
-	kafkalambda.Start(fn.Keys(), fn.Values(), fn.Process, fn.Options()...)
+	h, err := fn.Handler()
+	if err != nil {
+		kafkalambda.FailInit(err)
+	}
+	kafkalambda.Start(h)
 }

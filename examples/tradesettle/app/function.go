@@ -5,7 +5,7 @@
 //
 // New builds the function from its parts (a registry, a producer); Wire
 // builds those parts the way the deployed function does, from environment
-// variables and the Kafka secret, and is all that main calls before
+// variables and the Kafka secret; main runs Function.Handler with
 // kafkalambda.Start. The local pipeline and the tests use the same two.
 //
 // # Delivery
@@ -155,7 +155,7 @@ type Config struct {
 	// Default false: such a failure fails the invocation. It needs a mapping
 	// with ReportBatchItemFailures, and Policy ReportItemFailures or a
 	// dead-letter policy; with FailBatch the handler is refused (Handler
-	// returns the error, kafkalambda.Start fails the function's INIT).
+	// returns the error, which main hands to kafkalambda.FailInit).
 	ReportEnvironmentFailures bool
 	// Logger receives the handler's failure lines (one per failed record,
 	// one per invocation that did not simply succeed; never record
@@ -164,10 +164,9 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Function settles trades. Build it with New (or Wire) and run it with
-// kafkalambda.Start(f.Keys(), f.Values(), f.Process, f.Options()...), or
-// get a *kafkalambda.Handler from Handler. A Function is safe for
-// concurrent use.
+// Function settles trades. Build it with New (or Wire), get its
+// *kafkalambda.Handler from Handler and run that with kafkalambda.Start. A
+// Function is safe for concurrent use.
 type Function struct {
 	keys     serde.Codec[string]
 	values   serde.Codec[*tradepb.UserTrade]
@@ -222,19 +221,15 @@ func New(cfg Config) (*Function, error) {
 	return f, nil
 }
 
-// Keys is the deserializer of user_trades keys: the user id as plain text
-// (ksqlDB's KAFKA key format).
-func (f *Function) Keys() serde.Deserializer[string] { return f.keys }
-
-// Values is the deserializer of user_trades values: UserTrade, Protobuf
-// through the registry.
-func (f *Function) Values() serde.Deserializer[*tradepb.UserTrade] { return f.values }
-
-// Options returns the handler options of the function: its producer, its
-// logger (none when Config.Logger was nil: the SDK's default), its failure
-// policy (Config.Policy, or Reject with Config.RejectedTopic) and, with
-// Config.ReportEnvironmentFailures, kafkalambda.WithEnvironmentItemFailures.
-func (f *Function) Options() []kafkalambda.Option {
+// Handler returns a kafkalambda.Handler running Process over user_trades:
+// keys as plain text (the user id, ksqlDB's KAFKA key format), values as
+// UserTrade through the registry. Its options are the function's producer,
+// its logger (none when Config.Logger was nil: the SDK's default), its
+// failure policy (Config.Policy, or Reject with Config.RejectedTopic) and,
+// with Config.ReportEnvironmentFailures,
+// kafkalambda.WithEnvironmentItemFailures. Each call returns a new Handler
+// over the same producer.
+func (f *Function) Handler() (*kafkalambda.Handler[string, *tradepb.UserTrade], error) {
 	opts := []kafkalambda.Option{
 		kafkalambda.WithProducer(f.producer),
 		kafkalambda.WithFailurePolicy(f.policy),
@@ -245,12 +240,7 @@ func (f *Function) Options() []kafkalambda.Option {
 	if f.envItems {
 		opts = append(opts, kafkalambda.WithEnvironmentItemFailures())
 	}
-	return opts
-}
-
-// Handler returns a kafkalambda.Handler running Process with Options.
-func (f *Function) Handler() (*kafkalambda.Handler[string, *tradepb.UserTrade], error) {
-	h, err := kafkalambda.NewHandler(f.Keys(), f.Values(), f.Process, f.Options()...)
+	h, err := kafkalambda.NewHandler(f.keys, f.values, f.Process, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("tradesettle: %w", err)
 	}
