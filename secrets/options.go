@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -140,6 +141,22 @@ func optionError(name, msg string) error {
 	return newError("new", "", "", fmt.Errorf("%w: %s", ErrInvalidOption, msg))
 }
 
+// isNil reports whether v is nil or holds a nil pointer, func or channel:
+// an interface value that is not == nil but panics (or blocks) when used.
+// Options check their interface arguments with it once, in the
+// constructor, so that a typed nil fails there with ErrInvalidOption and
+// not at the first fetch, token or log line.
+func isNil(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.UnsafePointer, reflect.Func, reflect.Chan:
+		return rv.IsNil()
+	}
+	return false
+}
+
 func setSource(name string, make func(*settings) (source, error)) Option {
 	return Option{name: name, scope: forLoader, apply: func(s *settings) error {
 		if s.source != nil {
@@ -152,11 +169,13 @@ func setSource(name string, make func(*settings) (source, error)) Option {
 
 // WithSecretsManager reads the secret secretID (name or ARN) with client, a
 // *secretsmanager.Client or anything with its GetSecretValue method. The
-// client's region, credentials, endpoint and retryer are the caller's.
-// Applies to [New]; one source option is required.
+// client's region, credentials, endpoint and retryer are the caller's. A nil
+// client, or one holding a nil pointer or func (a nil *secretsmanager.Client
+// passed as the interface), is an [ErrInvalidOption] error. Applies to
+// [New]; one source option is required.
 func WithSecretsManager(client GetSecretValueAPIClient, secretID string) Option {
 	return setSource("WithSecretsManager", func(*settings) (source, error) {
-		if client == nil {
+		if isNil(client) {
 			return nil, optionError("WithSecretsManager", "nil client")
 		}
 		if secretID == "" {
@@ -251,12 +270,17 @@ func WithRetry(p RetryPolicy) Option {
 }
 
 // WithHTTPClient sets the HTTP client used to call the extension; default a
-// client with a [DefaultExtensionTimeout] timeout. Applies to [New] with
-// [WithExtension].
+// client with a [DefaultExtensionTimeout] timeout. A nil client, or one
+// whose Transport or Jar holds a nil pointer, is an [ErrInvalidOption]
+// error (a nil Transport, meaning http.DefaultTransport, is fine). Applies
+// to [New] with [WithExtension].
 func WithHTTPClient(c *http.Client) Option {
 	return Option{name: "WithHTTPClient", scope: forLoader, apply: func(s *settings) error {
 		if c == nil {
 			return optionError("WithHTTPClient", "nil client")
+		}
+		if (c.Transport != nil && isNil(c.Transport)) || (c.Jar != nil && isNil(c.Jar)) {
+			return optionError("WithHTTPClient", "the client's Transport or Jar is a nil pointer")
 		}
 		s.httpClient = c
 		return nil
@@ -277,10 +301,15 @@ func WithBootstrapServers(servers string) Option {
 }
 
 // WithLogger sets the logger; default none (a library never writes to the
-// global logger). Logs never hold secret values. Applies to [New] and
-// [NewMSKIAM].
+// global logger), which a nil l also means. A logger without a handler (the
+// zero slog.Logger, or slog.New of a nil handler pointer) is an
+// [ErrInvalidOption] error. Logs never hold secret values. Applies to [New]
+// and [NewMSKIAM].
 func WithLogger(l *slog.Logger) Option {
 	return Option{name: "WithLogger", scope: forLoader | forMSK, apply: func(s *settings) error {
+		if l != nil && isNil(l.Handler()) {
+			return optionError("WithLogger", "the logger has no handler")
+		}
 		s.logger = l
 		return nil
 	}}
@@ -313,10 +342,12 @@ func WithRegion(region string) Option {
 
 // WithCredentials sets the AWS credentials that sign MSK IAM tokens; default
 // the SDK's default chain (in Lambda: the function role, from the
-// environment), loaded on the first token request. Applies to [NewMSKIAM].
+// environment), loaded on the first token request. A nil provider, or one
+// holding a nil pointer or func, is an [ErrInvalidOption] error. Applies to
+// [NewMSKIAM].
 func WithCredentials(p aws.CredentialsProvider) Option {
 	return Option{name: "WithCredentials", scope: forMSK, apply: func(s *settings) error {
-		if p == nil {
+		if isNil(p) {
 			return optionError("WithCredentials", "nil provider")
 		}
 		s.credentials = p
