@@ -159,6 +159,36 @@
 // [ErrInvalidOption] (constructors). A fetch cut short by the context also
 // matches context.DeadlineExceeded or context.Canceled.
 //
+// # Failure classes
+//
+// Every [*Error] says whose fault it is with [Error.FailureClass]: the
+// environment's (transient: retry the batch later, never dead-letter a
+// record for it) or the operator's (configuration: fail loudly, at INIT
+// where possible). kafkalambda, which does not import this package, finds
+// the method anywhere in an error's chain and classifies the failure by it.
+//
+//	error matches                 | comes from                                                    | FailureClass()
+//	------------------------------+---------------------------------------------------------------+----------------
+//	ErrThrottled                  | ThrottlingException (and AWS's other throttling codes), HTTP  | "environment"
+//	                              | 429, still so after the retries or at the context deadline    |
+//	ErrUnavailable                | HTTP 5xx, InternalServiceError, network errors, an answer     | "environment"
+//	                              | that is not the expected JSON, an extension not ready yet     |
+//	context.DeadlineExceeded,     | the caller's context ended before or during the fetch         | "environment"
+//	context.Canceled              |                                                               |
+//	ErrNotFound                   | ResourceNotFoundException, extension 404, no file, unset env  | "configuration"
+//	ErrAccessDenied               | AccessDeniedException, DecryptionFailure, bad or missing AWS  | "configuration"
+//	                              | credentials, extension 401/403, MSK IAM signing failure       |
+//	ErrMalformed                  | secret not a JSON object of scalars, bad key value            | "configuration"
+//	ErrMissingKey                 | bootstrap.servers, schema.registry.url, a password: absent    | "configuration"
+//	ErrUnknownKey                 | keys librdkafka does not accept                               | "configuration"
+//	ErrInvalidOption              | New or NewMSKIAM given a bad or conflicting option            | "configuration"
+//	(no sentinel)                 | an AWS error code outside the package's table (for example    | "configuration"
+//	                              | InvalidRequestException: secret scheduled for deletion)       |
+//
+// The line between the two is the loader's own retry rule: what it retries
+// (throttled, unavailable) and a context that ended are the environment's;
+// the rest is not going to change by itself.
+//
 // # Environment variables
 //
 // Read by this package (through [WithLookupEnv], default os.LookupEnv):
