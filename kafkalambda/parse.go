@@ -169,7 +169,7 @@ func (p *parser) event(ev *Event) error {
 		p.field = ""
 	}
 	p.field = ""
-	if p.peek() != 0 {
+	if p.ws(); p.pos < len(p.buf) { // not peek: a NUL byte reads as 0, like the end
 		return p.fail(errors.New("data after the event object"))
 	}
 	switch ev.Source {

@@ -44,7 +44,10 @@ func (p *parser) ws() {
 	}
 }
 
-// peek returns the next byte after white space, or 0 at the end.
+// peek returns the next byte after white space, or 0 at the end. A NUL byte
+// in the payload is 0 too, so peek() == 0 does not mean the end: callers
+// compare its result with a byte other than 0 and test p.pos against
+// len(p.buf) for the end of input.
 func (p *parser) peek() byte {
 	p.ws()
 	if p.pos >= len(p.buf) {

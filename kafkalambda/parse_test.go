@@ -2,6 +2,7 @@ package kafkalambda_test
 
 import (
 	"embed"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -296,5 +297,63 @@ func TestParseEventEscapes(t *testing.T) {
 	}
 	if r.Headers[0].Key != "😀 \uFFFD" {
 		t.Fatalf("header key %q", r.Headers[0].Key)
+	}
+}
+
+// Anything but white space after the event object is an error at its byte
+// offset, a NUL byte included (the lexer's peek answers 0 both for a NUL
+// and at the end of input), and so is a NUL anywhere else outside a
+// string, as encoding/json has it.
+func TestParseEventNULAndTrailingBytes(t *testing.T) {
+	t.Parallel()
+	const obj = `{"eventSource":"aws:kafka","records":{"t-0":[{"topic":"t","partition":0,"offset":1,"headers":[{"h":[1,2]}]}]}}`
+	tests := []struct {
+		name    string
+		payload string
+		off     int // the offset of the error; -1: the payload's first NUL
+		path    string
+	}{
+		{"NUL after the object", obj + "\x00", -1, ""},
+		{"NUL and data after the object", obj + "\x00{\"more\":1}", -1, ""},
+		{"white space, then NUL", obj + " \n\t\r\x00", -1, ""},
+		{"NUL, then white space", obj + "\x00 ", -1, ""},
+		{"a second object", obj + ` {}`, len(obj) + 1, ""},
+		{"a letter", obj + `x`, len(obj), ""},
+		{"NUL before the object", "\x00" + obj, -1, ""},
+		{"NUL between members", strings.Replace(obj, `,"records"`, ",\x00\"records\"", 1), -1, ""},
+		{"NUL before a colon", strings.Replace(obj, `"eventSource":`, "\"eventSource\"\x00:", 1), -1, ""},
+		{"NUL for a value", strings.Replace(obj, `"offset":1`, "\"offset\":\x001", 1), -1, `records["t-0"][0].offset`},
+		{"NUL after a number", strings.Replace(obj, `"offset":1`, "\"offset\":1\x00", 1), -1, `records["t-0"][0]`},
+		{"NUL in a header byte array", strings.Replace(obj, `[1,2]`, "[1,\x002]", 1), -1, `records["t-0"][0].headers[0]`},
+		{"NUL after a header byte", strings.Replace(obj, `[1,2]`, "[1\x00,2]", 1), -1, `records["t-0"][0].headers[0]`},
+		{"NUL in place of a closing brace", obj[:len(obj)-1] + "\x00", -1, ""},
+		{"NUL in a string", strings.Replace(obj, `"aws:kafka"`, "\"aws:\x00kafka\"", 1), -1, "eventSource"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			payload := []byte(tt.payload)
+			if json.Valid(payload) {
+				t.Fatalf("encoding/json accepts %q: not a test of strictness", tt.payload)
+			}
+			want := tt.off
+			if want < 0 {
+				want = strings.IndexByte(tt.payload, 0)
+			}
+			ev, err := kafkalambda.ParseEvent(payload)
+			if err == nil {
+				t.Fatalf("ParseEvent(%q) = %+v, want an error", tt.payload, ev)
+			}
+			var pe *kafkalambda.ParseError
+			if !errors.As(err, &pe) || !errors.Is(err, kafkalambda.ErrMalformedEvent) {
+				t.Fatalf("error %T %v is not a *ParseError matching ErrMalformedEvent", err, err)
+			}
+			if pe.Offset != want {
+				t.Errorf("offset %d, want %d (%v)", pe.Offset, want, err)
+			}
+			if pe.Path != tt.path {
+				t.Errorf("path %q, want %q (%v)", pe.Path, tt.path, err)
+			}
+		})
 	}
 }
