@@ -19,7 +19,8 @@ import (
 // Kafka ("SelfManagedKafka", also seen as "aws:SelfManagedKafka").
 //
 // Partitions come back sorted by topic, then partition number; the records
-// of each partition in offset order. Keys, values and header values are
+// of each partition in the event's order, which must be strictly
+// increasing offsets (gaps allowed). Keys, values and header values are
 // base64- or byte-array-decoded; a key or value that is null or absent in
 // the event is nil, one that is present and empty is empty and not nil.
 //
@@ -28,9 +29,12 @@ import (
 // event, not per record. It accepts exactly the JSON that encoding/json
 // accepts and decodes it identically, but is stricter about the event's
 // shape: a duplicate or case-mismatched field name, a missing or null topic,
-// partition or offset, a header that is not a one-key object, or records
-// that disagree about their topic partition are errors. Unknown fields are
-// skipped.
+// partition or offset, a header that is not a one-key object, a records key
+// that is not "<topic>-<partition>" (the partition in decimal, no sign or
+// leading zero), a record whose topic and partition do not make its records
+// key, and a record whose offset is not above the previous one in its
+// partition are errors. So each topic partition has one key, and one
+// Partition. Unknown fields are skipped.
 //
 // Any problem is a *ParseError (errors.Is ErrMalformedEvent) giving the byte
 // offset and the path of the value, e.g. `records["orders-3"][12].key`.
@@ -74,10 +78,11 @@ type parser struct {
 	strs    map[string]string // interned header keys
 
 	// Where the parser is, for errors.
-	part  string
-	rec   int
-	hdr   int
-	field string
+	inPart bool   // in the value of a records key
+	part   string // that key
+	rec    int
+	hdr    int
+	field  string
 }
 
 func (p *parser) fail(err error) error {
@@ -86,7 +91,7 @@ func (p *parser) fail(err error) error {
 
 func (p *parser) path() string {
 	var b strings.Builder
-	if p.part != "" || p.rec >= 0 {
+	if p.inPart {
 		b.WriteString("records[" + strconv.Quote(p.part) + "]")
 		if p.rec >= 0 {
 			b.WriteString("[" + strconv.Itoa(p.rec) + "]")
@@ -235,27 +240,33 @@ func (p *parser) records(ev *Event) error {
 			break
 		}
 		key := string(name)
+		p.inPart, p.part, p.field = true, key, ""
 		if _, dup := keys[key]; dup {
-			return p.strict("duplicate records key %q", key)
+			// Keys are compared unescaped: "t-0" and "t\u002d0" are one.
+			return p.strict("records key %q twice", key)
 		}
 		keys[key] = struct{}{}
-		p.part, p.field = key, ""
 		pt, err := p.partition(key)
 		if err != nil {
 			return err
 		}
 		ev.Partitions = append(ev.Partitions, pt)
-		p.part, p.field = "", "records"
+		p.inPart, p.part, p.field = false, "", "records"
 	}
 	return nil
 }
 
-// partition reads the array of records of one records map key.
+// partition reads the array of records of one records map key. The key must
+// be "<topic>-<partition>", written as [isKeyOf] builds it, so that two
+// keys never name one topic partition; each record must be of that topic
+// partition, and come at a higher offset than the one before it.
 func (p *parser) partition(key string) (Partition, error) {
-	pt := Partition{Key: key, Partition: -1}
-	if t, n, ok := splitKey(key); ok {
-		pt.Topic, pt.Partition = t, n
+	pt := Partition{Key: key}
+	t, n, ok := splitKey(key)
+	if !ok {
+		return pt, p.strict("records key %q is not <topic>-<partition>", key)
 	}
+	pt.Topic, pt.Partition = t, n
 	if p.null() {
 		return pt, nil
 	}
@@ -263,7 +274,6 @@ func (p *parser) partition(key string) (Partition, error) {
 		return pt, err
 	}
 	first := len(p.recs)
-	sorted := true
 	for i := 0; ; i++ {
 		p.rec = i
 		done, err := p.element(i)
@@ -273,12 +283,22 @@ func (p *parser) partition(key string) (Partition, error) {
 		if done {
 			break
 		}
+		start := p.pos
 		var r RawRecord
-		if err := p.record(&r, &pt, i == 0); err != nil {
+		if err := p.record(&r, &pt); err != nil {
 			return pt, err
 		}
-		if i > 0 && r.Offset < p.recs[len(p.recs)-1].Offset {
-			sorted = false
+		if !isKeyOf(key, r.Topic, r.Partition) {
+			p.pos = start
+			return pt, p.strict("record of topic %q partition %d at offset %d under records key %q, not %q",
+				r.Topic, r.Partition, r.Offset, key, r.Topic+"-"+strconv.Itoa(int(r.Partition)))
+		}
+		if i > 0 && r.Offset <= p.recs[len(p.recs)-1].Offset {
+			// Event source mappings send a partition's records in offset
+			// order; sorting would hide a corrupt or spliced batch.
+			p.pos = start
+			return pt, p.strict("offset %d after offset %d: a partition's records must have increasing offsets",
+				r.Offset, p.recs[len(p.recs)-1].Offset)
 		}
 		if len(p.recs) == cap(p.recs) {
 			// A new array for what comes next, with only this partition's
@@ -293,23 +313,35 @@ func (p *parser) partition(key string) (Partition, error) {
 	if len(p.recs) > first {
 		pt.Records = p.recs[first:len(p.recs):len(p.recs)]
 	}
-	if !sorted {
-		slices.SortStableFunc(pt.Records, func(a, b RawRecord) int { return cmp.Compare(a.Offset, b.Offset) })
-	}
 	return pt, nil
 }
 
-// splitKey splits a records map key "<topic>-<n>" at its last dash.
+// splitKey splits a records map key "<topic>-<n>" at its last dash (a
+// partition number has none; a topic may). It accepts only the form
+// isKeyOf builds: n in [0, MaxInt32], decimal, no sign, no leading zero.
 func splitKey(key string) (string, int32, bool) {
 	i := strings.LastIndexByte(key, '-')
 	if i < 0 || i == len(key)-1 {
 		return "", 0, false
 	}
-	n, err := strconv.ParseInt(key[i+1:], 10, 32)
-	if err != nil || n < 0 || key[i+1] == '+' {
+	num := key[i+1:]
+	if num[0] == '+' || (num[0] == '0' && len(num) > 1) {
+		return "", 0, false
+	}
+	n, err := strconv.ParseInt(num, 10, 32)
+	if err != nil || n < 0 {
 		return "", 0, false
 	}
 	return key[:i], int32(n), true
+}
+
+// isKeyOf reports whether key is the records key of a record of topic and
+// partition, topic + "-" + partition in decimal, without allocating it.
+func isKeyOf(key, topic string, partition int32) bool {
+	var buf [12]byte
+	num := strconv.AppendInt(buf[:0], int64(partition), 10)
+	return len(key) == len(topic)+1+len(num) && key[:len(topic)] == topic &&
+		key[len(topic)] == '-' && key[len(topic)+1:] == string(num)
 }
 
 // Indexes of the fields of a record object in recordFields; bit 1<<i of a
@@ -327,9 +359,9 @@ const (
 	fValueSchema
 )
 
-// record reads one record. The first record of a partition sets the
-// partition's topic and number; the others must agree with it.
-func (p *parser) record(r *RawRecord, pt *Partition, first bool) error {
+// record reads one record of pt; [parser.partition] checks that it belongs
+// there.
+func (p *parser) record(r *RawRecord, pt *Partition) error {
 	if err := p.expect('{', "a record object"); err != nil {
 		return err
 	}
@@ -365,7 +397,7 @@ func (p *parser) record(r *RawRecord, pt *Partition, first bool) error {
 			return p.strict("duplicate field %q", p.field)
 		}
 		seen |= bit
-		if err := p.recordField(idx, r, pt, first); err != nil {
+		if err := p.recordField(idx, r, pt); err != nil {
 			return err
 		}
 	}
@@ -374,12 +406,6 @@ func (p *parser) record(r *RawRecord, pt *Partition, first bool) error {
 		if seen&(1<<f) == 0 {
 			return p.strict("record has no %s", recordFields[f])
 		}
-	}
-	if first {
-		pt.Partition = r.Partition
-	} else if r.Partition != pt.Partition {
-		return p.strict("record of partition %d under records key %q of partition %d",
-			r.Partition, pt.Key, pt.Partition)
 	}
 	return nil
 }
@@ -406,11 +432,11 @@ func (p *parser) fastMember(i int, name string) bool {
 }
 
 // recordField reads the value of the record field recordFields[idx].
-func (p *parser) recordField(idx int, r *RawRecord, pt *Partition, first bool) error {
+func (p *parser) recordField(idx int, r *RawRecord, pt *Partition) error {
 	var err error
 	switch idx {
 	case fTopic:
-		err = p.topic(r, pt, first)
+		err = p.topic(r, pt)
 	case fPartition:
 		var n int64
 		if n, err = p.int64v(0, math.MaxInt32); err == nil {
@@ -445,8 +471,9 @@ func (p *parser) recordField(idx int, r *RawRecord, pt *Partition, first bool) e
 	return err
 }
 
-// topic reads a record's topic. Records share their partition's string.
-func (p *parser) topic(r *RawRecord, pt *Partition, first bool) error {
+// topic reads a record's topic. Records of the key's topic share their
+// partition's string.
+func (p *parser) topic(r *RawRecord, pt *Partition) error {
 	if p.peek() == 'n' {
 		return p.strict("topic is null")
 	}
@@ -454,14 +481,11 @@ func (p *parser) topic(r *RawRecord, pt *Partition, first bool) error {
 	if err != nil {
 		return err
 	}
-	if first {
-		if string(b) != pt.Topic {
-			pt.Topic = string(b)
-		}
-	} else if string(b) != pt.Topic {
-		return p.strict("record of topic %q under records key %q of topic %q", b, pt.Key, pt.Topic)
+	if string(b) == pt.Topic {
+		r.Topic = pt.Topic
+	} else {
+		r.Topic = string(b) // under the wrong key: partition reports it
 	}
-	r.Topic = pt.Topic
 	return nil
 }
 

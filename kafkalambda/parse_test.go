@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -242,7 +243,7 @@ func TestParseEventMalformed(t *testing.T) {
 		{"null topic", ev(`{"topic":null,"partition":0,"offset":1}`), `records["t-0"][0].topic`, "topic is null"},
 		{"duplicate field", ev(`{"topic":"t","partition":0,"offset":1,"offset":2}`), `records["t-0"][0].offset`, "duplicate field"},
 		{"case-mismatched field", ev(`{"topic":"t","partition":0,"offset":1,"Value":"YQ=="}`), `records["t-0"][0]`, "does not match"},
-		{"records disagree", ev(`{"topic":"t","partition":0,"offset":1},{"topic":"u","partition":0,"offset":2}`), `records["t-0"][1].topic`, "under records key"},
+		{"records disagree", ev(`{"topic":"t","partition":0,"offset":1},{"topic":"u","partition":0,"offset":2}`), `records["t-0"][1]`, "under records key"},
 		{"records not an object", `{"eventSource":"aws:kafka","records":[]}`, "records", "want an object"},
 		{"not a kafka event", `{"eventSource":"aws:sqs","records":{}}`, "", "not a Kafka event source"},
 		{"no event source", `{"records":{}}`, "", "no eventSource"},
@@ -353,6 +354,136 @@ func TestParseEventNULAndTrailingBytes(t *testing.T) {
 			}
 			if pe.Path != tt.path {
 				t.Errorf("path %q, want %q (%v)", pe.Path, tt.path, err)
+			}
+		})
+	}
+}
+
+// recJSON is a minimal record object.
+func recJSON(topic string, partition int32, offset int64) string {
+	return `{"topic":"` + topic + `","partition":` + strconv.Itoa(int(partition)) + `,"offset":` + strconv.FormatInt(offset, 10) + `}`
+}
+
+func recordsEvent(records string) string {
+	return `{"eventSource":"aws:kafka","records":{` + records + `}}`
+}
+
+// A records key is "<topic>-<partition>" of every record under it, checked
+// by building that key from the record's own topic and partition (a topic
+// may hold '-'); so no two keys name one topic partition. Offsets within a
+// partition strictly increase, with gaps allowed (compaction, transaction
+// markers).
+func TestParseEventRecordsKeys(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		records string
+		want    []kafkalambda.Partition // topic, partition and offsets only
+	}{
+		{"topic with dashes", `"a-b-1":[` + recJSON("a-b", 1, 4) + `]`,
+			[]kafkalambda.Partition{{Key: "a-b-1", Topic: "a-b", Partition: 1, Records: []kafkalambda.RawRecord{{Offset: 4}}}}},
+		{"topic ending in a dash and digits", `"x-1-10":[` + recJSON("x-1", 10, 4) + `],"x-11-0":[` + recJSON("x-11", 0, 1) + `]`,
+			[]kafkalambda.Partition{
+				{Key: "x-1-10", Topic: "x-1", Partition: 10, Records: []kafkalambda.RawRecord{{Offset: 4}}},
+				{Key: "x-11-0", Topic: "x-11", Partition: 0, Records: []kafkalambda.RawRecord{{Offset: 1}}}}},
+		{"offsets with gaps", `"t-2":[` + recJSON("t", 2, 1) + `,` + recJSON("t", 2, 5) + `,` + recJSON("t", 2, 900) + `]`,
+			[]kafkalambda.Partition{{Key: "t-2", Topic: "t", Partition: 2, Records: []kafkalambda.RawRecord{{Offset: 1}, {Offset: 5}, {Offset: 900}}}}},
+		{"negative offsets in order", `"t-0":[` + recJSON("t", 0, -5) + `,` + recJSON("t", 0, 0) + `]`,
+			[]kafkalambda.Partition{{Key: "t-0", Topic: "t", Records: []kafkalambda.RawRecord{{Offset: -5}, {Offset: 0}}}}},
+		{"null and empty record lists", `"t-3":null,"t-1":[]`,
+			[]kafkalambda.Partition{{Key: "t-1", Topic: "t", Partition: 1}, {Key: "t-3", Topic: "t", Partition: 3}}},
+		{"largest partition", `"t-2147483647":[]`,
+			[]kafkalambda.Partition{{Key: "t-2147483647", Topic: "t", Partition: 2147483647}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ev, err := kafkalambda.ParseEvent([]byte(recordsEvent(tt.records)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []kafkalambda.Partition
+			for _, pt := range ev.Partitions {
+				g := kafkalambda.Partition{Key: pt.Key, Topic: pt.Topic, Partition: pt.Partition}
+				for _, r := range pt.Records {
+					if r.Topic != pt.Topic || r.Partition != pt.Partition {
+						t.Errorf("record %s-%d@%d under %q", r.Topic, r.Partition, r.Offset, pt.Key)
+					}
+					g.Records = append(g.Records, kafkalambda.RawRecord{Offset: r.Offset})
+				}
+				got = append(got, g)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseEventRecordsKeyMismatch(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		records string
+		at      string // the error is at the first '|' of at, found in the records with the '|' removed
+		path    string
+		msg     []string
+	}{
+		{"partition differs from the key", `"t-7":[` + recJSON("t", 0, 12) + `]`, `|` + recJSON("t", 0, 12),
+			`records["t-7"][0]`, []string{`records key "t-7"`, "offset 12", `"t-0"`}},
+		{"topic differs from the key", `"orders-0":[` + recJSON("payments", 0, 5) + `]`, `|` + recJSON("payments", 0, 5),
+			`records["orders-0"][0]`, []string{`records key "orders-0"`, "offset 5", `"payments-0"`}},
+		{"a later record differs", `"t-0":[` + recJSON("t", 0, 1) + `,` + recJSON("t", 1, 2) + `]`, `|` + recJSON("t", 1, 2),
+			`records["t-0"][1]`, []string{`records key "t-0"`, "offset 2", `"t-1"`}},
+		{"the key split at its first dash", `"a-1-2":[` + recJSON("a", 12, 3) + `]`, `|` + recJSON("a", 12, 3),
+			`records["a-1-2"][0]`, []string{`records key "a-1-2"`, `"a-12"`}},
+		{"the key split elsewhere", `"a-b-1":[` + recJSON("a", 1, 3) + `]`, `|` + recJSON("a", 1, 3),
+			`records["a-b-1"][0]`, []string{`records key "a-b-1"`, `"a-1"`}},
+		{"a key with a leading zero", `"t-01":[` + recJSON("t", 1, 1) + `]`, `"t-01":|[`,
+			`records["t-01"]`, []string{`records key "t-01"`, "<topic>-<partition>"}},
+		{"an empty list under a key with a leading zero", `"t-1":[],"t-01":[]`, `"t-01":|[`,
+			`records["t-01"]`, []string{`records key "t-01"`}},
+		{"a key without a partition", `"t":[]`, `"t":|[`, `records["t"]`, []string{`records key "t"`}},
+		{"an empty key", `"":null`, `"":|null`, `records[""]`, []string{`records key ""`}},
+		{"a key with a plus sign", `"t-+1":[]`, `"t-+1":|[`, `records["t-+1"]`, []string{`records key "t-+1"`}},
+		{"a partition beyond int32", `"t-2147483648":[]`, `"t-2147483648":|[`, `records["t-2147483648"]`, []string{`records key "t-2147483648"`}},
+		{"one topic partition under two spellings of its key", `"t-0":[` + recJSON("t", 0, 1) + `],"t\u002d0":[` + recJSON("t", 0, 2) + `]`, `"t\u002d0":|[`,
+			`records["t-0"]`, []string{`records key "t-0"`, "twice"}},
+		{"a decreasing offset", `"t-0":[` + recJSON("t", 0, 2) + `,` + recJSON("t", 0, 1) + `]`, `|` + recJSON("t", 0, 1),
+			`records["t-0"][1]`, []string{"offset 1 after offset 2"}},
+		{"a repeated offset", `"t-0":[` + recJSON("t", 0, 1) + `,` + recJSON("t", 0, 1) + `]`, `,|` + recJSON("t", 0, 1),
+			`records["t-0"][1]`, []string{"offset 1 after offset 1"}},
+		{"a decrease after an increase", `"u-0":[` + recJSON("u", 0, 1) + `,` + recJSON("u", 0, 3) + `,` + recJSON("u", 0, 2) + `]`, `|` + recJSON("u", 0, 2),
+			`records["u-0"][2]`, []string{"offset 2 after offset 3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			payload := recordsEvent(tt.records)
+			marker := strings.Replace(tt.at, "|", "", 1)
+			at := strings.Index(payload, marker)
+			if at < 0 {
+				t.Fatalf("%q not in %s", marker, payload)
+			}
+			at += strings.Index(tt.at, "|")
+			ev, err := kafkalambda.ParseEvent([]byte(payload))
+			if err == nil {
+				t.Fatalf("ParseEvent(%s) = %+v, want an error", payload, ev)
+			}
+			var pe *kafkalambda.ParseError
+			if !errors.As(err, &pe) || !errors.Is(err, kafkalambda.ErrMalformedEvent) {
+				t.Fatalf("error %T %v is not a *ParseError matching ErrMalformedEvent", err, err)
+			}
+			if pe.Path != tt.path {
+				t.Errorf("path %q, want %q (%v)", pe.Path, tt.path, err)
+			}
+			if pe.Offset != at {
+				t.Errorf("offset %d, want %d (%v)", pe.Offset, at, err)
+			}
+			for _, m := range tt.msg {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("error %q does not say %q", err, m)
+				}
 			}
 		})
 	}
