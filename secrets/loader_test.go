@@ -348,11 +348,9 @@ func TestPrintingALoaderShowsNoSecret(t *testing.T) {
 // waitInFlight waits until srv has received a request of kind op.
 func waitInFlight(t *testing.T, srv *secretstest.Server, op secretstest.Op) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.Calls(op) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s request arrived", op)
-		}
-		time.Sleep(time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.WaitCalls(ctx, op, 1); err != nil {
+		t.Fatalf("no %s request arrived: %v", op, err)
 	}
 }

@@ -37,6 +37,7 @@
 package secretstest
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -137,6 +138,7 @@ type Server struct {
 	latency  time.Duration
 	requests []Request
 	calls    map[Op]int
+	arrival  chan struct{} // closed and replaced when a request arrives
 	nextVer  int
 }
 
@@ -170,6 +172,7 @@ func Start(secrets map[string]string) *Server {
 	s := &Server{
 		secrets: make(map[string]*secret),
 		calls:   make(map[Op]int),
+		arrival: make(chan struct{}),
 	}
 	for name, v := range secrets {
 		s.PutString(name, v)
@@ -263,6 +266,25 @@ func (s *Server) Calls(op Op) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[op]
+}
+
+// WaitCalls waits until the server has received n requests of kind op
+// (counted as [Server.Calls] counts them, on arrival), or ctx ends, whose
+// error it then returns. It wakes on each arrival; it never polls.
+func (s *Server) WaitCalls(ctx context.Context, op Op, n int) error {
+	for {
+		s.mu.Lock()
+		got, arrival := s.calls[op], s.arrival
+		s.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-arrival:
+		case <-ctx.Done():
+			return fmt.Errorf("secretstest: %d of %d %s requests: %w", got, n, op, ctx.Err())
+		}
+	}
 }
 
 // Requests returns a copy of every request answered so far, in the order
@@ -479,6 +501,8 @@ func (s *Server) arrived(op Op) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls[op]++
+	close(s.arrival)
+	s.arrival = make(chan struct{})
 }
 
 // record logs a request once it is answered.

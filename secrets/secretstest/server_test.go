@@ -1,7 +1,9 @@
 package secretstest_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -142,5 +144,24 @@ func TestMalformedAnswer(t *testing.T) {
 	reqs := srv.Requests()
 	if len(reqs) != 4 || reqs[0].Status != 200 || reqs[1].Status != 200 || reqs[2].Status != 400 {
 		t.Fatalf("requests recorded as %+v", reqs)
+	}
+}
+
+// WaitCalls returns once the requests have arrived, and with the context's
+// error when they do not.
+func TestWaitCalls(t *testing.T) {
+	t.Parallel()
+	srv := secretstest.NewServer(t, map[string]string{"app": `{"a":1}`})
+	done := make(chan error, 1)
+	go func() { done <- srv.WaitCalls(context.Background(), secretstest.OpGetSecretValue, 2) }()
+	call(t, srv, secretstest.TargetGetSecretValue, `{"SecretId":"app"}`, true)
+	call(t, srv, secretstest.TargetGetSecretValue, `{"SecretId":"app"}`, true)
+	if err := <-done; err != nil {
+		t.Fatalf("WaitCalls after two calls: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := srv.WaitCalls(ctx, secretstest.OpExtensionGet, 1); !errors.Is(err, context.Canceled) {
+		t.Fatalf("WaitCalls with no extension call and a canceled context = %v; want context.Canceled", err)
 	}
 }
