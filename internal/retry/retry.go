@@ -102,9 +102,10 @@ func (e *Error) Unwrap() []error {
 //     ctx.Err(); also when it ends during the sleep, which is then cut
 //     short).
 //
-// op gets ctx and should return when it ends; an error it returns after
-// ctx ended is put down to the context (Reason is ctx.Err()) unless it is
-// not retryable. Do checks ctx before the first attempt too: a ctx that has
+// op gets ctx and should return when it ends; a retryable error it returns
+// once ctx has ended, or once ctx's deadline has passed, is put down to the
+// context (Reason is ctx.Err(); Do waits for ctx's timer to fire when op
+// returned just before it did). Do checks ctx before the first attempt too: a ctx that has
 // already ended runs op zero times. Do is safe for concurrent use (it keeps
 // no state).
 func Do(ctx context.Context, p Policy, op func(ctx context.Context) (retryable bool, err error)) error {
@@ -123,6 +124,14 @@ func Do(ctx context.Context, p Policy, op func(ctx context.Context) (retryable b
 			return err
 		}
 		ctxErr := ctx.Err()
+		if deadline, ok := ctx.Deadline(); ctxErr == nil && ok && !time.Now().Before(deadline) {
+			// The deadline has passed but ctx's timer has not fired yet
+			// (op may have been cut short by a timer of its own with the
+			// same deadline): it is about to, and the failure is the
+			// deadline's.
+			<-ctx.Done()
+			ctxErr = ctx.Err()
+		}
 		if ctxErr == nil || !errors.Is(err, ctxErr) {
 			last = err
 		}

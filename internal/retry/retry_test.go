@@ -144,6 +144,30 @@ func TestDoDeadlineDuringAttempt(t *testing.T) {
 	})
 }
 
+// An attempt that ends at the deadline by a timer of its own, before the
+// context's timer fires, is still the deadline's: Do reports it as such,
+// once ctx has ended, not as ErrNoTime.
+func TestDoAttemptEndsAtTheDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for range 20 {
+			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+			deadline, _ := ctx.Deadline()
+			err := retry.Do(ctx, retry.Policy{Attempts: 5, Initial: time.Millisecond}, func(context.Context) (bool, error) {
+				<-time.After(time.Until(deadline))
+				return true, errBusy
+			})
+			var re *retry.Error
+			if !errors.As(err, &re) || re.Reason != context.DeadlineExceeded || re.Last != errBusy || re.Attempts != 1 {
+				t.Fatalf("Do = %v, want DeadlineExceeded after 1 attempt, last errBusy", err)
+			}
+			if ctx.Err() == nil {
+				t.Fatal("Do returned before ctx ended")
+			}
+			cancel()
+		}
+	})
+}
+
 func TestDoEndedContextRunsNothing(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
