@@ -11,6 +11,7 @@
 // bytes belong to the caller. Every failure is an *Error carrying the topic,
 // key or value, and schema id where known, wrapping one sentinel error.
 //
+//	registry := serde.Confluent(srclient.NewSchemaRegistryClient(url))
 //	keys := serde.String()
 //	values, err := serde.Protobuf[*pb.Trade](registry)
 //	trade, err := values.Deserialize(ctx, serde.Message{Topic: "trades", Data: raw})
@@ -72,10 +73,22 @@
 //
 // # Registry and caching
 //
-// Registry is the five calls of *srclient.SchemaRegistryClient that this
-// package needs. srclient has no context, no retries, a 5 s HTTP timeout,
-// caches "latest" forever and has a data race in (*Schema).Codec(); each
-// codec keeps them out of its path with a layer of its own:
+// Registry is this package's own interface to a schema registry: the five
+// calls the codecs make (a schema by id, a subject's versions, a version of
+// a subject, register, look up), each taking a context, with Schema and
+// Reference values of this package. Confluent adapts a
+// github.com/riferrei/srclient client, the usual way to reach a Confluent
+// Schema Registry:
+//
+//	client := srclient.NewSchemaRegistryClient(url)
+//	client.SetCredentials(key, secret) // when the registry needs them
+//	registry := serde.Confluent(client)
+//
+// srclient takes no context: the adapter returns when the context ends and
+// leaves the call to finish in the background, bounded by srclient's HTTP
+// timeout (see Confluent). srclient has no retries, caches "latest"
+// forever and has a data race in (*Schema).Codec(); each codec keeps them
+// out of its path with a layer of its own:
 //
 //   - An id → schema cache (compiled for the codec: parsed Avro schema
 //     resolved against T's, Protobuf message tree, compiled JSON Schema)
@@ -84,15 +97,15 @@
 //     serializer writes for a Target (the id of its registered schema, or
 //     with WithUseLatest the subject's latest version, kept while it stays
 //     the latest) is cached the same way.
-//   - Concurrent misses for one key make one request (singleflight); every
-//     caller still waits only as long as its own context allows.
+//   - Concurrent misses for one key make one call (singleflight); every
+//     caller still waits only as long as its own context allows. The call
+//     gets the first caller's deadline, not its cancellation, since others
+//     may be waiting for it.
 //   - HTTP 408, 429, 5xx and transport errors are retried with jittered
 //     exponential backoff (WithRetry: 5 attempts, 50 ms doubling to 1 s by
 //     default), never sleeping past the caller's context deadline; a
 //     registry that stays down or slow gives ErrRegistry (with the context's
 //     error in the chain when the deadline ended it) within that deadline.
-//     An attempt the caller gave up on finishes in the background, bounded
-//     by srclient's HTTP timeout.
 //   - An answer means what the registry says only when it carries a
 //     Confluent error code: 404xx (40401 subject, 40402 version, 40403
 //     schema not found, ...) is ErrUnknownSchema, 409 or 409xx
@@ -101,15 +114,17 @@
 //     answers a path the registry does not serve) means the URL does not
 //     point at a Schema Registry: ErrRegistry, not retried. HTTP 401 and
 //     403 are ErrRegistryAuth, not retried. Registry messages enter errors
-//     trimmed, on one line and cut to 200 bytes.
+//     trimmed, on one line and cut to 200 bytes. (That is how Confluent
+//     reads srclient's errors; another Registry says what the registry
+//     answered with this package's sentinels, see Registry.)
 //   - Failures are never cached: the next call asks again.
-//   - Codec() and JsonSchema() are never called; keep srclient's codec
-//     creation off (its default).
-//   - "Latest" (WithUseLatest) is GetSchemaVersions, which srclient never
-//     caches, then GetSchemaByVersion of the highest, which is immutable;
-//     the codec re-reads it after WithLatestTTL (5 minutes by default).
-//     GetLatestSchema is never used. srclient's own id and version caches
-//     may stay on: what they hold cannot change.
+//   - "Latest" (WithUseLatest) is the subject's versions, then the highest
+//     of them by version, which is immutable; the codec re-reads it after
+//     WithLatestTTL (5 minutes by default). With Confluent, srclient's
+//     GetLatestSchema, which caches forever, is never used, nor Codec()
+//     and JsonSchema(); keep srclient's codec creation off (its default).
+//     srclient's own id and version caches may stay on: what they hold
+//     cannot change.
 //
 // Serializers name subjects with a SubjectNameStrategy: TopicNameStrategy
 // (default, "<topic>-key"/"<topic>-value"), RecordNameStrategy or

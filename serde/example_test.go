@@ -47,7 +47,7 @@ func ExampleAvro() {
 	}
 	registry := srfake.New()
 	defer registry.Close()
-	client := srclient.NewSchemaRegistryClient(registry.URL())
+	client := serde.Confluent(srclient.NewSchemaRegistryClient(registry.URL()))
 
 	orders, err := serde.Avro[Order](client, serde.WithSchema(`{
 		"type": "record", "name": "Order",

@@ -71,7 +71,7 @@ func FuzzJSONSchemaDeserialize(f *testing.F) {
 	f.Cleanup(fake.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	f.Cleanup(cancel)
-	codec, err := serde.JSONSchema[fuzzJSONOrder](srclient.NewSchemaRegistryClient(fake.URL()), serde.WithSchema(fuzzJSONOrderSchema))
+	codec, err := serde.JSONSchema[fuzzJSONOrder](serde.Confluent(srclient.NewSchemaRegistryClient(fake.URL())), serde.WithSchema(fuzzJSONOrderSchema))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func FuzzSchemaMetadata(f *testing.F) {
 	f.Cleanup(fake.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	f.Cleanup(cancel)
-	reg := srclient.NewSchemaRegistryClient(fake.URL())
+	reg := serde.Confluent(srclient.NewSchemaRegistryClient(fake.URL()))
 	js, err := serde.JSONSchema[fuzzJSONOrder](reg, serde.WithSchema(fuzzJSONOrderSchema))
 	if err != nil {
 		f.Fatal(err)

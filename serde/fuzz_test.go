@@ -116,7 +116,7 @@ const fuzzOrderSchema = `{"type":"record","name":"O","fields":[
 func FuzzDeserialize(f *testing.F) {
 	fake := srfake.New()
 	f.Cleanup(fake.Close)
-	reg := srclient.NewSchemaRegistryClient(fake.URL())
+	reg := Confluent(srclient.NewSchemaRegistryClient(fake.URL()))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	f.Cleanup(cancel)
 	av, err := Avro[fuzzOrder](reg, WithSchema(fuzzOrderSchema))
@@ -182,7 +182,7 @@ func TestFuzzRegressions(t *testing.T) {
 	// An Avro array count of ~10^11 is refused before allocating.
 	fake := srfake.New()
 	defer fake.Close()
-	av, err := Avro[fuzzOrder](srclient.NewSchemaRegistryClient(fake.URL()), WithSchema(fuzzOrderSchema))
+	av, err := Avro[fuzzOrder](Confluent(srclient.NewSchemaRegistryClient(fake.URL())), WithSchema(fuzzOrderSchema))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,20 +2,28 @@ package serde_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry"
 	"github.com/riferrei/srclient"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
+
+	ourserde "github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
-// testRegistry is one in-process Schema Registry (srfake) with the two
-// clients that talk to it: srclient for our codecs, Confluent's for theirs.
+// testRegistry is one in-process Schema Registry (srfake) with the clients
+// that talk to it: srclient (through Confluent) for our codecs, Confluent's
+// for theirs.
 type testRegistry struct {
 	fake      *srfake.Registry
-	client    *srclient.SchemaRegistryClient
-	confluent schemaregistry.Client
+	client    ourserde.Registry
+	confluent schemaregistry.Client // nil for newMemRegistry
+	// newClient makes another srclient client of fake, with caches of its
+	// own.
+	newClient func() *srclient.SchemaRegistryClient
 }
 
 func newTestRegistry(t testing.TB) *testRegistry {
@@ -27,8 +35,45 @@ func newTestRegistry(t testing.TB) *testRegistry {
 		t.Fatalf("confluent client: %v", err)
 	}
 	t.Cleanup(func() { _ = cc.Close() })
-	return &testRegistry{fake: fake, client: srclient.NewSchemaRegistryClient(fake.URL()), confluent: cc}
+	newClient := func() *srclient.SchemaRegistryClient { return srclient.NewSchemaRegistryClient(fake.URL()) }
+	return &testRegistry{fake: fake, client: ourserde.Confluent(newClient()), confluent: cc, newClient: newClient}
 }
+
+// newMemRegistry is a testRegistry whose srclient clients reach srfake's
+// handler in process, through handlerTransport, with no socket: the whole
+// round trip runs on the goroutines of the caller, so a testing/synctest
+// bubble sees every wait (its fake clock moves on once all are blocked).
+// It has no Confluent client.
+func newMemRegistry(t testing.TB) *testRegistry {
+	t.Helper()
+	fake := srfake.NewRegistry()
+	hc := &http.Client{Transport: handlerTransport{fake.Handler()}}
+	newClient := func() *srclient.SchemaRegistryClient {
+		return srclient.NewSchemaRegistryClient("http://srfake.invalid", srclient.WithClient(hc))
+	}
+	return &testRegistry{fake: fake, client: ourserde.Confluent(newClient()), newClient: newClient}
+}
+
+// handlerTransport is an http.RoundTripper that serves each request with h
+// on the calling goroutine.
+type handlerTransport struct{ h http.Handler }
+
+var _ http.RoundTripper = handlerTransport{}
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	w := httptest.NewRecorder()
+	t.h.ServeHTTP(w, r)
+	if r.Body != nil {
+		_ = r.Body.Close()
+	}
+	return w.Result(), nil
+}
+
+// advance lets d pass on the fake clock of the testing/synctest bubble it
+// is called in (and only there): it blocks on a timer, which the bubble
+// fires once every other goroutine in it is blocked too, with no wall time
+// going by.
+func advance(d time.Duration) { <-time.After(d) }
 
 // ctx returns a context bounded well under the test timeout.
 func testCtx(t testing.TB) context.Context {

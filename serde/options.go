@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riferrei/srclient"
+	"github.com/kafkalambda/kafka-lambda-go/internal/retry"
 )
 
 // Option configures a registry codec (Avro, Protobuf, JSONSchema). Each
@@ -39,14 +39,14 @@ type config struct {
 	set          optBit
 	errs         []error
 	schema       string
-	refs         []srclient.Reference
+	refs         []Reference
 	subject      SubjectNameStrategy
 	autoRegister bool
 	useLatest    bool
 	latestTTL    time.Duration
 	validate     bool
 	recordFormat EventRecordFormat
-	retry        retryPolicy
+	retry        retry.Policy
 }
 
 func (c *config) bad(format string, args ...any) {
@@ -116,13 +116,13 @@ func WithSchema(text string) Option {
 }
 
 // WithReferences lists the registered schemas that the WithSchema text
-// refers to (Avro named types, Protobuf imports, JSON Schema $refs), as
-// srclient references (name, subject, version). The slice is copied.
-// Default: none. Avro, Protobuf (with WithSchema), JSONSchema.
-func WithReferences(refs ...srclient.Reference) Option {
+// refers to (Avro named types, Protobuf imports, JSON Schema $refs): name,
+// subject, version. The slice is copied. Default: none. Avro, Protobuf
+// (with WithSchema), JSONSchema.
+func WithReferences(refs ...Reference) Option {
 	return func(c *config) {
 		c.set |= optReferences
-		c.refs = append([]srclient.Reference(nil), refs...)
+		c.refs = append([]Reference(nil), refs...)
 	}
 }
 
@@ -212,6 +212,6 @@ func WithRetry(attempts int, initial, max time.Duration) Option {
 			c.bad("WithRetry: want attempts >= 1 and 0 < initial <= max, got %d, %v, %v", attempts, initial, max)
 			return
 		}
-		c.retry = retryPolicy{attempts: attempts, initial: initial, max: max}
+		c.retry = retry.Policy{Attempts: attempts, Initial: initial, Max: max}
 	}
 }

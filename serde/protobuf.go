@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/riferrei/srclient"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -264,10 +263,10 @@ func (c *protoCodec[T]) writerOf(info *schemaInfo) (*protoWriter, error) {
 	return wr, nil
 }
 
-func depRefs(imports []string, versions map[string]int) []srclient.Reference {
-	refs := make([]srclient.Reference, 0, len(imports))
+func depRefs(imports []string, versions map[string]int) []Reference {
+	refs := make([]Reference, 0, len(imports))
 	for _, p := range imports {
-		refs = append(refs, srclient.Reference{Name: p, Subject: p, Version: versions[p]})
+		refs = append(refs, Reference{Name: p, Subject: p, Version: versions[p]})
 	}
 	return refs
 }

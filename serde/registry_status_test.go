@@ -212,7 +212,7 @@ func TestRegistryTransportFailures(t *testing.T) {
 		}
 		url := "http://" + ln.Addr().String()
 		_ = ln.Close() // nothing listens there any more
-		c := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](srclient.NewSchemaRegistryClient(url),
+		c := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](ourserde.Confluent(srclient.NewSchemaRegistryClient(url)),
 			ourserde.WithRetry(3, time.Millisecond, time.Millisecond)))
 		_, err = c.Deserialize(testCtx(t), ourserde.Message{Topic: "t", Data: []byte{0, 0, 0, 0, 9, 0}})
 		if !errors.Is(err, ourserde.ErrRegistry) || !strings.Contains(err.Error(), "3 attempts") {

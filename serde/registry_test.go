@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/riferrei/srclient"
@@ -27,7 +28,7 @@ func seedEnvelope(t *testing.T, reg *testRegistry) ([]byte, int) {
 	ctx := testCtx(t)
 	// A client of its own, like a producer elsewhere: srclient caches what
 	// it registers, and the tests below must reach the registry.
-	producer := srclient.NewSchemaRegistryClient(reg.fake.URL())
+	producer := ourserde.Confluent(reg.newClient())
 	c := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](producer))
 	b := must[[]byte](t)(c.Serialize(ctx, ourserde.Target{Topic: "seed"}, &testpb.Envelope{Id: "seed"}))
 	return b, int(b[4])
@@ -35,14 +36,17 @@ func seedEnvelope(t *testing.T, reg *testRegistry) ([]byte, int) {
 
 // countRequests counts requests whose path starts with prefix and lets fail
 // decide, per request number (1-based), to answer with an error status.
-func countRequests(reg *testRegistry, prefix string, fail func(n int64) int, delay time.Duration) *atomic.Int64 {
+// Each request first waits for gate to be closed (nil: no wait).
+func countRequests(reg *testRegistry, prefix string, fail func(n int64) int, gate <-chan struct{}) *atomic.Int64 {
 	var n atomic.Int64
 	reg.fake.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
 		if !strings.HasPrefix(r.URL.Path, prefix) {
 			return false
 		}
 		k := n.Add(1)
-		time.Sleep(delay)
+		if gate != nil {
+			<-gate
+		}
 		if status := fail(k); status != 0 {
 			w.WriteHeader(status)
 			_, _ = w.Write([]byte("busy"))
@@ -62,7 +66,7 @@ func TestRegistryRetriesThenSucceeds(t *testing.T) {
 			return http.StatusServiceUnavailable
 		}
 		return 0
-	}, 0)
+	}, nil)
 	c := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](reg.client,
 		ourserde.WithRetry(5, time.Millisecond, 5*time.Millisecond)))
 	got, err := c.Deserialize(testCtx(t), ourserde.Message{Data: wire})
@@ -89,7 +93,7 @@ func TestRegistryFailureIsNotCached(t *testing.T) {
 			return http.StatusInternalServerError
 		}
 		return 0
-	}, 0)
+	}, nil)
 	c := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](reg.client,
 		ourserde.WithRetry(2, time.Millisecond, time.Millisecond)))
 	_, err := c.Deserialize(testCtx(t), ourserde.Message{Topic: "t", Data: wire})
@@ -102,22 +106,33 @@ func TestRegistryFailureIsNotCached(t *testing.T) {
 	}
 }
 
+// A registry that does not answer: the caller gets ErrRegistry at its
+// deadline, to the tick, and the abandoned srclient call ends once the
+// registry answers after all (synctest.Test fails on a goroutine left
+// blocked).
 func TestRegistrySlowWithinDeadline(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
-	wire, _ := seedEnvelope(t, reg)
-	countRequests(reg, "/schemas/ids/", func(int64) int { return 0 }, 700*time.Millisecond)
-	c := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](reg.client))
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err := c.Deserialize(ctx, ourserde.Message{Topic: "t", Data: wire})
-	if el := time.Since(start); el > time.Second {
-		t.Fatalf("returned after %v, long past the 150ms deadline", el)
-	}
-	if !errors.Is(err, ourserde.ErrRegistry) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("got %v, want ErrRegistry and context.DeadlineExceeded", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		reg := newMemRegistry(t)
+		wire, _ := seedEnvelope(t, reg)
+		hang := make(chan struct{})
+		defer close(hang)
+		n := countRequests(reg, "/schemas/ids/", func(int64) int { return 0 }, hang)
+		c := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](reg.client))
+		ctx, cancel := context.WithTimeout(t.Context(), 150*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err := c.Deserialize(ctx, ourserde.Message{Topic: "t", Data: wire})
+		if el := time.Since(start); el != 150*time.Millisecond {
+			t.Fatalf("returned after %v, want at the 150ms deadline", el)
+		}
+		if !errors.Is(err, ourserde.ErrRegistry) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("got %v, want ErrRegistry and context.DeadlineExceeded", err)
+		}
+		if n.Load() != 1 {
+			t.Fatalf("%d requests, want the 1 that hangs", n.Load())
+		}
+	})
 }
 
 func TestRegistryDown(t *testing.T) {
@@ -125,7 +140,7 @@ func TestRegistryDown(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close() // nothing listens there any more
-	c := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](srclient.NewSchemaRegistryClient(url)))
+	c := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](ourserde.Confluent(srclient.NewSchemaRegistryClient(url))))
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -139,33 +154,41 @@ func TestRegistryDown(t *testing.T) {
 	}
 }
 
+// 32 callers miss one schema id at once: while the first request is held,
+// every caller is waiting (synctest.Wait) and no second request was made.
 func TestConcurrentMissesMakeOneRequest(t *testing.T) {
 	t.Parallel()
-	reg := newTestRegistry(t)
-	wire, _ := seedEnvelope(t, reg)
-	n := countRequests(reg, "/schemas/ids/", func(int64) int { return 0 }, 100*time.Millisecond)
-	c := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](reg.client))
-	ctx := testCtx(t)
-	var wg sync.WaitGroup
-	errs := make(chan error, 32)
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, err := c.Deserialize(ctx, ourserde.Message{Data: wire})
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		reg := newMemRegistry(t)
+		wire, _ := seedEnvelope(t, reg)
+		hold := make(chan struct{})
+		n := countRequests(reg, "/schemas/ids/", func(int64) int { return 0 }, hold)
+		c := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](reg.client))
+		ctx := t.Context()
+		var wg sync.WaitGroup
+		errs := make(chan error, 32)
+		for range 32 {
+			wg.Go(func() {
+				_, err := c.Deserialize(ctx, ourserde.Message{Data: wire})
+				errs <- err
+			})
 		}
-	}
-	if n.Load() != 1 {
-		t.Fatalf("%d requests for one schema id, want 1", n.Load())
-	}
+		synctest.Wait()
+		if n.Load() != 1 {
+			t.Fatalf("%d requests while 32 callers wait for one schema id, want 1", n.Load())
+		}
+		close(hold)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n.Load() != 1 {
+			t.Fatalf("%d requests for one schema id, want 1", n.Load())
+		}
+	})
 }
 
 func TestSubjectStrategiesAndRegistration(t *testing.T) {
@@ -208,44 +231,51 @@ func TestSubjectStrategiesAndRegistration(t *testing.T) {
 	}
 }
 
+// WithAutoRegister(false) only looks the schema up; WithUseLatest keeps
+// the latest version for exactly the TTL (on synctest's clock), then reads
+// it again.
 func TestAutoRegisterOffAndUseLatest(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
-	reg := newTestRegistry(t)
-	lookup := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg.client, ourserde.WithSchema(orderSchemaV2),
-		ourserde.WithAutoRegister(false)))
-	if _, err := lookup.Serialize(ctx, ourserde.Target{Topic: "lk"}, sampleOrder()); !errors.Is(err, ourserde.ErrUnknownSchema) ||
-		failureClass(err) != "configuration" {
-		t.Fatalf("unregistered schema: got %v, want ErrUnknownSchema, the configuration's fault", err)
-	}
-	id1, _, err := reg.fake.RegisterSchema("lk-value", sr.Schema{Schema: orderSchemaV2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := lookup.Serialize(ctx, ourserde.Target{Topic: "lk"}, sampleOrder())
-	if err != nil || int(b[4]) != id1 {
-		t.Fatalf("after registering: %v, id %d want %d", err, b[4], id1)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		reg := newMemRegistry(t)
+		lookup := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg.client, ourserde.WithSchema(orderSchemaV2),
+			ourserde.WithAutoRegister(false)))
+		if _, err := lookup.Serialize(ctx, ourserde.Target{Topic: "lk"}, sampleOrder()); !errors.Is(err, ourserde.ErrUnknownSchema) ||
+			failureClass(err) != "configuration" {
+			t.Fatalf("unregistered schema: got %v, want ErrUnknownSchema, the configuration's fault", err)
+		}
+		id1, _, err := reg.fake.RegisterSchema("lk-value", sr.Schema{Schema: orderSchemaV2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := lookup.Serialize(ctx, ourserde.Target{Topic: "lk"}, sampleOrder())
+		if err != nil || int(b[4]) != id1 {
+			t.Fatalf("after registering: %v, id %d want %d", err, b[4], id1)
+		}
 
-	latest := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg.client, ourserde.WithUseLatest(),
-		ourserde.WithLatestTTL(50*time.Millisecond)))
-	b = must[[]byte](t)(latest.Serialize(ctx, ourserde.Target{Topic: "lk"}, sampleOrder()))
-	if int(b[4]) != id1 {
-		t.Fatalf("latest: id %d, want %d", b[4], id1)
-	}
-	id2, _, err := reg.fake.RegisterSchema("lk-value", sr.Schema{Schema: strings.Replace(orderSchemaV2, `"XNYS"`, `"XLON"`, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = must[[]byte](t)(latest.Serialize(ctx, ourserde.Target{Topic: "lk"}, sampleOrder()))
-	if int(b[4]) != id1 {
-		t.Fatalf("within the TTL: id %d, want the cached %d", b[4], id1)
-	}
-	time.Sleep(60 * time.Millisecond)
-	b = must[[]byte](t)(latest.Serialize(ctx, ourserde.Target{Topic: "lk"}, sampleOrder()))
-	if int(b[4]) != id2 {
-		t.Fatalf("after the TTL: id %d, want the new latest %d", b[4], id2)
-	}
+		const ttl = 50 * time.Millisecond
+		latest := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg.client, ourserde.WithUseLatest(),
+			ourserde.WithLatestTTL(ttl)))
+		b = must[[]byte](t)(latest.Serialize(ctx, ourserde.Target{Topic: "lk"}, sampleOrder()))
+		if int(b[4]) != id1 {
+			t.Fatalf("latest: id %d, want %d", b[4], id1)
+		}
+		id2, _, err := reg.fake.RegisterSchema("lk-value", sr.Schema{Schema: strings.Replace(orderSchemaV2, `"XNYS"`, `"XLON"`, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		advance(ttl - time.Nanosecond)
+		b = must[[]byte](t)(latest.Serialize(ctx, ourserde.Target{Topic: "lk"}, sampleOrder()))
+		if int(b[4]) != id1 {
+			t.Fatalf("1ns before the TTL: id %d, want the cached %d", b[4], id1)
+		}
+		advance(time.Nanosecond)
+		b = must[[]byte](t)(latest.Serialize(ctx, ourserde.Target{Topic: "lk"}, sampleOrder()))
+		if int(b[4]) != id2 {
+			t.Fatalf("at the TTL: id %d, want the new latest %d", b[4], id2)
+		}
+	})
 }
 
 func TestConstructorErrors(t *testing.T) {
@@ -272,91 +302,106 @@ func second[A any](_ A, err error) error { return err }
 // WithUseLatest in the Protobuf and JSON Schema serializers: the latest
 // version is kept within the TTL, a newer one is written with after it (with
 // a header and, for Protobuf, message indexes that a deserializer reads), and
-// a latest version of another format is ErrFormatMismatch.
+// a latest version of another format is ErrFormatMismatch. Time is
+// synctest's.
 func TestUseLatestProtobufAndJSONSchema(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
-	reg := newTestRegistry(t)
 	const ttl = 50 * time.Millisecond
-	pb := must[ourserde.Codec[*testpb.Trade]](t)(ourserde.Protobuf[*testpb.Trade](reg.client))
-	js := must[ourserde.Codec[Payment]](t)(ourserde.JSONSchema[Payment](reg.client, ourserde.WithSchema(paymentSchema)))
-	pbLatest := must[ourserde.Codec[*testpb.Trade]](t)(ourserde.Protobuf[*testpb.Trade](reg.client,
-		ourserde.WithUseLatest(), ourserde.WithLatestTTL(ttl)))
-	jsLatest := must[ourserde.Codec[Payment]](t)(ourserde.JSONSchema[Payment](reg.client,
-		ourserde.WithUseLatest(), ourserde.WithLatestTTL(ttl)))
 	pay := Payment{ID: "p-1", Amount: 3}
-
-	for _, tc := range []struct {
-		name     string
-		topic    string
+	type codecs struct {
 		register func() []byte // writes with the codec that registers
 		latest   func() ([]byte, error)
 		read     func([]byte) error
-		bump     func(text string) string // a v2 that differs from text
+	}
+	for _, tc := range []struct {
+		name  string
+		topic string
+		make  func(t *testing.T, r ourserde.Registry) codecs
+		bump  func(text string) string // a v2 that differs from text
 	}{
 		{"protobuf", "ul-pb",
-			func() []byte {
-				return must[[]byte](t)(pb.Serialize(ctx, ourserde.Target{Topic: "ul-pb"}, sampleTrade()))
-			},
-			func() ([]byte, error) { return pbLatest.Serialize(ctx, ourserde.Target{Topic: "ul-pb"}, sampleTrade()) },
-			func(b []byte) error {
-				got, err := pb.Deserialize(ctx, ourserde.Message{Topic: "ul-pb", Data: b})
-				if err == nil && !proto.Equal(got, sampleTrade()) {
-					err = errors.New("read another trade")
+			func(t *testing.T, r ourserde.Registry) codecs {
+				pb := must[ourserde.Codec[*testpb.Trade]](t)(ourserde.Protobuf[*testpb.Trade](r))
+				latest := must[ourserde.Codec[*testpb.Trade]](t)(ourserde.Protobuf[*testpb.Trade](r,
+					ourserde.WithUseLatest(), ourserde.WithLatestTTL(ttl)))
+				target := ourserde.Target{Topic: "ul-pb"}
+				return codecs{
+					func() []byte { return must[[]byte](t)(pb.Serialize(t.Context(), target, sampleTrade())) },
+					func() ([]byte, error) { return latest.Serialize(t.Context(), target, sampleTrade()) },
+					func(b []byte) error {
+						got, err := pb.Deserialize(t.Context(), ourserde.Message{Topic: "ul-pb", Data: b})
+						if err == nil && !proto.Equal(got, sampleTrade()) {
+							err = errors.New("read another trade")
+						}
+						return err
+					},
 				}
-				return err
 			},
 			func(text string) string { return text + "\n// v2\n" }},
 		{"json schema", "ul-js",
-			func() []byte { return must[[]byte](t)(js.Serialize(ctx, ourserde.Target{Topic: "ul-js"}, pay)) },
-			func() ([]byte, error) { return jsLatest.Serialize(ctx, ourserde.Target{Topic: "ul-js"}, pay) },
-			func(b []byte) error {
-				got, err := js.Deserialize(ctx, ourserde.Message{Topic: "ul-js", Data: b})
-				if err == nil && got != pay {
-					err = errors.New("read another payment")
+			func(t *testing.T, r ourserde.Registry) codecs {
+				js := must[ourserde.Codec[Payment]](t)(ourserde.JSONSchema[Payment](r, ourserde.WithSchema(paymentSchema)))
+				latest := must[ourserde.Codec[Payment]](t)(ourserde.JSONSchema[Payment](r,
+					ourserde.WithUseLatest(), ourserde.WithLatestTTL(ttl)))
+				target := ourserde.Target{Topic: "ul-js"}
+				return codecs{
+					func() []byte { return must[[]byte](t)(js.Serialize(t.Context(), target, pay)) },
+					func() ([]byte, error) { return latest.Serialize(t.Context(), target, pay) },
+					func(b []byte) error {
+						got, err := js.Deserialize(t.Context(), ourserde.Message{Topic: "ul-js", Data: b})
+						if err == nil && got != pay {
+							err = errors.New("read another payment")
+						}
+						return err
+					},
 				}
-				return err
 			},
 			func(text string) string {
 				return strings.Replace(text, `"type": "object"`, `"type": "object", "description": "v2"`, 1)
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			id1 := idOf(tc.register())
-			b := must[[]byte](t)(tc.latest())
-			if idOf(b) != id1 {
-				t.Fatalf("latest: id %s, want %s", idOf(b), id1)
-			}
-			v1 := must[sr.SubjectSchema](t)(found(reg.fake.GetSchema(tc.topic+"-value", 1)))
-			v2 := v1.Schema
-			v2.Schema = tc.bump(v2.Schema)
-			id2, _, err := reg.fake.RegisterSchema(tc.topic+"-value", v2)
-			if err != nil || strconv.Itoa(id2) == id1 {
-				t.Fatalf("registering v2: id %d (v1 %s), %v", id2, id1, err)
-			}
-			if b = must[[]byte](t)(tc.latest()); idOf(b) != id1 {
-				t.Fatalf("within the TTL: id %s, want the cached %s", idOf(b), id1)
-			}
-			time.Sleep(ttl + 10*time.Millisecond)
-			if b = must[[]byte](t)(tc.latest()); idOf(b) != strconv.Itoa(id2) {
-				t.Fatalf("after the TTL: id %s, want the new latest %d", idOf(b), id2)
-			}
-			if err := tc.read(b); err != nil {
-				t.Fatalf("reading what was written with the new latest: %v", err)
-			}
-			// Now the latest is an Avro schema.
-			if _, _, err := reg.fake.RegisterSchema(tc.topic+"-value", sr.Schema{Schema: `"string"`}); err != nil {
-				t.Fatal(err)
-			}
-			time.Sleep(ttl + 10*time.Millisecond)
-			_, err = tc.latest()
-			var e *ourserde.Error
-			if !errors.Is(err, ourserde.ErrFormatMismatch) || !errors.As(err, &e) || e.Op != ourserde.OpSerialize || e.Topic != tc.topic {
-				t.Fatalf("latest is AVRO: got %v, want ErrFormatMismatch for topic %s", err, tc.topic)
-			}
-			if e.FailureClass() != "configuration" {
-				t.Fatalf("latest is AVRO: class %q, want configuration", e.FailureClass())
-			}
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				reg := newMemRegistry(t)
+				c := tc.make(t, reg.client)
+				id1 := idOf(c.register())
+				b := must[[]byte](t)(c.latest())
+				if idOf(b) != id1 {
+					t.Fatalf("latest: id %s, want %s", idOf(b), id1)
+				}
+				v1 := must[sr.SubjectSchema](t)(found(reg.fake.GetSchema(tc.topic+"-value", 1)))
+				v2 := v1.Schema
+				v2.Schema = tc.bump(v2.Schema)
+				id2, _, err := reg.fake.RegisterSchema(tc.topic+"-value", v2)
+				if err != nil || strconv.Itoa(id2) == id1 {
+					t.Fatalf("registering v2: id %d (v1 %s), %v", id2, id1, err)
+				}
+				advance(ttl - time.Nanosecond)
+				if b = must[[]byte](t)(c.latest()); idOf(b) != id1 {
+					t.Fatalf("1ns before the TTL: id %s, want the cached %s", idOf(b), id1)
+				}
+				advance(time.Nanosecond)
+				if b = must[[]byte](t)(c.latest()); idOf(b) != strconv.Itoa(id2) {
+					t.Fatalf("at the TTL: id %s, want the new latest %d", idOf(b), id2)
+				}
+				if err := c.read(b); err != nil {
+					t.Fatalf("reading what was written with the new latest: %v", err)
+				}
+				// Now the latest is an Avro schema.
+				if _, _, err := reg.fake.RegisterSchema(tc.topic+"-value", sr.Schema{Schema: `"string"`}); err != nil {
+					t.Fatal(err)
+				}
+				advance(ttl)
+				_, err = c.latest()
+				var e *ourserde.Error
+				if !errors.Is(err, ourserde.ErrFormatMismatch) || !errors.As(err, &e) || e.Op != ourserde.OpSerialize || e.Topic != tc.topic {
+					t.Fatalf("latest is AVRO: got %v, want ErrFormatMismatch for topic %s", err, tc.topic)
+				}
+				if e.FailureClass() != "configuration" {
+					t.Fatalf("latest is AVRO: class %q, want configuration", e.FailureClass())
+				}
+			})
 		})
 	}
 }

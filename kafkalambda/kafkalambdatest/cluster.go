@@ -203,14 +203,16 @@ func (c *Cluster) ClientOptions() []kgo.Opt {
 // RegistryURL returns the Schema Registry's base URL.
 func (c *Cluster) RegistryURL() string { return c.registry.URL() }
 
-// RegistryClient returns a new srclient client of the registry (with basic
-// auth when WithRegistryAuth is set), as serde's registry codecs take it.
-func (c *Cluster) RegistryClient() *srclient.SchemaRegistryClient {
+// RegistryClient returns the registry as serde's registry codecs take it:
+// serde.Confluent over a new srclient client (with basic auth when
+// WithRegistryAuth is set). Each call makes a new client, so codecs built
+// on different calls share no srclient cache.
+func (c *Cluster) RegistryClient() serde.Registry {
 	rc := srclient.NewSchemaRegistryClient(c.registry.URL())
 	if c.cfg.registryUser != "" {
 		rc.SetCredentials(c.cfg.registryUser, c.cfg.registryPass)
 	}
-	return rc
+	return serde.Confluent(rc)
 }
 
 // Kafka returns the embedded broker, for kfake's fault injection

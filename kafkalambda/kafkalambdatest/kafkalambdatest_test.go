@@ -263,7 +263,7 @@ func TestStartClusterOptions(t *testing.T) {
 	if err := kafkalambdatest.Produce(ctx, c, "auto", serde.String(), serde.String(), kafkalambdatest.Record[string, string]{Key: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.RegistryClient().CreateSchema("s-value", tradeSchema, "AVRO"); err != nil {
+	if _, err := c.RegistryClient().Register(ctx, "s-value", serde.Schema{Type: "AVRO", Text: tradeSchema}); err != nil {
 		t.Fatalf("registry with auth: %v", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/riferrei/srclient"
 
@@ -12,24 +11,34 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
-// SecretRegistry is a serde.Registry whose srclient client is made on first
-// use from the settings that settings returns (a secrets.Loader's Registry
+// NewRegistry returns the serde.Registry of the Schema Registry that s
+// describes: a srclient client (5 s HTTP timeout) with basic
+// authentication when s has a username, adapted by serde.Confluent.
+func NewRegistry(s secrets.Registry) serde.Registry {
+	c := srclient.NewSchemaRegistryClient(s.URL)
+	if s.Username != "" {
+		c.SetCredentials(s.Username, s.Password.Reveal())
+	}
+	return serde.Confluent(c)
+}
+
+// SecretRegistry is a serde.Registry whose client is made on first use
+// from the settings that settings returns (a secrets.Loader's Registry
 // method): a cold start does not fetch the secret before the first record,
 // and a failed fetch is not remembered, the next call tries again.
 //
-// Every call asks settings again (a Loader answers from its cache until its
-// TTL) and makes a new client when they changed: a rotated registry
-// password is picked up once the Loader re-reads the secret. When asking
-// fails after a client was made, the client in hand is used.
-//
-// serde.Registry's methods take no context, so the fetch is bounded by its
-// own timeout (10 s). SecretRegistry is safe for concurrent use.
+// Every call asks settings again, with the call's context (a Loader
+// answers from its cache until its TTL), and makes a new client
+// (NewRegistry) when they changed: a rotated registry password is picked
+// up once the Loader re-reads the secret. When asking fails after a client
+// was made, the client in hand is used. SecretRegistry is safe for
+// concurrent use.
 type SecretRegistry struct {
 	settings func(context.Context) (secrets.Registry, error)
 
 	mu     sync.Mutex
 	cur    secrets.Registry // what client was made from
-	client *srclient.SchemaRegistryClient
+	client serde.Registry
 }
 
 var _ serde.Registry = (*SecretRegistry)(nil)
@@ -39,11 +48,9 @@ func NewSecretRegistry(settings func(context.Context) (secrets.Registry, error))
 	return &SecretRegistry{settings: settings}
 }
 
-func (r *SecretRegistry) get() (*srclient.SchemaRegistryClient, error) {
+func (r *SecretRegistry) get(ctx context.Context) (serde.Registry, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	s, err := r.settings(ctx)
 	switch {
 	case err != nil && r.client != nil:
@@ -51,52 +58,52 @@ func (r *SecretRegistry) get() (*srclient.SchemaRegistryClient, error) {
 	case err != nil:
 		return nil, fmt.Errorf("tradesettle: schema registry settings: %w", err)
 	case r.client == nil || s != r.cur:
-		r.cur, r.client = s, s.NewClient()
+		r.cur, r.client = s, NewRegistry(s)
 	}
 	return r.client, nil
 }
 
-// GetSchema implements serde.Registry.
-func (r *SecretRegistry) GetSchema(id int) (*srclient.Schema, error) {
-	c, err := r.get()
+// SchemaByID implements serde.Registry.
+func (r *SecretRegistry) SchemaByID(ctx context.Context, id int) (serde.Schema, error) {
+	c, err := r.get(ctx)
 	if err != nil {
-		return nil, err
+		return serde.Schema{}, err
 	}
-	return c.GetSchema(id)
+	return c.SchemaByID(ctx, id)
 }
 
-// GetSchemaVersions implements serde.Registry.
-func (r *SecretRegistry) GetSchemaVersions(subject string) ([]int, error) {
-	c, err := r.get()
+// SubjectVersions implements serde.Registry.
+func (r *SecretRegistry) SubjectVersions(ctx context.Context, subject string) ([]int, error) {
+	c, err := r.get(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return c.GetSchemaVersions(subject)
+	return c.SubjectVersions(ctx, subject)
 }
 
-// GetSchemaByVersion implements serde.Registry.
-func (r *SecretRegistry) GetSchemaByVersion(subject string, version int) (*srclient.Schema, error) {
-	c, err := r.get()
+// SchemaByVersion implements serde.Registry.
+func (r *SecretRegistry) SchemaByVersion(ctx context.Context, subject string, version int) (serde.Schema, error) {
+	c, err := r.get(ctx)
 	if err != nil {
-		return nil, err
+		return serde.Schema{}, err
 	}
-	return c.GetSchemaByVersion(subject, version)
+	return c.SchemaByVersion(ctx, subject, version)
 }
 
-// CreateSchema implements serde.Registry.
-func (r *SecretRegistry) CreateSchema(subject, schema string, typ srclient.SchemaType, refs ...srclient.Reference) (*srclient.Schema, error) {
-	c, err := r.get()
+// Register implements serde.Registry.
+func (r *SecretRegistry) Register(ctx context.Context, subject string, s serde.Schema) (serde.Schema, error) {
+	c, err := r.get(ctx)
 	if err != nil {
-		return nil, err
+		return serde.Schema{}, err
 	}
-	return c.CreateSchema(subject, schema, typ, refs...)
+	return c.Register(ctx, subject, s)
 }
 
-// LookupSchema implements serde.Registry.
-func (r *SecretRegistry) LookupSchema(subject, schema string, typ srclient.SchemaType, refs ...srclient.Reference) (*srclient.Schema, error) {
-	c, err := r.get()
+// Lookup implements serde.Registry.
+func (r *SecretRegistry) Lookup(ctx context.Context, subject string, s serde.Schema) (serde.Schema, error) {
+	c, err := r.get(ctx)
 	if err != nil {
-		return nil, err
+		return serde.Schema{}, err
 	}
-	return c.LookupSchema(subject, schema, typ, refs...)
+	return c.Lookup(ctx, subject, s)
 }

@@ -46,7 +46,7 @@ func isolation(t *testing.T, cfg app.Config, dlq string) ([]kafkalambda.ItemIden
 	t.Cleanup(p.Close)
 	wrong := srclient.NewSchemaRegistryClient(c.RegistryURL())
 	wrong.SetCredentials("sr", "wrong")
-	cfg.Registry, cfg.Producer = wrong, p
+	cfg.Registry, cfg.Producer = serde.Confluent(wrong), p
 	fn, err := app.New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -205,28 +205,32 @@ func TestSecretRegistryFollowsTheSecret(t *testing.T) {
 			return secrets.Registry{URL: c.RegistryURL(), Username: "registry", Password: secrets.NewValue(pw)}, nil
 		}
 	}
+	ctx := context.Background()
 	found := func(err error) bool { // the registry answered: the subject exists or not
-		return err == nil || strings.Contains(err.Error(), "404") || strings.Contains(err.Error(), "not found")
+		return err == nil || errors.Is(err, serde.ErrUnknownSchema)
 	}
 
 	set(func() (secrets.Registry, error) {
 		return secrets.Registry{}, fmt.Errorf("fetch: %w", secrets.ErrThrottled)
 	})
-	if _, err := reg.GetSchemaVersions("x-value"); !errors.Is(err, secrets.ErrThrottled) {
+	if _, err := reg.SubjectVersions(ctx, "x-value"); !errors.Is(err, secrets.ErrThrottled) {
 		t.Fatalf("fetch failing, no client yet: %v, want the fetch's error", err)
 	}
 	set(withPassword("old"))
-	if _, err := reg.GetSchemaVersions("x-value"); found(err) {
-		t.Fatalf("old password: %v, want the registry to refuse it", err)
+	// srfake refuses with HTTP 403 but error code 50002, which srclient
+	// reports without the status: serde reads it as ErrRegistry, not
+	// ErrRegistryAuth (a Confluent registry says 40301).
+	if _, err := reg.SubjectVersions(ctx, "x-value"); found(err) || !errors.Is(err, serde.ErrRegistry) {
+		t.Fatalf("old password: %v, want the registry to refuse it (ErrRegistry)", err)
 	}
 	set(withPassword("rotated"))
-	if _, err := reg.GetSchemaVersions("x-value"); !found(err) {
+	if _, err := reg.SubjectVersions(ctx, "x-value"); !found(err) {
 		t.Fatalf("after the secret changed: %v, want a client made from the new password", err)
 	}
 	set(func() (secrets.Registry, error) {
 		return secrets.Registry{}, fmt.Errorf("fetch: %w", secrets.ErrUnavailable)
 	})
-	if _, err := reg.GetSchemaVersions("x-value"); !found(err) {
+	if _, err := reg.SubjectVersions(ctx, "x-value"); !found(err) {
 		t.Fatalf("fetch failing after a client was made: %v, want the client in hand used", err)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/riferrei/srclient"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -23,6 +22,7 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 	"github.com/kafkalambda/kafka-lambda-go/secrets"
+	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
 // cluster is where a run happens: brokers and a registry, reached with the
@@ -31,7 +31,7 @@ type cluster struct {
 	secret      string   // the secret's JSON
 	brokers     []string // bootstrap servers
 	kopts       []kgo.Opt
-	registry    *srclient.SchemaRegistryClient
+	registry    serde.Registry
 	registryURL string
 	embedded    bool
 	close       func()
@@ -100,7 +100,7 @@ func connect(ctx context.Context, secret string, partitions int32) (*cluster, er
 	if err != nil {
 		return nil, err
 	}
-	c := &cluster{secret: secret, brokers: brokers, kopts: kopts, registry: reg.NewClient(), registryURL: reg.URL, close: func() {}}
+	c := &cluster{secret: secret, brokers: brokers, kopts: kopts, registry: app.NewRegistry(reg), registryURL: reg.URL, close: func() {}}
 	if err := c.ensureTopics(ctx, partitions); err != nil {
 		return nil, err
 	}
