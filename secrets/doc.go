@@ -13,7 +13,7 @@
 //	...
 //	producer, err := librdkafka.NewProducer(loader.KafkaConfig, librdkafka.WithAuthFailureHook(loader.Invalidate))
 //	...
-//	reg, err := loader.Registry(ctx) // reg.NewClient() for srclient
+//	reg, err := loader.Registry(ctx) // URL and credentials; see [Registry] for a client
 //
 // When the broker refuses the credentials or the certificate, the producer
 // (through librdkafka.WithAuthFailureHook) calls [Loader.Invalidate] before

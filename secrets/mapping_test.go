@@ -277,14 +277,6 @@ func TestRegistryMapping(t *testing.T) {
 	}
 }
 
-func TestRegistryNewClient(t *testing.T) {
-	t.Parallel()
-	r := secrets.Registry{URL: "https://sr.example.com", Username: "KEY", Password: secrets.NewValue("S")}
-	if got := r.NewClient().GetSchemaRegistryURL(); got != r.URL {
-		t.Fatalf("client URL = %q; want %q", got, r.URL)
-	}
-}
-
 func TestKafkaConfigReturnsACopy(t *testing.T) {
 	t.Parallel()
 	l := envLoader(t, `{"bootstrap.servers":"x"}`)

@@ -1,16 +1,21 @@
 package secrets
 
-import (
-	"log/slog"
-
-	"github.com/riferrei/srclient"
-)
+import "log/slog"
 
 // Registry is what a Schema Registry client needs, from the secret's
 // schema.registry.url and basic.auth.user.info ("<key>:<secret>"; the
 // Java-style schema.registry.basic.auth.user.info is accepted too).
 // Credentials written into the URL (https://key:secret@host) are moved to
 // Username and Password, so URL is safe to print.
+//
+// It is plain settings: this package makes no registry client (it imports
+// none). The caller makes one with them, for serde through srclient:
+//
+//	c := srclient.NewSchemaRegistryClient(reg.URL)
+//	if reg.Username != "" {
+//		c.SetCredentials(reg.Username, reg.Password.Reveal())
+//	}
+//	registry := serde.Confluent(c)
 //
 // Printing or logging a Registry redacts the password (see [Value]).
 type Registry struct {
@@ -26,15 +31,4 @@ func (r Registry) LogValue() slog.Value {
 		slog.String("username", r.Username),
 		slog.Any("password", r.Password),
 	)
-}
-
-// NewClient returns a srclient Schema Registry client for r, with basic
-// authentication when r has a username. opts are srclient's options
-// (srclient.WithClient for an *http.Client with timeouts, for example).
-func (r Registry) NewClient(opts ...srclient.Option) *srclient.SchemaRegistryClient {
-	c := srclient.NewSchemaRegistryClient(r.URL, opts...)
-	if r.Username != "" {
-		c.SetCredentials(r.Username, r.Password.Reveal())
-	}
-	return c
 }
