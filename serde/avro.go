@@ -55,6 +55,8 @@ func Avro[T any](r Registry, opts ...Option) (Codec[T], error) {
 		api:        api,
 		writerPool: avroWriters{api: api},
 	}
+	c.targets = &targets[avro.Schema]{c: c.c, cfg: cfg, format: avroFormat,
+		subject: c.avroSubject, latest: c.latestWriter, own: c.ownWriter}
 	if cfg.set&optSchema != 0 && len(cfg.refs) == 0 {
 		// Parse now so that a bad schema fails the constructor; with
 		// references it is parsed on first use, when they can be fetched.
@@ -82,7 +84,7 @@ type avroCodec[T any] struct {
 
 	schemas cowMap[int, avro.Schema] // parsed writer schemas, by id
 	writers cowMap[int, *avroWriter] // how to decode each writer schema id into T
-	targets cowMap[Target, *avroTarget]
+	targets *targets[avro.Schema]    // the schema of each Target's id: T's, or the latest registered one
 
 	readerPool sync.Pool // *avro.Reader
 	writerPool avroWriters
@@ -94,13 +96,6 @@ type avroReader struct{ schema avro.Schema }
 type avroWriter struct {
 	schema avro.Schema // the writer schema
 	decode avro.Schema // what decodes into T: writer, or writer resolved against T's schema
-}
-
-// avroTarget is what a serializer writes for one Target.
-type avroTarget struct {
-	subject string
-	id      int
-	schema  avro.Schema // the schema of id: T's, or the latest registered one
 }
 
 // avroWriters pools the avro.Writers of one codec (serializing, and
@@ -283,14 +278,14 @@ func (c *avroCodec[T]) decode(s avro.Schema, body []byte) (T, error) {
 
 func (c *avroCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]byte, error) {
 	w := where{op: OpSerialize, format: avroFormat, topic: t.Topic, isKey: t.IsKey}
-	tg, err := c.target(ctx, t)
+	tg, err := c.targets.get(ctx, t)
 	if err != nil {
 		return nil, w.err(0, err)
 	}
 	aw := c.writerPool.get()
 	var hdr [headerLen]byte
 	_, _ = aw.Write(appendHeader(hdr[:0], tg.id))
-	aw.WriteVal(tg.schema, v)
+	aw.WriteVal(tg.w, v)
 	err = aw.Error
 	var out []byte
 	if err == nil {
@@ -298,60 +293,42 @@ func (c *avroCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]byte, er
 	}
 	c.writerPool.put(aw)
 	if err != nil {
-		return nil, w.err(tg.id, errf(ErrEncode, describe(err, "%s", avroDetail(err, tg.schema, reflect.TypeFor[T]())), "Avro"))
+		return nil, w.err(tg.id, errf(ErrEncode, describe(err, "%s", avroDetail(err, tg.w, reflect.TypeFor[T]())), "Avro"))
 	}
 	return out, nil
 }
 
-// target returns the schema id and writer schema for t: T's schema
-// registered or looked up once per Target, or (WithUseLatest) the latest
-// version of the subject, kept while it stays the latest (re-read after the
-// TTL).
-func (c *avroCodec[T]) target(ctx context.Context, t Target) (*avroTarget, error) {
-	if tg, ok := c.targets.load(t); ok {
-		if !c.cfg.useLatest {
-			return tg, nil
-		}
-		latest, err := c.c.latestOf(ctx, tg.subject, avroFormat)
-		if err != nil {
-			return nil, err
-		}
-		if latest.id == tg.id {
-			return tg, nil
-		}
-	}
+// avroSubject names t's subject; the record name is the full name of T's
+// schema (WithSchema), "" without one.
+func (c *avroCodec[T]) avroSubject(ctx context.Context, t Target) (string, error) {
 	rs, err := c.readerSchema(ctx)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	recordName := ""
 	if n, ok := rs.(avro.NamedSchema); ok {
 		recordName = n.FullName()
 	}
-	subject, err := c.cfg.subjectFor(t, recordName, "WithSchema of a named type")
+	return c.cfg.subjectFor(t, recordName, "WithSchema of a named type")
+}
+
+// latestWriter is the writer schema of the subject's latest version.
+func (c *avroCodec[T]) latestWriter(ctx context.Context, _ string, info *schemaInfo) (avro.Schema, error) {
+	return c.writerSchema(ctx, info)
+}
+
+// ownWriter registers (or looks up) T's schema (WithSchema) under subject.
+func (c *avroCodec[T]) ownWriter(ctx context.Context, subject string) (int, avro.Schema, error) {
+	rs, err := c.readerSchema(ctx)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	tg := &avroTarget{subject: subject}
-	if c.cfg.useLatest {
-		info, err := c.c.latestOf(ctx, subject, avroFormat)
-		if err != nil {
-			return nil, err
-		}
-		if tg.schema, err = c.writerSchema(ctx, info); err != nil {
-			return nil, err
-		}
-		tg.id = info.id
-	} else {
-		if rs == nil {
-			return nil, errf(ErrNoSchema, nil, "give T's schema with WithSchema, or use WithUseLatest")
-		}
-		info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.cfg.schema, avroFormat, c.cfg.refs, false)
-		if err != nil {
-			return nil, err
-		}
-		tg.id, tg.schema = info.id, rs
+	if rs == nil {
+		return 0, nil, errf(ErrNoSchema, nil, "give T's schema with WithSchema, or use WithUseLatest")
 	}
-	c.targets.store(t, tg)
-	return tg, nil
+	info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.cfg.schema, avroFormat, c.cfg.refs, false)
+	if err != nil {
+		return 0, nil, err
+	}
+	return info.id, rs, nil
 }

@@ -48,6 +48,8 @@ func JSONSchema[T any](r Registry, opts ...Option) (Codec[T], error) {
 		return nil, fmt.Errorf("%w: JSONSchema: nil Registry", ErrConfig)
 	}
 	c := &jsonSchemaCodec[T]{cfg: cfg, c: newClient(r, cfg.retry, cfg.latestTTL)}
+	c.targets = &targets[*jsonschema.Schema]{c: c.c, cfg: cfg, format: jsonSchemaFormat,
+		subject: c.jsonSubject, latest: c.latestValidator, own: c.ownValidator}
 	if cfg.set&optSchema != 0 {
 		var doc map[string]any
 		if err := json.Unmarshal([]byte(cfg.schema), &doc); err != nil {
@@ -80,15 +82,9 @@ type jsonSchemaCodec[T any] struct {
 	title string
 
 	compiled cowMap[int, *jsonschema.Schema] // by schema id
-	targets  cowMap[Target, *jsonTarget]
+	targets  *targets[*jsonschema.Schema]    // what validates each Target's values; nil when not validating
 	mu       sync.Mutex
 	own      atomic.Pointer[jsonschema.Schema] // the WithSchema document, compiled
-}
-
-type jsonTarget struct {
-	subject string
-	id      int
-	schema  *jsonschema.Schema // nil when not validating
 }
 
 const jsonSchemaBase = "mem://input/"
@@ -223,7 +219,7 @@ func (c *jsonSchemaCodec[T]) Deserialize(ctx context.Context, m Message) (T, err
 
 func (c *jsonSchemaCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]byte, error) {
 	w := where{op: OpSerialize, format: jsonSchemaFormat, topic: t.Topic, isKey: t.IsKey}
-	tg, err := c.target(ctx, t)
+	tg, err := c.targets.get(ctx, t)
 	if err != nil {
 		return nil, w.err(0, err)
 	}
@@ -231,8 +227,8 @@ func (c *jsonSchemaCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]by
 	if err != nil {
 		return nil, w.err(tg.id, errf(ErrEncode, describe(err, "%s", jsonDetail(err)), "JSON from %T", v))
 	}
-	if tg.schema != nil {
-		if err := validateJSON(tg.schema, body); err != nil {
+	if tg.w != nil {
+		if err := validateJSON(tg.w, body); err != nil {
 			return nil, w.err(tg.id, err)
 		}
 	}
@@ -241,56 +237,39 @@ func (c *jsonSchemaCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]by
 	return append(out, body...), nil
 }
 
-// target returns the schema id for t and the schema to validate with: the
-// WithSchema document registered or looked up once per Target, or
-// (WithUseLatest) the latest version of the subject, kept while it stays
-// the latest (re-read after the TTL).
-func (c *jsonSchemaCodec[T]) target(ctx context.Context, t Target) (*jsonTarget, error) {
-	if tg, ok := c.targets.load(t); ok {
-		if !c.cfg.useLatest {
-			return tg, nil
-		}
-		latest, err := c.c.latestOf(ctx, tg.subject, jsonSchemaFormat)
-		if err != nil {
-			return nil, err
-		}
-		if latest.id == tg.id {
-			return tg, nil
-		}
+// jsonSubject names t's subject; the record name is the schema's "title".
+func (c *jsonSchemaCodec[T]) jsonSubject(_ context.Context, t Target) (string, error) {
+	return c.cfg.subjectFor(t, c.title, `a schema with a "title"`)
+}
+
+// latestValidator is the subject's latest version compiled, nil when not
+// validating.
+func (c *jsonSchemaCodec[T]) latestValidator(ctx context.Context, _ string, info *schemaInfo) (*jsonschema.Schema, error) {
+	if !c.cfg.validate {
+		return nil, nil
 	}
-	subject, err := c.cfg.subjectFor(t, c.title, `a schema with a "title"`)
+	return c.compiledOf(ctx, info)
+}
+
+// ownValidator registers (or looks up) the WithSchema document under
+// subject and returns its id and the document compiled, nil when not
+// validating.
+func (c *jsonSchemaCodec[T]) ownValidator(ctx context.Context, subject string) (int, *jsonschema.Schema, error) {
+	if c.cfg.set&optSchema == 0 {
+		return 0, nil, errf(ErrNoSchema, nil, "give T's JSON Schema with WithSchema, or use WithUseLatest")
+	}
+	info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.cfg.schema, jsonSchemaFormat, c.cfg.refs, false)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
-	tg := &jsonTarget{subject: subject}
-	if c.cfg.useLatest {
-		info, err := c.c.latestOf(ctx, subject, jsonSchemaFormat)
-		if err != nil {
-			return nil, err
-		}
-		if c.cfg.validate {
-			if tg.schema, err = c.compiledOf(ctx, info); err != nil {
-				return nil, err
-			}
-		}
-		tg.id = info.id
-	} else {
-		if c.cfg.set&optSchema == 0 {
-			return nil, errf(ErrNoSchema, nil, "give T's JSON Schema with WithSchema, or use WithUseLatest")
-		}
-		info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.cfg.schema, jsonSchemaFormat, c.cfg.refs, false)
-		if err != nil {
-			return nil, err
-		}
-		if c.cfg.validate {
-			if tg.schema, err = c.ownSchema(ctx); err != nil {
-				return nil, err
-			}
-		}
-		tg.id = info.id
+	if !c.cfg.validate {
+		return info.id, nil, nil
 	}
-	c.targets.store(t, tg)
-	return tg, nil
+	s, err := c.ownSchema(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	return info.id, s, nil
 }
 
 // ownSchema returns the WithSchema document compiled: by the constructor

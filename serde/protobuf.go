@@ -77,6 +77,8 @@ func Protobuf[T proto.Message](r Registry, opts ...Option) (Codec[T], error) {
 		return nil, fmt.Errorf("%w: Protobuf: the schema has no message %s", ErrConfig, c.name)
 	}
 	c.indexes = appendIndexes(nil, path)
+	c.targets = &targets[[]byte]{c: c.c, cfg: cfg, format: protobufFormat,
+		subject: c.protoSubject, latest: c.latestPrefix, own: c.ownPrefix}
 	return c, nil
 }
 
@@ -93,11 +95,11 @@ type protoCodec[T proto.Message] struct {
 	name protoreflect.FullName
 
 	// serializer
-	schema      string     // the WithSchema text (its references are cfg.refs), or T's file printed
-	deps        []protoDep // imported files to register first, dependencies first
-	rootImports []string   // the registered imports of T's own file
-	indexes     []byte     // T's message indexes in schema, encoded
-	targets     cowMap[Target, *protoTarget]
+	schema      string           // the WithSchema text (its references are cfg.refs), or T's file printed
+	deps        []protoDep       // imported files to register first, dependencies first
+	rootImports []string         // the registered imports of T's own file
+	indexes     []byte           // T's message indexes in schema, encoded
+	targets     *targets[[]byte] // header + message indexes for each Target
 
 	// parsed writer schemas, by id: for the deserializer, and for the
 	// serializer with WithUseLatest
@@ -109,13 +111,6 @@ type protoDep struct {
 	path    string // the import path: subject and reference name
 	text    string
 	imports []string // its own registered imports, by path
-}
-
-// protoTarget is what a serializer writes for one Target.
-type protoTarget struct {
-	subject string
-	id      int
-	prefix  []byte // header + message indexes
 }
 
 // protoWriter is what the codec knows about one writer schema id.
@@ -181,13 +176,13 @@ func (c *protoCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]byte, e
 		return nil, nil
 	}
 	w := where{op: OpSerialize, format: protobufFormat, topic: t.Topic, isKey: t.IsKey}
-	tg, err := c.target(ctx, t)
+	tg, err := c.targets.get(ctx, t)
 	if err != nil {
 		return nil, w.err(0, err)
 	}
 	size := proto.Size(v)
-	out := make([]byte, 0, len(tg.prefix)+size)
-	out = append(out, tg.prefix...)
+	out := make([]byte, 0, len(tg.w)+size)
+	out = append(out, tg.w...)
 	out, err = proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(out, v)
 	if err != nil {
 		return nil, w.err(tg.id, errf(ErrEncode, err, "%s", c.name))
@@ -195,58 +190,44 @@ func (c *protoCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]byte, e
 	return out, nil
 }
 
-// target returns the schema id and prefix for t: T's schema registered or
-// looked up once per Target, or (WithUseLatest) the latest version of the
-// subject, kept while it stays the latest (re-read after the TTL).
-func (c *protoCodec[T]) target(ctx context.Context, t Target) (*protoTarget, error) {
-	if tg, ok := c.targets.load(t); ok {
-		if !c.cfg.useLatest {
-			return tg, nil
-		}
-		latest, err := c.c.latestOf(ctx, tg.subject, protobufFormat)
-		if err != nil {
-			return nil, err
-		}
-		if latest.id == tg.id {
-			return tg, nil
-		}
+// protoSubject names t's subject; the record name is T's message name.
+func (c *protoCodec[T]) protoSubject(_ context.Context, t Target) (string, error) {
+	return c.cfg.subject(t, string(c.name)), nil
+}
+
+// latestPrefix is the header and T's message indexes in the subject's
+// latest version.
+func (c *protoCodec[T]) latestPrefix(_ context.Context, subject string, info *schemaInfo) ([]byte, error) {
+	wr, err := c.writerOf(info)
+	if err != nil {
+		return nil, err
 	}
-	subject := c.cfg.subject(t, string(c.name))
-	tg := &protoTarget{subject: subject}
-	if c.cfg.useLatest {
-		info, err := c.c.latestOf(ctx, subject, protobufFormat)
-		if err != nil {
-			return nil, err
-		}
-		wr, err := c.writerOf(info)
-		if err != nil {
-			return nil, err
-		}
-		if wr.tPath == nil {
-			return nil, errf(ErrMessageMismatch, nil, "latest schema of %q (id %d) has no message %s", subject, info.id, c.name)
-		}
-		tg.id, tg.prefix = info.id, appendIndexes(appendHeader(nil, info.id), wr.tPath)
-	} else {
-		refs := c.cfg.refs
-		if len(c.deps) > 0 {
-			versions := map[string]int{}
-			for _, d := range c.deps {
-				info, err := c.c.register(ctx, c.cfg.autoRegister, d.path, d.text, protobufFormat, depRefs(d.imports, versions), true)
-				if err != nil {
-					return nil, err
-				}
-				versions[d.path] = info.version
+	if wr.tPath == nil {
+		return nil, errf(ErrMessageMismatch, nil, "latest schema of %q (id %d) has no message %s", subject, info.id, c.name)
+	}
+	return appendIndexes(appendHeader(nil, info.id), wr.tPath), nil
+}
+
+// ownPrefix registers (or looks up) T's schema under subject, its imports
+// first, and returns its id and the header and message indexes.
+func (c *protoCodec[T]) ownPrefix(ctx context.Context, subject string) (int, []byte, error) {
+	refs := c.cfg.refs
+	if len(c.deps) > 0 {
+		versions := map[string]int{}
+		for _, d := range c.deps {
+			info, err := c.c.register(ctx, c.cfg.autoRegister, d.path, d.text, protobufFormat, depRefs(d.imports, versions), true)
+			if err != nil {
+				return 0, nil, err
 			}
-			refs = depRefs(c.rootImports, versions)
+			versions[d.path] = info.version
 		}
-		info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.schema, protobufFormat, refs, false)
-		if err != nil {
-			return nil, err
-		}
-		tg.id, tg.prefix = info.id, append(appendHeader(nil, info.id), c.indexes...)
+		refs = depRefs(c.rootImports, versions)
 	}
-	c.targets.store(t, tg)
-	return tg, nil
+	info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.schema, protobufFormat, refs, false)
+	if err != nil {
+		return 0, nil, err
+	}
+	return info.id, append(appendHeader(nil, info.id), c.indexes...), nil
 }
 
 // writerOf returns info, a registered Protobuf schema, parsed once per id.
