@@ -306,7 +306,7 @@ func TestNewValidates(t *testing.T) {
 		{"on-failure is a source", ok, target, esm.WithOnFailureTopic("in")},
 		{"payload over 6 MB", ok, target, esm.WithMaxPayloadBytes(esm.MaxPayloadBytes + 1)},
 		{"concurrency -1", ok, target, esm.WithConcurrency(-1)},
-		{"registry JSON mode", ok, target, esm.WithSchemaRegistry(esm.SchemaRegistry{URL: "http://x", Format: esm.FormatJSON})},
+		{"registry JSON mode", ok, target, esm.WithSchemaRegistry(esm.SchemaRegistry{URL: "http://x", Format: serde.EventRecordFormatJSON})},
 		{"registry without URL", ok, target, esm.WithSchemaRegistry(esm.SchemaRegistry{})},
 		{"nil logger", ok, target, esm.WithLogger(nil)},
 		{"unknown item failure model", ok, target, esm.WithItemFailureModel("retry-all")},

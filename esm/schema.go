@@ -2,7 +2,6 @@ package esm
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,20 +13,6 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
-// EventRecordFormat is how the event source mapping's Schema Registry
-// integration delivers keys and values (its EventRecordFormat setting).
-type EventRecordFormat string
-
-// Event record formats.
-const (
-	// FormatSource: the original bytes with the Confluent prefix removed;
-	// the schema id is in the record's schema metadata.
-	FormatSource EventRecordFormat = "SOURCE"
-	// FormatJSON: the ESM decodes the value to JSON. Not supported by this
-	// package (see "Differences from AWS").
-	FormatJSON EventRecordFormat = "JSON"
-)
-
 // SchemaRegistry configures the Schema Registry integration: a Confluent
 // Schema Registry (or compatible) the mapping asks for each schema id's
 // format.
@@ -36,9 +21,13 @@ type SchemaRegistry struct {
 	URL string
 	// Username and Password, for HTTP basic auth when set.
 	Username, Password string
-	// Format is the event record format; only FormatSource (the default
-	// when empty) is supported.
-	Format EventRecordFormat
+	// Format is the event record format (the ESM's EventRecordFormat
+	// setting). Only serde.EventRecordFormatSource is supported: the
+	// original bytes with the Confluent prefix removed and the schema id in
+	// the record's schema metadata. Empty (serde.EventRecordFormatAuto)
+	// means it too. serde.EventRecordFormatJSON, where AWS decodes the
+	// value to JSON, is refused (see "Differences from AWS").
+	Format serde.EventRecordFormat
 	// Key and Value say which parts of a record are handled (AWS's
 	// SchemaValidationConfigs attributes KEY and VALUE). With neither set,
 	// the value is.
@@ -54,8 +43,8 @@ func (r SchemaRegistry) validate() error {
 		errs = append(errs, errors.New("schema registry without a URL"))
 	}
 	switch r.Format {
-	case "", FormatSource:
-	case FormatJSON:
+	case serde.EventRecordFormatAuto, serde.EventRecordFormatSource:
+	case serde.EventRecordFormatJSON:
 		errs = append(errs, errors.New("schema registry event record format JSON is not supported; use SOURCE"))
 	default:
 		errs = append(errs, fmt.Errorf("unknown event record format %q", r.Format))
@@ -121,10 +110,10 @@ func (s *schemaResolver) meta(ctx context.Context, id int) (*serde.SchemaMeta, e
 // Confluent wire format, or of a schema id the registry does not know is
 // left as it is (miss reports the last).
 func (s *schemaResolver) apply(ctx context.Context, data []byte) (out []byte, meta *serde.SchemaMeta, miss bool, err error) {
-	if len(data) < 5 || data[0] != 0 {
-		return data, nil, false, nil
+	id, rest, err := serde.ParseHeader(data)
+	if err != nil {
+		return data, nil, false, nil // not in the wire format: passed on
 	}
-	id := int(binary.BigEndian.Uint32(data[1:5]))
 	meta, err = s.meta(ctx, id)
 	if err != nil {
 		return data, nil, false, err
@@ -132,7 +121,7 @@ func (s *schemaResolver) apply(ctx context.Context, data []byte) (out []byte, me
 	if meta == nil {
 		return data, nil, true, nil
 	}
-	return data[5:], meta, false, nil
+	return rest, meta, false, nil
 }
 
 // applySchema applies the registry integration to the records of j that

@@ -31,7 +31,7 @@ func FuzzWire(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 1, 0x80})
 	f.Add([]byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		id, rest, err := parseHeader(data)
+		id, rest, err := ParseHeader(data)
 		if err != nil {
 			return
 		}
@@ -53,7 +53,7 @@ func FuzzWire(f *testing.F) {
 		if len(again) > headerLen+len(list) {
 			t.Fatalf("%v re-encodes to %d bytes, longer than the %d read", idx, len(again)-headerLen, len(list))
 		}
-		id2, rest2, err := parseHeader(again)
+		id2, rest2, err := ParseHeader(again)
 		if err != nil || id2 != id {
 			t.Fatalf("header round trip: %v %v", id2, err)
 		}
@@ -137,11 +137,11 @@ func FuzzDeserialize(f *testing.F) {
 		f.Fatal(err)
 	}
 	avHdr, pbHdr := avWire[:headerLen], pbWire[:headerLen]
-	avID, _, err := parseHeader(avWire)
+	avID, _, err := ParseHeader(avWire)
 	if err != nil {
 		f.Fatal(err)
 	}
-	pbID, _, err := parseHeader(pbWire)
+	pbID, _, err := ParseHeader(pbWire)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -203,7 +203,7 @@ func TestProtoNamesRejectsBrokenText(t *testing.T) {
 func TestWireRoundTrip(t *testing.T) {
 	for _, idx := range [][]int{{0}, {1}, {1, 1}, {0, 2, 3}, {127, 128, 1 << 20}} {
 		b := appendIndexes(appendHeader(nil, 0x01020304), idx)
-		id, rest, err := parseHeader(b)
+		id, rest, err := ParseHeader(b)
 		if err != nil || id != 0x01020304 {
 			t.Fatalf("%v: id %x, %v", idx, id, err)
 		}

@@ -28,8 +28,15 @@ const (
 	maxIndexes = 64
 )
 
-// parseHeader splits Confluent-framed data into its schema id and the rest.
-func parseHeader(data []byte) (id int, rest []byte, err error) {
+// ParseHeader splits data in the Confluent wire format into the schema id
+// and rest, the bytes after the 5-byte header (the magic byte 0, then the
+// id as a 4-byte big-endian integer). For Protobuf, rest still starts with
+// the message indexes. rest shares data's memory. ParseHeader checks the
+// length and the magic byte before it slices, so no input makes it panic.
+//
+// Errors: ErrTruncated when data is empty or shorter than the header,
+// ErrMagicByte when its first byte is not 0; both wrap ErrMalformed.
+func ParseHeader(data []byte) (id int, rest []byte, err error) {
 	if len(data) == 0 {
 		return 0, nil, errf(ErrTruncated, nil, "empty data")
 	}
@@ -142,7 +149,7 @@ const (
 // optional (the JSON path may not need the registry).
 func locate(m Message, formats []string, pin EventRecordFormat, isJSON func([]byte) bool) (framing, int, []byte, error) {
 	if m.Schema == nil {
-		id, rest, err := parseHeader(m.Data)
+		id, rest, err := ParseHeader(m.Data)
 		return framedWire, id, rest, err
 	}
 	if df := m.Schema.DataFormat; df != "" && !formatIn(df, formats) {

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/kafkalambda/kafka-lambda-go/esm"
+	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
 // flags holds the command line.
@@ -83,7 +84,7 @@ func defineFlags(fs *flag.FlagSet) *flags {
 	fs.StringVar(&f.registryURL, "schema-registry-url", "", "Confluent Schema Registry URL: add keySchemaMetadata/valueSchemaMetadata as the ESM's registry integration does")
 	fs.StringVar(&f.registryUser, "schema-registry-username", "", "Schema Registry basic auth user")
 	fs.StringVar(&f.registryPassword, "schema-registry-password", "", "Schema Registry basic auth password (or $SCHEMA_REGISTRY_PASSWORD)")
-	fs.StringVar(&f.registryFormat, "schema-format", string(esm.FormatSource), "event record format; only SOURCE is supported")
+	fs.StringVar(&f.registryFormat, "schema-format", string(serde.EventRecordFormatSource), "event record format; only SOURCE is supported")
 	fs.BoolVar(&f.registryKey, "schema-key", false, "apply the registry integration to keys")
 	fs.BoolVar(&f.registryValue, "schema-value", true, "apply the registry integration to values")
 
@@ -157,7 +158,7 @@ func (f *flags) mapping(getenv func(string) string, stdout io.Writer, logger *sl
 			URL:      f.registryURL,
 			Username: f.registryUser,
 			Password: orEnv(f.registryPassword, getenv, "SCHEMA_REGISTRY_PASSWORD"),
-			Format:   esm.EventRecordFormat(strings.ToUpper(f.registryFormat)),
+			Format:   serde.EventRecordFormat(strings.ToUpper(f.registryFormat)),
 			Key:      f.registryKey,
 			Value:    f.registryValue,
 		}))

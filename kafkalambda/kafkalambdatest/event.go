@@ -3,7 +3,6 @@ package kafkalambdatest
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -272,9 +271,9 @@ func sourceMode(data []byte, format string) ([]byte, *serde.SchemaMeta, error) {
 	if format == "" || data == nil {
 		return data, nil, nil
 	}
-	if len(data) < 5 || data[0] != 0 {
-		return nil, nil, errors.New("not in the Confluent wire format (magic byte 0 and a 4-byte schema id)")
+	id, rest, err := serde.ParseHeader(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("not in the Confluent wire format: %w", err)
 	}
-	id := binary.BigEndian.Uint32(data[1:5])
-	return data[5:], &serde.SchemaMeta{DataFormat: format, SchemaID: strconv.FormatUint(uint64(id), 10)}, nil
+	return rest, &serde.SchemaMeta{DataFormat: format, SchemaID: strconv.Itoa(id)}, nil
 }

@@ -114,8 +114,8 @@ func TestEventSchemaMetadata(t *testing.T) {
 	_, err = kafkalambdatest.NewEvent(serde.String(), serde.String(), kafkalambdatest.SchemaMetadata("", "AVRO")).
 		Add("trades", 0, kafkalambdatest.Record[string, string]{Value: "plain"}).
 		Payload(ctx)
-	if !errors.Is(err, kafkalambdatest.ErrInvalid) {
-		t.Fatalf("want ErrInvalid, got %v", err)
+	if !errors.Is(err, kafkalambdatest.ErrInvalid) || !errors.Is(err, serde.ErrMagicByte) {
+		t.Fatalf("want ErrInvalid and serde.ErrMagicByte (serde.ParseHeader's), got %v", err)
 	}
 }
 
