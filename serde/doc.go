@@ -24,7 +24,8 @@
 // the schema's nested message declarations; the single byte 0 means [0],
 // the first message of the file), then the encoded value. Lengths, the magic
 // byte and varint counts are checked before any slicing; no input panics
-// (the decoders are fuzzed).
+// (the decoders are fuzzed). ParseHeader reads the header for code outside
+// the codecs (the local event source mapping, the test kit).
 //
 // A value reaches a Lambda function in one of three ways, told apart by
 // Message.Schema (the record's keySchemaMetadata or valueSchemaMetadata):
