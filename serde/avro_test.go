@@ -6,8 +6,6 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde"
-	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde/avrov2"
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
 
@@ -71,44 +69,6 @@ var orderSchemaParsed = avro.MustParse(orderSchemaV2)
 
 // Schema lets Confluent's avrov2 serializer register orderSchemaV2 for Order.
 func (*Order) Schema() avro.Schema { return orderSchemaParsed }
-
-func TestAvroInterop(t *testing.T) {
-	t.Parallel()
-	ctx := testCtx(t)
-	reg := newTestRegistry(t)
-	ours := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg.client, ourserde.WithSchema(orderSchemaV2)))
-	ser := must[*avrov2.Serializer](t)(avrov2.NewSerializer(reg.confluent, serde.ValueSerde, avrov2.NewSerializerConfig()))
-	de := must[*avrov2.Deserializer](t)(avrov2.NewDeserializer(reg.confluent, serde.ValueSerde, avrov2.NewDeserializerConfig()))
-	want := sampleOrder()
-
-	t.Run("ours to theirs", func(t *testing.T) {
-		b, err := ours.Serialize(ctx, ourserde.Target{Topic: "orders"}, want)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got Order
-		if err := de.DeserializeInto("orders", b, &got); err != nil {
-			t.Fatalf("Confluent cannot read our bytes: %v", err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("Confluent read %+v, want %+v", got, want)
-		}
-	})
-	t.Run("theirs to ours", func(t *testing.T) {
-		in := want
-		b, err := ser.Serialize("orders-c", &in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := ours.Deserialize(ctx, ourserde.Message{Topic: "orders-c", Data: b})
-		if err != nil {
-			t.Fatalf("we cannot read Confluent's bytes: %v", err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("we read %+v, want %+v", got, want)
-		}
-	})
-}
 
 // V1Order is a producer that still writes orderSchemaV1.
 type V1Order struct {

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package serde_test
 
 // Benchmarks against Confluent's Go serdes (confluent-kafka-go v2
@@ -42,12 +44,13 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	e := &benchEnv{ctx: context.Background(), reg: newTestRegistry(b)}
 	e.avro = must[ourserde.Codec[Order]](b)(ourserde.Avro[Order](e.reg.client, ourserde.WithSchema(orderSchemaV2)))
 	e.pb = must[ourserde.Codec[*testpb.Trade]](b)(ourserde.Protobuf[*testpb.Trade](e.reg.client))
-	e.cAvS = must[*avrov2.Serializer](b)(avrov2.NewSerializer(e.reg.confluent, serde.ValueSerde, avrov2.NewSerializerConfig()))
-	e.cAvD = must[*avrov2.Deserializer](b)(avrov2.NewDeserializer(e.reg.confluent, serde.ValueSerde, avrov2.NewDeserializerConfig()))
+	cc := confluentClient(b, e.reg)
+	e.cAvS = must[*avrov2.Serializer](b)(avrov2.NewSerializer(cc, serde.ValueSerde, avrov2.NewSerializerConfig()))
+	e.cAvD = must[*avrov2.Deserializer](b)(avrov2.NewDeserializer(cc, serde.ValueSerde, avrov2.NewDeserializerConfig()))
 	pconf := cprotobuf.NewSerializerConfig()
 	pconf.CacheSchemas = true // Confluent's fastest setting
-	e.cPbS = must[*cprotobuf.Serializer](b)(cprotobuf.NewSerializer(e.reg.confluent, serde.ValueSerde, pconf))
-	e.cPbD = must[*cprotobuf.Deserializer](b)(cprotobuf.NewDeserializer(e.reg.confluent, serde.ValueSerde, cprotobuf.NewDeserializerConfig()))
+	e.cPbS = must[*cprotobuf.Serializer](b)(cprotobuf.NewSerializer(cc, serde.ValueSerde, pconf))
+	e.cPbD = must[*cprotobuf.Deserializer](b)(cprotobuf.NewDeserializer(cc, serde.ValueSerde, cprotobuf.NewDeserializerConfig()))
 	o := sampleOrder()
 	e.avBin = must[[]byte](b)(e.cAvS.Serialize("bench", &o))
 	e.pbBin = must[[]byte](b)(e.cPbS.Serialize("bench", sampleTrade()))

@@ -7,20 +7,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry"
 	"github.com/riferrei/srclient"
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	ourserde "github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
-// testRegistry is one in-process Schema Registry (srfake) with the clients
-// that talk to it: srclient (through Confluent) for our codecs, Confluent's
-// for theirs.
+// testRegistry is one in-process Schema Registry (srfake) with the client
+// our codecs talk to it with (srclient, through serde.Confluent);
+// confluentClient (cgo) makes Confluent's for its serdes.
 type testRegistry struct {
-	fake      *srfake.Registry
-	client    ourserde.Registry
-	confluent schemaregistry.Client // nil for newMemRegistry
+	fake   *srfake.Registry
+	client ourserde.Registry
 	// newClient makes another srclient client of fake, with caches of its
 	// own.
 	newClient func() *srclient.SchemaRegistryClient
@@ -30,20 +28,14 @@ func newTestRegistry(t testing.TB) *testRegistry {
 	t.Helper()
 	fake := srfake.New()
 	t.Cleanup(fake.Close)
-	cc, err := schemaregistry.NewClient(schemaregistry.NewConfig(fake.URL()))
-	if err != nil {
-		t.Fatalf("confluent client: %v", err)
-	}
-	t.Cleanup(func() { _ = cc.Close() })
 	newClient := func() *srclient.SchemaRegistryClient { return srclient.NewSchemaRegistryClient(fake.URL()) }
-	return &testRegistry{fake: fake, client: ourserde.Confluent(newClient()), confluent: cc, newClient: newClient}
+	return &testRegistry{fake: fake, client: ourserde.Confluent(newClient()), newClient: newClient}
 }
 
 // newMemRegistry is a testRegistry whose srclient clients reach srfake's
 // handler in process, through handlerTransport, with no socket: the whole
 // round trip runs on the goroutines of the caller, so a testing/synctest
 // bubble sees every wait (its fake clock moves on once all are blocked).
-// It has no Confluent client.
 func newMemRegistry(t testing.TB) *testRegistry {
 	t.Helper()
 	fake := srfake.NewRegistry()

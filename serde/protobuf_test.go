@@ -3,11 +3,8 @@ package serde_test
 import (
 	"context"
 	"errors"
-	"testing"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde"
-	cprotobuf "github.com/confluentinc/confluent-kafka-go/v2/schemaregistry/serde/protobuf"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -33,69 +30,6 @@ func sampleTrade() *testpb.Trade {
 		Note:          &note,
 		Settlement:    &testpb.Trade_Account{Account: "ACC-9"},
 		ClientOrderId: "c-77",
-	}
-}
-
-func TestProtobufInterop(t *testing.T) {
-	t.Parallel()
-	ctx := testCtx(t)
-	reg := newTestRegistry(t)
-
-	cases := []struct {
-		name  string
-		topic string
-		msg   proto.Message
-		fresh func() proto.Message
-		ours  func() (ourserde.Codec[proto.Message], error)
-	}{
-		{"first message in file", "envelopes", &testpb.Envelope{Id: "e-1", Payload: []byte{0, 1, 2}},
-			func() proto.Message { return &testpb.Envelope{} },
-			func() (ourserde.Codec[proto.Message], error) {
-				return asAny(ourserde.Protobuf[*testpb.Envelope](reg.client))
-			}},
-		{"second message with imports", "trades", sampleTrade(),
-			func() proto.Message { return &testpb.Trade{} },
-			func() (ourserde.Codec[proto.Message], error) {
-				return asAny(ourserde.Protobuf[*testpb.Trade](reg.client))
-			}},
-		{"nested message", "legs", &testpb.Trade_Leg{Venue: "XLON", Quantity: 7},
-			func() proto.Message { return &testpb.Trade_Leg{} },
-			func() (ourserde.Codec[proto.Message], error) {
-				return asAny(ourserde.Protobuf[*testpb.Trade_Leg](reg.client))
-			}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			ours := must[ourserde.Codec[proto.Message]](t)(tc.ours())
-			ser := must[*cprotobuf.Serializer](t)(cprotobuf.NewSerializer(reg.confluent, serde.ValueSerde, cprotobuf.NewSerializerConfig()))
-			de := must[*cprotobuf.Deserializer](t)(cprotobuf.NewDeserializer(reg.confluent, serde.ValueSerde, cprotobuf.NewDeserializerConfig()))
-
-			// ours → theirs
-			b, err := ours.Serialize(ctx, ourserde.Target{Topic: tc.topic}, tc.msg)
-			if err != nil {
-				t.Fatalf("our Serialize: %v", err)
-			}
-			got := tc.fresh()
-			if err := de.DeserializeInto(tc.topic, b, got); err != nil {
-				t.Fatalf("Confluent cannot read our bytes: %v", err)
-			}
-			if !proto.Equal(got, tc.msg) {
-				t.Fatalf("Confluent read %v, want %v", got, tc.msg)
-			}
-
-			// theirs → ours
-			b, err = ser.Serialize(tc.topic+"-c", tc.msg)
-			if err != nil {
-				t.Fatalf("Confluent Serialize: %v", err)
-			}
-			v, err := ours.Deserialize(ctx, ourserde.Message{Topic: tc.topic + "-c", Data: b})
-			if err != nil {
-				t.Fatalf("we cannot read Confluent's bytes: %v", err)
-			}
-			if !proto.Equal(v, tc.msg) {
-				t.Fatalf("we read %v, want %v", v, tc.msg)
-			}
-		})
 	}
 }
 
