@@ -78,7 +78,12 @@ func (p *Producer) onError(g *generation, e kafka.Error) {
 	}
 	switch {
 	case e.IsFatal():
-		err := fmt.Errorf("%w: fatal error: %w", kafkalambda.ErrProducer, e)
+		// The event's code is ErrFatal; the producer keeps the one behind it.
+		cause := e
+		if fe, ok := g.p.GetFatalError().(kafka.Error); ok {
+			cause = fe
+		}
+		err := kafkalambda.Classified(fatalClass(cause), kafkalambda.ErrProducer, fmt.Errorf("fatal error: %w", e))
 		if g.breakWith(err) {
 			p.log.Error("kafkalambda: producer failed fatally; it will be replaced", "generation", g.id, "error", e.Error())
 			// Fail what is still queued now rather than at the deadline.
@@ -173,6 +178,22 @@ func produceClass(err error) kafkalambda.FailureClass {
 	case kafka.ErrMsgSizeTooLarge:
 		return kafkalambda.ClassRecord
 	case kafka.ErrUnknownTopic, kafka.ErrUnknownTopicOrPart, kafka.ErrUnknownPartition, kafka.ErrInvalidArg:
+		return kafkalambda.ClassConfiguration
+	}
+	return kafkalambda.ClassEnvironment
+}
+
+// fatalClass is the class of a fatal error, by the error behind it: the
+// brokers refusing the producer the right to write idempotently
+// (CLUSTER_AUTHORIZATION_FAILED when it asks for a producer id: Kafka's
+// IdempotentWrite ACL, MSK IAM's kafka-cluster:WriteDataIdempotently) is
+// the operator's fault — every new producer fails the same way; the rest
+// (sequence desynchronization and other idempotence errors) the
+// environment's: the producer is replaced and the batch retried.
+func fatalClass(ke kafka.Error) kafkalambda.FailureClass {
+	switch ke.Code() {
+	case kafka.ErrClusterAuthorizationFailed, kafka.ErrTransactionalIDAuthorizationFailed,
+		kafka.ErrTopicAuthorizationFailed:
 		return kafkalambda.ClassConfiguration
 	}
 	return kafkalambda.ClassEnvironment

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
@@ -126,5 +128,27 @@ func TestCheckRejectsBadProperties(t *testing.T) {
 	err = h.Check(context.Background())
 	if kafkalambda.Classify(err) != kafkalambda.ClassConfiguration || !strings.Contains(err.Error(), "no.such.property") {
 		t.Fatalf("Check = %v (class %q), want a configuration error naming the property", err, kafkalambda.Classify(err))
+	}
+}
+
+// TestFatalAuthorizationIsConfiguration: brokers that refuse the
+// idempotent producer its producer id (CLUSTER_AUTHORIZATION_FAILED: no
+// IdempotentWrite permission) make librdkafka fail fatally; every new
+// producer would fail the same way, so it is the operator's fault, not
+// the environment's.
+func TestFatalAuthorizationIsConfiguration(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.SeedTopics(1, "out"))
+	c.Kafka().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.InitProducerID}, Err: kerr.ClusterAuthorizationFailed, Count: -1})
+	p := newProducer(t, c, nil)
+	h := echoHandler(t, p, "out", nil, kafkalambda.WithLogger(slog.New(slog.DiscardHandler)))
+	ctx, cancel := withDeadline(20 * time.Second)
+	defer cancel()
+	_, err := h.Invoke(ctx, inputEvent(t, 1, "in-0"))
+	if !errors.Is(err, kafkalambda.ErrUndelivered) || kafkalambda.Classify(err) != kafkalambda.ClassConfiguration {
+		t.Fatalf("Invoke = %v (class %q), want ErrUndelivered, configuration", err, kafkalambda.Classify(err))
+	}
+	if !strings.Contains(err.Error(), "Cluster authorization failed") {
+		t.Errorf("error %q does not say why", err)
 	}
 }
