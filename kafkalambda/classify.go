@@ -28,16 +28,17 @@ const (
 
 	// ClassEnvironment: the environment's fault — the registry, the brokers
 	// or the secret source down, slow or throttling, the invocation's
-	// deadline. Transient: the same record may pass on a retry, so it is
+	// deadline; also a registry URL answered by something that is not a
+	// Schema Registry (a plain 404), which may as well be a proxy's passing
+	// fault. Transient: the same record may pass on a retry, so it is
 	// never dead-lettered. It fails the invocation (a Lambda function
 	// error, counted by the Errors metric; the event source mapping retries
 	// the batch) unless WithEnvironmentItemFailures says otherwise.
 	ClassEnvironment FailureClass = "environment"
 
 	// ClassConfiguration: the operator's fault — wrong credentials, a
-	// secret that is missing or malformed, a registry URL that is not a
-	// registry, an output topic that does not exist, a schema the output
-	// may not register. Waiting does not help, but the records are good:
+	// secret that is missing or malformed, an output topic that does not
+	// exist, a schema the output may not register. Waiting does not help, but the records are good:
 	// never dead-lettered; it fails the invocation like an environmental
 	// failure, and, where it can be found before the first invocation,
 	// fails the function's INIT phase (see Start).

@@ -36,9 +36,13 @@
 // cause. Every failure has exactly one class (Classify, FailureClass): the
 // record's fault (permanent), the environment's (transient: the registry,
 // the brokers or the secret source down or slow, the deadline) or the
-// operator's (configuration: credentials, a missing secret, a registry URL
-// that is not a registry, an unknown output topic). The README's "Failure
-// handling" table maps every error source to its class.
+// operator's (configuration: credentials refused, a missing or malformed
+// secret, an unknown output topic). The table in the README's "Failure
+// handling" section maps every error source — each registry answer, each
+// broker and secret source failure, the deserializers, Process,
+// Output.Send — to its class and what the handler does with it; the tests
+// in internal/failclass produce each row's failure with the real component
+// and keep the table in step with the code.
 //
 // Only a record's own failure is handled by the handler's FailurePolicy:
 //
