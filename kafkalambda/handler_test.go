@@ -52,7 +52,7 @@ func rec(offset int64, key, value string) kafkalambda.RawRecord {
 func TestHandlerTypedRecordsInOrder(t *testing.T) {
 	t.Parallel()
 	payload := event(t, map[string][]kafkalambda.RawRecord{
-		"trades-1": {rec(11, "u2", `{"symbol":"B","qty":2}`), rec(10, "u1", `{"symbol":"A","qty":1}`)},
+		"trades-1": {rec(10, "u1", `{"symbol":"A","qty":1}`), rec(11, "u2", `{"symbol":"B","qty":2}`)},
 		"trades-0": {rec(5, "u3", `{"symbol":"C","qty":3}`), rec(6, "u4", "")},
 	})
 	var got []string
