@@ -74,7 +74,7 @@ func processDeadline(t *testing.T) seen {
 // has no symbol for.
 func sendCannotEncode(t *testing.T) seen {
 	r := registry(t, false)
-	side, err := serde.Avro[string](srclientFor(r), serde.WithSchema(`{"type":"enum","name":"Side","symbols":["BUY","SELL"]}`))
+	side, err := serde.Avro[string](serde.Confluent(srclientFor(r)), serde.WithSchema(`{"type":"enum","name":"Side","symbols":["BUY","SELL"]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func sendCannotEncode(t *testing.T) seen {
 // registering it, and the registry has no such subject.
 func sendNotRegistered(t *testing.T) seen {
 	r := registry(t, false)
-	orders, err := serde.Avro[Order](srclientFor(r), serde.WithSchema(orderSchema), serde.WithAutoRegister(false))
+	orders, err := serde.Avro[Order](serde.Confluent(srclientFor(r)), serde.WithSchema(orderSchema), serde.WithAutoRegister(false))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func registry(t *testing.T, seeded bool) *srfake.Registry {
 // serde.Avro against the registry at url and does nothing else.
 func readOrders(t *testing.T, url string, value []byte, rn run) seen {
 	t.Helper()
-	avro, err := serde.Avro[Order](srclient.NewSchemaRegistryClient(url))
+	avro, err := serde.Avro[Order](serde.Confluent(srclient.NewSchemaRegistryClient(url)))
 	if err != nil {
 		t.Fatal(err)
 	}
