@@ -103,5 +103,5 @@ func (r *partRun) send(ctx context.Context, topic string, key, value []byte, hea
 		ctx, cancel = context.WithDeadline(ctx, inv.flushDeadline())
 		defer cancel()
 	}
-	return inv.tracker(true).send(ctx, r, &Message{Topic: topic, Key: key, Value: value, Headers: headers})
+	return inv.tracker(true).send(ctx, r, topic, key, value, headers)
 }

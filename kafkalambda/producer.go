@@ -13,23 +13,24 @@ import "context"
 // controls) for tests. A Producer must be safe for concurrent use: several
 // invocations and partitions send at once.
 type Producer interface {
-	// Produce queues m for delivery and returns; done is then called exactly
-	// once, from any goroutine, with nil when the brokers have acknowledged
-	// m, or with the reason it was not delivered. An error from Produce
-	// means m was not queued, and done is never called.
+	// Produce queues m for delivery and returns; d.Done is then called
+	// exactly once, from any goroutine, with nil when the brokers have
+	// acknowledged m, or with the reason it was not delivered. An error from
+	// Produce means m was not queued, and d.Done is never called.
 	//
 	// Produce may wait for room in a full local queue until ctx ends. Its
-	// errors and done's should say their class (see Classify), e.g. with
+	// errors and Done's should say their class (see Classify), e.g. with
 	// Permanent for a message too large to ever be accepted, Misconfigured
 	// for a topic that does not exist, and otherwise wrap ErrProducer (the
-	// environment's fault); done's error should carry the cause a purge or
+	// environment's fault); Done's error should carry the cause a purge or
 	// a timeout hides (the last connection or authentication error).
 	//
-	// Produce must not keep m, its key, value or headers after done.
-	Produce(ctx context.Context, m *Message, done func(error)) error
+	// Produce may keep m (its key, value and headers) until it calls
+	// d.Done, and must not after.
+	Produce(ctx context.Context, m *Message, d Delivery) error
 
 	// Purge gives up what the producer holds now, queued or in flight:
-	// their done funcs are called soon with an error, so that nothing is
+	// their Deliveries' Done are called soon with an error, so that nothing is
 	// delivered after an invocation has reported it failed. The handler
 	// calls it when an invocation's flush reaches its deadline. It does not
 	// wait for the done calls.
@@ -45,6 +46,13 @@ type Producer interface {
 // has it: an error of ClassConfiguration there fails the function's INIT.
 type Warmer interface {
 	Warm(ctx context.Context) error
+}
+
+// Delivery receives the outcome of one message from a Producer. The
+// handler's own implementation costs no allocation per message (an
+// interface holding a pointer); a Producer must call Done exactly once.
+type Delivery interface {
+	Done(err error)
 }
 
 // Message is one record to send.

@@ -50,10 +50,10 @@ type warmer struct {
 	calls int
 }
 
-func (w *warmer) Produce(context.Context, *Message, func(error)) error { return ErrProducer }
-func (w *warmer) Purge()                                               {}
-func (w *warmer) Close()                                               {}
-func (w *warmer) Warm(context.Context) error                           { w.calls++; return w.err }
+func (w *warmer) Produce(context.Context, *Message, Delivery) error { return ErrProducer }
+func (w *warmer) Purge()                                            {}
+func (w *warmer) Close()                                            {}
+func (w *warmer) Warm(context.Context) error                        { w.calls++; return w.err }
 
 // fakeStarter is a starter that records what Start and FailInit did, with
 // api (nil: no Runtime API) as the Runtime API.

@@ -13,14 +13,19 @@ import (
 // the purged messages' reports before it counts them failed regardless.
 const purgeGrace = 250 * time.Millisecond
 
-// sendRef is one message of an invocation: which record of which partition
-// sent it.
+// sendRef is one message of an invocation — the message itself, and which
+// record of which partition sent it — and the Delivery its Producer reports
+// to: one allocation per send.
 type sendRef struct {
+	msg    Message
+	t      *tracker
 	run    *partRun
 	offset int64
-	topic  string
 	done   atomic.Bool // reported (a Producer reports each message once)
 }
+
+// Done implements Delivery.
+func (ref *sendRef) Done(err error) { ref.t.report(ref, err) }
 
 // sendFailure is a message that was not acknowledged; err is a
 // *RecordError at StageSend for the record that sent it.
@@ -55,15 +60,16 @@ func newTracker(p Producer) *tracker {
 	return &tracker{producer: p, notify: make(chan struct{}, 1)}
 }
 
-// send queues m for the record r is processing, tracked until its outcome.
-func (t *tracker) send(ctx context.Context, r *partRun, m *Message) error {
-	ref := &sendRef{run: r, offset: r.cur, topic: m.Topic}
+// send queues a message for the record r is processing, tracked until its
+// outcome.
+func (t *tracker) send(ctx context.Context, r *partRun, topic string, key, value []byte, headers []Header) error {
+	ref := &sendRef{msg: Message{Topic: topic, Key: key, Value: value, Headers: headers}, t: t, run: r, offset: r.cur}
 	t.sendMu.Lock()
 	t.sent++
 	t.refs = append(t.refs, ref)
 	t.sendMu.Unlock()
 	t.pending.Add(1)
-	if err := t.producer.Produce(ctx, m, func(err error) { t.report(ref, err) }); err != nil {
+	if err := t.producer.Produce(ctx, &ref.msg, ref); err != nil {
 		t.sendMu.Lock()
 		t.sent--
 		t.sendMu.Unlock()
@@ -108,7 +114,7 @@ func (t *tracker) report(ref *sendRef, err error) {
 // ErrUndelivered and the Producer's reason, whose class it keeps (the
 // environment's when the Producer does not say).
 func undelivered(ref *sendRef, err error) error {
-	err = fmt.Errorf("%w: to %s: %w", ErrUndelivered, ref.topic, err)
+	err = fmt.Errorf("%w: to %s: %w", ErrUndelivered, ref.msg.Topic, err)
 	pt := ref.run.pt
 	return &RecordError{Topic: pt.Topic, Partition: pt.Partition, Offset: ref.offset, Stage: StageSend, Err: err}
 }

@@ -38,8 +38,8 @@ type MemProducer struct {
 }
 
 type heldMessage struct {
-	m    kafkalambda.Message
-	done func(error)
+	m kafkalambda.Message
+	d kafkalambda.Delivery
 }
 
 // NewMemProducer returns a MemProducer that acknowledges everything.
@@ -79,7 +79,7 @@ func (p *MemProducer) Release() {
 	p.held = nil
 	p.mu.Unlock()
 	for _, h := range held {
-		p.deliver(h.m, h.done)
+		p.deliver(h.m, h.d)
 	}
 }
 
@@ -112,7 +112,7 @@ func (p *MemProducer) Messages(topic string) []kafkalambda.Message {
 }
 
 // Produce implements kafkalambda.Producer.
-func (p *MemProducer) Produce(ctx context.Context, m *kafkalambda.Message, done func(error)) error {
+func (p *MemProducer) Produce(ctx context.Context, m *kafkalambda.Message, d kafkalambda.Delivery) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: %w", kafkalambda.ErrProducer, err)
 	}
@@ -133,16 +133,16 @@ func (p *MemProducer) Produce(ctx context.Context, m *kafkalambda.Message, done 
 		}
 	}
 	if p.holding {
-		p.held = append(p.held, heldMessage{cp, done})
+		p.held = append(p.held, heldMessage{cp, d})
 		p.mu.Unlock()
 		return nil
 	}
 	p.mu.Unlock()
-	p.deliver(cp, done)
+	p.deliver(cp, d)
 	return nil
 }
 
-func (p *MemProducer) deliver(m kafkalambda.Message, done func(error)) {
+func (p *MemProducer) deliver(m kafkalambda.Message, d kafkalambda.Delivery) {
 	p.mu.Lock()
 	var err error
 	if p.fail != nil {
@@ -152,7 +152,7 @@ func (p *MemProducer) deliver(m kafkalambda.Message, done func(error)) {
 		p.acked = append(p.acked, m)
 	}
 	p.mu.Unlock()
-	done(err)
+	d.Done(err)
 }
 
 // Purge implements kafkalambda.Producer: every held message fails with
@@ -163,7 +163,7 @@ func (p *MemProducer) Purge() {
 	p.held = nil
 	p.mu.Unlock()
 	for _, h := range held {
-		h.done(kafkalambda.Transient(ErrPurged))
+		h.d.Done(kafkalambda.Transient(ErrPurged))
 	}
 }
 

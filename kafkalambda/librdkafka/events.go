@@ -14,7 +14,7 @@ import (
 )
 
 // events reads everything the librdkafka producer reports, for as long as
-// it lives: delivery reports go to the done func the message was produced
+// it lives: delivery reports go to the Delivery the message was produced
 // with; errors are logged, and a fatal or authentication error
 // breaks the generation so that the next send builds a new producer;
 // token refresh requests are answered.
@@ -24,8 +24,8 @@ func (p *Producer) events(g *generation) {
 		switch e := ev.(type) {
 		case *kafka.Message:
 			g.lastUsed.Store(time.Now().UnixNano())
-			if d, ok := e.Opaque.(*delivery); ok {
-				d.done(d.failure(p.deliveryError(g, e)))
+			if d, ok := e.Opaque.(kafkalambda.Delivery); ok {
+				d.Done(g.failure(p.deliveryError(g, e)))
 				g.release()
 			}
 			g.poke()
@@ -229,19 +229,19 @@ func deliveryClass(ke kafka.Error, broken error) kafkalambda.FailureClass {
 // timeout ("Connect to ... failed: Connection refused", an authentication
 // failure, an unknown topic), which "Local: Purged in queue" alone does not
 // say.
-func (d *delivery) failure(err error) error {
+func (g *generation) failure(err error) error {
 	if err == nil {
 		return nil
 	}
 	var ke kafka.Error
 	errors.As(err, &ke)
 	var broken error
-	if b := d.gen.broken.Load(); b != nil {
+	if b := g.broken.Load(); b != nil {
 		broken = *b
 		err = fmt.Errorf("%w (%w)", err, broken)
-	} else if c := d.gen.lastCause.Load(); c != nil {
+	} else if c := g.lastCause.Load(); c != nil {
 		err = fmt.Errorf("%w (last broker error: %w)", err, *c)
-	} else if c := d.gen.lastErr.Load(); c != nil {
+	} else if c := g.lastErr.Load(); c != nil {
 		err = fmt.Errorf("%w (last broker error: %w)", err, *c)
 	}
 	return kafkalambda.Classified(deliveryClass(ke, broken), nil, err)

@@ -425,27 +425,22 @@ func errQueueFull(err error) bool {
 	return errors.As(err, &ke) && ke.Code() == kafka.ErrQueueFull
 }
 
-// delivery is what a message carries as its Opaque: the generation it was
-// produced on and who waits for its report.
-type delivery struct {
-	gen   *generation
-	done  func(error)
-	topic string
-}
-
-// Produce queues m (kafkalambda.Producer); done gets its delivery report.
-// A full local queue is waited on until there is room or ctx ends.
-func (p *Producer) Produce(ctx context.Context, m *kafkalambda.Message, done func(error)) error {
+// Produce queues m (kafkalambda.Producer); d gets its delivery report. A
+// full local queue is waited on until there is room or ctx ends. The
+// librdkafka message points at m's topic, key and value (m is kept until
+// d.Done) and carries d as its Opaque: the generation is known to the
+// event loop that reports it.
+func (p *Producer) Produce(ctx context.Context, m *kafkalambda.Message, d kafkalambda.Delivery) error {
 	g, err := p.get(ctx)
 	if err != nil {
 		return err
 	}
 	topic := m.Topic
 	km := &kafka.Message{
-		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
+		TopicPartition: kafka.TopicPartition{Topic: &m.Topic, Partition: kafka.PartitionAny},
 		Key:            m.Key,
 		Value:          m.Value,
-		Opaque:         &delivery{gen: g, done: done, topic: topic},
+		Opaque:         d,
 	}
 	if len(m.Headers) > 0 {
 		km.Headers = make([]kafka.Header, len(m.Headers))
