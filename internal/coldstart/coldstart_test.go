@@ -9,14 +9,24 @@ package coldstart_test
 //     examples/tradesettle) settling one trade: process start, reading the
 //     AWS configuration, fetching the secret from a local Secrets Manager
 //     endpoint, the schema from the registry, creating the producer, sending
-//     the settlement and waiting for the broker's acknowledgement.
+//     the settlement and waiting for the broker's acknowledgement;
+//   - consumeonly: the pure-Go example function (examples/consumeonly,
+//     built with CGO_ENABLED=0) counting one JSON record.
 //
-// Run (it builds both binaries and the emulator first):
+// Run (it builds the binaries and the emulator first):
 //
 //	go test -run '^$' -bench ColdStart ./internal/coldstart/
 //
-// It reports the median cold start of each (bare-ms, sdk-ms), their
-// difference (delta-ms, target ≤ 30) and the binaries' sizes.
+// It reports the median cold start of each (bare-ms, sdk-ms, consume-ms),
+// the difference of tradesettle's to bare's (delta-ms, target ≤ 30) and the
+// binaries' sizes.
+//
+// BenchmarkBinarySize builds, with -trimpath -ldflags='-s -w' as a user
+// would, bare and consumeonly with CGO_ENABLED=0 for linux/amd64 and
+// linux/arm64, and tradesettle (cgo, amd64), and reports their sizes in MB
+// (2^20 bytes):
+//
+//	go test -run '^$' -bench BinarySize ./internal/coldstart/
 
 import (
 	"bytes"
@@ -38,12 +48,13 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
-// build compiles pkg into dir and returns the binary's path.
-func build(b *testing.B, dir, pkg, name string) string {
+// build compiles pkg into dir and returns the binary's path; env (e.g.
+// GOARCH=arm64) is added to the build's environment, after CGO_ENABLED=1.
+func build(b *testing.B, dir, pkg, name string, env ...string) string {
 	b.Helper()
 	out := filepath.Join(dir, name)
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=1"), env...)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("go build %s: %v\n%s", pkg, err, msg)
 	}
@@ -86,6 +97,7 @@ func median(d []time.Duration) time.Duration {
 }
 
 func size(b *testing.B, path string) float64 {
+	b.Helper()
 	st, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)
@@ -100,6 +112,7 @@ func BenchmarkColdStart(b *testing.B) {
 	dir := b.TempDir()
 	bare := build(b, dir, "./testdata/bare", "bare")
 	sdk := build(b, dir, "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle", "tradesettle")
+	consume := build(b, dir, "github.com/kafkalambda/kafka-lambda-go/examples/consumeonly", "consumeonly", "CGO_ENABLED=0")
 
 	cluster := kafkalambdatest.NewCluster(b, kafkalambdatest.WithTopic("user_trades", 1),
 		kafkalambdatest.WithTopic("trade-settlements", 1))
@@ -126,23 +139,64 @@ func BenchmarkColdStart(b *testing.B) {
 		b.Fatal(err)
 	}
 
-	// One untimed run each, so that the page cache holds both binaries.
+	type view struct {
+		Page string `json:"page"`
+	}
+	views, err := kafkalambdatest.NewEvent(serde.String(), serde.JSON[view]()).
+		Add("views", 0, kafkalambdatest.Record[string, view]{Key: "u1", Value: view{Page: "/"}}).
+		Payload(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	// One untimed run each, so that the page cache holds the binaries.
 	coldStart(b, bare, []byte(`{}`))
 	coldStart(b, sdk, payload, env...)
+	coldStart(b, consume, views)
 	// Each iteration is 7 cold starts of each, alternating, so that the
 	// default -benchtime gives a median of at least 7.
-	var bareTimes, sdkTimes []time.Duration
+	var bareTimes, sdkTimes, consumeTimes []time.Duration
 	for b.Loop() {
 		for range 7 {
 			bareTimes = append(bareTimes, coldStart(b, bare, []byte(`{}`)))
 			sdkTimes = append(sdkTimes, coldStart(b, sdk, payload, env...))
+			consumeTimes = append(consumeTimes, coldStart(b, consume, views))
 		}
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	b.ReportMetric(ms(median(bareTimes)), "bare-ms")
 	b.ReportMetric(ms(median(sdkTimes)), "sdk-ms")
+	b.ReportMetric(ms(median(consumeTimes)), "consume-ms")
 	b.ReportMetric(ms(median(sdkTimes))-ms(median(bareTimes)), "delta-ms")
 	b.ReportMetric(size(b, bare), "bare-MB")
 	b.ReportMetric(size(b, sdk), "sdk-MB")
-	b.Logf("cold start medians over %d runs: bare %v, tradesettle %v", len(bareTimes), median(bareTimes), median(sdkTimes))
+	b.ReportMetric(size(b, consume), "consume-MB")
+	b.Logf("cold start medians over %d runs: bare %v, tradesettle %v, consumeonly %v",
+		len(bareTimes), median(bareTimes), median(sdkTimes), median(consumeTimes))
+}
+
+func BenchmarkBinarySize(b *testing.B) {
+	dir := b.TempDir()
+	sizes := []struct {
+		metric, pkg string
+		env         []string
+	}{
+		{"bare-amd64-MB", "./testdata/bare", []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}},
+		{"bare-arm64-MB", "./testdata/bare", []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"}},
+		{"consume-amd64-MB", "github.com/kafkalambda/kafka-lambda-go/examples/consumeonly",
+			[]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}},
+		{"consume-arm64-MB", "github.com/kafkalambda/kafka-lambda-go/examples/consumeonly",
+			[]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"}},
+		{"tradesettle-MB", "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle", nil}, // cgo, this machine's arch
+	}
+	mb := make([]float64, len(sizes))
+	for i, s := range sizes {
+		mb[i] = size(b, build(b, dir, s.pkg, s.metric, s.env...))
+	}
+	for b.Loop() { // the sizes are the result; there is nothing to time
+	}
+	// After the loop: its first call deletes metrics reported before it.
+	for i, s := range sizes {
+		b.ReportMetric(mb[i], s.metric)
+	}
 }
