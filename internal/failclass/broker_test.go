@@ -31,7 +31,7 @@ func sendTooLarge(t *testing.T) seen {
 }
 
 func brokerRefused(t *testing.T) seen {
-	p := newProducer(t, map[string]any{"bootstrap.servers": closedAddr(t)})
+	p := newProducer(t, map[string]any{"bootstrap.servers": kafkalambdatest.ClosedAddr(t)})
 	return sendValue(t, p, "v", run{deadline: 2 * time.Second})
 }
 

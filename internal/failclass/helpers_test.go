@@ -3,7 +3,6 @@ package failclass_test
 import (
 	"context"
 	"log/slog"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -143,18 +142,4 @@ func producerFrom(t *testing.T, config func(context.Context) (map[string]any, er
 	}
 	t.Cleanup(p.Close)
 	return p
-}
-
-// closedAddr returns a 127.0.0.1 address that refuses connections.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
 }

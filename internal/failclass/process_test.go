@@ -47,7 +47,7 @@ func processMisconfigured(t *testing.T) seen {
 // processNetError calls a service that refuses the connection and returns
 // the HTTP client's error, a *url.Error: a net.Error.
 func processNetError(t *testing.T) seen {
-	url := "http://" + closedAddr(t) + "/price"
+	url := "http://" + kafkalambdatest.ClosedAddr(t) + "/price"
 	return process(t, func(ctx context.Context) error {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
@@ -81,7 +82,7 @@ func registryStatus(status int, body string) func(t *testing.T) seen {
 }
 
 func registryRefused(t *testing.T) seen {
-	return readOrders(t, "http://"+closedAddr(t), orderID1, run{})
+	return readOrders(t, "http://"+kafkalambdatest.ClosedAddr(t), orderID1, run{})
 }
 
 // registryHangs answers no request until the test ends.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -20,24 +19,12 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
-// closedAddr returns a 127.0.0.1 address that refuses connections.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
 // TestUndeliveredSaysWhy: with brokers that refuse connections, the
 // invocation's error names the refused connection behind the purge at the
 // deadline, with no producer logger, and is the environment's fault.
 func TestUndeliveredSaysWhy(t *testing.T) {
 	t.Parallel()
-	addr := closedAddr(t)
+	addr := kafkalambdatest.ClosedAddr(t)
 	p, err := librdkafka.NewProducer(func(context.Context) (map[string]any, error) {
 		return map[string]any{"bootstrap.servers": addr}, nil
 	})
@@ -118,7 +105,7 @@ func TestTooLargeIsTheRecords(t *testing.T) {
 func TestCheckRejectsBadProperties(t *testing.T) {
 	t.Parallel()
 	p, err := librdkafka.NewProducer(func(context.Context) (map[string]any, error) {
-		return map[string]any{"bootstrap.servers": closedAddr(t), "no.such.property": "x"}, nil
+		return map[string]any{"bootstrap.servers": kafkalambdatest.ClosedAddr(t), "no.such.property": "x"}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
