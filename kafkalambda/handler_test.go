@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
@@ -287,44 +288,48 @@ func TestHandlerDeserializeError(t *testing.T) {
 	}
 }
 
+// TestHandlerDeadlineStopsProcessing runs in a synctest bubble: the
+// deadline falls exactly while record 3 is processed, whatever the load.
 func TestHandlerDeadlineStopsProcessing(t *testing.T) {
 	t.Parallel()
-	parts := map[string][]kafkalambda.RawRecord{}
-	for o := range 20 {
-		parts["t-0"] = append(parts["t-0"], rec(int64(o), "k", "v"))
-	}
-	var last atomic.Int64
-	h, err := kafkalambda.NewHandler(serde.String(), serde.String(),
-		func(ctx context.Context, r *kafkalambda.Record[string, string]) error {
-			last.Store(r.Offset)
-			if r.Offset == 3 { // still busy at the deadline
-				<-ctx.Done()
-			}
-			return nil
-		},
-		kafkalambda.WithFailurePolicy(kafkalambda.ReportItemFailures()),
-		kafkalambda.WithDeadlineMargin(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
-	defer cancel()
-	out, err := h.Invoke(ctx, event(t, parts))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var resp kafkalambda.ItemFailures
-	if err := json.Unmarshal(out, &resp); err != nil || len(resp.BatchItemFailures) != 16 {
-		t.Fatalf("response %s (%v), want the 16 records left", out, err)
-	}
-	for i, f := range resp.BatchItemFailures {
-		if f.ItemIdentifier.Offset != int64(4+i) {
-			t.Fatalf("item failure %d names offset %d, want %d: every record from 4 on", i, f.ItemIdentifier.Offset, 4+i)
+	synctest.Test(t, func(t *testing.T) {
+		parts := map[string][]kafkalambda.RawRecord{}
+		for o := range 20 {
+			parts["t-0"] = append(parts["t-0"], rec(int64(o), "k", "v"))
 		}
-	}
-	if last.Load() != 3 {
-		t.Errorf("processed up to %d; want 3 (the record that was done at the deadline)", last.Load())
-	}
+		var last atomic.Int64
+		h, err := kafkalambda.NewHandler(serde.String(), serde.String(),
+			func(ctx context.Context, r *kafkalambda.Record[string, string]) error {
+				last.Store(r.Offset)
+				if r.Offset == 3 { // still busy at the deadline
+					<-ctx.Done()
+				}
+				return nil
+			},
+			kafkalambda.WithFailurePolicy(kafkalambda.ReportItemFailures()),
+			kafkalambda.WithDeadlineMargin(50*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+		defer cancel()
+		out, err := h.Invoke(ctx, event(t, parts))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resp kafkalambda.ItemFailures
+		if err := json.Unmarshal(out, &resp); err != nil || len(resp.BatchItemFailures) != 16 {
+			t.Fatalf("response %s (%v), want the 16 records left", out, err)
+		}
+		for i, f := range resp.BatchItemFailures {
+			if f.ItemIdentifier.Offset != int64(4+i) {
+				t.Fatalf("item failure %d names offset %d, want %d: every record from 4 on", i, f.ItemIdentifier.Offset, 4+i)
+			}
+		}
+		if last.Load() != 3 {
+			t.Errorf("processed up to %d; want 3 (the record that was done at the deadline)", last.Load())
+		}
+	})
 }
 
 func TestNewHandlerOptions(t *testing.T) {

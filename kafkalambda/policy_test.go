@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
@@ -148,23 +149,29 @@ func TestMemUndelivered(t *testing.T) {
 
 // TestMemFlushDeadlinePurges: what is unacknowledged at the deadline is
 // purged, and the invocation answers before its deadline.
+//
+// It runs in a synctest bubble, on a fake clock: the flush waits until
+// exactly the deadline minus the margin, whatever the machine's load.
 func TestMemFlushDeadlinePurges(t *testing.T) {
 	t.Parallel()
-	p := kafkalambdatest.NewMemProducer()
-	p.Hold()
-	h := memHandler(t, p, kafkalambda.WithDeadlineMargin(20*time.Millisecond))
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	_, err := h.Invoke(ctx, orders(t, `{"id":1}`, `{"id":2}`))
-	if !errors.Is(err, kafkalambda.ErrUndelivered) || !errors.Is(err, kafkalambdatest.ErrPurged) {
-		t.Fatalf("Invoke = %v, want undelivered: purged", err)
-	}
-	if ctx.Err() != nil {
-		t.Error("Invoke answered after its deadline")
-	}
-	if p.Held() != 0 || len(p.Messages("")) != 0 {
-		t.Errorf("held %d, delivered %d after the purge; want none", p.Held(), len(p.Messages("")))
-	}
+	synctest.Test(t, func(t *testing.T) {
+		p := kafkalambdatest.NewMemProducer()
+		p.Hold()
+		h := memHandler(t, p, kafkalambda.WithDeadlineMargin(20*time.Millisecond))
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		_, err := h.Invoke(ctx, orders(t, `{"id":1}`, `{"id":2}`))
+		if !errors.Is(err, kafkalambda.ErrUndelivered) || !errors.Is(err, kafkalambdatest.ErrPurged) {
+			t.Fatalf("Invoke = %v, want undelivered: purged", err)
+		}
+		if took := time.Since(start); took != 180*time.Millisecond {
+			t.Errorf("Invoke answered after %v; want at the deadline minus the margin, 180ms", took)
+		}
+		if p.Held() != 0 || len(p.Messages("")) != 0 {
+			t.Errorf("held %d, delivered %d after the purge; want none", p.Held(), len(p.Messages("")))
+		}
+	})
 }
 
 // TestMemRefusedRecordIsDeadLettered: a message the producer can never
