@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+
+	"github.com/kafkalambda/kafka-lambda-go/internal/invalid"
 )
 
 // Errors that errors.Is matches. Every error this package returns wraps one
@@ -38,9 +40,14 @@ var (
 	// fatally. It is rebuilt on next use.
 	ErrProducer = errors.New("kafkalambda: producer")
 
-	// ErrInvalidOption: NewHandler, NewProducer or NewOutput was given an
-	// option or argument it cannot use.
-	ErrInvalidOption = errors.New("kafkalambda: invalid option")
+	// ErrInvalidOption: NewHandler, an Option, Start or an Output was given
+	// an option or argument it cannot use (the error that wraps it says
+	// which, prefixed "kafkalambda: "). It is one value across the module:
+	// librdkafka, kafkalambdatest, serde, secrets and esm export this same
+	// sentinel under the same name, so errors.Is(err, ErrInvalidOption)
+	// holds for a configuration error of any of them. Its class is
+	// ClassConfiguration.
+	ErrInvalidOption = invalid.ErrOption
 
 	// ErrTransient marks a failure that is the environment's fault and may
 	// pass on a retry (see Transient and ClassEnvironment).

@@ -35,7 +35,7 @@ type Handler[K, V any] struct {
 func NewHandler[K, V any](keys serde.Deserializer[K], values serde.Deserializer[V],
 	process func(ctx context.Context, r *Record[K, V]) error, opts ...Option) (*Handler[K, V], error) {
 	if keys == nil || values == nil || process == nil {
-		return nil, fmt.Errorf("%w: NewHandler needs a key deserializer, a value deserializer and a process func", ErrInvalidOption)
+		return nil, fmt.Errorf("kafkalambda: %w: NewHandler needs a key deserializer, a value deserializer and a process func", ErrInvalidOption)
 	}
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -47,10 +47,10 @@ func NewHandler[K, V any](keys serde.Deserializer[K], values serde.Deserializer[
 		}
 	}
 	if cfg.policy.kind == policyDeadLetter && cfg.policy.fn == nil && cfg.producer == nil {
-		return nil, fmt.Errorf("%w: %v needs WithProducer", ErrInvalidOption, cfg.policy)
+		return nil, fmt.Errorf("kafkalambda: %w: %v needs WithProducer", ErrInvalidOption, cfg.policy)
 	}
 	if cfg.envItemFailures && cfg.policy.kind == policyFailBatch {
-		return nil, fmt.Errorf("%w: WithEnvironmentItemFailures needs ReportItemFailures or a DeadLetter policy", ErrInvalidOption)
+		return nil, fmt.Errorf("kafkalambda: %w: WithEnvironmentItemFailures needs ReportItemFailures or a DeadLetter policy", ErrInvalidOption)
 	}
 	// Records of a partition are allocated together, one slab per
 	// partition rather than one allocation per record.

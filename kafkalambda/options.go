@@ -41,7 +41,7 @@ func defaultConfig() config {
 func WithFailurePolicy(p FailurePolicy) Option {
 	return func(c *config) error {
 		if p.kind == policyDeadLetter && p.topic == "" && p.fn == nil {
-			return fmt.Errorf("%w: DeadLetter needs a topic, DeadLetterFunc a func", ErrInvalidOption)
+			return fmt.Errorf("kafkalambda: %w: DeadLetter needs a topic, DeadLetterFunc a func", ErrInvalidOption)
 		}
 		c.policy = p
 		return nil
@@ -55,7 +55,7 @@ func WithFailurePolicy(p FailurePolicy) Option {
 func WithConcurrency(n int) Option {
 	return func(c *config) error {
 		if n < 1 {
-			return fmt.Errorf("%w: concurrency %d < 1", ErrInvalidOption, n)
+			return fmt.Errorf("kafkalambda: %w: concurrency %d < 1", ErrInvalidOption, n)
 		}
 		c.concurrency = n
 		return nil
@@ -70,7 +70,7 @@ func WithConcurrency(n int) Option {
 func WithProducer(p Producer) Option {
 	return func(c *config) error {
 		if isNil(p) {
-			return fmt.Errorf("%w: nil producer", ErrInvalidOption)
+			return fmt.Errorf("kafkalambda: %w: nil producer", ErrInvalidOption)
 		}
 		c.producer = p
 		return nil
@@ -87,7 +87,7 @@ func WithProducer(p Producer) Option {
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
-			return fmt.Errorf("%w: nil logger", ErrInvalidOption)
+			return fmt.Errorf("kafkalambda: %w: nil logger", ErrInvalidOption)
 		}
 		c.logger = l
 		return nil
@@ -101,7 +101,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithDeadlineMargin(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
-			return fmt.Errorf("%w: negative deadline margin", ErrInvalidOption)
+			return fmt.Errorf("kafkalambda: %w: negative deadline margin", ErrInvalidOption)
 		}
 		c.margin = d
 		return nil
@@ -114,7 +114,7 @@ func WithDeadlineMargin(d time.Duration) Option {
 func WithFlushTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
-			return fmt.Errorf("%w: flush timeout must be positive", ErrInvalidOption)
+			return fmt.Errorf("kafkalambda: %w: flush timeout must be positive", ErrInvalidOption)
 		}
 		c.noDeadlineWait = d
 		return nil
@@ -144,7 +144,7 @@ func WithEnvironmentItemFailures() Option {
 func WithInitCheck(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
-			return fmt.Errorf("%w: negative init check timeout", ErrInvalidOption)
+			return fmt.Errorf("kafkalambda: %w: negative init check timeout", ErrInvalidOption)
 		}
 		c.initCheck = d
 		return nil

@@ -55,7 +55,7 @@ func (o *Output[K, V]) Send(ctx context.Context, key K, value V, headers ...Head
 		return ErrNoInvocation
 	}
 	if o.keys == nil || o.values == nil {
-		return fmt.Errorf("%w: output %q has no serializer", ErrInvalidOption, o.topic)
+		return fmt.Errorf("kafkalambda: %w: output %q has no serializer", ErrInvalidOption, o.topic)
 	}
 	kb, err := o.keys.Serialize(ctx, serde.Target{Topic: o.topic, IsKey: true}, key)
 	if err != nil {
@@ -78,7 +78,7 @@ func (o *Output[K, V]) SendTombstone(ctx context.Context, key K, headers ...Head
 		return ErrNoInvocation
 	}
 	if o.keys == nil {
-		return fmt.Errorf("%w: output %q has no key serializer", ErrInvalidOption, o.topic)
+		return fmt.Errorf("kafkalambda: %w: output %q has no key serializer", ErrInvalidOption, o.topic)
 	}
 	kb, err := o.keys.Serialize(ctx, serde.Target{Topic: o.topic, IsKey: true}, key)
 	if err != nil {
@@ -96,7 +96,7 @@ func (o *Output[K, V]) SendTombstone(ctx context.Context, key K, headers ...Head
 func (r *partRun) send(ctx context.Context, topic string, key, value []byte, headers []Header) error {
 	inv := r.inv
 	if inv.eng.cfg.producer == nil {
-		return fmt.Errorf("%w: the handler has no producer (WithProducer)", ErrInvalidOption)
+		return fmt.Errorf("kafkalambda: %w: the handler has no producer (WithProducer)", ErrInvalidOption)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc

@@ -110,7 +110,7 @@ func newStarter() starter {
 // startWith is Start in the environment s.
 func startWith[K, V any](s starter, h *Handler[K, V], opts ...lambda.Option) {
 	if h == nil {
-		s.initFailed(fmt.Errorf("%w: Start was given a nil *Handler (check NewHandler's error; FailInit reports it)",
+		s.initFailed(fmt.Errorf("kafkalambda: %w: Start was given a nil *Handler (check NewHandler's error; FailInit reports it)",
 			ErrInvalidOption))
 		return
 	}

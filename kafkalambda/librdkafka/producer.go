@@ -13,12 +13,15 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"github.com/kafkalambda/kafka-lambda-go/internal/invalid"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 )
 
 // ErrInvalidOption: NewProducer was given an option or argument it cannot
-// use. It matches kafkalambda.ErrInvalidOption too.
-var ErrInvalidOption = fmt.Errorf("librdkafka: %w", kafkalambda.ErrInvalidOption)
+// use (the error that wraps it says which, prefixed "librdkafka: "). It is
+// the same sentinel as kafkalambda.ErrInvalidOption, which every package of
+// the module exports under this name.
+var ErrInvalidOption = invalid.ErrOption
 
 var _ interface {
 	kafkalambda.Producer
@@ -67,7 +70,7 @@ type Option func(*Producer) error
 func WithLogger(l *slog.Logger) Option {
 	return func(p *Producer) error {
 		if l == nil {
-			return fmt.Errorf("%w: nil logger", ErrInvalidOption)
+			return fmt.Errorf("librdkafka: %w: nil logger", ErrInvalidOption)
 		}
 		p.log = l
 		return nil
@@ -82,7 +85,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithOAuthBearerTokens(source func(ctx context.Context) (token string, expires time.Time, err error)) Option {
 	return func(p *Producer) error {
 		if source == nil {
-			return fmt.Errorf("%w: nil token source", ErrInvalidOption)
+			return fmt.Errorf("librdkafka: %w: nil token source", ErrInvalidOption)
 		}
 		p.tokens = source
 		return nil
@@ -96,7 +99,7 @@ func WithOAuthBearerTokens(source func(ctx context.Context) (token string, expir
 func WithAuthFailureHook(fn func()) Option {
 	return func(p *Producer) error {
 		if fn == nil {
-			return fmt.Errorf("%w: nil auth failure hook", ErrInvalidOption)
+			return fmt.Errorf("librdkafka: %w: nil auth failure hook", ErrInvalidOption)
 		}
 		p.authFailed = fn
 		return nil
@@ -116,7 +119,7 @@ func WithAuthFailureHook(fn func()) Option {
 func WithMaxIdle(d time.Duration) Option {
 	return func(p *Producer) error {
 		if d < 0 {
-			return fmt.Errorf("%w: negative max idle", ErrInvalidOption)
+			return fmt.Errorf("librdkafka: %w: negative max idle", ErrInvalidOption)
 		}
 		p.maxIdle = d
 		return nil
@@ -160,7 +163,7 @@ func producerDefaults() kafka.ConfigMap {
 // and cannot be overridden.
 func NewProducer(config func(ctx context.Context) (map[string]any, error), opts ...Option) (*Producer, error) {
 	if config == nil {
-		return nil, fmt.Errorf("%w: nil producer config func", ErrInvalidOption)
+		return nil, fmt.Errorf("librdkafka: %w: nil producer config func", ErrInvalidOption)
 	}
 	p := &Producer{config: config, log: slog.New(slog.DiscardHandler), createWait: 10 * time.Second,
 		maxIdle: 4 * time.Minute}
