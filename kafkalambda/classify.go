@@ -56,8 +56,9 @@ type classifier interface{ FailureClass() string }
 // error. The first error in err's chain (outermost first) that says its
 // class decides: one marked with Transient or Misconfigured, a
 // *serde.Error, a *secrets.Error, a producer or delivery error that knows
-// its cause. Otherwise ErrInvalidOption, ErrNoInvocation and
-// serde.ErrConfig are the operator's fault; ErrProducer, ErrUndelivered,
+// its cause. Otherwise ErrInvalidOption (the one sentinel every package of
+// the module exports under that name, serde's included) and
+// ErrNoInvocation are the operator's fault; ErrProducer, ErrUndelivered,
 // serde.ErrRegistry, a context that ended and a network error (net.Error)
 // are the environment's; and anything else — a
 // Process error that says nothing, a panic — is the record's.
@@ -74,7 +75,7 @@ func Classify(err error) FailureClass {
 	}
 	var ne net.Error
 	switch {
-	case errors.Is(err, ErrInvalidOption), errors.Is(err, ErrNoInvocation), errors.Is(err, serde.ErrConfig):
+	case errors.Is(err, ErrInvalidOption), errors.Is(err, ErrNoInvocation):
 		return ClassConfiguration
 	case errors.Is(err, ErrProducer), errors.Is(err, ErrUndelivered), errors.Is(err, serde.ErrRegistry),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), errors.As(err, &ne):

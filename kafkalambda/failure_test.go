@@ -52,7 +52,7 @@ func TestClassify(t *testing.T) {
 		{"a deadline", fmt.Errorf("query: %w", context.DeadlineExceeded), kafkalambda.ClassEnvironment},
 		{"a network error", fmt.Errorf("call pricing: %w", netErr{}), kafkalambda.ClassEnvironment},
 		{"serde.ErrRegistry bare", fmt.Errorf("settle: %w", serde.ErrRegistry), kafkalambda.ClassEnvironment},
-		{"serde.ErrConfig bare", serde.ErrConfig, kafkalambda.ClassConfiguration},
+		{"serde.ErrInvalidOption bare", serde.ErrInvalidOption, kafkalambda.ClassConfiguration},
 		{"serde.ErrMalformed bare", fmt.Errorf("decode: %w", serde.ErrMalformed), kafkalambda.ClassRecord},
 		{"ErrProducer", fmt.Errorf("send: %w", kafkalambda.ErrProducer), kafkalambda.ClassEnvironment},
 		{"ErrNoInvocation", kafkalambda.ErrNoInvocation, kafkalambda.ClassConfiguration},

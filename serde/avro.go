@@ -43,7 +43,7 @@ func Avro[T any](r Registry, opts ...Option) (Codec[T], error) {
 		return nil, err
 	}
 	if r == nil {
-		return nil, fmt.Errorf("%w: Avro: nil Registry", ErrConfig)
+		return nil, fmt.Errorf("serde: %w: Avro: nil Registry", ErrInvalidOption)
 	}
 	// Hostile lengths must not allocate: no Kafka record is larger than
 	// 16 MiB, and no array in one has more than 1M elements (found by
@@ -62,7 +62,7 @@ func Avro[T any](r Registry, opts ...Option) (Codec[T], error) {
 		// references it is parsed on first use, when they can be fetched.
 		s, err := avro.ParseWithCache(cfg.schema, "", &avro.SchemaCache{})
 		if err != nil {
-			return nil, fmt.Errorf("%w: Avro: %w", ErrConfig, errf(ErrInvalidSchema, err, "WithSchema"))
+			return nil, fmt.Errorf("serde: %w: Avro: %w", ErrInvalidOption, errf(ErrInvalidSchema, err, "WithSchema"))
 		}
 		c.reader.Store(&avroReader{schema: s})
 	}

@@ -15,7 +15,7 @@ import (
 // Confluent returns the Registry of a Confluent Schema Registry (or a
 // compatible one) reached through c, a github.com/riferrei/srclient v0.7.3
 // client; it returns nil for a nil c, which the codecs reject with
-// ErrConfig. One Registry serves any number of codecs.
+// ErrInvalidOption. One Registry serves any number of codecs.
 //
 // # Contexts
 //

@@ -142,7 +142,7 @@ func TestConfluentNil(t *testing.T) {
 	if r := ourserde.Confluent(nil); r != nil {
 		t.Fatalf("Confluent(nil) = %#v, want nil", r)
 	}
-	if _, err := ourserde.Avro[Order](ourserde.Confluent(nil)); !errors.Is(err, ourserde.ErrConfig) {
-		t.Fatalf("Avro(Confluent(nil)) = %v, want ErrConfig", err)
+	if _, err := ourserde.Avro[Order](ourserde.Confluent(nil)); !errors.Is(err, ourserde.ErrInvalidOption) {
+		t.Fatalf("Avro(Confluent(nil)) = %v, want ErrInvalidOption", err)
 	}
 }

@@ -140,7 +140,7 @@
 // ErrMessageIndexes and ErrTruncated). ErrMalformed (ErrTruncated,
 // ErrMagicByte, ErrMessageIndexes, ErrDecode) means the bytes are bad;
 // ErrRegistry means the registry could not be used (ErrRegistryAuth, which
-// wraps it: it refused the credentials). Constructors return ErrConfig.
+// wraps it: it refused the credentials). Constructors return ErrInvalidOption.
 // Messages start with "serde: ". They never quote a record's key or value
 // (often personal data): a decode or encode error says where and why (byte
 // offset, line and column, field or JSON path, Go type, schema keyword and
@@ -162,7 +162,7 @@
 //	  ended, an answer that is not a
 //	  registry's (404 without a 404xx
 //	  code, HTML, not its JSON)
-//	ErrConfig, ErrNoSchema             configuration   configuration
+//	ErrInvalidOption, ErrNoSchema      configuration   configuration
 //	ErrMalformed (and its four)        record          record
 //	ErrValidation                      record          record
 //	ErrEncode                          record          record

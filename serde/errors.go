@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/kafkalambda/kafka-lambda-go/internal/invalid"
 )
 
 // The errors of this package. Every error a Serializer or Deserializer of this
@@ -107,10 +109,14 @@ var (
 	// ErrValidation: a JSON value does not validate against its JSON Schema.
 	ErrValidation = errors.New("serde: JSON Schema validation failed")
 
-	// ErrConfig: a constructor was given a nil Registry, an option that does
-	// not apply to its format, or an option with a bad value. Constructors
-	// return it directly, not inside an *Error.
-	ErrConfig = errors.New("serde: invalid configuration")
+	// ErrInvalidOption: a constructor was given a nil Registry, an option
+	// that does not apply to its format, or an option with a bad value.
+	// Constructors return it directly, not inside an *Error, wrapped in a
+	// message that starts "serde: invalid option: ". It is the same
+	// sentinel as kafkalambda.ErrInvalidOption (every package of the module
+	// exports it under this name), so kafkalambda classifies it as the
+	// operator's fault.
+	ErrInvalidOption = invalid.ErrOption
 )
 
 // Op says which way an Error happened.
@@ -168,7 +174,7 @@ const (
 //	sentinel in the chain              OpDeserialize   OpSerialize
 //	ErrRegistryAuth (HTTP 401/403)     configuration   configuration
 //	ErrRegistry (any other)            environment     environment
-//	ErrConfig, ErrNoSchema             configuration   configuration
+//	ErrInvalidOption, ErrNoSchema      configuration   configuration
 //	ErrMalformed and its four          record          record
 //	ErrValidation                      record          record
 //	ErrEncode                          record          record
@@ -196,7 +202,7 @@ func (e *Error) FailureClass() string {
 		return classConfiguration
 	case errors.Is(err, ErrRegistry):
 		return classEnvironment
-	case errors.Is(err, ErrConfig), errors.Is(err, ErrNoSchema):
+	case errors.Is(err, ErrInvalidOption), errors.Is(err, ErrNoSchema):
 		return classConfiguration
 	case errors.Is(err, ErrMalformed), errors.Is(err, ErrValidation), errors.Is(err, ErrEncode):
 		return classRecord

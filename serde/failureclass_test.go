@@ -29,7 +29,7 @@ func TestFailureClassTable(t *testing.T) {
 	}{
 		{"ErrRegistry", ourserde.ErrRegistry, env, env},
 		{"ErrRegistryAuth", ourserde.ErrRegistryAuth, cfg, cfg},
-		{"ErrConfig", ourserde.ErrConfig, cfg, cfg},
+		{"ErrInvalidOption", ourserde.ErrInvalidOption, cfg, cfg},
 		{"ErrNoSchema", ourserde.ErrNoSchema, cfg, cfg},
 		{"ErrMalformed", ourserde.ErrMalformed, rec, rec},
 		{"ErrTruncated", ourserde.ErrTruncated, rec, rec},
@@ -48,7 +48,7 @@ func TestFailureClassTable(t *testing.T) {
 		// message-index list is still the record's.
 		{"ErrRegistry and context.DeadlineExceeded", fmt.Errorf("%w: %w", ourserde.ErrRegistry, context.DeadlineExceeded), env, env},
 		{"ErrMessageIndexes and ErrTruncated", fmt.Errorf("%w: %w", ourserde.ErrMessageIndexes, ourserde.ErrTruncated), rec, rec},
-		{"ErrConfig and ErrInvalidSchema", fmt.Errorf("%w: %w", ourserde.ErrConfig, ourserde.ErrInvalidSchema), cfg, cfg},
+		{"ErrInvalidOption and ErrInvalidSchema", fmt.Errorf("%w: %w", ourserde.ErrInvalidOption, ourserde.ErrInvalidSchema), cfg, cfg},
 		{"no sentinel", errors.New("something else"), env, env},
 		{"nil", nil, env, env},
 	} {

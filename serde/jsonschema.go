@@ -45,7 +45,7 @@ func JSONSchema[T any](r Registry, opts ...Option) (Codec[T], error) {
 		return nil, err
 	}
 	if r == nil {
-		return nil, fmt.Errorf("%w: JSONSchema: nil Registry", ErrConfig)
+		return nil, fmt.Errorf("serde: %w: JSONSchema: nil Registry", ErrInvalidOption)
 	}
 	c := &jsonSchemaCodec[T]{cfg: cfg, c: newClient(r, cfg.retry, cfg.latestTTL)}
 	c.targets = &targets[*jsonschema.Schema]{c: c.c, cfg: cfg, format: jsonSchemaFormat,
@@ -53,7 +53,7 @@ func JSONSchema[T any](r Registry, opts ...Option) (Codec[T], error) {
 	if cfg.set&optSchema != 0 {
 		var doc map[string]any
 		if err := json.Unmarshal([]byte(cfg.schema), &doc); err != nil {
-			return nil, fmt.Errorf("%w: JSONSchema: %w", ErrConfig, errf(ErrInvalidSchema, err, "WithSchema is not a JSON object"))
+			return nil, fmt.Errorf("serde: %w: JSONSchema: %w", ErrInvalidOption, errf(ErrInvalidSchema, err, "WithSchema is not a JSON object"))
 		}
 		c.title, _ = doc["title"].(string)
 		if len(cfg.refs) == 0 && cfg.validate {
@@ -62,7 +62,7 @@ func JSONSchema[T any](r Registry, opts ...Option) (Codec[T], error) {
 			// they can be fetched.
 			s, err := compileJSONSchema(cfg.schema, nil)
 			if err != nil {
-				return nil, fmt.Errorf("%w: JSONSchema: %w", ErrConfig, err)
+				return nil, fmt.Errorf("serde: %w: JSONSchema: %w", ErrInvalidOption, err)
 			}
 			c.own.Store(s)
 		}

@@ -88,7 +88,7 @@ func newConfig(format string, allowed optBit, opts []Option) (*config, error) {
 		}
 	}
 	if len(c.errs) > 0 {
-		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, format, errors.Join(c.errs...))
+		return nil, fmt.Errorf("serde: %w: %s: %w", ErrInvalidOption, format, errors.Join(c.errs...))
 	}
 	return c, nil
 }

@@ -41,11 +41,11 @@ func Protobuf[T proto.Message](r Registry, opts ...Option) (Codec[T], error) {
 		return nil, err
 	}
 	if r == nil {
-		return nil, fmt.Errorf("%w: Protobuf: nil Registry", ErrConfig)
+		return nil, fmt.Errorf("serde: %w: Protobuf: nil Registry", ErrInvalidOption)
 	}
 	var zero T
 	if any(zero) == nil {
-		return nil, fmt.Errorf("%w: Protobuf: T must be a concrete generated message type", ErrConfig)
+		return nil, fmt.Errorf("serde: %w: Protobuf: T must be a concrete generated message type", ErrInvalidOption)
 	}
 	md := zero.ProtoReflect().Descriptor()
 	c := &protoCodec[T]{
@@ -55,26 +55,26 @@ func Protobuf[T proto.Message](r Registry, opts ...Option) (Codec[T], error) {
 		name: md.FullName(),
 	}
 	if cfg.set&optReferences != 0 && cfg.set&optSchema == 0 {
-		return nil, fmt.Errorf("%w: Protobuf: WithReferences needs WithSchema", ErrConfig)
+		return nil, fmt.Errorf("serde: %w: Protobuf: WithReferences needs WithSchema", ErrInvalidOption)
 	}
 	if cfg.set&optSchema != 0 {
 		c.schema = cfg.schema
 	} else {
 		c.schema, err = printProto(md.ParentFile())
 		if err != nil {
-			return nil, fmt.Errorf("%w: Protobuf: %w", ErrConfig, err)
+			return nil, fmt.Errorf("serde: %w: Protobuf: %w", ErrInvalidOption, err)
 		}
 		if c.deps, c.rootImports, err = protoDeps(md.ParentFile()); err != nil {
-			return nil, fmt.Errorf("%w: Protobuf: %w", ErrConfig, err)
+			return nil, fmt.Errorf("serde: %w: Protobuf: %w", ErrInvalidOption, err)
 		}
 	}
 	names, err := parseProtoNames(c.schema)
 	if err != nil {
-		return nil, fmt.Errorf("%w: Protobuf: %w", ErrConfig, err)
+		return nil, fmt.Errorf("serde: %w: Protobuf: %w", ErrInvalidOption, err)
 	}
 	path := names.pathOf(string(c.name))
 	if path == nil {
-		return nil, fmt.Errorf("%w: Protobuf: the schema has no message %s", ErrConfig, c.name)
+		return nil, fmt.Errorf("serde: %w: Protobuf: the schema has no message %s", ErrInvalidOption, c.name)
 	}
 	c.indexes = appendIndexes(nil, path)
 	c.targets = &targets[[]byte]{c: c.c, cfg: cfg, format: protobufFormat,

@@ -291,8 +291,8 @@ func TestConstructorErrors(t *testing.T) {
 		"bad json schema":       second(ourserde.JSONSchema[Payment](reg.client, ourserde.WithSchema(`{"type": 7}`))),
 		"unknown record format": second(ourserde.JSONSchema[Payment](reg.client, ourserde.WithEventRecordFormat("XML"))),
 	} {
-		if !errors.Is(err, ourserde.ErrConfig) {
-			t.Errorf("%s: got %v, want ErrConfig", name, err)
+		if !errors.Is(err, ourserde.ErrInvalidOption) {
+			t.Errorf("%s: got %v, want ErrInvalidOption", name, err)
 		}
 	}
 }
