@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/kafkalambda/kafka-lambda-go/internal/invalid"
 )
 
 // Sentinel errors. Every error this package returns is an [*Error] that
@@ -54,8 +56,10 @@ var (
 
 	// ErrInvalidOption: a constructor was given a bad or conflicting option
 	// (a nil, or typed-nil, client, credentials provider or logger
-	// included). Class: configuration.
-	ErrInvalidOption = errors.New("invalid option")
+	// included). Class: configuration. It is the same sentinel as
+	// kafkalambda.ErrInvalidOption: every package of the module exports it
+	// under this name, so one errors.Is check covers them all.
+	ErrInvalidOption = invalid.ErrOption
 )
 
 // Error is the error type of this package. It names the secret and, when
