@@ -395,5 +395,5 @@ func validate(cfg *Config, s *settings) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
+	return fmt.Errorf("esm: %w: %w", ErrInvalidOption, errors.Join(errs...))
 }

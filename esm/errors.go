@@ -3,13 +3,19 @@ package esm
 import (
 	"errors"
 	"strings"
+
+	"github.com/kafkalambda/kafka-lambda-go/internal/invalid"
 )
 
 // Errors that errors.Is matches. Every error this package returns is
 // prefixed "esm:" and wraps one of them or the cause it reports.
 var (
-	// ErrInvalidConfig: New was given a Config or Option it cannot use.
-	ErrInvalidConfig = errors.New("esm: invalid config")
+	// ErrInvalidOption: New or NewEndpointTarget was given a Config, Option
+	// or argument it cannot use; the message, "esm: invalid option: ...",
+	// lists every problem. It is the same sentinel as
+	// kafkalambda.ErrInvalidOption, which every package of the module
+	// exports under this name.
+	ErrInvalidOption = invalid.ErrOption
 
 	// ErrAlreadyRun: Run was called on a Mapping that has already run. A
 	// Mapping runs once; make a new one to run again.

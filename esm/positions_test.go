@@ -312,8 +312,8 @@ func TestNewValidates(t *testing.T) {
 		{"unknown item failure model", ok, target, esm.WithItemFailureModel("retry-all")},
 		{"empty item failure model", ok, target, esm.WithItemFailureModel("")},
 	} {
-		if _, err := esm.New(tc.cfg, tc.target, tc.opt); !errors.Is(err, esm.ErrInvalidConfig) {
-			t.Errorf("%s: want ErrInvalidConfig, got %v", tc.name, err)
+		if _, err := esm.New(tc.cfg, tc.target, tc.opt); !errors.Is(err, esm.ErrInvalidOption) {
+			t.Errorf("%s: want ErrInvalidOption, got %v", tc.name, err)
 		}
 	}
 	if _, err := esm.New(ok, target, esm.WithMaxRecordAge(-1), esm.WithMaxRetryAttempts(-1), esm.WithBatchingWindow(0)); err != nil {

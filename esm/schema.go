@@ -76,7 +76,7 @@ func newSchemaResolver(r SchemaRegistry) (*schemaResolver, error) {
 	}
 	cl, err := sr.NewClient(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: schema registry: %w", ErrInvalidConfig, err)
+		return nil, fmt.Errorf("esm: %w: schema registry: %w", ErrInvalidOption, err)
 	}
 	return &schemaResolver{client: cl, key: r.Key, value: r.Value || !r.Key, metas: map[int]*serde.SchemaMeta{}}, nil
 }

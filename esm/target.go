@@ -204,7 +204,7 @@ func NewInvokeTarget(client InvokeAPI, opts ...InvokeOption) *InvokeTarget {
 // behind its back.
 func NewEndpointTarget(endpoint string, opts ...InvokeOption) (*InvokeTarget, error) {
 	if endpoint == "" {
-		return nil, fmt.Errorf("%w: empty endpoint", ErrInvalidConfig)
+		return nil, fmt.Errorf("esm: %w: empty endpoint", ErrInvalidOption)
 	}
 	client := lambda.New(lambda.Options{
 		BaseEndpoint: aws.String(endpoint),
