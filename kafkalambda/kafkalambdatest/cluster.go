@@ -114,7 +114,7 @@ func StartCluster(ctx context.Context, opts ...ClusterOption) (*Cluster, error) 
 		}
 	}
 	if cfg.brokers < 1 || cfg.partitions < 1 {
-		return nil, fmt.Errorf("%w: %d brokers, %d default partitions", ErrInvalid, cfg.brokers, cfg.partitions)
+		return nil, fmt.Errorf("kafkalambdatest: %w: %d brokers, %d default partitions", ErrInvalidOption, cfg.brokers, cfg.partitions)
 	}
 	kopts := []kfake.Opt{
 		kfake.NumBrokers(cfg.brokers),

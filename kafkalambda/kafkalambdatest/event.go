@@ -3,21 +3,24 @@ package kafkalambdatest
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/kafkalambda/kafka-lambda-go/internal/invalid"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
-// ErrInvalid is matched (errors.Is) by every error this package returns for
-// a bad argument or option: a record that cannot be built as asked, a
-// cluster option out of range.
-var ErrInvalid = errors.New("kafkalambdatest: invalid")
+// ErrInvalidOption is matched (errors.Is) by every error this package
+// returns for a bad argument or option: a record that cannot be built as
+// asked, a cluster option out of range; the message starts
+// "kafkalambdatest: invalid option: ". It is the same sentinel as
+// kafkalambda.ErrInvalidOption, which every package of the module exports
+// under this name.
+var ErrInvalidOption = invalid.ErrOption
 
 // DefaultBaseTime is the timestamp, in Unix milliseconds, of the first
 // record of an event built without [BaseTime]: 2023-11-14T22:13:20Z. Each
@@ -195,7 +198,7 @@ func (b *EventBuilder[K, V]) Build(ctx context.Context) (*kafkalambda.Event, err
 		}
 		for i, pr := range p.recs {
 			if i > 0 && pr.offset <= p.recs[i-1].offset {
-				return nil, fmt.Errorf("%w: %s offsets do not increase (%d after %d)", ErrInvalid, out.Key, pr.offset, p.recs[i-1].offset)
+				return nil, fmt.Errorf("kafkalambdatest: %w: %s offsets do not increase (%d after %d)", ErrInvalidOption, out.Key, pr.offset, p.recs[i-1].offset)
 			}
 			raw, err := b.raw(ctx, p, pr)
 			if err != nil {
@@ -234,11 +237,11 @@ func (b *EventBuilder[K, V]) raw(ctx context.Context, p *pendingPartition[K, V],
 	}
 	raw.Key, raw.KeySchema, err = sourceMode(key, b.cfg.keyFormat)
 	if err != nil {
-		return raw, fmt.Errorf("%w: key of %s-%d@%d: %w", ErrInvalid, p.topic, p.partition, pr.offset, err)
+		return raw, fmt.Errorf("kafkalambdatest: %w: key of %s-%d@%d: %w", ErrInvalidOption, p.topic, p.partition, pr.offset, err)
 	}
 	raw.Value, raw.ValueSchema, err = sourceMode(value, b.cfg.valueFormat)
 	if err != nil {
-		return raw, fmt.Errorf("%w: value of %s-%d@%d: %w", ErrInvalid, p.topic, p.partition, pr.offset, err)
+		return raw, fmt.Errorf("kafkalambdatest: %w: value of %s-%d@%d: %w", ErrInvalidOption, p.topic, p.partition, pr.offset, err)
 	}
 	return raw, nil
 }

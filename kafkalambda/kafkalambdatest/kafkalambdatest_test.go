@@ -114,8 +114,8 @@ func TestEventSchemaMetadata(t *testing.T) {
 	_, err = kafkalambdatest.NewEvent(serde.String(), serde.String(), kafkalambdatest.SchemaMetadata("", "AVRO")).
 		Add("trades", 0, kafkalambdatest.Record[string, string]{Value: "plain"}).
 		Payload(ctx)
-	if !errors.Is(err, kafkalambdatest.ErrInvalid) || !errors.Is(err, serde.ErrMagicByte) {
-		t.Fatalf("want ErrInvalid and serde.ErrMagicByte (serde.ParseHeader's), got %v", err)
+	if !errors.Is(err, kafkalambdatest.ErrInvalidOption) || !errors.Is(err, serde.ErrMagicByte) {
+		t.Fatalf("want ErrInvalidOption and serde.ErrMagicByte (serde.ParseHeader's), got %v", err)
 	}
 }
 
@@ -125,8 +125,8 @@ func TestEventOffsetsMustIncrease(t *testing.T) {
 		AddAt("t", 0, 5, kafkalambdatest.Record[string, string]{}).
 		AddAt("t", 0, 5, kafkalambdatest.Record[string, string]{}).
 		Payload(context.Background())
-	if !errors.Is(err, kafkalambdatest.ErrInvalid) {
-		t.Fatalf("want ErrInvalid, got %v", err)
+	if !errors.Is(err, kafkalambdatest.ErrInvalidOption) {
+		t.Fatalf("want ErrInvalidOption, got %v", err)
 	}
 }
 
@@ -246,8 +246,8 @@ func TestClusterTLS(t *testing.T) {
 
 func TestStartClusterOptions(t *testing.T) {
 	t.Parallel()
-	if _, err := kafkalambdatest.StartCluster(context.Background(), kafkalambdatest.WithBrokers(0)); !errors.Is(err, kafkalambdatest.ErrInvalid) {
-		t.Fatalf("want ErrInvalid, got %v", err)
+	if _, err := kafkalambdatest.StartCluster(context.Background(), kafkalambdatest.WithBrokers(0)); !errors.Is(err, kafkalambdatest.ErrInvalidOption) {
+		t.Fatalf("want ErrInvalidOption, got %v", err)
 	}
 	c, err := kafkalambdatest.StartCluster(context.Background(), kafkalambdatest.WithBrokers(2), kafkalambdatest.WithDefaultPartitions(4),
 		kafkalambdatest.WithRegistryAuth("u", "p"))
