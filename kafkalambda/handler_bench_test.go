@@ -20,8 +20,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/kafkalambda/kafka-lambda-go/internal/benchkit"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
-	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
@@ -94,7 +94,7 @@ func BenchmarkHandler(b *testing.B) {
 		payload := jsonEvent(n)
 		h := newBenchHandler(b)
 		name := fmt.Sprintf("records=%d", n)
-		t := kafkalambdatest.Timings{}
+		t := benchkit.Timings{}
 		t.Run(b, name+"/impl=kafkalambda", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -111,7 +111,7 @@ func BenchmarkHandler(b *testing.B) {
 				}
 			}
 		})
-		t.Ratio(b, name+"/ratio", kafkalambdatest.Ratio{Num: name + "/impl=naive", Den: name + "/impl=kafkalambda", Unit: "naive/ours"})
+		t.Ratio(b, name+"/ratio", benchkit.Ratio{Num: name + "/impl=naive", Den: name + "/impl=kafkalambda", Unit: "naive/ours"})
 	}
 }
 

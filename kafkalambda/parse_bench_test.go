@@ -19,8 +19,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/kafkalambda/kafka-lambda-go/internal/benchkit"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
-	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 )
 
 // benchEvent builds an MSK event of n records over 3 partitions with
@@ -138,7 +138,7 @@ func BenchmarkParseEvent(b *testing.B) {
 		payload := benchEvent(size.records, size.value)
 		fields := base64Fields(b, payload)
 		dst := make([]byte, len(payload))
-		t := kafkalambdatest.Timings{}
+		t := benchkit.Timings{}
 		t.Run(b, size.name+"/impl=kafkalambda", func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(payload)))
@@ -161,7 +161,7 @@ func BenchmarkParseEvent(b *testing.B) {
 				parseNaive(b, payload)
 			}
 		})
-		t.Ratio(b, size.name+"/ratio", kafkalambdatest.Ratio{Num: size.name + "/impl=kafkalambda", Den: size.name + "/impl=base64-floor", Unit: "x-floor"},
-			kafkalambdatest.Ratio{Num: size.name + "/impl=events.KafkaEvent", Den: size.name + "/impl=kafkalambda", Unit: "naive/ours"})
+		t.Ratio(b, size.name+"/ratio", benchkit.Ratio{Num: size.name + "/impl=kafkalambda", Den: size.name + "/impl=base64-floor", Unit: "x-floor"},
+			benchkit.Ratio{Num: size.name + "/impl=events.KafkaEvent", Den: size.name + "/impl=kafkalambda", Unit: "naive/ours"})
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
+	"github.com/kafkalambda/kafka-lambda-go/internal/benchkit"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
@@ -103,7 +104,7 @@ func compare[V any](b *testing.B, name string, values serde.Deserializer[V], pay
 	if err := naive(payload, decode); err != nil {
 		b.Fatal(err)
 	}
-	t := kafkalambdatest.Timings{}
+	t := benchkit.Timings{}
 	t.Run(b, name+"/impl=kafkalambda", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -120,7 +121,7 @@ func compare[V any](b *testing.B, name string, values serde.Deserializer[V], pay
 			}
 		}
 	})
-	t.Ratio(b, name+"/ratio", kafkalambdatest.Ratio{Num: name + "/impl=naive", Den: name + "/impl=kafkalambda", Unit: "naive/ours"})
+	t.Ratio(b, name+"/ratio", benchkit.Ratio{Num: name + "/impl=naive", Den: name + "/impl=kafkalambda", Unit: "naive/ours"})
 }
 
 func BenchmarkInvocation(b *testing.B) {

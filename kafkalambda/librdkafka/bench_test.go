@@ -19,8 +19,8 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/kafkalambda/kafka-lambda-go/internal/benchkit"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
-	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
@@ -110,7 +110,7 @@ func (pb *producerBench) invoke(b *testing.B) {
 
 func BenchmarkProducer(b *testing.B) {
 	pb := setupProducerBench(b)
-	t := kafkalambdatest.Timings{}
+	t := benchkit.Timings{}
 	t.Run(b, "impl=kafkalambda", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -125,5 +125,5 @@ func BenchmarkProducer(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchBatch), "ns/record")
 	})
-	t.Ratio(b, "ratio", kafkalambdatest.Ratio{Num: "impl=kafkalambda", Den: "impl=confluent-raw", Unit: "ours/raw"})
+	t.Ratio(b, "ratio", benchkit.Ratio{Num: "impl=kafkalambda", Den: "impl=confluent-raw", Unit: "ours/raw"})
 }

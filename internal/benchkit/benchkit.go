@@ -1,4 +1,7 @@
-package kafkalambdatest
+// Package benchkit is the module's benchmark harness: it compares
+// implementations measured in the same run, as BENCHMARKS.md reports them.
+// It is for this module's benchmarks only.
+package benchkit
 
 import "testing"
 
@@ -6,10 +9,10 @@ import "testing"
 // a sub-benchmark and records its ns/op, and Ratio adds a last
 // sub-benchmark that reports their ratios as metrics, e.g.
 //
-//	t := kafkalambdatest.Timings{}
+//	t := benchkit.Timings{}
 //	t.Run(b, "impl=ours", func(b *testing.B) { for b.Loop() { ... } })
 //	t.Run(b, "impl=before", func(b *testing.B) { for b.Loop() { ... } })
-//	t.Ratio(b, "ratio", kafkalambdatest.Ratio{Num: "impl=before", Den: "impl=ours", Unit: "speedup"})
+//	t.Ratio(b, "ratio", benchkit.Ratio{Num: "impl=before", Den: "impl=ours", Unit: "speedup"})
 //
 // Each implementation runs on its own, not interleaved with the others, so
 // that the garbage one makes is not collected while another is timed; the
