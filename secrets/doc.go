@@ -90,10 +90,11 @@
 //     …) go to the ConfigMap unchanged; numbers written as integers
 //     become ints, other numbers (0.5, 1e3, integers beyond the int range)
 //     are passed as their text, as the secret writes them (librdkafka
-//     parses them); booleans become bools. Keys that librdkafka
-//     [LibrdkafkaVersion] does not accept are reported together, by name,
-//     in an [*UnknownKeysError] (see [KnownKafkaKey]); with
-//     plugin.library.paths set every key passes.
+//     parses them); booleans become bools. Keys that librdkafka does not
+//     accept (the version bundled with the confluent-kafka-go in go.mod,
+//     which the error names; the go.* settings the Go client reads itself
+//     are accepted too) are reported together, by name, in an
+//     [*UnknownKeysError]; with plugin.library.paths set every key passes.
 //     A property with two names appears once, under the Java client's name:
 //     bootstrap.servers (for metadata.broker.list), sasl.mechanism
 //     (sasl.mechanisms), acks (request.required.acks), linger.ms

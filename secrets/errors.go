@@ -146,8 +146,8 @@ func (e *Error) FailureClass() string {
 }
 
 // UnknownKeysError lists the secret's keys that librdkafka (the version
-// bundled with confluent-kafka-go, see [LibrdkafkaVersion]) does not accept.
-// It matches [ErrUnknownKey].
+// bundled with the confluent-kafka-go in go.mod, which Error names) does
+// not accept. It matches [ErrUnknownKey].
 type UnknownKeysError struct {
 	Keys []string // sorted
 }
@@ -157,7 +157,7 @@ func (e *UnknownKeysError) Error() string {
 	for i, k := range e.Keys {
 		quoted[i] = strconv.Quote(k)
 	}
-	return ErrUnknownKey.Error() + "s (librdkafka " + LibrdkafkaVersion + "): " + strings.Join(quoted, ", ")
+	return ErrUnknownKey.Error() + "s (librdkafka " + librdkafkaVersion + "): " + strings.Join(quoted, ", ")
 }
 
 // Unwrap returns [ErrUnknownKey].

@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// LibrdkafkaVersion is the librdkafka version whose configuration properties
-// [KnownKafkaKey] accepts: the one bundled with the confluent-kafka-go
+// librdkafkaVersion is the librdkafka version whose configuration properties
+// knownKafkaKey accepts: the one bundled with the confluent-kafka-go
 // version in go.mod (v2.11.1 bundles librdkafka 2.11.1).
 //
 // The list holds every property that librdkafka 2.11.1 lets
@@ -20,10 +20,10 @@ import (
 // enable.sparse.connections, enable_sasl_queue, metadata.request.timeout.ms,
 // test.mock.*). TestKnownKafkaKeysMatchLinkedLibrdkafka probes every name
 // against the librdkafka that is actually linked and fails when the linked
-// version differs from LibrdkafkaVersion, so a confluent-kafka-go upgrade
+// version differs from librdkafkaVersion, so a confluent-kafka-go upgrade
 // forces this list to be refreshed: take the new version's CONFIGURATION.md,
 // apply the same rules, and run that test.
-const LibrdkafkaVersion = "2.11.1"
+const librdkafkaVersion = "2.11.1"
 
 // goClientKeys are the confluent-kafka-go producer settings that the Go
 // client consumes itself (they never reach librdkafka). go.logs.channel is
@@ -37,12 +37,12 @@ go.logs.channel.enable
 go.produce.channel.size
 `
 
-// KnownKafkaKey reports whether a producer ConfigMap may hold key: a
-// property librdkafka [LibrdkafkaVersion] accepts (see [KnownKafkaKeys]),
+// knownKafkaKey reports whether a producer ConfigMap may hold key: a
+// property librdkafka librdkafkaVersion accepts (see knownKafkaKeys),
 // or a confluent-kafka-go producer setting (go.batch.producer,
 // go.delivery.reports, go.delivery.report.fields, go.events.channel.size,
 // go.produce.channel.size, go.logs.channel.enable).
-func KnownKafkaKey(key string) bool {
+func knownKafkaKey(key string) bool {
 	if key == "" || strings.ContainsAny(key, "\n\t ") {
 		return false
 	}
@@ -50,8 +50,8 @@ func KnownKafkaKey(key string) bool {
 	return strings.Contains(librdkafkaProperties, k) || strings.Contains(goClientKeys, k)
 }
 
-// KnownKafkaKeys returns every key [KnownKafkaKey] accepts, sorted.
-func KnownKafkaKeys() []string {
+// knownKafkaKeys returns every key knownKafkaKey accepts, sorted.
+func knownKafkaKeys() []string {
 	keys := append(strings.Fields(librdkafkaProperties), strings.Fields(goClientKeys)...)
 	slices.Sort(keys)
 	return keys

@@ -203,7 +203,7 @@ func mapKafka(id string, f fields, bootstrap string) (map[string]any, error) {
 		switch {
 		case isRegistryKey(k), isESMKey(k), k == keyJAAS:
 			continue
-		case !KnownKafkaKey(k) && !plugins:
+		case !knownKafkaKey(k) && !plugins:
 			// With plugin.library.paths set, plugins may define their own
 			// properties: pass everything through and let librdkafka decide.
 			unknown = append(unknown, k)
