@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkalambda/kafka-lambda-go/esm"
@@ -62,7 +63,7 @@ func benchESM(b *testing.B, fn string, parts int32) {
 			b.Fatal(err)
 		}
 	}
-	var handler esm.Handler = parseOnly{}
+	var handler lambda.Handler = parseOnly{}
 	if fn == "kafkalambda" {
 		handler = newPipeline(b, c, kafkalambda.FailBatch(), nil)
 	}

@@ -8,11 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
-	"runtime/debug"
-	"time"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -49,67 +45,6 @@ type Result struct {
 	// StatusCode and ExecutedVersion are as the Invoke API reports them.
 	StatusCode      int
 	ExecutedVersion string
-}
-
-// Handler is the function in process: aws-lambda-go's lambda.Handler (and
-// kafkalambda's Handler) satisfy it.
-type Handler interface {
-	Invoke(ctx context.Context, payload []byte) ([]byte, error)
-}
-
-// HandlerTarget invokes a Handler in the same process, as the Lambda runtime
-// would: the context carries a deadline (Timeout) and a lambdacontext with a
-// fresh request id and FunctionARN. An error returned by the handler, or a
-// panic, is a function error ("Unhandled") with the error document the
-// runtime writes ({"errorMessage", "errorType"}).
-type HandlerTarget struct {
-	Handler Handler
-	// Timeout is the function timeout (default 60 s).
-	Timeout time.Duration
-	// FunctionARN is the InvokedFunctionArn of the lambdacontext (default
-	// DefaultFunctionARN).
-	FunctionARN string
-}
-
-var _ Target = (*HandlerTarget)(nil)
-
-// Invoke calls the handler. It never returns an error: whatever the handler
-// does is the function's outcome.
-func (t *HandlerTarget) Invoke(ctx context.Context, payload []byte) (res Result, _ error) {
-	timeout := t.Timeout
-	if timeout <= 0 {
-		timeout = 60 * time.Second
-	}
-	arn := t.FunctionARN
-	if arn == "" {
-		arn = DefaultFunctionARN
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	res = Result{RequestID: newRequestID(), StatusCode: 200, ExecutedVersion: "$LATEST"}
-	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: res.RequestID, InvokedFunctionArn: arn})
-	defer func() {
-		if v := recover(); v != nil {
-			res.FunctionError = "Unhandled"
-			res.Payload = errorDocument(fmt.Sprint(v), "panic", debug.Stack())
-		}
-	}()
-	out, err := t.Handler.Invoke(ctx, payload)
-	if err != nil {
-		res.FunctionError = "Unhandled"
-		res.Payload = errorDocument(err.Error(), errorTypeOf(err), nil)
-		return res, nil
-	}
-	res.Payload = out
-	return res, nil
-}
-
-func errorTypeOf(err error) string {
-	t := reflect.TypeOf(err)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	return t.Name()
 }
 
 func errorDocument(msg, typ string, stack []byte) []byte {
