@@ -53,19 +53,19 @@ import (
 
 // Protocol constants, as the real service and extension use them.
 const (
-	// TargetGetSecretValue is the X-Amz-Target of GetSecretValue.
-	TargetGetSecretValue = "secretsmanager.GetSecretValue"
-	// TargetDescribeSecret is the X-Amz-Target of DescribeSecret.
-	TargetDescribeSecret = "secretsmanager.DescribeSecret"
-	// ContentType is the awsJson1.1 content type.
-	ContentType = "application/x-amz-json-1.1"
-	// ExtensionPath is the extension's Secrets Manager endpoint.
-	ExtensionPath = "/secretsmanager/get"
-	// ExtensionTokenHeader carries AWS_SESSION_TOKEN to the extension.
-	ExtensionTokenHeader = "X-Aws-Parameters-Secrets-Token"
-	// DefaultSessionToken is the token the extension endpoint accepts; see
+	// targetGetSecretValue is the X-Amz-Target of GetSecretValue.
+	targetGetSecretValue = "secretsmanager.GetSecretValue"
+	// targetDescribeSecret is the X-Amz-Target of DescribeSecret.
+	targetDescribeSecret = "secretsmanager.DescribeSecret"
+	// contentType is the awsJson1.1 content type.
+	contentType = "application/x-amz-json-1.1"
+	// extensionPath is the extension's Secrets Manager endpoint.
+	extensionPath = "/secretsmanager/get"
+	// extensionTokenHeader carries AWS_SESSION_TOKEN to the extension.
+	extensionTokenHeader = "X-Aws-Parameters-Secrets-Token"
+	// sessionToken is the token the extension endpoint accepts; see
 	// [Server.SessionToken].
-	DefaultSessionToken = "secretstest-session-token"
+	sessionToken = "secretstest-session-token"
 	// Account is the account id in the ARNs the server makes.
 	Account = "123456789012"
 )
@@ -193,9 +193,9 @@ func (s *Server) Port() string {
 }
 
 // SessionToken is the token the extension endpoint requires in
-// X-Aws-Parameters-Secrets-Token, [DefaultSessionToken]: the value for
-// AWS_SESSION_TOKEN.
-func (s *Server) SessionToken() string { return DefaultSessionToken }
+// X-Aws-Parameters-Secrets-Token: the value for AWS_SESSION_TOKEN. It is
+// the same for every Server.
+func (s *Server) SessionToken() string { return sessionToken }
 
 // PutString stores a new version of the secret holding SecretString v and
 // makes it AWSCURRENT (the previous current version becomes AWSPREVIOUS), as
@@ -299,7 +299,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/":
 		s.serveJSON(w, r)
-	case r.Method == http.MethodGet && r.URL.Path == ExtensionPath:
+	case r.Method == http.MethodGet && r.URL.Path == extensionPath:
 		s.serveExtension(w, r)
 	default:
 		http.NotFound(w, r)
@@ -310,9 +310,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request) {
 	req := Request{}
 	switch r.Header.Get("X-Amz-Target") {
-	case TargetGetSecretValue:
+	case targetGetSecretValue:
 		req.Op = OpGetSecretValue
-	case TargetDescribeSecret:
+	case targetDescribeSecret:
 		req.Op = OpDescribeSecret
 	default:
 		s.writeError(w, &req, http.StatusBadRequest, "UnknownOperationException", "unknown X-Amz-Target")
@@ -329,8 +329,8 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.SecretID = in.SecretID
-	if !strings.HasPrefix(r.Header.Get("Content-Type"), ContentType) {
-		s.writeError(w, &req, http.StatusBadRequest, "SerializationException", "Content-Type must be "+ContentType)
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), contentType) {
+		s.writeError(w, &req, http.StatusBadRequest, "SerializationException", "Content-Type must be "+contentType)
 		return
 	}
 	var ok bool
@@ -345,10 +345,10 @@ func (s *Server) serveJSON(w http.ResponseWriter, r *http.Request) {
 // serveExtension answers the Parameters and Secrets Lambda Extension protocol.
 func (s *Server) serveExtension(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	req := Request{Op: OpExtensionGet, SecretID: q.Get("secretId"), Token: r.Header.Get(ExtensionTokenHeader)}
+	req := Request{Op: OpExtensionGet, SecretID: q.Get("secretId"), Token: r.Header.Get(extensionTokenHeader)}
 	s.arrived(req.Op)
 	if req.Token == "" || req.Token != s.SessionToken() {
-		s.writeError(w, &req, http.StatusUnauthorized, "UnauthorizedException", "missing or wrong "+ExtensionTokenHeader)
+		s.writeError(w, &req, http.StatusUnauthorized, "UnauthorizedException", "missing or wrong "+extensionTokenHeader)
 		return
 	}
 	if req.SecretID == "" {
@@ -407,7 +407,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, req *Request, ve
 		return
 	}
 	s.record(req, http.StatusOK)
-	w.Header().Set("Content-Type", ContentType)
+	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("X-Amzn-Requestid", "secretstest")
 	_, _ = w.Write(body)
 }
@@ -488,7 +488,7 @@ func describe(sec *secret) describeJSON {
 func (s *Server) writeError(w http.ResponseWriter, req *Request, status int, code, msg string) {
 	s.record(req, status)
 	body, _ := json.Marshal(map[string]string{"__type": code, "message": msg})
-	w.Header().Set("Content-Type", ContentType)
+	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("X-Amzn-Errortype", code)
 	w.Header().Set("X-Amzn-Requestid", "secretstest")
 	w.WriteHeader(status)
