@@ -9,39 +9,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kafkalambda/kafka-lambda-go/internal/syncbuf"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 )
 
-// lockedBuffer is an io.Writer the command writes to while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// events parses the lines printed so far.
-func (l *lockedBuffer) events(t *testing.T) []*kafkalambda.Event {
+// printedEvents parses the lines the command has printed to stdout so far.
+func printedEvents(t *testing.T, stdout *syncbuf.Buffer) []*kafkalambda.Event {
 	t.Helper()
 	var out []*kafkalambda.Event
-	sc := bufio.NewScanner(strings.NewReader(l.String()))
+	sc := bufio.NewScanner(strings.NewReader(stdout.String()))
 	sc.Buffer(nil, 8<<20)
 	for sc.Scan() {
 		ev, err := kafkalambda.ParseEvent(sc.Bytes())
@@ -57,8 +39,8 @@ func env(m map[string]string) func(string) string { return func(k string) string
 
 // runCommand runs the command until stop is called, which returns its exit
 // status.
-func runCommand(args []string, getenv func(string) string) (stdout, stderr *lockedBuffer, stop func() int) {
-	stdout, stderr = &lockedBuffer{}, &lockedBuffer{}
+func runCommand(args []string, getenv func(string) string) (stdout, stderr *syncbuf.Buffer, stop func() int) {
+	stdout, stderr = &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, args, getenv, stdout, stderr) }()
@@ -73,11 +55,11 @@ func runCommand(args []string, getenv func(string) string) (stdout, stderr *lock
 	}
 }
 
-func waitEvents(t *testing.T, out *lockedBuffer, records int) []*kafkalambda.Event {
+func waitEvents(t *testing.T, out *syncbuf.Buffer, records int) []*kafkalambda.Event {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		evs := out.events(t)
+		evs := printedEvents(t, out)
 		n := 0
 		for _, ev := range evs {
 			n += ev.Len()

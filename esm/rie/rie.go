@@ -13,7 +13,6 @@
 package rie
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,6 +25,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/kafkalambda/kafka-lambda-go/internal/syncbuf"
 )
 
 // Module is the emulator the package builds: the command's import path at
@@ -120,7 +121,7 @@ type Emulator struct {
 	// the function's name there is "function".
 	Endpoint string
 	cmd      *exec.Cmd
-	out      *lockedBuffer
+	out      *syncbuf.Buffer
 	once     sync.Once
 	exited   chan struct{} // closed when the emulator's process has ended
 	waitErr  error         // how it ended; read after exited is closed
@@ -162,7 +163,7 @@ func Start(ctx context.Context, bootstrap string, opts ...Option) (*Emulator, er
 	if err != nil {
 		return nil, err
 	}
-	e := &Emulator{Endpoint: "http://" + addr, out: &lockedBuffer{}}
+	e := &Emulator{Endpoint: "http://" + addr, out: &syncbuf.Buffer{}}
 	// The emulator's own listener and the Runtime API it gives the
 	// function both get a port of their own, so emulators can run side by
 	// side.
@@ -225,21 +226,4 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
