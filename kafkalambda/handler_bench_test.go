@@ -1,16 +1,14 @@
 package kafkalambda_test
 
-// Benchmark of a whole invocation (parse, deserialize, a no-op Process)
-// with JSON values against the naive hand-written handler: events.KafkaEvent
-// with encoding/json, then base64 and json.Unmarshal per value. Run:
+// How a whole invocation (parse, deserialize, a no-op Process) with JSON
+// values grows with the number of records. The comparison of an invocation
+// against the hand-written handler is internal/bench's BenchmarkInvocation.
+// Run:
 //
-//	go test -run '^$' -bench 'Handler' -benchmem ./kafkalambda/
-//
-// Each size ends with a ratio row: naive/ours (target ≥ 4, aim 5).
+//	go test -run '^$' -bench 'HandlerScaling' -benchmem ./kafkalambda/
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -18,9 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/kafkalambda/kafka-lambda-go/internal/benchkit"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
@@ -61,58 +56,6 @@ func newBenchHandler(b *testing.B) *kafkalambda.Handler[string, benchTrade] {
 		b.Fatal(err)
 	}
 	return h
-}
-
-// naiveHandler is what a Go team writes by hand today.
-func naiveHandler(ctx context.Context, payload []byte) error {
-	var ev events.KafkaEvent
-	if err := json.Unmarshal(payload, &ev); err != nil {
-		return err
-	}
-	for _, recs := range ev.Records {
-		for _, r := range recs {
-			key, err := base64.StdEncoding.DecodeString(r.Key)
-			if err != nil {
-				return err
-			}
-			raw, err := base64.StdEncoding.DecodeString(r.Value)
-			if err != nil {
-				return err
-			}
-			var t benchTrade
-			if err := json.Unmarshal(raw, &t); err != nil {
-				return err
-			}
-			_, _ = key, t
-		}
-	}
-	return nil
-}
-
-func BenchmarkHandler(b *testing.B) {
-	for _, n := range []int{100, 10000} {
-		payload := jsonEvent(n)
-		h := newBenchHandler(b)
-		name := fmt.Sprintf("records=%d", n)
-		t := benchkit.Timings{}
-		t.Run(b, name+"/impl=kafkalambda", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := h.Invoke(context.Background(), payload); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		t.Run(b, name+"/impl=naive", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := naiveHandler(context.Background(), payload); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		t.Ratio(b, name+"/ratio", benchkit.Ratio{Num: name + "/impl=naive", Den: name + "/impl=kafkalambda", Unit: "naive/ours"})
-	}
 }
 
 // BenchmarkHandlerScaling shows how time and memory grow with the number of
