@@ -122,43 +122,97 @@ func TestHandlerNeverDeserializesNull(t *testing.T) {
 	}
 }
 
+// WithConcurrency(n) keeps exactly min(n, partitions not done) partitions
+// in flight: never more (the upper bound), and never fewer while work is
+// left (the lower bound: n is reached). Every Process call blocks until the
+// test lets one record go; at each step synctest.Wait returns once every
+// goroutine of the handler is blocked, so the records then inside Process
+// are all the partitions in flight, and the count is exact, not a race
+// against a sleep. Records of a partition still come one at a time, in
+// offset order.
 func TestHandlerConcurrentPartitionsKeepOrder(t *testing.T) {
 	t.Parallel()
+	const n, partitions, perPartition = 3, 8, 4
 	parts := map[string][]kafkalambda.RawRecord{}
-	for p := range 8 {
-		for o := range 50 {
+	for p := range partitions {
+		for o := range perPartition {
 			parts[fmt.Sprintf("t-%d", p)] = append(parts[fmt.Sprintf("t-%d", p)], rec(int64(o), "k", "v"))
 		}
 	}
 	payload := event(t, parts)
-	var mu sync.Mutex
-	last := map[int32]int64{}
-	active, maxActive := 0, 0
-	h, err := kafkalambda.NewHandler(serde.String(), serde.String(),
-		func(ctx context.Context, r *kafkalambda.Record[string, string]) error {
+	synctest.Test(t, func(t *testing.T) {
+		var (
+			mu        sync.Mutex
+			inProcess = map[int32]bool{} // partitions with a record inside Process
+			done      = map[int32]int{}  // records finished, per partition
+			last      = map[int32]int64{}
+			maxIn     int
+		)
+		next := make(chan struct{})  // one send lets one Process call return
+		abort := make(chan struct{}) // closed lets them all return, after a failure
+		h, err := kafkalambda.NewHandler(serde.String(), serde.String(),
+			func(ctx context.Context, r *kafkalambda.Record[string, string]) error {
+				mu.Lock()
+				if prev, ok := last[r.Partition]; ok && r.Offset != prev+1 {
+					t.Errorf("partition %d: offset %d after %d", r.Partition, r.Offset, prev)
+				}
+				if inProcess[r.Partition] {
+					t.Errorf("partition %d: two records in Process at once", r.Partition)
+				}
+				last[r.Partition] = r.Offset
+				inProcess[r.Partition] = true
+				maxIn = max(maxIn, len(inProcess))
+				mu.Unlock()
+				select {
+				case <-next:
+				case <-abort:
+				}
+				mu.Lock()
+				delete(inProcess, r.Partition)
+				done[r.Partition]++
+				mu.Unlock()
+				return nil
+			}, kafkalambda.WithConcurrency(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		invoked := make(chan error, 1)
+		go func() {
+			_, err := h.Invoke(context.Background(), payload)
+			invoked <- err
+		}()
+		for step := range partitions * perPartition {
+			synctest.Wait()
 			mu.Lock()
-			if prev, ok := last[r.Partition]; ok && r.Offset != prev+1 {
-				t.Errorf("partition %d: offset %d after %d", r.Partition, r.Offset, prev)
+			unfinished := partitions
+			for _, d := range done {
+				if d == perPartition {
+					unfinished--
+				}
 			}
-			last[r.Partition] = r.Offset
-			active++
-			maxActive = max(maxActive, active)
+			in := len(inProcess)
 			mu.Unlock()
-			time.Sleep(50 * time.Microsecond)
-			mu.Lock()
-			active--
-			mu.Unlock()
-			return nil
-		}, kafkalambda.WithConcurrency(3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.Invoke(context.Background(), payload); err != nil {
-		t.Fatal(err)
-	}
-	if len(last) != 8 || maxActive > 3 {
-		t.Errorf("partitions %d, at most %d at once (want 8, ≤3)", len(last), maxActive)
-	}
+			if want := min(n, unfinished); in != want {
+				t.Errorf("step %d: %d partitions in flight, want %d (concurrency %d, %d partitions not done)",
+					step, in, want, n, unfinished)
+				close(abort)
+				<-invoked
+				return
+			}
+			next <- struct{}{}
+		}
+		if err := <-invoked; err != nil {
+			t.Fatal(err)
+		}
+		if len(last) != partitions || maxIn != n {
+			t.Errorf("%d partitions processed, at most %d at once; want %d, exactly %d", len(last), maxIn, partitions, n)
+		}
+		for p, d := range done {
+			if d != perPartition {
+				t.Errorf("partition %d: %d records processed, want %d", p, d, perPartition)
+			}
+		}
+	})
 }
 
 func TestHandlerFailBatch(t *testing.T) {
