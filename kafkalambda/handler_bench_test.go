@@ -16,20 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafkalambda/kafka-lambda-go/internal/benchkit"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
-
-// benchTrade is a user trade as JSON, ~200 bytes.
-type benchTrade struct {
-	UserID   string `json:"userid"`
-	RegionID string `json:"regionid"`
-	Quantity int32  `json:"quantity"`
-	Symbol   string `json:"symbol"`
-	Price    int32  `json:"price"`
-	Account  string `json:"account"`
-	Side     string `json:"side"`
-}
 
 func jsonEvent(n int) []byte {
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -40,7 +30,7 @@ func jsonEvent(n int) []byte {
 	}
 	for i := range n {
 		pt := &ev.Partitions[i%3]
-		v, _ := json.Marshal(benchTrade{UserID: fmt.Sprintf("User_%d", rng.IntN(9)), RegionID: "Region_3",
+		v, _ := json.Marshal(benchkit.Trade{UserID: fmt.Sprintf("User_%d", rng.IntN(9)), RegionID: "Region_3",
 			Quantity: rng.Int32N(5000), Symbol: "ZVZZT", Price: rng.Int32N(1000), Account: "ABC123", Side: "BUY"})
 		pt.Records = append(pt.Records, kafkalambda.RawRecord{Topic: pt.Topic, Partition: pt.Partition,
 			Offset: int64(i / 3), Timestamp: time.UnixMilli(1700000000000), TimestampType: kafkalambda.TimestampCreateTime,
@@ -49,9 +39,9 @@ func jsonEvent(n int) []byte {
 	return ev.AppendJSON(nil)
 }
 
-func newBenchHandler(b *testing.B) *kafkalambda.Handler[string, benchTrade] {
-	h, err := kafkalambda.NewHandler(serde.String(), serde.JSON[benchTrade](),
-		func(ctx context.Context, r *kafkalambda.Record[string, benchTrade]) error { return nil })
+func newBenchHandler(b *testing.B) *kafkalambda.Handler[string, benchkit.Trade] {
+	h, err := kafkalambda.NewHandler(serde.String(), serde.JSON[benchkit.Trade](),
+		func(ctx context.Context, r *kafkalambda.Record[string, benchkit.Trade]) error { return nil })
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -32,28 +32,6 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
-// jsonTrade is a user trade as JSON, ~200 bytes.
-type jsonTrade struct {
-	UserID   string `json:"userid"`
-	RegionID string `json:"regionid"`
-	Quantity int32  `json:"quantity"`
-	Symbol   string `json:"symbol"`
-	Price    int32  `json:"price"`
-	Account  string `json:"account"`
-	Side     string `json:"side"`
-}
-
-// avroTrade is a user trade as Avro.
-type avroTrade struct {
-	UserID   string `avro:"userid"`
-	RegionID string `avro:"regionid"`
-	Quantity int32  `avro:"quantity"`
-	Symbol   string `avro:"symbol"`
-	Price    int32  `avro:"price"`
-	Account  string `avro:"account"`
-	Side     string `avro:"side"`
-}
-
 const avroTradeSchema = `{"type":"record","name":"UserTrade","namespace":"bench","fields":[
  {"name":"userid","type":"string"},{"name":"regionid","type":"string"},{"name":"quantity","type":"int"},
  {"name":"symbol","type":"string"},{"name":"price","type":"int"},{"name":"account","type":"string"},
@@ -63,8 +41,10 @@ const avroTradeSchema = `{"type":"record","name":"UserTrade","namespace":"bench"
 // measured at 100 and 10,000.
 const records = 1000
 
-func trade(i int) (string, int32, int32) {
-	return fmt.Sprintf("User_%d", i%9), int32(100 + i%5000), int32(10 + i%990)
+// trade is the i-th trade of an event.
+func trade(i int) benchkit.Trade {
+	return benchkit.Trade{UserID: fmt.Sprintf("User_%d", i%9), RegionID: "Region_3", Quantity: int32(100 + i%5000),
+		Symbol: "ZVZZT", Price: int32(10 + i%990), Account: "ABC123", Side: "BUY"}
 }
 
 // event builds an event of n records over 3 partitions with values
@@ -73,8 +53,7 @@ func event[V any](b *testing.B, n int, values serde.Serializer[V], value func(i 
 	b.Helper()
 	ev := kafkalambdatest.NewEvent(serde.String(), values, kafkalambdatest.MSK("arn:aws:kafka:us-east-1:1:cluster/c/u"))
 	for i := range n {
-		user, _, _ := trade(i)
-		ev.Add("user_trades", int32(i%3), kafkalambdatest.Record[string, V]{Key: user, Value: value(i)})
+		ev.Add("user_trades", int32(i%3), kafkalambdatest.Record[string, V]{Key: trade(i).UserID, Value: value(i)})
 	}
 	payload, err := ev.Payload(context.Background())
 	if err != nil {
@@ -145,30 +124,27 @@ func BenchmarkInvocation(b *testing.B) {
 
 	// JSON values, 100 and 10,000 records.
 	for _, n := range []int{100, 10000} {
-		payload := event(b, n, serde.Serializer[jsonTrade](serde.JSON[jsonTrade]()), func(i int) jsonTrade {
-			u, q, p := trade(i)
-			return jsonTrade{UserID: u, RegionID: "Region_3", Quantity: q, Symbol: "ZVZZT", Price: p, Account: "ABC123", Side: "BUY"}
-		})
-		compare(b, fmt.Sprintf("value=json/records=%d", n), serde.Deserializer[jsonTrade](serde.JSON[jsonTrade]()), payload,
-			func(raw []byte) error { var t jsonTrade; return json.Unmarshal(raw, &t) })
+		payload := event(b, n, serde.Serializer[benchkit.Trade](serde.JSON[benchkit.Trade]()), trade)
+		compare(b, fmt.Sprintf("value=json/records=%d", n), serde.Deserializer[benchkit.Trade](serde.JSON[benchkit.Trade]()), payload,
+			func(raw []byte) error { var t benchkit.Trade; return json.Unmarshal(raw, &t) })
 	}
 
 	// String values.
-	payload := event(b, records, serde.String(), func(i int) string { u, q, p := trade(i); return fmt.Sprintf("%s bought %d at %d", u, q, p) })
+	payload := event(b, records, serde.String(), func(i int) string {
+		t := trade(i)
+		return fmt.Sprintf("%s bought %d at %d", t.UserID, t.Quantity, t.Price)
+	})
 	compare(b, "value=string", serde.String(), payload, func(raw []byte) error { _ = string(raw); return nil })
 
 	// Avro values, in the Confluent wire format.
-	avroCodec, err := serde.Avro[avroTrade](reg, serde.WithSchema(avroTradeSchema))
+	avroCodec, err := serde.Avro[benchkit.Trade](reg, serde.WithSchema(avroTradeSchema))
 	if err != nil {
 		b.Fatal(err)
 	}
-	payload = event(b, records, avroCodec, func(i int) avroTrade {
-		u, q, p := trade(i)
-		return avroTrade{UserID: u, RegionID: "Region_3", Quantity: q, Symbol: "ZVZZT", Price: p, Account: "ABC123", Side: "BUY"}
-	})
+	payload = event(b, records, avroCodec, trade)
 	naiveReg := srclient.CreateSchemaRegistryClient(cluster.RegistryURL())
 	schemas := map[int]*srclient.Schema{}
-	compare(b, "value=avro", serde.Deserializer[avroTrade](avroCodec), payload, func(raw []byte) error {
+	compare(b, "value=avro", serde.Deserializer[benchkit.Trade](avroCodec), payload, func(raw []byte) error {
 		if len(raw) < 5 || raw[0] != 0 {
 			return errors.New("not the Confluent wire format")
 		}
@@ -185,7 +161,7 @@ func BenchmarkInvocation(b *testing.B) {
 			return err
 		}
 		m := native.(map[string]any)
-		t := avroTrade{UserID: m["userid"].(string), RegionID: m["regionid"].(string), Quantity: m["quantity"].(int32),
+		t := benchkit.Trade{UserID: m["userid"].(string), RegionID: m["regionid"].(string), Quantity: m["quantity"].(int32),
 			Symbol: m["symbol"].(string), Price: m["price"].(int32), Account: m["account"].(string), Side: m["side"].(string)}
 		_ = t
 		return nil
@@ -197,8 +173,9 @@ func BenchmarkInvocation(b *testing.B) {
 		b.Fatal(err)
 	}
 	payload = event(b, records, pbCodec, func(i int) *tradepb.UserTrade {
-		u, q, p := trade(i)
-		return &tradepb.UserTrade{Userid: u, Regionid: "Region_3", Quantity: q, Symbol: "ZVZZT", Price: p, Account: "ABC123", Side: "BUY"}
+		t := trade(i)
+		return &tradepb.UserTrade{Userid: t.UserID, Regionid: t.RegionID, Quantity: t.Quantity, Symbol: t.Symbol, Price: t.Price,
+			Account: t.Account, Side: t.Side}
 	})
 	compare(b, "value=protobuf", serde.Deserializer[*tradepb.UserTrade](pbCodec), payload, func(raw []byte) error {
 		// magic byte, schema id, then the message indexes: one 0 byte

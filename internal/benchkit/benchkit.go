@@ -48,3 +48,16 @@ func (t Timings) Ratio(b *testing.B, name string, ratios ...Ratio) {
 		}
 	})
 }
+
+// Trade is the value the invocation benchmarks decode: a user trade as
+// ksqlDB's datagen writes it, about 200 bytes as JSON. It carries both its
+// JSON and its Avro field names, so one type serves every format.
+type Trade struct {
+	UserID   string `json:"userid" avro:"userid"`
+	RegionID string `json:"regionid" avro:"regionid"`
+	Quantity int32  `json:"quantity" avro:"quantity"`
+	Symbol   string `json:"symbol" avro:"symbol"`
+	Price    int32  `json:"price" avro:"price"`
+	Account  string `json:"account" avro:"account"`
+	Side     string `json:"side" avro:"side"`
+}
