@@ -1,7 +1,8 @@
 // Package retry runs an operation again after failures that may go away,
 // with jittered exponential backoff, never sleeping past the context's
-// deadline. It is the module's one retry loop: serde's registry calls use
-// it; the secrets loader and the local event source mapping are to follow.
+// deadline. It is the module's one retry loop: serde's registry calls, the
+// secrets loader's fetches and the local event source mapping (esm: its
+// connect, its on-failure writes, esm/rie's wait for the emulator) use it.
 //
 // It reads time through the time package only (time.Now, timers), so a
 // testing/synctest bubble runs it on its fake clock.
@@ -26,14 +27,19 @@ type Policy struct {
 	Initial time.Duration
 	// Max caps the backoff. Below Initial means Initial.
 	Max time.Duration
+	// OnRetry, when not nil, is called before each sleep with the attempt
+	// that failed (from 1), its error and the sleep about to start: the
+	// place to log a retry. It is not called for the attempt Do gives up
+	// after. It runs on Do's goroutine.
+	OnRetry func(attempt int, err error, sleep time.Duration)
 }
 
-// Backoff returns how long to sleep after the n-th failed attempt (n >= 1)
-// before the next one: a random duration in [b/2, b], where b is Initial
-// doubled n-1 times and capped at Max ("equal jitter": the fixed half keeps
-// retries spaced out, the random half keeps callers that failed together
-// from retrying together). It is 0 when Initial is not positive.
-func (p Policy) Backoff(n int) time.Duration {
+// Ceiling returns the backoff after the n-th failed attempt (n >= 1)
+// without jitter: Initial doubled n-1 times, capped at Max; 0 when Initial
+// is not positive. [Policy.Backoff] draws from [Ceiling(n)/2, Ceiling(n)].
+// A schedule that must be exact (esm's documented batch retry backoff) uses
+// Ceiling itself.
+func (p Policy) Ceiling(n int) time.Duration {
 	if p.Initial <= 0 {
 		return 0
 	}
@@ -45,6 +51,20 @@ func (p Policy) Backoff(n int) time.Duration {
 		} else {
 			b *= 2
 		}
+	}
+	return b
+}
+
+// Backoff returns how long to sleep after the n-th failed attempt (n >= 1)
+// before the next one: a random duration in [b/2, b], where b is
+// Ceiling(n), Initial doubled n-1 times and capped at Max ("equal jitter":
+// the fixed half keeps retries spaced out, the random half keeps callers
+// that failed together from retrying together). It is 0 when Initial is not
+// positive.
+func (p Policy) Backoff(n int) time.Duration {
+	b := p.Ceiling(n)
+	if b <= 0 {
+		return 0
 	}
 	return b/2 + rand.N(b-b/2+1)
 }
@@ -100,7 +120,7 @@ func (e *Error) Unwrap() []error {
 //     ErrAttempts), the sleep would end at or after ctx's deadline (*Error
 //     with ErrNoTime, returned at once), or ctx has ended (*Error with
 //     ctx.Err(); also when it ends during the sleep, which is then cut
-//     short).
+//     short). p.OnRetry, if set, hears of each sleep before it starts.
 //
 // op gets ctx and should return when it ends; a retryable error it returns
 // once ctx has ended, or once ctx's deadline has passed, is put down to the
@@ -144,6 +164,9 @@ func Do(ctx context.Context, p Policy, op func(ctx context.Context) (retryable b
 		sleep := p.Backoff(n)
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= sleep {
 			return &Error{Attempts: n, Reason: ErrNoTime, Last: last}
+		}
+		if p.OnRetry != nil {
+			p.OnRetry(n, err, sleep)
 		}
 		if sleep <= 0 {
 			continue

@@ -221,3 +221,49 @@ func TestBackoffBounds(t *testing.T) {
 		t.Fatalf("zero policy: Backoff = %v, want 0", d)
 	}
 }
+
+func TestCeiling(t *testing.T) {
+	t.Parallel()
+	p := retry.Policy{Initial: 100 * time.Millisecond, Max: time.Second}
+	var got []time.Duration
+	for n := 1; n <= 6; n++ {
+		got = append(got, p.Ceiling(n))
+	}
+	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("Ceiling(1..6) = %v, want %v", got, want)
+		}
+	}
+	if d := (retry.Policy{Max: time.Second}).Ceiling(3); d != 0 {
+		t.Fatalf("no Initial: Ceiling = %v, want 0", d)
+	}
+}
+
+// OnRetry hears of every sleep Do takes, with the failure before it, and
+// of nothing else: not of the attempt Do gives up after.
+func TestOnRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		type call struct {
+			n     int
+			err   error
+			sleep time.Duration
+		}
+		var calls []call
+		p := retry.Policy{Attempts: 4, Initial: 100 * time.Millisecond, Max: time.Second,
+			OnRetry: func(n int, err error, sleep time.Duration) { calls = append(calls, call{n, err, sleep}) }}
+		var starts []time.Time
+		err := retry.Do(t.Context(), p, failing(100, &starts))
+		if !errors.Is(err, retry.ErrAttempts) || len(starts) != 4 {
+			t.Fatalf("Do = %v after %d runs, want ErrAttempts after 4", err, len(starts))
+		}
+		if len(calls) != 3 {
+			t.Fatalf("OnRetry called %d times, want 3 (not for the last attempt)", len(calls))
+		}
+		for i, c := range calls {
+			if c.n != i+1 || c.err != errBusy || c.sleep != starts[i+1].Sub(starts[i]) {
+				t.Errorf("call %d = %+v, want attempt %d, errBusy and the sleep taken (%v)", i, c, i+1, starts[i+1].Sub(starts[i]))
+			}
+		}
+	})
+}
