@@ -56,7 +56,7 @@
 // default 300 s) comes on top.
 //
 // Fetches that are throttled or meet an unavailable source are retried with
-// exponential backoff and full jitter, within the context deadline (see
+// exponential backoff and equal jitter, within the context deadline (see
 // [RetryPolicy]). Pass the invocation's context: the retries stop before
 // the Lambda deadline.
 //

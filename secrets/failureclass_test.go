@@ -52,10 +52,10 @@ func TestFailureClass(t *testing.T) {
 		return func(s *secretstest.Server) { s.FailNext(n, f) }
 	}
 	// Throttled until the deadline, without racing the clock: every backoff
-	// (up to 1000 h, full jitter) outlasts the 30 s deadline but for odds
-	// of about 1e-5, so the loader stops at its "no time left before the
-	// context deadline" check after a real ThrottlingException, however
-	// slow the machine. TestThrottlingStopsAtTheDeadline runs the clock.
+	// (500 h to 1000 h, equal jitter) outlasts the 30 s deadline, so the
+	// loader stops at its "no time left before the context deadline" check
+	// after a real ThrottlingException, however slow the machine.
+	// TestThrottlingStopsAtTheDeadline runs the clock.
 	untilTheDeadline := secrets.WithRetry(secrets.RetryPolicy{MaxAttempts: 1 << 20, BaseDelay: 1000 * time.Hour, MaxDelay: 1000 * time.Hour})
 	tests := []struct {
 		name  string

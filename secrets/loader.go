@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kafkalambda/kafka-lambda-go/internal/retry"
 )
 
 // Loader reads one secret, caches it for a TTL, and maps it to a librdkafka
@@ -30,7 +32,7 @@ type Loader struct {
 	ttl       time.Duration
 	log       *slog.Logger
 	bootstrap string
-	retry     RetryPolicy
+	retry     retry.Policy
 
 	now   func() time.Time // replaced in tests
 	cur   atomic.Pointer[entry]
@@ -63,15 +65,27 @@ func New(opts ...Option) (*Loader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Loader{
+	l := &Loader{
 		src:       src,
 		ttl:       st.ttl,
 		log:       st.logger,
 		bootstrap: st.bootstrap,
-		retry:     st.retry,
 		now:       time.Now,
 		fetch:     make(chan struct{}, 1),
-	}, nil
+	}
+	l.retry = retry.Policy{
+		Attempts: st.retry.MaxAttempts,
+		Initial:  st.retry.BaseDelay,
+		Max:      st.retry.MaxDelay,
+		OnRetry: func(attempt int, err error, backoff time.Duration) {
+			l.log.Warn("secrets: fetch failed, retrying",
+				slog.String("secret", l.src.id()),
+				slog.Int("attempt", attempt),
+				slog.Duration("backoff", backoff),
+				slog.String("error", err.Error()))
+		},
+	}
+	return l, nil
 }
 
 // KafkaConfig returns a librdkafka producer config built from the secret: a
@@ -189,46 +203,48 @@ func jitter(ttl time.Duration) time.Duration {
 	return rand.N(ttl / 10)
 }
 
-// fetchRetrying fetches, retrying throttled and unavailable answers with
-// exponential backoff and full jitter, within the context deadline.
+// fetchRetrying fetches, retrying throttled and unavailable answers through
+// retry.Do (exponential backoff, equal jitter) within the context deadline.
 func (l *Loader) fetchRetrying(ctx context.Context) (raw, error) {
-	var last error // the previous attempt's failure
-	for attempt := 1; ; attempt++ {
-		r, err := l.src.fetch(ctx)
-		if err == nil {
-			return r, nil
+	var r raw
+	retried := false // a throttled or unavailable answer was retried
+	err := retry.Do(ctx, l.retry, func(ctx context.Context) (bool, error) {
+		var err error
+		r, err = l.src.fetch(ctx)
+		switch {
+		case err == nil:
+			return false, nil
+		case retried && ctx.Err() != nil:
+			// The deadline cut a retry short: Do reports what made the
+			// loader retry, not the deadline alone.
+			return true, ctx.Err()
+		case errors.Is(err, ErrThrottled) || errors.Is(err, ErrUnavailable):
+			retried = true
+			return true, err
 		}
-		if last != nil && ctx.Err() != nil {
-			// The deadline cut a retry short: the cause is what made it
-			// retry, not the deadline alone.
-			return raw{}, fmt.Errorf("after %d attempts: %w (%w)", attempt-1, last, ctx.Err())
-		}
-		if !errors.Is(err, ErrThrottled) && !errors.Is(err, ErrUnavailable) {
-			return raw{}, err
-		}
-		last = err
-		if attempt >= l.retry.MaxAttempts {
-			return raw{}, fmt.Errorf("after %d attempts: %w", attempt, err)
-		}
-		backoff := l.retry.BaseDelay << (attempt - 1)
-		if backoff > l.retry.MaxDelay || backoff <= 0 {
-			backoff = l.retry.MaxDelay
-		}
-		backoff = rand.N(backoff) + 1
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= backoff {
-			return raw{}, fmt.Errorf("after %d attempts, no time left before the context deadline: %w", attempt, err)
-		}
-		l.log.Warn("secrets: fetch failed, retrying",
-			slog.String("secret", l.src.id()),
-			slog.Int("attempt", attempt),
-			slog.Duration("backoff", backoff),
-			slog.String("error", err.Error()))
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return raw{}, fmt.Errorf("after %d attempts: %w (%w)", attempt, err, ctx.Err())
-		}
+		return false, err
+	})
+	if err != nil {
+		return raw{}, gaveUp(err)
 	}
+	return r, nil
+}
+
+// gaveUp words the error of a fetch that retry.Do gave up on; other errors
+// are returned as they are.
+func gaveUp(err error) error {
+	var re *retry.Error
+	switch {
+	case !errors.As(err, &re):
+		return err
+	case re.Reason == retry.ErrAttempts:
+		return fmt.Errorf("after %d attempts: %w", re.Attempts, re.Last)
+	case re.Reason == retry.ErrNoTime:
+		return fmt.Errorf("after %d attempts, no time left before the context deadline: %w", re.Attempts, re.Last)
+	case re.Last != nil:
+		// The context ended during a backoff or a retry: the cause is
+		// what made the loader retry, not the deadline alone.
+		return fmt.Errorf("after %d attempts: %w (%w)", re.Attempts, re.Last, re.Reason)
+	}
+	return re.Reason
 }

@@ -51,10 +51,12 @@ const (
 )
 
 // RetryPolicy says how a fetch that failed with [ErrThrottled] or
-// [ErrUnavailable] is retried: exponential backoff with full jitter, never
-// past the context deadline (a retry whose backoff would end after the
-// deadline is not attempted). Zero fields take the defaults. Other errors
-// (not found, access denied, malformed) are never retried.
+// [ErrUnavailable] is retried: exponential backoff with equal jitter (each
+// wait is random between half and all of BaseDelay doubled per attempt,
+// capped at MaxDelay), never past the context deadline (a retry whose
+// backoff would end after the deadline is not attempted). Zero fields take
+// the defaults. Other errors (not found, access denied, malformed) are never
+// retried.
 //
 // The AWS SDK client retries throttling by itself too (its standard retryer,
 // 3 attempts); each attempt here is one SDK call with its own retries.
