@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/kafkalambda/kafka-lambda-go/internal/retry"
 )
 
@@ -23,10 +25,11 @@ import (
 // from memory without locking. After the TTL (or [Loader.Invalidate]) the
 // next read fetches again; concurrent readers wait for that one fetch
 // instead of starting their own. A fetch that fails is not cached: its
-// caller gets the error and the next read tries again. A secret that was
-// fetched but does not map (malformed, missing or unknown keys) is cached
-// like any other content, so that a broken secret does not multiply calls;
-// fix it and call Invalidate, or wait for the TTL.
+// callers get the error (or retry it, see [RetryPolicy]) and the next read
+// tries again. A secret that was fetched but does not map (malformed,
+// missing or unknown keys) is cached like any other content, so that a
+// broken secret does not multiply calls; fix it and call Invalidate, or
+// wait for the TTL.
 type Loader struct {
 	src       source
 	ttl       time.Duration
@@ -36,10 +39,13 @@ type Loader struct {
 
 	now   func() time.Time // replaced in tests
 	cur   atomic.Pointer[entry]
-	fetch chan struct{} // one-slot semaphore: one fetch at a time
-	mu    sync.Mutex    // orders Invalidate against storing a fetch
-	gen   uint64        // bumped by Invalidate; guarded by mu
+	group singleflight.Group // one fetch at a time, shared by the readers that want it
+	mu    sync.Mutex         // orders Invalidate against storing a fetch
+	gen   uint64             // bumped by Invalidate; guarded by mu
 }
+
+// fetchKey is the one key of Loader.group: a Loader reads one secret.
+const fetchKey = "fetch"
 
 // entry is one cached fetch.
 type entry struct {
@@ -71,7 +77,6 @@ func New(opts ...Option) (*Loader, error) {
 		log:       st.logger,
 		bootstrap: st.bootstrap,
 		now:       time.Now,
-		fetch:     make(chan struct{}, 1),
 	}
 	l.retry = retry.Policy{
 		Attempts: st.retry.MaxAttempts,
@@ -124,11 +129,12 @@ func (l *Loader) Registry(ctx context.Context) (Registry, error) {
 // it when the credentials were refused (a broker authentication failure),
 // before building a new client from a fresh [Loader.KafkaConfig]. A fetch
 // that is in flight when Invalidate is called still answers its callers but
-// is not cached.
+// is not cached; a read after Invalidate does not wait for it.
 func (l *Loader) Invalidate() {
 	l.mu.Lock()
 	l.gen++
 	l.cur.Store(nil)
+	l.group.Forget(fetchKey) // later readers do not join the fetch in flight
 	l.mu.Unlock()
 	l.log.Info("secrets: cache invalidated", slog.String("secret", l.src.id()))
 }
@@ -150,13 +156,18 @@ func (l *Loader) get(ctx context.Context) (*document, error) {
 	if e := l.cur.Load(); e != nil && l.now().Before(e.expires) {
 		return e.doc, nil
 	}
-	select {
-	case l.fetch <- struct{}{}:
-	case <-ctx.Done():
-		return nil, newError("fetch", l.src.id(), "", fmt.Errorf("waiting for another fetch: %w", ctx.Err()))
+	doc, err := l.fetchRetrying(ctx)
+	if err != nil {
+		return nil, newError("fetch", l.src.id(), "", err)
 	}
-	defer func() { <-l.fetch }()
-	// Another caller may have fetched while this one waited.
+	return doc, nil
+}
+
+// fetchOnce fetches the secret once, parses it and caches it, unless
+// another caller cached it meanwhile or Invalidate was called since it
+// started. It runs inside l.group.
+func (l *Loader) fetchOnce(ctx context.Context) (*document, error) {
+	// Another caller may have fetched since this one found no entry.
 	if e := l.cur.Load(); e != nil && l.now().Before(e.expires) {
 		return e.doc, nil
 	}
@@ -165,9 +176,12 @@ func (l *Loader) get(ctx context.Context) (*document, error) {
 	l.mu.Unlock()
 
 	start := time.Now()
-	r, err := l.fetchRetrying(ctx)
+	r, err := l.src.fetch(ctx)
 	if err != nil {
-		return nil, newError("fetch", l.src.id(), "", err)
+		if ctx.Err() != nil {
+			return nil, &cutShort{err}
+		}
+		return nil, err
 	}
 	doc := parseDocument(l.src.id(), r.data, l.bootstrap)
 	fetched := l.now()
@@ -205,29 +219,48 @@ func jitter(ttl time.Duration) time.Duration {
 
 // fetchRetrying fetches, retrying throttled and unavailable answers through
 // retry.Do (exponential backoff, equal jitter) within the context deadline.
-func (l *Loader) fetchRetrying(ctx context.Context) (raw, error) {
-	var r raw
+// Concurrent callers share each attempt (singleflight, as serde's registry
+// calls do); each waits only as long as its own ctx allows.
+func (l *Loader) fetchRetrying(ctx context.Context) (*document, error) {
+	var doc *document
 	retried := false // a throttled or unavailable answer was retried
 	err := retry.Do(ctx, l.retry, func(ctx context.Context) (bool, error) {
-		var err error
-		r, err = l.src.fetch(ctx)
-		switch {
-		case err == nil:
-			return false, nil
-		case retried && ctx.Err() != nil:
-			// The deadline cut a retry short: Do reports what made the
-			// loader retry, not the deadline alone.
-			return true, ctx.Err()
-		case errors.Is(err, ErrThrottled) || errors.Is(err, ErrUnavailable):
-			retried = true
-			return true, err
+		for {
+			ch := l.group.DoChan(fetchKey, func() (any, error) { return l.fetchOnce(ctx) })
+			var res singleflight.Result
+			select {
+			case <-ctx.Done():
+				return true, ctx.Err()
+			case res = <-ch:
+			}
+			err := res.Err
+			if err == nil {
+				doc = res.Val.(*document)
+				return false, nil
+			}
+			var cut *cutShort
+			if errors.As(err, &cut) {
+				if ctx.Err() == nil {
+					continue // another caller's context ended the fetch, not this one's: fetch again
+				}
+				err = cut.err
+			}
+			switch {
+			case retried && ctx.Err() != nil:
+				// The deadline cut a retry short: Do reports what made
+				// the loader retry, not the deadline alone.
+				return true, ctx.Err()
+			case errors.Is(err, ErrThrottled) || errors.Is(err, ErrUnavailable):
+				retried = true
+				return true, err
+			}
+			return false, err
 		}
-		return false, err
 	})
 	if err != nil {
-		return raw{}, gaveUp(err)
+		return nil, gaveUp(err)
 	}
-	return r, nil
+	return doc, nil
 }
 
 // gaveUp words the error of a fetch that retry.Do gave up on; other errors
@@ -245,6 +278,18 @@ func gaveUp(err error) error {
 		// The context ended during a backoff or a retry: the cause is
 		// what made the loader retry, not the deadline alone.
 		return fmt.Errorf("after %d attempts: %w (%w)", re.Attempts, re.Last, re.Reason)
+	case re.Attempts == 0:
+		return re.Reason
 	}
-	return re.Reason
+	return fmt.Errorf("waiting for the fetch: %w", re.Reason)
 }
+
+// cutShort is the failure of a fetch that the context of the caller that
+// started it ended. A fetch runs on that caller's context, so that its
+// cancellation ends the request (serde's shared registry calls outlive
+// their first caller instead; the loader kept its own rule); a caller that
+// joined the fetch and whose own context lives on fetches again.
+type cutShort struct{ err error }
+
+func (c *cutShort) Error() string { return c.err.Error() }
+func (c *cutShort) Unwrap() error { return c.err }

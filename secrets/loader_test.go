@@ -259,6 +259,31 @@ func TestInvalidateDuringAFetch(t *testing.T) {
 	}
 }
 
+// A read after Invalidate does not join a fetch that started before it: it
+// fetches anew instead of waiting for data that may predate the rotation.
+func TestInvalidateDoesNotJoinTheFetchInFlight(t *testing.T) {
+	t.Parallel()
+	srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
+	srv.SetLatency(time.Hour) // the first fetch answers only when its context ends
+	l := newLoader(t, srv, secretID)
+	bg, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop) // runs before the server's cleanup: ends the slow request
+	go func() { _, _ = l.KafkaConfig(bg) }()
+	waitInFlight(t, srv, gsv)
+	srv.PutString(secretID, secretV2)
+	l.Invalidate()
+	srv.SetLatency(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cfg, err := l.KafkaConfig(ctx)
+	if err != nil {
+		t.Fatalf("read after Invalidate: %v; want a fresh fetch, not a wait for the one in flight", err)
+	}
+	if got := cfg["sasl.password"]; got != "pw-two" || srv.Calls(gsv) != 2 {
+		t.Fatalf("read after Invalidate: %q after %d calls; want pw-two from a second call", got, srv.Calls(gsv))
+	}
+}
+
 func TestMappingErrorsAreCachedUntilInvalidate(t *testing.T) {
 	t.Parallel()
 	srv := secretstest.NewServer(t, map[string]string{secretID: `{"bootstrap.servers":"x","not.a.key":"y"}`})
