@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/kafkalambda/kafka-lambda-go/internal/retry"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 )
 
@@ -208,12 +209,12 @@ func (m *Mapping) exhausted(attempts int) bool {
 	return m.set.maxRetries >= 0 && attempts > m.set.maxRetries
 }
 
+// backoff is the wait before the retry that follows a batch's n-th failure:
+// WithRetryBackoff's documented schedule, min doubling up to max, without
+// jitter (a partition's retries follow one another, there is no herd to
+// spread).
 func (m *Mapping) backoff(n int) time.Duration {
-	d := m.set.backoffMin
-	for i := 1; i < n && d < m.set.backoffMax; i++ {
-		d *= 2
-	}
-	return min(d, m.set.backoffMax)
+	return retry.Policy{Initial: m.set.backoffMin, Max: m.set.backoffMax}.Ceiling(n)
 }
 
 // dropGone removes released partitions from the queued batches and marks
