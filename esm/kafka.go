@@ -5,41 +5,51 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/kafkalambda/kafka-lambda-go/internal/retry"
 )
 
 // connect waits until a broker answers, for up to the connect timeout: a
 // cluster that cannot be reached or refuses the credentials fails Run with
 // a clear error instead of a silent wait. An authentication failure fails
-// at once.
-func (m *Mapping) connect(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, m.set.connectTimeout)
+// at once. The pings are paced by retry.Do (250 ms doubling to 2 s,
+// jittered).
+func (m *Mapping) connect(stopCtx context.Context) error {
+	// The connect timeout is the only deadline of the retries: a deadline
+	// of Run's context is a stop (Run returns nil), not a reason to give
+	// up a backoff early with an error.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(stopCtx), m.set.connectTimeout)
 	defer cancel()
-	for {
+	defer context.AfterFunc(stopCtx, cancel)()
+	p := retry.Policy{Attempts: math.MaxInt, Initial: 250 * time.Millisecond, Max: 2 * time.Second,
+		OnRetry: func(_ int, err error, _ time.Duration) { m.log.Warn("esm: cannot reach the brokers yet", "err", err) }}
+	err := retry.Do(ctx, p, func(ctx context.Context) (bool, error) {
 		err := m.cl.Ping(ctx)
-		switch {
-		case err == nil:
-			return nil
-		case isFatal(err):
-			return fmt.Errorf("%w: %w", ErrKafka, err)
-		case ctx.Err() != nil:
-			if m.stopCtx.Err() != nil {
-				return nil // stopped before connecting: not a failure
-			}
-			return fmt.Errorf("%w: no broker of %s answered within %v (check the address, TLS and SASL settings): %w",
-				ErrKafka, strings.Join(m.cfg.Brokers, ","), m.set.connectTimeout, err)
+		if err != nil && isFatal(err) {
+			return false, fmt.Errorf("%w: %w", ErrKafka, err)
 		}
-		m.log.Warn("esm: cannot reach the brokers yet", "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(250 * time.Millisecond):
-		}
+		return true, err
+	})
+	var gaveUp *retry.Error
+	switch {
+	case !errors.As(err, &gaveUp):
+		return err // nil, or refused
+	case stopCtx.Err() != nil:
+		return nil // stopped before connecting: not a failure
 	}
+	cause := gaveUp.Last // the last ping's failure, rather than the timeout
+	if cause == nil {
+		cause = gaveUp.Reason
+	}
+	return fmt.Errorf("%w: no broker of %s answered within %v (check the address, TLS and SASL settings): %w",
+		ErrKafka, strings.Join(m.cfg.Brokers, ","), m.set.connectTimeout, cause)
 }
 
 // isFatal reports whether an error while connecting means the cluster will

@@ -280,6 +280,31 @@ func TestWrongCredentials(t *testing.T) {
 	}
 }
 
+// Brokers that cannot be reached fail Run with ErrKafka at the connect
+// timeout, naming why the pings failed; a Run context that ends first is a
+// stop, not a failure, even when it ends before a retry's backoff would.
+func TestUnreachableBrokers(t *testing.T) {
+	t.Parallel()
+	cfg := esm.Config{Brokers: []string{kafkalambdatest.ClosedAddr(t)}, Topics: []string{"in"}}
+	m, err := esm.New(cfg, &esm.HandlerTarget{Handler: &recorder{}}, esm.WithConnectTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = m.Run(testCtx(t))
+	if !errors.Is(err, esm.ErrKafka) || !strings.Contains(err.Error(), "answered within 1s") || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("Run: %v, want ErrKafka: no broker answered within 1s, with the refused connection as the cause", err)
+	}
+	m, err = esm.New(cfg, &esm.HandlerTarget{Handler: &recorder{}}, esm.WithConnectTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(testCtx(t), 600*time.Millisecond)
+	defer cancel()
+	if err := m.Run(ctx); err != nil {
+		t.Fatalf("Run stopped by its context before it connected: %v, want nil", err)
+	}
+}
+
 func TestNewValidates(t *testing.T) {
 	t.Parallel()
 	target := &esm.HandlerTarget{Handler: &recorder{}}
