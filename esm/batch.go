@@ -485,6 +485,9 @@ func (m *Mapping) report(res BatchResult) {
 	if m.set.onBatch != nil {
 		m.set.onBatch(res)
 	}
+	if m.set.progress != nil {
+		m.set.progress()
+	}
 }
 
 func rangesString(rs []PartitionRange) string {

@@ -72,21 +72,16 @@ func benchESM(b *testing.B, fn string, parts int32) {
 	b.ResetTimer()
 	began := time.Now()
 	for i := range b.N {
+		wake := make(chan struct{}, 1)
 		m, err := esm.New(esm.Config{Brokers: c.Brokers(), Topics: []string{"in"}, Group: fmt.Sprint("bench-", i)}, target,
-			esm.WithBatchingWindow(0))
+			esm.WithBatchingWindow(0), progressTo(wake))
 		if err != nil {
 			b.Fatal(err)
 		}
 		runCtx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- m.Run(runCtx) }()
-		deadline := time.Now().Add(2 * time.Minute)
-		for m.Stats().RecordsCommitted < benchRecords {
-			if time.Now().After(deadline) {
-				b.Fatalf("stuck at %+v", m.Stats())
-			}
-			time.Sleep(time.Millisecond)
-		}
+		awaitOn(b, wake, 2*time.Minute, "every record committed", func() bool { return m.Stats().RecordsCommitted >= benchRecords })
 		cancel()
 		if err := <-done; err != nil {
 			b.Fatal(err)

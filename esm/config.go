@@ -94,6 +94,7 @@ type settings struct {
 	registry       *SchemaRegistry
 	logger         *slog.Logger
 	onBatch        func(BatchResult)
+	progress       func() // tests only (export_test.go): after each report and each commit tried
 	backoffMin     time.Duration
 	backoffMax     time.Duration
 	maxPayload     int

@@ -78,29 +78,39 @@ type running struct {
 	m      *esm.Mapping
 	cancel context.CancelFunc
 	done   chan error
+	wake   chan struct{} // signalled by esm.WithProgress
 }
 
 // start makes and runs a mapping on c's brokers; it is stopped at the end of
 // the test if the test does not stop it.
 func start(t *testing.T, c *kafkalambdatest.Cluster, cfg esm.Config, target esm.Target, opts ...esm.Option) *running {
 	t.Helper()
+	return startOn(t, make(chan struct{}, 1), c, cfg, target, opts...)
+}
+
+// startOn is start with the wake channel given: mappings that share one
+// can be awaited together (awaitOn).
+func startOn(t *testing.T, wake chan struct{}, c *kafkalambdatest.Cluster, cfg esm.Config, target esm.Target, opts ...esm.Option) *running {
+	t.Helper()
 	cfg.Brokers = c.Brokers()
 	if cfg.Group == "" {
 		cfg.Group = t.Name()
 	}
 	opts = append([]esm.Option{esm.WithRetryBackoff(time.Millisecond, 20*time.Millisecond)}, opts...)
+	opts = append(opts, progressTo(wake))
 	m, err := esm.New(cfg, target, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{m: m, cancel: cancel, done: make(chan error, 1)}
+	r := &running{m: m, cancel: cancel, done: make(chan error, 1), wake: wake}
 	go func() { r.done <- m.Run(ctx) }()
 	t.Cleanup(func() { _ = r.stop(t) })
 	return r
 }
 
-// stop cancels the mapping and waits for Run to return.
+// stop cancels the mapping and waits for Run to return. Once it has
+// returned, the mapping invokes nothing more.
 func (r *running) stop(t *testing.T) error {
 	t.Helper()
 	r.cancel()
@@ -114,15 +124,37 @@ func (r *running) stop(t *testing.T) error {
 	}
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+// await returns once cond holds, checking it at first and again after each
+// invocation the mapping reports and each commit it tries (esm.WithProgress):
+// a wait on the mapping's own events, not a poll. It fails the test after
+// timeout, which only bounds a test that fails.
+func (r *running) await(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	awaitOn(t, r.wake, timeout, what, cond)
+}
+
+// progressTo is esm.WithProgress signalling wake (awaitOn) without
+// blocking the mapping.
+func progressTo(wake chan<- struct{}) esm.Option {
+	return esm.WithProgress(func() {
+		select {
+		case wake <- struct{}{}:
+		default: // a wake-up is already pending: the waiter checks again anyway
+		}
+	})
+}
+
+// awaitOn is await for the mappings started on wake.
+func awaitOn(t testing.TB, wake <-chan struct{}, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-wake:
+		case <-deadline.C:
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

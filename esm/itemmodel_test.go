@@ -15,40 +15,6 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
-// progress keeps the mapping's BatchResults and wakes a test waiting on
-// them, so that tests wait on the mapping's reports instead of polling.
-type progress struct {
-	batches
-	wake chan struct{}
-}
-
-func newProgress() *progress { return &progress{wake: make(chan struct{}, 1)} }
-
-// add is the WithOnBatch hook. The mapping updates its Stats before it
-// calls the hook, so a wake-up follows every change a test waits for.
-func (p *progress) add(r esm.BatchResult) {
-	p.batches.add(r)
-	select {
-	case p.wake <- struct{}{}:
-	default: // a wake-up is already pending: the waiter checks again anyway
-	}
-}
-
-// await returns once cond holds, checking it at first and after each
-// invocation the mapping reports; it fails the test after timeout.
-func (p *progress) await(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for !cond() {
-		select {
-		case <-p.wake:
-		case <-deadline.C:
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
-
 // itemFailures is a batch item failures response naming offsets of in-0.
 func itemFailures(offsets ...int64) []byte {
 	type id struct {
@@ -139,12 +105,12 @@ func TestItemFailureModels(t *testing.T) {
 				}
 				return nil, nil
 			}}
-			p := newProgress()
+			var res batches
 			// A batch is due only when BatchSize records wait: the first
 			// is 0..4 and the second 5..9 whatever the fetch timing.
 			r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
 				esm.WithBatchSize(5), esm.WithBatchingWindow(esm.MaxBatchingWindow),
-				esm.WithReportBatchItemFailures(true), esm.WithItemFailureModel(tc.model), esm.WithOnBatch(p.add))
+				esm.WithReportBatchItemFailures(true), esm.WithItemFailureModel(tc.model), esm.WithOnBatch(res.add))
 			t.Cleanup(unblock) // before start's cleanup stops the mapping
 
 			select {
@@ -157,14 +123,14 @@ func TestItemFailureModels(t *testing.T) {
 				t.Errorf("committed %v while the retry is in flight, want %d: nothing at or after the lowest listed offset", got, lowest)
 			}
 			unblock()
-			p.await(t, 20*time.Second, "10 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 10 })
+			r.await(t, 20*time.Second, "10 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 10 })
 
 			seen := fn.seen()["in-0"]
 			if got := fmt.Sprint(seen); got != tc.invoked {
 				t.Errorf("invoked %s, want %s", got, tc.invoked)
 			}
 			var shapes []string
-			for _, b := range p.get() {
+			for _, b := range res.get() {
 				pr := b.Partitions[0]
 				shapes = append(shapes, fmt.Sprintf("%d..%d/%d:%s s%d r%d c%d", pr.First, pr.Last, pr.Records, b.Outcome, b.Succeeded, b.Retrying, b.Committed))
 			}
@@ -213,12 +179,12 @@ func TestRetryListedExhausted(t *testing.T) {
 		}
 		return nil, nil
 	}}
-	p := newProgress()
+	var res batches
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
 		esm.WithBatchSize(5), esm.WithBatchingWindow(esm.MaxBatchingWindow), esm.WithMaxRetryAttempts(2),
 		esm.WithOnFailureTopic("dlq"), esm.WithReportBatchItemFailures(true), esm.WithItemFailureModel(esm.RetryListed),
-		esm.WithOnBatch(p.add))
-	p.await(t, 20*time.Second, "5 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 5 })
+		esm.WithOnBatch(res.add))
+	r.await(t, 20*time.Second, "5 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 5 })
 	if got := fmt.Sprint(fn.seen()["in-0"]); got != "[0 1 2 3 4 2 2]" {
 		t.Fatalf("invoked %s, want the batch, then offset 2 alone twice", got)
 	}
@@ -278,11 +244,11 @@ func TestSDKItemFailuresUnderBothModels(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := newProgress()
+			var res batches
 			r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: h},
 				esm.WithConcurrency(1), esm.WithBatchSize(8), esm.WithBatchingWindow(20*time.Millisecond),
-				esm.WithReportBatchItemFailures(true), esm.WithItemFailureModel(model), esm.WithOnBatch(p.add))
-			p.await(t, 30*time.Second, "every record committed", func() bool { return r.m.Stats().RecordsCommitted >= 2*perPartition })
+				esm.WithReportBatchItemFailures(true), esm.WithItemFailureModel(model), esm.WithOnBatch(res.add))
+			r.await(t, 30*time.Second, "every record committed", func() bool { return r.m.Stats().RecordsCommitted >= 2*perPartition })
 
 			mu.Lock()
 			defer mu.Unlock()

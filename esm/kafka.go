@@ -90,6 +90,9 @@ func (m *Mapping) allParts() []*partState {
 // records the broker's acknowledgement covers. A failed commit is logged and
 // counted; the offsets stay pending and go with the next commit.
 func (m *Mapping) commit(ctx context.Context, pss []*partState, includeGone bool) int {
+	if m.set.progress != nil {
+		defer m.set.progress()
+	}
 	type snap struct {
 		ps  *partState
 		off int64

@@ -47,7 +47,7 @@ func TestOrderAndCommit(t *testing.T) {
 	}
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
 		esm.WithBatchSize(25), esm.WithBatchingWindow(20*time.Millisecond))
-	waitFor(t, 20*time.Second, "361 records", func() bool { return fn.count() >= 361 })
+	r.await(t, 20*time.Second, "361 records", func() bool { return fn.count() >= 361 })
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
 	}
@@ -100,9 +100,9 @@ func TestMSKConcurrencyOne(t *testing.T) {
 	produceN(t, c, "b", 0, 10, "")
 	fn := &recorder{}
 	const arn = "arn:aws:kafka:us-east-1:123456789012:cluster/local/1"
-	start(t, c, esm.Config{Topics: []string{"a", "b"}, EventSourceARN: arn}, &esm.HandlerTarget{Handler: fn},
+	r := start(t, c, esm.Config{Topics: []string{"a", "b"}, EventSourceARN: arn}, &esm.HandlerTarget{Handler: fn},
 		esm.WithConcurrency(1), esm.WithBatchingWindow(300*time.Millisecond))
-	waitFor(t, 20*time.Second, "30 records", func() bool { return fn.count() >= 30 })
+	r.await(t, 20*time.Second, "30 records", func() bool { return fn.count() >= 30 })
 	multi := false
 	for _, ev := range fn.invocations() {
 		if ev.Source != kafkalambda.SourceMSK || ev.SourceARN != arn {
@@ -174,11 +174,11 @@ func TestRestartOnSameGroup(t *testing.T) {
 			}
 
 			second := &recorder{}
-			start(t, c, cfg, &esm.HandlerTarget{Handler: second}, esm.WithBatchSize(20), esm.WithBatchingWindow(0))
+			r2 := start(t, c, cfg, &esm.HandlerTarget{Handler: second}, esm.WithBatchSize(20), esm.WithBatchingWindow(0))
 			mu.Lock()
 			done := len(completed)
 			mu.Unlock()
-			waitFor(t, 20*time.Second, "the rest of the records", func() bool { return second.count() >= 200-done })
+			r2.await(t, 20*time.Second, "the rest of the records", func() bool { return second.count() >= 200-done })
 			time.Sleep(100 * time.Millisecond) // anything more would be a duplicate
 			again := second.seen()["in-0"]
 
@@ -253,7 +253,7 @@ func TestRetryUntilSuccess(t *testing.T) {
 	var res batches
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
 		esm.WithBatchSize(5), esm.WithMaxRetryAttempts(2), esm.WithOnBatch(res.add))
-	waitFor(t, 20*time.Second, "10 records after retries", func() bool { return r.m.Stats().RecordsCommitted >= 10 })
+	r.await(t, 20*time.Second, "10 records after retries", func() bool { return r.m.Stats().RecordsCommitted >= 10 })
 	got := fn.seen()["in-0"]
 	want := []int64{0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

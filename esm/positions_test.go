@@ -26,9 +26,9 @@ func TestBatchingWindow(t *testing.T) {
 		c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 1))
 		produceN(t, c, "in", 0, 10, "")
 		fn := &recorder{}
-		start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
+		r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
 			esm.WithBatchSize(5), esm.WithBatchingWindow(time.Minute))
-		waitFor(t, 15*time.Second, "two full batches", func() bool { return fn.count() >= 10 })
+		r.await(t, 15*time.Second, "two full batches", func() bool { return fn.count() >= 10 })
 		for _, ev := range fn.invocations() {
 			if ev.Len() != 5 {
 				t.Fatalf("event of %d records, want 5", ev.Len())
@@ -46,7 +46,7 @@ func TestBatchingWindow(t *testing.T) {
 			produceN(t, c, "in", 0, 1, fmt.Sprint("r", i))
 			time.Sleep(20 * time.Millisecond)
 		}
-		waitFor(t, 15*time.Second, "5 records", func() bool { return fn.count() >= 5 })
+		r.await(t, 15*time.Second, "5 records", func() bool { return fn.count() >= 5 })
 		if took := time.Since(began); took < time.Second {
 			t.Fatalf("invoked after %v, before the window", took)
 		}
@@ -98,9 +98,9 @@ func TestStartingPositions(t *testing.T) {
 			t.Fatal(err)
 		}
 		fn := &recorder{}
-		start(t, c, esm.Config{Topics: []string{"in"}, StartingPosition: esm.AtTimestamp, StartingTimestamp: base.Add(3 * time.Second)},
+		r := start(t, c, esm.Config{Topics: []string{"in"}, StartingPosition: esm.AtTimestamp, StartingTimestamp: base.Add(3 * time.Second)},
 			&esm.HandlerTarget{Handler: fn})
-		waitFor(t, 15*time.Second, "3 records", func() bool { return fn.count() >= 3 })
+		r.await(t, 15*time.Second, "3 records", func() bool { return fn.count() >= 3 })
 		if got := fmt.Sprint(fn.seen()["in-0"]); got != "[3 4 5]" {
 			t.Fatalf("invoked %s", got)
 		}
@@ -112,14 +112,14 @@ func TestStartingPositions(t *testing.T) {
 		fn := &recorder{}
 		cfg := esm.Config{Topics: []string{"in"}, Group: "g", StartingPosition: esm.TrimHorizon}
 		r := start(t, c, cfg, &esm.HandlerTarget{Handler: fn})
-		waitFor(t, 15*time.Second, "4 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 4 })
+		r.await(t, 15*time.Second, "4 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 4 })
 		if err := r.stop(t); err != nil {
 			t.Fatal(err)
 		}
 		produceN(t, c, "in", 0, 2, "later")
 		fn2 := &recorder{}
-		start(t, c, cfg, &esm.HandlerTarget{Handler: fn2})
-		waitFor(t, 15*time.Second, "2 more records", func() bool { return fn2.count() >= 2 })
+		r2 := start(t, c, cfg, &esm.HandlerTarget{Handler: fn2})
+		r2.await(t, 15*time.Second, "2 more records", func() bool { return fn2.count() >= 2 })
 		if got := fmt.Sprint(fn2.seen()["in-0"]); got != "[4 5]" {
 			t.Fatalf("restarted group invoked %s", got)
 		}
@@ -155,7 +155,7 @@ func TestSchemaRegistrySource(t *testing.T) {
 	fn := &recorder{}
 	r := start(t, c, esm.Config{Topics: []string{"ticks"}}, &esm.HandlerTarget{Handler: fn},
 		esm.WithSchemaRegistry(esm.SchemaRegistry{URL: c.RegistryURL(), Username: "reg", Password: "pw"}))
-	waitFor(t, 15*time.Second, "3 records", func() bool { return fn.count() >= 3 })
+	r.await(t, 15*time.Second, "3 records", func() bool { return fn.count() >= 3 })
 	var recs []kafkalambda.RawRecord
 	for _, ev := range fn.invocations() {
 		recs = append(recs, ev.Partitions[0].Records...)
@@ -218,10 +218,11 @@ func TestRebalance(t *testing.T) {
 	for p := range int32(4) {
 		produceN(t, c, "in", p, 100, "")
 	}
-	ra := start(t, c, cfg, &esm.HandlerTarget{Handler: a}, esm.WithBatchSize(2), esm.WithBatchingWindow(0))
-	waitFor(t, 15*time.Second, "a to start", func() bool { return a.count() > 0 })
-	rb := start(t, c, cfg, &esm.HandlerTarget{Handler: b}, esm.WithBatchSize(2), esm.WithBatchingWindow(0))
-	waitFor(t, 30*time.Second, "400 records", func() bool {
+	wake := make(chan struct{}, 1) // both mappings signal it
+	ra := startOn(t, wake, c, cfg, &esm.HandlerTarget{Handler: a}, esm.WithBatchSize(2), esm.WithBatchingWindow(0))
+	awaitOn(t, wake, 15*time.Second, "a to start", func() bool { return a.count() > 0 })
+	rb := startOn(t, wake, c, cfg, &esm.HandlerTarget{Handler: b}, esm.WithBatchSize(2), esm.WithBatchingWindow(0))
+	awaitOn(t, wake, 30*time.Second, "400 records", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return total >= 400
