@@ -145,6 +145,7 @@ func TestRestartOnSameGroup(t *testing.T) {
 			// inFlight is the batch in flight when the first mapping is
 			// stopped: it finishes on a graceful stop, not when killed.
 			var completed, inFlight []int64
+			stopping := make(chan struct{}) // closed once the first mapping was asked to stop
 			first := &recorder{respond: func(ctx context.Context, ev *kafkalambda.Event, n int) ([]byte, error) {
 				offs := offsetsOf(ev)
 				if n == 4 {
@@ -156,7 +157,11 @@ func TestRestartOnSameGroup(t *testing.T) {
 						<-ctx.Done() // the shutdown timeout cancels it
 						return nil, ctx.Err()
 					}
-					time.Sleep(200 * time.Millisecond)
+					select { // finish only after the stop was asked for
+					case <-stopping:
+					case <-ctx.Done():
+						return nil, ctx.Err()
+					}
 				}
 				mu.Lock()
 				completed = append(completed, offs...)
@@ -169,6 +174,8 @@ func TestRestartOnSameGroup(t *testing.T) {
 			}
 			r1 := start(t, c, cfg, &esm.HandlerTarget{Handler: first, Timeout: time.Hour}, opts...)
 			<-blocked
+			r1.cancel() // the stop, with the fourth batch in flight
+			close(stopping)
 			if err := r1.stop(t); err != nil {
 				t.Fatal(err)
 			}
@@ -178,8 +185,16 @@ func TestRestartOnSameGroup(t *testing.T) {
 			mu.Lock()
 			done := len(completed)
 			mu.Unlock()
-			r2.await(t, 20*time.Second, "the rest of the records", func() bool { return second.count() >= 200-done })
-			time.Sleep(100 * time.Millisecond) // anything more would be a duplicate
+			// Once its commits cover as many records as the first mapping
+			// left, the second has invoked the rest, duplicates included
+			// (it goes in offset order from the group's commit); stopped
+			// there, it can add nothing to what is checked below.
+			r2.await(t, 20*time.Second, "the rest of the records committed", func() bool {
+				return r2.m.Stats().RecordsCommitted >= int64(200-done)
+			})
+			if err := r2.stop(t); err != nil {
+				t.Fatal(err)
+			}
 			again := second.seen()["in-0"]
 
 			mu.Lock()

@@ -186,7 +186,8 @@ func TestRebalance(t *testing.T) {
 	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 4))
 	var mu sync.Mutex
 	inflight := map[string]bool{}
-	total := 0
+	total := 0 // records delivered, the end markers aside
+	ends := map[string]bool{}
 	overlap := ""
 	a, b := &recorder{}, &recorder{}
 	guard := func(fn *recorder) *recorder {
@@ -205,7 +206,13 @@ func TestRebalance(t *testing.T) {
 			mu.Lock()
 			for _, p := range ev.Partitions {
 				inflight[p.Key] = false
-				total += len(p.Records)
+				for _, r := range p.Records {
+					if string(r.Value) == "end" {
+						ends[p.Key] = true
+					} else {
+						total++
+					}
+				}
 			}
 			mu.Unlock()
 			return nil, nil
@@ -222,12 +229,21 @@ func TestRebalance(t *testing.T) {
 	ra := startOn(t, wake, c, cfg, &esm.HandlerTarget{Handler: a}, esm.WithBatchSize(2), esm.WithBatchingWindow(0))
 	awaitOn(t, wake, 15*time.Second, "a to start", func() bool { return a.count() > 0 })
 	rb := startOn(t, wake, c, cfg, &esm.HandlerTarget{Handler: b}, esm.WithBatchSize(2), esm.WithBatchingWindow(0))
-	awaitOn(t, wake, 30*time.Second, "400 records", func() bool {
+	awaitOn(t, wake, 30*time.Second, "b to take over partitions", func() bool { return b.count() > 0 })
+	// b invoking means the rebalance is over. An end marker after the 100
+	// records of each partition is invoked by the partition's owner after
+	// whatever it still delivers of the partition, duplicates included:
+	// once every marker is in, nothing more comes.
+	for p := range int32(4) {
+		if err := c.ProduceRecords(testCtx(t), &kgo.Record{Topic: "in", Partition: p, Value: []byte("end")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	awaitOn(t, wake, 30*time.Second, "the end markers", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return total >= 400
+		return len(ends) == 4
 	})
-	time.Sleep(200 * time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
 	if overlap != "" {
@@ -248,7 +264,9 @@ func TestRebalance(t *testing.T) {
 	for k, offs := range merged {
 		seen := map[int64]bool{}
 		for _, o := range offs {
-			seen[o] = true
+			if o < 100 { // 100 is the end marker
+				seen[o] = true
+			}
 		}
 		if len(seen) != 100 {
 			t.Fatalf("%s: %d distinct offsets", k, len(seen))
