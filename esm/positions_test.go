@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
 	"github.com/kafkalambda/kafka-lambda-go/esm"
@@ -65,19 +66,19 @@ func TestStartingPositions(t *testing.T) {
 		c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 1))
 		produceN(t, c, "in", 0, 5, "old")
 		fn := &recorder{}
-		r := start(t, c, esm.Config{Topics: []string{"in"}, StartingPosition: esm.Latest}, &esm.HandlerTarget{Handler: fn},
-			esm.WithBatchingWindow(0))
-		<-r.m.Ready()
-		// The end offset is read at some point after the assignment: produce
-		// until a new record shows up.
-		deadline := time.Now().Add(15 * time.Second)
-		for fn.count() == 0 {
-			if time.Now().After(deadline) {
-				t.Fatal("no new record arrived")
-			}
-			produceN(t, c, "in", 0, 1, "new")
-			time.Sleep(50 * time.Millisecond)
+		fetching := make(fetchSent, 1)
+		r := start(t, c, esm.Config{Topics: []string{"in"}, StartingPosition: esm.Latest, KafkaOptions: []kgo.Opt{kgo.WithHooks(fetching)}},
+			&esm.HandlerTarget{Handler: fn}, esm.WithBatchingWindow(0))
+		// The end offset is read at some point after the assignment; the
+		// client fetches only partitions whose offset it knows, so what is
+		// produced after its first fetch is new.
+		select {
+		case <-fetching:
+		case <-testCtx(t).Done():
+			t.Fatal("the mapping never fetched")
 		}
+		produceN(t, c, "in", 0, 1, "new")
+		r.await(t, 15*time.Second, "the new record", func() bool { return fn.count() > 0 })
 		for _, ev := range fn.invocations() {
 			for _, rec := range ev.Partitions[0].Records {
 				if strings.HasPrefix(string(rec.Value), "old") {
@@ -124,6 +125,18 @@ func TestStartingPositions(t *testing.T) {
 			t.Fatalf("restarted group invoked %s", got)
 		}
 	})
+}
+
+// fetchSent is a kgo hook that signals each Fetch request the client sends.
+type fetchSent chan struct{}
+
+func (f fetchSent) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key == int16(kmsg.Fetch) && err == nil {
+		select {
+		case f <- struct{}{}:
+		default:
+		}
+	}
 }
 
 type tick struct {
