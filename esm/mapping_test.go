@@ -33,7 +33,9 @@ func TestOrderAndCommit(t *testing.T) {
 	}
 	fn := &recorder{}
 	var inflight, maxInflight atomic.Int32
-	fn.respond = func(context.Context, *kafkalambda.Event, int) ([]byte, error) {
+	overlapped := make(chan struct{}) // closed once two invocations were in flight at once
+	var once sync.Once
+	fn.respond = func(ctx context.Context, _ *kafkalambda.Event, _ int) ([]byte, error) {
 		n := inflight.Add(1)
 		defer inflight.Add(-1)
 		for {
@@ -42,7 +44,18 @@ func TestOrderAndCommit(t *testing.T) {
 				break
 			}
 		}
-		time.Sleep(2 * time.Millisecond)
+		if n >= 2 {
+			once.Do(func() { close(overlapped) })
+		}
+		// Until another partition's invocation joins this one, stay in
+		// flight. The bound only ends a wait that concurrency should have
+		// ended: the test then fails below.
+		select {
+		case <-overlapped:
+		case <-time.After(10 * time.Second):
+			once.Do(func() { close(overlapped) })
+		case <-ctx.Done():
+		}
 		return nil, nil
 	}
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
