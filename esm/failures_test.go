@@ -384,6 +384,85 @@ func TestResponseIgnoredWithoutItemFailures(t *testing.T) {
 	}
 }
 
+// A write the on-failure topic refuses is retried after a backoff, with
+// the payload dropped when the broker says the message is too large.
+func TestOnFailureWriteRetried(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 1), kafkalambdatest.WithTopic("dlq", 1))
+	produceN(t, c, "in", 0, 2, "")
+	var refused atomic.Int32
+	// The mapping's client produces to the on-failure topic only: refuse
+	// its first write.
+	c.Kafka().ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.Kafka().KeepControl()
+		if !refused.CompareAndSwap(0, 1) {
+			return nil, nil, false
+		}
+		r := req.(*kmsg.ProduceRequest)
+		resp := r.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range r.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.MessageTooLarge.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	fn := &recorder{respond: func(context.Context, *kafkalambda.Event, int) ([]byte, error) { return nil, errors.New("fails") }}
+	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
+		esm.WithMaxRetryAttempts(0), esm.WithOnFailureTopic("dlq"))
+	r.await(t, 20*time.Second, "2 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 2 })
+	if st := r.m.Stats(); st.RecordsOnFailure != 2 || refused.Load() != 1 {
+		t.Fatalf("stats %+v after %d refused writes, want 2 records on failure after 1", st, refused.Load())
+	}
+	msgs, frs := readFailures(t, c, "dlq")
+	if len(frs) != 2 || string(msgs[0].Key) != "k0" || string(msgs[1].Key) != "k1" {
+		t.Fatalf("on-failure topic holds %d records", len(frs))
+	}
+	for _, fr := range frs {
+		if string(fr.Payload) != "null" || fr.RequestContext.Condition != esm.ConditionRetriesExhausted {
+			t.Fatalf("on-failure record written again: payload %s, condition %s; want a null payload, RetriesExhausted", fr.Payload, fr.RequestContext.Condition)
+		}
+	}
+}
+
+// A batch that exhausts its retries while the mapping is stopping still
+// gets its write to the on-failure topic (it ran to its end); only the
+// retries of that write stop with the mapping.
+func TestOnFailureWriteAtTheStop(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 1), kafkalambdatest.WithTopic("dlq", 1))
+	produceN(t, c, "in", 0, 1, "")
+	invoked, stopping := make(chan struct{}), make(chan struct{})
+	fn := &recorder{respond: func(ctx context.Context, _ *kafkalambda.Event, _ int) ([]byte, error) {
+		close(invoked)
+		select { // fail only once the stop was asked for
+		case <-stopping:
+		case <-ctx.Done():
+		}
+		return nil, errors.New("fails")
+	}}
+	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
+		esm.WithMaxRetryAttempts(0), esm.WithOnFailureTopic("dlq"))
+	<-invoked
+	r.cancel()
+	close(stopping)
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.m.Stats(); st.RecordsOnFailure != 1 || st.RecordsCommitted != 1 {
+		t.Fatalf("stats %+v, want the record on the on-failure topic and committed", st)
+	}
+	if _, frs := readFailures(t, c, "dlq"); len(frs) != 1 {
+		t.Fatalf("on-failure topic holds %d records, want 1", len(frs))
+	}
+}
+
 // A commit the broker refuses is retried, with the next batch or, when the
 // mapping is idle, on its own: the offsets end up committed.
 func TestCommitRetried(t *testing.T) {
