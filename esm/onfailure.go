@@ -2,9 +2,11 @@ package esm
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kafkalambda/kafka-lambda-go/internal/retry"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 )
 
@@ -137,7 +140,25 @@ func (m *Mapping) fail(recs []*rec, condition string, inv *invocation) (sent, di
 	for i, r := range recs {
 		out[i] = &kgo.Record{Topic: m.set.onFailure, Key: r.origKey, Value: m.failureRecord(r, condition, inv, now)}
 	}
-	for attempt := 1; ; attempt++ {
+	// retry.Do writes again, after a backoff (WithRetryBackoff's, jittered),
+	// what the topic did not take. Run's deadline is not one for these
+	// retries, which go on until the stop; and the first write is made even
+	// when the mapping is stopping already (its batch ran to its end), so
+	// the stop cuts waits short only from the first retry on.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(m.stopCtx))
+	defer cancel()
+	var unwatch func() bool
+	defer func() {
+		if unwatch != nil {
+			unwatch()
+		}
+	}()
+	p := retry.Policy{Attempts: math.MaxInt, Initial: m.set.backoffMin, Max: m.set.backoffMax,
+		OnRetry: func(_ int, err error, wait time.Duration) {
+			m.log.Warn("esm: on-failure topic did not take records; retrying", "topic", m.set.onFailure,
+				"records", len(out), "err", err, "wait", wait)
+		}}
+	err = retry.Do(ctx, p, func(context.Context) (bool, error) {
 		var failed []*kgo.Record
 		var errs []error
 		for _, res := range m.cl.ProduceSync(m.invokeCtx, out...) {
@@ -152,22 +173,21 @@ func (m *Mapping) fail(recs []*rec, condition string, inv *invocation) (sent, di
 			errs = append(errs, res.Err)
 		}
 		if len(failed) == 0 {
-			break
+			return false, nil
 		}
 		if m.invokeCtx.Err() != nil || m.stopCtx.Err() != nil {
-			return 0, 0, errStopped
-		}
-		wait := m.backoff(attempt)
-		m.log.Warn("esm: on-failure topic did not take records; retrying", "topic", m.set.onFailure,
-			"records", len(failed), "err", errors.Join(errs...), "wait", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-m.stopCtx.Done():
-			t.Stop()
-			return 0, 0, errStopped
-		case <-t.C:
+			return false, errStopped
 		}
 		out = failed
+		if unwatch == nil {
+			unwatch = context.AfterFunc(m.stopCtx, cancel)
+		}
+		return true, errors.Join(errs...)
+	})
+	if err != nil {
+		// errStopped, or the stop during a wait: with unbounded attempts
+		// and no deadline, Do gives up for nothing else.
+		return 0, 0, errStopped
 	}
 	m.handled(recs)
 	m.stats.onFailure.Add(int64(len(recs)))
