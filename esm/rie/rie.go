@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -26,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kafkalambda/kafka-lambda-go/internal/retry"
 	"github.com/kafkalambda/kafka-lambda-go/internal/syncbuf"
 )
 
@@ -183,21 +185,52 @@ func Start(ctx context.Context, bootstrap string, opts ...Option) (*Emulator, er
 		e.waitErr = e.cmd.Wait()
 		close(e.exited)
 	}()
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return e, nil
-		}
-		select {
-		case <-ctx.Done():
-			e.Close()
-			return nil, fmt.Errorf("rie: the emulator did not listen on %s: %w\n%s", addr, ctx.Err(), e.Output())
-		case <-e.exited:
+	if err := e.waitListening(ctx, addr); err != nil {
+		if errors.Is(err, errExited) {
 			return nil, fmt.Errorf("rie: the emulator exited before it listened (%v)\n%s", e.waitErr, e.Output())
-		case <-time.After(20 * time.Millisecond):
 		}
+		e.Close()
+		return nil, fmt.Errorf("rie: the emulator did not listen on %s: %w\n%s", addr, err, e.Output())
 	}
+	return e, nil
+}
+
+// errExited: the emulator's process ended.
+var errExited = errors.New("rie: the emulator exited")
+
+// waitListening dials addr until a connection is accepted, ctx ends
+// (ctx.Err()) or the emulator exits (errExited). There is no event to wait
+// for instead: the emulator says nothing once it listens (it logs
+// "Listening on" only after its server has stopped) and cannot be handed a
+// listener, so retry.Do paces the dials (10 ms doubling to 200 ms), until
+// ctx ends rather than a backoff before its deadline.
+func (e *Emulator) waitListening(ctx context.Context, addr string) error {
+	dctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancel(nil)
+	defer context.AfterFunc(ctx, func() { cancel(ctx.Err()) })()
+	go func() {
+		select {
+		case <-e.exited:
+			cancel(errExited)
+		case <-dctx.Done():
+		}
+	}()
+	var d net.Dialer
+	p := retry.Policy{Attempts: math.MaxInt, Initial: 10 * time.Millisecond, Max: 200 * time.Millisecond}
+	err := retry.Do(dctx, p, func(ctx context.Context) (bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return true, err
+		}
+		c.Close()
+		return false, nil
+	})
+	if err != nil {
+		return context.Cause(dctx)
+	}
+	return nil
 }
 
 // Output returns what the emulator and the function have written so far.

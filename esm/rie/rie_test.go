@@ -2,6 +2,7 @@ package rie_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,5 +59,28 @@ func TestStartNoticesAnEmulatorThatExits(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("Start took %v to notice", took)
+	}
+}
+
+// An emulator that never listens is dialed until ctx ends, then stopped.
+func TestStartGivesUpAtTheContext(t *testing.T) {
+	t.Parallel()
+	fake := filepath.Join(t.TempDir(), "aws-lambda-rie")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\nexec sleep 60\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bootstrap := filepath.Join(t.TempDir(), "bootstrap")
+	if err := os.WriteFile(bootstrap, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := rie.Start(ctx, bootstrap, rie.WithBinary(fake))
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "did not listen") {
+		t.Fatalf("Start = %v, want an error saying the emulator did not listen, matching context.DeadlineExceeded", err)
+	}
+	if took := time.Since(start); took < 300*time.Millisecond || took > 5*time.Second {
+		t.Errorf("Start gave up after %v, want at the 300ms deadline (and the emulator stopped)", took)
 	}
 }
