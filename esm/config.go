@@ -294,7 +294,8 @@ func WithOnBatch(fn func(BatchResult)) Option {
 
 // WithRetryBackoff sets the wait before a retry: min after the first
 // failure, doubling up to max (default 200 ms to 5 s). AWS does not document
-// its backoff.
+// its backoff. A write the on-failure topic did not take is retried within
+// the same bounds, each wait drawn between half and all of the doubled one.
 func WithRetryBackoff(minWait, maxWait time.Duration) Option {
 	return func(s *settings) {
 		if minWait < 0 || maxWait < minWait {
