@@ -2,6 +2,7 @@ package soak
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 )
@@ -11,61 +12,115 @@ import (
 // does: while it is down, every connection it had is closed and the port
 // is closed too (a client's dial is refused); once it is up again, it
 // listens on the same port and connections work.
+//
+// The broker can have more than one door: the address it was created with
+// (the one it advertises, which every client learns from its metadata)
+// and more ports added with addDoor, through which a client whose dialer
+// rewrites the advertised address comes in. A door closes on its own
+// (setDoorDown: only the clients that use it lose the broker) or with the
+// others (setDown: a broker outage).
 type outageListener struct {
-	addr net.Addr
-
-	mu      sync.Mutex
-	cur     net.Listener  // nil while down
-	up      chan struct{} // closed when the broker comes back up
+	addr    net.Addr      // the advertised address: the first door's
+	conns   chan net.Conn // accepted connections, from every open door
 	closing chan struct{} // closed by Close
-	closed  bool
-	conns   map[*outageConn]struct{}
+
+	mu     sync.Mutex
+	closed bool
+	doors  []*door
+}
+
+// door is one port of the broker.
+type door struct {
+	addr  net.Addr
+	cur   net.Listener // nil while down
+	conns map[*outageConn]struct{}
 }
 
 func newOutageListener(l net.Listener) *outageListener {
-	up := make(chan struct{})
-	close(up)
-	return &outageListener{addr: l.Addr(), cur: l, up: up, closing: make(chan struct{}), conns: map[*outageConn]struct{}{}}
+	ol := &outageListener{addr: l.Addr(), conns: make(chan net.Conn), closing: make(chan struct{})}
+	ol.mu.Lock()
+	ol.open(&door{addr: l.Addr(), conns: map[*outageConn]struct{}{}}, l)
+	ol.mu.Unlock()
+	return ol
 }
 
-// Accept returns the next connection, waiting through an outage.
-func (l *outageListener) Accept() (net.Conn, error) {
-	for {
-		l.mu.Lock()
-		cur, up, closed := l.cur, l.up, l.closed
-		l.mu.Unlock()
-		if closed {
-			return nil, net.ErrClosed
+// addDoor opens another port into the broker, on 127.0.0.1, and returns
+// it (its index is what setDoorDown takes: the first door is 0).
+func (l *outageListener) addDoor() (int, net.Addr, error) {
+	nl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		_ = nl.Close()
+		return 0, nil, net.ErrClosed
+	}
+	l.open(&door{addr: nl.Addr(), conns: map[*outageConn]struct{}{}}, nl)
+	return len(l.doors) - 1, nl.Addr(), nil
+}
+
+// open puts d (new, or coming back up) on nl and starts accepting on it.
+// l.mu is held.
+func (l *outageListener) open(d *door, nl net.Listener) {
+	d.cur = nl
+	if !containsDoor(l.doors, d) {
+		l.doors = append(l.doors, d)
+	}
+	go l.accept(d, nl)
+}
+
+func containsDoor(ds []*door, d *door) bool {
+	for _, x := range ds {
+		if x == d {
+			return true
 		}
-		if cur == nil {
-			select {
-			case <-up:
-			case <-l.closing:
-			}
+	}
+	return false
+}
+
+// accept hands the connections of one opening of d to Accept, until nl is
+// closed.
+func (l *outageListener) accept(d *door, nl net.Listener) {
+	for {
+		c, err := nl.Accept()
+		if err != nil {
+			return // closed: by an outage or for good
+		}
+		oc := &outageConn{Conn: c, l: l, d: d}
+		l.mu.Lock()
+		if d.cur != nl { // the door closed meanwhile: so does c
+			l.mu.Unlock()
+			_ = c.Close()
 			continue
 		}
-		c, err := cur.Accept()
-		if err != nil {
-			l.mu.Lock()
-			taken := l.cur != cur && !l.closed // closed by an outage, not for good
-			l.mu.Unlock()
-			if taken && errors.Is(err, net.ErrClosed) {
-				continue
-			}
-			return nil, err
-		}
-		oc := &outageConn{Conn: c, l: l}
-		l.mu.Lock()
-		l.conns[oc] = struct{}{}
+		d.conns[oc] = struct{}{}
 		l.mu.Unlock()
-		return oc, nil
+		select {
+		case l.conns <- oc:
+		case <-l.closing:
+			_ = oc.Close()
+			return
+		}
 	}
 }
 
-// Addr is the broker's address, the same across outages.
+// Accept returns the next connection through any open door, waiting
+// through outages.
+func (l *outageListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closing:
+		return nil, net.ErrClosed
+	}
+}
+
+// Addr is the broker's advertised address, the same across outages.
 func (l *outageListener) Addr() net.Addr { return l.addr }
 
-// Close closes the listener for good.
+// Close closes every door for good.
 func (l *outageListener) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -74,52 +129,74 @@ func (l *outageListener) Close() error {
 	}
 	l.closed = true
 	close(l.closing)
-	if l.cur != nil {
-		return l.cur.Close()
+	var errs []error
+	for _, d := range l.doors {
+		if d.cur != nil {
+			errs = append(errs, d.cur.Close())
+			d.cur = nil
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// setDown takes the broker down (closing its port and every connection)
-// or brings it back up on the same address.
+// setDown takes the whole broker down (closing every door and every
+// connection) or brings it back up on the same addresses.
 func (l *outageListener) setDown(down bool) error {
+	l.mu.Lock()
+	n := len(l.doors)
+	l.mu.Unlock()
+	var errs []error
+	for i := range n {
+		errs = append(errs, l.setDoorDown(i, down))
+	}
+	return errors.Join(errs...)
+}
+
+// setDoorDown closes door i (its port and every connection that came
+// through it) or opens it again on the same address.
+func (l *outageListener) setDoorDown(i int, down bool) error {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return net.ErrClosed
 	}
+	if i < 0 || i >= len(l.doors) {
+		l.mu.Unlock()
+		return fmt.Errorf("no door %d", i)
+	}
+	d := l.doors[i]
 	if !down {
 		defer l.mu.Unlock()
-		if l.cur != nil {
+		if d.cur != nil {
 			return nil
 		}
-		nl, err := net.Listen(l.addr.Network(), l.addr.String())
+		nl, err := net.Listen(d.addr.Network(), d.addr.String())
 		if err != nil {
 			return err
 		}
-		l.cur = nl
-		close(l.up)
+		l.open(d, nl)
 		return nil
 	}
-	if l.cur != nil {
-		_ = l.cur.Close()
-		l.cur = nil
-		l.up = make(chan struct{})
+	var err error
+	if d.cur != nil {
+		err = d.cur.Close()
+		d.cur = nil
 	}
-	conns := make([]*outageConn, 0, len(l.conns))
-	for c := range l.conns {
+	conns := make([]*outageConn, 0, len(d.conns))
+	for c := range d.conns {
 		conns = append(conns, c)
 	}
 	l.mu.Unlock()
 	for _, c := range conns {
 		_ = c.Close()
 	}
-	return nil
+	return err
 }
 
 type outageConn struct {
 	net.Conn
 	l    *outageListener
+	d    *door
 	once sync.Once
 }
 
@@ -127,7 +204,7 @@ func (c *outageConn) Close() error {
 	var err error
 	c.once.Do(func() {
 		c.l.mu.Lock()
-		delete(c.l.conns, c)
+		delete(c.d.conns, c)
 		c.l.mu.Unlock()
 		err = c.Conn.Close()
 	})

@@ -47,9 +47,17 @@ func newCredential(user string) credential {
 // rig is one run's world: a broker (SASL/PLAIN) that can go away, a
 // registry (basic auth), the function's secret behind a Secrets Manager
 // endpoint, and the sink every component logs to.
+//
+// The broker has two doors: the address it advertises, which the
+// function's producer uses (from the secret's bootstrap.servers, then the
+// broker's metadata), and a second port that the mapping's and the test's
+// own clients use (their dialer rewrites the advertised address to it), so
+// that the brokers can be made unreachable for the function alone
+// (fnDoor closed) while the mapping goes on invoking it.
 type rig struct {
 	c        *kafkalambdatest.Cluster
 	lis      *outageListener
+	mapAddr  string // the mapping's door
 	sm       *secretstest.Server
 	logs     *logSink
 	admin    credential // the mapping's and the test's own clients
@@ -77,6 +85,12 @@ func newRig(t *testing.T, partitions int32) *rig {
 			return nil, err
 		}
 		r.lis = newOutageListener(l)
+		_, a, err := r.lis.addDoor()
+		if err != nil {
+			_ = r.lis.Close()
+			return nil, err
+		}
+		r.mapAddr = a.String()
 		return r.lis, nil
 	}
 	kopts := []kfake.Opt{kfake.ListenFn(listen)}
@@ -178,10 +192,28 @@ func (r *rig) function(ctx context.Context, t *testing.T, policy string, rules s
 	return h
 }
 
+// fnDoor is the index of the broker's door that the function uses (see
+// outageListener.setDoorDown).
+const fnDoor = 0
+
+// clientOptions are the options of the mapping's and the test's own kgo
+// clients: the cluster's, with a dialer that goes through the mapping's
+// door whatever broker address the client is given.
+func (r *rig) clientOptions() []kgo.Opt {
+	advertised := r.lis.Addr().String()
+	var d net.Dialer
+	return append(r.c.ClientOptions(), kgo.Dialer(func(ctx context.Context, network, host string) (net.Conn, error) {
+		if host == advertised {
+			host = r.mapAddr
+		}
+		return d.DialContext(ctx, network, host)
+	}))
+}
+
 // adminClient returns a kadm client of the rig's broker, closed with t.
 func (r *rig) adminClient(t *testing.T) *kadm.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(r.c.ClientOptions()...)
+	cl, err := kgo.NewClient(r.clientOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
