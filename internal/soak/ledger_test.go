@@ -180,13 +180,18 @@ func header(hs []kgo.RecordHeader, key string) string {
 type tally struct {
 	in, settled, deadLettered, onFailure int
 	poison, poisonSettled                int
+	poisonOnFailure                      int // poison given up by the mapping, not dead-lettered
 	poisonKinds                          map[string]int
-	collateral                           int // good records given up (some may also be settled)
-	collateralEx                         []string
-	duplicates                           int // extra settlements and extra given-up copies
-	lost                                 []string
-	wrongStage                           []string // poison dead-lettered at an unexpected stage
-	collateralWhy                        map[string]int
+	// Good records given up (some may also be settled): dragged are
+	// those given up by the mapping behind a poison record of their
+	// partition, with it (see behindPoison); collateral all others.
+	collateral, dragged     int
+	goodDeadLettered        int // good records in the dead-letter topic (all collateral)
+	collateralEx, draggedEx []string
+	duplicates              int // extra settlements and extra given-up copies
+	lost                    []string
+	wrongStage              []string // poison dead-lettered at an unexpected stage
+	collateralWhy           map[string]int
 }
 
 func (l *ledger) tally() tally {
@@ -220,6 +225,9 @@ func (l *ledger) tally() tally {
 			if n > 0 {
 				t.poisonSettled++
 			}
+			if failed {
+				t.poisonOnFailure++
+			}
 			want := string(kafkalambda.StageValue)
 			if in.kind == kindPanic {
 				want = string(kafkalambda.StageProcess)
@@ -229,10 +237,21 @@ func (l *ledger) tally() tally {
 					t.wrongStage = append(t.wrongStage, fmt.Sprintf("%s (%s) dead-lettered at stage %q: %.200s", r, in.kind, g.stage, g.reason))
 				}
 			}
+		} else if len(gone) > 0 && !dead && l.behindPoison(r) {
+			// Given up with a poison record before it in its batch, by
+			// a mapping to which the function reported the poison with
+			// the rest of its partition.
+			t.dragged++
+			if len(t.draggedEx) < 3 {
+				t.draggedEx = append(t.draggedEx, fmt.Sprintf("%s settled %d times, given up to %s: %.300s", r, n, gone[0].topic, gone[0].reason))
+			}
 		} else if len(gone) > 0 {
-			// A good record given up: by the policy (the rest of a batch
-			// that ran out of retries) or by a transient failure.
+			// A good record given up for anything else: a transient
+			// failure that ran out of retries, or a dead letter.
 			t.collateral++
+			if dead {
+				t.goodDeadLettered++
+			}
 			t.collateralWhy[reasonClass(gone[0].reason)]++
 			if len(t.collateralEx) < 5 {
 				t.collateralEx = append(t.collateralEx, fmt.Sprintf("%s settled %d times, given up to %s: %.300s", r, n, gone[0].topic, gone[0].reason))
@@ -243,6 +262,31 @@ func (l *ledger) tally() tally {
 		}
 	}
 	return t
+}
+
+// behindPoison reports whether the good record r was given up to the
+// on-failure topic, out of retries, behind a poison record of its
+// partition that was given up too, at most a batch before it: the rest of
+// the poison's batch, reported with it and retried with it until its
+// retries ran out.
+func (l *ledger) behindPoison(r ref) bool {
+	for _, g := range l.gaveUp[r] {
+		if g.topic != onFailureTopic || !strings.HasPrefix(g.reason, string(esm.ConditionRetriesExhausted)) {
+			return false
+		}
+	}
+	for off := max(0, r.offset-soakBatchSize+1); off < r.offset; off++ {
+		q := ref{r.partition, off}
+		if in := l.ins[q]; in == nil || in.kind == kindGood {
+			continue
+		}
+		for _, g := range l.gaveUp[q] {
+			if g.topic == onFailureTopic {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // reasonClass shortens a reason to its kind, for the figures.

@@ -47,7 +47,11 @@ func (f figures) String() string {
 	if t.poison > 0 {
 		fmt.Fprintf(&b, " [%s]", describe(t.poisonKinds))
 	}
-	fmt.Fprintf(&b, ", good given up=%d", t.collateral)
+	fmt.Fprintf(&b, ", good given up=%d", t.collateral+t.dragged)
+	if t.dragged > 0 {
+		fmt.Fprintf(&b, " [behind poison %d, other %d]", t.dragged, t.collateral)
+	}
+	fmt.Fprintf(&b, ", good dead-lettered=%d", t.goodDeadLettered)
 	if len(t.collateralWhy) > 0 {
 		b.WriteString(": ")
 		for i, k := range slices.Sorted(maps.Keys(t.collateralWhy)) {
