@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"net/http"
@@ -17,23 +18,26 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/secrets/secretstest"
 )
 
 // Kinds of injected faults, as the figures name them.
 const (
-	fkProduceRetriable = "produce-retriable" // NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT
-	fkProduceInvalid   = "produce-invalid"   // INVALID_RECORD: not retriable
-	fkProduceDelay     = "produce-delay"     // answered up to delayMax late
-	fkProduceStall     = "produce-stall"     // answered after the function's deadline
-	fkOutage           = "broker-outage"     // every connection dropped, new ones refused
-	fkAuthReject       = "sasl-reject"       // the function's credentials refused
-	fkRotation         = "secret-rotation"   // new credentials in the secret, the old ones revoked
-	fkRegistry5xx      = "registry-5xx"      // 500 or 503
-	fkRegistryTimeout  = "registry-timeout"  // no answer until the client gives up
-	fkSecrets          = "secrets-fail"      // reads answered Throttling, InternalServiceError or AccessDenied
-	fkSecretsSlow      = "secrets-slow"      // a window with slow answers
-	fkCommit           = "commit-fail"       // OffsetCommit answered REQUEST_TIMED_OUT
+	fkProduceRetriable = "produce-retriable"  // NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT
+	fkProduceInvalid   = "produce-invalid"    // INVALID_RECORD: not retriable
+	fkProduceDelay     = "produce-delay"      // answered up to delayMax late
+	fkProduceStall     = "produce-stall"      // answered after the function's deadline
+	fkOutage           = "broker-outage"      // every connection dropped, new ones refused
+	fkUnreachable      = "broker-unreachable" // the same, for the function's producer only
+	fkAuthReject       = "sasl-reject"        // the function's credentials refused
+	fkRotation         = "secret-rotation"    // new credentials in the secret, the old ones revoked
+	fkRegistry5xx      = "registry-5xx"       // 500 or 503
+	fkRegistryTimeout  = "registry-timeout"   // no answer until the client gives up
+	fkRegistry404      = "registry-404"       // a plain-text 404: the URL is not a registry
+	fkSecrets          = "secrets-fail"       // reads answered Throttling, InternalServiceError or AccessDenied
+	fkSecretsSlow      = "secrets-slow"       // a window with slow answers
+	fkCommit           = "commit-fail"        // OffsetCommit answered REQUEST_TIMED_OUT
 )
 
 // plan is what a faulted run injects, drawn from its seed.
@@ -43,12 +47,16 @@ type plan struct {
 	delayMax             time.Duration // longest ordinary delay
 	stallAt              []int         // produce requests (to the function's topics, counted from 1) answered late
 	stall                time.Duration // how late: past the function's timeout
+	stallGap             time.Duration // at least this long between the end of a stall and the next
 	registryFirst        []string      // per registry request path, how its first requests fail
 	registryHang         string        // a request path whose first requests fail as registryOutage says
 	registryOutage       []string      // no answer, then more 503s in a row than serde retries
 	registryP            float64       // after those, the share of requests failed (500, 503)
+	registry404          time.Duration // from the function's first request, every request answered a plain 404
 	commitP              float64       // share of offset commits failed
 	outages              []outage      // in progress order
+	unreachableFrom      int64         // the first invocation of a record at this offset or later closes the function's door
+	unreachable          time.Duration // for this long
 }
 
 // outage is the broker going away once the run has made progress at.
@@ -65,7 +73,41 @@ type outage struct {
 // meets mid-run. It hangs first (which costs srclient's 5 s HTTP timeout,
 // during which every invocation that needs that schema waits for the one
 // request in flight), then fails with 503 more times in a row than serde
-// retries within one call.
+// tries within one call (3), twice.
+//
+// Two faults test that a failure that is not a record's fault never gives a
+// good record up. The registry answers a plain-text 404 (what a wrong URL
+// or path prefix gets, not Confluent's JSON error) to every request for
+// registry404 from the function's first one: at the cold start, every
+// record fails to deserialize. And the brokers refuse the function's
+// producer (its port closed, its connections dropped) for longer than the
+// function's timeout, from the start of the first invocation of a
+// partition's third batch (offsets from unreachableFrom on), while the
+// mapping, on its own port, goes on invoking the function: invocations end
+// at their flush deadline with their sends unacknowledged behind
+// "Connection refused".
+//
+// Such faults fail invocations, which the mapping retries: with an
+// on-failure topic a batch has 11 attempts (1 + esm.RetriesWithOnFailure),
+// and the soak's backoff (20 ms doubling to 200 ms) spends 1.5 s between
+// them. The plan is sized to that budget, per batch: within 300 ms of 404s
+// a batch starts at most 4 attempts (at 0, 20, 60 and 140 ms, plus their
+// own time); an attempt that meets the unreachable brokers lasts until its
+// flush deadline (2.5 s), so their 4 s fail at most 3; the registry's
+// outage fails 3 (the hang and two calls of 503s); a broker outage fails
+// the attempts in flight, and the refused credentials or the rotation
+// after it one more; a stall fails the attempts in flight and at most one
+// more (two stalls are never back to back). The batches of a partition
+// meet these at different times: the first ones the 404s, a stall and the
+// first outage; the second ones the registry's outage, the second outage
+// and a stall; the third ones the unreachable brokers. The figures show
+// the most failed attempts of a batch without poison.
+//
+// A fault that fails invocations for longer than the budget — fast ones
+// for more than about 1.5 s here, or about 31 s at esm's default backoff
+// (200 ms to 5 s) — gives good records up to the on-failure topic under
+// every policy: that is the mapping's retry setting, not something a
+// function can prevent.
 func newPlan(rng *rand.Rand, timeout time.Duration, hang string) plan {
 	return plan{
 		retriableP:     0.04,
@@ -74,15 +116,19 @@ func newPlan(rng *rand.Rand, timeout time.Duration, hang string) plan {
 		delayMax:       300 * time.Millisecond,
 		stallAt:        []int{5 + rng.IntN(10), 15 + rng.IntN(10)},
 		stall:          timeout + time.Second,
+		stallGap:       timeout,
 		registryFirst:  []string{"503", "500"},
 		registryHang:   hang,
-		registryOutage: append([]string{"timeout"}, slices.Repeat([]string{"503"}, 12)...),
+		registryOutage: append([]string{"timeout"}, slices.Repeat([]string{"503"}, 6)...),
 		registryP:      0.2,
+		registry404:    300 * time.Millisecond,
 		commitP:        0.1,
 		outages: []outage{
 			{at: 0.15 + 0.15*rng.Float64(), down: 1500 * time.Millisecond, rejectAuth: true},
 			{at: 0.45 + 0.15*rng.Float64(), down: time.Second, rotate: true},
 		},
+		unreachableFrom: 2 * soakBatchSize,
+		unreachable:     timeout + time.Second,
 	}
 }
 
@@ -98,6 +144,7 @@ type injector struct {
 	fnUser  func() string           // the function's current user
 	watched map[[16]byte]string     // topic ids of the function's topics
 	done    chan struct{}           // closed at the end: ends every wait
+	log     *slog.Logger            // when each timed fault starts and ends
 
 	mu        sync.Mutex
 	rng       *rand.Rand
@@ -108,6 +155,14 @@ type injector struct {
 	authNext  map[string]int  // user → refusals still to inject
 	revoked   map[string]bool // users whose every authentication is refused
 	sleeping  int             // produce requests held by a delay
+	released  chan struct{}   // closed when sleeping drops to 0, if set
+	stalls    int             // stalls injected
+	stallFree time.Time       // no stall before then
+	unreached bool            // the function's door was closed
+	outageOn  chan struct{}   // while a broker outage is under way; closed as it ends
+	reopened  chan struct{}   // closed once it is open again
+	away      []window        // when the brokers were unreachable for the function
+	reg404At  time.Time       // the function's first registry request
 	handles   map[string][]*kfake.FaultHandle
 	schedDone chan struct{}
 	stopOnce  sync.Once
@@ -127,7 +182,7 @@ func newInjector(r *rig, seed uint64, hang string) *injector {
 	rng := rand.New(rand.NewPCG(seed, seed^0xfa17))
 	return &injector{
 		plan: newPlan(rng, fnTimeout, hang), kafka: r.c.Kafka(), lis: r.lis, sm: r.sm,
-		rotate: r.rotate, fnUser: r.fnUser, done: make(chan struct{}), rng: rng,
+		rotate: r.rotate, fnUser: r.fnUser, done: make(chan struct{}), rng: rng, log: r.logs.logger("injector"),
 		counts: map[string]int{}, regSeen: map[string]int{}, authNext: map[string]int{}, revoked: map[string]bool{},
 	}
 }
@@ -206,9 +261,16 @@ func (in *injector) controlProduce(kr kmsg.Request) (kmsg.Response, error, bool)
 	in.produceN++
 	var d time.Duration
 	switch {
-	case slices.Contains(in.plan.stallAt, in.produceN):
+	case in.stalls < len(in.plan.stallAt) && in.produceN >= in.plan.stallAt[in.stalls] && time.Now().After(in.stallFree):
+		// Never one right after another: the function's producer has
+		// one connection, answered in order, so back-to-back stalls
+		// would starve it for two deadlines and more, failing every
+		// batch in flight each time.
 		d = in.plan.stall
+		in.stalls++
+		in.stallFree = time.Now().Add(d + in.plan.stallGap)
 		in.counts[fkProduceStall]++
+		in.log.Info("soak: fault starts", "produce_stall_ms", d.Milliseconds(), "produce_request", in.produceN)
 	case in.rng.Float64() < in.plan.delayP:
 		d = time.Duration(1 + in.rng.Int64N(int64(in.plan.delayMax)))
 		in.counts[fkProduceDelay]++
@@ -219,7 +281,7 @@ func (in *injector) controlProduce(kr kmsg.Request) (kmsg.Response, error, bool)
 	in.mu.Unlock()
 	if d > 0 {
 		in.kafka.SleepControl(func() {
-			defer func() { in.mu.Lock(); in.sleeping--; in.mu.Unlock() }()
+			defer in.release()
 			t := time.NewTimer(d)
 			defer t.Stop()
 			select {
@@ -229,6 +291,17 @@ func (in *injector) controlProduce(kr kmsg.Request) (kmsg.Response, error, bool)
 		})
 	}
 	return nil, nil, false
+}
+
+// release ends the hold of a produce request.
+func (in *injector) release() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.sleeping--
+	if in.sleeping == 0 && in.released != nil {
+		close(in.released)
+		in.released = nil
+	}
 }
 
 func (in *injector) writesFunctionTopic(req *kmsg.ProduceRequest) bool {
@@ -283,15 +356,28 @@ func plainUser(b []byte) string {
 	return string(parts[1])
 }
 
-// interceptRegistry is the registry's fault interceptor: per request path
-// the first requests fail as planned, later ones at random; a "timeout"
-// answers nothing until the client gives up.
+// interceptRegistry is the registry's fault interceptor: for a while from
+// the function's first request, every request gets the plain-text 404 of a
+// URL that is not a registry's (Go's http.NotFound, as a server with
+// another path prefix answers); then per request path the first requests
+// fail as planned, later ones at random; a "timeout" answers nothing until
+// the client gives up.
 func (in *injector) interceptRegistry(w http.ResponseWriter, r *http.Request) bool {
 	key := r.Method + " " + r.URL.Path
 	in.mu.Lock()
 	if !in.regOn {
 		in.mu.Unlock()
 		return false
+	}
+	if in.reg404At.IsZero() {
+		in.reg404At = time.Now()
+		in.log.Info("soak: fault starts", "registry_404_ms", in.plan.registry404.Milliseconds())
+	}
+	if time.Since(in.reg404At) < in.plan.registry404 {
+		in.counts[fkRegistry404]++
+		in.mu.Unlock()
+		http.NotFound(w, r)
+		return true
 	}
 	n := in.regSeen[key]
 	in.regSeen[key]++
@@ -370,9 +456,49 @@ func (in *injector) schedule(ctx context.Context, progress func() float64) {
 				case <-tick.C:
 				}
 			}
+			if !in.beginOutage(ctx) {
+				return
+			}
+			in.log.Info("soak: fault starts", "outage", o.at, "down_ms", o.down.Milliseconds(), "progress", progress())
 			in.runOutage(ctx, o)
+			in.mu.Lock()
+			close(in.outageOn)
+			in.outageOn = nil
+			in.mu.Unlock()
+			in.log.Info("soak: fault ends", "outage", o.at, "progress", progress())
 		}
 	}()
+}
+
+// beginOutage waits for the brokers' unreachability for the function, if
+// under way, to end, then marks an outage under way, so that the two never
+// overlap (each is to fail invocations its own way). It reports false if
+// the plan ended first.
+func (in *injector) beginOutage(ctx context.Context) bool {
+	for {
+		in.mu.Lock()
+		reopened := in.reopened
+		if reopened != nil {
+			select {
+			case <-reopened:
+				reopened = nil
+			default:
+			}
+		}
+		if reopened == nil {
+			in.outageOn = make(chan struct{})
+			in.mu.Unlock()
+			return true
+		}
+		in.mu.Unlock()
+		select {
+		case <-reopened:
+		case <-ctx.Done():
+			return false
+		case <-in.done:
+			return false
+		}
+	}
 }
 
 // runOutage takes the broker away for o.down, with what o adds around it.
@@ -417,6 +543,104 @@ func (in *injector) runOutage(ctx context.Context, o outage) {
 	}
 }
 
+// beforeInvoke is called as each invocation starts, with its payload.
+// The first invocation that holds a record at offset unreachableFrom or
+// later (a partition's third batch) closes the function's door of the
+// broker before it starts, for the plan's time: the function's producer
+// has its connections dropped and its dials refused, while the mapping
+// goes on fetching, invoking and committing through its own door. It and
+// the invocations that start in the next 1.5 s cannot reach the brokers
+// before their deadline. Every partition has a third batch, so it happens
+// in every run; none of them meets the registry's outage (their
+// partition's second batch fetched that schema). During a broker outage,
+// the invocation waits for it to end before it starts: the two never
+// overlap (each is to fail invocations its own way).
+func (in *injector) beforeInvoke(payload []byte) {
+	in.mu.Lock()
+	if in.unreached || in.isDone() {
+		in.mu.Unlock()
+		return
+	}
+	ev, err := kafkalambda.ParseEvent(payload)
+	if err != nil || !holdsFrom(ev, in.plan.unreachableFrom) {
+		in.mu.Unlock()
+		return
+	}
+	for in.outageOn != nil {
+		ended := in.outageOn
+		in.mu.Unlock()
+		select {
+		case <-ended:
+		case <-in.done:
+			return
+		}
+		in.mu.Lock()
+	}
+	if in.unreached {
+		in.mu.Unlock()
+		return
+	}
+	in.unreached = true
+	reopened := make(chan struct{})
+	in.reopened = reopened
+	in.mu.Unlock()
+
+	from := time.Now()
+	if err := in.lis.setDoorDown(fnDoor, true); err != nil {
+		in.fail(fmt.Errorf("close the function's door: %w", err))
+		close(reopened)
+		return
+	}
+	in.count(fkUnreachable, 1)
+	in.log.Info("soak: fault starts", "unreachable_ms", in.plan.unreachable.Milliseconds())
+	go func() {
+		defer close(reopened)
+		t := time.NewTimer(in.plan.unreachable)
+		select {
+		case <-t.C:
+		case <-in.done:
+		}
+		t.Stop()
+		if err := in.lis.setDoorDown(fnDoor, false); err != nil {
+			in.fail(fmt.Errorf("open the function's door again: %w", err))
+		}
+		in.mu.Lock()
+		in.away = append(in.away, window{from, time.Now()})
+		in.mu.Unlock()
+		in.log.Info("soak: fault ends", "unreachable_ms", in.plan.unreachable.Milliseconds())
+	}()
+}
+
+// isDone reports whether quiesce has begun.
+func (in *injector) isDone() bool {
+	select {
+	case <-in.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// holdsFrom reports whether ev holds a record at offset from or later.
+func holdsFrom(ev *kafkalambda.Event, from int64) bool {
+	for _, p := range ev.Partitions {
+		if n := len(p.Records); n > 0 && p.Records[n-1].Offset >= from {
+			return true
+		}
+	}
+	return false
+}
+
+// window is a span of time.
+type window struct{ from, to time.Time }
+
+// unreachable returns when the brokers were unreachable for the function.
+func (in *injector) unreachable() []window {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return slices.Clone(in.away)
+}
+
 // quiesce ends the plan: no more faults, no request left held. It waits up
 // to limit for held produce requests to be answered.
 func (in *injector) quiesce(limit time.Duration) error {
@@ -425,6 +649,12 @@ func (in *injector) quiesce(limit time.Duration) error {
 	if in.schedDone != nil {
 		<-in.schedDone
 	}
+	in.mu.Lock()
+	reopened := in.reopened
+	in.mu.Unlock()
+	if reopened != nil {
+		<-reopened
+	}
 	for _, hs := range in.handles {
 		for _, h := range hs {
 			h.Remove()
@@ -432,23 +662,30 @@ func (in *injector) quiesce(limit time.Duration) error {
 	}
 	in.sm.SetLatency(0)
 	in.mu.Lock()
+	in.log.Info("soak: plan ends", "produce_requests", in.produceN)
 	errs := errors.Join(in.errs...)
 	in.mu.Unlock()
 	if errs != nil {
 		return errs
 	}
-	deadline := time.Now().Add(limit)
-	for {
-		in.mu.Lock()
-		n := in.sleeping
+	// in.done is closed: every hold ends now, and no new one waits.
+	in.mu.Lock()
+	if in.sleeping == 0 {
 		in.mu.Unlock()
-		if n == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d produce requests still held after %v", n, limit)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return nil
+	}
+	released := make(chan struct{})
+	in.released = released
+	in.mu.Unlock()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-released:
+		return nil
+	case <-t.C:
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		return fmt.Errorf("%d produce requests still held after %v", in.sleeping, limit)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // logSink collects everything the components of a run log (JSON lines at
@@ -61,23 +62,39 @@ func (s *logSink) counts() (lines, errs int) {
 
 // undeliveredInvocations counts the invocations the handler logged as
 // ending with sends that were not acknowledged: those whose flush ran into
-// the deadline (or met a refused or purged send).
-func (s *logSink) undeliveredInvocations() int {
+// the deadline (or met a refused or purged send); and, of those, the ones
+// that ran into their flush deadline (they lasted at least atDeadline)
+// while the brokers were unreachable for the function (within reports
+// whether a log line's time falls then), with a refused connection as the
+// last broker error behind their first unacknowledged send.
+//
+// The duration tells the two apart because an invocation's deadline purge
+// purges the shared producer, so that other invocations in flight at that
+// moment on the same handler (the soak's mapping invokes it for every
+// partition at once) end early with their sends purged too.
+func (s *logSink) undeliveredInvocations(atDeadline time.Duration, within func(time.Time) bool) (n, refused int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := 0
 	for _, line := range bytes.Split(s.buf.Bytes(), []byte{'\n'}) {
 		if !bytes.Contains(line, []byte(`"msg":"kafkalambda: invocation`)) || !bytes.Contains(line, []byte(`"undelivered":`)) {
 			continue
 		}
 		var rec struct {
-			Undelivered int `json:"undelivered"`
+			Time        time.Time `json:"time"`
+			Undelivered int       `json:"undelivered"`
+			First       string    `json:"first_undelivered"`
+			DurationMS  float64   `json:"duration_ms"`
 		}
-		if json.Unmarshal(line, &rec) == nil && rec.Undelivered > 0 {
-			n++
+		if json.Unmarshal(line, &rec) != nil || rec.Undelivered == 0 {
+			continue
+		}
+		n++
+		if rec.DurationMS >= float64(atDeadline.Milliseconds()) && within(rec.Time) &&
+			strings.Contains(rec.First, "Purged") && strings.Contains(rec.First, "Connection refused") {
+			refused++
 		}
 	}
-	return n
+	return n, refused
 }
 
 // dump writes the collected logs and errors to path (for a developer

@@ -25,13 +25,18 @@ type figures struct {
 	fnErrors    int64 // invocations that failed as a whole
 	partial     int64 // invocations that reported item failures
 	undelivered int   // invocations that ended with sends not acknowledged
-	injected    map[string]int
-	secretReads int // GetSecretValue requests the endpoint answered
-	wall        time.Duration
-	longest     time.Duration
-	logLines    int
-	errTexts    int
-	leaks       int
+	refused     int   // of those, at their flush deadline with a refused connection behind the first
+	// mostFailures is the most failed invocations of one batch without
+	// poison: the retry budget that environmental faults spent (a batch
+	// is given up at its 11th failure with an on-failure topic).
+	mostFailures int
+	injected     map[string]int
+	secretReads  int // GetSecretValue requests the endpoint answered
+	wall         time.Duration
+	longest      time.Duration
+	logLines     int
+	errTexts     int
+	leaks        int
 }
 
 // String is the run's line of figures.
@@ -61,8 +66,8 @@ func (f figures) String() string {
 			fmt.Fprintf(&b, "%s %d", k, t.collateralWhy[k])
 		}
 	}
-	fmt.Fprintf(&b, ") duplicates=%d lost=%d invocations=%d failed=%d partial=%d unacknowledged-at-end=%d secret-reads=%d longest-invocation=%v wall=%v scanned=%d-log-lines/%d-errors leaks=%d",
-		t.duplicates, len(t.lost), f.invocations, f.fnErrors, f.partial, f.undelivered, f.secretReads,
+	fmt.Fprintf(&b, ") duplicates=%d lost=%d invocations=%d failed=%d partial=%d unacknowledged-at-end=%d (refused-at-deadline %d) most-failures-per-batch=%d secret-reads=%d longest-invocation=%v wall=%v scanned=%d-log-lines/%d-errors leaks=%d",
+		t.duplicates, len(t.lost), f.invocations, f.fnErrors, f.partial, f.undelivered, f.refused, f.mostFailures, f.secretReads,
 		f.longest.Round(time.Millisecond), f.wall.Round(100*time.Millisecond), f.logLines, f.errTexts, f.leaks)
 	if f.faults {
 		fmt.Fprintf(&b, " injected: %s", describe(f.injected))

@@ -256,12 +256,16 @@ func lag(ctx context.Context, adm *kadm.Client, group, topic string) (string, er
 type watchedTarget struct {
 	inner   esm.HandlerTarget
 	logs    *logSink
+	before  func(payload []byte) // called as each invocation starts, if set
 	mu      sync.Mutex
 	longest time.Duration
 	overrun []string
 }
 
 func (w *watchedTarget) Invoke(ctx context.Context, payload []byte) (esm.Result, error) {
+	if w.before != nil {
+		w.before(payload)
+	}
 	start := time.Now()
 	res, err := w.inner.Invoke(ctx, payload)
 	took := time.Since(start)

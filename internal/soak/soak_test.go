@@ -49,22 +49,63 @@ type policyCase struct {
 	name string
 	env  string // app's FAILURE_POLICY
 	esm  []esm.Option
+	// dragsPartition: the configuration gives up, with a poison record,
+	// the good records of its partition after it in its batch (see
+	// policies). Only those may be given up; none for any other reason.
+	dragsPartition bool
+	// isolates: the function itself dead-letters poison, so the mapping
+	// must give none up.
+	isolates bool
 }
 
+// policies are the soak's configurations. With an on-failure topic, the
+// mapping's retries are AWS's default with one (10, esm.RetriesWithOnFailure).
+//
+// Which can give a good record up, and why:
+//
+//   - FailBatch, with bisection: no. A poison record fails every batch it is
+//     in, bisection halves the batch until the poison is alone, and only
+//     that one record runs out of retries. An environmental failure fails
+//     the invocation and is retried like any other, within the retry budget
+//     (see newPlan).
+//   - ReportItemFailures: yes, by design. The function reports a poison
+//     record with the rest of its partition (the record and every record
+//     after it in the event: what the issue 20 change makes it do, right
+//     under both item failure models), the mapping retries them together,
+//     and when the poison runs out of retries the good records after it in
+//     its batch go to the on-failure topic with it (tradesettle's
+//     REPORT_BATCH_ITEM_FAILURES says so). Those are counted as "behind
+//     poison"; a good record given up for any other reason fails the run.
+//   - DeadLetter: no, and nothing at all can be: no on-failure topic,
+//     unlimited retries; poison is dead-lettered by the function, and only
+//     poison may be. With an on-failure topic it could: a failure that is
+//     not a record's fails the invocation and the whole batch is retried,
+//     so a batch goes through every fault of its time, and its most failed
+//     attempts (in the figures) can pass the budget of 11. Hence
+//     IsolatePoison, where a retry takes only the records not yet done.
+//   - IsolatePoison (ISOLATE_POISON: DeadLetter, and environmental failures
+//     reported as item failures rather than failing the invocation), with
+//     the mapping retrying only the listed records (esm.RetryListed, the
+//     literal reading of AWS's Kafka page; ReportItemFailures runs under the
+//     checkpoint reading, esm.ResumeFromLowest): no. Poison is dead-lettered
+//     by the function, so no retry is spent on it, and only environmental
+//     failures, within the retry budget, are retried.
 func policies() []policyCase {
 	return []policyCase{
-		// Retries are AWS's default with an on-failure topic (10).
-		{name: "FailBatch", env: "FAIL_BATCH", esm: []esm.Option{
+		{name: "FailBatch", env: app.PolicyFailBatch, esm: []esm.Option{
 			esm.WithOnFailureTopic(onFailureTopic),
 			esm.WithBisectBatchOnFunctionError(true),
 		}},
-		{name: "ReportItemFailures", env: "REPORT_BATCH_ITEM_FAILURES", esm: []esm.Option{
+		{name: "ReportItemFailures", env: app.PolicyReportItems, dragsPartition: true, esm: []esm.Option{
 			esm.WithReportBatchItemFailures(true),
 			esm.WithOnFailureTopic(onFailureTopic),
 		}},
-		// No on-failure topic and unlimited retries: the function itself
-		// gives up on poison, and nothing else may be given up.
-		{name: "DeadLetter", env: "DEAD_LETTER"},
+		{name: "DeadLetter", env: app.PolicyDeadLetter, isolates: true},
+		{name: "IsolatePoison", env: app.PolicyIsolatePoison, isolates: true, esm: []esm.Option{
+			esm.WithReportBatchItemFailures(true),
+			esm.WithItemFailureModel(esm.RetryListed),
+			esm.WithOnFailureTopic(onFailureTopic),
+		}},
 	}
 }
 
@@ -74,7 +115,7 @@ func poisonMix() mix {
 }
 
 // TestSoak runs, for each failure policy, the pipeline under faults and
-// then without, and checks what the package documentation says. The three
+// then without, and checks what the package documentation says. The
 // policies run at the same time: a run mostly waits (on deadlines, outages,
 // backoffs), so they are not held to -parallel, which is the number of
 // CPUs.
@@ -145,15 +186,23 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 
 	h := r.function(ctx, t, pc.env, panicRules())
 	target := &watchedTarget{inner: esm.HandlerTarget{Handler: h, Timeout: timeout}, logs: r.logs}
+	var away []window // filled in at the end
+	if faulted {
+		target.before = inj.beforeInvoke
+	}
+	attempts := newAttemptWatch(ins, pc.isolates)
 	opts := append([]esm.Option{
 		esm.WithBatchSize(soakBatchSize),
-		esm.WithRetryBackoff(20*time.Millisecond, 200*time.Millisecond),
+		esm.WithRetryBackoff(soakBackoffMin, soakBackoffMax),
 		esm.WithShutdownTimeout(15 * time.Second),
 		esm.WithLogger(r.logs.logger("esm")),
-		esm.WithOnBatch(func(br esm.BatchResult) { r.logs.keepErr(br.Err) }),
+		esm.WithOnBatch(func(br esm.BatchResult) {
+			r.logs.keepErr(br.Err)
+			attempts.see(br)
+		}),
 	}, pc.esm...)
 	m, err := esm.New(esm.Config{Brokers: r.c.Brokers(), Topics: []string{app.InputTopic}, Group: group,
-		KafkaOptions: r.c.ClientOptions()}, target, opts...)
+		KafkaOptions: r.clientOptions()}, target, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,6 +251,7 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 			t.Error(err)
 		}
 		f.injected = inj.snapshot()
+		away = inj.unreachable()
 	}
 	stop()
 	if err := <-ran; err != nil {
@@ -221,11 +271,25 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 	}
 	f.tally = led.tally()
 	f.logLines, f.errTexts = r.logs.counts()
-	f.undelivered = r.logs.undeliveredInvocations()
+	// The flush of an invocation ends 500 ms (kafkalambda's default
+	// deadline margin) before its deadline: one that lasted 2 s of its 3
+	// ran into it.
+	f.undelivered, f.refused = r.logs.undeliveredInvocations(timeout-time.Second, func(at time.Time) bool {
+		for _, w := range away { // an invocation that started in w ends by w.to + its timeout
+			if !at.Before(w.from) && !at.After(w.to.Add(timeout)) {
+				return true
+			}
+		}
+		return false
+	})
+	f.mostFailures = attempts.most()
 	f.leaks = len(r.logs.leaks(r.secretValues()))
 	t.Log(f)
 	for _, ex := range f.tally.collateralEx {
 		t.Logf("good record given up: %s", ex)
+	}
+	for _, ex := range f.tally.draggedEx {
+		t.Logf("good record given up behind poison: %s", ex)
 	}
 	check(t, pc, f, led, target, faulted)
 	checkNoLeaks(t, r.logs, r.secretValues())
@@ -264,21 +328,89 @@ func check(t *testing.T, pc policyCase, f figures, led *ledger, target *watchedT
 	}
 	// Faults that the plan always injects: a run that did not meet them
 	// proves nothing about them.
-	for _, kind := range []string{fkProduceStall, fkOutage, fkAuthReject, fkRotation, fkRegistry5xx, fkRegistryTimeout, fkSecrets} {
+	for _, kind := range []string{fkProduceStall, fkOutage, fkUnreachable, fkAuthReject, fkRotation,
+		fkRegistry5xx, fkRegistryTimeout, fkRegistry404, fkSecrets} {
 		if f.injected[kind] == 0 {
 			t.Errorf("no %s fault was injected", kind)
 		}
 	}
-	if pc.name == "DeadLetter" && tl.collateral > 0 {
-		t.Errorf("%d good records given up by DeadLetter, which dead-letters only what is the record's fault: %s",
-			tl.collateral, strings.Join(tl.collateralEx, "; "))
+	// A good record is never given up for a failure that is not a
+	// record's (nor for another record's, but under ReportItemFailures,
+	// behind poison in its partition: see policies).
+	if tl.collateral > 0 {
+		t.Errorf("%d good records given up (%d dead-lettered): %s",
+			tl.collateral, tl.goodDeadLettered, strings.Join(tl.collateralEx, "; "))
+	}
+	if !pc.dragsPartition && tl.dragged > 0 {
+		t.Errorf("%d good records given up behind poison by %s, which isolates poison: %s",
+			tl.dragged, pc.name, strings.Join(tl.draggedEx, "; "))
 	}
 	if f.undelivered == 0 {
 		t.Error("no invocation ended with unacknowledged sends: the flush at the deadline was not exercised")
 	}
+	if f.refused == 0 {
+		t.Error("no invocation ended with sends unacknowledged behind a refused connection: the brokers' unreachability did not reach a flush deadline")
+	}
 	if tl.poison == 0 || tl.poison != countGivenUpPoison(led) {
 		t.Errorf("%d poison records, %d of them in the dead-letter or on-failure topic: want all", tl.poison, countGivenUpPoison(led))
 	}
+	if pc.isolates && tl.poisonOnFailure > 0 {
+		t.Errorf("%d poison records given up by the mapping under %s: the function dead-letters poison", tl.poisonOnFailure, pc.name)
+	}
+}
+
+// The soak's retry backoff: short, so that a run stays short, which makes
+// the retry budget short too (see newPlan).
+const (
+	soakBackoffMin = 20 * time.Millisecond
+	soakBackoffMax = 200 * time.Millisecond
+)
+
+// attemptWatch finds, from the mapping's batch results, the most failed
+// invocations a batch holding no poison record had: how much of the retry
+// budget (1 + 10 retries with an on-failure topic) environmental faults
+// spent.
+type attemptWatch struct {
+	poison map[int32][]int64 // per partition, the offsets of poison records
+	mu     sync.Mutex
+	max    int
+}
+
+// newAttemptWatch returns the watch of a run of ins. Under a policy that
+// isolates poison, poison fails no invocation, and a batch holding some
+// counts too.
+func newAttemptWatch(ins []*input, isolates bool) *attemptWatch {
+	w := &attemptWatch{poison: map[int32][]int64{}}
+	for _, in := range ins {
+		if in.kind != kindGood && !isolates {
+			w.poison[in.partition] = append(w.poison[in.partition], in.offset)
+		}
+	}
+	return w
+}
+
+func (w *attemptWatch) see(br esm.BatchResult) {
+	switch br.Outcome {
+	case esm.OutcomePartial, esm.OutcomeFunctionError, esm.OutcomeBadResponse:
+	default:
+		return
+	}
+	for _, pr := range br.Partitions {
+		for _, off := range w.poison[pr.Partition] {
+			if off >= pr.First && off <= pr.Last {
+				return
+			}
+		}
+	}
+	w.mu.Lock()
+	w.max = max(w.max, br.Attempt)
+	w.mu.Unlock()
+}
+
+func (w *attemptWatch) most() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.max
 }
 
 func hasKind(ins []*input, kind string) bool {
