@@ -5,46 +5,94 @@
 //
 // # The soak (TestSoak)
 //
-// For each failure policy — FailBatch with bisection and an on-failure
-// topic; ReportItemFailures with the mapping's item failures and an
-// on-failure topic; both with the event source mapping's default retries,
-// which with an on-failure topic are 10 (esm.RetriesWithOnFailure);
-// DeadLetter to a dead-letter topic, with unlimited retries and no
-// on-failure topic — 2,000 trades go, in the Confluent wire format
-// (Protobuf through the registry with ksqlDB's schema, the second half with
-// an altered version of it), from user_trades (8 partitions) through the
-// local event source mapping (package esm, in process, AWS's default batch
-// size of 100, a 3 s function timeout) into the tradesettle function
-// built by app.Wire, its secret read through the real AWS SDK from package
-// secretstest, whose shared producer writes to trade-settlements on an
-// embedded broker (kfake, SASL/PLAIN) with an embedded registry (srfake,
-// basic auth).
+// Four configurations run at the same time, each once under faults and once
+// without:
+//
+//   - FailBatch (FAIL_BATCH), with bisection and an on-failure topic;
+//   - ReportItemFailures (REPORT_BATCH_ITEM_FAILURES), with the mapping's
+//     item failures read as a checkpoint (esm.ResumeFromLowest) and an
+//     on-failure topic;
+//   - DeadLetter (DEAD_LETTER) to a dead-letter topic, with unlimited
+//     retries and no on-failure topic;
+//   - IsolatePoison (ISOLATE_POISON: DeadLetter, and failures that are not
+//     a record's reported as item failures instead of failing the
+//     invocation), with the mapping retrying only the records listed
+//     (esm.RetryListed) and an on-failure topic.
+//
+// With an on-failure topic the mapping retries a batch 10 times
+// (esm.RetriesWithOnFailure), after a backoff of 20 ms doubling to 200 ms.
+// In each, 2,000 trades go, in the Confluent wire format (Protobuf through
+// the registry with ksqlDB's schema, the second half with an altered
+// version of it), from user_trades (8 partitions) through the local event
+// source mapping (package esm, in process, AWS's default batch size of 100,
+// a 3 s function timeout) into the tradesettle function built by app.Wire,
+// its secret read through the real AWS SDK from package secretstest, whose
+// shared producer writes to trade-settlements on an embedded broker (kfake,
+// SASL/PLAIN) with an embedded registry (srfake, basic auth). The broker
+// has two ports: the one it advertises, which the function's producer uses,
+// and one that the mapping's clients reach through their dialer, so that
+// the brokers can be unreachable for the function alone.
 //
 // While it runs, faults are injected from a fixed seed: produce requests
 // rejected (NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, INVALID_RECORD) and
-// delayed, two of them past the function's deadline so that invocations end
-// during their flush; the broker closing its port and every connection for
-// a while, twice — after the first outage it refuses the function's
-// credentials once, and the second comes with a rotation of the secret to
-// new credentials and the revocation of the old ones; the registry
-// answering 500 and 503, and not answering at all when the function first
-// needs the altered schema; the secret source throttling, failing, refusing
-// once and answering slowly; offset commits failing; Process panicking on
-// some trades; and malformed records (bad magic byte, unknown schema id,
-// truncated Protobuf).
+// delayed, two of them (never back to back) past the function's deadline
+// so that invocations end during their flush; the broker closing its ports
+// and every connection for a while, twice — after the first outage it
+// refuses the function's credentials once, and the second comes with a
+// rotation of the secret to new credentials and the revocation of the old
+// ones; the brokers unreachable for the function's producer alone (its
+// port closed: its connections dropped, its dials refused) for 4 s, longer
+// than the function's timeout, from the start of the first invocation of a
+// partition's third batch, while the mapping goes on invoking it, so that
+// invocations reach their flush deadline with their sends unacknowledged
+// behind "Connection refused"; the registry answering a plain-text 404 (as
+// a wrong URL or path prefix does, not Confluent's JSON error) to every
+// request for 300 ms from the function's first one, so that the cold start
+// cannot deserialize anything, then 500 and 503, and, when the function
+// first needs the altered schema, not answering at all, then 503 more
+// times than serde tries in a call; the secret source throttling, failing,
+// refusing once and answering slowly; offset commits failing; Process
+// panicking on some trades; and malformed records (bad magic byte, unknown
+// schema id, truncated Protobuf).
 //
-// At the end, per policy, every input record has at least one settlement in
-// trade-settlements (matched by app.HeaderSource, with the content the
-// rules give for that trade), or is in the dead-letter or on-failure topic
-// with its reason and its original bytes: none is lost. No poison record is
-// reported settled, and every one is given up (a malformed one at the
-// deserialize stage, a panicking one at the process stage); under DeadLetter
-// nothing else is (a transient failure is retried). Duplicates are
-// counted (delivery is at least once). The consumer group's committed
-// offsets reach the end of user_trades. No invocation outlives its deadline
-// by more than a grace. The same run with no fault and no poison (and a
-// 10 s timeout, so that a loaded machine cannot cause a retry) settles every
-// trade exactly once and gives nothing up.
+// The faults that are not a record's fault fail invocations, which the
+// mapping retries: the plan is sized to its retry budget (11 attempts, 1.5 s
+// of backoff between them), per batch, so that none gives a good record up
+// (newPlan says how). The figures show the most failed attempts of a batch
+// without poison. A fault that fails invocations for longer than the budget
+// gives good records up under every policy: that is the mapping's retry
+// setting (at esm's default backoff, 200 ms to 5 s, the budget is about
+// 31 s of backoff), not something a function can prevent.
+//
+// At the end, per configuration, every input record has at least one
+// settlement in trade-settlements (matched by app.HeaderSource, with the
+// content the rules give for that trade), or is in the dead-letter or
+// on-failure topic with its reason and its original bytes: none is lost. No
+// poison record is reported settled, and every one is given up (a malformed
+// one at the deserialize stage, a panicking one at the process stage); under
+// DeadLetter and IsolatePoison by the function, to the dead-letter topic,
+// never by the mapping. No good record is dead-lettered or given up to the
+// on-failure topic, with one exception that is counted apart ("behind
+// poison"): under ReportItemFailures the function reports a poison record
+// with the rest of its partition, the mapping retries them together, and
+// when the poison runs out of retries the good records after it in its
+// batch go to the on-failure topic with it. That is the policy's design
+// (tradesettle's REPORT_BATCH_ITEM_FAILURES says so); FailBatch with
+// bisection, DeadLetter and IsolatePoison isolate the poison record and give
+// up none. A good record given up for any other reason fails every run.
+// DeadLetter can give up none because its mapping has no on-failure topic:
+// with one (and so 10 retries) it could, since a failure that is not a
+// record's retries its whole batch, which then meets every fault of its
+// time; IsolatePoison retries only the records not yet done.
+//
+// Every injected fault kind is met in every faulted run, and at least one
+// invocation ends at its flush deadline, while the brokers are unreachable
+// for the function, with sends unacknowledged behind a refused connection. Duplicates are counted (delivery is at least once).
+// The consumer group's committed offsets reach the end of user_trades. No
+// invocation outlives its deadline by more than a grace. The same run with
+// no fault and no poison (and a 10 s timeout, so that a loaded machine
+// cannot cause a retry) settles every trade exactly once and gives nothing
+// up.
 //
 // Every log line of every component (handler, producer and librdkafka with
 // its security debug on, secret loader, mapping) and every error seen
@@ -72,9 +120,15 @@
 //
 // # Figures and logs
 //
-// Each run logs one line of figures (t.Logf, shown with -v). When the
+// Each run logs one line of figures (t.Logf, shown with -v): where the
+// records went, good records given up (behind poison, other) and
+// dead-lettered, duplicates, lost, invocations failed or partial, those
+// that ended with sends unacknowledged (and of those, at their flush
+// deadline behind a refused connection), the most failed attempts of a
+// batch without poison, and the faults injected by kind. When the
 // environment variable KAFKALAMBDA_SOAK_REPORT names a file, the lines are
 // also appended to it, so that .ci/run can print them after go test. When
-// KAFKALAMBDA_SOAK_LOGS names a directory, each run's logs and the errors
-// it saw are written there.
+// KAFKALAMBDA_SOAK_LOGS names a directory, each run's logs (with the
+// injector's, saying when each timed fault started and ended) and the
+// errors it saw are written there.
 package soak
