@@ -27,9 +27,14 @@
 // source mapping (package esm, in process, AWS's default batch size of 100,
 // a 3 s function timeout) into the tradesettle function built by app.Wire,
 // its secret read through the real AWS SDK from package secretstest, whose
-// shared producer writes to trade-settlements on an embedded broker (kfake,
-// SASL/PLAIN) with an embedded registry (srfake, basic auth). The broker
-// has two ports: the one it advertises, which the function's producer uses,
+// producer writes to trade-settlements on an embedded broker (kfake,
+// SASL/PLAIN) with an embedded registry (srfake, basic auth). The mapping
+// invokes the function for its partitions at once; as Lambda does, each
+// invocation runs in an execution environment of its own (a handler built
+// by app.Wire, with its own secret cache, registry client and shared
+// producer), made at the first invocation that finds none free (a cold
+// start) and reused while warm: up to one per partition. The broker has
+// two ports: the one it advertises, which the function's producers use,
 // and one that the mapping's clients reach through their dialer, so that
 // the brokers can be unreachable for the function alone.
 //

@@ -68,10 +68,9 @@ func (s *logSink) counts() (lines, errs int) {
 // whether a log line's time falls then), with a refused connection as the
 // last broker error behind their first unacknowledged send.
 //
-// The duration tells the two apart because an invocation's deadline purge
-// purges the shared producer, so that other invocations in flight at that
-// moment on the same handler (the soak's mapping invokes it for every
-// partition at once) end early with their sends purged too.
+// The duration tells an invocation that waited for the brokers until its
+// deadline from one whose sends failed early (its producer rebuilt after
+// refused credentials, a purge it did not make).
 func (s *logSink) undeliveredInvocations(atDeadline time.Duration, within func(time.Time) bool) (n, refused int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -32,6 +32,7 @@ type figures struct {
 	mostFailures int
 	injected     map[string]int
 	secretReads  int // GetSecretValue requests the endpoint answered
+	environments int // execution environments the function ran in
 	wall         time.Duration
 	longest      time.Duration
 	logLines     int
@@ -66,8 +67,8 @@ func (f figures) String() string {
 			fmt.Fprintf(&b, "%s %d", k, t.collateralWhy[k])
 		}
 	}
-	fmt.Fprintf(&b, ") duplicates=%d lost=%d invocations=%d failed=%d partial=%d unacknowledged-at-end=%d (refused-at-deadline %d) most-failures-per-batch=%d secret-reads=%d longest-invocation=%v wall=%v scanned=%d-log-lines/%d-errors leaks=%d",
-		t.duplicates, len(t.lost), f.invocations, f.fnErrors, f.partial, f.undelivered, f.refused, f.mostFailures, f.secretReads,
+	fmt.Fprintf(&b, ") duplicates=%d lost=%d invocations=%d failed=%d partial=%d unacknowledged-at-end=%d (refused-at-deadline %d) most-failures-per-batch=%d environments=%d secret-reads=%d longest-invocation=%v wall=%v scanned=%d-log-lines/%d-errors leaks=%d",
+		t.duplicates, len(t.lost), f.invocations, f.fnErrors, f.partial, f.undelivered, f.refused, f.mostFailures, f.environments, f.secretReads,
 		f.longest.Round(time.Millisecond), f.wall.Round(100*time.Millisecond), f.logLines, f.errTexts, f.leaks)
 	if f.faults {
 		fmt.Fprintf(&b, " injected: %s", describe(f.injected))

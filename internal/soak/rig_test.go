@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -167,10 +169,13 @@ func (r *rig) secretsClient() *secretsmanager.Client {
 	})
 }
 
-// function builds the tradesettle handler as the deployed function does
-// (app.Wire, secret from Secrets Manager), with policy as FAILURE_POLICY.
-func (r *rig) function(ctx context.Context, t *testing.T, policy string, rules settle.Rules) *kafkalambda.Handler[string, *tradepb.UserTrade] {
-	t.Helper()
+// tradesettle is the function's handler.
+type tradesettle = kafkalambda.Handler[string, *tradepb.UserTrade]
+
+// wire builds the tradesettle handler as the deployed function does
+// (app.Wire, secret from Secrets Manager), with policy as FAILURE_POLICY,
+// logging to logger.
+func (r *rig) wire(ctx context.Context, policy string, rules settle.Rules, logger *slog.Logger) (*tradesettle, error) {
 	env := map[string]string{
 		app.EnvSecretID:        secretID,
 		app.EnvFailurePolicy:   policy,
@@ -178,18 +183,114 @@ func (r *rig) function(ctx context.Context, t *testing.T, policy string, rules s
 	}
 	fn, err := app.Wire(ctx,
 		app.WithSecretsClient(r.secretsClient()),
-		app.WithLogger(r.logs.logger("function")),
+		app.WithLogger(logger),
 		app.WithRules(rules),
 		app.WithLookupEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
 	if err != nil {
-		t.Fatalf("app.Wire: %v", err)
+		return nil, fmt.Errorf("app.Wire: %w", err)
 	}
 	h, err := fn.Handler()
 	if err != nil {
-		t.Fatalf("handler: %v", err)
+		return nil, fmt.Errorf("handler: %w", err)
+	}
+	return h, nil
+}
+
+// function builds one tradesettle handler (see wire), closed with t.
+func (r *rig) function(ctx context.Context, t *testing.T, policy string, rules settle.Rules) *tradesettle {
+	t.Helper()
+	h, err := r.wire(ctx, policy, rules, r.logs.logger("function"))
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(h.Close)
 	return h
+}
+
+// environments runs the function as Lambda does: each invocation in an
+// execution environment of its own — a handler built by wire, with its own
+// secret cache, registry client and producer — taken from those that are
+// free (warm), or made for it (a cold start) when none is; an environment
+// runs one invocation at a time and is kept for the next. The mapping
+// invokes the function for its partitions at once, so the soak has up to
+// one environment per partition, as Lambda scales to the mapping's
+// concurrency.
+type environments struct {
+	make func(n int) (*tradesettle, error)
+
+	mu      sync.Mutex
+	made    int // environments made or being made
+	free    []*tradesettle
+	all     []*tradesettle
+	stopped bool
+}
+
+// environments returns the function's environments for a run of policy,
+// closed with t. Environment n logs as component "function" with
+// "environment": n.
+func (r *rig) environments(ctx context.Context, t *testing.T, policy string, rules settle.Rules) *environments {
+	e := &environments{make: func(n int) (*tradesettle, error) {
+		return r.wire(ctx, policy, rules, r.logs.logger("function").With("environment", n))
+	}}
+	t.Cleanup(e.Close)
+	return e
+}
+
+// Invoke runs one invocation in a free environment, or a new one.
+func (e *environments) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	h, err := e.take()
+	if err != nil {
+		return nil, err
+	}
+	defer e.give(h)
+	return h.Invoke(ctx, payload)
+}
+
+func (e *environments) take() (*tradesettle, error) {
+	e.mu.Lock()
+	if n := len(e.free); n > 0 {
+		h := e.free[n-1]
+		e.free = e.free[:n-1]
+		e.mu.Unlock()
+		return h, nil
+	}
+	n := e.made
+	e.made++
+	e.mu.Unlock()
+	h, err := e.make(n)
+	if err != nil {
+		return nil, fmt.Errorf("soak: execution environment %d: %w", n, err)
+	}
+	e.mu.Lock()
+	e.all = append(e.all, h)
+	e.mu.Unlock()
+	return h, nil
+}
+
+func (e *environments) give(h *tradesettle) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.stopped {
+		e.free = append(e.free, h)
+	}
+}
+
+// count returns how many environments were made.
+func (e *environments) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.all)
+}
+
+// Close shuts every environment down, as Lambda does (SIGTERM).
+func (e *environments) Close() {
+	e.mu.Lock()
+	e.stopped = true
+	all := slices.Clone(e.all)
+	e.mu.Unlock()
+	for _, h := range all {
+		h.Close()
+	}
 }
 
 // fnDoor is the index of the broker's door that the function uses (see

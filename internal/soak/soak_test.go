@@ -184,8 +184,8 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 		t.Cleanup(func() { _ = inj.quiesce(0) })
 	}
 
-	h := r.function(ctx, t, pc.env, panicRules())
-	target := &watchedTarget{inner: esm.HandlerTarget{Handler: h, Timeout: timeout}, logs: r.logs}
+	envs := r.environments(ctx, t, pc.env, panicRules())
+	target := &watchedTarget{inner: esm.HandlerTarget{Handler: envs, Timeout: timeout}, logs: r.logs}
 	var away []window // filled in at the end
 	if faulted {
 		target.before = inj.beforeInvoke
@@ -257,7 +257,8 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 	if err := <-ran; err != nil {
 		t.Errorf("the event source mapping ended with %v", err)
 	}
-	h.Close()
+	envs.Close()
+	f.environments = envs.count()
 	st := m.Stats()
 	f.invocations, f.fnErrors, f.partial = st.Invocations, st.FunctionErrors+st.BadResponses, st.PartialFailures
 	f.secretReads = r.sm.Calls(secretstest.OpGetSecretValue)
