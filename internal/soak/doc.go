@@ -45,26 +45,27 @@
 // and every connection for a while, twice — after the first outage it
 // refuses the function's credentials once, and the second comes with a
 // rotation of the secret to new credentials and the revocation of the old
-// ones; the brokers unreachable for the function's producer alone (its
-// port closed: its connections dropped, its dials refused) for 4 s, longer
-// than the function's timeout, from the start of the first invocation of a
-// partition's third batch, while the mapping goes on invoking it, so that
-// invocations reach their flush deadline with their sends unacknowledged
-// behind "Connection refused"; the registry answering a plain-text 404 (as
-// a wrong URL or path prefix does, not Confluent's JSON error) to every
-// request for 300 ms from the function's first one, so that the cold start
-// cannot deserialize anything, then 500 and 503, and, when the function
-// first needs the altered schema, not answering at all, then 503 more
-// times than serde tries in a call; the secret source throttling, failing,
-// refusing once and answering slowly; offset commits failing; Process
-// panicking on some trades; and malformed records (bad magic byte, unknown
-// schema id, truncated Protobuf).
+// ones; the brokers unreachable for the function's producers alone (their
+// port closed: their connections dropped, their dials refused) for 4 s,
+// longer than the function's timeout, from the start of the first
+// invocation after the second outage, while the mapping goes on invoking
+// the function, so that invocations reach their flush deadline with their
+// sends unacknowledged behind "Connection refused" (broker faults never
+// overlap and are at least 1 s apart); the registry answering a plain-text
+// 404 (as a wrong URL or path prefix does, not Confluent's JSON error) to
+// every request for 300 ms from the function's first one, so that the cold
+// start cannot deserialize anything, then 500 and 503, and, when the
+// function first needs the altered schema, not answering at all, then 503
+// more times than serde tries in a call; the secret source throttling,
+// failing, refusing once and answering slowly; offset commits failing;
+// Process panicking on some trades; and malformed records (bad magic byte,
+// unknown schema id, truncated Protobuf).
 //
 // The faults that are not a record's fault fail invocations, which the
 // mapping retries: the plan is sized to its retry budget (11 attempts, 1.5 s
 // of backoff between them), per batch, so that none gives a good record up
 // (newPlan says how). The figures show the most failed attempts of a batch
-// without poison. A fault that fails invocations for longer than the budget
+// that starts with a good record. A fault that fails invocations for longer than the budget
 // gives good records up under every policy: that is the mapping's retry
 // setting (at esm's default backoff, 200 ms to 5 s, the budget is about
 // 31 s of backoff), not something a function can prevent.
@@ -130,7 +131,8 @@
 // dead-lettered, duplicates, lost, invocations failed or partial, those
 // that ended with sends unacknowledged (and of those, at their flush
 // deadline behind a refused connection), the most failed attempts of a
-// batch without poison, and the faults injected by kind. When the
+// batch that starts with a good record, the execution environments, and
+// the faults injected by kind. When the
 // environment variable KAFKALAMBDA_SOAK_REPORT names a file, the lines are
 // also appended to it, so that .ci/run can print them after go test. When
 // KAFKALAMBDA_SOAK_LOGS names a directory, each run's logs (with the

@@ -18,7 +18,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/secrets/secretstest"
 )
 
@@ -55,8 +54,9 @@ type plan struct {
 	registry404          time.Duration // from the function's first request, every request answered a plain 404
 	commitP              float64       // share of offset commits failed
 	outages              []outage      // in progress order
-	unreachableFrom      int64         // the first invocation of a record at this offset or later closes the function's door
+	unreachableAfter     int           // the first invocation after this outage (index) closes the function's door
 	unreachable          time.Duration // for this long
+	brokerGap            time.Duration // at least this long between two broker faults (outages, unreachability)
 }
 
 // outage is the broker going away once the run has made progress at.
@@ -81,11 +81,11 @@ type outage struct {
 // registry404 from the function's first one: at the cold start, every
 // record fails to deserialize. And the brokers refuse the function's
 // producer (its port closed, its connections dropped) for longer than the
-// function's timeout, from the start of the first invocation of a
-// partition's third batch (offsets from unreachableFrom on), while the
-// mapping, on its own port, goes on invoking the function: invocations end
-// at their flush deadline with their sends unacknowledged behind
-// "Connection refused".
+// function's timeout, from the start of the first invocation after the
+// second outage, while the mapping, on its own port, goes on invoking the
+// function: invocations end at their flush deadline with their sends
+// unacknowledged behind "Connection refused". Broker faults (outages,
+// unreachability) never overlap and are at least brokerGap apart.
 //
 // Such faults fail invocations, which the mapping retries: with an
 // on-failure topic a batch has 11 attempts (1 + esm.RetriesWithOnFailure),
@@ -95,13 +95,14 @@ type outage struct {
 // own time); an attempt that meets the unreachable brokers lasts until its
 // flush deadline (2.5 s), so their 4 s fail at most 3; the registry's
 // outage fails 3 (the hang and two calls of 503s); a broker outage fails
-// the attempts in flight, and the refused credentials or the rotation
-// after it one more; a stall fails the attempts in flight and at most one
-// more (two stalls are never back to back). The batches of a partition
-// meet these at different times: the first ones the 404s, a stall and the
-// first outage; the second ones the registry's outage, the second outage
-// and a stall; the third ones the unreachable brokers. The figures show
-// the most failed attempts of a batch without poison.
+// the attempts in flight, and the refused credentials or the rotation after
+// it one more; a stall holds one producer's connection, failing the attempt
+// that uses it and at most the next one in that environment (each
+// invocation runs in an execution environment of its own, see
+// environments, so a fault of one producer fails no other invocation).
+// Broker faults never overlap and are brokerGap apart, stalls stallGap
+// apart. The figures show the most failed attempts of a batch that starts
+// with a good record.
 //
 // A fault that fails invocations for longer than the budget — fast ones
 // for more than about 1.5 s here, or about 31 s at esm's default backoff
@@ -127,8 +128,9 @@ func newPlan(rng *rand.Rand, timeout time.Duration, hang string) plan {
 			{at: 0.15 + 0.15*rng.Float64(), down: 1500 * time.Millisecond, rejectAuth: true},
 			{at: 0.45 + 0.15*rng.Float64(), down: time.Second, rotate: true},
 		},
-		unreachableFrom: 2 * soakBatchSize,
-		unreachable:     timeout + time.Second,
+		unreachableAfter: 1,
+		unreachable:      timeout + time.Second,
+		brokerGap:        time.Second,
 	}
 }
 
@@ -146,27 +148,29 @@ type injector struct {
 	done    chan struct{}           // closed at the end: ends every wait
 	log     *slog.Logger            // when each timed fault starts and ends
 
-	mu        sync.Mutex
-	rng       *rand.Rand
-	counts    map[string]int
-	produceN  int
-	regSeen   map[string]int
-	regOn     bool
-	authNext  map[string]int  // user → refusals still to inject
-	revoked   map[string]bool // users whose every authentication is refused
-	sleeping  int             // produce requests held by a delay
-	released  chan struct{}   // closed when sleeping drops to 0, if set
-	stalls    int             // stalls injected
-	stallFree time.Time       // no stall before then
-	unreached bool            // the function's door was closed
-	outageOn  chan struct{}   // while a broker outage is under way; closed as it ends
-	reopened  chan struct{}   // closed once it is open again
-	away      []window        // when the brokers were unreachable for the function
-	reg404At  time.Time       // the function's first registry request
-	handles   map[string][]*kfake.FaultHandle
-	schedDone chan struct{}
-	stopOnce  sync.Once
-	errs      []error // what went wrong injecting
+	mu           sync.Mutex
+	rng          *rand.Rand
+	counts       map[string]int
+	produceN     int
+	regSeen      map[string]int
+	regOn        bool
+	authNext     map[string]int  // user → refusals still to inject
+	revoked      map[string]bool // users whose every authentication is refused
+	sleeping     int             // produce requests held by a delay
+	released     chan struct{}   // closed when sleeping drops to 0, if set
+	stalls       int             // stalls injected
+	stallFree    time.Time       // no stall before then
+	unreachArmed chan struct{}   // set: the next invocation closes the function's door, and closes this
+	unreached    bool            // the function's door was closed
+	brokerBusy   chan struct{}   // while a broker fault is under way; closed as it ends
+	brokerFree   time.Time       // no broker fault starts before then
+	reopened     chan struct{}   // closed once it is open again
+	away         []window        // when the brokers were unreachable for the function
+	reg404At     time.Time       // the function's first registry request
+	handles      map[string][]*kfake.FaultHandle
+	schedDone    chan struct{}
+	stopOnce     sync.Once
+	errs         []error // what went wrong injecting
 }
 
 // fail records that a fault could not be injected (or undone).
@@ -446,7 +450,7 @@ func (in *injector) schedule(ctx context.Context, progress func() float64) {
 		defer close(in.schedDone)
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
-		for _, o := range in.plan.outages {
+		for i, o := range in.plan.outages {
 			for progress() < o.at {
 				select {
 				case <-ctx.Done():
@@ -456,49 +460,69 @@ func (in *injector) schedule(ctx context.Context, progress func() float64) {
 				case <-tick.C:
 				}
 			}
-			if !in.beginOutage(ctx) {
+			if !in.acquireBroker() {
 				return
 			}
 			in.log.Info("soak: fault starts", "outage", o.at, "down_ms", o.down.Milliseconds(), "progress", progress())
 			in.runOutage(ctx, o)
-			in.mu.Lock()
-			close(in.outageOn)
-			in.outageOn = nil
-			in.mu.Unlock()
+			in.releaseBroker()
 			in.log.Info("soak: fault ends", "outage", o.at, "progress", progress())
+			if i == in.plan.unreachableAfter {
+				// The brokers' unreachability comes next: from the
+				// next invocation to start (see beforeInvoke).
+				armed := make(chan struct{})
+				in.mu.Lock()
+				in.unreachArmed = armed
+				in.mu.Unlock()
+				select {
+				case <-armed:
+				case <-ctx.Done():
+					return
+				case <-in.done:
+					return
+				}
+			}
 		}
 	}()
 }
 
-// beginOutage waits for the brokers' unreachability for the function, if
-// under way, to end, then marks an outage under way, so that the two never
-// overlap (each is to fail invocations its own way). It reports false if
-// the plan ended first.
-func (in *injector) beginOutage(ctx context.Context) bool {
+// acquireBroker waits until no broker fault (an outage, the brokers'
+// unreachability for the function) is under way and the last one ended
+// brokerGap ago, and marks one under way: two never overlap nor come back
+// to back, so that a batch meets each on its own (see newPlan). It reports
+// false if the plan ended first.
+func (in *injector) acquireBroker() bool {
 	for {
 		in.mu.Lock()
-		reopened := in.reopened
-		if reopened != nil {
-			select {
-			case <-reopened:
-				reopened = nil
-			default:
-			}
-		}
-		if reopened == nil {
-			in.outageOn = make(chan struct{})
+		busy, wait := in.brokerBusy, time.Until(in.brokerFree)
+		if busy == nil && wait <= 0 {
+			in.brokerBusy = make(chan struct{})
 			in.mu.Unlock()
 			return true
 		}
 		in.mu.Unlock()
+		t := time.NewTimer(max(wait, 0))
+		if busy != nil {
+			t.Stop() // wait for the fault under way, then look again
+		}
 		select {
-		case <-reopened:
-		case <-ctx.Done():
-			return false
+		case <-busy:
+		case <-t.C:
 		case <-in.done:
+			t.Stop()
 			return false
 		}
+		t.Stop()
 	}
+}
+
+// releaseBroker marks the broker fault under way ended.
+func (in *injector) releaseBroker() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	close(in.brokerBusy)
+	in.brokerBusy = nil
+	in.brokerFree = time.Now().Add(in.plan.brokerGap)
 }
 
 // runOutage takes the broker away for o.down, with what o adds around it.
@@ -544,39 +568,18 @@ func (in *injector) runOutage(ctx context.Context, o outage) {
 }
 
 // beforeInvoke is called as each invocation starts, with its payload.
-// The first invocation that holds a record at offset unreachableFrom or
-// later (a partition's third batch) closes the function's door of the
-// broker before it starts, for the plan's time: the function's producer
+// Once the plan has armed it (after the second outage), the first
+// invocation to start closes the function's door of the broker before it
+// starts, for the plan's time (and not less than brokerGap after the
+// outage: the invocation waits, see acquireBroker): the function's producer
 // has its connections dropped and its dials refused, while the mapping
 // goes on fetching, invoking and committing through its own door. It and
 // the invocations that start in the next 1.5 s cannot reach the brokers
-// before their deadline. Every partition has a third batch, so it happens
-// in every run; none of them meets the registry's outage (their
-// partition's second batch fetched that schema). During a broker outage,
-// the invocation waits for it to end before it starts: the two never
-// overlap (each is to fail invocations its own way).
-func (in *injector) beforeInvoke(payload []byte) {
+// before their deadline.
+func (in *injector) beforeInvoke([]byte) {
 	in.mu.Lock()
-	if in.unreached || in.isDone() {
-		in.mu.Unlock()
-		return
-	}
-	ev, err := kafkalambda.ParseEvent(payload)
-	if err != nil || !holdsFrom(ev, in.plan.unreachableFrom) {
-		in.mu.Unlock()
-		return
-	}
-	for in.outageOn != nil {
-		ended := in.outageOn
-		in.mu.Unlock()
-		select {
-		case <-ended:
-		case <-in.done:
-			return
-		}
-		in.mu.Lock()
-	}
-	if in.unreached {
+	armed := in.unreachArmed
+	if armed == nil || in.unreached || in.isDone() {
 		in.mu.Unlock()
 		return
 	}
@@ -584,10 +587,16 @@ func (in *injector) beforeInvoke(payload []byte) {
 	reopened := make(chan struct{})
 	in.reopened = reopened
 	in.mu.Unlock()
+	defer close(armed) // the scheduler goes on once the door is closed
+	if !in.acquireBroker() {
+		close(reopened)
+		return
+	}
 
 	from := time.Now()
 	if err := in.lis.setDoorDown(fnDoor, true); err != nil {
 		in.fail(fmt.Errorf("close the function's door: %w", err))
+		in.releaseBroker()
 		close(reopened)
 		return
 	}
@@ -607,6 +616,7 @@ func (in *injector) beforeInvoke(payload []byte) {
 		in.mu.Lock()
 		in.away = append(in.away, window{from, time.Now()})
 		in.mu.Unlock()
+		in.releaseBroker()
 		in.log.Info("soak: fault ends", "unreachable_ms", in.plan.unreachable.Milliseconds())
 	}()
 }
@@ -619,16 +629,6 @@ func (in *injector) isDone() bool {
 	default:
 		return false
 	}
-}
-
-// holdsFrom reports whether ev holds a record at offset from or later.
-func holdsFrom(ev *kafkalambda.Event, from int64) bool {
-	for _, p := range ev.Partitions {
-		if n := len(p.Records); n > 0 && p.Records[n-1].Offset >= from {
-			return true
-		}
-	}
-	return false
 }
 
 // window is a span of time.

@@ -26,9 +26,10 @@ type figures struct {
 	partial     int64 // invocations that reported item failures
 	undelivered int   // invocations that ended with sends not acknowledged
 	refused     int   // of those, at their flush deadline with a refused connection behind the first
-	// mostFailures is the most failed invocations of one batch without
-	// poison: the retry budget that environmental faults spent (a batch
-	// is given up at its 11th failure with an on-failure topic).
+	// mostFailures is the most failed invocations of one batch that
+	// starts with a good record: the retry budget that environmental
+	// faults spent (a batch is given up at its 11th failure with an
+	// on-failure topic; see attemptWatch).
 	mostFailures int
 	injected     map[string]int
 	secretReads  int // GetSecretValue requests the endpoint answered

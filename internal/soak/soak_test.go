@@ -368,23 +368,27 @@ const (
 )
 
 // attemptWatch finds, from the mapping's batch results, the most failed
-// invocations a batch holding no poison record had: how much of the retry
-// budget (1 + 10 retries with an on-failure topic) environmental faults
-// spent.
+// invocations of a batch that starts with a good record: how much of the
+// retry budget (1 + 10 retries with an on-failure topic) environmental
+// faults spent on good records. A batch that starts with poison runs out of
+// retries by design under FailBatch (the poison alone, after bisection) and
+// ReportItemFailures (the poison and the rest of its batch); under
+// ReportItemFailures a poison record later in a batch fails nothing before
+// it (the answer is partial, and the rest starts with the poison), and under
+// FailBatch a batch holding one is split without counting an attempt.
 type attemptWatch struct {
-	poison map[int32][]int64 // per partition, the offsets of poison records
+	poison map[ref]bool // poison records, where poison fails invocations
 	mu     sync.Mutex
 	max    int
 }
 
 // newAttemptWatch returns the watch of a run of ins. Under a policy that
-// isolates poison, poison fails no invocation, and a batch holding some
-// counts too.
+// isolates poison, poison fails no invocation, and every batch counts.
 func newAttemptWatch(ins []*input, isolates bool) *attemptWatch {
-	w := &attemptWatch{poison: map[int32][]int64{}}
+	w := &attemptWatch{poison: map[ref]bool{}}
 	for _, in := range ins {
 		if in.kind != kindGood && !isolates {
-			w.poison[in.partition] = append(w.poison[in.partition], in.offset)
+			w.poison[ref{in.partition, in.offset}] = true
 		}
 	}
 	return w
@@ -397,10 +401,8 @@ func (w *attemptWatch) see(br esm.BatchResult) {
 		return
 	}
 	for _, pr := range br.Partitions {
-		for _, off := range w.poison[pr.Partition] {
-			if off >= pr.First && off <= pr.Last {
-				return
-			}
+		if w.poison[ref{pr.Partition, pr.First}] {
+			return
 		}
 	}
 	w.mu.Lock()
