@@ -53,7 +53,7 @@
 // sends unacknowledged behind "Connection refused" (broker faults never
 // overlap and are at least 1 s apart); the registry answering a plain-text
 // 404 (as a wrong URL or path prefix does, not Confluent's JSON error) to
-// every request for 300 ms from the function's first one, so that the cold
+// every request for 100 ms from the function's first one, so that the cold
 // start cannot deserialize anything, then 500 and 503, and, when the
 // function first needs the altered schema, not answering at all, then 503
 // more times than serde tries in a call; the secret source throttling,

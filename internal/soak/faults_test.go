@@ -90,9 +90,9 @@ type outage struct {
 // Such faults fail invocations, which the mapping retries: with an
 // on-failure topic a batch has 11 attempts (1 + esm.RetriesWithOnFailure),
 // and the soak's backoff (20 ms doubling to 200 ms) spends 1.5 s between
-// them. The plan is sized to that budget, per batch: within 300 ms of 404s
-// a batch starts at most 4 attempts (at 0, 20, 60 and 140 ms, plus their
-// own time); an attempt that meets the unreachable brokers lasts until its
+// them. The plan is sized to that budget, per batch: within 100 ms of 404s
+// a batch starts at most 3 attempts (at 0, 20 and 60 ms, plus their own
+// time); an attempt that meets the unreachable brokers lasts until its
 // flush deadline (2.5 s), so their 4 s fail at most 3; the registry's
 // outage fails 3 (the hang and two calls of 503s); a broker outage fails
 // the attempts in flight, and the refused credentials or the rotation after
@@ -122,7 +122,7 @@ func newPlan(rng *rand.Rand, timeout time.Duration, hang string) plan {
 		registryHang:   hang,
 		registryOutage: append([]string{"timeout"}, slices.Repeat([]string{"503"}, 6)...),
 		registryP:      0.2,
-		registry404:    300 * time.Millisecond,
+		registry404:    100 * time.Millisecond,
 		commitP:        0.1,
 		outages: []outage{
 			{at: 0.15 + 0.15*rng.Float64(), down: 1500 * time.Millisecond, rejectAuth: true},
