@@ -33,7 +33,9 @@
 // invocation runs in an execution environment of its own (a handler built
 // by app.Wire, with its own secret cache, registry client and shared
 // producer), made at the first invocation that finds none free (a cold
-// start) and reused while warm: up to one per partition. The broker has
+// start, whose INIT runs the deployed function's init check, the secret
+// read and the producer created, before the invocation and outside its
+// timeout) and reused while warm: up to one per partition. The broker has
 // two ports: the one it advertises, which the function's producers use,
 // and one that the mapping's clients reach through their dialer, so that
 // the brokers can be unreachable for the function alone.

@@ -215,8 +215,16 @@ func (r *rig) function(ctx context.Context, t *testing.T, policy string, rules s
 // invokes the function for its partitions at once, so the soak has up to
 // one environment per partition, as Lambda scales to the mapping's
 // concurrency.
+//
+// A cold start runs the function's INIT first, as the deployed function's
+// kafkalambda.Start does: Handler.Check (the secret read and mapped, the
+// librdkafka producer created), bounded by initTimeout and outside the
+// invocation's timeout, as Lambda's INIT phase is. A configuration error
+// there fails INIT (the environment is dropped); any other is the first
+// invocation's to meet again, as with Start.
 type environments struct {
 	make func(n int) (*tradesettle, error)
+	log  func(n int) *slog.Logger
 
 	mu      sync.Mutex
 	made    int // environments made or being made
@@ -229,23 +237,16 @@ type environments struct {
 // closed with t. Environment n logs as component "function" with
 // "environment": n.
 func (r *rig) environments(ctx context.Context, t *testing.T, policy string, rules settle.Rules) *environments {
-	e := &environments{make: func(n int) (*tradesettle, error) {
-		return r.wire(ctx, policy, rules, r.logs.logger("function").With("environment", n))
-	}}
+	e := &environments{log: func(n int) *slog.Logger { return r.logs.logger("function").With("environment", n) }}
+	e.make = func(n int) (*tradesettle, error) { return r.wire(ctx, policy, rules, e.log(n)) }
 	t.Cleanup(e.Close)
 	return e
 }
 
-// Invoke runs one invocation in a free environment, or a new one.
-func (e *environments) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	h, err := e.take()
-	if err != nil {
-		return nil, err
-	}
-	defer e.give(h)
-	return h.Invoke(ctx, payload)
-}
+// initTimeout bounds a cold start's INIT check: kafkalambda.Start's default.
+const initTimeout = 5 * time.Second
 
+// take returns a free environment, or makes one and runs its INIT.
 func (e *environments) take() (*tradesettle, error) {
 	e.mu.Lock()
 	if n := len(e.free); n > 0 {
@@ -260,6 +261,17 @@ func (e *environments) take() (*tradesettle, error) {
 	h, err := e.make(n)
 	if err != nil {
 		return nil, fmt.Errorf("soak: execution environment %d: %w", n, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
+	err = h.Check(ctx)
+	cancel()
+	switch {
+	case err == nil:
+	case kafkalambda.Classify(err) == kafkalambda.ClassConfiguration:
+		h.Close()
+		return nil, fmt.Errorf("soak: execution environment %d: INIT failed: %w", n, err)
+	default:
+		e.log(n).Warn("soak: init check failed; the first invocation tries again", "error", err.Error())
 	}
 	e.mu.Lock()
 	e.all = append(e.all, h)
@@ -350,12 +362,15 @@ func lag(ctx context.Context, adm *kadm.Client, group, topic string) (string, er
 	return behind, nil
 }
 
-// watchedTarget is the in-process function target with a watchdog: it
-// keeps every function error's text (for the secret scan) and measures
-// how long invocations take against the function timeout — Lambda would
-// kill one that overruns, so an in-process one must not.
+// watchedTarget is the in-process function target, run in the function's
+// execution environments, with a watchdog: it keeps every function
+// error's text (for the secret scan) and measures how long invocations
+// take against the function timeout — Lambda would kill one that
+// overruns, so an in-process one must not. A cold start's INIT comes
+// before the invocation and its timeout, as on Lambda.
 type watchedTarget struct {
-	inner   esm.HandlerTarget
+	envs    *environments
+	timeout time.Duration
 	logs    *logSink
 	before  func(payload []byte) // called as each invocation starts, if set
 	mu      sync.Mutex
@@ -364,11 +379,18 @@ type watchedTarget struct {
 }
 
 func (w *watchedTarget) Invoke(ctx context.Context, payload []byte) (esm.Result, error) {
+	h, err := w.envs.take()
+	if err != nil {
+		w.logs.keepErr(err)
+		return esm.Result{}, err // as the Invoke API answers a failed INIT: the mapping tries again
+	}
+	defer w.envs.give(h)
 	if w.before != nil {
 		w.before(payload)
 	}
+	inner := esm.HandlerTarget{Handler: h, Timeout: w.timeout}
 	start := time.Now()
-	res, err := w.inner.Invoke(ctx, payload)
+	res, err := inner.Invoke(ctx, payload)
 	took := time.Since(start)
 	if res.FunctionError != "" {
 		w.logs.keepError(string(res.Payload))
@@ -377,8 +399,8 @@ func (w *watchedTarget) Invoke(ctx context.Context, payload []byte) (esm.Result,
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.longest = max(w.longest, took)
-	if took > w.inner.Timeout+overrunGrace {
-		w.overrun = append(w.overrun, fmt.Sprintf("an invocation took %v with a %v timeout", took.Round(time.Millisecond), w.inner.Timeout))
+	if took > w.timeout+overrunGrace {
+		w.overrun = append(w.overrun, fmt.Sprintf("an invocation took %v with a %v timeout", took.Round(time.Millisecond), w.timeout))
 	}
 	return res, err
 }

@@ -185,7 +185,7 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 	}
 
 	envs := r.environments(ctx, t, pc.env, panicRules())
-	target := &watchedTarget{inner: esm.HandlerTarget{Handler: envs, Timeout: timeout}, logs: r.logs}
+	target := &watchedTarget{envs: envs, timeout: timeout, logs: r.logs}
 	var away []window // filled in at the end
 	if faulted {
 		target.before = inj.beforeInvoke
