@@ -149,7 +149,6 @@ func mustJSON(ev *kafkalambda.Event) []byte {
 // record outside the batch fails the whole batch.
 func TestItemFailures(t *testing.T) {
 	t.Parallel()
-	type call struct{ first, n int }
 	for _, tc := range []struct {
 		name string
 		resp func(ev *kafkalambda.Event) string // the first invocation's answer

@@ -220,28 +220,27 @@ func (inv *invocation) handle(ctx context.Context, r *partRun, raw *RawRecord, e
 	case cfg.policy.kind == policyDeadLetter:
 		act = actionDeadLetter
 	}
-	switch act {
-	case actionDeadLetter:
-		if derr := inv.deadLetter(ctx, r, raw, err); derr != nil {
-			inv.log.record(raw.Topic, raw.Partition, raw.Offset, err, class, actionFailBatch)
-			derr = fmt.Errorf("kafkalambda: dead-letter %s-%d@%d: %w", raw.Topic, raw.Partition, raw.Offset, derr)
-			r.stop(raw.Offset, derr)
-			inv.fail(derr)
-			return false
+	var derr error
+	if act == actionDeadLetter {
+		if derr = inv.deadLetter(ctx, r, raw, err); derr != nil {
+			// The record cannot be set aside: the batch fails, so that it
+			// is retried rather than dropped.
+			act = actionFailBatch
 		}
-		inv.log.record(raw.Topic, raw.Partition, raw.Offset, err, class, actionDeadLetter)
+	}
+	inv.log.record(raw.Topic, raw.Partition, raw.Offset, err, class, act)
+	if act == actionDeadLetter {
 		r.dead++
 		return true
-	case actionReport:
-		inv.log.record(raw.Topic, raw.Partition, raw.Offset, err, class, actionReport)
-		r.stop(raw.Offset, err)
-		return false
-	default:
-		inv.log.record(raw.Topic, raw.Partition, raw.Offset, err, class, actionFailBatch)
-		r.stop(raw.Offset, err)
-		inv.fail(err)
-		return false
 	}
+	if derr != nil {
+		err = fmt.Errorf("kafkalambda: dead-letter %s-%d@%d: %w", raw.Topic, raw.Partition, raw.Offset, derr)
+	}
+	r.stop(raw.Offset, err)
+	if act == actionFailBatch {
+		inv.fail(err)
+	}
+	return false
 }
 
 // stop records that the run ended before its end, at offset, because of
