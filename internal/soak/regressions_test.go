@@ -287,7 +287,9 @@ func TestInferredDeliveryIsNotAnAcknowledgement(t *testing.T) {
 	// An unacknowledged send is the environment's fault, which fails the
 	// invocation, naming the record.
 	re, ok := errors.AsType[*kafkalambda.RecordError](invokeErr)
-	if !errors.Is(invokeErr, kafkalambda.ErrUndelivered) || !ok || re.Offset != 0 {
-		t.Fatalf("Invoke = %v; the first send was never written, so the invocation must fail naming offset 0", invokeErr)
+	if !errors.Is(invokeErr, kafkalambda.ErrUndelivered) || !ok || re.Offset != 0 ||
+		kafkalambda.Classify(invokeErr) != kafkalambda.ClassEnvironment {
+		t.Fatalf("Invoke = %v (class %q); the first send was never written, so the invocation must fail naming offset 0, the environment's fault",
+			invokeErr, kafkalambda.Classify(invokeErr))
 	}
 }
