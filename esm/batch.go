@@ -68,32 +68,31 @@ type invocation struct {
 // process takes a batch through invocations until every record in it is
 // handled (processed by the function, sent to the on-failure topic or
 // discarded) or the mapping stops. Records not handled when it stops stay
-// uncommitted. At the end it releases the batch's partitions and commits.
-func (m *Mapping) process(ctx context.Context, w *worker, first *job) {
+// uncommitted. At the end it lands the batch's partitions (their next batch
+// may be taken, their release go on) and commits.
+func (r *runner) process(ctx context.Context, first *job) {
+	e := r.env
 	owned := make([]*partState, len(first.parts))
 	for i, p := range first.parts {
 		owned[i] = p.ps
 	}
 	defer func() {
-		m.mu.Lock()
 		for _, ps := range owned {
-			ps.busy = false
+			ps.land()
 		}
-		m.cond.Broadcast()
-		m.mu.Unlock()
-		m.commit(m.invokeCtx, owned, false)
+		e.commits.commit(e.invokeCtx, e.cl, owned, false)
 	}()
 
 	queue := []*job{first}
 	for len(queue) > 0 {
-		m.dropGone(queue)
+		dropGone(queue)
 		j := queue[0]
 		if j.wait > 0 {
-			if !w.sleep(ctx, j.wait) {
+			if !r.pause(ctx, j.wait) {
 				return
 			}
 			j.wait = 0
-			m.dropGone(queue)
+			dropGone(queue)
 		}
 		if ctx.Err() != nil {
 			return // stopping: what is left stays uncommitted
@@ -102,27 +101,27 @@ func (m *Mapping) process(ctx context.Context, w *worker, first *job) {
 			queue = queue[1:]
 			continue
 		}
-		if err := m.applySchema(ctx, j); err != nil {
+		if err := e.applySchema(ctx, j); err != nil {
 			j.invokeErrs++
-			j.wait = m.backoff(j.invokeErrs)
-			m.log.Warn("esm: schema registry unavailable; retrying", "err", err, "wait", j.wait)
+			j.wait = e.set.backoff(j.invokeErrs)
+			e.log.Warn("esm: schema registry unavailable; retrying", "err", err, "wait", j.wait)
 			continue
 		}
-		if _, _, err := m.fail(m.expire(j), ConditionRecordAgeExceeded, j.last); err != nil {
+		if _, _, err := e.fail(j.expire(e.set.maxAge, time.Now()), ConditionRecordAgeExceeded, j.last); err != nil {
 			return
 		}
 		if j.records() == 0 {
-			m.finish(j)
+			j.finish()
 			queue = queue[1:]
 			continue
 		}
-		payload := m.encode(j)
-		if len(payload) > m.set.maxPayload {
+		payload := e.encode(j)
+		if len(payload) > e.set.maxPayload {
 			if j.records() == 1 {
-				if _, _, err := m.fail(j.drain(), ConditionPayloadTooLarge, nil); err != nil {
+				if _, _, err := e.fail(j.drain(), ConditionPayloadTooLarge, nil); err != nil {
 					return
 				}
-				m.finish(j)
+				j.finish()
 				queue = queue[1:]
 				continue
 			}
@@ -130,120 +129,117 @@ func (m *Mapping) process(ctx context.Context, w *worker, first *job) {
 			queue = append([]*job{a, b}, queue[1:]...)
 			continue
 		}
-		inv := m.invoke(j, payload)
-		if m.invokeCtx.Err() != nil {
+		inv := e.invoke(j, payload)
+		if e.invokeCtx.Err() != nil {
 			return // killed at the shutdown timeout: the outcome is not the function's
 		}
-		res := m.result(j, inv)
-		queue = m.act(j, inv, &res, queue)
-		res.Committed = m.commit(m.invokeCtx, owned, false)
-		m.report(res)
+		res := inv.result(j)
+		queue = e.act(j, inv, &res, queue)
+		// The records this commit covers are counted after the report:
+		// once Stats counts them, WithOnBatch has seen the invocation.
+		res.Committed = e.commits.send(e.invokeCtx, e.cl, owned, false)
+		e.report(res)
+		e.commits.counted(res.Committed)
 	}
 }
 
 // act applies an invocation's outcome to the batch at the head of queue and
 // returns the queue to go on with.
-func (m *Mapping) act(j *job, inv *invocation, res *BatchResult, queue []*job) []*job {
+func (e *runEnv) act(j *job, inv *invocation, res *BatchResult, queue []*job) []*job {
 	switch inv.outcome {
 	case OutcomeInvokeError:
 		j.invokeErrs++
-		j.wait = m.backoff(j.invokeErrs)
+		j.wait = e.set.backoff(j.invokeErrs)
 		res.Retrying = j.records()
 		return queue
 
 	case OutcomeSuccess:
 		res.Succeeded = j.records()
-		m.stats.succeeded.Add(int64(res.Succeeded))
-		m.finish(j)
+		e.stats.succeeded.Add(int64(res.Succeeded))
+		j.finish()
 		return queue[1:]
 
 	case OutcomePartial:
-		rest := m.partial(j, inv.listed)
+		rest := j.partial(inv.listed, e.set.failureModel)
 		res.Succeeded = j.records() - rest.records()
-		m.stats.succeeded.Add(int64(res.Succeeded))
+		e.stats.succeeded.Add(int64(res.Succeeded))
 		rest.attempts, rest.last = j.attempts+1, inv
-		if m.exhausted(rest.attempts) {
-			res.OnFailure, res.Discarded = m.exhaust(rest, inv)
+		if e.set.exhausted(rest.attempts) {
+			res.OnFailure, res.Discarded = e.exhaust(rest, inv)
 			return queue[1:]
 		}
-		rest.wait = m.backoff(rest.attempts)
+		rest.wait = e.set.backoff(rest.attempts)
 		res.Retrying = rest.records()
-		m.stats.retried.Add(int64(res.Retrying))
+		e.stats.retried.Add(int64(res.Retrying))
 		queue[0] = rest
 		return queue
 	}
 
 	// The whole batch failed: a function error or a bad response.
 	j.last = inv
-	if m.set.bisect && j.records() > 1 {
+	if e.set.bisect && j.records() > 1 {
 		a, b := j.split()
 		res.Bisected = true
 		res.Retrying = j.records()
-		m.stats.bisections.Add(1)
-		m.stats.retried.Add(int64(res.Retrying))
+		e.stats.bisections.Add(1)
+		e.stats.retried.Add(int64(res.Retrying))
 		return append([]*job{a, b}, queue[1:]...)
 	}
 	j.attempts++
-	if m.exhausted(j.attempts) {
-		res.OnFailure, res.Discarded = m.exhaust(j, inv)
+	if e.set.exhausted(j.attempts) {
+		res.OnFailure, res.Discarded = e.exhaust(j, inv)
 		return queue[1:]
 	}
-	j.wait = m.backoff(j.attempts)
+	j.wait = e.set.backoff(j.attempts)
 	res.Retrying = j.records()
-	m.stats.retried.Add(int64(res.Retrying))
+	e.stats.retried.Add(int64(res.Retrying))
 	return queue
 }
 
 // exhaust sends j's records to the on-failure topic (or discards them) and
 // marks j done. It returns how many were sent and how many discarded; on a
 // stop before the on-failure topic acknowledged them, j stays undone.
-func (m *Mapping) exhaust(j *job, inv *invocation) (sent, discarded int) {
-	sent, discarded, err := m.fail(j.drain(), ConditionRetriesExhausted, inv)
+func (e *runEnv) exhaust(j *job, inv *invocation) (sent, discarded int) {
+	sent, discarded, err := e.fail(j.drain(), ConditionRetriesExhausted, inv)
 	if err == nil {
-		m.finish(j)
+		j.finish()
 	}
 	return sent, discarded
 }
 
-func (m *Mapping) exhausted(attempts int) bool {
-	return m.set.maxRetries >= 0 && attempts > m.set.maxRetries
+// exhausted reports whether a batch that failed attempts times is out of
+// retries.
+func (s *settings) exhausted(attempts int) bool {
+	return s.maxRetries >= 0 && attempts > s.maxRetries
 }
 
 // backoff is the wait before the retry that follows a batch's n-th failure:
 // WithRetryBackoff's documented schedule, min doubling up to max, without
 // jitter (a partition's retries follow one another, there is no herd to
 // spread).
-func (m *Mapping) backoff(n int) time.Duration {
-	return retry.Policy{Initial: m.set.backoffMin, Max: m.set.backoffMax}.Ceiling(n)
+func (s *settings) backoff(n int) time.Duration {
+	return retry.Policy{Initial: s.backoffMin, Max: s.backoffMax}.Ceiling(n)
 }
 
-// dropGone removes released partitions from the queued batches and marks
-// them not busy, so that their release can go on.
-func (m *Mapping) dropGone(queue []*job) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	dropped := false
+// dropGone removes released partitions from the queued batches and lands
+// them, so that their release can go on.
+func dropGone(queue []*job) {
 	for _, j := range queue {
 		kept := j.parts[:0]
 		for _, p := range j.parts {
-			if p.ps.gone {
-				p.ps.busy = false
-				dropped = true
+			if p.ps.isGone() {
+				p.ps.land()
 				continue
 			}
 			kept = append(kept, p)
 		}
+		clear(j.parts[len(kept):])
 		j.parts = kept
-	}
-	if dropped {
-		m.cond.Broadcast()
 	}
 }
 
 // finish marks every part of j finished (see part.finish).
-func (m *Mapping) finish(j *job) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+func (j *job) finish() {
 	for _, p := range j.parts {
 		p.finish()
 	}
@@ -251,10 +247,9 @@ func (m *Mapping) finish(j *job) {
 
 // finish marks p finished: its partition's commit position moves to p.end,
 // and its records, held ones included, count as handled, to be covered by
-// the next commit. m.mu is held.
+// the next commit.
 func (p part) finish() {
-	p.ps.done = max(p.ps.done, p.end)
-	p.ps.pending += len(p.recs) + len(p.held)
+	p.ps.complete(p.end, len(p.recs)+len(p.held))
 }
 
 // partial handles reported item failures and returns the batch of the
@@ -265,10 +260,8 @@ func (p part) finish() {
 // on and, under RetryListed, the listed records only; the others are done.
 // The commit position moves up to the lowest listed offset, and the records
 // done after it are held in the retried part until it finishes.
-func (m *Mapping) partial(j *job, listed map[*partState][]int64) *job {
+func (j *job) partial(listed map[*partState][]int64, model ItemFailureModel) *job {
 	rest := &job{}
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	for _, p := range j.parts {
 		offs, reported := listed[p.ps]
 		if !reported {
@@ -284,7 +277,7 @@ func (m *Mapping) partial(j *job, listed map[*partState][]int64) *job {
 			switch {
 			case off < from:
 				covered++
-			case isListed || m.set.failureModel == ResumeFromLowest:
+			case isListed || model == ResumeFromLowest:
 				retry.recs = append(retry.recs, r)
 			default:
 				retry.held = append(retry.held, off)
@@ -298,8 +291,7 @@ func (m *Mapping) partial(j *job, listed map[*partState][]int64) *job {
 			}
 		}
 		slices.Sort(retry.held)
-		p.ps.done = max(p.ps.done, from)
-		p.ps.pending += covered
+		p.ps.complete(from, covered)
 		rest.parts = append(rest.parts, retry)
 	}
 	return rest
@@ -329,13 +321,13 @@ func (j *job) split() (a, b *job) {
 	return a, b
 }
 
-// expire removes from j the records older than MaximumRecordAge and
-// returns them.
-func (m *Mapping) expire(j *job) []*rec {
-	if m.set.maxAge < 0 {
+// expire removes from j the records older than maxAge (MaximumRecordAge;
+// negative: infinite) at now, and returns them.
+func (j *job) expire(maxAge time.Duration, now time.Time) []*rec {
+	if maxAge < 0 {
 		return nil
 	}
-	cutoff := time.Now().Add(-m.set.maxAge)
+	cutoff := now.Add(-maxAge)
 	var expired []*rec
 	for i := range j.parts {
 		p := &j.parts[i]
@@ -353,9 +345,9 @@ func (m *Mapping) expire(j *job) []*rec {
 }
 
 // encode returns j as an event payload.
-func (m *Mapping) encode(j *job) []byte {
+func (e *runEnv) encode(j *job) []byte {
 	parts := make([]kafkalambda.Partition, 0, len(j.parts))
-	size := m.envelope
+	size := e.shape.size
 	for _, p := range j.parts {
 		if len(p.recs) == 0 {
 			continue
@@ -368,28 +360,28 @@ func (m *Mapping) encode(j *job) []byte {
 		parts = append(parts, kafkalambda.Partition{Key: p.ps.key, Topic: p.ps.tp.topic, Partition: p.ps.tp.partition, Records: raws})
 		size += len(p.ps.key) + 8
 	}
-	return m.event(parts).AppendJSON(make([]byte, 0, size))
+	return e.shape.event(parts).AppendJSON(make([]byte, 0, size))
 }
 
 // invoke calls the target with payload and classifies the outcome. Every
 // call takes the next Seq; one that returns an error is counted in
 // Stats.InvokeErrors only, any other in Stats.Invocations (and j's records
 // in RecordsInvoked and their invoke counts).
-func (m *Mapping) invoke(j *job, payload []byte) *invocation {
+func (e *runEnv) invoke(j *job, payload []byte) *invocation {
 	start := time.Now()
-	res, err := m.call(payload)
-	inv := &invocation{res: res, bytes: len(payload), took: time.Since(start), seq: m.stats.seq.Add(1)}
+	res, err := e.call(payload)
+	inv := &invocation{res: res, bytes: len(payload), took: time.Since(start), seq: e.stats.seq.Add(1)}
 	if err != nil {
 		inv.outcome = OutcomeInvokeError
 		if !errors.Is(err, ErrInvoke) {
 			err = fmt.Errorf("%w: %w", ErrInvoke, err)
 		}
 		inv.err = err
-		m.stats.invokeErrors.Add(1)
+		e.stats.invokeErrors.Add(1)
 		return inv
 	}
-	m.stats.invocations.Add(1)
-	m.stats.invoked.Add(int64(j.records()))
+	e.stats.invocations.Add(1)
+	e.stats.invoked.Add(int64(j.records()))
 	for _, p := range j.parts {
 		for _, r := range p.recs {
 			r.invokes++
@@ -398,20 +390,20 @@ func (m *Mapping) invoke(j *job, payload []byte) *invocation {
 	switch {
 	case res.FunctionError != "":
 		inv.outcome, inv.err = OutcomeFunctionError, functionError(res)
-		m.stats.functionErrors.Add(1)
-	case !m.set.itemFailures:
+		e.stats.functionErrors.Add(1)
+	case !e.set.itemFailures:
 		inv.outcome = OutcomeSuccess
 	default:
 		listed, err := parseItemFailures(res.Payload, j)
 		switch {
 		case err != nil:
 			inv.outcome, inv.err = OutcomeBadResponse, err
-			m.stats.badResponses.Add(1)
+			e.stats.badResponses.Add(1)
 		case len(listed) == 0:
 			inv.outcome = OutcomeSuccess
 		default:
 			inv.outcome, inv.listed = OutcomePartial, listed
-			m.stats.partialFailures.Add(1)
+			e.stats.partialFailures.Add(1)
 		}
 	}
 	return inv
@@ -419,26 +411,26 @@ func (m *Mapping) invoke(j *job, payload []byte) *invocation {
 
 // call invokes the target. When the shutdown timeout passes first, it
 // returns without waiting for a target that does not heed its context.
-func (m *Mapping) call(payload []byte) (Result, error) {
+func (e *runEnv) call(payload []byte) (Result, error) {
 	type answer struct {
 		res Result
 		err error
 	}
 	ch := make(chan answer, 1)
 	go func() {
-		res, err := m.target.Invoke(m.invokeCtx, payload)
+		res, err := e.target.Invoke(e.invokeCtx, payload)
 		ch <- answer{res, err}
 	}()
 	select {
 	case a := <-ch:
 		return a.res, a.err
-	case <-m.invokeCtx.Done():
-		return Result{}, fmt.Errorf("%w: abandoned at the shutdown timeout: %w", ErrInvoke, m.invokeCtx.Err())
+	case <-e.invokeCtx.Done():
+		return Result{}, fmt.Errorf("%w: abandoned at the shutdown timeout: %w", ErrInvoke, e.invokeCtx.Err())
 	}
 }
 
-// result starts the report of an invocation of j.
-func (m *Mapping) result(j *job, inv *invocation) BatchResult {
+// result starts the report of inv, an invocation of j.
+func (inv *invocation) result(j *job) BatchResult {
 	res := BatchResult{
 		Seq:          inv.seq,
 		Attempt:      j.attempts + 1,
@@ -462,12 +454,12 @@ func (m *Mapping) result(j *job, inv *invocation) BatchResult {
 }
 
 // report logs an invocation's result and hands it to the OnBatch hook.
-func (m *Mapping) report(res BatchResult) {
+func (e *runEnv) report(res BatchResult) {
 	level := slog.LevelDebug
 	if res.Outcome != OutcomeSuccess {
 		level = slog.LevelWarn
 	}
-	if m.log.Enabled(context.Background(), level) {
+	if e.log.Enabled(context.Background(), level) {
 		attrs := []any{"seq", res.Seq, "outcome", res.Outcome, "attempt", res.Attempt, "records", res.Records,
 			"bytes", res.PayloadBytes, "took", res.Duration.Round(time.Microsecond), "partitions", rangesString(res.Partitions),
 			"succeeded", res.Succeeded, "committed", res.Committed}
@@ -480,13 +472,13 @@ func (m *Mapping) report(res BatchResult) {
 		if res.OnFailure+res.Discarded > 0 {
 			attrs = append(attrs, "on_failure", res.OnFailure, "discarded", res.Discarded)
 		}
-		m.log.Log(context.Background(), level, "esm: batch", attrs...)
+		e.log.Log(context.Background(), level, "esm: batch", attrs...)
 	}
-	if m.set.onBatch != nil {
-		m.set.onBatch(res)
+	if e.set.onBatch != nil {
+		e.set.onBatch(res)
 	}
-	if m.set.progress != nil {
-		m.set.progress()
+	if e.set.progress != nil {
+		e.set.progress()
 	}
 }
 

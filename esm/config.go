@@ -287,7 +287,9 @@ func WithLogger(l *slog.Logger) Option {
 // WithOnBatch calls fn after each invocation, once the mapping has acted on
 // its outcome (committed, retried, bisected, sent to the on-failure topic).
 // fn runs on the invoker's goroutine: it must be safe for concurrent use and
-// should return quickly. Default: none.
+// should return quickly. Stats.RecordsCommitted counts the records the
+// invocation's commit covered (BatchResult.Committed) only once fn has
+// returned. Default: none.
 func WithOnBatch(fn func(BatchResult)) Option {
 	return func(s *settings) { s.onBatch = fn }
 }

@@ -135,10 +135,10 @@ func TestSplit(t *testing.T) {
 
 func TestBackoff(t *testing.T) {
 	t.Parallel()
-	m := &Mapping{set: settings{backoffMin: 100 * time.Millisecond, backoffMax: time.Second}}
+	s := settings{backoffMin: 100 * time.Millisecond, backoffMax: time.Second}
 	var got []time.Duration
 	for n := 1; n <= 6; n++ {
-		got = append(got, m.backoff(n))
+		got = append(got, s.backoff(n))
 	}
 	if fmt.Sprint(got) != "[100ms 200ms 400ms 800ms 1s 1s]" {
 		t.Fatalf("backoff %v", got)
@@ -197,9 +197,8 @@ func TestExpireNegativeAgeIsInfinite(t *testing.T) {
 		if len(s.errs) > 0 {
 			t.Fatalf("max record age %v: %v", tc.age, s.errs)
 		}
-		m := &Mapping{set: s}
 		j := oldJob()
-		if got := m.expire(j); len(got) != tc.want || j.records() != 6-tc.want {
+		if got := j.expire(s.maxAge, time.Now()); len(got) != tc.want || j.records() != 6-tc.want {
 			t.Errorf("max record age %v: expired %d, %d left; want %d, %d", tc.age, len(got), j.records(), tc.want, 6-tc.want)
 		}
 	}
@@ -227,10 +226,9 @@ func TestPartial(t *testing.T) {
 		{RetryListed, []int64{10, 11, 12, 13}, "[10 11 12 13]", "[]", 10, 14, 0},
 	} {
 		name := fmt.Sprintf("%s %v", tc.model, tc.listed)
-		m := &Mapping{set: settings{failureModel: tc.model}}
 		j := testJob()
 		t0, t1 := j.parts[0].ps, j.parts[1].ps
-		rest := m.partial(j, map[*partState][]int64{t0: tc.listed})
+		rest := j.partial(map[*partState][]int64{t0: tc.listed}, tc.model)
 		if len(rest.parts) != 1 || rest.parts[0].ps != t0 {
 			t.Fatalf("%s: rest has %d parts, want t-0 only", name, len(rest.parts))
 		}
@@ -242,7 +240,7 @@ func TestPartial(t *testing.T) {
 			t.Errorf("%s: t-0 done %d pending %d, t-1 done %d pending %d; want %d %d, 2 2",
 				name, t0.done, t0.pending, t1.done, t1.pending, tc.done, tc.pending)
 		}
-		m.finish(rest)
+		rest.finish()
 		if t0.done != tc.finished || t0.pending != 4 {
 			t.Errorf("%s: after the retry t-0 done %d pending %d; want %d 4", name, t0.done, t0.pending, tc.finished)
 		}
@@ -254,13 +252,12 @@ func TestPartial(t *testing.T) {
 // pass them, and not before.
 func TestPartialHeldRecords(t *testing.T) {
 	t.Parallel()
-	m := &Mapping{set: settings{failureModel: RetryListed}}
 	j := testJob()
 	t0 := j.parts[0].ps
-	rest := m.partial(j, map[*partState][]int64{t0: {11, 13}}) // retry 11, 13; hold 12
+	rest := j.partial(map[*partState][]int64{t0: {11, 13}}, RetryListed) // retry 11, 13; hold 12
 	// The retry lists 13 only: 11 is done, and so is 12, now under the
 	// commit position.
-	again := m.partial(rest, map[*partState][]int64{t0: {13}})
+	again := rest.partial(map[*partState][]int64{t0: {13}}, RetryListed)
 	if p := again.parts[0]; fmt.Sprint(offsets(p.recs)) != "[13]" || len(p.held) != 0 || t0.done != 13 || t0.pending != 3 {
 		t.Fatalf("second partial: retry %v held %v, t-0 done %d pending %d; want [13] [], 13 3",
 			offsets(p.recs), p.held, t0.done, t0.pending)
@@ -269,7 +266,7 @@ func TestPartialHeldRecords(t *testing.T) {
 	// A bisection of a retried part gives each half the held records
 	// before its end.
 	j = testJob()
-	rest = m.partial(j, map[*partState][]int64{j.parts[0].ps: {11, 13}})
+	rest = j.partial(map[*partState][]int64{j.parts[0].ps: {11, 13}}, RetryListed)
 	a, b := rest.split()
 	if got := fmt.Sprintf("%v %v end%d | %v %v end%d", offsets(a.parts[0].recs), a.parts[0].held, a.parts[0].end,
 		offsets(b.parts[0].recs), b.parts[0].held, b.parts[0].end); got != "[11] [12] end13 | [13] [] end14" {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafkalambda/kafka-lambda-go/internal/retry"
 )
@@ -74,103 +73,6 @@ func refused(err error) bool {
 		}
 	}
 	return false
-}
-
-func (m *Mapping) allParts() []*partState {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]*partState, 0, len(m.parts))
-	for _, ps := range m.parts {
-		out = append(out, ps)
-	}
-	return out
-}
-
-// commit commits the handled offsets of pss and returns how many handled
-// records the broker's acknowledgement covers. A failed commit is logged and
-// counted; the offsets stay pending and go with the next commit.
-func (m *Mapping) commit(ctx context.Context, pss []*partState, includeGone bool) int {
-	if m.set.progress != nil {
-		defer m.set.progress()
-	}
-	type snap struct {
-		ps  *partState
-		off int64
-		n   int
-	}
-	var snaps []snap
-	offsets := map[string]map[int32]kgo.EpochOffset{}
-	m.mu.Lock()
-	for _, ps := range pss {
-		if (ps.gone && !includeGone) || ps.done <= ps.committed {
-			continue
-		}
-		snaps = append(snaps, snap{ps, ps.done, ps.pending})
-		if offsets[ps.tp.topic] == nil {
-			offsets[ps.tp.topic] = map[int32]kgo.EpochOffset{}
-		}
-		offsets[ps.tp.topic][ps.tp.partition] = kgo.EpochOffset{Epoch: -1, Offset: ps.done}
-	}
-	m.mu.Unlock()
-	if len(snaps) == 0 {
-		return 0
-	}
-	failed := map[tp]error{}
-	var reqErr error
-	m.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, req *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
-		if err != nil {
-			reqErr = err
-			return
-		}
-		// OffsetCommit v10+ responses name topics by id only.
-		names := map[[16]byte]string{}
-		for _, t := range req.Topics {
-			names[t.TopicID] = t.Topic
-		}
-		answered := map[tp]bool{}
-		for _, t := range resp.Topics {
-			name := t.Topic
-			if name == "" {
-				name = names[t.TopicID]
-			}
-			for _, p := range t.Partitions {
-				answered[tp{name, p.Partition}] = true
-				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-					failed[tp{name, p.Partition}] = err
-				}
-			}
-		}
-		for _, s := range snaps {
-			if !answered[s.ps.tp] {
-				failed[s.ps.tp] = errors.New("no answer for the partition")
-			}
-		}
-	})
-	n := 0
-	m.mu.Lock()
-	for _, s := range snaps {
-		if reqErr != nil || failed[s.ps.tp] != nil {
-			continue
-		}
-		s.ps.committed = max(s.ps.committed, s.off)
-		s.ps.pending -= s.n
-		n += s.n
-	}
-	m.mu.Unlock()
-	m.stats.committed.Add(int64(n))
-	if reqErr != nil || len(failed) > 0 {
-		m.stats.commitErrors.Add(1)
-		m.log.Warn("esm: commit failed; retried with the next commit", "err", errors.Join(reqErr, joinMap(failed)))
-	}
-	return n
-}
-
-func joinMap(errs map[tp]error) error {
-	var out []error
-	for k, err := range errs {
-		out = append(out, fmt.Errorf("%s: %w", where(k.topic, k.partition), err))
-	}
-	return errors.Join(out...)
 }
 
 // kgoLogger sends franz-go's warnings and errors (and, when the logger is

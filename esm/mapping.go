@@ -20,62 +20,32 @@ import (
 // as a consumer group and invokes a Target with batches of records, with
 // the semantics the package documentation describes. Make one with New and
 // run it with Run; a Mapping runs once.
+//
+// It owns the Kafka client, the assignment and the counters, and little
+// else: each assigned partition's state has a lock of its own (partState),
+// and batches are composed, invoked, retried and committed by runners
+// (runner, batch.go), each with its own partitions.
 type Mapping struct {
-	cfg      Config
-	set      settings
-	target   Target
-	log      *slog.Logger
-	stats    counters
-	schema   *schemaResolver
-	envelope int // bytes of an event with no partitions
+	cfg     Config
+	set     settings
+	target  Target
+	log     *slog.Logger
+	stats   counters
+	shape   envelope
+	schema  *schemaResolver
+	commits committer
 
 	ran       atomic.Bool
 	ready     chan struct{}
 	readyOnce sync.Once
 
-	// Set by Run before anything else starts.
-	cl        *kgo.Client
-	stopCtx   context.Context // done when Run is told to stop
-	invokeCtx context.Context // done only when the shutdown timeout passes
-	wg        sync.WaitGroup
+	// Set by Run before the client starts.
+	env     *runEnv
+	runners *pool
+	cl      *kgo.Client // set once made, before polling
 
-	mu       sync.Mutex
-	cond     *sync.Cond // signaled when a partition stops being busy
-	parts    map[tp]*partState
-	workers  []*worker // the fixed pool when concurrency > 0
-	stopping bool
-}
-
-type tp struct {
-	topic     string
-	partition int32
-}
-
-// partState is one assigned partition. All fields are guarded by Mapping.mu.
-type partState struct {
-	tp        tp
-	key       string // "<topic>-<partition>", the event's records key
-	buf       []*rec // fetched, not yet in a batch
-	bufBytes  int
-	paused    bool
-	busy      bool  // records of it are in an invoker's batch
-	gone      bool  // revoked or lost
-	next      int64 // offset expected next from a fetch; -1 before the first
-	done      int64 // commit position: every record before it is handled; -1 none
-	committed int64 // last commit the broker acknowledged; -1 none
-	pending   int   // handled records not yet covered by an acknowledged commit
-	owner     *worker
-}
-
-// rec is one fetched record, converted to the event's model.
-type rec struct {
-	ps      *partState
-	raw     kafkalambda.RawRecord
-	origKey []byte // the key as in Kafka, for the on-failure record
-	size    int    // upper bound of its bytes in an event, comma included
-	arrived time.Time
-	invokes int  // invocations it was part of
-	schema  bool // schema metadata applied
+	mu    sync.Mutex // guards parts: which partitions are assigned
+	parts map[tp]*partState
 }
 
 // New validates cfg and opts and returns a Mapping that invokes target. It
@@ -101,9 +71,8 @@ func New(cfg Config, target Target, opts ...Option) (*Mapping, error) {
 		ready:  make(chan struct{}),
 		parts:  map[tp]*partState{},
 	}
-	m.cond = sync.NewCond(&m.mu)
-	empty := m.event(nil)
-	m.envelope = len(empty.AppendJSON(nil))
+	m.shape = newEnvelope(&m.cfg, s.registry != nil)
+	m.commits = committer{stats: &m.stats, log: m.log, progress: s.progress}
 	if s.registry != nil {
 		r, err := newSchemaResolver(*s.registry)
 		if err != nil {
@@ -140,46 +109,38 @@ func (m *Mapping) Run(ctx context.Context) error {
 	defer stop()
 	invokeCtx, kill := context.WithCancel(context.WithoutCancel(ctx))
 	defer kill()
-	m.stopCtx, m.invokeCtx = stopCtx, invokeCtx
-
-	// The fixed pool exists before the client: the group may assign
-	// partitions (ownerFor picks from the pool) as soon as the client runs.
-	// Its invokers start once the cluster answered.
-	m.mu.Lock()
-	for range m.set.concurrency {
-		m.workers = append(m.workers, newWorker(m))
+	m.env = &runEnv{
+		cfg: &m.cfg, set: &m.set, target: m.target, log: m.log, stats: &m.stats, shape: &m.shape,
+		schema: m.schema, commits: &m.commits, lim: limits{records: 2 * m.set.batchSize, bytes: 2 * m.set.maxPayload},
+		stopCtx: stopCtx, invokeCtx: invokeCtx,
 	}
-	m.mu.Unlock()
+	// The runners exist before the client: the group may assign partitions
+	// (the pool places them) as soon as the client runs. They start once
+	// the cluster answered, the client in their environment.
+	m.runners = newPool(m.env, m.set.concurrency)
 	cl, err := kgo.NewClient(m.kafkaOptions()...)
 	if err != nil {
 		return fmt.Errorf("%w: client: %w", ErrKafka, err)
 	}
-	m.cl = cl
+	m.cl, m.env.cl = cl, cl
 	if err := m.connect(stopCtx); err != nil {
 		cl.Close()
 		return err
 	}
-	m.mu.Lock()
-	for _, w := range m.workers {
-		m.startWorker(w)
-	}
-	m.mu.Unlock()
+	m.runners.start(stopCtx)
 	m.log.Info("esm: starting", "brokers", strings.Join(m.cfg.Brokers, ","), "topics", m.cfg.Topics,
 		"starting_position", m.cfg.StartingPosition, "batch_size", m.set.batchSize, "window", m.set.window)
 
 	runErr := m.poll(stopCtx)
 
-	m.mu.Lock()
-	m.stopping = true
-	m.mu.Unlock()
 	stop()
 	if m.set.shutdown > 0 {
 		t := time.AfterFunc(m.set.shutdown, kill)
 		defer t.Stop()
 	}
-	m.wg.Wait()
+	m.runners.stop()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	m.commit(cctx, m.allParts(), false)
+	m.commits.commit(cctx, cl, m.assignedParts(), false)
 	cancel()
 	cl.CloseAllowingRebalance()
 	st := m.Stats()
@@ -246,66 +207,44 @@ func where(topic string, partition int32) string {
 	return topic + "-" + strconv.FormatInt(int64(partition), 10)
 }
 
-// distribute appends fetched records to their partitions' buffers, pausing
-// partitions whose buffers are full.
+// distribute appends fetched records to their partitions' buffers (which
+// pause their fetching when full) and wakes the partitions' runners.
 func (m *Mapping) distribute(fetches kgo.Fetches) {
 	now := time.Now()
-	type batch struct {
-		tp   tp
-		recs []*rec
-	}
-	var batches []batch
 	var scratch []byte
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if len(p.Records) == 0 {
 			return
 		}
-		b := batch{tp: tp{p.Topic, p.Partition}, recs: make([]*rec, 0, len(p.Records))}
+		recs := make([]*rec, 0, len(p.Records))
 		for _, r := range p.Records {
-			rc := m.newRec(r, now)
-			scratch = m.sizeRec(scratch, rc)
-			b.recs = append(b.recs, rc)
+			rc := newRec(r, now)
+			scratch = m.shape.sizeRec(scratch, rc)
+			recs = append(recs, rc)
 		}
-		batches = append(batches, b)
-	})
-	pause := map[string][]int32{}
-	m.mu.Lock()
-	for _, b := range batches {
-		ps := m.parts[b.tp]
-		if ps == nil || ps.gone {
-			continue
+		m.mu.Lock()
+		ps := m.parts[tp{p.Topic, p.Partition}]
+		m.mu.Unlock()
+		if ps == nil {
+			return
 		}
-		added := 0
-		for _, rc := range b.recs {
-			if ps.next >= 0 && rc.raw.Offset < ps.next {
-				continue // already buffered (a refetch after a pause)
-			}
-			ps.next = rc.raw.Offset + 1
-			rc.ps = ps
-			ps.buf = append(ps.buf, rc)
-			ps.bufBytes += rc.size
-			added++
-		}
-		m.stats.polled.Add(int64(added))
-		if !ps.paused && m.full(ps) {
-			ps.paused = true
-			pause[b.tp.topic] = append(pause[b.tp.topic], b.tp.partition)
-		}
+		m.stats.polled.Add(int64(ps.add(recs, m.env.lim, m.cl)))
 		ps.owner.notify()
-	}
-	m.mu.Unlock()
-	if len(pause) > 0 {
-		m.cl.PauseFetchPartitions(pause)
-	}
+	})
 }
 
-// full reports whether ps has buffered enough that fetching it should pause:
-// two batches' worth of records or of bytes.
-func (m *Mapping) full(ps *partState) bool {
-	return len(ps.buf) >= 2*m.set.batchSize || ps.bufBytes >= 2*m.set.maxPayload
+// assignedParts returns the partitions assigned now.
+func (m *Mapping) assignedParts() []*partState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*partState, 0, len(m.parts))
+	for _, ps := range m.parts {
+		out = append(out, ps)
+	}
+	return out
 }
 
-func (m *Mapping) newRec(r *kgo.Record, now time.Time) *rec {
+func newRec(r *kgo.Record, now time.Time) *rec {
 	raw := kafkalambda.RawRecord{
 		Topic:     r.Topic,
 		Partition: r.Partition,
@@ -331,148 +270,81 @@ func (m *Mapping) newRec(r *kgo.Record, now time.Time) *rec {
 	return &rec{raw: raw, origKey: r.Key, arrived: now}
 }
 
-// assigned adds newly assigned partitions and gives each an invoker.
+// assigned adds newly assigned partitions, each placed with a runner.
 //
 // A new partition starts unpaused, so its fetching is resumed in the
 // client too: franz-go keeps a partition paused across group sessions, and
 // one that the mapping had paused (its buffer full) when the session was
 // lost would otherwise never be fetched again.
 func (m *Mapping) assigned(_ context.Context, cl *kgo.Client, assigned map[string][]int32) {
-	m.mu.Lock()
 	var names []string
 	fresh := make(map[string][]int32, len(assigned))
 	for topic, partitions := range assigned {
 		for _, p := range partitions {
 			key := tp{topic, p}
-			if ps := m.parts[key]; ps != nil && !ps.gone {
+			m.mu.Lock()
+			old := m.parts[key]
+			m.mu.Unlock()
+			if old != nil && !old.isGone() {
 				continue
 			}
 			fresh[topic] = append(fresh[topic], p)
-			ps := &partState{tp: key, key: where(topic, p), next: -1, done: -1, committed: -1}
+			ps := m.runners.place(key)
+			m.mu.Lock()
 			m.parts[key] = ps
-			ps.owner = m.ownerFor()
-			ps.owner.parts = append(ps.owner.parts, ps)
-			ps.owner.notify()
+			m.mu.Unlock()
 			names = append(names, ps.key)
 		}
 	}
-	m.mu.Unlock()
 	cl.ResumeFetchPartitions(fresh)
 	m.log.Info("esm: partitions assigned", "partitions", names)
 	m.readyOnce.Do(func() { close(m.ready) })
 }
 
-// ownerFor returns the invoker for a new partition: a new one of its own,
-// or the least loaded of the fixed pool. m.mu is held.
-func (m *Mapping) ownerFor() *worker {
-	if m.set.concurrency == 0 {
-		w := newWorker(m)
-		if !m.stopping {
-			m.startWorker(w)
-		}
-		return w
-	}
-	best := m.workers[0]
-	for _, w := range m.workers[1:] {
-		if len(w.parts) < len(best.parts) {
-			best = w
-		}
-	}
-	return best
+func (m *Mapping) revoked(ctx context.Context, cl *kgo.Client, revoked map[string][]int32) {
+	m.release(ctx, cl, revoked, true)
 }
 
-// startWorker runs w. m.mu is held.
-func (m *Mapping) startWorker(w *worker) {
-	m.wg.Add(1)
-	go w.run(m.stopCtx)
-}
-
-func (m *Mapping) revoked(ctx context.Context, _ *kgo.Client, revoked map[string][]int32) {
-	m.release(ctx, revoked, true)
-}
-
-func (m *Mapping) lost(ctx context.Context, _ *kgo.Client, lost map[string][]int32) {
-	m.release(ctx, lost, false)
+func (m *Mapping) lost(ctx context.Context, cl *kgo.Client, lost map[string][]int32) {
+	m.release(ctx, cl, lost, false)
 }
 
 // release gives up partitions: it waits for their batch in flight to end
 // (so no two consumers invoke with one partition at once), commits what was
 // handled when commit is set, and drops what was buffered.
-func (m *Mapping) release(ctx context.Context, tps map[string][]int32, commit bool) {
-	m.mu.Lock()
+func (m *Mapping) release(ctx context.Context, cl *kgo.Client, tps map[string][]int32, commit bool) {
 	var pss []*partState
+	var landed []<-chan struct{}
 	for topic, partitions := range tps {
 		for _, p := range partitions {
+			m.mu.Lock()
 			ps := m.parts[tp{topic, p}]
+			m.mu.Unlock()
 			if ps == nil {
 				continue
 			}
-			ps.gone = true
+			landed = append(landed, ps.release())
 			ps.owner.interrupt()
 			pss = append(pss, ps)
 		}
 	}
-	for busy(pss) {
-		m.cond.Wait()
+	for _, idle := range landed {
+		<-idle
 	}
 	names := make([]string, 0, len(pss))
 	for _, ps := range pss {
-		delete(m.parts, ps.tp)
+		m.mu.Lock()
+		if m.parts[ps.tp] == ps {
+			delete(m.parts, ps.tp)
+		}
+		m.mu.Unlock()
 		ps.owner.drop(ps)
-		ps.buf, ps.bufBytes = nil, 0
 		names = append(names, ps.key)
 	}
-	m.mu.Unlock()
 	if commit {
-		m.commit(ctx, pss, true)
+		m.commits.commit(ctx, cl, pss, true)
 	}
 	if len(names) > 0 {
 		m.log.Info("esm: partitions released", "partitions", names, "committed", commit)
 	}
-}
-
-func busy(pss []*partState) bool {
-	for _, ps := range pss {
-		if ps.busy {
-			return true
-		}
-	}
-	return false
-}
-
-// event returns an event carrying parts, with the mapping's envelope: an
-// Amazon MSK event when Config.EventSourceARN is set, a self-managed Kafka
-// event otherwise.
-func (m *Mapping) event(parts []kafkalambda.Partition) *kafkalambda.Event {
-	source := kafkalambda.SourceSelfManaged
-	if m.cfg.EventSourceARN != "" {
-		source = kafkalambda.SourceMSK
-	}
-	return &kafkalambda.Event{
-		Source:           source,
-		SourceARN:        m.cfg.EventSourceARN,
-		BootstrapServers: m.cfg.Brokers,
-		Partitions:       parts,
-	}
-}
-
-// sizeRec sets rc.size to an upper bound of the bytes rc takes in an event.
-// With schema metadata to add, room for it is included.
-//
-// It encodes a one-record event into scratch only to learn the record's
-// length: kafkalambda exports no way to compute it (RawRecord's encoder is
-// unexported), and a bound worked out here from worst cases (escaped
-// topics, headers as arrays of signed bytes) would be well above it,
-// making batches smaller than the payload limit allows. An exported length
-// function in kafkalambda would take this encoding off the fetch path.
-func (m *Mapping) sizeRec(scratch []byte, rc *rec) []byte {
-	one := kafkalambda.Event{Partitions: []kafkalambda.Partition{{Key: "k", Records: []kafkalambda.RawRecord{rc.raw}}}}
-	scratch = one.AppendJSON(scratch[:0])
-	// The event around the record: {"eventSource":"","bootstrapServers":"","records":{"k":[]}}
-	const around = len(`{"eventSource":"","bootstrapServers":"","records":{"k":[]}}`)
-	rc.size = len(scratch) - around + 1
-	if m.schema != nil {
-		rc.size += 2 * maxMetaBytes
-	}
-	return scratch
 }

@@ -125,27 +125,27 @@ var errStopped = errors.New("esm: stopped")
 // errStopped; the records are then not handled (and not committed). inv is
 // the last invocation, if any. A message the broker refuses as too large
 // is written again with a null payload.
-func (m *Mapping) fail(recs []*rec, condition string, inv *invocation) (sent, discarded int, err error) {
+func (e *runEnv) fail(recs []*rec, condition string, inv *invocation) (sent, discarded int, err error) {
 	if len(recs) == 0 {
 		return 0, 0, nil
 	}
-	if m.set.onFailure == "" {
-		m.handled(recs)
-		m.stats.discarded.Add(int64(len(recs)))
-		m.log.Error("esm: records discarded (no on-failure topic)", "condition", condition, "records", recsString(recs))
+	if e.set.onFailure == "" {
+		handled(recs)
+		e.stats.discarded.Add(int64(len(recs)))
+		e.log.Error("esm: records discarded (no on-failure topic)", "condition", condition, "records", recsString(recs))
 		return 0, len(recs), nil
 	}
 	out := make([]*kgo.Record, len(recs))
 	now := time.Now().UTC().Format(isoMillis)
 	for i, r := range recs {
-		out[i] = &kgo.Record{Topic: m.set.onFailure, Key: r.origKey, Value: m.failureRecord(r, condition, inv, now)}
+		out[i] = &kgo.Record{Topic: e.set.onFailure, Key: r.origKey, Value: e.failureRecord(r, condition, inv, now)}
 	}
 	// retry.Do writes again, after a backoff (WithRetryBackoff's, jittered),
 	// what the topic did not take. Run's deadline is not one for these
 	// retries, which go on until the stop; and the first write is made even
 	// when the mapping is stopping already (its batch ran to its end), so
 	// the stop cuts waits short only from the first retry on.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(m.stopCtx))
+	ctx, cancel := context.WithCancel(context.WithoutCancel(e.stopCtx))
 	defer cancel()
 	var unwatch func() bool
 	defer func() {
@@ -153,15 +153,15 @@ func (m *Mapping) fail(recs []*rec, condition string, inv *invocation) (sent, di
 			unwatch()
 		}
 	}()
-	p := retry.Policy{Attempts: math.MaxInt, Initial: m.set.backoffMin, Max: m.set.backoffMax,
+	p := retry.Policy{Attempts: math.MaxInt, Initial: e.set.backoffMin, Max: e.set.backoffMax,
 		OnRetry: func(_ int, err error, wait time.Duration) {
-			m.log.Warn("esm: on-failure topic did not take records; retrying", "topic", m.set.onFailure,
+			e.log.Warn("esm: on-failure topic did not take records; retrying", "topic", e.set.onFailure,
 				"records", len(out), "err", err, "wait", wait)
 		}}
 	err = retry.Do(ctx, p, func(context.Context) (bool, error) {
 		var failed []*kgo.Record
 		var errs []error
-		for _, res := range m.cl.ProduceSync(m.invokeCtx, out...) {
+		for _, res := range e.cl.ProduceSync(e.invokeCtx, out...) {
 			if res.Err == nil {
 				continue
 			}
@@ -175,12 +175,12 @@ func (m *Mapping) fail(recs []*rec, condition string, inv *invocation) (sent, di
 		if len(failed) == 0 {
 			return false, nil
 		}
-		if m.invokeCtx.Err() != nil || m.stopCtx.Err() != nil {
+		if e.invokeCtx.Err() != nil || e.stopCtx.Err() != nil {
 			return false, errStopped
 		}
 		out = failed
 		if unwatch == nil {
-			unwatch = context.AfterFunc(m.stopCtx, cancel)
+			unwatch = context.AfterFunc(e.stopCtx, cancel)
 		}
 		return true, errors.Join(errs...)
 	})
@@ -189,19 +189,17 @@ func (m *Mapping) fail(recs []*rec, condition string, inv *invocation) (sent, di
 		// and no deadline, Do gives up for nothing else.
 		return 0, 0, errStopped
 	}
-	m.handled(recs)
-	m.stats.onFailure.Add(int64(len(recs)))
-	m.log.Error("esm: records sent to the on-failure topic", "topic", m.set.onFailure, "condition", condition, "records", recsString(recs))
+	handled(recs)
+	e.stats.onFailure.Add(int64(len(recs)))
+	e.log.Error("esm: records sent to the on-failure topic", "topic", e.set.onFailure, "condition", condition, "records", recsString(recs))
 	return len(recs), 0, nil
 }
 
 // handled counts recs as handled, to be covered by their partitions' next
 // commit.
-func (m *Mapping) handled(recs []*rec) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+func handled(recs []*rec) {
 	for _, r := range recs {
-		r.ps.pending++
+		r.ps.handled(1)
 	}
 }
 
@@ -220,14 +218,14 @@ func withoutPayload(value []byte) []byte {
 	return b
 }
 
-func (m *Mapping) failureRecord(r *rec, condition string, inv *invocation, now string) []byte {
-	payload := m.event([]kafkalambda.Partition{{
+func (e *runEnv) failureRecord(r *rec, condition string, inv *invocation, now string) []byte {
+	payload := e.shape.event([]kafkalambda.Partition{{
 		Key: r.ps.key, Topic: r.raw.Topic, Partition: r.raw.Partition, Records: []kafkalambda.RawRecord{r.raw},
 	}}).AppendJSON(nil)
 	fr := FailureRecord{
 		RequestContext: FailureRequest{
 			RequestID:              newRequestID(),
-			FunctionARN:            m.set.functionARN,
+			FunctionARN:            e.set.functionARN,
 			Condition:              condition,
 			ApproximateInvokeCount: r.invokes,
 		},
@@ -235,8 +233,8 @@ func (m *Mapping) failureRecord(r *rec, condition string, inv *invocation, now s
 		Timestamp: now,
 		KafkaBatchInfo: KafkaBatchInfo{
 			BatchSize:        1,
-			EventSourceARN:   m.cfg.EventSourceARN,
-			BootstrapServers: strings.Join(m.cfg.Brokers, ","),
+			EventSourceARN:   e.cfg.EventSourceARN,
+			BootstrapServers: strings.Join(e.cfg.Brokers, ","),
 			PayloadSize:      len(payload),
 			RecordInfo: RecordInfo{
 				Offset:    strconv.FormatInt(r.raw.Offset, 10),

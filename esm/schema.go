@@ -127,8 +127,8 @@ func (s *schemaResolver) apply(ctx context.Context, data []byte) (out []byte, me
 // applySchema applies the registry integration to the records of j that
 // have not had it yet. It fails only when the registry cannot be reached;
 // the batch is then retried later.
-func (m *Mapping) applySchema(ctx context.Context, j *job) error {
-	if m.schema == nil {
+func (e *runEnv) applySchema(ctx context.Context, j *job) error {
+	if e.schema == nil {
 		return nil
 	}
 	for _, p := range j.parts {
@@ -136,21 +136,21 @@ func (m *Mapping) applySchema(ctx context.Context, j *job) error {
 			if r.schema {
 				continue
 			}
-			if m.schema.key && r.raw.Key != nil {
-				data, meta, miss, err := m.schema.apply(ctx, r.raw.Key)
+			if e.schema.key && r.raw.Key != nil {
+				data, meta, miss, err := e.schema.apply(ctx, r.raw.Key)
 				if err != nil {
 					return err
 				}
 				r.raw.Key, r.raw.KeySchema = data, meta
-				m.miss(miss, r, "key")
+				e.miss(miss, r, "key")
 			}
-			if m.schema.value && r.raw.Value != nil {
-				data, meta, miss, err := m.schema.apply(ctx, r.raw.Value)
+			if e.schema.value && r.raw.Value != nil {
+				data, meta, miss, err := e.schema.apply(ctx, r.raw.Value)
 				if err != nil {
 					return err
 				}
 				r.raw.Value, r.raw.ValueSchema = data, meta
-				m.miss(miss, r, "value")
+				e.miss(miss, r, "value")
 			}
 			r.schema = true
 		}
@@ -158,10 +158,10 @@ func (m *Mapping) applySchema(ctx context.Context, j *job) error {
 	return nil
 }
 
-func (m *Mapping) miss(miss bool, r *rec, what string) {
+func (e *runEnv) miss(miss bool, r *rec, what string) {
 	if !miss {
 		return
 	}
-	m.stats.schemaMisses.Add(1)
-	m.log.Warn("esm: schema id unknown to the registry; passed on as it is", "record", r.ps.key+"@"+strconv.FormatInt(r.raw.Offset, 10), "part", what)
+	e.stats.schemaMisses.Add(1)
+	e.log.Warn("esm: schema id unknown to the registry; passed on as it is", "record", r.ps.key+"@"+strconv.FormatInt(r.raw.Offset, 10), "part", what)
 }

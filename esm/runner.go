@@ -1,0 +1,305 @@
+package esm
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// runEnv is what the runners share: the settings and the collaborators a
+// batch needs on its way (the target, the Kafka client for commits, fetch
+// control and the on-failure topic, the schema registry, the counters).
+// Run completes it before the first runner starts; it is read-only after.
+type runEnv struct {
+	cfg     *Config
+	set     *settings
+	target  Target
+	log     *slog.Logger
+	stats   *counters
+	shape   *envelope
+	schema  *schemaResolver
+	commits *committer
+	lim     limits
+
+	cl        *kgo.Client
+	stopCtx   context.Context // done when Run is told to stop
+	invokeCtx context.Context // done only when the shutdown timeout passes
+}
+
+// commitRetry is how often an idle runner retries a failed commit.
+const commitRetry = time.Second
+
+// runner is a batch runner: it owns a set of partitions, composes batches
+// from their buffers and takes one batch at a time through invocations,
+// retries and the on-failure topic to its commit (batch.go), so each of its
+// partitions has at most one batch in flight and is invoked in offset
+// order. Its lock guards its set of partitions only; wake and intr are how
+// the rest of the mapping tells it that something changed.
+type runner struct {
+	env  *runEnv
+	solo bool // runs for one partition and ends when it is gone
+
+	mu    sync.Mutex
+	parts []*partState
+
+	wake chan struct{} // records arrived, or the set of partitions changed
+	intr chan struct{} // a partition of its is being released
+
+	// The runner's goroutine only.
+	rr         int       // rotates which partition a batch starts with
+	lastCommit time.Time // of an idle commit retry
+}
+
+func newRunner(env *runEnv, solo bool) *runner {
+	return &runner{env: env, solo: solo, wake: make(chan struct{}, 1), intr: make(chan struct{}, 1)}
+}
+
+// notify tells r that records arrived or its partitions changed.
+func (r *runner) notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// interrupt tells r that a partition of its is being released, so that a
+// backoff wait ends and the batch drops it.
+func (r *runner) interrupt() {
+	select {
+	case r.intr <- struct{}{}:
+	default:
+	}
+	r.notify()
+}
+
+// adopt adds ps to r's partitions.
+func (r *runner) adopt(ps *partState) {
+	r.mu.Lock()
+	r.parts = append(r.parts, ps)
+	r.mu.Unlock()
+	r.notify()
+}
+
+// drop removes ps from r's partitions.
+func (r *runner) drop(ps *partState) {
+	r.mu.Lock()
+	r.parts = slices.DeleteFunc(r.parts, func(p *partState) bool { return p == ps })
+	r.mu.Unlock()
+	r.notify()
+}
+
+// partitions returns r's partitions.
+func (r *runner) partitions() []*partState {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.parts)
+}
+
+func (r *runner) load() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.parts)
+}
+
+// run takes batches until ctx is done (or, solo, its partition is gone).
+func (r *runner) run(ctx context.Context) {
+	for {
+		j := r.next(ctx)
+		if j == nil {
+			return
+		}
+		r.process(ctx, j)
+	}
+}
+
+// next waits until a batch is due and returns it, or returns nil when the
+// runner is to stop. A batch is due when the buffers hold BatchSize
+// records, or enough bytes to fill an event, or when the oldest buffered
+// record has waited for the batching window. While idle it retries a
+// failed commit every commitRetry.
+func (r *runner) next(ctx context.Context) *job {
+	e := r.env
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		parts := r.partitions()
+		if r.solo && len(parts) == 0 {
+			return nil
+		}
+		n, size := 0, e.shape.size
+		var oldest time.Time
+		uncommitted := false
+		for _, ps := range parts {
+			b := ps.backlog()
+			uncommitted = uncommitted || b.uncommitted
+			if b.records == 0 {
+				continue
+			}
+			n += b.records
+			size += b.bytes
+			if oldest.IsZero() || b.oldest.Before(oldest) {
+				oldest = b.oldest
+			}
+		}
+		wait := time.Duration(-1)
+		if n > 0 {
+			wait = time.Until(oldest.Add(e.set.window))
+			if n >= e.set.batchSize || size >= e.set.maxPayload || wait <= 0 {
+				if j := r.take(parts); len(j.parts) > 0 {
+					return j
+				}
+			}
+		}
+		if uncommitted {
+			// A commit failed (the coordinator was away): retry it while
+			// idle rather than only with the next batch.
+			if wait < 0 || wait > commitRetry {
+				wait = commitRetry
+			}
+			if time.Since(r.lastCommit) >= commitRetry {
+				r.lastCommit = time.Now()
+				e.commits.commit(ctx, e.cl, parts, false)
+			}
+		}
+		var tc <-chan time.Time
+		if wait > 0 {
+			timer.Reset(wait)
+			tc = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.wake:
+		case <-r.intr:
+		case <-tc:
+		}
+		timer.Stop()
+	}
+}
+
+// take composes a batch from parts: up to BatchSize records whose event fits
+// MaxPayloadBytes, from the partitions in rotating order, each partition's
+// records from its oldest on (see partState.take). Its parts are sorted by
+// topic and partition.
+func (r *runner) take(parts []*partState) *job {
+	e := r.env
+	rm := room{maxCount: e.set.batchSize, limit: e.set.maxPayload - e.shape.size}
+	j := &job{}
+	n := len(parts)
+	for i := 0; i < n && !rm.closed(); i++ {
+		if p, ok := parts[(r.rr+i)%n].take(&rm, e.lim, e.cl); ok {
+			j.parts = append(j.parts, p)
+		}
+	}
+	r.rr++
+	slices.SortFunc(j.parts, func(a, b part) int {
+		return cmp.Or(strings.Compare(a.ps.tp.topic, b.ps.tp.topic), cmp.Compare(a.ps.tp.partition, b.ps.tp.partition))
+	})
+	return j
+}
+
+// pause waits d, or less when a partition of r is released. It returns
+// false when ctx is done.
+func (r *runner) pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-r.intr:
+	}
+	return true
+}
+
+// pool is the mapping's runners: a fixed set of them (WithConcurrency n > 0)
+// over which partitions are spread, or one solo runner per partition. Its
+// lock guards which runners exist and whether they may start; runners
+// start only once the mapping has reached the cluster (start), and none
+// starts after stop.
+type pool struct {
+	env   *runEnv
+	fixed []*runner // WithConcurrency's runners; nil for one per partition
+
+	mu      sync.Mutex
+	waiting []*runner // solo runners made before start
+	ctx     context.Context
+	started bool
+	stopped bool
+	wg      sync.WaitGroup
+}
+
+func newPool(env *runEnv, size int) *pool {
+	p := &pool{env: env}
+	for range size {
+		p.fixed = append(p.fixed, newRunner(env, false))
+	}
+	return p
+}
+
+// place makes the state of a newly assigned partition and gives it to a
+// runner: a solo one of its own, or the least loaded of the fixed set.
+func (p *pool) place(t tp) *partState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.fixed) == 0 {
+		r := newRunner(p.env, true)
+		ps := newPartState(t, r)
+		r.adopt(ps)
+		switch {
+		case p.started && !p.stopped:
+			p.launch(r)
+		case !p.started:
+			p.waiting = append(p.waiting, r)
+		}
+		return ps
+	}
+	best := p.fixed[0]
+	for _, r := range p.fixed[1:] {
+		if r.load() < best.load() {
+			best = r
+		}
+	}
+	ps := newPartState(t, best)
+	best.adopt(ps)
+	return ps
+}
+
+// start runs every runner made so far, and from now on each one made.
+func (p *pool) start(ctx context.Context) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ctx, p.started = ctx, true
+	for _, r := range append(p.fixed, p.waiting...) {
+		p.launch(r)
+	}
+	p.waiting = nil
+}
+
+// launch runs r. p.mu is held.
+func (p *pool) launch(r *runner) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		r.run(p.ctx)
+	}()
+}
+
+// stop lets no further runner start, and waits for those running, which
+// end once the context start was given is done.
+func (p *pool) stop() {
+	p.mu.Lock()
+	p.stopped = true
+	p.mu.Unlock()
+	p.wg.Wait()
+}
