@@ -23,8 +23,11 @@ import (
 //
 // It owns the Kafka client, the assignment and the counters, and little
 // else: each assigned partition's state has a lock of its own (partState),
-// and batches are composed, invoked, retried and committed by runners
-// (runner, batch.go), each with its own partitions.
+// batches are composed, invoked, retried and committed by runners (runner,
+// batch.go), each with its own partitions, and the pool of runners, the
+// assignment and the committer synchronise themselves. No lock is held
+// while waiting: a release waits for a partition's batch to land on a
+// channel of that partition.
 type Mapping struct {
 	cfg     Config
 	set     settings
@@ -44,8 +47,7 @@ type Mapping struct {
 	runners *pool
 	cl      *kgo.Client // set once made, before polling
 
-	mu    sync.Mutex // guards parts: which partitions are assigned
-	parts map[tp]*partState
+	parts assignment
 }
 
 // New validates cfg and opts and returns a Mapping that invokes target. It
@@ -69,7 +71,6 @@ func New(cfg Config, target Target, opts ...Option) (*Mapping, error) {
 		target: target,
 		log:    s.logger.With("group", cfg.Group),
 		ready:  make(chan struct{}),
-		parts:  map[tp]*partState{},
 	}
 	m.shape = newEnvelope(&m.cfg, s.registry != nil)
 	m.commits = committer{stats: &m.stats, log: m.log, progress: s.progress}
@@ -140,7 +141,7 @@ func (m *Mapping) Run(ctx context.Context) error {
 	}
 	m.runners.stop()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	m.commits.commit(cctx, cl, m.assignedParts(), false)
+	m.commits.commit(cctx, cl, m.parts.all(), false)
 	cancel()
 	cl.CloseAllowingRebalance()
 	st := m.Stats()
@@ -222,26 +223,13 @@ func (m *Mapping) distribute(fetches kgo.Fetches) {
 			scratch = m.shape.sizeRec(scratch, rc)
 			recs = append(recs, rc)
 		}
-		m.mu.Lock()
-		ps := m.parts[tp{p.Topic, p.Partition}]
-		m.mu.Unlock()
+		ps := m.parts.get(tp{p.Topic, p.Partition})
 		if ps == nil {
 			return
 		}
 		m.stats.polled.Add(int64(ps.add(recs, m.env.lim, m.cl)))
 		ps.owner.notify()
 	})
-}
-
-// assignedParts returns the partitions assigned now.
-func (m *Mapping) assignedParts() []*partState {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]*partState, 0, len(m.parts))
-	for _, ps := range m.parts {
-		out = append(out, ps)
-	}
-	return out
 }
 
 func newRec(r *kgo.Record, now time.Time) *rec {
@@ -282,17 +270,12 @@ func (m *Mapping) assigned(_ context.Context, cl *kgo.Client, assigned map[strin
 	for topic, partitions := range assigned {
 		for _, p := range partitions {
 			key := tp{topic, p}
-			m.mu.Lock()
-			old := m.parts[key]
-			m.mu.Unlock()
-			if old != nil && !old.isGone() {
+			if old := m.parts.get(key); old != nil && !old.isGone() {
 				continue
 			}
 			fresh[topic] = append(fresh[topic], p)
 			ps := m.runners.place(key)
-			m.mu.Lock()
-			m.parts[key] = ps
-			m.mu.Unlock()
+			m.parts.put(ps)
 			names = append(names, ps.key)
 		}
 	}
@@ -317,9 +300,7 @@ func (m *Mapping) release(ctx context.Context, cl *kgo.Client, tps map[string][]
 	var landed []<-chan struct{}
 	for topic, partitions := range tps {
 		for _, p := range partitions {
-			m.mu.Lock()
-			ps := m.parts[tp{topic, p}]
-			m.mu.Unlock()
+			ps := m.parts.get(tp{topic, p})
 			if ps == nil {
 				continue
 			}
@@ -333,11 +314,7 @@ func (m *Mapping) release(ctx context.Context, cl *kgo.Client, tps map[string][]
 	}
 	names := make([]string, 0, len(pss))
 	for _, ps := range pss {
-		m.mu.Lock()
-		if m.parts[ps.tp] == ps {
-			delete(m.parts, ps.tp)
-		}
-		m.mu.Unlock()
+		m.parts.remove(ps)
 		ps.owner.drop(ps)
 		names = append(names, ps.key)
 	}

@@ -268,3 +268,45 @@ func (ps *partState) committedTo(off int64, n int) {
 	ps.committed = max(ps.committed, off)
 	ps.pending -= n
 }
+
+// assignment is the partitions assigned to the mapping. Its lock guards the
+// map only; the group's callbacks change it, the fetch loop and the final
+// commit read it.
+type assignment struct {
+	mu    sync.Mutex
+	parts map[tp]*partState
+}
+
+func (a *assignment) get(t tp) *partState {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.parts[t]
+}
+
+func (a *assignment) put(ps *partState) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.parts == nil {
+		a.parts = map[tp]*partState{}
+	}
+	a.parts[ps.tp] = ps
+}
+
+// remove removes ps, unless a newer state of its partition replaced it.
+func (a *assignment) remove(ps *partState) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.parts[ps.tp] == ps {
+		delete(a.parts, ps.tp)
+	}
+}
+
+func (a *assignment) all() []*partState {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*partState, 0, len(a.parts))
+	for _, ps := range a.parts {
+		out = append(out, ps)
+	}
+	return out
+}
