@@ -15,7 +15,9 @@ import (
 // runEnv is what the runners share: the settings and the collaborators a
 // batch needs on its way (the target, the Kafka client for commits, fetch
 // control and the on-failure topic, the schema registry, the counters).
-// Run completes it before the first runner starts; it is read-only after.
+// Run completes it before the first runner starts; it is read-only after,
+// so its methods (the steps of a batch: invoke, act, fail, report...) hold
+// no lock and run on any runner's goroutine, each on that runner's batch.
 type runEnv struct {
 	cfg     *Config
 	set     *settings
