@@ -1,0 +1,5 @@
+//go:build race
+
+package typecheck
+
+const raceEnabled = true
