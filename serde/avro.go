@@ -38,7 +38,7 @@ import (
 // = the schema's full name), WithAutoRegister, WithUseLatest, WithLatestTTL,
 // WithEventRecordFormat, WithRetry.
 func Avro[T any](r Registry, opts ...Option) (Codec[T], error) {
-	cfg, err := newConfig(avroFormat, optSchema|optReferences|optSubject|optAutoRegister|optUseLatest|optLatestTTL|optRecordFormat|optRetry, opts)
+	cfg, err := newConfig(avroFormat, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func Avro[T any](r Registry, opts ...Option) (Codec[T], error) {
 	}
 	c.targets = &targets[avro.Schema]{c: c.c, cfg: cfg, format: avroFormat,
 		subject: c.avroSubject, latest: c.latestWriter, own: c.ownWriter}
-	if cfg.set&optSchema != 0 && len(cfg.refs) == 0 {
+	if cfg.schemaSet && len(cfg.refs) == 0 {
 		// Parse now so that a bad schema fails the constructor; with
 		// references it is parsed on first use, when they can be fetched.
 		s, err := avro.ParseWithCache(cfg.schema, "", &avro.SchemaCache{})
@@ -128,7 +128,7 @@ func (c *avroCodec[T]) readerSchema(ctx context.Context) (avro.Schema, error) {
 	if r := c.reader.Load(); r != nil {
 		return r.schema, nil
 	}
-	if c.cfg.set&optSchema == 0 {
+	if !c.cfg.schemaSet {
 		return nil, nil
 	}
 	c.readerMu.Lock()

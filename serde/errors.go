@@ -109,8 +109,9 @@ var (
 	// ErrValidation: a JSON value does not validate against its JSON Schema.
 	ErrValidation = errors.New("serde: JSON Schema validation failed")
 
-	// ErrInvalidOption: a constructor was given a nil Registry, an option
-	// that does not apply to its format, or an option with a bad value.
+	// ErrInvalidOption: a constructor was given a nil Registry or an option
+	// with a bad value. (An option that does not apply to a format does not
+	// compile: see Option.)
 	// Constructors return it directly, not inside an *Error, wrapped in a
 	// message that starts "serde: invalid option: ". It is the same
 	// sentinel as kafkalambda.ErrInvalidOption (every package of the module

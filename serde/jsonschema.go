@@ -39,8 +39,8 @@ import (
 // Options: WithSchema, WithReferences, WithSubjectNameStrategy (record name
 // = the schema's "title"), WithAutoRegister, WithUseLatest, WithLatestTTL,
 // WithValidation, WithEventRecordFormat, WithRetry.
-func JSONSchema[T any](r Registry, opts ...Option) (Codec[T], error) {
-	cfg, err := newConfig("JSON Schema", optSchema|optReferences|optSubject|optAutoRegister|optUseLatest|optLatestTTL|optValidation|optRecordFormat|optRetry, opts)
+func JSONSchema[T any](r Registry, opts ...JSONSchemaOption) (Codec[T], error) {
+	cfg, err := newJSONSchemaConfig(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func JSONSchema[T any](r Registry, opts ...Option) (Codec[T], error) {
 	c := &jsonSchemaCodec[T]{cfg: cfg, c: newClient(r, cfg.retry, cfg.latestTTL)}
 	c.targets = &targets[*jsonschema.Schema]{c: c.c, cfg: cfg, format: jsonSchemaFormat,
 		subject: c.jsonSubject, latest: c.latestValidator, own: c.ownValidator}
-	if cfg.set&optSchema != 0 {
+	if cfg.schemaSet {
 		var doc map[string]any
 		if err := json.Unmarshal([]byte(cfg.schema), &doc); err != nil {
 			return nil, fmt.Errorf("serde: %w: JSONSchema: %w", ErrInvalidOption, errf(ErrInvalidSchema, err, "WithSchema is not a JSON object"))
@@ -255,7 +255,7 @@ func (c *jsonSchemaCodec[T]) latestValidator(ctx context.Context, _ string, info
 // subject and returns its id and the document compiled, nil when not
 // validating.
 func (c *jsonSchemaCodec[T]) ownValidator(ctx context.Context, subject string) (int, *jsonschema.Schema, error) {
-	if c.cfg.set&optSchema == 0 {
+	if !c.cfg.schemaSet {
 		return 0, nil, errf(ErrNoSchema, nil, "give T's JSON Schema with WithSchema, or use WithUseLatest")
 	}
 	info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.cfg.schema, jsonSchemaFormat, c.cfg.refs, false)

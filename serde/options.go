@@ -9,34 +9,40 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/internal/retry"
 )
 
-// Option configures a registry codec (Avro, Protobuf, JSONSchema). Each
-// option says its default and which formats it applies to; a constructor
-// returns an error for an option that does not apply to its format or has
-// a bad value.
-type Option func(*config)
-
-type optBit uint16
-
-const (
-	optSchema optBit = 1 << iota
-	optReferences
-	optSubject
-	optAutoRegister
-	optUseLatest
-	optLatestTTL
-	optValidation
-	optRecordFormat
-	optRetry
-)
-
-var optNames = map[optBit]string{
-	optSchema: "WithSchema", optReferences: "WithReferences", optSubject: "WithSubjectNameStrategy",
-	optAutoRegister: "WithAutoRegister", optUseLatest: "WithUseLatest", optLatestTTL: "WithLatestTTL",
-	optValidation: "WithValidation", optRecordFormat: "WithEventRecordFormat", optRetry: "WithRetry",
+// Option configures any registry codec: Avro, Protobuf or JSONSchema.
+// Each option says its default. An option that applies to one format only
+// has its own type ([JSONSchemaOption]), so giving it to another format's
+// constructor does not compile; a bad value is an [ErrInvalidOption] error
+// from the constructor. A nil Option is ignored.
+//
+// Option and JSONSchemaOption are sealed: only this package implements
+// them.
+type Option interface {
+	JSONSchemaOption
+	applyRegistry(*config)
 }
 
+// JSONSchemaOption configures [JSONSchema]. Every [Option] is one, and so
+// is [WithValidation], which applies to JSON Schema only. A nil
+// JSONSchemaOption is ignored.
+type JSONSchemaOption interface {
+	applyJSONSchema(*config)
+}
+
+// registryOption is an Option: it applies to every registry codec.
+type registryOption func(*config)
+
+func (o registryOption) applyRegistry(c *config)   { o(c) }
+func (o registryOption) applyJSONSchema(c *config) { o(c) }
+
+// jsonSchemaOption applies to JSONSchema only.
+type jsonSchemaOption func(*config)
+
+func (o jsonSchemaOption) applyJSONSchema(c *config) { o(c) }
+
 type config struct {
-	set          optBit
+	schemaSet    bool // WithSchema was given
+	refsSet      bool // WithReferences was given
 	errs         []error
 	schema       string
 	refs         []Reference
@@ -66,27 +72,42 @@ func (c *config) subjectFor(t Target, recordName, need string) (string, error) {
 	return subject, nil
 }
 
-// newConfig applies opts over the defaults and rejects options outside
-// allowed.
-func newConfig(format string, allowed optBit, opts []Option) (*config, error) {
-	c := &config{
+func defaultConfig() *config {
+	return &config{
 		subject:      TopicNameStrategy,
 		autoRegister: true,
 		latestTTL:    5 * time.Minute,
 		validate:     true,
 		retry:        defaultRetry,
 	}
+}
+
+// newConfig applies the options of an Avro or Protobuf codec over the
+// defaults.
+func newConfig(format string, opts []Option) (*config, error) {
+	c := defaultConfig()
 	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		o(c)
-	}
-	for bit, name := range optNames {
-		if c.set&bit != 0 && allowed&bit == 0 {
-			c.bad("%s does not apply to %s", name, format)
+		if o != nil {
+			o.applyRegistry(c)
 		}
 	}
+	return c.check(format)
+}
+
+// newJSONSchemaConfig applies the options of a JSONSchema codec over the
+// defaults.
+func newJSONSchemaConfig(opts []JSONSchemaOption) (*config, error) {
+	c := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.applyJSONSchema(c)
+		}
+	}
+	return c.check("JSON Schema")
+}
+
+// check reports every bad option value at once.
+func (c *config) check(format string) (*config, error) {
 	if len(c.errs) > 0 {
 		return nil, fmt.Errorf("serde: %w: %s: %w", ErrInvalidOption, format, errors.Join(c.errs...))
 	}
@@ -106,13 +127,13 @@ func newConfig(format string, allowed optBit, opts []Option) (*config, error) {
 //
 // Default: none.
 func WithSchema(text string) Option {
-	return func(c *config) {
-		c.set |= optSchema
+	return registryOption(func(c *config) {
+		c.schemaSet = true
 		if strings.TrimSpace(text) == "" {
 			c.bad("WithSchema: empty schema")
 		}
 		c.schema = text
-	}
+	})
 }
 
 // WithReferences lists the registered schemas that the WithSchema text
@@ -120,34 +141,32 @@ func WithSchema(text string) Option {
 // subject, version. The slice is copied. Default: none. Avro, Protobuf
 // (with WithSchema), JSONSchema.
 func WithReferences(refs ...Reference) Option {
-	return func(c *config) {
-		c.set |= optReferences
+	return registryOption(func(c *config) {
+		c.refsSet = true
 		c.refs = append([]Reference(nil), refs...)
-	}
+	})
 }
 
 // WithSubjectNameStrategy chooses how a serializer names its subject.
 // Default: TopicNameStrategy ("<topic>-key" / "<topic>-value"). All registry
 // formats.
 func WithSubjectNameStrategy(s SubjectNameStrategy) Option {
-	return func(c *config) {
-		c.set |= optSubject
+	return registryOption(func(c *config) {
 		if s == nil {
 			c.bad("WithSubjectNameStrategy: nil strategy")
 			return
 		}
 		c.subject = s
-	}
+	})
 }
 
 // WithAutoRegister says whether a serializer registers its schema under the
 // subject (true, the default) or only looks up its id and fails with
 // ErrUnknownSchema when it is not registered (false). All registry formats.
 func WithAutoRegister(on bool) Option {
-	return func(c *config) {
-		c.set |= optAutoRegister
+	return registryOption(func(c *config) {
 		c.autoRegister = on
-	}
+	})
 }
 
 // WithUseLatest makes a serializer write with the latest version registered
@@ -155,49 +174,45 @@ func WithAutoRegister(on bool) Option {
 // latest version is read again after the latest TTL (WithLatestTTL).
 // Default: off. All registry formats.
 func WithUseLatest() Option {
-	return func(c *config) {
-		c.set |= optUseLatest
+	return registryOption(func(c *config) {
 		c.useLatest = true
-	}
+	})
 }
 
 // WithLatestTTL sets how long a serializer using WithUseLatest trusts the
 // latest version it read before reading it again. Default: 5 minutes. Must
 // be positive. All registry formats.
 func WithLatestTTL(d time.Duration) Option {
-	return func(c *config) {
-		c.set |= optLatestTTL
+	return registryOption(func(c *config) {
 		if d <= 0 {
 			c.bad("WithLatestTTL: %v is not positive", d)
 		}
 		c.latestTTL = d
-	}
+	})
 }
 
 // WithValidation turns JSON Schema validation of values on or off, for both
 // directions: a serializer validates what it writes against its writer
 // schema, a deserializer validates what it reads against the writer schema
 // named by the schema id. Default: on. JSONSchema only.
-func WithValidation(on bool) Option {
-	return func(c *config) {
-		c.set |= optValidation
+func WithValidation(on bool) JSONSchemaOption {
+	return jsonSchemaOption(func(c *config) {
 		c.validate = on
-	}
+	})
 }
 
 // WithEventRecordFormat pins how values that arrive with ESM schema metadata
 // (Message.Schema != nil) are framed, instead of inferring it per record.
 // Default: EventRecordFormatAuto. All registry formats.
 func WithEventRecordFormat(f EventRecordFormat) Option {
-	return func(c *config) {
-		c.set |= optRecordFormat
+	return registryOption(func(c *config) {
 		switch f {
 		case EventRecordFormatAuto, EventRecordFormatSource, EventRecordFormatJSON:
 			c.recordFormat = f
 		default:
 			c.bad("WithEventRecordFormat: unknown format %q", f)
 		}
-	}
+	})
 }
 
 // WithRetry sets how registry calls are retried on HTTP 408, 429, 5xx and
@@ -206,12 +221,11 @@ func WithEventRecordFormat(f EventRecordFormat) Option {
 // context deadline. Default: 5 attempts, 50ms, 1s. attempts >= 1 and
 // 0 < initial <= max. All registry formats.
 func WithRetry(attempts int, initial, max time.Duration) Option {
-	return func(c *config) {
-		c.set |= optRetry
+	return registryOption(func(c *config) {
 		if attempts < 1 || initial <= 0 || max < initial {
 			c.bad("WithRetry: want attempts >= 1 and 0 < initial <= max, got %d, %v, %v", attempts, initial, max)
 			return
 		}
 		c.retry = retry.Policy{Attempts: attempts, Initial: initial, Max: max}
-	}
+	})
 }

@@ -36,7 +36,7 @@ import (
 // = the message's full name), WithAutoRegister, WithUseLatest,
 // WithLatestTTL, WithEventRecordFormat, WithRetry.
 func Protobuf[T proto.Message](r Registry, opts ...Option) (Codec[T], error) {
-	cfg, err := newConfig(protobufFormat, optSchema|optReferences|optSubject|optAutoRegister|optUseLatest|optLatestTTL|optRecordFormat|optRetry, opts)
+	cfg, err := newConfig(protobufFormat, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -54,10 +54,10 @@ func Protobuf[T proto.Message](r Registry, opts ...Option) (Codec[T], error) {
 		mt:   zero.ProtoReflect().Type(),
 		name: md.FullName(),
 	}
-	if cfg.set&optReferences != 0 && cfg.set&optSchema == 0 {
+	if cfg.refsSet && !cfg.schemaSet {
 		return nil, fmt.Errorf("serde: %w: Protobuf: WithReferences needs WithSchema", ErrInvalidOption)
 	}
-	if cfg.set&optSchema != 0 {
+	if cfg.schemaSet {
 		c.schema = cfg.schema
 	} else {
 		c.schema, err = printProto(md.ParentFile())

@@ -284,7 +284,6 @@ func TestConstructorErrors(t *testing.T) {
 	for name, err := range map[string]error{
 		"nil registry":          second(ourserde.Avro[Order](nil)),
 		"bad avro schema":       second(ourserde.Avro[Order](reg.client, ourserde.WithSchema(`{"type":"nope"}`))),
-		"validation on avro":    second(ourserde.Avro[Order](reg.client, ourserde.WithValidation(false))),
 		"bad ttl":               second(ourserde.Protobuf[*testpb.Trade](reg.client, ourserde.WithLatestTTL(0))),
 		"bad retry":             second(ourserde.Protobuf[*testpb.Trade](reg.client, ourserde.WithRetry(0, 0, 0))),
 		"proto text without T":  second(ourserde.Protobuf[*testpb.Trade](reg.client, ourserde.WithSchema(`syntax = "proto3"; message X {}`))),
