@@ -187,7 +187,7 @@ func TestEndToEndProducerDelivers(t *testing.T) {
 	tests := []struct {
 		name   string
 		secret map[string]any
-		opts   []secrets.Option
+		opts   []secrets.LoaderOption
 	}{{
 		name: "librdkafka keys, SASL_PLAINTEXT/PLAIN",
 		secret: map[string]any{"bootstrap.servers": plainBoot, "security.protocol": "SASL_PLAINTEXT",
@@ -196,7 +196,7 @@ func TestEndToEndProducerDelivers(t *testing.T) {
 		name: "ESM BASIC_AUTH secret: defaults to SASL_SSL/PLAIN, bootstrap from the environment",
 		secret: map[string]any{"username": kafkaUser, "password": kafkaPass, "ssl.ca.pem": caPEM,
 			"schema.registry.url": "https://sr.example.com", "basic.auth.user.info": "SRKEY:sr-pass"},
-		opts: []secrets.Option{secrets.WithLookupEnv(env(secrets.EnvBootstrapServers, tlsBoot))},
+		opts: []secrets.LoaderOption{secrets.WithLookupEnv(env(secrets.EnvBootstrapServers, tlsBoot))},
 	}, {
 		name: "Java sasl.jaas.config with SCRAM-SHA-256 over TLS",
 		secret: map[string]any{"bootstrap.servers": tlsBoot, "ssl.ca.pem": caPEM, "sasl.mechanism": "SCRAM-SHA-256",

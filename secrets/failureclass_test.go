@@ -26,7 +26,7 @@ func TestFailureClass(t *testing.T) {
 	)
 	// sm reads secretID through the AWS SDK from a server holding body (no
 	// secret when body is ""), after setup.
-	sm := func(body string, setup func(*secretstest.Server), opts ...secrets.Option) func(*testing.T, context.Context) error {
+	sm := func(body string, setup func(*secretstest.Server), opts ...secrets.LoaderOption) func(*testing.T, context.Context) error {
 		return func(t *testing.T, ctx context.Context) error {
 			held := map[string]string{}
 			if body != "" {

@@ -42,7 +42,7 @@ func newSMClient(t testing.TB, srv *secretstest.Server, sdkAttempts int) *secret
 }
 
 // fastRetry keeps the loader's own backoff short in tests.
-func fastRetry() secrets.Option {
+func fastRetry() secrets.LoaderOption {
 	return secrets.WithRetry(secrets.RetryPolicy{MaxAttempts: 4, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond})
 }
 
@@ -59,9 +59,9 @@ func env(kv ...string) func(string) (string, bool) {
 }
 
 // newLoader makes a Secrets Manager loader over srv, failing the test on error.
-func newLoader(t testing.TB, srv *secretstest.Server, id string, opts ...secrets.Option) *secrets.Loader {
+func newLoader(t testing.TB, srv *secretstest.Server, id string, opts ...secrets.LoaderOption) *secrets.Loader {
 	t.Helper()
-	base := []secrets.Option{
+	base := []secrets.LoaderOption{
 		secrets.WithSecretsManager(newSMClient(t, srv, 1), id),
 		secrets.WithLookupEnv(env()),
 		fastRetry(),

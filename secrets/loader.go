@@ -56,8 +56,8 @@ type entry struct {
 // New returns a Loader. Exactly one source option is required:
 // [WithSecretsManager], [WithExtension], [WithFile] or [WithEnv]. New does
 // no I/O; the first read fetches.
-func New(opts ...Option) (*Loader, error) {
-	st, err := applyOptions(forLoader, opts)
+func New(opts ...LoaderOption) (*Loader, error) {
+	st, err := loaderSettings(opts)
 	if err != nil {
 		return nil, err
 	}

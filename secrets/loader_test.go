@@ -330,18 +330,16 @@ func TestNewValidatesOptions(t *testing.T) {
 	client := newSMClient(t, srv, 1)
 	tests := []struct {
 		name string
-		opts []secrets.Option
+		opts []secrets.LoaderOption
 	}{
 		{"no source", nil},
-		{"two sources", []secrets.Option{secrets.WithFile("a.json"), secrets.WithEnv("X")}},
-		{"nil client", []secrets.Option{secrets.WithSecretsManager(nil, "x")}},
-		{"empty secret id", []secrets.Option{secrets.WithSecretsManager(client, "")}},
-		{"zero TTL", []secrets.Option{secrets.WithEnv("X"), secrets.WithTTL(0)}},
-		{"HTTP client without the extension", []secrets.Option{secrets.WithEnv("X"), secrets.WithHTTPClient(nil)}},
-		{"HTTP client with another source", []secrets.Option{secrets.WithEnv("X"), secrets.WithHTTPClient(&http.Client{})}},
-		{"an MSK option", []secrets.Option{secrets.WithEnv("X"), secrets.WithRegion("us-east-1")}},
-		{"the zero Option", []secrets.Option{secrets.WithEnv("X"), {}}},
-		{"bad extension port", []secrets.Option{secrets.WithExtension("x"), secrets.WithLookupEnv(env(secrets.EnvExtensionPort, "http"))}},
+		{"two sources", []secrets.LoaderOption{secrets.WithFile("a.json"), secrets.WithEnv("X")}},
+		{"nil client", []secrets.LoaderOption{secrets.WithSecretsManager(nil, "x")}},
+		{"empty secret id", []secrets.LoaderOption{secrets.WithSecretsManager(client, "")}},
+		{"zero TTL", []secrets.LoaderOption{secrets.WithEnv("X"), secrets.WithTTL(0)}},
+		{"HTTP client without the extension", []secrets.LoaderOption{secrets.WithEnv("X"), secrets.WithHTTPClient(nil)}},
+		{"HTTP client with another source", []secrets.LoaderOption{secrets.WithEnv("X"), secrets.WithHTTPClient(&http.Client{})}},
+		{"bad extension port", []secrets.LoaderOption{secrets.WithExtension("x"), secrets.WithLookupEnv(env(secrets.EnvExtensionPort, "http"))}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

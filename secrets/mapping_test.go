@@ -11,9 +11,9 @@ import (
 
 // envLoader maps secretJSON through a WithEnv loader; extra environment
 // variables come in pairs.
-func envLoader(t *testing.T, secretJSON string, opts ...secrets.Option) *secrets.Loader {
+func envLoader(t *testing.T, secretJSON string, opts ...secrets.LoaderOption) *secrets.Loader {
 	t.Helper()
-	l, err := secrets.New(append([]secrets.Option{
+	l, err := secrets.New(append([]secrets.LoaderOption{
 		secrets.WithEnv("SECRET"),
 		secrets.WithLookupEnv(env("SECRET", secretJSON)),
 	}, opts...)...)
@@ -51,7 +51,7 @@ func TestKafkaConfigMapping(t *testing.T) {
 	tests := []struct {
 		name    string
 		secret  string
-		opts    []secrets.Option
+		opts    []secrets.LoaderOption
 		want    map[string]any
 		wantErr error
 		errKey  string
@@ -66,7 +66,7 @@ func TestKafkaConfigMapping(t *testing.T) {
 	}, {
 		name:   "ESM BASIC_AUTH secret gets SASL_SSL and PLAIN",
 		secret: `{"username":"alice","password":"pw"}`,
-		opts:   []secrets.Option{secrets.WithBootstrapServers(boot)},
+		opts:   []secrets.LoaderOption{secrets.WithBootstrapServers(boot)},
 		want: map[string]any{"bootstrap.servers": boot, "security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN",
 			"sasl.username": "alice", "sasl.password": "pw"},
 	}, {
@@ -145,12 +145,12 @@ func TestKafkaConfigMapping(t *testing.T) {
 	}, {
 		name:   "bootstrap fallback from the environment",
 		secret: `{"security.protocol":"PLAINTEXT"}`,
-		opts:   []secrets.Option{secrets.WithLookupEnv(env("SECRET", `{"security.protocol":"PLAINTEXT"}`, secrets.EnvBootstrapServers, "env:9092"))},
+		opts:   []secrets.LoaderOption{secrets.WithLookupEnv(env("SECRET", `{"security.protocol":"PLAINTEXT"}`, secrets.EnvBootstrapServers, "env:9092"))},
 		want:   map[string]any{"bootstrap.servers": "env:9092", "security.protocol": "PLAINTEXT"},
 	}, {
 		name:   "WithBootstrapServers overrides the environment; the secret's own wins",
 		secret: `{"metadata.broker.list":"secret:9092"}`,
-		opts: []secrets.Option{
+		opts: []secrets.LoaderOption{
 			secrets.WithLookupEnv(env("SECRET", `{"metadata.broker.list":"secret:9092"}`, secrets.EnvBootstrapServers, "env:9092")),
 			secrets.WithBootstrapServers("opt:9092"),
 		},

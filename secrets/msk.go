@@ -39,8 +39,8 @@ type MSKIAM struct {
 // a region ([WithRegion], AWS_REGION or AWS_DEFAULT_REGION). Credentials
 // come from [WithCredentials] or, on the first [MSKIAM.Token], from the AWS
 // SDK's default chain. NewMSKIAM does no I/O.
-func NewMSKIAM(opts ...Option) (*MSKIAM, error) {
-	st, err := applyOptions(forMSK, opts)
+func NewMSKIAM(opts ...MSKOption) (*MSKIAM, error) {
+	st, err := mskSettings(opts)
 	if err != nil {
 		return nil, err
 	}

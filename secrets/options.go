@@ -79,21 +79,43 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	return p
 }
 
-// Option configures [New] (a [Loader]) or [NewMSKIAM]. Each option says
-// which of the two it applies to; giving an option to the other one is an
-// [ErrInvalidOption] error, as is giving a bad value.
-type Option struct {
-	name  string
-	scope scope
-	apply func(*settings) error
+// LoaderOption configures [New] (a [Loader]); MSKOption configures
+// [NewMSKIAM]; an Option configures both. Each option returns the type of
+// the constructors it applies to, so giving one to the other constructor
+// does not compile; a bad value is an [ErrInvalidOption] error from the
+// constructor. A nil option is ignored.
+//
+// The three are sealed: only this package implements them.
+type LoaderOption interface {
+	applyLoader(*settings) error
 }
 
-type scope uint8
+// MSKOption configures [NewMSKIAM]; see [LoaderOption].
+type MSKOption interface {
+	applyMSK(*settings) error
+}
 
-const (
-	forLoader scope = 1 << iota
-	forMSK
-)
+// Option configures both [New] and [NewMSKIAM]; see [LoaderOption].
+type Option interface {
+	LoaderOption
+	MSKOption
+}
+
+// loaderOption applies to New only.
+type loaderOption func(*settings) error
+
+func (o loaderOption) applyLoader(s *settings) error { return o(s) }
+
+// mskOption applies to NewMSKIAM only.
+type mskOption func(*settings) error
+
+func (o mskOption) applyMSK(s *settings) error { return o(s) }
+
+// bothOption applies to New and NewMSKIAM.
+type bothOption func(*settings) error
+
+func (o bothOption) applyLoader(s *settings) error { return o(s) }
+func (o bothOption) applyMSK(s *settings) error    { return o(s) }
 
 // settings collects the options before a constructor validates them.
 type settings struct {
@@ -109,23 +131,40 @@ type settings struct {
 	credentials aws.CredentialsProvider
 }
 
-func applyOptions(s scope, opts []Option) (*settings, error) {
-	st := &settings{ttl: DefaultTTL, lookupEnv: os.LookupEnv}
+func defaultSettings() *settings {
+	return &settings{ttl: DefaultTTL, lookupEnv: os.LookupEnv}
+}
+
+// loaderSettings applies the options of New over the defaults.
+func loaderSettings(opts []LoaderOption) (*settings, error) {
+	st := defaultSettings()
 	for _, o := range opts {
-		if o.apply == nil {
-			return nil, optionError("", "the zero Option")
+		if o == nil {
+			continue
 		}
-		if o.scope&s == 0 {
-			target := "New"
-			if s == forMSK {
-				target = "NewMSKIAM"
-			}
-			return nil, optionError(o.name, "does not apply to "+target)
-		}
-		if err := o.apply(st); err != nil {
+		if err := o.applyLoader(st); err != nil {
 			return nil, err
 		}
 	}
+	return st.finish(), nil
+}
+
+// mskSettings applies the options of NewMSKIAM over the defaults.
+func mskSettings(opts []MSKOption) (*settings, error) {
+	st := defaultSettings()
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.applyMSK(st); err != nil {
+			return nil, err
+		}
+	}
+	return st.finish(), nil
+}
+
+// finish fills in what the options left unset.
+func (st *settings) finish() *settings {
 	if st.logger == nil {
 		st.logger = slog.New(slog.DiscardHandler)
 	}
@@ -133,7 +172,7 @@ func applyOptions(s scope, opts []Option) (*settings, error) {
 		st.bootstrap, _ = st.lookupEnv(EnvBootstrapServers)
 	}
 	st.retry = st.retry.withDefaults()
-	return st, nil
+	return st
 }
 
 func optionError(name, msg string) error {
@@ -159,14 +198,14 @@ func isNil(v any) bool {
 	return false
 }
 
-func setSource(name string, make func(*settings) (source, error)) Option {
-	return Option{name: name, scope: forLoader, apply: func(s *settings) error {
+func setSource(name string, make func(*settings) (source, error)) LoaderOption {
+	return loaderOption(func(s *settings) error {
 		if s.source != nil {
 			return optionError(name, "a source is already chosen by "+s.sourceName)
 		}
 		s.source, s.sourceName = make, name
 		return nil
-	}}
+	})
 }
 
 // WithSecretsManager reads the secret secretID (name or ARN) with client, a
@@ -175,7 +214,7 @@ func setSource(name string, make func(*settings) (source, error)) Option {
 // client, or one holding a nil pointer or func (a nil *secretsmanager.Client
 // passed as the interface), is an [ErrInvalidOption] error. Applies to
 // [New]; one source option is required.
-func WithSecretsManager(client GetSecretValueAPIClient, secretID string) Option {
+func WithSecretsManager(client GetSecretValueAPIClient, secretID string) LoaderOption {
 	return setSource("WithSecretsManager", func(*settings) (source, error) {
 		if isNil(client) {
 			return nil, optionError("WithSecretsManager", "nil client")
@@ -195,7 +234,7 @@ func WithSecretsManager(client GetSecretValueAPIClient, secretID string) Option 
 // read once by [New]. The extension caches too (its SECRETS_MANAGER_TTL,
 // default 300 s), so a rotation can take both TTLs to show. Applies to
 // [New].
-func WithExtension(secretID string) Option {
+func WithExtension(secretID string) LoaderOption {
 	return setSource("WithExtension", func(s *settings) (source, error) {
 		if secretID == "" {
 			return nil, optionError("WithExtension", "empty secret id")
@@ -223,7 +262,7 @@ func WithExtension(secretID string) Option {
 
 // WithFile reads the secret's JSON from a file on every fetch (the cache
 // applies), for local runs. Applies to [New].
-func WithFile(path string) Option {
+func WithFile(path string) LoaderOption {
 	return setSource("WithFile", func(*settings) (source, error) {
 		if path == "" {
 			return nil, optionError("WithFile", "empty path")
@@ -235,7 +274,7 @@ func WithFile(path string) Option {
 // WithEnv reads the secret's JSON from the environment variable name (for
 // example KAFKA_SECRET_JSON) on every fetch, for local runs. Applies to
 // [New].
-func WithEnv(name string) Option {
+func WithEnv(name string) LoaderOption {
 	return setSource("WithEnv", func(s *settings) (source, error) {
 		if name == "" {
 			return nil, optionError("WithEnv", "empty variable name")
@@ -249,26 +288,26 @@ func WithEnv(name string) Option {
 // expires up to 10% early, at random, so that many Lambda environments
 // started together do not refresh together. d must be positive. Applies to
 // [New].
-func WithTTL(d time.Duration) Option {
-	return Option{name: "WithTTL", scope: forLoader, apply: func(s *settings) error {
+func WithTTL(d time.Duration) LoaderOption {
+	return loaderOption(func(s *settings) error {
 		if d <= 0 {
 			return optionError("WithTTL", "the TTL must be positive")
 		}
 		s.ttl = d
 		return nil
-	}}
+	})
 }
 
 // WithRetry overrides the [RetryPolicy] for throttled or unavailable
 // fetches. Applies to [New].
-func WithRetry(p RetryPolicy) Option {
-	return Option{name: "WithRetry", scope: forLoader, apply: func(s *settings) error {
+func WithRetry(p RetryPolicy) LoaderOption {
+	return loaderOption(func(s *settings) error {
 		if p.MaxAttempts < 0 || p.BaseDelay < 0 || p.MaxDelay < 0 {
 			return optionError("WithRetry", "negative value")
 		}
 		s.retry = p
 		return nil
-	}}
+	})
 }
 
 // WithHTTPClient sets the HTTP client used to call the extension; default a
@@ -276,8 +315,8 @@ func WithRetry(p RetryPolicy) Option {
 // whose Transport or Jar holds a nil pointer, is an [ErrInvalidOption]
 // error (a nil Transport, meaning http.DefaultTransport, is fine). Applies
 // to [New] with [WithExtension].
-func WithHTTPClient(c *http.Client) Option {
-	return Option{name: "WithHTTPClient", scope: forLoader, apply: func(s *settings) error {
+func WithHTTPClient(c *http.Client) LoaderOption {
+	return loaderOption(func(s *settings) error {
 		if c == nil {
 			return optionError("WithHTTPClient", "nil client")
 		}
@@ -286,20 +325,20 @@ func WithHTTPClient(c *http.Client) Option {
 		}
 		s.httpClient = c
 		return nil
-	}}
+	})
 }
 
 // WithBootstrapServers sets the bootstrap servers ("host:port,host:port")
 // used when the secret has no bootstrap.servers, and by [NewMSKIAM]. It
 // overrides KAFKA_BOOTSTRAP_SERVERS. Applies to [New] and [NewMSKIAM].
 func WithBootstrapServers(servers string) Option {
-	return Option{name: "WithBootstrapServers", scope: forLoader | forMSK, apply: func(s *settings) error {
+	return bothOption(func(s *settings) error {
 		if servers == "" {
 			return optionError("WithBootstrapServers", "empty server list")
 		}
 		s.bootstrap = servers
 		return nil
-	}}
+	})
 }
 
 // WithLogger sets the logger; default none (a library never writes to the
@@ -308,38 +347,38 @@ func WithBootstrapServers(servers string) Option {
 // [ErrInvalidOption] error. Logs never hold secret values. Applies to [New]
 // and [NewMSKIAM].
 func WithLogger(l *slog.Logger) Option {
-	return Option{name: "WithLogger", scope: forLoader | forMSK, apply: func(s *settings) error {
+	return bothOption(func(s *settings) error {
 		if l != nil && isNil(l.Handler()) {
 			return optionError("WithLogger", "the logger has no handler")
 		}
 		s.logger = l
 		return nil
-	}}
+	})
 }
 
 // WithLookupEnv replaces os.LookupEnv for every environment variable this
 // package reads, for tests and for programs that keep configuration
 // elsewhere. Applies to [New] and [NewMSKIAM].
 func WithLookupEnv(lookup func(string) (string, bool)) Option {
-	return Option{name: "WithLookupEnv", scope: forLoader | forMSK, apply: func(s *settings) error {
+	return bothOption(func(s *settings) error {
 		if lookup == nil {
 			return optionError("WithLookupEnv", "nil function")
 		}
 		s.lookupEnv = lookup
 		return nil
-	}}
+	})
 }
 
 // WithRegion sets the AWS region of the MSK cluster; default AWS_REGION,
 // then AWS_DEFAULT_REGION. Applies to [NewMSKIAM].
-func WithRegion(region string) Option {
-	return Option{name: "WithRegion", scope: forMSK, apply: func(s *settings) error {
+func WithRegion(region string) MSKOption {
+	return mskOption(func(s *settings) error {
 		if region == "" {
 			return optionError("WithRegion", "empty region")
 		}
 		s.region = region
 		return nil
-	}}
+	})
 }
 
 // WithCredentials sets the AWS credentials that sign MSK IAM tokens; default
@@ -347,12 +386,12 @@ func WithRegion(region string) Option {
 // environment), loaded on the first token request. A nil provider, or one
 // holding a nil pointer or func, is an [ErrInvalidOption] error. Applies to
 // [NewMSKIAM].
-func WithCredentials(p aws.CredentialsProvider) Option {
-	return Option{name: "WithCredentials", scope: forMSK, apply: func(s *settings) error {
+func WithCredentials(p aws.CredentialsProvider) MSKOption {
+	return mskOption(func(s *settings) error {
 		if isNil(p) {
 			return optionError("WithCredentials", "nil provider")
 		}
 		s.credentials = p
 		return nil
-	}}
+	})
 }

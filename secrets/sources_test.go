@@ -19,13 +19,13 @@ import (
 // extensionLoader reads secretID through the extension protocol of srv, as
 // a Lambda function with the extension layer would: the port and the token
 // come from the environment.
-func extensionLoader(t *testing.T, port, token, id string, opts ...secrets.Option) *secrets.Loader {
+func extensionLoader(t *testing.T, port, token, id string, opts ...secrets.LoaderOption) *secrets.Loader {
 	t.Helper()
 	vars := []string{secrets.EnvExtensionPort, port}
 	if token != "" {
 		vars = append(vars, secrets.EnvSessionToken, token)
 	}
-	l, err := secrets.New(append([]secrets.Option{
+	l, err := secrets.New(append([]secrets.LoaderOption{
 		secrets.WithExtension(id),
 		secrets.WithLookupEnv(env(vars...)),
 		fastRetry(),

@@ -220,9 +220,9 @@ func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 
 // loader returns the secret loader for the environment.
 func (w *wiring) loader(ctx context.Context, env func(string) string) (*secrets.Loader, error) {
-	common := []secrets.Option{secrets.WithLookupEnv(w.lookupEnv), secrets.WithLogger(w.logger)}
+	common := []secrets.LoaderOption{secrets.WithLookupEnv(w.lookupEnv), secrets.WithLogger(w.logger)}
 	id := env(EnvSecretID)
-	var src secrets.Option
+	var src secrets.LoaderOption
 	switch source := env(EnvSecretSource); {
 	case env(EnvSecretJSON) != "":
 		src = secrets.WithEnv(EnvSecretJSON)
