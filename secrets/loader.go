@@ -11,8 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
+	"github.com/kafkalambda/kafka-lambda-go/internal/flight"
 	"github.com/kafkalambda/kafka-lambda-go/internal/retry"
 )
 
@@ -39,9 +38,9 @@ type Loader struct {
 
 	now   func() time.Time // replaced in tests
 	cur   atomic.Pointer[entry]
-	group singleflight.Group // one fetch at a time, shared by the readers that want it
-	mu    sync.Mutex         // orders Invalidate against storing a fetch
-	gen   uint64             // bumped by Invalidate; guarded by mu
+	group flight.Group[*document] // one fetch at a time, shared by the readers that want it
+	mu    sync.Mutex              // orders Invalidate against storing a fetch
+	gen   uint64                  // bumped by Invalidate; guarded by mu
 }
 
 // fetchKey is the one key of Loader.group: a Loader reads one secret.
@@ -178,9 +177,6 @@ func (l *Loader) fetchOnce(ctx context.Context) (*document, error) {
 	start := time.Now()
 	r, err := l.src.fetch(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, &cutShort{err}
-		}
 		return nil, err
 	}
 	doc := parseDocument(l.src.id(), r.data, l.bootstrap)
@@ -219,43 +215,26 @@ func jitter(ttl time.Duration) time.Duration {
 
 // fetchRetrying fetches, retrying throttled and unavailable answers through
 // retry.Do (exponential backoff, equal jitter) within the context deadline.
-// Concurrent callers share each attempt (singleflight, as serde's registry
-// calls do); each waits only as long as its own ctx allows.
+// Concurrent callers share each attempt (flight.Group, as serde's registry
+// calls do): one caller giving up does not end a fetch that another still
+// waits for, and each waits only as long as its own ctx allows.
 func (l *Loader) fetchRetrying(ctx context.Context) (*document, error) {
 	var doc *document
-	retried := false // a throttled or unavailable answer was retried
 	err := retry.Do(ctx, l.retry, func(ctx context.Context) (bool, error) {
-		for {
-			ch := l.group.DoChan(fetchKey, func() (any, error) { return l.fetchOnce(ctx) })
-			var res singleflight.Result
-			select {
-			case <-ctx.Done():
-				return true, ctx.Err()
-			case res = <-ch:
-			}
-			err := res.Err
-			if err == nil {
-				doc = res.Val.(*document)
-				return false, nil
-			}
-			var cut *cutShort
-			if errors.As(err, &cut) {
-				if ctx.Err() == nil {
-					continue // another caller's context ended the fetch, not this one's: fetch again
-				}
-				err = cut.err
-			}
-			switch {
-			case retried && ctx.Err() != nil:
-				// The deadline cut a retry short: Do reports what made
-				// the loader retry, not the deadline alone.
-				return true, ctx.Err()
-			case errors.Is(err, ErrThrottled) || errors.Is(err, ErrUnavailable):
-				retried = true
-				return true, err
-			}
-			return false, err
+		d, err := l.group.Do(ctx, fetchKey, l.fetchOnce)
+		switch {
+		case err == nil:
+			doc = d
+			return false, nil
+		case ctx.Err() != nil:
+			// This caller's context ended while it waited for the
+			// fetch: after a retry, Do reports what made the loader
+			// retry (its last failure), not the deadline alone.
+			return true, ctx.Err()
+		case errors.Is(err, ErrThrottled) || errors.Is(err, ErrUnavailable):
+			return true, err
 		}
+		return false, err
 	})
 	if err != nil {
 		return nil, gaveUp(err)
@@ -283,13 +262,3 @@ func gaveUp(err error) error {
 	}
 	return fmt.Errorf("waiting for the fetch: %w", re.Reason)
 }
-
-// cutShort is the failure of a fetch that the context of the caller that
-// started it ended. A fetch runs on that caller's context, so that its
-// cancellation ends the request (serde's shared registry calls outlive
-// their first caller instead; the loader kept its own rule); a caller that
-// joined the fetch and whose own context lives on fetches again.
-type cutShort struct{ err error }
-
-func (c *cutShort) Error() string { return c.err.Error() }
-func (c *cutShort) Unwrap() error { return c.err }

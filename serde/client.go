@@ -9,8 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
+	"github.com/kafkalambda/kafka-lambda-go/internal/flight"
 	"github.com/kafkalambda/kafka-lambda-go/internal/retry"
 )
 
@@ -44,7 +43,7 @@ type client struct {
 	byVersion cowMap[string, *schemaInfo] // subject\x00version
 	ids       cowMap[string, *schemaInfo] // registrations and lookups
 	latest    cowMap[string, latestEntry]
-	group     singleflight.Group
+	group     flight.Group[any]
 }
 
 type latestEntry struct {
@@ -213,39 +212,32 @@ func (c *client) fetchLatest(ctx context.Context, subject string) (*schemaInfo, 
 }
 
 // do runs one registry call through retry.Do with the codec's policy:
-// concurrent callers with the same key share each attempt (singleflight),
+// concurrent callers with the same key share each attempt (flight.Group),
 // each caller waits only as long as its own ctx allows, and retryable
 // failures (see classify) are retried with jittered exponential backoff
 // while attempts and the ctx deadline allow.
 //
-// An attempt is shared, so the first caller giving up must not end it: fn
-// gets attemptContext of that caller's ctx (its values and deadline, not
-// its cancellation). An attempt every caller gave up on runs on until that
-// deadline at most (or, with a Registry that cannot stop a call, until the
-// call itself returns); its answer is then dropped, and a success is still
-// cached.
+// An attempt is shared, so the first caller giving up must not end it: it
+// runs with that caller's values, until it returns or every caller waiting
+// for it has given up (then its context is canceled; with a Registry that
+// cannot stop a call, it runs until the call itself returns, and a success
+// is still cached).
 func (c *client) do(ctx context.Context, key string, fn func(ctx context.Context) (any, error)) (any, error) {
 	var val any
 	err := retry.Do(ctx, c.retry, func(ctx context.Context) (bool, error) {
-		ch := c.group.DoChan(key, func() (any, error) {
-			actx, cancel := attemptContext(ctx)
-			defer cancel()
-			return fn(actx)
-		})
-		select {
-		case <-ctx.Done():
+		v, err := c.group.Do(ctx, key, fn)
+		switch {
+		case err == nil:
+			val = v
+			return false, nil
+		case ctx.Err() != nil:
 			return true, ctx.Err()
-		case res := <-ch:
-			if res.Err == nil {
-				val = res.Val
-				return false, nil
-			}
-			sentinel, retryable, cause := classify(res.Err)
-			if retryable {
-				return true, cause
-			}
-			return false, wrapOnce(sentinel, cause)
 		}
+		sentinel, retryable, cause := classify(err)
+		if retryable {
+			return true, cause
+		}
+		return false, wrapOnce(sentinel, cause)
 	})
 	var gaveUp *retry.Error
 	switch {
@@ -259,17 +251,6 @@ func (c *client) do(ctx context.Context, key string, fn func(ctx context.Context
 		return nil, errf(ErrRegistry, gaveUp.Last, "no time left before the context deadline to retry (attempt %d)", gaveUp.Attempts)
 	}
 	return nil, giveUp(gaveUp.Reason, gaveUp.Last)
-}
-
-// attemptContext is the context of an attempt that ctx's caller starts and
-// others may join: ctx's values and deadline, not its cancellation. The
-// cancel func releases its timer.
-func attemptContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	detached := context.WithoutCancel(ctx)
-	if deadline, ok := ctx.Deadline(); ok {
-		return context.WithDeadline(detached, deadline)
-	}
-	return detached, func() {}
 }
 
 // giveUp is the error of a caller whose ctx ended: ErrRegistry with the

@@ -100,8 +100,9 @@
 //     the latest) is cached the same way.
 //   - Concurrent misses for one key make one call (singleflight); every
 //     caller still waits only as long as its own context allows. The call
-//     gets the first caller's deadline, not its cancellation, since others
-//     may be waiting for it.
+//     gets the first caller's context values, not its deadline or its
+//     cancellation, since others may be waiting for it; it is canceled
+//     when every caller waiting for it has given up.
 //   - HTTP 408, 429, 5xx and transport errors are retried with jittered
 //     exponential backoff (WithRetry: 5 attempts, 50 ms doubling to 1 s by
 //     default), never sleeping past the caller's context deadline; a
