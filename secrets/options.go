@@ -137,26 +137,24 @@ func defaultSettings() *settings {
 
 // loaderSettings applies the options of New over the defaults.
 func loaderSettings(opts []LoaderOption) (*settings, error) {
-	st := defaultSettings()
-	for _, o := range opts {
-		if o == nil {
-			continue
-		}
-		if err := o.applyLoader(st); err != nil {
-			return nil, err
-		}
-	}
-	return st.finish(), nil
+	return applyOptions(opts, LoaderOption.applyLoader)
 }
 
 // mskSettings applies the options of NewMSKIAM over the defaults.
 func mskSettings(opts []MSKOption) (*settings, error) {
+	return applyOptions(opts, MSKOption.applyMSK)
+}
+
+// applyOptions applies opts over the defaults with apply, skipping nil
+// options, and fills in what they left unset.
+func applyOptions[O comparable](opts []O, apply func(O, *settings) error) (*settings, error) {
 	st := defaultSettings()
+	var none O
 	for _, o := range opts {
-		if o == nil {
+		if o == none {
 			continue
 		}
-		if err := o.applyMSK(st); err != nil {
+		if err := apply(o, st); err != nil {
 			return nil, err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -92,8 +91,8 @@ func TestNilMeaningDefaultIsAccepted(t *testing.T) {
 	}
 }
 
-// optionSnippet is a file that calls the constructors: the case's code goes
-// on line optionSnippetLine.
+// optionSnippet is a file that calls the constructors: each case's code
+// goes in place of its %s.
 const optionSnippet = `package snippet
 
 import (
@@ -115,8 +114,6 @@ func use(lopts []secrets.LoaderOption, mopts []secrets.MSKOption, opts []secrets
 }
 `
 
-var optionSnippetLine = strings.Count(optionSnippet[:strings.Index(optionSnippet, "%s")], "\n") + 1
-
 // Each option compiles with the constructors it applies to (New, NewMSKIAM
 // or both) and not with the other one, and the option interfaces cannot be
 // implemented outside secrets.
@@ -128,40 +125,23 @@ func TestOptionsApplyOnlyWhereTheyCompile(t *testing.T) {
 		mskOnly    = `secrets.WithRegion("r"), secrets.WithCredentials(nil)`
 		both       = `secrets.WithBootstrapServers("b:9092"), secrets.WithLogger(nil), secrets.WithLookupEnv(nil)`
 	)
-	tests := []struct {
-		name, code string
-		reject     string // "" when the code compiles, else a word of the compiler's message
-	}{
-		{"New takes the loader options and the common ones", `_, _ = secrets.New(` + loaderOnly + `, ` + both + `)`, ""},
-		{"NewMSKIAM takes the MSK options and the common ones", `_, _ = secrets.NewMSKIAM(` + mskOnly + `, ` + both + `)`, ""},
-		{"option slices", `_, _ = secrets.New(append(lopts, secrets.WithLogger(nil))...); _, _ = secrets.NewMSKIAM(append(mopts, secrets.WithLogger(nil))...)`, ""},
-		{"a nil option compiles", `_, _ = secrets.New(nil); _, _ = secrets.NewMSKIAM(nil)`, ""},
+	c.Run(t, optionSnippet, []typecheck.Case{
+		{Name: "New takes the loader options and the common ones", Code: `_, _ = secrets.New(` + loaderOnly + `, ` + both + `)`},
+		{Name: "NewMSKIAM takes the MSK options and the common ones", Code: `_, _ = secrets.NewMSKIAM(` + mskOnly + `, ` + both + `)`},
+		{Name: "option slices", Code: `_, _ = secrets.New(append(lopts, secrets.WithLogger(nil))...); _, _ = secrets.NewMSKIAM(append(mopts, secrets.WithLogger(nil))...)`},
+		{Name: "a nil option compiles", Code: `_, _ = secrets.New(nil); _, _ = secrets.NewMSKIAM(nil)`},
 
-		{"New refuses WithRegion", `_, _ = secrets.New(secrets.WithEnv("E"), secrets.WithRegion("r"))`, "applyLoader"},
-		{"New refuses WithCredentials", `_, _ = secrets.New(secrets.WithEnv("E"), secrets.WithCredentials(nil))`, "applyLoader"},
-		{"NewMSKIAM refuses WithTTL", `_, _ = secrets.NewMSKIAM(secrets.WithTTL(time.Minute))`, "applyMSK"},
-		{"NewMSKIAM refuses a source", `_, _ = secrets.NewMSKIAM(secrets.WithEnv("E"))`, "applyMSK"},
-		{"NewMSKIAM refuses WithHTTPClient", `_, _ = secrets.NewMSKIAM(secrets.WithHTTPClient(nil))`, "applyMSK"},
-		{"NewMSKIAM refuses WithRetry", `_, _ = secrets.NewMSKIAM(secrets.WithRetry(secrets.RetryPolicy{}))`, "applyMSK"},
-		{"a loader option is no Option", `var o secrets.Option = secrets.WithFile("f"); _ = o`, "applyMSK"},
-		{"an Option slice is no LoaderOption slice", `_, _ = secrets.New(opts...)`, "LoaderOption"},
-		{"LoaderOption is sealed", `_, _ = secrets.New(mine{})`, "applyLoader"},
-		{"MSKOption is sealed", `_, _ = secrets.NewMSKIAM(mine{})`, "applyMSK"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			errs := c.Check(t, strings.Replace(optionSnippet, "%s", tt.code, 1))
-			if tt.reject == "" {
-				if len(errs) > 0 {
-					t.Fatalf("%s\ndoes not compile: %v", tt.code, errs)
-				}
-				return
-			}
-			if len(errs) != 1 || errs[0].Line != optionSnippetLine || !strings.Contains(errs[0].Msg, tt.reject) {
-				t.Fatalf("%s\ngot errors %v; want one, on line %d, naming %s", tt.code, errs, optionSnippetLine, tt.reject)
-			}
-		})
-	}
+		{Name: "New refuses WithRegion", Code: `_, _ = secrets.New(secrets.WithEnv("E"), secrets.WithRegion("r"))`, Reject: "applyLoader"},
+		{Name: "New refuses WithCredentials", Code: `_, _ = secrets.New(secrets.WithEnv("E"), secrets.WithCredentials(nil))`, Reject: "applyLoader"},
+		{Name: "NewMSKIAM refuses WithTTL", Code: `_, _ = secrets.NewMSKIAM(secrets.WithTTL(time.Minute))`, Reject: "applyMSK"},
+		{Name: "NewMSKIAM refuses a source", Code: `_, _ = secrets.NewMSKIAM(secrets.WithEnv("E"))`, Reject: "applyMSK"},
+		{Name: "NewMSKIAM refuses WithHTTPClient", Code: `_, _ = secrets.NewMSKIAM(secrets.WithHTTPClient(nil))`, Reject: "applyMSK"},
+		{Name: "NewMSKIAM refuses WithRetry", Code: `_, _ = secrets.NewMSKIAM(secrets.WithRetry(secrets.RetryPolicy{}))`, Reject: "applyMSK"},
+		{Name: "a loader option is no Option", Code: `var o secrets.Option = secrets.WithFile("f"); _ = o`, Reject: "applyMSK"},
+		{Name: "an Option slice is no LoaderOption slice", Code: `_, _ = secrets.New(opts...)`, Reject: "LoaderOption"},
+		{Name: "LoaderOption is sealed", Code: `_, _ = secrets.New(mine{})`, Reject: "applyLoader"},
+		{Name: "MSKOption is sealed", Code: `_, _ = secrets.NewMSKIAM(mine{})`, Reject: "applyMSK"},
+	})
 }
 
 // A nil option is ignored, by both constructors.

@@ -1,15 +1,14 @@
 package serde_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/kafkalambda/kafka-lambda-go/internal/typecheck"
 	ourserde "github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
-// optionSnippet is a file that calls serde's constructors: the case's code
-// goes on line optionSnippetLine.
+// optionSnippet is a file that calls serde's constructors: each case's code
+// goes in place of its %s.
 const optionSnippet = `package snippet
 
 import (
@@ -38,8 +37,6 @@ func use(r serde.Registry, jsOpts []serde.JSONSchemaOption, opts []serde.Option)
 }
 `
 
-var optionSnippetLine = strings.Count(optionSnippet[:strings.Index(optionSnippet, "%s")], "\n") + 1
-
 // An option that applies to one format only is refused by the compiler
 // when given to another format's constructor (WithValidation is JSON
 // Schema's), and the option interfaces cannot be implemented outside serde;
@@ -47,38 +44,21 @@ var optionSnippetLine = strings.Count(optionSnippet[:strings.Index(optionSnippet
 func TestOptionsApplyOnlyWhereTheyCompile(t *testing.T) {
 	t.Parallel()
 	c := typecheck.New(t, "github.com/kafkalambda/kafka-lambda-go/serde", "google.golang.org/protobuf/types/known/wrapperspb", "time")
-	tests := []struct {
-		name, code string
-		reject     string // "" when the code compiles, else a word of the compiler's message
-	}{
-		{"JSONSchema takes WithValidation", `_, _ = serde.JSONSchema[T](r, serde.WithValidation(false), serde.WithSchema("{}"))`, ""},
-		{"JSONSchema takes every Option", `_, _ = serde.JSONSchema[T](r, serde.WithSchema("{}"), serde.WithReferences(), serde.WithSubjectNameStrategy(serde.RecordNameStrategy), serde.WithAutoRegister(false), serde.WithUseLatest(), serde.WithLatestTTL(time.Second), serde.WithEventRecordFormat(serde.EventRecordFormatJSON), serde.WithRetry(1, time.Second, time.Second))`, ""},
-		{"a JSONSchemaOption slice", `_, _ = serde.JSONSchema[T](r, append(jsOpts, serde.WithRetry(1, time.Second, time.Second), serde.WithValidation(true))...)`, ""},
-		{"Avro takes every Option", `_, _ = serde.Avro[T](r, serde.WithSchema("{}"), serde.WithReferences(), serde.WithSubjectNameStrategy(serde.RecordNameStrategy), serde.WithAutoRegister(false), serde.WithUseLatest(), serde.WithLatestTTL(time.Second), serde.WithEventRecordFormat(serde.EventRecordFormatJSON), serde.WithRetry(1, time.Second, time.Second))`, ""},
-		{"Protobuf takes an Option slice", `_, _ = serde.Protobuf[*wrapperspb.StringValue](r, append(opts, serde.WithUseLatest())...)`, ""},
-		{"a nil option compiles", `_, _ = serde.Avro[T](r, nil); _, _ = serde.JSONSchema[T](r, nil)`, ""},
+	c.Run(t, optionSnippet, []typecheck.Case{
+		{Name: "JSONSchema takes WithValidation", Code: `_, _ = serde.JSONSchema[T](r, serde.WithValidation(false), serde.WithSchema("{}"))`},
+		{Name: "JSONSchema takes every Option", Code: `_, _ = serde.JSONSchema[T](r, serde.WithSchema("{}"), serde.WithReferences(), serde.WithSubjectNameStrategy(serde.RecordNameStrategy), serde.WithAutoRegister(false), serde.WithUseLatest(), serde.WithLatestTTL(time.Second), serde.WithEventRecordFormat(serde.EventRecordFormatJSON), serde.WithRetry(1, time.Second, time.Second))`},
+		{Name: "a JSONSchemaOption slice", Code: `_, _ = serde.JSONSchema[T](r, append(jsOpts, serde.WithRetry(1, time.Second, time.Second), serde.WithValidation(true))...)`},
+		{Name: "Avro takes every Option", Code: `_, _ = serde.Avro[T](r, serde.WithSchema("{}"), serde.WithReferences(), serde.WithSubjectNameStrategy(serde.RecordNameStrategy), serde.WithAutoRegister(false), serde.WithUseLatest(), serde.WithLatestTTL(time.Second), serde.WithEventRecordFormat(serde.EventRecordFormatJSON), serde.WithRetry(1, time.Second, time.Second))`},
+		{Name: "Protobuf takes an Option slice", Code: `_, _ = serde.Protobuf[*wrapperspb.StringValue](r, append(opts, serde.WithUseLatest())...)`},
+		{Name: "a nil option compiles", Code: `_, _ = serde.Avro[T](r, nil); _, _ = serde.JSONSchema[T](r, nil)`},
 
-		{"Avro refuses WithValidation", `_, _ = serde.Avro[T](r, serde.WithSchema("{}"), serde.WithValidation(false))`, "applyRegistry"},
-		{"Protobuf refuses WithValidation", `_, _ = serde.Protobuf[*wrapperspb.StringValue](r, serde.WithValidation(true))`, "applyRegistry"},
-		{"WithValidation is no Option", `var o serde.Option = serde.WithValidation(true); _ = o`, "applyRegistry"},
-		{"an Option slice is no JSONSchemaOption slice", `_, _ = serde.JSONSchema[T](r, opts...)`, "JSONSchemaOption"},
-		{"JSONSchemaOption is sealed", `_, _ = serde.JSONSchema[T](r, mine{})`, "applyJSONSchema"},
-		{"Option is sealed", `_, _ = serde.Avro[T](r, mine{})`, "applyJSONSchema"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			errs := c.Check(t, strings.Replace(optionSnippet, "%s", tt.code, 1))
-			if tt.reject == "" {
-				if len(errs) > 0 {
-					t.Fatalf("%s\ndoes not compile: %v", tt.code, errs)
-				}
-				return
-			}
-			if len(errs) != 1 || errs[0].Line != optionSnippetLine || !strings.Contains(errs[0].Msg, tt.reject) {
-				t.Fatalf("%s\ngot errors %v; want one, on line %d, naming %s", tt.code, errs, optionSnippetLine, tt.reject)
-			}
-		})
-	}
+		{Name: "Avro refuses WithValidation", Code: `_, _ = serde.Avro[T](r, serde.WithSchema("{}"), serde.WithValidation(false))`, Reject: "applyRegistry"},
+		{Name: "Protobuf refuses WithValidation", Code: `_, _ = serde.Protobuf[*wrapperspb.StringValue](r, serde.WithValidation(true))`, Reject: "applyRegistry"},
+		{Name: "WithValidation is no Option", Code: `var o serde.Option = serde.WithValidation(true); _ = o`, Reject: "applyRegistry"},
+		{Name: "an Option slice is no JSONSchemaOption slice", Code: `_, _ = serde.JSONSchema[T](r, opts...)`, Reject: "JSONSchemaOption"},
+		{Name: "JSONSchemaOption is sealed", Code: `_, _ = serde.JSONSchema[T](r, mine{})`, Reject: "applyJSONSchema"},
+		{Name: "Option is sealed", Code: `_, _ = serde.Avro[T](r, mine{})`, Reject: "applyJSONSchema"},
+	})
 }
 
 // A nil option is ignored, by every constructor.

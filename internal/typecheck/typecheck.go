@@ -105,3 +105,38 @@ func (c *Checker) lookup(path string) (io.ReadCloser, error) {
 	}
 	return os.Open(file)
 }
+
+// Case is code to put in a template and what the compiler must say of it.
+type Case struct {
+	Name string
+	Code string // one line of Go, put in place of the template's %s
+	// Reject is "" when the template with Code must compile; otherwise it
+	// must fail with exactly one error, on Code's line, whose message
+	// holds Reject (a method or type name the compiler cites).
+	Reject string
+}
+
+// Run checks each case as a subtest of t: template with the case's Code in
+// place of its one %s, which stands alone on its line.
+func (c *Checker) Run(t *testing.T, template string, cases []Case) {
+	t.Helper()
+	at := strings.Index(template, "%s")
+	if at < 0 || strings.Count(template, "%s") != 1 {
+		t.Fatalf("the template must hold one %%s")
+	}
+	line := strings.Count(template[:at], "\n") + 1
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			errs := c.Check(t, strings.Replace(template, "%s", tc.Code, 1))
+			if tc.Reject == "" {
+				if len(errs) > 0 {
+					t.Fatalf("%s\ndoes not compile: %v", tc.Code, errs)
+				}
+				return
+			}
+			if len(errs) != 1 || errs[0].Line != line || !strings.Contains(errs[0].Msg, tc.Reject) {
+				t.Fatalf("%s\ngot errors %v; want one, on line %d, naming %s", tc.Code, errs, line, tc.Reject)
+			}
+		})
+	}
+}
