@@ -9,7 +9,8 @@ import (
 )
 
 // Option configures a Handler. Options are checked by NewHandler, which
-// reports the first invalid one as an error wrapping ErrInvalidOption.
+// reports the first invalid one as an error wrapping ErrInvalidOption. A
+// nil Option is ignored.
 type Option func(*config) error
 
 type config struct {

@@ -61,7 +61,9 @@ type Producer struct {
 	cur atomic.Pointer[generation]
 }
 
-// Option configures a Producer; NewProducer checks them.
+// Option configures a Producer; NewProducer checks them and reports the
+// first invalid one as an error wrapping ErrInvalidOption. A nil Option is
+// ignored.
 type Option func(*Producer) error
 
 // WithLogger sends librdkafka's own log lines, producer errors and
