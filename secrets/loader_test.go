@@ -9,7 +9,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/kafkalambda/kafka-lambda-go/secrets"
 	"github.com/kafkalambda/kafka-lambda-go/secrets/secretstest"
@@ -322,6 +326,87 @@ func TestWaitingForAnotherFetchHonoursTheContext(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Fatalf("waited %v past a 30ms deadline (the other fetch takes 5s)", took)
 	}
+}
+
+// heldClient answers GetSecretValue with secretV1 once release is closed,
+// or with its context's error when that ends first, counting both.
+type heldClient struct {
+	calls, canceled atomic.Int32
+	release         chan struct{}
+}
+
+func (c *heldClient) client() secrets.GetSecretValueAPIClient {
+	return funcClient(func(ctx context.Context, _ *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+		c.calls.Add(1)
+		select {
+		case <-c.release:
+			return &secretsmanager.GetSecretValueOutput{SecretString: aws.String(secretV1), VersionId: aws.String("v1")}, nil
+		case <-ctx.Done():
+			c.canceled.Add(1)
+			return nil, ctx.Err()
+		}
+	})
+}
+
+// The caller that started a fetch gives up while another waits for it: the
+// fetch goes on and answers the other caller, with one request; once every
+// caller has given up, the fetch is canceled.
+func TestAFetchOutlivesTheCallerThatStartedIt(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		held := &heldClient{release: make(chan struct{})}
+		l, err := secrets.New(secrets.WithSecretsManager(held.client(), secretID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, cancelFirst := context.WithCancel(t.Context())
+		firstErr := make(chan error, 1)
+		go func() {
+			_, err := l.KafkaConfig(first)
+			firstErr <- err
+		}()
+		synctest.Wait()
+		type answer struct {
+			cfg map[string]any
+			err error
+		}
+		second := make(chan answer, 1)
+		go func() {
+			cfg, err := l.KafkaConfig(t.Context())
+			second <- answer{cfg, err}
+		}()
+		synctest.Wait()
+		cancelFirst()
+		if err := <-firstErr; !errors.Is(err, context.Canceled) {
+			t.Errorf("first caller: %v; want context.Canceled", err)
+		}
+		synctest.Wait()
+		if held.canceled.Load() != 0 {
+			t.Error("the fetch was canceled while a caller still waited for it")
+		}
+		close(held.release)
+		if a := <-second; a.err != nil || a.cfg["sasl.password"] != "pw-one" || held.calls.Load() != 1 {
+			t.Fatalf("second caller got %v after %d requests; want pw-one from the one request", a.err, held.calls.Load())
+		}
+
+		// Nobody waits any more: the fetch ends.
+		l.Invalidate()
+		held.release = make(chan struct{})
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() {
+			_, err := l.KafkaConfig(ctx)
+			done <- err
+		}()
+		synctest.Wait()
+		cancel()
+		<-done
+		synctest.Wait()
+		if held.calls.Load() != 2 || held.canceled.Load() != 1 {
+			t.Fatalf("%d requests, %d canceled; want the second one canceled when its only caller gave up",
+				held.calls.Load(), held.canceled.Load())
+		}
+	})
 }
 
 func TestNewValidatesOptions(t *testing.T) {
