@@ -162,12 +162,13 @@ type invTel struct {
 
 // partTel is one partition's telemetry in an invocation.
 type partTel struct {
-	inv   *invTel
-	pt    *Partition
-	st    partitionStats
-	sent  atomic.Int64         // sends may come from goroutines of Process
-	attrs []attribute.KeyValue // the process spans' attributes common to the partition
-	name  string               // the process spans' name
+	inv       *invTel
+	pt        *Partition
+	st        partitionStats
+	sent      atomic.Int64         // sends may come from goroutines of Process
+	attrs     []attribute.KeyValue // the process spans' attributes common to the partition
+	name      string               // the process spans' name
+	startOpts []trace.SpanStartOption
 }
 
 // begin starts an invocation's telemetry; nil when there is none.

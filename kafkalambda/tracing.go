@@ -72,6 +72,7 @@ func singleTopic(ev *Event) (string, bool) {
 // prepareTrace computes what every process span of the partition shares.
 func (p *partTel) prepareTrace() {
 	p.name = spanProcess + " " + p.pt.Topic
+	p.startOpts = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)}
 	p.attrs = []attribute.KeyValue{
 		kvSystemKafka,
 		attrMessagingOperationType.String(opProcess),
@@ -81,8 +82,22 @@ func (p *partTel) prepareTrace() {
 	}
 }
 
-// startProcess starts a record's process span.
+// startProcess starts a record's process span. Its attributes and links
+// are set only when the span records (is sampled): an unsampled or no-op
+// span costs its start and nothing more.
 func (p *partTel) startProcess(ctx context.Context, raw *RawRecord) (context.Context, trace.Span) {
+	parent := ctx
+	var producer trace.SpanContext
+	if len(raw.Headers) > 0 {
+		producer = trace.SpanContextFromContext(p.inv.tel.prop.Extract(context.Background(), headerCarrier{h: &raw.Headers}))
+		if producer.IsValid() {
+			parent = trace.ContextWithRemoteSpanContext(ctx, producer)
+		}
+	}
+	ctx, span := p.inv.tel.tracer.Start(parent, p.name, p.startOpts...)
+	if !span.IsRecording() {
+		return ctx, span
+	}
 	attrs := make([]attribute.KeyValue, len(p.attrs), len(p.attrs)+3)
 	copy(attrs, p.attrs)
 	attrs = append(attrs, attrKafkaOffset.Int64(raw.Offset))
@@ -92,23 +107,14 @@ func (p *partTel) startProcess(ctx context.Context, raw *RawRecord) (context.Con
 	if raw.Value == nil {
 		attrs = append(attrs, attrKafkaTombstone.Bool(true))
 	}
-	inv := p.inv.span.SpanContext()
-	parent := ctx
-	var links []trace.Link
-	if len(raw.Headers) > 0 {
-		if sc := trace.SpanContextFromContext(p.inv.tel.prop.Extract(context.Background(), headerCarrier{h: &raw.Headers})); sc.IsValid() {
-			parent = trace.ContextWithRemoteSpanContext(ctx, sc)
-			links = []trace.Link{{SpanContext: sc}, {SpanContext: inv}}
-		}
+	span.SetAttributes(attrs...)
+	if producer.IsValid() {
+		// The producer is the parent; the invocation, whose trace is the
+		// function's, is linked.
+		span.AddLink(trace.Link{SpanContext: producer})
+		span.AddLink(trace.Link{SpanContext: p.inv.span.SpanContext()})
 	}
-	if links == nil {
-		links = []trace.Link{{SpanContext: inv}}
-		if trace.SpanFromContext(ctx).SpanContext().Equal(inv) {
-			links = nil // the invocation is the parent: no need to link it too
-		}
-	}
-	return p.inv.tel.tracer.Start(parent, p.name, trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(attrs...), trace.WithLinks(links...))
+	return ctx, span
 }
 
 // endProcess ends a record's process span with its outcome.
