@@ -17,6 +17,8 @@ import (
 // send boundaries; they never reach into a codec or a Producer.
 type telemetry struct {
 	tracer  trace.Tracer // nil without WithTracing
+	flusher flusher      // the TracerProvider, when it can flush
+	flushIn time.Duration
 	prop    propagation.TextMapPropagator
 	metrics Metrics     // nil without WithMetrics
 	warm    atomic.Bool // an invocation has started: the next is not a cold start
@@ -51,6 +53,12 @@ func (c *config) telemetryOf() *telemetry {
 //   - a "kafkalambda flush" span for the wait for the brokers'
 //     acknowledgements at the end of the invocation.
 //
+// Lambda may freeze the function as soon as an invocation answers, with
+// spans still in a batching processor's queue: so before it answers, the
+// handler calls tp's ForceFlush when it has one (the SDK's TracerProvider
+// does), bounded by the Lambda deadline (or WithFlushTimeout outside
+// Lambda). An export that fails or times out never fails the invocation.
+//
 // Attributes follow the OpenTelemetry messaging semantic conventions for
 // Kafka (topic, partition, offset, a key that is valid UTF-8, tombstone,
 // batch size). A record that fails gets an error status and an error.type
@@ -64,7 +72,9 @@ func WithTracing(tp trace.TracerProvider) Option {
 		if isNil(tp) {
 			return fmt.Errorf("kafkalambda: %w: nil TracerProvider", ErrInvalidOption)
 		}
-		c.telemetryOf().tracer = tp.Tracer(instrumentationName, trace.WithInstrumentationVersion(instrumentationVersion))
+		t := c.telemetryOf()
+		t.tracer = tp.Tracer(instrumentationName, trace.WithInstrumentationVersion(instrumentationVersion))
+		t.flusher, _ = tp.(flusher)
 		return nil
 	}
 }
@@ -104,6 +114,12 @@ func WithMetrics(m Metrics) Option {
 		c.telemetryOf().metrics = m
 		return nil
 	}
+}
+
+// flusher is a TracerProvider that can export what it holds now (the
+// SDK's).
+type flusher interface {
+	ForceFlush(ctx context.Context) error
 }
 
 const (
@@ -151,6 +167,7 @@ func classIndex(c FailureClass) int {
 // invTel is one invocation's telemetry: nil when the handler has none.
 type invTel struct {
 	tel   *telemetry
+	ctx   context.Context // Invoke's: bounds the tracer's flush
 	start time.Time
 	span  trace.Span // nil without tracing
 	flush trace.Span
@@ -176,7 +193,7 @@ func (t *telemetry) begin(ctx context.Context, start time.Time) (context.Context
 	if t == nil {
 		return ctx, nil
 	}
-	it := &invTel{tel: t, start: start, cold: !t.warm.Swap(true)}
+	it := &invTel{tel: t, ctx: ctx, start: start, cold: !t.warm.Swap(true)}
 	if t.tracer != nil {
 		ctx = it.startSpan(ctx)
 	}
@@ -338,6 +355,15 @@ func (it *invTel) end(inv *invocation, failures []sendFailure, sent int, out out
 	}
 	if it.span != nil {
 		it.endSpans(failures, sent, out)
+		if f := it.tel.flusher; f != nil {
+			ctx := it.ctx
+			if _, ok := ctx.Deadline(); !ok {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, it.tel.flushIn)
+				defer cancel()
+			}
+			_ = f.ForceFlush(ctx)
+		}
 	}
 }
 

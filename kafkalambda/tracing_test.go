@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -357,5 +358,21 @@ func TestTracingOptionsRejectNil(t *testing.T) {
 		if !errors.Is(err, kafkalambda.ErrInvalidOption) {
 			t.Errorf("%s(nil): %v, want ErrInvalidOption", name, err)
 		}
+	}
+}
+
+// A batching span processor holds spans until its timeout; Lambda may
+// freeze the function as soon as it answers, so Invoke flushes first.
+func TestTracingFlushesBeforeAnswering(t *testing.T) {
+	t.Parallel()
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(time.Hour)))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	h := memHandler(t, kafkalambdatest.NewMemProducer(), kafkalambda.WithTracing(tp))
+	if _, err := h.Invoke(context.Background(), orders(t, `{"id":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(spansNamed(exp.GetSpans(), "kafkalambda invoke")); n != 1 {
+		t.Fatalf("%d invocation spans exported when Invoke returned, want 1", n)
 	}
 }
