@@ -55,4 +55,3 @@ func telemetry(ctx context.Context, getenv func(string) string) ([]kafkalambda.O
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	return append(opts, kafkalambda.WithTracing(tp)), nil
 }
-
