@@ -189,3 +189,37 @@ func TestEMFDefaults(t *testing.T) {
 		t.Error("trace_id without tracing")
 	}
 }
+
+// Partitions processed at once each count their own records and sends.
+func TestEMFConcurrentPartitions(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	tp, exp := newTracing(t)
+	h := memHandler(t, kafkalambdatest.NewMemProducer(), kafkalambda.WithConcurrency(3), kafkalambda.WithTracing(tp),
+		kafkalambda.WithMetrics(&kafkalambda.EMF{Writer: &out}))
+	parts := map[string][]kafkalambda.RawRecord{}
+	for p := range 3 {
+		for i := range 20 + p {
+			key := fmt.Sprintf("t-%d", p)
+			parts[key] = append(parts[key], rec(int64(i), "k", `{"id":1}`))
+		}
+	}
+	if _, err := h.Invoke(context.Background(), event(t, parts)); err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.Split(bytes.TrimSuffix(out.Bytes(), []byte("\n")), []byte("\n"))
+	if len(lines) != 3 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for i, line := range lines {
+		root, _ := checkEMF(t, line)
+		n := float64(20 + i)
+		if root["Partition"] != fmt.Sprint(i) || root["RecordsIn"] != n || root["RecordsProcessed"] != n ||
+			root["OutputsSent"] != n || root["OutputsAcknowledged"] != n {
+			t.Errorf("line %d: %s", i, line)
+		}
+	}
+	if n := len(spansNamed(exp.GetSpans(), "process t")); n != 63 {
+		t.Errorf("%d process spans, want 63", n)
+	}
+}
