@@ -26,7 +26,6 @@ const (
 	attrMessagingOperationName = attribute.Key("messaging.operation.name")
 	attrDestinationName        = attribute.Key("messaging.destination.name")
 	attrDestinationPartition   = attribute.Key("messaging.destination.partition.id")
-	attrConsumerGroup          = attribute.Key("messaging.consumer.group.name")
 	attrBatchMessageCount      = attribute.Key("messaging.batch.message_count")
 	attrKafkaOffset            = attribute.Key("messaging.kafka.offset")
 	attrKafkaMessageKey        = attribute.Key("messaging.kafka.message.key")
