@@ -25,9 +25,9 @@ import (
 //	OutputsSent, OutputsAcknowledged                         Count
 //	RecordAgeMax                                             Milliseconds
 //
-// RecordAgeMax is the largest (processing time − record timestamp) of the
-// partition's records: how far behind the function is, as a Kafka user
-// watches consumer lag. A record whose failure is counted is not counted
+// RecordAgeMax is the age (processing time − record timestamp) of the
+// partition's oldest record when it was processed: how far behind the
+// function is, as a Kafka user watches consumer lag. A record whose failure is counted is not counted
 // processed; records left for a retry (after a failure stopped their
 // partition, or at the deadline) are neither. An output that was queued
 // but not acknowledged counts in OutputsSent and not in

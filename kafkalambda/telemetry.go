@@ -66,6 +66,12 @@ func (c *config) telemetryOf() *telemetry {
 // The handler's log lines carry the trace_id and span_id of the record or
 // invocation they are about.
 //
+// Spans follow their parent's sampling decision, as the SDK's default
+// (parent-based) samplers do: a record whose parent — the producer's
+// context, else the invocation's span — is not sampled gets no span, and
+// is processed with that parent's context, which its outputs' headers
+// carry onward, so that a trace is kept or dropped whole at low cost.
+//
 // Without WithTracing the handler creates no span and reads no header.
 func WithTracing(tp trace.TracerProvider) Option {
 	return func(c *config) error {
@@ -148,7 +154,7 @@ type partitionStats struct {
 	Dead      int
 	Sent      int
 	Acked     int
-	AgeMax    time.Duration // now − timestamp of the oldest record at its processing; 0 without timestamps
+	AgeMax    time.Duration // the oldest record's age (now − timestamp) when it was processed; 0 without timestamps
 }
 
 const numClasses = 3
@@ -170,11 +176,13 @@ type invTel struct {
 	ctx   context.Context // Invoke's: bounds the tracer's flush
 	start time.Time
 	span  trace.Span // nil without tracing
-	flush trace.Span
-	cold  bool
-	ev    *Event
-	parts []partTel
-	flAt  time.Time // when the flush began
+	// sampled: the invocation's span is, so its records' spans would be
+	sampled bool
+	flush   trace.Span
+	cold    bool
+	ev      *Event
+	parts   []partTel
+	flAt    time.Time // when the flush began
 }
 
 // partTel is one partition's telemetry in an invocation.
@@ -183,6 +191,7 @@ type partTel struct {
 	pt        *Partition
 	st        partitionStats
 	sent      atomic.Int64         // sends may come from goroutines of Process
+	oldest    time.Time            // the oldest record timestamp seen
 	attrs     []attribute.KeyValue // the process spans' attributes common to the partition
 	name      string               // the process spans' name
 	startOpts []trace.SpanStartOption
@@ -246,10 +255,11 @@ func (p *partTel) record(ctx context.Context, raw *RawRecord) (context.Context, 
 	if p == nil {
 		return ctx, recTel{}
 	}
-	if !raw.Timestamp.IsZero() && p.inv.tel.metrics != nil {
-		if age := time.Since(raw.Timestamp); age > p.st.AgeMax {
-			p.st.AgeMax = age
-		}
+	if p.inv.tel.metrics != nil && !raw.Timestamp.IsZero() && (p.oldest.IsZero() || raw.Timestamp.Before(p.oldest)) {
+		// The oldest record so far: its age now. Only such a record reads
+		// the clock, typically the partition's first.
+		p.oldest = raw.Timestamp
+		p.st.AgeMax = time.Since(raw.Timestamp)
 	}
 	rt := recTel{p: p}
 	if p.inv.span != nil {

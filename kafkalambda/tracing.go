@@ -40,6 +40,7 @@ func (it *invTel) startSpan(ctx context.Context) context.Context {
 		}
 	}
 	ctx, it.span = it.tel.tracer.Start(parent, name, opts...)
+	it.sampled = it.span.SpanContext().IsSampled()
 	return ctx
 }
 
@@ -82,17 +83,24 @@ func (p *partTel) prepareTrace() {
 	}
 }
 
-// startProcess starts a record's process span. Its attributes and links
-// are set only when the span records (is sampled): an unsampled or no-op
-// span costs its start and nothing more.
+// startProcess starts a record's process span; nil when its parent — the
+// producer's context, else the invocation's span — is not sampled: then
+// the record is processed with the parent's context, which still carries
+// the trace onward, and no span is started, since a span whose parent is
+// not sampled is not sampled either (with the SDK's parent-based
+// samplers, its default). A span's attributes and links are set only when
+// it records.
 func (p *partTel) startProcess(ctx context.Context, raw *RawRecord) (context.Context, trace.Span) {
-	parent := ctx
+	parent, sampled := ctx, p.inv.sampled
 	var producer trace.SpanContext
 	if len(raw.Headers) > 0 {
 		producer = trace.SpanContextFromContext(p.inv.tel.prop.Extract(context.Background(), headerCarrier{h: &raw.Headers}))
 		if producer.IsValid() {
-			parent = trace.ContextWithRemoteSpanContext(ctx, producer)
+			parent, sampled = trace.ContextWithRemoteSpanContext(ctx, producer), producer.IsSampled()
 		}
+	}
+	if !sampled {
+		return parent, nil
 	}
 	ctx, span := p.inv.tel.tracer.Start(parent, p.name, p.startOpts...)
 	if !span.IsRecording() {
@@ -132,19 +140,11 @@ func endProcess(span trace.Span, err error, class FailureClass, act action) {
 
 // startSend starts an output record's send span and writes its context
 // into the record's headers, unless they carry it already. The caller's
-// headers slice is never written to.
+// headers slice is never written to. When the context of ctx is not
+// sampled, no span is started (see startProcess) and that context is what
+// the headers carry.
 func (p *partTel) startSend(ctx context.Context, topic string, value []byte, headers []Header) (context.Context, []Header, trace.Span) {
-	attrs := []attribute.KeyValue{
-		kvSystemKafka,
-		attrMessagingOperationType.String(opSend),
-		attrMessagingOperationName.String(opSend),
-		attrDestinationName.String(topic),
-	}
-	if value == nil {
-		attrs = append(attrs, attrKafkaTombstone.Bool(true))
-	}
-	ctx, span := p.inv.tel.tracer.Start(ctx, spanSend+" "+topic, trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(attrs...))
+	ctx, span := p.sendSpan(ctx, topic, value)
 	prop := p.inv.tel.prop
 	for _, f := range prop.Fields() {
 		if hasHeader(headers, f) {
@@ -154,6 +154,24 @@ func (p *partTel) startSend(ctx context.Context, topic string, value []byte, hea
 	headers = headers[:len(headers):len(headers)] // append copies
 	prop.Inject(ctx, headerCarrier{h: &headers})
 	return ctx, headers, span
+}
+
+// sendSpan starts a send span when the context of ctx is sampled.
+func (p *partTel) sendSpan(ctx context.Context, topic string, value []byte) (context.Context, trace.Span) {
+	if !trace.SpanContextFromContext(ctx).IsSampled() {
+		return ctx, nil
+	}
+	attrs := []attribute.KeyValue{
+		kvSystemKafka,
+		attrMessagingOperationType.String(opSend),
+		attrMessagingOperationName.String(opSend),
+		attrDestinationName.String(topic),
+	}
+	if value == nil {
+		attrs = append(attrs, attrKafkaTombstone.Bool(true))
+	}
+	return p.inv.tel.tracer.Start(ctx, spanSend+" "+topic, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attrs...))
 }
 
 // endSend ends an output record's send span: err is why it was not queued.

@@ -376,3 +376,61 @@ func TestTracingFlushesBeforeAnswering(t *testing.T) {
 		t.Fatalf("%d invocation spans exported when Invoke returned, want 1", n)
 	}
 }
+
+// A record whose producer did not sample its trace gets no span of its
+// own, but its trace still goes on into the output's headers, unsampled.
+func TestTracingUnsampledParentStartsNoSpan(t *testing.T) {
+	t.Parallel()
+	tp, exp := newTracing(t)
+	const upstream = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00" // flags 00: not sampled
+	p := kafkalambdatest.NewMemProducer()
+	out := kafkalambda.NewOutput("settled", serde.String(), serde.String())
+	var seen []trace.SpanContext
+	h, err := kafkalambda.NewHandler(serde.String(), serde.String(),
+		func(ctx context.Context, r *kafkalambda.Record[string, string]) error {
+			seen = append(seen, trace.SpanContextFromContext(ctx))
+			return out.Send(ctx, r.Key, r.Value)
+		}, kafkalambda.WithProducer(p), kafkalambda.WithTracing(tp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rec(1, "k", "v")
+	r.Headers = []kafkalambda.Header{{Key: "traceparent", Value: []byte(upstream)}}
+	if _, err := h.Invoke(context.Background(), event(t, map[string][]kafkalambda.RawRecord{"orders-0": {r}})); err != nil {
+		t.Fatal(err)
+	}
+	spans := exp.GetSpans()
+	if n := len(spansNamed(spans, "process orders")) + len(spansNamed(spans, "send settled")); n != 0 {
+		t.Errorf("%d process or send spans under an unsampled producer", n)
+	}
+	if len(seen) != 1 || seen[0].TraceID().String() != "0af7651916cd43dd8448eb211c80319c" {
+		t.Errorf("Process's ctx carries %v, want the producer's trace", seen)
+	}
+	m := p.Messages("settled")
+	if got := headers(m[0].Headers).Get("traceparent"); got != upstream {
+		t.Errorf("output traceparent %q, want the producer's %q", got, upstream)
+	}
+}
+
+// With a sampler that samples no invocation, records without a producer's
+// context cost no span either.
+func TestTracingUnsampledInvocation(t *testing.T) {
+	t.Parallel()
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	p := kafkalambdatest.NewMemProducer()
+	h := memHandler(t, p, kafkalambda.WithTracing(tp))
+	if _, err := h.Invoke(context.Background(), orders(t, `{"id":1}`, `{"id":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(exp.GetSpans()); n != 0 {
+		t.Errorf("%d spans exported", n)
+	}
+	for _, m := range p.Messages("out") {
+		sc := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), headers(m.Headers)))
+		if !sc.IsValid() || sc.IsSampled() {
+			t.Errorf("output carries %v: want the invocation's trace, unsampled", sc)
+		}
+	}
+}
