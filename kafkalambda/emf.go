@@ -1,6 +1,7 @@
 package kafkalambda
 
 import (
+	"context"
 	"io"
 	"os"
 	"strconv"
@@ -92,7 +93,7 @@ var failedMetric = [numClasses]string{
 	metricFailedPrefix + "Record", metricFailedPrefix + "Environment", metricFailedPrefix + "Configuration",
 }
 
-func (m *EMF) publish(s *invocationStats) {
+func (m *EMF) publish(_ context.Context, s *invocationStats) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ns, svc := m.Namespace, m.Service

@@ -100,18 +100,19 @@ func WithPropagator(p propagation.TextMapPropagator) Option {
 }
 
 // Metrics is where a handler's per-invocation metrics go (WithMetrics): EMF
-// for CloudWatch's Embedded Metric Format.
+// for CloudWatch's Embedded Metric Format, OTelMetrics for OpenTelemetry.
 type Metrics interface {
-	// publish receives the figures of one invocation once it has answered.
-	publish(s *invocationStats)
+	// publish receives the figures of one invocation before it answers;
+	// ctx bounds what it may wait for.
+	publish(ctx context.Context, s *invocationStats)
 }
 
 // WithMetrics publishes the figures of every invocation, per topic and
 // partition — records in, processed, failed by class, dead-lettered,
 // outputs sent and acknowledged, the oldest record's age at processing
 // time — and per invocation — batch size, flush wait, cold start — to m,
-// e.g. WithMetrics(EMF{Namespace: "Trades"}). Without it nothing is
-// counted.
+// e.g. WithMetrics(&EMF{Namespace: "Trades"}), or OpenTelemetry
+// instruments with OTelMetrics. Without it nothing is counted.
 func WithMetrics(m Metrics) Option {
 	return func(c *config) error {
 		if isNil(m) {
@@ -338,6 +339,14 @@ func (it *invTel) end(inv *invocation, failures []sendFailure, sent int, out out
 		return
 	}
 	now := time.Now()
+	// What the metrics and the tracer may wait for (their exporters'
+	// flush) is bounded by the Lambda deadline, or WithFlushTimeout.
+	ctx := it.ctx
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, it.tel.flushIn)
+		defer cancel()
+	}
 	undelivered := make(map[*Partition]int, len(failures))
 	for _, f := range failures {
 		undelivered[f.run.pt]++
@@ -361,17 +370,11 @@ func (it *invTel) end(inv *invocation, failures []sendFailure, sent int, out out
 			ps.Acked = max(0, ps.Sent-undelivered[p.pt])
 			s.Parts[i] = ps
 		}
-		it.tel.metrics.publish(s)
+		it.tel.metrics.publish(ctx, s)
 	}
 	if it.span != nil {
 		it.endSpans(failures, sent, out)
 		if f := it.tel.flusher; f != nil {
-			ctx := it.ctx
-			if _, ok := ctx.Deadline(); !ok {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, it.tel.flushIn)
-				defer cancel()
-			}
 			_ = f.ForceFlush(ctx)
 		}
 	}
