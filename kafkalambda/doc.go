@@ -138,8 +138,8 @@
 // outputs sent and acknowledged, the oldest record's age — and per
 // invocation — batch size, flush wait, duration, cold start — to stdout in
 // CloudWatch's Embedded Metric Format, which CloudWatch Logs turns into
-// metrics with no agent and no API call; WithMetrics(OTelMetrics(mp)'s
-// Metrics) records the same figures as OpenTelemetry instruments.
+// metrics with no agent and no API call. OTelMetrics gives WithMetrics the
+// same figures as OpenTelemetry instruments instead.
 //
 // # Fail fast at INIT
 //
