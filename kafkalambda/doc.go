@@ -118,6 +118,29 @@
 // undelivered record (a refused connection, an authentication failure) is
 // in the record's error either way.
 //
+// # Tracing and metrics
+//
+// Both are opt-in, one option each, and cost nothing when not configured.
+// WithTracing(tp) takes an OpenTelemetry TracerProvider (the library
+// imports the OpenTelemetry API only; the SDK and an exporter are the
+// function's main's choice): a span per invocation (the child of the
+// invocation's sampled X-Ray context), a "process {topic}" span per record
+// that continues the producer's trace from the record's traceparent
+// header and is the parent of what Process does with its ctx, and a "send
+// {topic}" span per output record — Output.Send, DeadLetter — whose context
+// goes into the output's headers, so that a consumer downstream continues
+// the same trace. A failed record's span has an error status naming its
+// failure class. The failure log lines carry the trace_id and span_id of
+// the record they are about, beside its topic, partition and offset.
+//
+// WithMetrics(&EMF{...}) writes each invocation's figures per topic and
+// partition — records in, processed, failed by class, dead-lettered,
+// outputs sent and acknowledged, the oldest record's age — and per
+// invocation — batch size, flush wait, duration, cold start — to stdout in
+// CloudWatch's Embedded Metric Format, which CloudWatch Logs turns into
+// metrics with no agent and no API call. OTelMetrics gives WithMetrics the
+// same figures as OpenTelemetry instruments instead.
+//
 // # Fail fast at INIT
 //
 // Start checks the handler before the first invocation (Handler.Check:

@@ -32,6 +32,7 @@ type invocation struct {
 	sends    atomic.Pointer[tracker] // made on the first send
 	runs     []partRun
 	log      failureLog
+	tel      *invTel // nil without WithTracing or WithMetrics
 }
 
 // partRun is one partition's progress in an invocation. Sends made while
@@ -43,6 +44,7 @@ type partRun struct {
 	stopAt int64 // the first record not done, when stopped
 	err    error // why it stopped before its end; nil when it ran to the end
 	dead   int   // records dead-lettered
+	tel    *partTel
 }
 
 type runKey struct{}
@@ -55,13 +57,16 @@ func runFrom(ctx context.Context) *partRun {
 
 func (e *engine) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	start := time.Now()
+	ctx, tel := e.cfg.tel.begin(ctx, start)
 	ev, err := ParseEvent(payload)
 	if err != nil {
-		e.cfg.logger.ErrorContext(ctx, "kafkalambda: cannot read the event", append(requestAttrs(ctx),
-			"error", err.Error())...)
+		e.cfg.logger.ErrorContext(ctx, "kafkalambda: cannot read the event", traceAttrs(ctx, append(requestAttrs(ctx),
+			"error", err.Error()))...)
+		tel.end(nil, nil, 0, outcome{err: err})
 		return nil, err
 	}
-	inv := &invocation{eng: e}
+	tel.event(ev)
+	inv := &invocation{eng: e, tel: tel}
 	inv.log.init(ctx, e.cfg.logger)
 	if d, ok := ctx.Deadline(); ok {
 		inv.deadline = d.Add(-e.cfg.margin)
@@ -74,6 +79,7 @@ func (e *engine) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 
 	var failures []sendFailure
 	sent := 0
+	tel.flushing(inv.ctx)
 	if t := inv.tracker(false); t != nil {
 		failures, sent = t.wait(inv.flushDeadline())
 	}
@@ -83,9 +89,10 @@ func (e *engine) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		if out.err != nil {
 			act = actionFailBatch
 		}
-		inv.log.record(f.run.pt.Topic, f.run.pt.Partition, f.offset, f.err, Classify(f.err), act)
+		inv.log.record(ctx, f.run.pt.Topic, f.run.pt.Partition, f.offset, f.err, Classify(f.err), act)
 	}
 	inv.logOutcome(ev, sent, failures, out, time.Since(start))
+	tel.end(inv, failures, sent, out)
 	return out.payload, out.err
 }
 
@@ -149,6 +156,7 @@ func (inv *invocation) processAll(ev *Event) {
 // reaches its deadline.
 func (inv *invocation) process(r *partRun) {
 	ctx := context.WithValue(inv.ctx, runKey{}, r)
+	r.tel = inv.tel.partition(r)
 	run := inv.eng.runner(len(r.pt.Records))
 	for i := range r.pt.Records {
 		raw := &r.pt.Records[i]
@@ -170,8 +178,10 @@ func (inv *invocation) process(r *partRun) {
 			return
 		}
 		r.cur = raw.Offset
-		err := run(ctx, raw, i)
+		rctx, rec := r.tel.record(ctx, raw)
+		err := run(rctx, raw, i)
 		if err == nil {
+			rec.done(nil, "", "")
 			continue
 		}
 		class := Classify(err)
@@ -180,7 +190,9 @@ func (inv *invocation) process(r *partRun) {
 			// Process cut short need not say so in its error.
 			class = ClassEnvironment
 		}
-		if !inv.handle(ctx, r, raw, err, class) {
+		goesOn := inv.handle(rctx, r, raw, err, class)
+		rec.done(err, class, inv.actionAfter(goesOn))
+		if !goesOn {
 			return
 		}
 	}
@@ -228,7 +240,7 @@ func (inv *invocation) handle(ctx context.Context, r *partRun, raw *RawRecord, e
 			act = actionFailBatch
 		}
 	}
-	inv.log.record(raw.Topic, raw.Partition, raw.Offset, err, class, act)
+	inv.log.record(ctx, raw.Topic, raw.Partition, raw.Offset, err, class, act)
 	if act == actionDeadLetter {
 		r.dead++
 		return true

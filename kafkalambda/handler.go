@@ -49,6 +49,12 @@ func NewHandler[K, V any](keys serde.Deserializer[K], values serde.Deserializer[
 	if cfg.policy.kind == policyDeadLetter && cfg.policy.fn == nil && cfg.producer == nil {
 		return nil, fmt.Errorf("kafkalambda: %w: %v needs WithProducer", ErrInvalidOption, cfg.policy)
 	}
+	if cfg.tel != nil && cfg.tel.tracer == nil && cfg.tel.metrics == nil {
+		cfg.tel = nil // WithPropagator alone: nothing to do
+	}
+	if cfg.tel != nil {
+		cfg.tel.flushIn = cfg.noDeadlineWait
+	}
 	if cfg.envItemFailures && cfg.policy.kind == policyFailBatch {
 		return nil, fmt.Errorf("kafkalambda: %w: WithEnvironmentItemFailures needs ReportItemFailures or a DeadLetter policy", ErrInvalidOption)
 	}

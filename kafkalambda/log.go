@@ -102,7 +102,10 @@ func (l *failureLog) init(ctx context.Context, log *slog.Logger) {
 // record logs one failed record: ERROR when the failure is not the
 // record's (it fails the invocation, or is reported though the record is
 // good), WARN when it is the record's.
-func (l *failureLog) record(topic string, partition int32, offset int64, err error, class FailureClass, act action) {
+//
+// ctx is the record's (its span's trace and span ids go in the line), or
+// the invocation's.
+func (l *failureLog) record(ctx context.Context, topic string, partition int32, offset int64, err error, class FailureClass, act action) {
 	level := slog.LevelWarn
 	if class != ClassRecord || act == actionFailBatch {
 		level = slog.LevelError
@@ -123,6 +126,7 @@ func (l *failureLog) record(topic string, partition int32, offset int64, err err
 	}
 	attrs := append(l.req[:len(l.req):len(l.req)], "topic", topic, "partition", partition,
 		"offset", offset)
+	attrs = traceAttrs(ctx, attrs)
 	var re *RecordError
 	if errors.As(err, &re) {
 		attrs = append(attrs, "stage", string(re.Stage))
@@ -178,6 +182,7 @@ func (inv *invocation) logOutcome(ev *Event, sent int, failures []sendFailure, o
 		"records", ev.Len(), "partitions", len(ev.Partitions), "sent", sent, "undelivered", len(failures),
 		"dead_lettered", dead, "item_failures", out.items, "failed_partitions", out.partitions,
 		"duration_ms", float64(took.Microseconds())/1000)
+	attrs = traceAttrs(ctx, attrs)
 	if n := inv.log.unshownLines(); n > 0 {
 		attrs = append(attrs, "failures_not_logged", n)
 	}

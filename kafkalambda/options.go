@@ -24,6 +24,7 @@ type config struct {
 	// item failures instead of failing the invocation.
 	envItemFailures bool
 	initCheck       time.Duration
+	tel             *telemetry // WithTracing, WithMetrics; nil without
 }
 
 func defaultConfig() config {

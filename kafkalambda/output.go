@@ -103,5 +103,8 @@ func (r *partRun) send(ctx context.Context, topic string, key, value []byte, hea
 		ctx, cancel = context.WithDeadline(ctx, inv.flushDeadline())
 		defer cancel()
 	}
-	return inv.tracker(true).send(ctx, r, topic, key, value, headers)
+	ctx, headers, st := r.tel.send(ctx, topic, value, headers)
+	err := inv.tracker(true).send(ctx, r, topic, key, value, headers)
+	st.done(err)
+	return err
 }

@@ -4,7 +4,8 @@
 // how to build, deploy and run it locally).
 //
 // main only wires: the secret, the shared producer and the function (all
-// in app.Wire, which the local pipeline runs too), then kafkalambda.Start
+// in app.Wire, which the local pipeline runs too), tracing and metrics
+// from the environment (telemetry.go), then kafkalambda.Start
 // with the function's handler, which closes the producer when Lambda sends
 // SIGTERM.
 package main
@@ -29,7 +30,13 @@ func main() {
 		// fixed (and logs), instead of a bare Runtime.ExitError.
 		kafkalambda.FailInit(err)
 	}
-	h, err := fn.Handler()
+	// Tracing (OpenTelemetry over OTLP, when an OTEL_EXPORTER_OTLP_*
+	// endpoint is set) and metrics (CloudWatch EMF on stdout).
+	tel, err := telemetry(context.Background(), os.Getenv)
+	if err != nil {
+		kafkalambda.FailInit(err)
+	}
+	h, err := fn.Handler(tel...)
 	if err != nil {
 		kafkalambda.FailInit(err)
 	}

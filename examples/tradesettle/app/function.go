@@ -227,9 +227,9 @@ func New(cfg Config) (*Function, error) {
 // its logger (none when Config.Logger was nil: the SDK's default), its
 // failure policy (Config.Policy, or Reject with Config.RejectedTopic) and,
 // with Config.ReportEnvironmentFailures,
-// kafkalambda.WithEnvironmentItemFailures. Each call returns a new Handler
-// over the same producer.
-func (f *Function) Handler() (*kafkalambda.Handler[string, *tradepb.UserTrade], error) {
+// kafkalambda.WithEnvironmentItemFailures; then extra (main's tracing and
+// metrics). Each call returns a new Handler over the same producer.
+func (f *Function) Handler(extra ...kafkalambda.Option) (*kafkalambda.Handler[string, *tradepb.UserTrade], error) {
 	opts := []kafkalambda.Option{
 		kafkalambda.WithProducer(f.producer),
 		kafkalambda.WithFailurePolicy(f.policy),
@@ -240,6 +240,7 @@ func (f *Function) Handler() (*kafkalambda.Handler[string, *tradepb.UserTrade], 
 	if f.envItems {
 		opts = append(opts, kafkalambda.WithEnvironmentItemFailures())
 	}
+	opts = append(opts, extra...)
 	h, err := kafkalambda.NewHandler(f.keys, f.values, f.Process, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("tradesettle: %w", err)

@@ -11,6 +11,12 @@
 //
 //	go run ./examples/tradesettle/local
 //
+// -stages traces the function with OpenTelemetry (in process) and prints
+// where its time went: per stage — the invocation, each record's
+// deserialization and Process, each output's send, the flush waiting for
+// the brokers — the count, mean, p50, p99, max and share of the
+// invocations' time.
+//
 // -rie runs the built function (build.sh's dist/bootstrap) under the AWS
 // Lambda Runtime Interface Emulator instead. -secret FILE runs against a
 // real cluster and registry, with a secret shaped like the deployed
@@ -72,6 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Policy, "policy", pipeline.DefaultPolicy, "the function's FAILURE_POLICY: ISOLATE_POISON, DEAD_LETTER, REPORT_BATCH_ITEM_FAILURES or FAIL_BATCH")
 	fs.StringVar(&cfg.DeadLetterFormat, "dead-letter", "RAW", "the function's DEAD_LETTER_FORMAT: RAW (the record as it came) or REJECTION (a SettlementRejected JSON record)")
 	fs.IntVar(&cfg.MaxRetries, "retries", pipeline.DefaultMaxRetries, "the mapping's retries of a failed batch before it gives the records up to "+pipeline.OnFailureTopic)
+	fs.BoolVar(&cfg.Stages, "stages", false, "trace the function (OpenTelemetry, in process) and print where its time went, per stage")
 	fs.BoolVar(&cfg.Poison, "poison", false, "put a record that does not decode at the head of each partition")
 	fs.IntVar(&cfg.Registry404, "registry-404", 0, "point the function's registry URL at a server answering plain HTTP 404 for its first `N` invocations")
 	if err := fs.Parse(args); err != nil {
@@ -145,6 +152,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if res.Failed() {
 		fmt.Fprintln(stdout)
 		_ = res.WriteFailures(stdout, 3)
+	}
+	if cfg.Stages {
+		fmt.Fprintln(stdout)
+		fmt.Fprintln(stdout, "where the function's time went (its OpenTelemetry spans):")
+		_ = res.WriteStages(stdout)
 	}
 	fmt.Fprintf(stdout, "run took %.1fs in all\n", time.Since(start).Seconds())
 	fmt.Fprintf(stdout, "settled %d of %d trades\n", res.Settled, res.Trades)

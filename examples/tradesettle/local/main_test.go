@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/pipeline"
 )
 
 // The command as the README runs it, with fewer trades: it prints the
@@ -11,7 +13,7 @@ import (
 func TestLocalCommand(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr strings.Builder
-	code := run([]string{"-n", "1500", "-batch", "200", "-partitions", "2", "-timeout", "50s"}, &stdout, &stderr)
+	code := run([]string{"-n", "1500", "-batch", "200", "-partitions", "2", "-timeout", "50s", "-stages"}, &stdout, &stderr)
 	out := stdout.String()
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr.String())
@@ -27,6 +29,24 @@ func TestLocalCommand(t *testing.T) {
 	}
 	if strings.Contains(out, "failure handling") {
 		t.Errorf("a run in which nothing failed prints a failure report:\n%s", out)
+	}
+	// -stages: where the function's time went, one row per stage; each
+	// trade was processed and sent once.
+	if !strings.Contains(out, "where the function's time went") {
+		t.Fatalf("no stage timings:\n%s", out)
+	}
+	for _, stage := range []string{pipeline.StageInvocation, pipeline.StageRecord, pipeline.StageSend, pipeline.StageFlush} {
+		i := strings.Index(out, stage)
+		if i < 0 {
+			t.Errorf("no %q row:\n%s", stage, out)
+			continue
+		}
+		row := strings.Fields(strings.TrimPrefix(out[i:strings.IndexByte(out[i:], '\n')+i], stage))
+		if stage == pipeline.StageRecord || stage == pipeline.StageSend {
+			if len(row) == 0 || row[0] != "1500" {
+				t.Errorf("%s: row %v, want a count of 1500", stage, row)
+			}
+		}
 	}
 }
 

@@ -42,6 +42,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/kafkalambda/kafka-lambda-go/esm"
 	"github.com/kafkalambda/kafka-lambda-go/esm/rie"
@@ -121,6 +122,11 @@ type Config struct {
 	// loader's logs (default: discard). The function's WARN and ERROR
 	// lines are also kept in Result.FunctionLog, whatever Logger is.
 	Logger *slog.Logger
+
+	// Stages traces the function (kafkalambda.WithTracing, with the
+	// OpenTelemetry SDK in process) and keeps where its time went, per
+	// stage, in Result.Stages. It needs the function in process (no RIE).
+	Stages bool
 
 	// Policy is the function's FAILURE_POLICY (default DefaultPolicy), and
 	// DeadLetterFormat its DEAD_LETTER_FORMAT (default app.DeadLetterRaw);
@@ -205,6 +211,8 @@ func (c *Config) defaults() error {
 		return fmt.Errorf("pipeline: batch size %d not in [1, %d]", c.BatchSize, esm.MaxBatchSize)
 	case c.RIE != nil && c.RIE.Bootstrap == "":
 		return errors.New("pipeline: RIE without a bootstrap")
+	case c.RIE != nil && c.Stages:
+		return errors.New("pipeline: stage timings need the function in process, not under the RIE")
 	}
 	return nil
 }
@@ -263,6 +271,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 
 	// The function: in process, or the bootstrap under the emulator.
 	var target esm.Target
+	var stages *stageRecorder // with cfg.Stages
 	mode := "in process"
 	if cfg.RIE == nil {
 		sc := secretsmanager.New(secretsmanager.Options{
@@ -277,7 +286,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		h, err := fn.Handler()
+		var hopts []kafkalambda.Option
+		if cfg.Stages {
+			stages = newStageRecorder()
+			tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(stages))
+			defer func() { _ = tp.Shutdown(context.Background()) }()
+			hopts = append(hopts, kafkalambda.WithTracing(tp))
+		}
+		h, err := fn.Handler(hopts...)
 		if err != nil {
 			return nil, err
 		}
@@ -318,5 +334,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	r := &run{cfg: cfg, c: c, produced: map[ref]bool{}, seen: map[ref]int{}, names: map[string]string{},
 		poison: map[ref]string{}, dead: map[ref]int{}, gaveUp: map[ref]int{}, reg404: reg404, fnLog: fnLog,
 		res: &Result{Trades: cfg.Trades, Mode: mode, Policy: cfg.Policy, DeadLetterFormat: cfg.DeadLetterFormat}}
-	return r.run(ctx, target, start)
+	res, err := r.run(ctx, target, start)
+	if res != nil && stages != nil {
+		res.Stages = stages.stages()
+	}
+	return res, err
 }

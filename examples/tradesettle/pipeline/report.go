@@ -38,6 +38,8 @@ type Result struct {
 	// Invocations, RecordsInvoked, FunctionErrors, PartialFailures and
 	// RecordsRetried are the event source mapping's counters.
 	Invocations, RecordsInvoked, FunctionErrors, PartialFailures, RecordsRetried int64
+	// Stages is where the function's time went, with Config.Stages.
+	Stages []Stage
 
 	// Policy and DeadLetterFormat are the function's FAILURE_POLICY and
 	// DEAD_LETTER_FORMAT.
