@@ -32,6 +32,9 @@ type clientConfig struct {
 	maxQueued int
 	// acked: the brokers acknowledge writes (acks is not 0).
 	acked bool
+	// debug: franz-go's debug lines (one per request) go to the logger
+	// too, as librdkafka's "debug" property turns its own on.
+	debug bool
 	// sasl is the SASL mechanism, nil without SASL; the generation wraps
 	// it to see logins that do not finish.
 	sasl sasl.Mechanism
@@ -304,7 +307,10 @@ var handlers = map[string]func(c *clientConfig, v string) error{
 		}
 		return nil
 	},
-	"debug": nil, // kgo's log lines go to WithLogger at their level
+	"debug": func(c *clientConfig, v string) error {
+		c.debug = v != ""
+		return nil
+	},
 }
 
 // millis makes a handler for a duration property in milliseconds, at

@@ -8,19 +8,23 @@ import (
 )
 
 // logger adapts a slog.Logger to kgo.Logger: franz-go's lines go to it at
-// their level, with the generation.
+// their level, with the generation. Its debug lines (one or more per
+// request: the volume of librdkafka's "debug" output) only with debug.
 type logger struct {
 	l     *slog.Logger
 	level kgo.LogLevel
 }
 
-func newLogger(l *slog.Logger, gen int64) *logger {
+func newLogger(l *slog.Logger, gen int64, debug bool) *logger {
 	lg := &logger{l: l.With("generation", gen), level: kgo.LogLevelNone}
 	ctx := context.Background()
 	for _, lv := range []struct {
 		kgo  kgo.LogLevel
 		slog slog.Level
 	}{{kgo.LogLevelDebug, slog.LevelDebug}, {kgo.LogLevelInfo, slog.LevelInfo}, {kgo.LogLevelWarn, slog.LevelWarn}, {kgo.LogLevelError, slog.LevelError}} {
+		if lv.kgo == kgo.LogLevelDebug && !debug {
+			continue
+		}
 		if l.Enabled(ctx, lv.slog) {
 			lg.level = lv.kgo
 			break

@@ -63,9 +63,9 @@ type Producer struct {
 // Option configures a Producer; NewProducer checks them.
 type Option func(*Producer) error
 
-// WithLogger sends franz-go's own log lines (at the logger's level),
-// producer errors and lifecycle events to l (by default they are
-// discarded).
+// WithLogger sends franz-go's own log lines (at the logger's level; its
+// debug lines only with the property debug set), producer errors and
+// lifecycle events to l (by default they are discarded).
 func WithLogger(l *slog.Logger) Option {
 	return func(p *Producer) error {
 		if l == nil {
@@ -154,10 +154,11 @@ func WithMaxIdle(d time.Duration) Option {
 //     (topic.metadata.refresh.interval.ms), reconnect.backoff.ms,
 //     allow.auto.create.topics (librdkafka's producer default, true);
 //   - partitioner murmur2_random or murmur2 (what the Producer does anyway),
-//     statistics.interval.ms 0;
+//     statistics.interval.ms 0; debug (any value: franz-go's debug lines,
+//     one per request, go to WithLogger's logger too);
 //   - accepted and ignored, having no kgo counterpart that changes
 //     behaviour: api.version.request, batch.num.messages,
-//     broker.address.family, client.dns.lookup, debug,
+//     broker.address.family, client.dns.lookup,
 //     enable.metrics.push, log.connection.close,
 //     reconnect.backoff.jitter.ms, reconnect.backoff.max.ms,
 //     retry.backoff.ms, socket.keepalive.enable, socket.nagle.disable,
@@ -261,7 +262,7 @@ func (p *Producer) create(ctx context.Context) (*generation, error) {
 		kgo.MaxBufferedRecords(cc.maxQueued),
 		kgo.AllowAutoTopicCreation(),
 		kgo.DisableClientMetrics(),
-		kgo.WithLogger(newLogger(p.log, g.id)),
+		kgo.WithLogger(newLogger(p.log, g.id, cc.debug)),
 		kgo.WithHooks(g),
 	}, cc.opts...)
 	if cc.sasl != nil {
