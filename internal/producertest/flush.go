@@ -225,8 +225,11 @@ func flushDeadlinePurges(t *testing.T, impl Impl) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if took := time.Since(start); took > 2*time.Second {
-		t.Errorf("Invoke took %v, past its deadline", took)
+	// It ends at its flush deadline (1.8 s) with the purge's reports, not
+	// after the purge's grace for missing ones; the second of slack is for
+	// a loaded machine's timers, not for the producer.
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("Invoke took %v, well past its deadline", took)
 	}
 	var resp kafkalambda.ItemFailures
 	if err := json.Unmarshal(out, &resp); err != nil {

@@ -114,11 +114,13 @@ func (g *generation) onPromise(r *kgo.Record, err error) {
 	g.release()
 }
 
-// purge reports every record awaiting its outcome as failed with why, and
-// cancels their context so that kgo drops those it has not sent.
+// purge reports every record awaiting its outcome as failed with why, in
+// the order they were sent, then cancels their context so that kgo drops
+// those it has not sent (and reports them, too late to count). Records
+// sent from now on have a new context.
 func (g *generation) purge(why error) {
 	old := g.scope.Swap(newScope())
-	old.cancel()
+	defer old.cancel()
 	var purged []*pending
 	g.listMu.Lock()
 	for pd := g.list.next; pd != &g.list; pd = pd.next {
