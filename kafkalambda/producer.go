@@ -9,8 +9,9 @@ import "context"
 // one's outcome, purges and closes.
 //
 // Implementations: package kafkalambda/librdkafka (confluent-kafka-go, the
-// default), and kafkalambdatest.MemProducer (in memory, with fault
-// controls) for tests. A Producer must be safe for concurrent use: several
+// default), package kafkalambda/franz (franz-go, pure Go), and
+// kafkalambdatest.MemProducer (in memory, with fault controls) for tests.
+// The two Kafka producers pass the same tests (internal/producertest). A Producer must be safe for concurrent use: several
 // invocations and partitions send at once.
 type Producer interface {
 	// Produce queues m for delivery and returns; d.Done is then called

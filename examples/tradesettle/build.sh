@@ -4,22 +4,31 @@
 #   dist/bootstrap      the executable (Handler: bootstrap)
 #   dist/function.zip   bootstrap at the root of a zip, for template.yaml's CodeUri
 #
-# The function links librdkafka (confluent-kafka-go, cgo). A binary linked
+# PRODUCER=librdkafka (the default) or PRODUCER=franz picks the producer the
+# function sends with (see the README, "Choosing the producer").
+#
+# With librdkafka the function links it through cgo. A binary linked
 # against this machine's glibc may need a newer glibc than Amazon Linux 2023
 # has (2.34) and then fails at start with "GLIBC_2.xx not found". So it is
 # built static against musl (confluent-kafka-go's bundled musl librdkafka,
 # -tags musl), and checked: static, or else no GLIBC symbol newer than 2.34.
 # The build fails if the check does.
 #
+# With franz (franz-go, pure Go) it is a plain CGO_ENABLED=0 go build with
+# -tags franz: static by construction, for amd64 or arm64 from any machine,
+# with no C compiler; the same checks run.
+#
 # Needs: Go, musl-gcc (Debian/Ubuntu: apt-get install musl-tools; installed
 # here when missing and apt-get can run), readelf (binutils), zip or python3.
 #
 # Environment:
+#   PRODUCER  librdkafka (default) or franz.
 #   GOARCH  target architecture, amd64 (Lambda x86_64) or arm64 (Lambda
 #           arm64); default: this machine's. For another architecture than
 #           this machine's, set CC to a musl cross compiler for it (e.g.
-#           aarch64-linux-musl-gcc) and template.yaml's Architecture.
-#   CC      C compiler (default musl-gcc).
+#           aarch64-linux-musl-gcc) and template.yaml's Architecture
+#           (PRODUCER=franz needs no CC).
+#   CC      C compiler (default musl-gcc; unused with PRODUCER=franz).
 #
 # Paths are relative to this script's folder, so it works from anywhere and
 # in a copy of the folder.
@@ -43,7 +52,15 @@ arm64) lambda_arch=arm64 elf_machine="AArch64" ;;
 *) die "GOARCH=$arch: Lambda runs amd64 (x86_64) or arm64" ;;
 esac
 
-if [ -z "${CC:-}" ]; then
+producer=${PRODUCER:-librdkafka}
+case "$producer" in
+librdkafka | franz) ;;
+*) die "PRODUCER=$producer: want librdkafka or franz" ;;
+esac
+
+if [ "$producer" = franz ]; then
+	:
+elif [ -z "${CC:-}" ]; then
 	[ "$arch" = "$host_arch" ] || die "building for $arch on $host_arch: set CC to a musl cross compiler for $arch"
 	CC=musl-gcc
 	if ! command -v musl-gcc >/dev/null; then
@@ -57,18 +74,24 @@ if [ -z "${CC:-}" ]; then
 		fi
 	fi
 fi
-command -v "${CC%% *}" >/dev/null || die "CC=$CC not found"
-
-echo "== go build ($arch, Lambda $lambda_arch, CC=$CC, static musl)"
 rm -rf "$dist"
 mkdir -p "$dist"
-# -tags musl: confluent-kafka-go's librdkafka built for musl.
 # -tags lambda.norpc: aws-lambda-go without the go1.x RPC mode, which
 # provided.al2023 does not use.
-CGO_ENABLED=1 GOOS=linux GOARCH="$arch" CC="$CC" \
-	go build -trimpath -buildvcs=false -tags musl,lambda.norpc \
-	-ldflags '-s -w -linkmode external -extldflags "-static"' \
-	-o "$dist/bootstrap" .
+if [ "$producer" = franz ]; then
+	echo "== go build ($arch, Lambda $lambda_arch, producer franz-go, pure Go)"
+	CGO_ENABLED=0 GOOS=linux GOARCH="$arch" \
+		go build -trimpath -buildvcs=false -tags franz,lambda.norpc -ldflags '-s -w' \
+		-o "$dist/bootstrap" .
+else
+	command -v "${CC%% *}" >/dev/null || die "CC=$CC not found"
+	echo "== go build ($arch, Lambda $lambda_arch, producer librdkafka, CC=$CC, static musl)"
+	# -tags musl: confluent-kafka-go's librdkafka built for musl.
+	CGO_ENABLED=1 GOOS=linux GOARCH="$arch" CC="$CC" \
+		go build -trimpath -buildvcs=false -tags musl,lambda.norpc \
+		-ldflags '-s -w -linkmode external -extldflags "-static"' \
+		-o "$dist/bootstrap" .
+fi
 
 echo "== checking dist/bootstrap runs on Amazon Linux 2023 (glibc $max_glibc)"
 bin="$dist/bootstrap"
@@ -109,4 +132,4 @@ else
 fi
 
 ls -l "$dist" | sed "s|$here/||"
-echo "built dist/bootstrap ($(du -h "$bin" | cut -f1), $lambda_arch) and dist/function.zip ($(du -h "$dist/function.zip" | cut -f1))"
+echo "built dist/bootstrap ($(du -h "$bin" | cut -f1), $lambda_arch, producer $producer) and dist/function.zip ($(du -h "$dist/function.zip" | cut -f1))"

@@ -10,6 +10,9 @@ package coldstart_test
 //     AWS configuration, fetching the secret from a local Secrets Manager
 //     endpoint, the schema from the registry, creating the producer, sending
 //     the settlement and waiting for the broker's acknowledgement;
+//   - tradesettle-franz: the same function built with the pure-Go franz-go
+//     producer (CGO_ENABLED=0, -tags franz; see the example's README,
+//     "Choosing the producer");
 //   - consumeonly: the pure-Go example function (examples/consumeonly,
 //     built with CGO_ENABLED=0) counting one JSON record.
 //
@@ -17,13 +20,16 @@ package coldstart_test
 //
 //	go test -run '^$' -bench ColdStart ./internal/coldstart/
 //
-// It reports the median cold start of each (bare-ms, sdk-ms, consume-ms),
-// the difference of tradesettle's to bare's (delta-ms, target ≤ 30) and the
+// It reports the median cold start of each (bare-ms, sdk-ms, franz-ms,
+// consume-ms), the difference of tradesettle's to bare's (delta-ms, target
+// ≤ 30; delta-franz-ms for the franz-go build, target ≤ 20) and the
 // binaries' sizes.
 //
 // BenchmarkBinarySize builds, with -trimpath -ldflags='-s -w' as a user
 // would, bare and consumeonly with CGO_ENABLED=0 for linux/amd64 and
-// linux/arm64, and tradesettle (cgo, amd64), and reports their sizes in MB
+// linux/arm64, tradesettle (cgo, amd64), and tradesettle with the franz-go
+// producer (CGO_ENABLED=0, -tags franz, amd64 and arm64; target ≤ 15 MB),
+// and reports their sizes in MB
 // (2^20 bytes):
 //
 //	go test -run '^$' -bench BinarySize ./internal/coldstart/
@@ -112,6 +118,8 @@ func BenchmarkColdStart(b *testing.B) {
 	dir := b.TempDir()
 	bare := build(b, dir, "./testdata/bare", "bare")
 	sdk := build(b, dir, "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle", "tradesettle")
+	franz := build(b, dir, "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle", "tradesettle-franz",
+		"CGO_ENABLED=0", "GOFLAGS=-tags=franz")
 	consume := build(b, dir, "github.com/kafkalambda/kafka-lambda-go/examples/consumeonly", "consumeonly", "CGO_ENABLED=0")
 
 	cluster := kafkalambdatest.NewCluster(b, kafkalambdatest.WithTopic("user_trades", 1),
@@ -152,27 +160,32 @@ func BenchmarkColdStart(b *testing.B) {
 	// One untimed run each, so that the page cache holds the binaries.
 	coldStart(b, bare, []byte(`{}`))
 	coldStart(b, sdk, payload, env...)
+	coldStart(b, franz, payload, env...)
 	coldStart(b, consume, views)
 	// Each iteration is 7 cold starts of each, alternating, so that the
 	// default -benchtime gives a median of at least 7.
-	var bareTimes, sdkTimes, consumeTimes []time.Duration
+	var bareTimes, sdkTimes, franzTimes, consumeTimes []time.Duration
 	for b.Loop() {
 		for range 7 {
 			bareTimes = append(bareTimes, coldStart(b, bare, []byte(`{}`)))
 			sdkTimes = append(sdkTimes, coldStart(b, sdk, payload, env...))
+			franzTimes = append(franzTimes, coldStart(b, franz, payload, env...))
 			consumeTimes = append(consumeTimes, coldStart(b, consume, views))
 		}
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	b.ReportMetric(ms(median(bareTimes)), "bare-ms")
 	b.ReportMetric(ms(median(sdkTimes)), "sdk-ms")
+	b.ReportMetric(ms(median(franzTimes)), "franz-ms")
 	b.ReportMetric(ms(median(consumeTimes)), "consume-ms")
 	b.ReportMetric(ms(median(sdkTimes))-ms(median(bareTimes)), "delta-ms")
+	b.ReportMetric(ms(median(franzTimes))-ms(median(bareTimes)), "delta-franz-ms")
 	b.ReportMetric(size(b, bare), "bare-MB")
 	b.ReportMetric(size(b, sdk), "sdk-MB")
+	b.ReportMetric(size(b, franz), "franz-MB")
 	b.ReportMetric(size(b, consume), "consume-MB")
-	b.Logf("cold start medians over %d runs: bare %v, tradesettle %v, consumeonly %v",
-		len(bareTimes), median(bareTimes), median(sdkTimes), median(consumeTimes))
+	b.Logf("cold start medians over %d runs: bare %v, tradesettle %v, tradesettle-franz %v, consumeonly %v",
+		len(bareTimes), median(bareTimes), median(sdkTimes), median(franzTimes), median(consumeTimes))
 }
 
 func BenchmarkBinarySize(b *testing.B) {
@@ -188,6 +201,10 @@ func BenchmarkBinarySize(b *testing.B) {
 		{"consume-arm64-MB", "github.com/kafkalambda/kafka-lambda-go/examples/consumeonly",
 			[]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"}},
 		{"tradesettle-MB", "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle", nil}, // cgo, this machine's arch
+		{"tradesettle-franz-amd64-MB", "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle",
+			[]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-tags=franz"}},
+		{"tradesettle-franz-arm64-MB", "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle",
+			[]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64", "GOFLAGS=-tags=franz"}},
 	}
 	mb := make([]float64, len(sizes))
 	for i, s := range sizes {

@@ -1,7 +1,7 @@
 // Package invalid holds the one sentinel error for invalid configuration.
 //
 // Every public package of the module exports it under one name,
-// ErrInvalidOption (kafkalambda, kafkalambda/librdkafka,
+// ErrInvalidOption (kafkalambda, kafkalambda/librdkafka, kafkalambda/franz,
 // kafkalambda/kafkalambdatest, serde, secrets, esm), as the same value, so
 // errors.Is(err, kafkalambda.ErrInvalidOption) holds for a configuration
 // error of any of them, and serde and secrets need not import kafkalambda

@@ -72,6 +72,12 @@
 // setting (at esm's default backoff, 200 ms to 5 s, the budget is about
 // 31 s of backoff), not something a function can prevent.
 //
+// The function sends through the producer app.Wire builds: librdkafka by
+// default; built with -tags franz, the pure-Go franz-go producer (package
+// kafkalambda/franz), under the same faults and checks — the soak's
+// producer dimension (go test -race -tags franz ./internal/soak; .ci/run
+// runs both). Its report lines then start with "[franz]".
+//
 // At the end, per configuration, every input record has at least one
 // settlement in trade-settlements (matched by app.HeaderSource, with the
 // content the rules give for that trade), or is in the dead-letter or

@@ -89,7 +89,10 @@ func (s *logSink) undeliveredInvocations(atDeadline time.Duration, within func(t
 		}
 		n++
 		if rec.DurationMS >= float64(atDeadline.Milliseconds()) && within(rec.Time) &&
-			strings.Contains(rec.First, "Purged") && strings.Contains(rec.First, "Connection refused") {
+			// librdkafka: "Local: Purged in queue (… Connection refused)";
+			// franz-go: "purged: … (… connect: connection refused)".
+			strings.Contains(strings.ToLower(rec.First), "purged") &&
+			strings.Contains(strings.ToLower(rec.First), "connection refused") {
 			refused++
 		}
 	}

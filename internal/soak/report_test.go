@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
 )
 
 // EnvReport names a file the soak appends its figures to, one line per
@@ -107,7 +109,13 @@ func newReport(t *testing.T) *report {
 	return rep
 }
 
+// add keeps a run's line. With the franz-go producer (the soak built with
+// -tags franz: app.Wire then sends through it) the line starts with
+// "[franz] ", so that the two producers' figures can sit in one file.
 func (r *report) add(line string) {
+	if app.ProducerName != "librdkafka" {
+		line = "[" + app.ProducerName + "] " + line
+	}
 	r.mu.Lock()
 	r.lines = append(r.lines, line)
 	r.mu.Unlock()

@@ -18,7 +18,6 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
-	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/librdkafka"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
@@ -42,7 +41,7 @@ func newRig(t *testing.T, policy kafkalambda.FailurePolicy) *rig {
 func newRigWith(t *testing.T, cfg app.Config) *rig {
 	t.Helper()
 	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic(app.InputTopic, 2), kafkalambdatest.WithTopic(app.OutputTopic, 2))
-	p, err := librdkafka.NewProducer(func(context.Context) (map[string]any, error) {
+	p, err := newTestProducer(func(context.Context) (map[string]any, error) {
 		return map[string]any{"bootstrap.servers": c.BootstrapServers()}, nil
 	})
 	if err != nil {

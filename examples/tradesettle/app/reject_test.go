@@ -16,7 +16,6 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
-	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/librdkafka"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
@@ -37,7 +36,7 @@ func isolation(t *testing.T, cfg app.Config, dlq string) ([]kafkalambda.ItemIden
 	t.Helper()
 	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithRegistryAuth("sr", "right"),
 		kafkalambdatest.WithTopic(app.InputTopic, 2), kafkalambdatest.WithTopic(app.OutputTopic, 2), kafkalambdatest.WithTopic(dlq, 1))
-	p, err := librdkafka.NewProducer(func(context.Context) (map[string]any, error) {
+	p, err := newTestProducer(func(context.Context) (map[string]any, error) {
 		return map[string]any{"bootstrap.servers": c.BootstrapServers()}, nil
 	})
 	if err != nil {
@@ -170,7 +169,7 @@ func TestIsolatePoison(t *testing.T) {
 func TestRejectedTopicConfig(t *testing.T) {
 	t.Parallel()
 	c := kafkalambdatest.NewCluster(t)
-	p, err := librdkafka.NewProducer(func(context.Context) (map[string]any, error) {
+	p, err := newTestProducer(func(context.Context) (map[string]any, error) {
 		return map[string]any{"bootstrap.servers": c.BootstrapServers()}, nil
 	})
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/settle"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
-	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/librdkafka"
 	"github.com/kafkalambda/kafka-lambda-go/secrets"
 )
 
@@ -183,24 +182,20 @@ func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 		return nil, err
 	}
 
-	// 2. The shared producer.
-	var producer *librdkafka.Producer
-	switch auth := env(EnvAuth); auth {
+	// 2. The shared producer: librdkafka, or franz-go when built with
+	// -tags franz (see producer_librdkafka.go, producer_franz.go).
+	auth := env(EnvAuth)
+	var iam *secrets.MSKIAM
+	switch auth {
 	case "", "SECRET":
-		producer, err = librdkafka.NewProducer(loader.KafkaConfig,
-			librdkafka.WithAuthFailureHook(loader.Invalidate),
-			librdkafka.WithLogger(w.logger))
 	case "MSK_IAM":
-		var iam *secrets.MSKIAM
 		if iam, err = secrets.NewMSKIAM(secrets.WithLookupEnv(w.lookupEnv)); err != nil {
 			return nil, fmt.Errorf("tradesettle: %s=MSK_IAM: %w", EnvAuth, err)
 		}
-		producer, err = librdkafka.NewProducer(iam.KafkaConfig,
-			librdkafka.WithOAuthBearerTokens(iam.Token),
-			librdkafka.WithLogger(w.logger))
 	default:
 		return nil, fmt.Errorf("%w: %s=%q: want SECRET or MSK_IAM", ErrConfig, EnvAuth, auth)
 	}
+	producer, err := newProducer(loader, iam, w.logger)
 	if err != nil {
 		return nil, fmt.Errorf("tradesettle: producer: %w", err)
 	}

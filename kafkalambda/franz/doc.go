@@ -1,0 +1,43 @@
+// Package franz is the pure-Go kafkalambda.Producer: it sends a Lambda
+// function's outputs through one franz-go client (github.com/twmb/franz-go,
+// package kgo), behind the same seam, with the same guarantees and the same
+// configuration as the librdkafka producer (package kafkalambda/librdkafka,
+// the default), so that a function that sends builds with CGO_ENABLED=0:
+//
+//	p, err := franz.NewProducer(loader.KafkaConfig,
+//		franz.WithAuthFailureHook(loader.Invalidate), franz.WithLogger(logger))
+//	h, err := kafkalambda.NewHandler(keys, values, process, kafkalambda.WithProducer(p))
+//
+// # Guarantees
+//
+// As the librdkafka producer: the client is made lazily from the config
+// func (librdkafka-style properties, as the secrets package maps them from
+// a secret, translated to kgo options: see NewProducer), retried after a
+// failed creation, replaced after a fatal error or an authentication
+// failure; acks=all and idempotence by default; each record's outcome goes
+// to the invocation that sent it; Purge, at an invocation's deadline, fails
+// at once what is still unacknowledged; keys are partitioned with murmur2,
+// as Java clients, ksqlDB and librdkafka's murmur2_random do, so a key
+// lands on the same partition with either producer.
+//
+// # What differs from librdkafka
+//
+// Properties without a kgo counterpart are refused by name (see
+// NewProducer); ssl.key.password (encrypted keys), Kerberos and
+// librdkafka's own OIDC token fetching (sasl.oauthbearer.method oidc) are
+// not supported: OAUTHBEARER tokens come from WithOAuthBearerTokens.
+// Records without a key stick to one partition per batch (kgo's sticky
+// partitioner) where librdkafka's murmur2_random picks one at random per
+// record. A success is always the broker's acknowledgement: kgo does not
+// infer deliveries as librdkafka's idempotent producer may.
+//
+// # Errors
+//
+// Every error says its class (kafkalambda.Classify): a message larger than
+// message.max.bytes is the record's (ErrMessageTooLarge, refused at
+// Produce); an unsupported property, refused credentials, an untrusted
+// broker certificate, an unknown topic and the brokers' rejections of a
+// batch are the operator's; the rest — brokers down, timeouts, a purge at
+// the deadline — the environment's, with the last connection error behind
+// it.
+package franz
