@@ -3,6 +3,7 @@ package secrets_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -70,4 +71,29 @@ func ExampleLoader_KafkaConfig() {
 	fmt.Println(secrets.Redact(cfg))
 	// Output:
 	// map[bootstrap.servers:b-1.example.com:9096 sasl.mechanism:PLAIN sasl.password:[REDACTED] sasl.username:alice security.protocol:SASL_SSL]
+}
+
+// FromEnv chooses the source from the environment: here the JSON itself,
+// in KAFKA_SECRET_JSON, as for a local run. Deployed, KAFKA_SECRET_ID
+// names the secret instead and the same line reads it from Secrets
+// Manager.
+func ExampleFromEnv() {
+	environment := map[string]string{
+		secrets.EnvSecretJSON: `{"bootstrap.servers": "localhost:9092", "schema.registry.url": "http://localhost:8081"}`,
+	}
+	lookup := func(k string) (string, bool) { v, ok := environment[k]; return v, ok }
+
+	loader, err := secrets.FromEnv(context.Background(), secrets.WithLookupEnv(lookup))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cfg, err := loader.KafkaConfig(context.Background())
+	fmt.Println(loader.SecretID(), cfg["bootstrap.servers"], err)
+
+	_, err = secrets.FromEnv(context.Background(), secrets.WithLookupEnv(func(string) (string, bool) { return "", false }))
+	fmt.Println(errors.Is(err, secrets.ErrInvalidOption))
+	// Output:
+	// env:KAFKA_SECRET_JSON localhost:9092 <nil>
+	// true
 }
