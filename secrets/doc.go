@@ -87,7 +87,8 @@
 //
 // # Secret shape
 //
-// The secret is one JSON object of strings, numbers and booleans (in
+// The secret is one JSON object of strings, numbers and booleans, and an
+// optional "app" object (in
 // SecretString, or in SecretBinary as UTF-8 JSON). A Confluent Cloud or
 // self-managed cluster with SASL/PLAIN and a Schema Registry:
 //
@@ -139,6 +140,12 @@
 //   - schema.registry.url and basic.auth.user.info ("key:secret"; also
 //     schema.registry.basic.auth.user.info, and basic.auth.credentials.source
 //     if it is USER_INFO) go to [Registry], never to librdkafka.
+//
+//   - app, a JSON object (the only member that may be one), holds the
+//     function's own settings: the Kafka and registry mappings ignore it,
+//     and [App] decodes it into the function's struct. It is never logged
+//     or quoted in an error; a field of type [Value] stays redacted when
+//     the settings are printed.
 //
 // bootstrap.servers is required, from the secret or the fallback.
 //

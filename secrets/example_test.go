@@ -97,3 +97,24 @@ func ExampleFromEnv() {
 	// env:KAFKA_SECRET_JSON localhost:9092 <nil>
 	// true
 }
+
+// The function's own settings live in the secret's "app" object, which the
+// Kafka mapping ignores; App decodes them into the function's struct. A
+// Value field stays redacted when the settings are printed.
+func ExampleApp() {
+	type Settings struct {
+		HighRiskCents int64         `json:"high_risk_cents"`
+		PartnerKey    secrets.Value `json:"partner_api_key"`
+	}
+	secret := `{"bootstrap.servers": "localhost:9092",
+	            "app": {"high_risk_cents": 500000, "partner_api_key": "pk-123"}}`
+	loader, _ := secrets.New(secrets.WithEnv("SECRET"), secrets.WithLookupEnv(func(string) (string, bool) { return secret, true }))
+
+	settings, err := secrets.App[Settings](context.Background(), loader)
+	fmt.Printf("%+v %v\n", settings, err)
+	cfg, err := loader.KafkaConfig(context.Background())
+	fmt.Println(cfg, err)
+	// Output:
+	// {HighRiskCents:500000 PartnerKey:[REDACTED]} <nil>
+	// map[bootstrap.servers:localhost:9092] <nil>
+}
