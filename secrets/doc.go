@@ -140,7 +140,6 @@
 //   - schema.registry.url and basic.auth.user.info ("key:secret"; also
 //     schema.registry.basic.auth.user.info, and basic.auth.credentials.source
 //     if it is USER_INFO) go to [Registry], never to librdkafka.
-//
 //   - app, a JSON object (the only member that may be one), holds the
 //     function's own settings: the Kafka and registry mappings ignore it,
 //     and [App] decodes it into the function's struct. It is never logged
