@@ -20,9 +20,10 @@ import (
 const modulePath = "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle"
 
 // TestCopyBuildsForLambda does what the README asks of a user: make a new
-// module from this folder with cmd/kafkalambda-new, build the
-// function with build.sh (static, musl, glibc-checked) and run the built
-// bootstrap through the pipeline under the Runtime Interface Emulator.
+// module from this folder with cmd/kafkalambda-new, build the function with
+// build.sh (static, musl, glibc-checked) and with the Makefile target sam
+// build runs, and run that bootstrap through the pipeline under the
+// Runtime Interface Emulator.
 //
 // It takes a few minutes on a cold build cache (librdkafka through cgo and
 // musl), so it is opt-in; .ci/run runs it after build.sh, whose build cache
@@ -81,6 +82,20 @@ func TestCopyBuildsForLambda(t *testing.T) {
 		t.Errorf("function.zip holds %v, want an executable bootstrap at its root", zr.File)
 	}
 	zr.Close()
+
+	// sam build, as SAM calls the makefile method: the target named after
+	// the template's logical id, in a scratch copy of the folder, with
+	// ARTIFACTS_DIR set; what it leaves there is the function's code, and
+	// that bootstrap is the one run below.
+	scratch := filepath.Join(t.TempDir(), "scratch")
+	run(t, dir, nil, "cp", "-r", dir, scratch)
+	artifacts := t.TempDir()
+	out = run(t, scratch, append(modEnv, "ARTIFACTS_DIR="+artifacts), "make", "build-SettleFunction")
+	t.Logf("make build-SettleFunction:\n%s", out)
+	bootstrap = filepath.Join(artifacts, "bootstrap")
+	if st, err := os.Stat(bootstrap); err != nil || st.Mode().Perm()&0o111 == 0 {
+		t.Fatalf("$ARTIFACTS_DIR/bootstrap: %v, %v; want an executable", st, err)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
