@@ -7,9 +7,7 @@
 // The package imports nothing else of kafka-lambda-go: the wiring is done
 // in main, in one line per consumer:
 //
-//	awsCfg, err := config.LoadDefaultConfig(ctx)
-//	...
-//	loader, err := secrets.New(secrets.WithSecretsManager(secretsmanager.NewFromConfig(awsCfg), os.Getenv("KAFKA_SECRET_ID")))
+//	loader, err := secrets.FromEnv(ctx) // the source from the environment: see "From the environment"
 //	...
 //	producer, err := librdkafka.NewProducer(loader.KafkaConfig, librdkafka.WithAuthFailureHook(loader.Invalidate))
 //	...
@@ -38,6 +36,26 @@
 //     header from AWS_SESSION_TOKEN. Same IAM permissions.
 //   - [WithFile] and [WithEnv]: the JSON from a file or an environment
 //     variable, for local runs and tests.
+//
+// # From the environment
+//
+// [FromEnv] picks the source from the environment, so that the same main
+// runs deployed and locally. Exactly one of KAFKA_SECRET_ID,
+// KAFKA_SECRET_FILE and KAFKA_SECRET_JSON must be set (an empty variable
+// counts as unset):
+//
+//	variable                                | source                                    | where
+//	----------------------------------------+-------------------------------------------+--------------------
+//	KAFKA_SECRET_ID=<name or ARN>           | Secrets Manager ([WithSecretsManager]),   | deployed (default)
+//	                                        | client from the default AWS config        |
+//	KAFKA_SECRET_ID=<name or ARN> and       | the Parameters and Secrets Lambda         | deployed, with the
+//	PARAMETERS_SECRETS_EXTENSION_HTTP_PORT  | Extension on that port ([WithExtension])  | extension layer
+//	KAFKA_SECRET_FILE=<path>                | the JSON in that file ([WithFile])        | local runs
+//	KAFKA_SECRET_JSON=<JSON>                | the JSON itself ([WithEnv])               | local runs, tests
+//
+// The default AWS config reads AWS_REGION (required; Lambda sets it), the
+// credentials (the function's role) and AWS_ENDPOINT_URL_SECRETS_MANAGER
+// (an endpoint of your own, such as a secretstest server).
 //
 // The package secretstest runs an in-process endpoint that speaks both the
 // Secrets Manager and the extension protocols, for tests and local runs.
@@ -69,7 +87,8 @@
 //
 // # Secret shape
 //
-// The secret is one JSON object of strings, numbers and booleans (in
+// The secret is one JSON object of strings, numbers and booleans, and an
+// optional "app" object (in
 // SecretString, or in SecretBinary as UTF-8 JSON). A Confluent Cloud or
 // self-managed cluster with SASL/PLAIN and a Schema Registry:
 //
@@ -121,6 +140,11 @@
 //   - schema.registry.url and basic.auth.user.info ("key:secret"; also
 //     schema.registry.basic.auth.user.info, and basic.auth.credentials.source
 //     if it is USER_INFO) go to [Registry], never to librdkafka.
+//   - app, a JSON object (the only member that may be one), holds the
+//     function's own settings: the Kafka and registry mappings ignore it,
+//     and [App] decodes it into the function's struct. It is never logged
+//     or quoted in an error; a field of type [Value] stays redacted when
+//     the settings are printed.
 //
 // bootstrap.servers is required, from the secret or the fallback.
 //
@@ -206,8 +230,9 @@
 //   - the variable named in [WithEnv], for local runs.
 //
 // Read by the AWS SDK, not by this package: AWS_ACCESS_KEY_ID,
-// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (credentials), AWS_REGION. By
-// convention the examples take the secret's name or ARN from
-// KAFKA_SECRET_ID and the local JSON from KAFKA_SECRET_JSON; this package
-// does not read those by itself.
+// AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (credentials), AWS_REGION.
+// [FromEnv] reads KAFKA_SECRET_ID, KAFKA_SECRET_FILE and KAFKA_SECRET_JSON
+// ([EnvSecretID], [EnvSecretFile], [EnvSecretJSON]) and
+// PARAMETERS_SECRETS_EXTENSION_HTTP_PORT to choose the source; [New] reads
+// none of them.
 package secrets

@@ -72,7 +72,7 @@ var (
 // [Error.FailureClass] classifies every Error either way.
 type Error struct {
 	// Op is what failed: "fetch", "parse", "kafka config", "registry",
-	// "msk iam token", "new".
+	// "msk iam token", "new", "app".
 	Op string
 	// SecretID is the secret's name or ARN, "file:<path>", "env:<NAME>", or
 	// "" where no secret is involved (MSK IAM, options).

@@ -31,6 +31,7 @@ const (
 	keyRegUserInfo   = "schema.registry.basic.auth.user.info"
 	keyCredSource    = "basic.auth.credentials.source"
 	keyRegCredSource = "schema.registry.basic.auth.credentials.source"
+	keyApp           = "app" // the function's own settings; see App
 )
 
 // preferredName maps each librdkafka property that has two names to the
@@ -72,6 +73,8 @@ func preferredName(key string) string {
 type document struct {
 	kafka       map[string]any // holds sasl.password in clear text: never log it
 	kafkaErr    error
+	app         json.RawMessage // the app object, nil when absent; never log it
+	appErr      error           // the parse error, when the secret does not parse
 	registry    Registry
 	registryErr error
 }
@@ -86,9 +89,10 @@ func parseDocument(id string, data []byte, bootstrap string) *document {
 	f, key, err := decodeFields(data)
 	if err != nil {
 		e := newError("parse", id, key, err)
-		return &document{kafkaErr: e, registryErr: e}
+		return &document{kafkaErr: e, registryErr: e, appErr: e}
 	}
 	d := &document{}
+	d.app, _ = f[keyApp].(json.RawMessage)
 	d.kafka, d.kafkaErr = mapKafka(id, f, bootstrap)
 	d.registry, d.registryErr = mapRegistry(id, f)
 	return d
@@ -129,6 +133,24 @@ func decodeFields(data []byte) (fields, string, error) {
 		if err != nil {
 			return nil, "", syntax(err)
 		}
+		if key == keyApp {
+			// The function's own settings: any JSON object, kept as it is
+			// for App. The token API does not hand out raw values, so
+			// the object is read again from data by offset.
+			if _, dup := f[key]; dup {
+				return nil, key, fmt.Errorf("%w: the key appears twice", ErrMalformed)
+			}
+			d, ok := tok.(json.Delim)
+			if !ok || d != '{' {
+				return nil, key, fmt.Errorf("%w: must be a JSON object (the function's own settings)", ErrMalformed)
+			}
+			start := dec.InputOffset() - 1
+			if err := skipValue(dec, 1); err != nil {
+				return nil, "", syntax(err)
+			}
+			f[key] = json.RawMessage(data[start:dec.InputOffset()])
+			continue
+		}
 		switch v := tok.(type) {
 		case string, bool, json.Number:
 			if _, dup := f[key]; dup {
@@ -146,6 +168,24 @@ func decodeFields(data []byte) (fields, string, error) {
 		return nil, "", fmt.Errorf("%w: data after the JSON object (byte offset %d)", ErrMalformed, dec.InputOffset())
 	}
 	return f, "", nil
+}
+
+// skipValue reads tokens until depth open objects and arrays are closed.
+func skipValue(dec *json.Decoder, depth int) error {
+	for depth > 0 {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if d, ok := tok.(json.Delim); ok {
+			if d == '{' || d == '[' {
+				depth++
+			} else {
+				depth--
+			}
+		}
+	}
+	return nil
 }
 
 func (f fields) str(key string) (string, bool) {
@@ -201,7 +241,7 @@ func mapKafka(id string, f fields, bootstrap string) (map[string]any, error) {
 	from := make(map[string]string, len(f)) // emitted name → the secret's key
 	for _, k := range keys {
 		switch {
-		case isRegistryKey(k), isESMKey(k), k == keyJAAS:
+		case isRegistryKey(k), isESMKey(k), k == keyJAAS, k == keyApp:
 			continue
 		case !knownKafkaKey(k) && !plugins:
 			// With plugin.library.paths set, plugins may define their own

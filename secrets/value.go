@@ -1,6 +1,8 @@
 package secrets
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -118,4 +120,16 @@ func Redact(m map[string]any) map[string]any {
 		}
 	}
 	return out
+}
+
+// UnmarshalJSON sets the secret from a JSON string, so that a field of the
+// settings [App] decodes can be a Value. Anything else is an error that
+// does not quote the input.
+func (v *Value) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New("secrets.Value: want a JSON string")
+	}
+	v.s = s
+	return nil
 }

@@ -2,7 +2,8 @@
 # Builds the function for AWS Lambda's provided.al2023 runtime:
 #
 #   dist/bootstrap      the executable (Handler: bootstrap)
-#   dist/function.zip   bootstrap at the root of a zip, for template.yaml's CodeUri
+#   dist/function.zip   bootstrap at the root of a zip, for a deploy without sam build
+#                       (sam build runs the Makefile's target, which runs this script)
 #
 # PRODUCER=librdkafka (the default) or PRODUCER=franz picks the producer the
 # function sends with (see the README, "Choosing the producer").

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,10 +19,11 @@ import (
 // copy of the folder replaces with its own module path.
 const modulePath = "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle"
 
-// TestCopyBuildsForLambda does what the README asks of a user: copy this
-// folder into a new module, point its imports at the new module, build the
-// function with build.sh (static, musl, glibc-checked) and run the built
-// bootstrap through the pipeline under the Runtime Interface Emulator.
+// TestCopyBuildsForLambda does what the README asks of a user: make a new
+// module from this folder with cmd/kafkalambda-new, build the function with
+// build.sh (static, musl, glibc-checked) and with the Makefile target sam
+// build runs, and run that bootstrap through the pipeline under the
+// Runtime Interface Emulator.
 //
 // It takes a few minutes on a cold build cache (librdkafka through cgo and
 // musl), so it is opt-in; .ci/run runs it after build.sh, whose build cache
@@ -32,7 +32,7 @@ const modulePath = "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle"
 //	TRADESETTLE_BUILD=1 go test -run TestCopyBuildsForLambda -v ./examples/tradesettle
 //
 // The copy requires github.com/kafkalambda/kafka-lambda-go with a replace
-// directive to this repository (a user gets the published module instead),
+// directive to this repository (-src; a user gets the published module instead),
 // and resolves everything else as a user's copy does, through GOPROXY, with
 // the checksums of the SDK's own go.sum. (Tidy needs modules a build of the
 // SDK never downloads, such as go.mod files of old dependencies' own
@@ -46,25 +46,12 @@ func TestCopyBuildsForLambda(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "tradesettle")
-	copyFolder(t, ".", dir)
-
-	// The README's steps: a new module, the imports renamed, the SDK
-	// required.
-	run(t, dir, nil, "go", "mod", "init", "example.com/tradesettle")
-	renameImports(t, dir, modulePath, "example.com/tradesettle")
-	run(t, dir, nil, "go", "mod", "edit", "-require=github.com/kafkalambda/kafka-lambda-go@v0.0.0",
-		"-replace=github.com/kafkalambda/kafka-lambda-go="+repo)
-	// The SDK's go.sum: its checksums, so that nothing needs the checksum
-	// database (a user's tidy asks sum.golang.org instead).
-	sums, err := os.ReadFile(filepath.Join(repo, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sums, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	modEnv := []string{"GOFLAGS=-mod=mod"}
-	run(t, dir, modEnv, "go", "mod", "tidy")
+
+	// The README's one command: the example copied into a new module, its
+	// imports renamed, the SDK required (here: this clone, through -src)
+	// with the SDK's checksums, tidied.
+	run(t, repo, modEnv, "go", "run", "./cmd/kafkalambda-new", "-src", repo, "example.com/tradesettle", dir)
 	run(t, dir, modEnv, "go", "vet", "./...")
 	if out := run(t, dir, nil, "grep", "-rl", "--include=*.go", "--include=*.proto", modulePath, "."); out != "" {
 		t.Fatalf("the copy still refers to %s:\n%s", modulePath, out)
@@ -96,6 +83,20 @@ func TestCopyBuildsForLambda(t *testing.T) {
 	}
 	zr.Close()
 
+	// sam build, as SAM calls the makefile method: the target named after
+	// the template's logical id, in a scratch copy of the folder, with
+	// ARTIFACTS_DIR set; what it leaves there is the function's code, and
+	// that bootstrap is the one run below.
+	scratch := filepath.Join(t.TempDir(), "scratch")
+	run(t, dir, nil, "cp", "-r", dir, scratch)
+	artifacts := t.TempDir()
+	out = run(t, scratch, append(modEnv, "ARTIFACTS_DIR="+artifacts), "make", "build-SettleFunction")
+	t.Logf("make build-SettleFunction:\n%s", out)
+	bootstrap = filepath.Join(artifacts, "bootstrap")
+	if st, err := os.Stat(bootstrap); err != nil || st.Mode().Perm()&0o111 == 0 {
+		t.Fatalf("$ARTIFACTS_DIR/bootstrap: %v, %v; want an executable", st, err)
+	}
+
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var emu bytes.Buffer
@@ -122,52 +123,4 @@ func run(t *testing.T, dir string, env []string, name string, args ...string) st
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return string(out)
-}
-
-// copyFolder copies the example's sources (not dist/) to dst.
-func copyFolder(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && d.Name() == "dist" {
-			return filepath.SkipDir
-		}
-		target := filepath.Join(dst, path)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// renameImports replaces the import path prefix from with to in every .go
-// and .proto file under dir, as the README's sed command does.
-func renameImports(t *testing.T, dir, from, to string) {
-	t.Helper()
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !(strings.HasSuffix(path, ".go") || strings.HasSuffix(path, ".proto")) {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(path, bytes.ReplaceAll(data, []byte(from), []byte(to)), 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -163,8 +164,8 @@ func TestTemplate(t *testing.T) {
 			if got := deref(fn.Handler); got != "bootstrap" {
 				t.Errorf("Handler = %q", got)
 			}
-			if fn.CodeUri == nil || deref(fn.CodeUri.String) != "dist/function.zip" {
-				t.Errorf("CodeUri is not build.sh's dist/function.zip")
+			if fn.CodeUri == nil || deref(fn.CodeUri.String) != "." || fn.AWSCloudFormationMetadata["BuildMethod"] != "makefile" {
+				t.Errorf("CodeUri %v, Metadata %v: want this folder built by sam build's makefile method (TestSAMBuildTarget)", fn.CodeUri, fn.AWSCloudFormationMetadata)
 			}
 			if !slices.Equal(fn.Architectures, []string{"x86_64"}) {
 				t.Errorf("Architectures = %v, want [x86_64] by default", fn.Architectures)
@@ -303,4 +304,43 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// TestSAMBuildTarget checks the Makefile as sam build calls it: for every
+// function of the template with BuildMethod makefile, the target
+// build-<LogicalId> exists (make -n, a dry run) and, with ARTIFACTS_DIR in
+// its environment, builds with build.sh and puts bootstrap into that
+// folder; without ARTIFACTS_DIR it refuses. TestCopyBuildsForLambda runs
+// the target for real, in a copy of the folder as SAM does.
+func TestSAMBuildTarget(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make not installed")
+	}
+	tmpl := parseFor(t, "SelfManaged")
+	var ids []string
+	for id, fn := range tmpl.GetAllServerlessFunctionResources() {
+		if fn.AWSCloudFormationMetadata["BuildMethod"] == "makefile" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		t.Fatal("no function with Metadata BuildMethod makefile")
+	}
+	artifacts := t.TempDir()
+	for _, id := range ids {
+		cmd := exec.Command("make", "-n", "build-"+id)
+		cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("make -n build-%s: %v\n%s", id, err, out)
+		}
+		if !strings.Contains(string(out), "./build.sh") || !strings.Contains(string(out), artifacts+"/bootstrap") {
+			t.Errorf("make -n build-%s does not run build.sh into $ARTIFACTS_DIR/bootstrap:\n%s", id, out)
+		}
+		cmd = exec.Command("make", "-n", "build-"+id)
+		cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "ARTIFACTS_DIR=") })
+		if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "ARTIFACTS_DIR is not set") {
+			t.Errorf("make build-%s without ARTIFACTS_DIR: %v\n%s", id, err, out)
+		}
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/riferrei/srclient"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -81,8 +78,7 @@ func WithKafkaOptions(opts ...kfake.Opt) ClusterOption {
 type Cluster struct {
 	kafka     *kfake.Cluster
 	registry  *srfake.Registry
-	cl        *kgo.Client
-	adm       *kadm.Client
+	client    *Client
 	brokers   []string
 	cfg       clusterConfig
 	clientTLS *tls.Config
@@ -143,16 +139,11 @@ func StartCluster(ctx context.Context, opts ...ClusterOption) (*Cluster, error) 
 		ropts = append(ropts, srfake.WithAuth("Basic "+base64.StdEncoding.EncodeToString([]byte(cfg.registryUser+":"+cfg.registryPass))))
 	}
 	c := &Cluster{kafka: kf, registry: srfake.New(ropts...), brokers: kf.ListenAddrs(), cfg: cfg, clientTLS: clientTLS, caPEM: caPEM}
-	c.cl, err = kgo.NewClient(append(c.ClientOptions(),
-		kgo.RecordPartitioner(manualOrKeyPartitioner()),
-		kgo.AllowAutoTopicCreation(),
-		kgo.ProducerLinger(0),
-	)...)
+	c.client, err = dial(c.brokers, c.ClientOptions())
 	if err != nil {
 		c.Close()
-		return nil, fmt.Errorf("kafkalambdatest: client: %w", err)
+		return nil, err
 	}
-	c.adm = kadm.NewClient(c.cl)
 	for _, topic := range slices.Sorted(maps.Keys(cfg.topics)) {
 		if err := c.CreateTopic(ctx, topic, cfg.topics[topic]); err != nil {
 			c.Close()
@@ -165,9 +156,9 @@ func StartCluster(ctx context.Context, opts ...ClusterOption) (*Cluster, error) 
 // Close stops the client, the registry and the broker. It is safe to call
 // more than once.
 func (c *Cluster) Close() {
-	if c.cl != nil {
-		c.cl.Close()
-		c.cl = nil
+	if c.client != nil {
+		c.client.Close()
+		c.client = nil
 	}
 	if c.registry != nil {
 		c.registry.Close()
@@ -223,144 +214,21 @@ func (c *Cluster) Kafka() *kfake.Cluster { return c.kafka }
 // seeding.
 func (c *Cluster) FakeRegistry() *srfake.Registry { return c.registry }
 
-// CreateTopic creates topic with the given number of partitions. A topic
-// that already exists with that many partitions is not an error.
+// CreateTopic creates topic with the given number of partitions; see
+// [Client.CreateTopic].
 func (c *Cluster) CreateTopic(ctx context.Context, topic string, partitions int32) error {
-	resp, err := c.adm.CreateTopic(ctx, partitions, 1, nil, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil {
-		details, derr := c.adm.ListTopics(ctx, topic)
-		if derr == nil && details.Has(topic) && len(details[topic].Partitions) == int(partitions) {
-			return nil
-		}
-		return fmt.Errorf("kafkalambdatest: create topic %s: %w", topic, err)
-	}
-	return nil
+	return c.client.CreateTopic(ctx, topic, partitions)
 }
-
-// AnyPartition as a record's Partition in [Cluster.ProduceRecords] lets the
-// key choose the partition, as Kafka's Java producer does (murmur2).
-const AnyPartition int32 = -1
 
 // ProduceRecords produces recs and waits until the broker acknowledged all
-// of them (acks=all). Each record goes to its Partition, or is partitioned
-// by key when Partition is AnyPartition. The error joins every record's
-// failure.
+// of them; see [Client.ProduceRecords].
 func (c *Cluster) ProduceRecords(ctx context.Context, recs ...*kgo.Record) error {
-	var errs []error
-	for _, res := range c.cl.ProduceSync(ctx, recs...) {
-		if res.Err != nil {
-			errs = append(errs, fmt.Errorf("kafkalambdatest: produce to %s-%d: %w", res.Record.Topic, res.Record.Partition, res.Err))
-		}
-	}
-	return errors.Join(errs...)
+	return c.client.ProduceRecords(ctx, recs...)
 }
 
-// Produce serializes recs with keys and values and produces them to topic,
-// partitioned by key like Kafka's Java producer. It returns once the broker
-// acknowledged every record.
-func Produce[K, V any](ctx context.Context, c *Cluster, topic string, keys serde.Serializer[K], values serde.Serializer[V], recs ...Record[K, V]) error {
-	return ProduceTo(ctx, c, topic, AnyPartition, keys, values, recs...)
-}
-
-// ProduceTo is Produce into one partition (or by key with AnyPartition).
-func ProduceTo[K, V any](ctx context.Context, c *Cluster, topic string, partition int32, keys serde.Serializer[K], values serde.Serializer[V], recs ...Record[K, V]) error {
-	out := make([]*kgo.Record, 0, len(recs))
-	for i, r := range recs {
-		key, value, err := serialize(ctx, keys, values, topic, r)
-		if err != nil {
-			return fmt.Errorf("kafkalambdatest: record %d for %s: %w", i, topic, err)
-		}
-		kr := &kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value, Timestamp: r.Timestamp}
-		for _, h := range r.Headers {
-			kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: h.Key, Value: h.Value})
-		}
-		out = append(out, kr)
-	}
-	return c.ProduceRecords(ctx, out...)
-}
-
-// ReadTopic returns every record of topic from the start of each partition
-// up to its end offset at the time of the call, in offset order within each
-// partition and partitions in ascending order. A topic that does not exist
-// has no records. ctx bounds the read.
+// ReadTopic returns every record of topic up to its end offsets at the time
+// of the call; see [Client.ReadTopic]. The generic [ReadTopic] decodes
+// them.
 func (c *Cluster) ReadTopic(ctx context.Context, topic string) ([]*kgo.Record, error) {
-	starts, err := c.adm.ListStartOffsets(ctx, topic)
-	if err == nil {
-		err = starts.Error()
-	}
-	if errors.Is(err, kerr.UnknownTopicOrPartition) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("kafkalambdatest: read %s: start offsets: %w", topic, err)
-	}
-	ends, err := c.adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("kafkalambdatest: read %s: end offsets: %w", topic, err)
-	}
-	want := map[int32]int64{}
-	from := map[int32]kgo.Offset{}
-	ends.Each(func(o kadm.ListedOffset) {
-		start, _ := starts.Lookup(topic, o.Partition)
-		if o.Offset > start.Offset {
-			want[o.Partition] = o.Offset
-			from[o.Partition] = kgo.NewOffset().At(start.Offset)
-		}
-	})
-	if len(want) == 0 {
-		return nil, nil
-	}
-	rd, err := kgo.NewClient(append(c.ClientOptions(),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
-		kgo.FetchMaxWait(200*time.Millisecond),
-	)...)
-	if err != nil {
-		return nil, fmt.Errorf("kafkalambdatest: read %s: %w", topic, err)
-	}
-	defer rd.Close()
-	byPart := map[int32][]*kgo.Record{}
-	for len(want) > 0 {
-		fetches := rd.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("kafkalambdatest: read %s: %d partitions unfinished: %w", topic, len(want), err)
-		}
-		for _, fe := range fetches.Errors() {
-			return nil, fmt.Errorf("kafkalambdatest: read %s-%d: %w", fe.Topic, fe.Partition, fe.Err)
-		}
-		fetches.EachRecord(func(r *kgo.Record) {
-			end, ok := want[r.Partition]
-			if !ok || r.Offset >= end {
-				return
-			}
-			byPart[r.Partition] = append(byPart[r.Partition], r)
-			if r.Offset+1 >= end {
-				delete(want, r.Partition)
-			}
-		})
-	}
-	var out []*kgo.Record
-	for _, p := range slices.Sorted(maps.Keys(byPart)) {
-		out = append(out, byPart[p]...)
-	}
-	return out, nil
-}
-
-// manualOrKeyPartitioner sends a record to its Partition, or partitions it
-// by key (Kafka's murmur2) when Partition is AnyPartition.
-func manualOrKeyPartitioner() kgo.Partitioner {
-	return kgo.BasicConsistentPartitioner(func(topic string) func(*kgo.Record, int) int {
-		byKey := kgo.StickyKeyPartitioner(nil).ForTopic(topic)
-		return func(r *kgo.Record, n int) int {
-			if r.Partition >= 0 {
-				return int(r.Partition)
-			}
-			return byKey.Partition(r, n)
-		}
-	})
+	return c.client.ReadTopic(ctx, topic)
 }

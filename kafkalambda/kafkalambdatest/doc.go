@@ -18,7 +18,9 @@
 // local event source mapping (package esm) sends too. With [SchemaMetadata]
 // the builder mimics the event source mapping's Schema Registry integration in
 // SOURCE mode: the 5-byte Confluent prefix is stripped and the schema id moves
-// into keySchemaMetadata / valueSchemaMetadata.
+// into keySchemaMetadata / valueSchemaMetadata. A [Record] with RawKey or
+// RawValue carries those bytes as they are, unserialized: the way to put a
+// poison record into a typed event.
 //
 // # Cluster
 //
@@ -32,4 +34,15 @@
 // available through
 // [Cluster.Kafka] (kfake's Control hooks) and [Cluster.FakeRegistry]
 // (srfake's interceptors).
+//
+// # Any broker
+//
+// [Dial] returns a [Client] for brokers at any address, with franz-go
+// options for TLS or SASL. [Produce], [ProduceTo] and [ReadTopic] take
+// either (the [Kafka] interface). The generic ReadTopic decodes what a
+// function wrote with its output's deserializers and returns
+// kafkalambda.Record values, as the function's own handler sees records:
+//
+//	got, err := kafkalambdatest.ReadTopic(ctx, cluster, "settlements", serde.String(), settlementSerde)
+//	// got[0].Key, got[0].Value, got[0].Header("…"), got[0].Offset
 package kafkalambdatest

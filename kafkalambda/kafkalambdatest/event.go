@@ -43,6 +43,13 @@ type Record[K, V any] struct {
 	NullKey bool
 	// Tombstone makes the record's value null (Value is not serialized).
 	Tombstone bool
+	// RawKey and RawValue, when not nil, are the key's and the value's
+	// bytes as they are: Key or Value is not serialized, and SchemaMetadata
+	// leaves them alone (no prefix is stripped, no schema metadata added).
+	// A poison record, bytes no deserializer accepts, goes into a typed
+	// event or topic this way, without a wrapper serializer. A RawKey with
+	// NullKey, or a RawValue with Tombstone, is an [ErrInvalidOption] error.
+	RawKey, RawValue []byte
 	// Headers are kept in order; a nil Value is a null header value.
 	Headers []kafkalambda.Header
 	// Timestamp is the record's CREATE_TIME timestamp. When zero, the event
@@ -246,23 +253,39 @@ func (b *EventBuilder[K, V]) raw(ctx context.Context, p *pendingPartition[K, V],
 	return raw, nil
 }
 
-// serialize returns r's key and value bytes: nil for a null key or value,
-// never nil (possibly empty) otherwise.
-func serialize[K, V any](ctx context.Context, keys serde.Serializer[K], values serde.Serializer[V], topic string, r Record[K, V]) (key, value []byte, err error) {
-	if !r.NullKey {
-		if key, err = keys.Serialize(ctx, serde.Target{Topic: topic, IsKey: true}, r.Key); err != nil {
-			return nil, nil, fmt.Errorf("serialize key: %w", err)
+// serialized is a key's or a value's bytes: nil for null, never nil
+// (possibly empty) otherwise; raw when they came from RawKey or RawValue.
+type serialized struct {
+	data []byte
+	raw  bool
+}
+
+// serialize returns r's key and value bytes.
+func serialize[K, V any](ctx context.Context, keys serde.Serializer[K], values serde.Serializer[V], topic string, r Record[K, V]) (key, value serialized, err error) {
+	switch {
+	case r.RawKey != nil && r.NullKey:
+		return key, value, fmt.Errorf("%w: RawKey and NullKey are both set", ErrInvalidOption)
+	case r.RawValue != nil && r.Tombstone:
+		return key, value, fmt.Errorf("%w: RawValue and Tombstone are both set", ErrInvalidOption)
+	case r.RawKey != nil:
+		key = serialized{data: r.RawKey, raw: true}
+	case !r.NullKey:
+		if key.data, err = keys.Serialize(ctx, serde.Target{Topic: topic, IsKey: true}, r.Key); err != nil {
+			return key, value, fmt.Errorf("serialize key: %w", err)
 		}
-		if key == nil {
-			key = []byte{}
+		if key.data == nil {
+			key.data = []byte{}
 		}
 	}
-	if !r.Tombstone {
-		if value, err = values.Serialize(ctx, serde.Target{Topic: topic}, r.Value); err != nil {
-			return nil, nil, fmt.Errorf("serialize value: %w", err)
+	switch {
+	case r.RawValue != nil:
+		value = serialized{data: r.RawValue, raw: true}
+	case !r.Tombstone:
+		if value.data, err = values.Serialize(ctx, serde.Target{Topic: topic}, r.Value); err != nil {
+			return key, value, fmt.Errorf("serialize value: %w", err)
 		}
-		if value == nil {
-			value = []byte{}
+		if value.data == nil {
+			value.data = []byte{}
 		}
 	}
 	return key, value, nil
@@ -270,11 +293,11 @@ func serialize[K, V any](ctx context.Context, keys serde.Serializer[K], values s
 
 // sourceMode strips the Confluent prefix from data and returns the schema
 // metadata, when format is set and data is not null.
-func sourceMode(data []byte, format string) ([]byte, *serde.SchemaMeta, error) {
-	if format == "" || data == nil {
-		return data, nil, nil
+func sourceMode(s serialized, format string) ([]byte, *serde.SchemaMeta, error) {
+	if format == "" || s.data == nil || s.raw {
+		return s.data, nil, nil
 	}
-	id, rest, err := serde.ParseHeader(data)
+	id, rest, err := serde.ParseHeader(s.data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("not in the Confluent wire format: %w", err)
 	}
