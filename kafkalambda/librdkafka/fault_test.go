@@ -24,7 +24,7 @@ func TestProducerFatalErrorReplacesProducer(t *testing.T) {
 	c := newCluster(t, kfake.SeedTopics(1, "out"))
 	p := newProducer(t, c, nil)
 	h := echoHandler(t, p, "out", nil)
-	ctx, cancel := withDeadline(10 * time.Second)
+	ctx, cancel := withDeadline(time.Minute) // working invocations: room for a loaded machine
 	defer cancel()
 	if _, err := h.Invoke(ctx, inputEvent(t, 3, "in-0")); err != nil {
 		t.Fatal(err)
@@ -35,7 +35,7 @@ func TestProducerFatalErrorReplacesProducer(t *testing.T) {
 	}
 	kp.TestFatalError(kafka.ErrOutOfOrderSequenceNumber, "injected by the test")
 	// The next invocation must not use the failed producer.
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		_, err := h.Invoke(ctx, inputEvent(t, 3, "in-0"))
 		if err == nil {
@@ -84,12 +84,17 @@ func TestProducerFatalErrorDuringFlushFailsFast(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	reached = slowTopic(c.Kafka(), "slow", release)
+	// The records are held until the test ends, so a flush that ignored
+	// the fatal error would run to its deadline, two minutes away; half of
+	// that is a gap no loaded machine needs.
+	fctx, fcancel := withDeadline(2 * time.Minute)
+	defer fcancel()
 	start := time.Now()
-	_, err = h.Invoke(ctx, inputEvent(t, 3, "in-0"))
+	_, err = h.Invoke(fctx, inputEvent(t, 3, "in-0"))
 	if !errors.Is(err, kafkalambda.ErrUndelivered) {
 		t.Fatalf("Invoke = %v, want ErrUndelivered", err)
 	}
-	if took := time.Since(start); took > 5*time.Second {
+	if took := time.Since(start); took > time.Minute {
 		t.Errorf("Invoke took %v: a fatal error must fail the flush at once, not at the deadline", took)
 	}
 }
