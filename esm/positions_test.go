@@ -38,23 +38,54 @@ func TestBatchingWindow(t *testing.T) {
 	})
 	t.Run("records arriving within the window share an event", func(t *testing.T) {
 		t.Parallel()
+		// No clock is read: the window outlasts the test and the batch is
+		// due at its fifth record. Each record is produced once the
+		// mapping has read the one before, so the five arrive in five
+		// fetches, and a partial batch invoked early shows as a second
+		// event.
 		c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 1))
 		fn := &recorder{}
-		r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn}, esm.WithBatchingWindow(1500*time.Millisecond))
+		read := make(batchRead, 8)
+		r := start(t, c, esm.Config{Topics: []string{"in"}, KafkaOptions: []kgo.Opt{kgo.WithHooks(read)}},
+			&esm.HandlerTarget{Handler: fn}, esm.WithBatchSize(5), esm.WithBatchingWindow(esm.MaxBatchingWindow))
 		<-r.m.Ready()
-		began := time.Now()
 		for i := range 5 {
 			produceN(t, c, "in", 0, 1, fmt.Sprint("r", i))
-			time.Sleep(20 * time.Millisecond)
+			select {
+			case <-read:
+			case <-time.After(time.Minute): // a guard: the read is the event
+				t.Fatalf("record %d was not read", i)
+			}
 		}
-		r.await(t, 15*time.Second, "5 records", func() bool { return fn.count() >= 5 })
-		if took := time.Since(began); took < time.Second {
-			t.Fatalf("invoked after %v, before the window", took)
-		}
+		r.await(t, time.Minute, "5 records", func() bool { return fn.count() >= 5 })
 		if evs := fn.invocations(); len(evs) != 1 {
 			t.Fatalf("%d events, want the 5 records in one", len(evs))
 		}
 	})
+	t.Run("a partial batch waits for the window", func(t *testing.T) {
+		t.Parallel()
+		c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 1))
+		fn := &recorder{}
+		r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn}, esm.WithBatchingWindow(time.Second))
+		<-r.m.Ready()
+		began := time.Now() // before the records exist, so before the window opens
+		produceN(t, c, "in", 0, 2, "r")
+		r.await(t, time.Minute, "2 records", func() bool { return fn.count() >= 2 })
+		// A lower bound: a loaded machine only makes the invocation later.
+		if took := time.Since(began); took < time.Second {
+			t.Fatalf("invoked after %v, before the 1s window", took)
+		}
+	})
+}
+
+// batchRead signals each record batch the mapping's client reads.
+type batchRead chan struct{}
+
+func (b batchRead) OnFetchBatchRead(kgo.BrokerMetadata, string, int32, kgo.FetchBatchMetrics) {
+	select {
+	case b <- struct{}{}:
+	default:
+	}
 }
 
 // LATEST skips what is in the topic when the group first gets a partition;
