@@ -29,7 +29,7 @@ func TestBatchingWindow(t *testing.T) {
 		fn := &recorder{}
 		r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
 			esm.WithBatchSize(5), esm.WithBatchingWindow(time.Minute))
-		r.await(t, 15*time.Second, "two full batches", func() bool { return fn.count() >= 10 })
+		r.await(t, time.Minute, "two full batches", func() bool { return fn.count() >= 10 })
 		for _, ev := range fn.invocations() {
 			if ev.Len() != 5 {
 				t.Fatalf("event of %d records, want 5", ev.Len())
@@ -109,7 +109,7 @@ func TestStartingPositions(t *testing.T) {
 			t.Fatal("the mapping never fetched")
 		}
 		produceN(t, c, "in", 0, 1, "new")
-		r.await(t, 15*time.Second, "the new record", func() bool { return fn.count() > 0 })
+		r.await(t, time.Minute, "the new record", func() bool { return fn.count() > 0 })
 		for _, ev := range fn.invocations() {
 			for _, rec := range ev.Partitions[0].Records {
 				if strings.HasPrefix(string(rec.Value), "old") {
@@ -132,7 +132,7 @@ func TestStartingPositions(t *testing.T) {
 		fn := &recorder{}
 		r := start(t, c, esm.Config{Topics: []string{"in"}, StartingPosition: esm.AtTimestamp, StartingTimestamp: base.Add(3 * time.Second)},
 			&esm.HandlerTarget{Handler: fn})
-		r.await(t, 15*time.Second, "3 records", func() bool { return fn.count() >= 3 })
+		r.await(t, time.Minute, "3 records", func() bool { return fn.count() >= 3 })
 		if got := fmt.Sprint(fn.seen()["in-0"]); got != "[3 4 5]" {
 			t.Fatalf("invoked %s", got)
 		}
@@ -144,14 +144,14 @@ func TestStartingPositions(t *testing.T) {
 		fn := &recorder{}
 		cfg := esm.Config{Topics: []string{"in"}, Group: "g", StartingPosition: esm.TrimHorizon}
 		r := start(t, c, cfg, &esm.HandlerTarget{Handler: fn})
-		r.await(t, 15*time.Second, "4 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 4 })
+		r.await(t, time.Minute, "4 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 4 })
 		if err := r.stop(t); err != nil {
 			t.Fatal(err)
 		}
 		produceN(t, c, "in", 0, 2, "later")
 		fn2 := &recorder{}
 		r2 := start(t, c, cfg, &esm.HandlerTarget{Handler: fn2})
-		r2.await(t, 15*time.Second, "2 more records", func() bool { return fn2.count() >= 2 })
+		r2.await(t, time.Minute, "2 more records", func() bool { return fn2.count() >= 2 })
 		if got := fmt.Sprint(fn2.seen()["in-0"]); got != "[4 5]" {
 			t.Fatalf("restarted group invoked %s", got)
 		}
@@ -199,7 +199,7 @@ func TestSchemaRegistrySource(t *testing.T) {
 	fn := &recorder{}
 	r := start(t, c, esm.Config{Topics: []string{"ticks"}}, &esm.HandlerTarget{Handler: fn},
 		esm.WithSchemaRegistry(esm.SchemaRegistry{URL: c.RegistryURL(), Username: "reg", Password: "pw"}))
-	r.await(t, 15*time.Second, "3 records", func() bool { return fn.count() >= 3 })
+	r.await(t, time.Minute, "3 records", func() bool { return fn.count() >= 3 })
 	var recs []kafkalambda.RawRecord
 	for _, ev := range fn.invocations() {
 		recs = append(recs, ev.Partitions[0].Records...)
@@ -271,7 +271,7 @@ func TestRebalance(t *testing.T) {
 	}
 	wake := make(chan struct{}, 1) // both mappings signal it
 	ra := startOn(t, wake, c, cfg, &esm.HandlerTarget{Handler: a}, esm.WithBatchSize(2), esm.WithBatchingWindow(0))
-	awaitOn(t, wake, 15*time.Second, "a to start", func() bool { return a.count() > 0 })
+	awaitOn(t, wake, time.Minute, "a to start", func() bool { return a.count() > 0 })
 	rb := startOn(t, wake, c, cfg, &esm.HandlerTarget{Handler: b}, esm.WithBatchSize(2), esm.WithBatchingWindow(0))
 	awaitOn(t, wake, 30*time.Second, "b to take over partitions", func() bool { return b.count() > 0 })
 	// b invoking means the rebalance is over. An end marker after the 100
