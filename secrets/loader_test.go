@@ -114,15 +114,9 @@ func TestThrottlingStopsAtTheDeadline(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var calls atomic.Int32
-		client := secretsmanager.New(secretsmanager.Options{
-			BaseEndpoint: aws.String("http://secretsmanager.invalid"),
-			Region:       testRegion,
-			Credentials:  credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, ""),
-			Retryer:      aws.NopRetryer{},
-			HTTPClient: httpFunc(func(r *http.Request) (*http.Response, error) {
-				calls.Add(1)
-				return throttled(r), nil
-			}),
+		client := inProcessClient(func(r *http.Request) (*http.Response, error) {
+			calls.Add(1)
+			return throttled(r), nil
 		})
 		l, err := secrets.New(
 			secrets.WithSecretsManager(client, secretID),
@@ -150,6 +144,19 @@ func TestThrottlingStopsAtTheDeadline(t *testing.T) {
 	})
 }
 
+// inProcessClient is the real SDK client, without its own retries, whose
+// requests do answers in process: no socket, so it runs in a synctest
+// bubble.
+func inProcessClient(do httpFunc) *secretsmanager.Client {
+	return secretsmanager.New(secretsmanager.Options{
+		BaseEndpoint: aws.String("http://secretsmanager.invalid"),
+		Region:       testRegion,
+		Credentials:  credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, ""),
+		Retryer:      aws.NopRetryer{},
+		HTTPClient:   do,
+	})
+}
+
 // httpFunc is an in-process HTTP client for the SDK.
 type httpFunc func(*http.Request) (*http.Response, error)
 
@@ -171,25 +178,34 @@ func throttled(r *http.Request) *http.Response {
 }
 
 // The deadline may fall while a retry is on the wire: the error still names
-// what made the loader retry.
+// what made the loader retry. The first request is throttled, the second
+// is answered only when its context ends: the deadline falls mid-request
+// on synctest's clock, whatever the load (a 300 ms deadline over 100 ms
+// requests on a socket missed even the first answer under load).
 func TestThrottlingThenDeadlineMidRequest(t *testing.T) {
 	t.Parallel()
-	srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
-	srv.FailNext(1000, secretstest.Throttling)
-	srv.SetLatency(100 * time.Millisecond) // most of the 300 ms is spent in requests
-	l, err := secrets.New(
-		secrets.WithSecretsManager(newSMClient(t, srv, 1), secretID),
-		secrets.WithRetry(secrets.RetryPolicy{MaxAttempts: 1000, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	_, err = l.KafkaConfig(ctx)
-	if !errors.Is(err, secrets.ErrThrottled) {
-		t.Fatalf("error = %v; want ErrThrottled (what made it retry until the deadline)", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		l, err := secrets.New(
+			secrets.WithSecretsManager(inProcessClient(func(r *http.Request) (*http.Response, error) {
+				if calls.Add(1) == 1 {
+					return throttled(r), nil
+				}
+				<-r.Context().Done()
+				return nil, r.Context().Err()
+			}), secretID),
+			secrets.WithRetry(secrets.RetryPolicy{MaxAttempts: 1000, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		_, err = l.KafkaConfig(ctx)
+		if !errors.Is(err, secrets.ErrThrottled) || calls.Load() != 2 {
+			t.Fatalf("error = %v after %d requests; want ErrThrottled (what made it retry until the deadline) after 2", err, calls.Load())
+		}
+	})
 }
 
 func TestCacheServesWarmReads(t *testing.T) {
