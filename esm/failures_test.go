@@ -57,7 +57,7 @@ func TestRetriesExhaustedToOnFailureTopic(t *testing.T) {
 	fn := &recorder{respond: poisoned}
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
 		esm.WithBatchSize(4), esm.WithMaxRetryAttempts(1), esm.WithOnFailureTopic("dlq"), esm.WithFunctionARN("arn:aws:lambda:eu-west-1:1:function:f"))
-	r.await(t, 20*time.Second, "8 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 8 })
+	r.await(t, time.Minute, "8 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 8 })
 	if got := fmt.Sprint(fn.seen()["in-0"]); got != "[0 1 2 3 0 1 2 3 4 5 6 7]" {
 		t.Fatalf("invoked %s", got)
 	}
@@ -115,7 +115,7 @@ func TestBisect(t *testing.T) {
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
 		esm.WithBatchSize(8), esm.WithBatchingWindow(300*time.Millisecond), esm.WithBisectBatchOnFunctionError(true),
 		esm.WithMaxRetryAttempts(0), esm.WithOnFailureTopic("dlq"), esm.WithOnBatch(res.add))
-	r.await(t, 20*time.Second, "8 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 8 })
+	r.await(t, time.Minute, "8 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 8 })
 	if got := fmt.Sprint(ok.seen()["in-0"]); got != "[0 1 2 3 4 6 7]" {
 		t.Fatalf("processed %s, want every good record once, in order", got)
 	}
@@ -187,7 +187,7 @@ func TestItemFailures(t *testing.T) {
 			var res batches
 			r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
 				esm.WithBatchSize(10), esm.WithBatchingWindow(300*time.Millisecond), esm.WithReportBatchItemFailures(true), esm.WithOnBatch(res.add))
-			r.await(t, 20*time.Second, "10 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 10 })
+			r.await(t, time.Minute, "10 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 10 })
 			if got := fmt.Sprint(fn.seen()["in-0"]); got != tc.want {
 				t.Fatalf("invoked %s, want %s", got, tc.want)
 			}
@@ -223,7 +223,7 @@ func TestItemFailuresAcrossPartitions(t *testing.T) {
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
 		esm.WithConcurrency(1), esm.WithBatchSize(10), esm.WithBatchingWindow(esm.MaxBatchingWindow),
 		esm.WithReportBatchItemFailures(true))
-	r.await(t, 20*time.Second, "10 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 10 })
+	r.await(t, time.Minute, "10 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 10 })
 	evs := fn.invocations()
 	if len(evs) != 2 || len(evs[0].Partitions) != 2 || !reported.Load() {
 		t.Fatalf("%d events, the first with %d partitions; want two, the first with both", len(evs), len(evs[0].Partitions))
@@ -252,7 +252,7 @@ func TestMaxRecordAge(t *testing.T) {
 	fn := &recorder{}
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
 		esm.WithMaxRecordAge(time.Minute), esm.WithOnFailureTopic("dlq"))
-	r.await(t, 20*time.Second, "3 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 3 })
+	r.await(t, time.Minute, "3 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 3 })
 	if got := fmt.Sprint(fn.seen()["in-0"]); got != "[2]" {
 		t.Fatalf("invoked %s, want only the fresh record", got)
 	}
@@ -279,7 +279,7 @@ func TestDiscardWithoutOnFailureTopic(t *testing.T) {
 	fn := &recorder{respond: poisoned}
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
 		esm.WithBatchSize(1), esm.WithMaxRetryAttempts(0))
-	r.await(t, 20*time.Second, "3 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 3 })
+	r.await(t, time.Minute, "3 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 3 })
 	if st := r.m.Stats(); st.RecordsDiscarded != 1 || st.RecordsSucceeded != 2 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -294,7 +294,7 @@ func TestInvokeErrorsAreNotAttempts(t *testing.T) {
 	fn := &recorder{}
 	target := &flaky{failures: 3, next: &esm.HandlerTarget{Handler: fn}}
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, target, esm.WithMaxRetryAttempts(0))
-	r.await(t, 20*time.Second, "3 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 3 })
+	r.await(t, time.Minute, "3 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 3 })
 	if st := r.m.Stats(); st.InvokeErrors != 3 || st.RecordsSucceeded != 3 || st.RecordsDiscarded != 0 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -358,7 +358,7 @@ func TestPayloadLimit(t *testing.T) {
 	fn2 := &recorder{}
 	r2 := start(t, c, esm.Config{Topics: []string{"big"}}, &esm.HandlerTarget{Handler: fn2},
 		esm.WithMaxPayloadBytes(1<<20), esm.WithOnFailureTopic("dlq"))
-	r2.await(t, 20*time.Second, "2 records handled", func() bool { return r2.m.Stats().RecordsCommitted >= 2 })
+	r2.await(t, time.Minute, "2 records handled", func() bool { return r2.m.Stats().RecordsCommitted >= 2 })
 	if got := fmt.Sprint(fn2.seen()["big-0"]); got != "[1]" {
 		t.Fatalf("invoked %s", got)
 	}
@@ -377,7 +377,7 @@ func TestResponseIgnoredWithoutItemFailures(t *testing.T) {
 		return json.Marshal(map[string]any{"batchItemFailures": []any{map[string]any{"itemIdentifier": map[string]any{"partition": "in-0", "offset": 0}}}})
 	}}
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn})
-	r.await(t, 20*time.Second, "3 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 3 })
+	r.await(t, time.Minute, "3 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 3 })
 	if st := r.m.Stats(); st.Invocations != 1 || st.PartialFailures != 0 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -415,7 +415,7 @@ func TestOnFailureWriteRetried(t *testing.T) {
 	fn := &recorder{respond: func(context.Context, *kafkalambda.Event, int) ([]byte, error) { return nil, errors.New("fails") }}
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
 		esm.WithMaxRetryAttempts(0), esm.WithOnFailureTopic("dlq"))
-	r.await(t, 20*time.Second, "2 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 2 })
+	r.await(t, time.Minute, "2 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 2 })
 	if st := r.m.Stats(); st.RecordsOnFailure != 2 || refused.Load() != 1 {
 		t.Fatalf("stats %+v after %d refused writes, want 2 records on failure after 1", st, refused.Load())
 	}
@@ -492,7 +492,7 @@ func TestCommitRetried(t *testing.T) {
 	})
 	fn := &recorder{}
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn})
-	r.await(t, 15*time.Second, "5 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 5 })
+	r.await(t, time.Minute, "5 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 5 })
 	if st := r.m.Stats(); st.CommitErrors < 1 || fn.count() != 5 {
 		t.Fatalf("stats %+v, %d invoked", st, fn.count())
 	}

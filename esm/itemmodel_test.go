@@ -123,7 +123,7 @@ func TestItemFailureModels(t *testing.T) {
 				t.Errorf("committed %v while the retry is in flight, want %d: nothing at or after the lowest listed offset", got, lowest)
 			}
 			unblock()
-			r.await(t, 20*time.Second, "10 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 10 })
+			r.await(t, time.Minute, "10 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 10 })
 
 			seen := fn.seen()["in-0"]
 			if got := fmt.Sprint(seen); got != tc.invoked {
@@ -184,7 +184,7 @@ func TestRetryListedExhausted(t *testing.T) {
 		esm.WithBatchSize(5), esm.WithBatchingWindow(esm.MaxBatchingWindow), esm.WithMaxRetryAttempts(2),
 		esm.WithOnFailureTopic("dlq"), esm.WithReportBatchItemFailures(true), esm.WithItemFailureModel(esm.RetryListed),
 		esm.WithOnBatch(res.add))
-	r.await(t, 20*time.Second, "5 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 5 })
+	r.await(t, time.Minute, "5 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 5 })
 	if got := fmt.Sprint(fn.seen()["in-0"]); got != "[0 1 2 3 4 2 2]" {
 		t.Fatalf("invoked %s, want the batch, then offset 2 alone twice", got)
 	}

@@ -60,7 +60,7 @@ func TestOrderAndCommit(t *testing.T) {
 	}
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
 		esm.WithBatchSize(25), esm.WithBatchingWindow(20*time.Millisecond))
-	r.await(t, 20*time.Second, "361 records", func() bool { return fn.count() >= 361 })
+	r.await(t, time.Minute, "361 records", func() bool { return fn.count() >= 361 })
 	if err := r.stop(t); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestMSKConcurrencyOne(t *testing.T) {
 	const arn = "arn:aws:kafka:us-east-1:123456789012:cluster/local/1"
 	r := start(t, c, esm.Config{Topics: []string{"a", "b"}, EventSourceARN: arn}, &esm.HandlerTarget{Handler: fn},
 		esm.WithConcurrency(1), esm.WithBatchingWindow(300*time.Millisecond))
-	r.await(t, 20*time.Second, "30 records", func() bool { return fn.count() >= 30 })
+	r.await(t, time.Minute, "30 records", func() bool { return fn.count() >= 30 })
 	multi := false
 	for _, ev := range fn.invocations() {
 		if ev.Source != kafkalambda.SourceMSK || ev.SourceARN != arn {
@@ -202,7 +202,7 @@ func TestRestartOnSameGroup(t *testing.T) {
 			// left, the second has invoked the rest, duplicates included
 			// (it goes in offset order from the group's commit); stopped
 			// there, it can add nothing to what is checked below.
-			r2.await(t, 20*time.Second, "the rest of the records committed", func() bool {
+			r2.await(t, time.Minute, "the rest of the records committed", func() bool {
 				return r2.m.Stats().RecordsCommitted >= int64(200-done)
 			})
 			if err := r2.stop(t); err != nil {
@@ -281,7 +281,7 @@ func TestRetryUntilSuccess(t *testing.T) {
 	var res batches
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
 		esm.WithBatchSize(5), esm.WithMaxRetryAttempts(2), esm.WithOnBatch(res.add))
-	r.await(t, 20*time.Second, "10 records after retries", func() bool { return r.m.Stats().RecordsCommitted >= 10 })
+	r.await(t, time.Minute, "10 records after retries", func() bool { return r.m.Stats().RecordsCommitted >= 10 })
 	got := fn.seen()["in-0"]
 	want := []int64{0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

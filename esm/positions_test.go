@@ -29,7 +29,7 @@ func TestBatchingWindow(t *testing.T) {
 		fn := &recorder{}
 		r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
 			esm.WithBatchSize(5), esm.WithBatchingWindow(time.Minute))
-		r.await(t, 15*time.Second, "two full batches", func() bool { return fn.count() >= 10 })
+		r.await(t, time.Minute, "two full batches", func() bool { return fn.count() >= 10 })
 		for _, ev := range fn.invocations() {
 			if ev.Len() != 5 {
 				t.Fatalf("event of %d records, want 5", ev.Len())
@@ -38,23 +38,54 @@ func TestBatchingWindow(t *testing.T) {
 	})
 	t.Run("records arriving within the window share an event", func(t *testing.T) {
 		t.Parallel()
+		// No clock is read: the window outlasts the test and the batch is
+		// due at its fifth record. Each record is produced once the
+		// mapping has read the one before, so the five arrive in five
+		// fetches, and a partial batch invoked early shows as a second
+		// event.
 		c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 1))
 		fn := &recorder{}
-		r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn}, esm.WithBatchingWindow(1500*time.Millisecond))
+		read := make(batchRead, 8)
+		r := start(t, c, esm.Config{Topics: []string{"in"}, KafkaOptions: []kgo.Opt{kgo.WithHooks(read)}},
+			&esm.HandlerTarget{Handler: fn}, esm.WithBatchSize(5), esm.WithBatchingWindow(esm.MaxBatchingWindow))
 		<-r.m.Ready()
-		began := time.Now()
 		for i := range 5 {
 			produceN(t, c, "in", 0, 1, fmt.Sprint("r", i))
-			time.Sleep(20 * time.Millisecond)
+			select {
+			case <-read:
+			case <-time.After(time.Minute): // a guard: the read is the event
+				t.Fatalf("record %d was not read", i)
+			}
 		}
-		r.await(t, 15*time.Second, "5 records", func() bool { return fn.count() >= 5 })
-		if took := time.Since(began); took < time.Second {
-			t.Fatalf("invoked after %v, before the window", took)
-		}
+		r.await(t, time.Minute, "5 records", func() bool { return fn.count() >= 5 })
 		if evs := fn.invocations(); len(evs) != 1 {
 			t.Fatalf("%d events, want the 5 records in one", len(evs))
 		}
 	})
+	t.Run("a partial batch waits for the window", func(t *testing.T) {
+		t.Parallel()
+		c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 1))
+		fn := &recorder{}
+		r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn}, esm.WithBatchingWindow(time.Second))
+		<-r.m.Ready()
+		began := time.Now() // before the records exist, so before the window opens
+		produceN(t, c, "in", 0, 2, "r")
+		r.await(t, time.Minute, "2 records", func() bool { return fn.count() >= 2 })
+		// A lower bound: a loaded machine only makes the invocation later.
+		if took := time.Since(began); took < time.Second {
+			t.Fatalf("invoked after %v, before the 1s window", took)
+		}
+	})
+}
+
+// batchRead signals each record batch the mapping's client reads.
+type batchRead chan struct{}
+
+func (b batchRead) OnFetchBatchRead(kgo.BrokerMetadata, string, int32, kgo.FetchBatchMetrics) {
+	select {
+	case b <- struct{}{}:
+	default:
+	}
 }
 
 // LATEST skips what is in the topic when the group first gets a partition;
@@ -78,7 +109,7 @@ func TestStartingPositions(t *testing.T) {
 			t.Fatal("the mapping never fetched")
 		}
 		produceN(t, c, "in", 0, 1, "new")
-		r.await(t, 15*time.Second, "the new record", func() bool { return fn.count() > 0 })
+		r.await(t, time.Minute, "the new record", func() bool { return fn.count() > 0 })
 		for _, ev := range fn.invocations() {
 			for _, rec := range ev.Partitions[0].Records {
 				if strings.HasPrefix(string(rec.Value), "old") {
@@ -101,7 +132,7 @@ func TestStartingPositions(t *testing.T) {
 		fn := &recorder{}
 		r := start(t, c, esm.Config{Topics: []string{"in"}, StartingPosition: esm.AtTimestamp, StartingTimestamp: base.Add(3 * time.Second)},
 			&esm.HandlerTarget{Handler: fn})
-		r.await(t, 15*time.Second, "3 records", func() bool { return fn.count() >= 3 })
+		r.await(t, time.Minute, "3 records", func() bool { return fn.count() >= 3 })
 		if got := fmt.Sprint(fn.seen()["in-0"]); got != "[3 4 5]" {
 			t.Fatalf("invoked %s", got)
 		}
@@ -113,14 +144,14 @@ func TestStartingPositions(t *testing.T) {
 		fn := &recorder{}
 		cfg := esm.Config{Topics: []string{"in"}, Group: "g", StartingPosition: esm.TrimHorizon}
 		r := start(t, c, cfg, &esm.HandlerTarget{Handler: fn})
-		r.await(t, 15*time.Second, "4 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 4 })
+		r.await(t, time.Minute, "4 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 4 })
 		if err := r.stop(t); err != nil {
 			t.Fatal(err)
 		}
 		produceN(t, c, "in", 0, 2, "later")
 		fn2 := &recorder{}
 		r2 := start(t, c, cfg, &esm.HandlerTarget{Handler: fn2})
-		r2.await(t, 15*time.Second, "2 more records", func() bool { return fn2.count() >= 2 })
+		r2.await(t, time.Minute, "2 more records", func() bool { return fn2.count() >= 2 })
 		if got := fmt.Sprint(fn2.seen()["in-0"]); got != "[4 5]" {
 			t.Fatalf("restarted group invoked %s", got)
 		}
@@ -168,7 +199,7 @@ func TestSchemaRegistrySource(t *testing.T) {
 	fn := &recorder{}
 	r := start(t, c, esm.Config{Topics: []string{"ticks"}}, &esm.HandlerTarget{Handler: fn},
 		esm.WithSchemaRegistry(esm.SchemaRegistry{URL: c.RegistryURL(), Username: "reg", Password: "pw"}))
-	r.await(t, 15*time.Second, "3 records", func() bool { return fn.count() >= 3 })
+	r.await(t, time.Minute, "3 records", func() bool { return fn.count() >= 3 })
 	var recs []kafkalambda.RawRecord
 	for _, ev := range fn.invocations() {
 		recs = append(recs, ev.Partitions[0].Records...)
@@ -240,7 +271,7 @@ func TestRebalance(t *testing.T) {
 	}
 	wake := make(chan struct{}, 1) // both mappings signal it
 	ra := startOn(t, wake, c, cfg, &esm.HandlerTarget{Handler: a}, esm.WithBatchSize(2), esm.WithBatchingWindow(0))
-	awaitOn(t, wake, 15*time.Second, "a to start", func() bool { return a.count() > 0 })
+	awaitOn(t, wake, time.Minute, "a to start", func() bool { return a.count() > 0 })
 	rb := startOn(t, wake, c, cfg, &esm.HandlerTarget{Handler: b}, esm.WithBatchSize(2), esm.WithBatchingWindow(0))
 	awaitOn(t, wake, 30*time.Second, "b to take over partitions", func() bool { return b.count() > 0 })
 	// b invoking means the rebalance is over. An end marker after the 100

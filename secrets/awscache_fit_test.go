@@ -57,7 +57,7 @@ func TestAWSCacheFit(t *testing.T) {
 	start := time.Now()
 	cache.RefreshNowWithContext(dctx, secretID)
 	took := time.Since(start)
-	if took < 2*time.Second {
+	if took < 2*time.Second { // a lower bound: a loaded machine only makes it longer
 		t.Errorf("RefreshNowWithContext with a 100ms deadline took only %v", took)
 	}
 	t.Logf("secretcache RefreshNowWithContext with a 100ms deadline took %v", took)

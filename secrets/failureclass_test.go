@@ -52,7 +52,7 @@ func TestFailureClass(t *testing.T) {
 		return func(s *secretstest.Server) { s.FailNext(n, f) }
 	}
 	// Throttled until the deadline, without racing the clock: every backoff
-	// (500 h to 1000 h, equal jitter) outlasts the 30 s deadline, so the
+	// (500 h to 1000 h, equal jitter) outlasts the 5 min deadline, so the
 	// loader stops at its "no time left before the context deadline" check
 	// after a real ThrottlingException, however slow the machine.
 	// TestThrottlingStopsAtTheDeadline runs the clock.
@@ -67,9 +67,11 @@ func TestFailureClass(t *testing.T) {
 		{name: "ResourceNotFoundException", err: sm("", nil), is: secrets.ErrNotFound, class: cfg},
 		{name: "AccessDeniedException", err: sm(secretV1, fail(1, secretstest.AccessDenied)), is: secrets.ErrAccessDenied, class: cfg},
 		{name: "DecryptionFailure", err: sm(secretV1, fail(1, secretstest.Decryption)), is: secrets.ErrAccessDenied, class: cfg},
-		{name: "ThrottlingException until the deadline", err: sm(secretV1, fail(1<<20, secretstest.Throttling), untilTheDeadline),
+		{name: "ThrottlingException until the deadline", err: sm(secretV1, fail(100, secretstest.Throttling), untilTheDeadline),
 			ctx: func() (context.Context, context.CancelFunc) {
-				return context.WithTimeout(context.Background(), 30*time.Second)
+				// Generous: the test lasts one request, and the deadline
+				// starts before the server is set up.
+				return context.WithTimeout(context.Background(), 5*time.Minute)
 			},
 			is: secrets.ErrThrottled, class: envt},
 		{name: "HTTP 500 InternalServiceError", err: sm(secretV1, fail(100, secretstest.InternalError)), is: secrets.ErrUnavailable, class: envt},

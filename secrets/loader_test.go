@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/kafkalambda/kafka-lambda-go/secrets"
@@ -103,54 +105,107 @@ func TestSecretsManagerErrors(t *testing.T) {
 }
 
 // Throttling is retried with backoff, but never past the context deadline.
+// The loop runs on synctest's fake clock, against the real SDK client whose
+// HTTP client answers every request in process with a ThrottlingException
+// (as secretstest does; the failure-class test covers it over a socket):
+// the count of attempts and the return at the deadline are exact however
+// busy the machine is.
 func TestThrottlingStopsAtTheDeadline(t *testing.T) {
 	t.Parallel()
-	srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
-	srv.FailNext(1000, secretstest.Throttling)
-	l, err := secrets.New(
-		secrets.WithSecretsManager(newSMClient(t, srv, 1), secretID),
-		secrets.WithRetry(secrets.RetryPolicy{MaxAttempts: 1000, BaseDelay: 10 * time.Millisecond, MaxDelay: 40 * time.Millisecond}),
-	)
-	if err != nil {
-		t.Fatal(err)
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		client := inProcessClient(func(r *http.Request) (*http.Response, error) {
+			calls.Add(1)
+			return throttled(r), nil
+		})
+		l, err := secrets.New(
+			secrets.WithSecretsManager(client, secretID),
+			secrets.WithRetry(secrets.RetryPolicy{MaxAttempts: 1000, BaseDelay: 10 * time.Millisecond, MaxDelay: 40 * time.Millisecond}),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err = l.KafkaConfig(ctx)
+		took := time.Since(start) // fake time: only the backoffs count
+		if !errors.Is(err, secrets.ErrThrottled) {
+			t.Fatalf("error = %v; want ErrThrottled", err)
+		}
+		if took > 300*time.Millisecond {
+			t.Fatalf("returned after %v with a 300ms deadline", took)
+		}
+		// Backoffs of at most 40 ms leave room for 7 attempts in 300 ms.
+		if n := calls.Load(); n < 7 {
+			t.Fatalf("only %d attempts in 300ms with a 10-40ms backoff", n)
+		}
+		t.Logf("%d attempts in %v", calls.Load(), took)
+	})
+}
+
+// inProcessClient is the real SDK client, without its own retries, whose
+// requests do answers in process: no socket, so it runs in a synctest
+// bubble.
+func inProcessClient(do httpFunc) *secretsmanager.Client {
+	return secretsmanager.New(secretsmanager.Options{
+		BaseEndpoint: aws.String("http://secretsmanager.invalid"),
+		Region:       testRegion,
+		Credentials:  credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, ""),
+		Retryer:      aws.NopRetryer{},
+		HTTPClient:   do,
+	})
+}
+
+// httpFunc is an in-process HTTP client for the SDK.
+type httpFunc func(*http.Request) (*http.Response, error)
+
+func (f httpFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+// throttled is the answer secretstest gives with a Throttling fault.
+func throttled(r *http.Request) *http.Response {
+	if r.Body != nil {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_ = r.Body.Close()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, err = l.KafkaConfig(ctx)
-	took := time.Since(start)
-	if !errors.Is(err, secrets.ErrThrottled) {
-		t.Fatalf("error = %v; want ErrThrottled", err)
-	}
-	if took > time.Second {
-		t.Fatalf("took %v with a 300ms deadline", took)
-	}
-	if n := srv.Calls(gsv); n < 4 {
-		t.Fatalf("only %d attempts in 300ms with a 10-40ms backoff", n)
-	}
-	t.Logf("%d attempts in %v", srv.Calls(gsv), took)
+	h := http.Header{}
+	h.Set("Content-Type", "application/x-amz-json-1.1")
+	h.Set("X-Amzn-Errortype", "ThrottlingException")
+	h.Set("X-Amzn-Requestid", "in-process")
+	body := `{"__type":"ThrottlingException","message":"Rate exceeded"}`
+	return &http.Response{StatusCode: http.StatusBadRequest, Status: "400 Bad Request", Header: h,
+		Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: r}
 }
 
 // The deadline may fall while a retry is on the wire: the error still names
-// what made the loader retry.
+// what made the loader retry. The first request is throttled, the second
+// is answered only when its context ends: the deadline falls mid-request
+// on synctest's clock, whatever the load (a 300 ms deadline over 100 ms
+// requests on a socket missed even the first answer under load).
 func TestThrottlingThenDeadlineMidRequest(t *testing.T) {
 	t.Parallel()
-	srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
-	srv.FailNext(1000, secretstest.Throttling)
-	srv.SetLatency(100 * time.Millisecond) // most of the 300 ms is spent in requests
-	l, err := secrets.New(
-		secrets.WithSecretsManager(newSMClient(t, srv, 1), secretID),
-		secrets.WithRetry(secrets.RetryPolicy{MaxAttempts: 1000, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	_, err = l.KafkaConfig(ctx)
-	if !errors.Is(err, secrets.ErrThrottled) {
-		t.Fatalf("error = %v; want ErrThrottled (what made it retry until the deadline)", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		l, err := secrets.New(
+			secrets.WithSecretsManager(inProcessClient(func(r *http.Request) (*http.Response, error) {
+				if calls.Add(1) == 1 {
+					return throttled(r), nil
+				}
+				<-r.Context().Done()
+				return nil, r.Context().Err()
+			}), secretID),
+			secrets.WithRetry(secrets.RetryPolicy{MaxAttempts: 1000, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		_, err = l.KafkaConfig(ctx)
+		if !errors.Is(err, secrets.ErrThrottled) || calls.Load() != 2 {
+			t.Fatalf("error = %v after %d requests; want ErrThrottled (what made it retry until the deadline) after 2", err, calls.Load())
+		}
+	})
 }
 
 func TestCacheServesWarmReads(t *testing.T) {
@@ -307,24 +362,42 @@ func TestMappingErrorsAreCachedUntilInvalidate(t *testing.T) {
 	}
 }
 
+// The other fetch is held until the test ends it, after the assertions: a
+// caller that waited for it could not return at all, so no clock is read.
+// The minute is only a guard against hanging until the test binary's
+// timeout; a loaded machine answers a 30ms deadline far sooner.
 func TestWaitingForAnotherFetchHonoursTheContext(t *testing.T) {
 	t.Parallel()
 	srv := secretstest.NewServer(t, map[string]string{secretID: secretV1})
-	srv.SetLatency(5 * time.Second)
+	srv.SetLatency(time.Hour) // ends early when bg is canceled
 	l := newLoader(t, srv, secretID)
 	bg, stop := context.WithCancel(context.Background())
 	t.Cleanup(stop) // runs before the server's cleanup: ends the slow request
-	go func() { _, _ = l.KafkaConfig(bg) }()
+	fetched := make(chan struct{})
+	go func() {
+		defer close(fetched)
+		_, _ = l.KafkaConfig(bg)
+	}()
 	waitInFlight(t, srv, gsv)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
-	start := time.Now()
-	_, err := l.KafkaConfig(ctx)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("error = %v; want context.DeadlineExceeded", err)
+	waited := make(chan error, 1)
+	go func() {
+		_, err := l.KafkaConfig(ctx)
+		waited <- err
+	}()
+	select {
+	case err := <-waited:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("error = %v; want context.DeadlineExceeded", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("a caller with a 30ms deadline still waits for the other fetch a minute later")
 	}
-	if took := time.Since(start); took > 2*time.Second {
-		t.Fatalf("waited %v past a 30ms deadline (the other fetch takes 5s)", took)
+	select {
+	case <-fetched:
+		t.Fatal("the other fetch ended before the test let it: the check proves nothing")
+	default:
 	}
 }
 
@@ -456,7 +529,7 @@ func TestPrintingALoaderShowsNoSecret(t *testing.T) {
 // waitInFlight waits until srv has received a request of kind op.
 func waitInFlight(t *testing.T, srv *secretstest.Server, op secretstest.Op) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a guard, not a wait
 	defer cancel()
 	if err := srv.WaitCalls(ctx, op, 1); err != nil {
 		t.Fatalf("no %s request arrived: %v", op, err)

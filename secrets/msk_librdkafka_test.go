@@ -33,7 +33,7 @@ func TestMSKIAMTokenAcceptedByLibrdkafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	timeout := time.After(10 * time.Second)
+	timeout := time.After(time.Minute) // a guard: the event is what is waited for
 	for {
 		select {
 		case ev := <-p.Events():

@@ -70,7 +70,7 @@ func advance(d time.Duration) { <-time.After(d) }
 // ctx returns a context bounded well under the test timeout.
 func testCtx(t testing.TB) context.Context {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	return ctx
 }

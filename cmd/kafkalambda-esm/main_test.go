@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -20,7 +21,7 @@ import (
 )
 
 // printedEvents parses the lines the command has printed to stdout so far.
-func printedEvents(t *testing.T, stdout *syncbuf.Buffer) []*kafkalambda.Event {
+func printedEvents(t *testing.T, stdout *output) []*kafkalambda.Event {
 	t.Helper()
 	var out []*kafkalambda.Event
 	sc := bufio.NewScanner(strings.NewReader(stdout.String()))
@@ -37,10 +38,44 @@ func printedEvents(t *testing.T, stdout *syncbuf.Buffer) []*kafkalambda.Event {
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
+// output is a command's stdout or stderr, which signals each write so that
+// a test waits on the command's output rather than polling it.
+type output struct {
+	syncbuf.Buffer
+	wrote chan struct{} // one pending signal at most
+}
+
+func newOutput() *output { return &output{wrote: make(chan struct{}, 1)} }
+
+func (o *output) Write(p []byte) (int, error) {
+	n, err := o.Buffer.Write(p)
+	select {
+	case o.wrote <- struct{}{}:
+	default: // a signal is pending: the waiter reads everything anyway
+	}
+	return n, err
+}
+
+// await waits until cond holds for what has been written, checking after
+// each write. The minute is a guard against a command that never writes
+// it, not a speed the command must reach.
+func (o *output) await(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	guard := time.NewTimer(time.Minute)
+	defer guard.Stop()
+	for !cond() {
+		select {
+		case <-o.wrote:
+		case <-guard.C:
+			t.Fatalf("no %s in a minute:\n%s", what, o)
+		}
+	}
+}
+
 // runCommand runs the command until stop is called, which returns its exit
 // status.
-func runCommand(args []string, getenv func(string) string) (stdout, stderr *syncbuf.Buffer, stop func() int) {
-	stdout, stderr = &syncbuf.Buffer{}, &syncbuf.Buffer{}
+func runCommand(args []string, getenv func(string) string) (stdout, stderr *output, stop func() int) {
+	stdout, stderr = newOutput(), newOutput()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, args, getenv, stdout, stderr) }()
@@ -55,23 +90,18 @@ func runCommand(args []string, getenv func(string) string) (stdout, stderr *sync
 	}
 }
 
-func waitEvents(t *testing.T, out *syncbuf.Buffer, records int) []*kafkalambda.Event {
+func waitEvents(t *testing.T, out *output, records int) []*kafkalambda.Event {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		evs := printedEvents(t, out)
+	var evs []*kafkalambda.Event
+	out.await(t, fmt.Sprintf("%d printed records", records), func() bool {
+		evs = printedEvents(t, out)
 		n := 0
 		for _, ev := range evs {
 			n += ev.Len()
 		}
-		if n >= records {
-			return evs
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("printed %d records, want %d", n, records)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return n >= records
+	})
+	return evs
 }
 
 // Without -function-url the command prints the events, as an MSK mapping
@@ -120,23 +150,19 @@ func TestSASLAndTLS(t *testing.T) {
 	if err := os.WriteFile(ca, c.CACertPEM(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"-brokers", c.BootstrapServers(), "-topics", "secure", "-window", "0s", "-connect-timeout", "2s",
+	args := []string{"-brokers", c.BootstrapServers(), "-topics", "secure", "-window", "0s",
 		"-sasl-mechanism", "PLAIN", "-sasl-username", "app", "-tls-ca-file", ca}
-	out, errs, stop := runCommand(args, env(map[string]string{"KAFKA_SASL_PASSWORD": "s3cret"}))
+	// The working case gets a connect timeout a loaded machine's TLS and
+	// SASL handshakes fit in; the failing one a short one, which may fire.
+	out, errs, stop := runCommand(append(args, "-connect-timeout", "60s"), env(map[string]string{"KAFKA_SASL_PASSWORD": "s3cret"}))
 	waitEvents(t, out, 1)
 	if code := stop(); code != 0 {
 		t.Fatalf("exit %d\n%s", code, errs)
 	}
 
 	// A wrong password fails with status 1 and a message, without the password.
-	out, errs, stop = runCommand(append(args, "-sasl-password", "hunter2"), env(nil))
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(errs.String(), "kafkalambda-esm: failed") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no failure reported:\n%s", errs)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	out, errs, stop = runCommand(append(args, "-connect-timeout", "2s", "-sasl-password", "hunter2"), env(nil))
+	errs.await(t, "failure reported", func() bool { return strings.Contains(errs.String(), "kafkalambda-esm: failed") })
 	if code := stop(); code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, errs)
 	}

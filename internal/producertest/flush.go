@@ -79,14 +79,17 @@ func rejectedThenRecovers(t *testing.T, impl Impl) {
 func brokerGoneFailsBeforeDeadline(t *testing.T, impl Impl) {
 	c := NewCluster(t, kfake.SeedTopics(3, "out"))
 	p := impl.newProducer(t, c, nil)
-	h := EchoHandler(t, p, "out", nil)
-	ctx, cancel := WithDeadline(10 * time.Second)
+	// The flush stops 4 s before the deadline: a handler that waited for
+	// the producer's own message timeout (300 s), or for the deadline
+	// itself, answers after it; a loaded machine has the 4 s to answer in.
+	h := EchoHandler(t, p, "out", nil, kafkalambda.WithDeadlineMargin(4*time.Second))
+	ctx, cancel := WithDeadline(30 * time.Second)
 	if _, err := h.Invoke(ctx, InputEvent(t, 5, "in-0")); err != nil {
 		t.Fatal(err)
 	}
 	cancel()
 	c.Kafka().Close()
-	ctx, cancel = WithDeadline(3 * time.Second)
+	ctx, cancel = WithDeadline(6 * time.Second)
 	defer cancel()
 	start := time.Now()
 	_, err := h.Invoke(ctx, InputEvent(t, 5, "in-0"))
@@ -94,8 +97,8 @@ func brokerGoneFailsBeforeDeadline(t *testing.T, impl Impl) {
 	if !errors.Is(err, kafkalambda.ErrUndelivered) || kafkalambda.Classify(err) != kafkalambda.ClassEnvironment {
 		t.Fatalf("Invoke with the broker gone = %v (class %q), want ErrUndelivered, environment", err, kafkalambda.Classify(err))
 	}
-	if took > 3*time.Second-400*time.Millisecond {
-		t.Errorf("Invoke took %v: it must answer before the deadline minus its margin", took)
+	if ctx.Err() != nil {
+		t.Errorf("Invoke answered after its deadline (%v): it must stop flushing at the deadline minus its margin", took)
 	}
 }
 
@@ -187,7 +190,7 @@ func invocationsFlushOnlyTheirOwn(t *testing.T, impl Impl) {
 	})
 	select { // the slow invocation's records are in flight, and held
 	case <-reached:
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute): // a guard: arrival is the event
 		t.Fatal("the slow invocation sent nothing")
 	}
 	ctx, cancel := WithDeadline(10 * time.Second)
@@ -217,19 +220,20 @@ func flushDeadlinePurges(t *testing.T, impl Impl) {
 	SlowTopic(c.Kafka(), "slow", release)
 	p := impl.newProducer(t, c, nil)
 	h := EchoHandler(t, p, "slow", nil, kafkalambda.WithFailurePolicy(kafkalambda.ReportItemFailures()),
-		kafkalambda.WithEnvironmentItemFailures(), kafkalambda.WithDeadlineMargin(200*time.Millisecond))
-	ctx, cancel := WithDeadline(2 * time.Second)
+		kafkalambda.WithEnvironmentItemFailures(), kafkalambda.WithDeadlineMargin(4*time.Second))
+	// The records are held until the test ends: the flush stops at 2 s, 4 s
+	// before the deadline, and answers with the purge's reports. A flush
+	// that waited for the broker, or for the purge's grace for missing
+	// reports, overruns the deadline; a loaded machine needs no 4 s.
+	ctx, cancel := WithDeadline(6 * time.Second)
 	defer cancel()
 	start := time.Now()
 	out, err := h.Invoke(ctx, InputEvent(t, 3, "in-0", "in-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// It ends at its flush deadline (1.8 s) with the purge's reports, not
-	// after the purge's grace for missing ones; the second of slack is for
-	// a loaded machine's timers, not for the producer.
-	if took := time.Since(start); took > 3*time.Second {
-		t.Errorf("Invoke took %v, well past its deadline", took)
+	if ctx.Err() != nil {
+		t.Errorf("Invoke took %v, past its deadline", time.Since(start))
 	}
 	var resp kafkalambda.ItemFailures
 	if err := json.Unmarshal(out, &resp); err != nil {

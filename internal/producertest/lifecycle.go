@@ -20,7 +20,7 @@ func fatalErrorReplacesProducer(t *testing.T, impl Impl) {
 	c := NewCluster(t, kfake.SeedTopics(1, "out"))
 	p := impl.newProducer(t, c, nil)
 	h := EchoHandler(t, p, "out", nil)
-	ctx, cancel := WithDeadline(10 * time.Second)
+	ctx, cancel := WithDeadline(time.Minute) // working invocations: room for a loaded machine
 	defer cancel()
 	if _, err := h.Invoke(ctx, InputEvent(t, 3, "in-0")); err != nil {
 		t.Fatal(err)

@@ -104,7 +104,10 @@ func TestFreezeChild(t *testing.T) {
 	fmt.Println("ADDR", l.Addr())
 	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		payload, _ := io.ReadAll(r.Body)
-		ctx, cancel := context.WithTimeout(r.Context(), 4*time.Second)
+		// 10 s: room for the rebuilt producer on a loaded machine, and a third
+		// of librdkafka's 30 s request timeout that a request written to a
+		// dead connection waits out (the control's failure).
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 		defer cancel()
 		if _, err := h.Invoke(ctx, payload); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -179,6 +182,8 @@ func TestProducerSurvivesFreeze(t *testing.T) {
 			}
 			cmd.Process.Signal(syscall.SIGSTOP)
 			fl.killSilently()
+			// The freeze itself, part of the scenario: it must outlast the
+			// child's max idle (1 s), which a loaded machine only helps.
 			time.Sleep(2 * time.Second)
 			cmd.Process.Signal(syscall.SIGCONT)
 			err := invoke()
