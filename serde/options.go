@@ -48,6 +48,7 @@ type config struct {
 	refs         []Reference
 	subject      SubjectNameStrategy
 	autoRegister bool
+	autoRegSet   bool // WithAutoRegister was given
 	useLatest    bool
 	latestTTL    time.Duration
 	validate     bool
@@ -106,6 +107,29 @@ func newJSONSchemaConfig(opts []JSONSchemaOption) (*config, error) {
 	return c.check("JSON Schema")
 }
 
+// checkRegistry checks r for a codec named codec, and the options that
+// depend on its kind.
+func (c *config) checkRegistry(r Registry, codec string) error {
+	if r == nil {
+		return fmt.Errorf("serde: %w: %s: nil Registry", ErrInvalidOption, codec)
+	}
+	if _, glue := r.(*glueRegistry); glue && c.refsSet {
+		return fmt.Errorf("serde: %w: %s: WithReferences: an AWS Glue registry has no schema references", ErrInvalidOption, codec)
+	}
+	return nil
+}
+
+// newRegistryClient makes the codec's client of r with c's retries, and
+// applies the defaults that depend on r's kind (auto-registration is off by
+// default for AWS Glue).
+func newRegistryClient(r Registry, c *config) *client {
+	cl := newClient(r, c.retry, c.latestTTL)
+	if cl.glue != nil && !c.autoRegSet {
+		c.autoRegister = false
+	}
+	return cl
+}
+
 // check reports every bad option value at once.
 func (c *config) check(format string) (*config, error) {
 	if len(c.errs) > 0 {
@@ -161,11 +185,12 @@ func WithSubjectNameStrategy(s SubjectNameStrategy) Option {
 }
 
 // WithAutoRegister says whether a serializer registers its schema under the
-// subject (true, the default) or only looks up its id and fails with
-// ErrUnknownSchema when it is not registered (false). All registry formats.
+// subject or only looks up its id and fails with ErrUnknownSchema when it is
+// not registered (false). Default: true with a Confluent registry, false
+// with an AWS Glue one (as AWS's serializers default). All registry formats.
 func WithAutoRegister(on bool) Option {
 	return registryOption(func(c *config) {
-		c.autoRegister = on
+		c.autoRegister, c.autoRegSet = on, true
 	})
 }
 
