@@ -228,7 +228,7 @@ func (c *avroCodec[T]) writer(ctx context.Context, id schemaRef) (*avroWriter, e
 func (c *avroCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
 	var zero T
 	w := where{op: OpDeserialize, format: avroFormat, topic: m.Topic, isKey: m.IsKey}
-	mode, id, rest, err := locate(m, []string{avroFormat}, c.cfg.recordFormat, looksLikeJSONValue)
+	mode, id, rest, err := locate(m, []string{avroFormat}, c.cfg, looksLikeJSONValue)
 	if err != nil {
 		return zero, w.err(id, err)
 	}

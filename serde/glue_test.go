@@ -328,3 +328,51 @@ func mustReadProto(t testing.TB) string {
 	t.Helper()
 	return string(must[[]byte](t)(os.ReadFile("internal/testpb/trade.proto")))
 }
+
+// Each record's framing is detected by its first byte and its metadata's
+// id, unless pinned; a pin the registry cannot serve does not construct.
+func TestWireFormatDetectionAndPin(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	srv, gc := newGlue(t)
+	vid := must[string](t)(srv.Register(glueRegistryName, "orders-value", "AVRO", orderSchemaV2))
+	body := must[[]byte](t)(avro.Marshal(avro.MustParse(orderSchemaV2), sampleOrder()))
+	glueBytes := glueFrame(t, vid, false, body)
+	confBytes := append([]byte{0, 0, 0, 0, 1}, body...)
+
+	for _, tc := range []struct {
+		name     string
+		reg      ourserde.Registry
+		pin      ourserde.WireFormat
+		data     []byte
+		want     error // nil: decodes
+		buildErr bool
+	}{
+		{"glue auto, glue bytes", ourserde.Glue(gc, glueRegistryName), ourserde.WireFormatAuto, glueBytes, nil, false},
+		{"glue auto, confluent bytes", ourserde.Glue(gc, glueRegistryName), ourserde.WireFormatAuto, confBytes, ourserde.ErrFormatMismatch, false},
+		{"glue pinned, confluent bytes", ourserde.Glue(gc, glueRegistryName), ourserde.WireFormatGlue, confBytes, ourserde.ErrMagicByte, false},
+		{"glue pinned, glue bytes", ourserde.Glue(gc, glueRegistryName), ourserde.WireFormatGlue, glueBytes, nil, false},
+		{"confluent pinned, glue bytes", newTestRegistry(t).client, ourserde.WireFormatConfluent, glueBytes, ourserde.ErrMagicByte, false},
+		{"confluent auto, glue bytes", newTestRegistry(t).client, ourserde.WireFormatAuto, glueBytes, ourserde.ErrFormatMismatch, false},
+		{"glue registry pinned to confluent", ourserde.Glue(gc, glueRegistryName), ourserde.WireFormatConfluent, nil, nil, true},
+		{"confluent registry pinned to glue", newTestRegistry(t).client, ourserde.WireFormatGlue, nil, nil, true},
+	} {
+		c, err := ourserde.Avro[Order](tc.reg, ourserde.WithSchema(orderSchemaV2), ourserde.WithWireFormat(tc.pin))
+		if tc.buildErr {
+			if !errors.Is(err, ourserde.ErrInvalidOption) {
+				t.Errorf("%s: got %v, want ErrInvalidOption", tc.name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		_, err = c.Deserialize(ctx, ourserde.Message{Topic: "orders", Data: tc.data})
+		if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if _, err := ourserde.Avro[Order](newTestRegistry(t).client, ourserde.WithWireFormat("X")); !errors.Is(err, ourserde.ErrInvalidOption) {
+		t.Errorf("unknown wire format: got %v", err)
+	}
+}

@@ -193,7 +193,7 @@ func validateJSON(s *jsonschema.Schema, data []byte) error {
 func (c *jsonSchemaCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
 	var zero T
 	w := where{op: OpDeserialize, format: jsonSchemaFormat, topic: m.Topic, isKey: m.IsKey}
-	_, id, body, err := locate(m, []string{jsonSchemaFormat, "JSON_SCHEMA", "JSONSCHEMA"}, c.cfg.recordFormat, alwaysJSON)
+	_, id, body, err := locate(m, []string{jsonSchemaFormat, "JSON_SCHEMA", "JSONSCHEMA"}, c.cfg, alwaysJSON)
 	if err != nil {
 		return zero, w.err(id, err)
 	}

@@ -53,6 +53,7 @@ type config struct {
 	latestTTL    time.Duration
 	validate     bool
 	recordFormat EventRecordFormat
+	wireFormat   WireFormat
 	retry        retry.Policy
 }
 
@@ -113,8 +114,14 @@ func (c *config) checkRegistry(r Registry, codec string) error {
 	if r == nil {
 		return fmt.Errorf("serde: %w: %s: nil Registry", ErrInvalidOption, codec)
 	}
-	if _, glue := r.(*glueRegistry); glue && c.refsSet {
+	_, glue := r.(*glueRegistry)
+	switch {
+	case glue && c.refsSet:
 		return fmt.Errorf("serde: %w: %s: WithReferences: an AWS Glue registry has no schema references", ErrInvalidOption, codec)
+	case glue && c.wireFormat == WireFormatConfluent:
+		return fmt.Errorf("serde: %w: %s: WithWireFormat(WireFormatConfluent) with an AWS Glue registry", ErrInvalidOption, codec)
+	case !glue && c.wireFormat == WireFormatGlue:
+		return fmt.Errorf("serde: %w: %s: WithWireFormat(WireFormatGlue) with a Confluent registry", ErrInvalidOption, codec)
 	}
 	return nil
 }
@@ -236,6 +243,24 @@ func WithEventRecordFormat(f EventRecordFormat) Option {
 			c.recordFormat = f
 		default:
 			c.bad("WithEventRecordFormat: unknown format %q", f)
+		}
+	})
+}
+
+// WithWireFormat pins the wire format a deserializer reads when the record
+// has no ESM schema metadata: a record in the other format is ErrMagicByte
+// rather than looked up. Default: WireFormatAuto, which tells them apart
+// by the first byte of each record (0 Confluent, 3 AWS Glue); both are
+// unambiguous. Serializers write the format of their registry. Pinning the
+// format the codec's registry does not serve is ErrInvalidOption. All
+// registry formats.
+func WithWireFormat(f WireFormat) Option {
+	return registryOption(func(c *config) {
+		switch f {
+		case WireFormatAuto, WireFormatConfluent, WireFormatGlue:
+			c.wireFormat = f
+		default:
+			c.bad("WithWireFormat: unknown format %q", f)
 		}
 	})
 }

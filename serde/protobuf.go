@@ -126,7 +126,7 @@ type protoWriter struct {
 func (c *protoCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
 	var zero T
 	w := where{op: OpDeserialize, format: protobufFormat, topic: m.Topic, isKey: m.IsKey}
-	mode, id, rest, err := locate(m, []string{protobufFormat}, c.cfg.recordFormat, looksLikeJSONObject)
+	mode, id, rest, err := locate(m, []string{protobufFormat}, c.cfg, looksLikeJSONObject)
 	if err != nil {
 		return zero, w.err(id, err)
 	}

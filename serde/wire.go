@@ -128,6 +128,22 @@ const (
 	EventRecordFormatJSON EventRecordFormat = "JSON"
 )
 
+// WireFormat names a registry wire format, for WithWireFormat.
+type WireFormat string
+
+// The wire formats a registry codec reads.
+const (
+	// WireFormatAuto tells Confluent's from AWS Glue's by each record's
+	// first byte (0 or 3). The default.
+	WireFormatAuto WireFormat = ""
+	// WireFormatConfluent reads only the Confluent wire format (magic
+	// byte 0, 4-byte schema id).
+	WireFormatConfluent WireFormat = "CONFLUENT"
+	// WireFormatGlue reads only the AWS Glue wire format (version byte 3,
+	// compression byte, 16-byte schema version id).
+	WireFormatGlue WireFormat = "GLUE"
+)
+
 // framing is how one message's data is framed.
 type framing int
 
@@ -152,16 +168,16 @@ const (
 //
 // In SOURCE mode the metadata's schema id is required; in JSON mode it is
 // optional (the JSON path may not need the registry).
-func locate(m Message, formats []string, pin EventRecordFormat, isJSON func([]byte) bool) (framing, schemaRef, []byte, error) {
+func locate(m Message, formats []string, cfg *config, isJSON func([]byte) bool) (framing, schemaRef, []byte, error) {
 	if m.Schema == nil {
-		ref, body, err := parseWire(m.Data)
+		ref, body, err := parseWire(m.Data, cfg.wireFormat)
 		return framedWire, ref, body, err
 	}
 	if df := m.Schema.DataFormat; df != "" && !formatIn(df, formats) {
 		return 0, schemaRef{}, nil, errf(ErrFormatMismatch, nil, "record metadata says %q, codec reads %s", df, strings.Join(formats, "/"))
 	}
 	mode := framedSource
-	switch pin {
+	switch cfg.recordFormat {
 	case EventRecordFormatJSON:
 		mode = framedJSON
 	case EventRecordFormatSource:
@@ -180,8 +196,17 @@ func locate(m Message, formats []string, pin EventRecordFormat, isJSON func([]by
 	return mode, ref, m.Data, nil
 }
 
-// parseWire reads either wire format, by its first byte.
-func parseWire(data []byte) (schemaRef, []byte, error) {
+// parseWire reads either wire format, by its first byte, or only the one
+// pin names.
+func parseWire(data []byte, pin WireFormat) (schemaRef, []byte, error) {
+	if len(data) > 0 {
+		switch {
+		case pin == WireFormatConfluent && data[0] != magicByte:
+			return schemaRef{}, nil, errf(ErrMagicByte, nil, "magic byte %d, want 0 (the codec reads the Confluent wire format only)", data[0])
+		case pin == WireFormatGlue && data[0] != glueVersion:
+			return schemaRef{}, nil, errf(ErrMagicByte, nil, "header version byte %d, want 3 (the codec reads the AWS Glue wire format only)", data[0])
+		}
+	}
 	if len(data) > 0 && data[0] == glueVersion {
 		id, compression, body, err := parseGlueHeader(data)
 		if err != nil {
