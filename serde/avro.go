@@ -42,8 +42,8 @@ func Avro[T any](r Registry, opts ...Option) (Codec[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	if r == nil {
-		return nil, fmt.Errorf("serde: %w: Avro: nil Registry", ErrInvalidOption)
+	if err := cfg.checkRegistry(r, "Avro"); err != nil {
+		return nil, err
 	}
 	// Hostile lengths must not allocate: no Kafka record is larger than
 	// 16 MiB, and no array in one has more than 1M elements (found by
@@ -51,7 +51,7 @@ func Avro[T any](r Registry, opts ...Option) (Codec[T], error) {
 	api := avro.Config{TagKey: "avro", MaxByteSliceSize: 16 << 20, MaxSliceAllocSize: 1 << 20}.Freeze()
 	c := &avroCodec[T]{
 		cfg:        cfg,
-		c:          newClient(r, cfg.retry, cfg.latestTTL),
+		c:          newRegistryClient(r, cfg),
 		api:        api,
 		writerPool: avroWriters{api: api},
 	}
@@ -82,9 +82,9 @@ type avroCodec[T any] struct {
 	reader   atomic.Pointer[avroReader] // T's schema; nil without WithSchema or until parsed
 	readerMu sync.Mutex
 
-	schemas cowMap[int, avro.Schema] // parsed writer schemas, by id
-	writers cowMap[int, *avroWriter] // how to decode each writer schema id into T
-	targets *targets[avro.Schema]    // the schema of each Target's id: T's, or the latest registered one
+	schemas cowMap[schemaRef, avro.Schema] // parsed writer schemas, by id
+	writers cowMap[schemaRef, *avroWriter] // how to decode each writer schema id into T
+	targets *targets[avro.Schema]          // the schema of each Target's id: T's, or the latest registered one
 
 	readerPool sync.Pool // *avro.Reader
 	writerPool avroWriters
@@ -182,14 +182,14 @@ func (c *avroCodec[T]) parse(ctx context.Context, info *schemaInfo) (avro.Schema
 // parsing it once per id. It is all a serializer needs: writing T with a
 // schema takes that schema's fields from T, whatever T's own schema says.
 func (c *avroCodec[T]) writerSchema(ctx context.Context, info *schemaInfo) (avro.Schema, error) {
-	if s, ok := c.schemas.load(info.id); ok {
+	if s, ok := c.schemas.load(info.ref()); ok {
 		return s, nil
 	}
 	s, err := c.parse(ctx, info)
 	if err != nil {
 		return nil, err
 	}
-	c.schemas.store(info.id, s)
+	c.schemas.store(info.ref(), s)
 	return s, nil
 }
 
@@ -197,7 +197,7 @@ func (c *avroCodec[T]) writerSchema(ctx context.Context, info *schemaInfo) (avro
 // schema, resolved against T's schema (WithSchema) when they differ, so an
 // incompatible writer schema fails here with ErrIncompatible. Only
 // deserializing resolves.
-func (c *avroCodec[T]) writer(ctx context.Context, id int) (*avroWriter, error) {
+func (c *avroCodec[T]) writer(ctx context.Context, id schemaRef) (*avroWriter, error) {
 	if wr, ok := c.writers.load(id); ok {
 		return wr, nil
 	}
@@ -217,7 +217,7 @@ func (c *avroCodec[T]) writer(ctx context.Context, id int) (*avroWriter, error) 
 	if rs != nil && rs.Fingerprint() != ws.Fingerprint() {
 		resolved, err := avro.NewSchemaCompatibility().Resolve(rs, ws)
 		if err != nil {
-			return nil, errf(ErrIncompatible, err, "writer schema id %d cannot be read as T's schema", id)
+			return nil, errf(ErrIncompatible, err, "writer %s cannot be read as T's schema", id)
 		}
 		wr.decode = resolved
 	}
@@ -228,7 +228,7 @@ func (c *avroCodec[T]) writer(ctx context.Context, id int) (*avroWriter, error) 
 func (c *avroCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
 	var zero T
 	w := where{op: OpDeserialize, format: avroFormat, topic: m.Topic, isKey: m.IsKey}
-	mode, id, rest, err := locate(m, []string{avroFormat}, c.cfg.recordFormat, looksLikeJSONValue)
+	mode, id, rest, err := locate(m, []string{avroFormat}, c.cfg, looksLikeJSONValue)
 	if err != nil {
 		return zero, w.err(id, err)
 	}
@@ -280,11 +280,11 @@ func (c *avroCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]byte, er
 	w := where{op: OpSerialize, format: avroFormat, topic: t.Topic, isKey: t.IsKey}
 	tg, err := c.targets.get(ctx, t)
 	if err != nil {
-		return nil, w.err(0, err)
+		return nil, w.err(schemaRef{}, err)
 	}
 	aw := c.writerPool.get()
-	var hdr [headerLen]byte
-	_, _ = aw.Write(appendHeader(hdr[:0], tg.id))
+	var hdr [glueHeaderLen]byte
+	_, _ = aw.Write(c.c.appendPrefix(hdr[:0], tg.ref))
 	aw.WriteVal(tg.w, v)
 	err = aw.Error
 	var out []byte
@@ -292,8 +292,14 @@ func (c *avroCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]byte, er
 		out = append([]byte(nil), aw.Buffer()...)
 	}
 	c.writerPool.put(aw)
+	if err == nil {
+		out, err = c.c.finish(out)
+	}
 	if err != nil {
-		return nil, w.err(tg.id, errf(ErrEncode, describe(err, "%s", avroDetail(err, tg.w, reflect.TypeFor[T]())), "Avro"))
+		if !errors.Is(err, ErrEncode) {
+			err = errf(ErrEncode, describe(err, "%s", avroDetail(err, tg.w, reflect.TypeFor[T]())), "Avro")
+		}
+		return nil, w.err(tg.ref, err)
 	}
 	return out, nil
 }
@@ -318,17 +324,17 @@ func (c *avroCodec[T]) latestWriter(ctx context.Context, _ string, info *schemaI
 }
 
 // ownWriter registers (or looks up) T's schema (WithSchema) under subject.
-func (c *avroCodec[T]) ownWriter(ctx context.Context, subject string) (int, avro.Schema, error) {
+func (c *avroCodec[T]) ownWriter(ctx context.Context, subject string) (schemaRef, avro.Schema, error) {
 	rs, err := c.readerSchema(ctx)
 	if err != nil {
-		return 0, nil, err
+		return schemaRef{}, nil, err
 	}
 	if rs == nil {
-		return 0, nil, errf(ErrNoSchema, nil, "give T's schema with WithSchema, or use WithUseLatest")
+		return schemaRef{}, nil, errf(ErrNoSchema, nil, "give T's schema with WithSchema, or use WithUseLatest")
 	}
 	info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.cfg.schema, avroFormat, c.cfg.refs, false)
 	if err != nil {
-		return 0, nil, err
+		return schemaRef{}, nil, err
 	}
-	return info.id, rs, nil
+	return info.ref(), rs, nil
 }

@@ -20,10 +20,10 @@ import (
 // decoded like any Avro body, so schema resolution, `avro` struct tags and
 // defaults behave exactly as in SOURCE mode. Without any schema it falls
 // back to encoding/json into T.
-func (c *avroCodec[T]) fromJSON(ctx context.Context, id int, data []byte) (T, error) {
+func (c *avroCodec[T]) fromJSON(ctx context.Context, id schemaRef, data []byte) (T, error) {
 	var zero T
 	var ws, decode avro.Schema
-	if id > 0 {
+	if id != (schemaRef{}) {
 		wr, err := c.writer(ctx, id)
 		if err != nil {
 			return zero, err

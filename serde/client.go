@@ -13,9 +13,26 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/internal/retry"
 )
 
+// schemaRef names one registered schema: a Confluent schema id, or an AWS
+// Glue schema version id (guid). Exactly one is set in a ref read from a
+// record; the zero ref means unknown.
+type schemaRef struct {
+	id   int
+	guid uuid
+}
+
+// String names the ref in error messages.
+func (r schemaRef) String() string {
+	if r.guid != (uuid{}) {
+		return "schema version id " + r.guid.String()
+	}
+	return "schema id " + strconv.Itoa(r.id)
+}
+
 // schemaInfo is an immutable snapshot of one registered schema.
 type schemaInfo struct {
 	id      int
+	guid    uuid // the AWS Glue schema version id; zero for Confluent
 	version int
 	text    string
 	typ     string // "AVRO", "PROTOBUF" or "JSON"
@@ -27,8 +44,12 @@ func infoOf(s Schema) *schemaInfo {
 	if s.Type != "" {
 		typ = strings.ToUpper(s.Type)
 	}
-	return &schemaInfo{id: s.ID, version: s.Version, text: s.Text, typ: typ, refs: s.References}
+	g, _ := parseUUID(s.GUID)
+	return &schemaInfo{id: s.ID, guid: g, version: s.Version, text: s.Text, typ: typ, refs: s.References}
 }
+
+// ref is the name of info in the registry it came from.
+func (s *schemaInfo) ref() schemaRef { return schemaRef{id: s.id, guid: s.guid} }
 
 // defaultRetry is WithRetry's default.
 var defaultRetry = retry.Policy{Attempts: 5, Initial: 50 * time.Millisecond, Max: time.Second}
@@ -36,10 +57,11 @@ var defaultRetry = retry.Policy{Attempts: 5, Initial: 50 * time.Millisecond, Max
 // client is a codec's view of the registry: caches, coalescing, retries.
 type client struct {
 	r     Registry
+	glue  *glueRegistry // r, when it is an AWS Glue registry; nil for Confluent
 	retry retry.Policy
 	ttl   time.Duration // for latest
 
-	byID      cowMap[int, *schemaInfo]
+	byID      cowMap[schemaRef, *schemaInfo]
 	byVersion cowMap[string, *schemaInfo] // subject\x00version
 	ids       cowMap[string, *schemaInfo] // registrations and lookups
 	latest    cowMap[string, latestEntry]
@@ -52,45 +74,80 @@ type latestEntry struct {
 }
 
 func newClient(r Registry, p retry.Policy, ttl time.Duration) *client {
-	return &client{r: r, retry: p, ttl: ttl}
+	g, _ := r.(*glueRegistry)
+	return &client{r: r, glue: g, retry: p, ttl: ttl}
 }
 
 // schemaByID returns the schema with the given id, which must be of type typ
 // ("AVRO", "PROTOBUF" or "JSON"; ErrFormatMismatch if not). Ids are
 // immutable, so a hit is final; a failure is not remembered.
-func (c *client) schemaByID(ctx context.Context, id int, typ string) (*schemaInfo, error) {
-	s, err := c.fetchByID(ctx, id)
+func (c *client) schemaByID(ctx context.Context, ref schemaRef, typ string) (*schemaInfo, error) {
+	s, err := c.fetchByID(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
 	if s.typ != typ {
-		return nil, errf(ErrFormatMismatch, nil, "schema id %d is %s, not %s", id, s.typ, typ)
+		return nil, errf(ErrFormatMismatch, nil, "%s is %s, not %s", ref, s.typ, typ)
 	}
 	return s, nil
 }
 
 // fetchByID is schemaByID of any type.
-func (c *client) fetchByID(ctx context.Context, id int) (*schemaInfo, error) {
-	if s, ok := c.byID.load(id); ok {
+//
+// A ref of the other registry's kind (a Glue schema version id for a
+// Confluent registry, a Confluent id for a Glue one) is ErrFormatMismatch:
+// the record was written through another registry.
+func (c *client) fetchByID(ctx context.Context, ref schemaRef) (*schemaInfo, error) {
+	if s, ok := c.byID.load(ref); ok {
 		return s, nil
 	}
-	if id <= 0 {
-		return nil, errf(ErrUnknownSchema, nil, "schema id %d", id)
+	switch {
+	case ref.guid != (uuid{}) && c.glue == nil:
+		return nil, errf(ErrFormatMismatch, nil, "%s is an AWS Glue schema version id, and the codec's registry is a Confluent one", ref)
+	case ref.guid == (uuid{}) && c.glue != nil:
+		return nil, errf(ErrFormatMismatch, nil, "%s is a Confluent schema id, and the codec's registry is AWS Glue", ref)
+	case ref.guid == (uuid{}) && ref.id <= 0:
+		return nil, errf(ErrUnknownSchema, nil, "%s", ref)
 	}
-	v, err := c.do(ctx, "id\x00"+strconv.Itoa(id), func(ctx context.Context) (any, error) {
-		s, err := c.r.SchemaByID(ctx, id)
+	v, err := c.do(ctx, "id\x00"+ref.String(), func(ctx context.Context) (any, error) {
+		var s Schema
+		var err error
+		if c.glue != nil {
+			s, err = c.glue.schemaByVersionID(ctx, ref.guid)
+		} else {
+			s, err = c.r.SchemaByID(ctx, ref.id)
+		}
 		if err != nil {
 			return nil, err
 		}
 		info := infoOf(s)
-		info.id = id
-		c.byID.store(id, info)
+		info.id, info.guid = ref.id, ref.guid
+		c.byID.store(ref, info)
 		return info, nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("get schema id %d: %w", id, err)
+		return nil, fmt.Errorf("get %s: %w", ref, err)
 	}
 	return v.(*schemaInfo), nil
+}
+
+// appendPrefix appends the wire header for ref to dst: Confluent's for a
+// Confluent registry, AWS Glue's (uncompressed; finish compresses) for a
+// Glue one.
+func (c *client) appendPrefix(dst []byte, ref schemaRef) []byte {
+	if c.glue != nil {
+		return appendGlueHeader(dst, glueNone, ref.guid)
+	}
+	return appendHeader(dst, ref.id)
+}
+
+// finish makes the final bytes of a record written after appendPrefix:
+// for a Glue registry that compresses, the body zlib-compressed.
+func (c *client) finish(out []byte) ([]byte, error) {
+	if c.glue == nil {
+		return out, nil
+	}
+	return glueFrame(out, c.glue.compress)
 }
 
 // schemaByVersion returns one version of a subject (used for references).
@@ -131,14 +188,14 @@ func (c *client) register(ctx context.Context, create bool, subject, text, typ s
 			if err != nil {
 				return nil, err
 			}
-			info = &schemaInfo{id: s.ID, version: s.Version, text: text, typ: typ, refs: refs}
+			info = registered(s, text, typ, refs)
 		}
 		if !create || (withVersion && info.version <= 0) {
 			s, err := c.r.Lookup(ctx, subject, want)
 			if err != nil {
 				return nil, err
 			}
-			info = &schemaInfo{id: s.ID, version: s.Version, text: text, typ: typ, refs: refs}
+			info = registered(s, text, typ, refs)
 		}
 		c.ids.store(key, info)
 		return info, nil
@@ -151,6 +208,12 @@ func (c *client) register(ctx context.Context, create bool, subject, text, typ s
 		return nil, fmt.Errorf("%s schema under subject %q: %w", verb, subject, err)
 	}
 	return v.(*schemaInfo), nil
+}
+
+// registered is what the client keeps of a registration or lookup.
+func registered(s Schema, text, typ string, refs []Reference) *schemaInfo {
+	g, _ := parseUUID(s.GUID)
+	return &schemaInfo{id: s.ID, guid: g, version: s.Version, text: text, typ: typ, refs: refs}
 }
 
 func registrationKey(create bool, subject, text string, refs []Reference) string {

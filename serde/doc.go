@@ -27,6 +27,15 @@
 // (the decoders are fuzzed). ParseHeader reads the header for code outside
 // the codecs (the local event source mapping, the test kit).
 //
+// With an AWS Glue registry (Glue) the codecs write AWS's wire format
+// instead: the header version byte 3, a compression byte (0 none, 5 zlib),
+// the 16-byte schema version id (a UUID), then the body, zlib-compressed
+// when byte 1 is 5; a Protobuf body starts with the message's index among
+// all messages of the schema sorted by full name, one unsigned varint.
+// Readers tell the two formats apart by the first byte (0 or 3) of each
+// record; zlib bodies are inflated to at most 16 MiB (more is
+// ErrCompression, so a zip bomb is an error, not an out-of-memory).
+//
 // A value reaches a Lambda function in one of three ways, told apart by
 // Message.Schema (the record's keySchemaMetadata or valueSchemaMetadata):
 //
@@ -34,9 +43,10 @@
 //     the full wire format as the producer wrote it.
 //   - SOURCE mode (the ESM's EventRecordFormat SOURCE): the ESM validated
 //     the record, removed the 5-byte prefix and reports the schema id in
-//     Schema.SchemaID (a decimal string for a Confluent registry). Protobuf
-//     message indexes are still at the front of the data, as AWS's own
-//     Powertools deserializers expect.
+//     Schema.SchemaID (a decimal string for a Confluent registry, the schema
+//     version UUID for AWS Glue; a Glue body arrives inflated). Protobuf
+//     message indexes (the Glue index, for Glue) are still at the front of
+//     the data, as AWS's own Powertools deserializers expect.
 //   - JSON mode (EventRecordFormat JSON): the ESM decoded the value and
 //     delivers JSON text; Schema.SchemaID still names the writer schema.
 //
@@ -59,8 +69,9 @@
 //     The metadata's schema id, when it is a Confluent id, picks the schema
 //     to validate with.
 //
-// In SOURCE mode a schema id that is not a Confluent id (an AWS Glue schema
-// version UUID) is ErrSchemaID. In JSON mode the id is optional.
+// In SOURCE mode a schema id that is neither a Confluent id nor a UUID is
+// ErrSchemaID, and one of the other registry's kind is ErrFormatMismatch.
+// In JSON mode the id is optional.
 //
 // # ESM JSON mode
 //

@@ -19,7 +19,7 @@ import (
 // Two umbrellas group them:
 //
 //   - ErrMalformed: the bytes themselves are bad (ErrTruncated, ErrMagicByte,
-//     ErrMessageIndexes, ErrDecode wrap it). Retrying cannot help.
+//     ErrMessageIndexes, ErrCompression, ErrDecode wrap it). Retrying cannot help.
 //   - ErrRegistry: the Schema Registry could not be used (after retries
 //     within the caller's context deadline); ErrRegistryAuth wraps it. The
 //     same record may decode on the next attempt.
@@ -37,7 +37,8 @@ var (
 	// does. Wraps ErrMalformed.
 	ErrTruncated = fmt.Errorf("%w: truncated", ErrMalformed)
 
-	// ErrMagicByte: the first byte of Confluent-framed data is not 0. Wraps
+	// ErrMagicByte: the first byte of the data is neither 0 (Confluent)
+	// nor 3 (AWS Glue), or not the one the codec is pinned to. Wraps
 	// ErrMalformed.
 	ErrMagicByte = fmt.Errorf("%w: unknown magic byte", ErrMalformed)
 
@@ -45,6 +46,11 @@ var (
 	// zig-zag varint list (bad varint, negative count or index, count past
 	// the end of the data). Wraps ErrMalformed.
 	ErrMessageIndexes = fmt.Errorf("%w: bad protobuf message indexes", ErrMalformed)
+
+	// ErrCompression: the compression byte of AWS Glue-framed data is not
+	// 0 (none) or 5 (zlib), or the zlib body is corrupt, ends early, or
+	// inflates past 16 MiB (a zip bomb). Wraps ErrMalformed.
+	ErrCompression = fmt.Errorf("%w: bad compressed body", ErrMalformed)
 
 	// ErrDecode: the body does not decode with the writer schema (or is not
 	// valid JSON / Protobuf for T). Wraps ErrMalformed.
@@ -91,12 +97,17 @@ var (
 
 	// ErrFormatMismatch: the record's schema metadata, or the registry's
 	// schema type, names another format than the codec's (for example an
-	// AVRO schema id given to a Protobuf deserializer).
+	// AVRO schema id given to a Protobuf deserializer), or the record names
+	// its schema the other registry's way (Confluent-framed data or a
+	// numeric id for an AWS Glue registry; Glue-framed data or a UUID for a
+	// Confluent one).
 	ErrFormatMismatch = errors.New("serde: format mismatch")
 
-	// ErrSchemaID: the schema id in the record's schema metadata is not a
-	// Confluent schema id (a decimal number in 1..4294967295); AWS Glue
-	// registry ids are not supported.
+	// ErrSchemaID: the schema id in the record's schema metadata is
+	// missing, or neither a Confluent schema id (a decimal number in
+	// 1..4294967295) nor an AWS Glue schema version id (a UUID). An id of
+	// the other registry's kind (a UUID for a Confluent registry, a number
+	// for a Glue one) is ErrFormatMismatch.
 	ErrSchemaID = errors.New("serde: bad schema id in metadata")
 
 	// ErrNoSchema: a serializer has no schema to write with: it was built
@@ -144,9 +155,13 @@ type Error struct {
 	Topic  string
 	IsKey  bool
 	// SchemaID is the registry's schema id when it is known (read from the
-	// header or the metadata, or the id the serializer wrote with); 0 if not.
+	// header or the metadata, or the id the serializer wrote with); 0 if not,
+	// and for an AWS Glue schema.
 	SchemaID int
-	Err      error
+	// SchemaVersionID is the AWS Glue schema version id (a UUID) when it
+	// is known; "" if not, and for a Confluent schema.
+	SchemaVersionID string
+	Err             error
 }
 
 // The failure classes of Error.FailureClass: the names are a convention
@@ -176,7 +191,7 @@ const (
 //	ErrRegistryAuth (HTTP 401/403)     configuration   configuration
 //	ErrRegistry (any other)            environment     environment
 //	ErrInvalidOption, ErrNoSchema      configuration   configuration
-//	ErrMalformed and its four          record          record
+//	ErrMalformed and its five          record          record
 //	ErrValidation                      record          record
 //	ErrEncode                          record          record
 //	ErrUnknownSchema                   record          configuration
@@ -237,6 +252,10 @@ func (e *Error) Error() string {
 		b.WriteString(", schema id ")
 		b.WriteString(strconv.Itoa(e.SchemaID))
 	}
+	if e.SchemaVersionID != "" {
+		b.WriteString(", schema version id ")
+		b.WriteString(e.SchemaVersionID)
+	}
 	b.WriteString(")")
 	if e.Err != nil {
 		b.WriteString(": ")
@@ -266,6 +285,10 @@ type where struct {
 	isKey  bool
 }
 
-func (w where) err(schemaID int, cause error) error {
-	return &Error{Op: w.op, Format: w.format, Topic: w.topic, IsKey: w.isKey, SchemaID: schemaID, Err: cause}
+func (w where) err(ref schemaRef, cause error) error {
+	e := &Error{Op: w.op, Format: w.format, Topic: w.topic, IsKey: w.isKey, SchemaID: ref.id, Err: cause}
+	if ref.guid != (uuid{}) {
+		e.SchemaVersionID = ref.guid.String()
+	}
+	return e
 }

@@ -105,7 +105,10 @@ func TestESMModes(t *testing.T) {
 			want error
 		}{
 			{"other format", ourserde.SchemaMeta{DataFormat: "AVRO", SchemaID: "1"}, ourserde.ErrFormatMismatch},
-			{"glue schema id", ourserde.SchemaMeta{DataFormat: "PROTOBUF", SchemaID: "b7b4a7f0-9c96-4e4a-a687-fb5de9ef0c63"}, ourserde.ErrSchemaID},
+			// A Glue schema version id is a schema id, but not one a
+			// Confluent registry has.
+			{"glue schema id", ourserde.SchemaMeta{DataFormat: "PROTOBUF", SchemaID: "b7b4a7f0-9c96-4e4a-a687-fb5de9ef0c63"}, ourserde.ErrFormatMismatch},
+			{"neither", ourserde.SchemaMeta{DataFormat: "PROTOBUF", SchemaID: "b7b4a7f0"}, ourserde.ErrSchemaID},
 			{"no schema id", ourserde.SchemaMeta{DataFormat: "PROTOBUF"}, ourserde.ErrSchemaID},
 		} {
 			_, err := c.Deserialize(ctx, ourserde.Message{Topic: "t", Data: []byte{0, 10, 1, 'x'}, Schema: &tc.meta})

@@ -44,10 +44,10 @@ func JSONSchema[T any](r Registry, opts ...JSONSchemaOption) (Codec[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	if r == nil {
-		return nil, fmt.Errorf("serde: %w: JSONSchema: nil Registry", ErrInvalidOption)
+	if err := cfg.checkRegistry(r, "JSONSchema"); err != nil {
+		return nil, err
 	}
-	c := &jsonSchemaCodec[T]{cfg: cfg, c: newClient(r, cfg.retry, cfg.latestTTL)}
+	c := &jsonSchemaCodec[T]{cfg: cfg, c: newRegistryClient(r, cfg)}
 	c.targets = &targets[*jsonschema.Schema]{c: c.c, cfg: cfg, format: jsonSchemaFormat,
 		subject: c.jsonSubject, latest: c.latestValidator, own: c.ownValidator}
 	if cfg.schemaSet {
@@ -81,8 +81,8 @@ type jsonSchemaCodec[T any] struct {
 	c     *client
 	title string
 
-	compiled cowMap[int, *jsonschema.Schema] // by schema id
-	targets  *targets[*jsonschema.Schema]    // what validates each Target's values; nil when not validating
+	compiled cowMap[schemaRef, *jsonschema.Schema] // by schema id
+	targets  *targets[*jsonschema.Schema]          // what validates each Target's values; nil when not validating
 	mu       sync.Mutex
 	own      atomic.Pointer[jsonschema.Schema] // the WithSchema document, compiled
 }
@@ -140,7 +140,7 @@ func (c *jsonSchemaCodec[T]) compile(ctx context.Context, info *schemaInfo) (*js
 }
 
 // byID returns the compiled JSON Schema with the given id.
-func (c *jsonSchemaCodec[T]) byID(ctx context.Context, id int) (*jsonschema.Schema, error) {
+func (c *jsonSchemaCodec[T]) byID(ctx context.Context, id schemaRef) (*jsonschema.Schema, error) {
 	if s, ok := c.compiled.load(id); ok {
 		return s, nil
 	}
@@ -153,14 +153,14 @@ func (c *jsonSchemaCodec[T]) byID(ctx context.Context, id int) (*jsonschema.Sche
 
 // compiledOf returns info, a registered JSON Schema, compiled once per id.
 func (c *jsonSchemaCodec[T]) compiledOf(ctx context.Context, info *schemaInfo) (*jsonschema.Schema, error) {
-	if s, ok := c.compiled.load(info.id); ok {
+	if s, ok := c.compiled.load(info.ref()); ok {
 		return s, nil
 	}
 	s, err := c.compile(ctx, info)
 	if err != nil {
 		return nil, err
 	}
-	c.compiled.store(info.id, s)
+	c.compiled.store(info.ref(), s)
 	return s, nil
 }
 
@@ -193,11 +193,11 @@ func validateJSON(s *jsonschema.Schema, data []byte) error {
 func (c *jsonSchemaCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
 	var zero T
 	w := where{op: OpDeserialize, format: jsonSchemaFormat, topic: m.Topic, isKey: m.IsKey}
-	_, id, body, err := locate(m, []string{jsonSchemaFormat, "JSON_SCHEMA", "JSONSCHEMA"}, c.cfg.recordFormat, alwaysJSON)
+	_, id, body, err := locate(m, []string{jsonSchemaFormat, "JSON_SCHEMA", "JSONSCHEMA"}, c.cfg, alwaysJSON)
 	if err != nil {
 		return zero, w.err(id, err)
 	}
-	if id > 0 && (c.cfg.validate || m.Schema == nil) {
+	if id != (schemaRef{}) && (c.cfg.validate || m.Schema == nil) {
 		// Fetch the schema even without validation on full wire format, so
 		// that an unknown id is reported as such.
 		s, err := c.byID(ctx, id)
@@ -221,20 +221,24 @@ func (c *jsonSchemaCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]by
 	w := where{op: OpSerialize, format: jsonSchemaFormat, topic: t.Topic, isKey: t.IsKey}
 	tg, err := c.targets.get(ctx, t)
 	if err != nil {
-		return nil, w.err(0, err)
+		return nil, w.err(schemaRef{}, err)
 	}
 	body, err := json.Marshal(v)
 	if err != nil {
-		return nil, w.err(tg.id, errf(ErrEncode, describe(err, "%s", jsonDetail(err)), "JSON from %T", v))
+		return nil, w.err(tg.ref, errf(ErrEncode, describe(err, "%s", jsonDetail(err)), "JSON from %T", v))
 	}
 	if tg.w != nil {
 		if err := validateJSON(tg.w, body); err != nil {
-			return nil, w.err(tg.id, err)
+			return nil, w.err(tg.ref, err)
 		}
 	}
-	out := make([]byte, 0, headerLen+len(body))
-	out = appendHeader(out, tg.id)
-	return append(out, body...), nil
+	out := make([]byte, 0, glueHeaderLen+len(body))
+	out = c.c.appendPrefix(out, tg.ref)
+	out, err = c.c.finish(append(out, body...))
+	if err != nil {
+		return nil, w.err(tg.ref, err)
+	}
+	return out, nil
 }
 
 // jsonSubject names t's subject; the record name is the schema's "title".
@@ -254,22 +258,22 @@ func (c *jsonSchemaCodec[T]) latestValidator(ctx context.Context, _ string, info
 // ownValidator registers (or looks up) the WithSchema document under
 // subject and returns its id and the document compiled, nil when not
 // validating.
-func (c *jsonSchemaCodec[T]) ownValidator(ctx context.Context, subject string) (int, *jsonschema.Schema, error) {
+func (c *jsonSchemaCodec[T]) ownValidator(ctx context.Context, subject string) (schemaRef, *jsonschema.Schema, error) {
 	if !c.cfg.schemaSet {
-		return 0, nil, errf(ErrNoSchema, nil, "give T's JSON Schema with WithSchema, or use WithUseLatest")
+		return schemaRef{}, nil, errf(ErrNoSchema, nil, "give T's JSON Schema with WithSchema, or use WithUseLatest")
 	}
 	info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.cfg.schema, jsonSchemaFormat, c.cfg.refs, false)
 	if err != nil {
-		return 0, nil, err
+		return schemaRef{}, nil, err
 	}
 	if !c.cfg.validate {
-		return info.id, nil, nil
+		return info.ref(), nil, nil
 	}
 	s, err := c.ownSchema(ctx)
 	if err != nil {
-		return 0, nil, err
+		return schemaRef{}, nil, err
 	}
-	return info.id, s, nil
+	return info.ref(), s, nil
 }
 
 // ownSchema returns the WithSchema document compiled: by the constructor

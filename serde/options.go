@@ -48,10 +48,12 @@ type config struct {
 	refs         []Reference
 	subject      SubjectNameStrategy
 	autoRegister bool
+	autoRegSet   bool // WithAutoRegister was given
 	useLatest    bool
 	latestTTL    time.Duration
 	validate     bool
 	recordFormat EventRecordFormat
+	wireFormat   WireFormat
 	retry        retry.Policy
 }
 
@@ -104,6 +106,35 @@ func newJSONSchemaConfig(opts []JSONSchemaOption) (*config, error) {
 		}
 	}
 	return c.check("JSON Schema")
+}
+
+// checkRegistry checks r for a codec named codec, and the options that
+// depend on its kind.
+func (c *config) checkRegistry(r Registry, codec string) error {
+	if r == nil {
+		return fmt.Errorf("serde: %w: %s: nil Registry", ErrInvalidOption, codec)
+	}
+	_, glue := r.(*glueRegistry)
+	switch {
+	case glue && c.refsSet:
+		return fmt.Errorf("serde: %w: %s: WithReferences: an AWS Glue registry has no schema references", ErrInvalidOption, codec)
+	case glue && c.wireFormat == WireFormatConfluent:
+		return fmt.Errorf("serde: %w: %s: WithWireFormat(WireFormatConfluent) with an AWS Glue registry", ErrInvalidOption, codec)
+	case !glue && c.wireFormat == WireFormatGlue:
+		return fmt.Errorf("serde: %w: %s: WithWireFormat(WireFormatGlue) with a Confluent registry", ErrInvalidOption, codec)
+	}
+	return nil
+}
+
+// newRegistryClient makes the codec's client of r with c's retries, and
+// applies the defaults that depend on r's kind (auto-registration is off by
+// default for AWS Glue).
+func newRegistryClient(r Registry, c *config) *client {
+	cl := newClient(r, c.retry, c.latestTTL)
+	if cl.glue != nil && !c.autoRegSet {
+		c.autoRegister = false
+	}
+	return cl
 }
 
 // check reports every bad option value at once.
@@ -161,11 +192,12 @@ func WithSubjectNameStrategy(s SubjectNameStrategy) Option {
 }
 
 // WithAutoRegister says whether a serializer registers its schema under the
-// subject (true, the default) or only looks up its id and fails with
-// ErrUnknownSchema when it is not registered (false). All registry formats.
+// subject or only looks up its id and fails with ErrUnknownSchema when it is
+// not registered (false). Default: true with a Confluent registry, false
+// with an AWS Glue one (as AWS's serializers default). All registry formats.
 func WithAutoRegister(on bool) Option {
 	return registryOption(func(c *config) {
-		c.autoRegister = on
+		c.autoRegister, c.autoRegSet = on, true
 	})
 }
 
@@ -211,6 +243,24 @@ func WithEventRecordFormat(f EventRecordFormat) Option {
 			c.recordFormat = f
 		default:
 			c.bad("WithEventRecordFormat: unknown format %q", f)
+		}
+	})
+}
+
+// WithWireFormat pins the wire format a deserializer reads when the record
+// has no ESM schema metadata: a record in the other format is ErrMagicByte
+// rather than looked up. Default: WireFormatAuto, which tells them apart
+// by the first byte of each record (0 Confluent, 3 AWS Glue); both are
+// unambiguous. Serializers write the format of their registry. Pinning the
+// format the codec's registry does not serve is ErrInvalidOption. All
+// registry formats.
+func WithWireFormat(f WireFormat) Option {
+	return registryOption(func(c *config) {
+		switch f {
+		case WireFormatAuto, WireFormatConfluent, WireFormatGlue:
+			c.wireFormat = f
+		default:
+			c.bad("WithWireFormat: unknown format %q", f)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package serde
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
@@ -40,8 +41,8 @@ func Protobuf[T proto.Message](r Registry, opts ...Option) (Codec[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	if r == nil {
-		return nil, fmt.Errorf("serde: %w: Protobuf: nil Registry", ErrInvalidOption)
+	if err := cfg.checkRegistry(r, "Protobuf"); err != nil {
+		return nil, err
 	}
 	var zero T
 	if any(zero) == nil {
@@ -50,7 +51,7 @@ func Protobuf[T proto.Message](r Registry, opts ...Option) (Codec[T], error) {
 	md := zero.ProtoReflect().Descriptor()
 	c := &protoCodec[T]{
 		cfg:  cfg,
-		c:    newClient(r, cfg.retry, cfg.latestTTL),
+		c:    newRegistryClient(r, cfg),
 		mt:   zero.ProtoReflect().Type(),
 		name: md.FullName(),
 	}
@@ -103,7 +104,7 @@ type protoCodec[T proto.Message] struct {
 
 	// parsed writer schemas, by id: for the deserializer, and for the
 	// serializer with WithUseLatest
-	writers cowMap[int, *protoWriter]
+	writers cowMap[schemaRef, *protoWriter]
 }
 
 // protoDep is an imported file registered before the schema that imports it.
@@ -117,12 +118,15 @@ type protoDep struct {
 type protoWriter struct {
 	names *protoNames
 	tPath []int // T's message indexes in this schema; nil if it has none
+	// T's AWS Glue message index in this schema (its place among all
+	// messages sorted by full name); -1 if it has none
+	tGlue int
 }
 
 func (c *protoCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
 	var zero T
 	w := where{op: OpDeserialize, format: protobufFormat, topic: m.Topic, isKey: m.IsKey}
-	mode, id, rest, err := locate(m, []string{protobufFormat}, c.cfg.recordFormat, looksLikeJSONObject)
+	mode, id, rest, err := locate(m, []string{protobufFormat}, c.cfg, looksLikeJSONObject)
 	if err != nil {
 		return zero, w.err(id, err)
 	}
@@ -133,17 +137,32 @@ func (c *protoCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
 		}
 		return msg, nil
 	}
-	var buf [4]int
-	indexes, body, err := parseIndexes(rest, buf[:0])
-	if err != nil {
-		return zero, w.err(id, err)
-	}
-	wr, err := c.writer(ctx, id)
-	if err != nil {
-		return zero, w.err(id, err)
-	}
-	if !slices.Equal(indexes, wr.tPath) {
-		return zero, w.err(id, c.mismatch(wr, append([]int(nil), indexes...)))
+	var body []byte
+	if id.guid != (uuid{}) { // AWS Glue: one varint index
+		var index int
+		if index, body, err = parseGlueIndex(rest); err != nil {
+			return zero, w.err(id, err)
+		}
+		wr, err := c.writer(ctx, id)
+		if err != nil {
+			return zero, w.err(id, err)
+		}
+		if index != wr.tGlue {
+			return zero, w.err(id, c.glueMismatch(wr, index))
+		}
+	} else {
+		var buf [4]int
+		var indexes []int
+		if indexes, body, err = parseIndexes(rest, buf[:0]); err != nil {
+			return zero, w.err(id, err)
+		}
+		wr, err := c.writer(ctx, id)
+		if err != nil {
+			return zero, w.err(id, err)
+		}
+		if !slices.Equal(indexes, wr.tPath) {
+			return zero, w.err(id, c.mismatch(wr, append([]int(nil), indexes...)))
+		}
 	}
 	if err := proto.Unmarshal(body, msg); err != nil {
 		return zero, w.err(id, errf(ErrDecode, err, "%s", c.name))
@@ -159,8 +178,16 @@ func (c *protoCodec[T]) mismatch(wr *protoWriter, indexes []int) error {
 	return errf(ErrMessageMismatch, nil, "message indexes %v name %s, want %s", indexes, got.fullName, c.name)
 }
 
+func (c *protoCodec[T]) glueMismatch(wr *protoWriter, index int) error {
+	all := wr.names.sorted()
+	if index >= len(all) {
+		return errf(ErrMessageMismatch, nil, "AWS Glue message index %d names no message of the writer schema (%d messages)", index, len(all))
+	}
+	return errf(ErrMessageMismatch, nil, "AWS Glue message index %d names %s, want %s", index, all[index], c.name)
+}
+
 // writer returns the parsed writer schema with the given id.
-func (c *protoCodec[T]) writer(ctx context.Context, id int) (*protoWriter, error) {
+func (c *protoCodec[T]) writer(ctx context.Context, id schemaRef) (*protoWriter, error) {
 	if wr, ok := c.writers.load(id); ok {
 		return wr, nil
 	}
@@ -178,14 +205,17 @@ func (c *protoCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]byte, e
 	w := where{op: OpSerialize, format: protobufFormat, topic: t.Topic, isKey: t.IsKey}
 	tg, err := c.targets.get(ctx, t)
 	if err != nil {
-		return nil, w.err(0, err)
+		return nil, w.err(schemaRef{}, err)
 	}
 	size := proto.Size(v)
 	out := make([]byte, 0, len(tg.w)+size)
 	out = append(out, tg.w...)
 	out, err = proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(out, v)
 	if err != nil {
-		return nil, w.err(tg.id, errf(ErrEncode, err, "%s", c.name))
+		return nil, w.err(tg.ref, errf(ErrEncode, err, "%s", c.name))
+	}
+	if out, err = c.c.finish(out); err != nil {
+		return nil, w.err(tg.ref, err)
 	}
 	return out, nil
 }
@@ -203,21 +233,34 @@ func (c *protoCodec[T]) latestPrefix(_ context.Context, subject string, info *sc
 		return nil, err
 	}
 	if wr.tPath == nil {
-		return nil, errf(ErrMessageMismatch, nil, "latest schema of %q (id %d) has no message %s", subject, info.id, c.name)
+		return nil, errf(ErrMessageMismatch, nil, "latest schema of %q (%s) has no message %s", subject, info.ref(), c.name)
 	}
-	return appendIndexes(appendHeader(nil, info.id), wr.tPath), nil
+	return c.prefix(info.ref(), wr), nil
+}
+
+// prefix is the header and T's message indexes for ref, in the registry's
+// wire format.
+func (c *protoCodec[T]) prefix(ref schemaRef, wr *protoWriter) []byte {
+	out := c.c.appendPrefix(nil, ref)
+	if c.c.glue != nil {
+		return binary.AppendUvarint(out, uint64(wr.tGlue))
+	}
+	return appendIndexes(out, wr.tPath)
 }
 
 // ownPrefix registers (or looks up) T's schema under subject, its imports
 // first, and returns its id and the header and message indexes.
-func (c *protoCodec[T]) ownPrefix(ctx context.Context, subject string) (int, []byte, error) {
+func (c *protoCodec[T]) ownPrefix(ctx context.Context, subject string) (schemaRef, []byte, error) {
 	refs := c.cfg.refs
+	if len(c.deps) > 0 && c.c.glue != nil {
+		return schemaRef{}, nil, errf(ErrInvalidSchema, nil, "an AWS Glue registry has no schema references, and %s's file imports %s", c.name, c.deps[0].path)
+	}
 	if len(c.deps) > 0 {
 		versions := map[string]int{}
 		for _, d := range c.deps {
 			info, err := c.c.register(ctx, c.cfg.autoRegister, d.path, d.text, protobufFormat, depRefs(d.imports, versions), true)
 			if err != nil {
-				return 0, nil, err
+				return schemaRef{}, nil, err
 			}
 			versions[d.path] = info.version
 		}
@@ -225,22 +268,29 @@ func (c *protoCodec[T]) ownPrefix(ctx context.Context, subject string) (int, []b
 	}
 	info, err := c.c.register(ctx, c.cfg.autoRegister, subject, c.schema, protobufFormat, refs, false)
 	if err != nil {
-		return 0, nil, err
+		return schemaRef{}, nil, err
 	}
-	return info.id, append(appendHeader(nil, info.id), c.indexes...), nil
+	if c.c.glue != nil {
+		wr, err := c.writerOf(&schemaInfo{id: info.id, guid: info.guid, text: c.schema, typ: protobufFormat})
+		if err != nil {
+			return schemaRef{}, nil, err
+		}
+		return info.ref(), c.prefix(info.ref(), wr), nil
+	}
+	return info.ref(), append(appendHeader(nil, info.id), c.indexes...), nil
 }
 
 // writerOf returns info, a registered Protobuf schema, parsed once per id.
 func (c *protoCodec[T]) writerOf(info *schemaInfo) (*protoWriter, error) {
-	if wr, ok := c.writers.load(info.id); ok {
+	if wr, ok := c.writers.load(info.ref()); ok {
 		return wr, nil
 	}
 	names, err := parseProtoNames(info.text)
 	if err != nil {
 		return nil, err
 	}
-	wr := &protoWriter{names: names, tPath: names.pathOf(string(c.name))}
-	c.writers.store(info.id, wr)
+	wr := &protoWriter{names: names, tPath: names.pathOf(string(c.name)), tGlue: slices.Index(names.sorted(), string(c.name))}
+	c.writers.store(info.ref(), wr)
 	return wr, nil
 }
 

@@ -1,6 +1,7 @@
 package serde
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -23,6 +24,23 @@ type protoMsg struct {
 }
 
 const maxProtoDepth = 100
+
+// sorted lists the full names of every message of the file, nested ones
+// (map entries too) included, sorted: an AWS Glue message index is a
+// place in this list.
+func (f *protoNames) sorted() []string {
+	var out []string
+	var walk func(ms []*protoMsg)
+	walk = func(ms []*protoMsg) {
+		for _, m := range ms {
+			out = append(out, m.fullName)
+			walk(m.children)
+		}
+	}
+	walk(f.msgs)
+	slices.Sort(out)
+	return out
+}
 
 // resolve returns the message the indexes name, or nil.
 func (f *protoNames) resolve(indexes []int) *protoMsg {

@@ -53,6 +53,10 @@ type Schema struct {
 	// ID is the registry's global id; 0 in what a codec passes to
 	// Register and Lookup.
 	ID int
+	// GUID is the schema's GUID, when the registry names schemas by one:
+	// an AWS Glue registry's schema version id (a UUID, in its 36-character
+	// form). "" for a Confluent registry.
+	GUID string
 	// Version is the schema's version under the subject it was asked for
 	// by; 0 when unknown (see the Registry methods).
 	Version int

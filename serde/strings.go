@@ -69,7 +69,7 @@ func (jsonCodec[T]) Deserialize(_ context.Context, m Message) (T, error) {
 		var zero T
 		w := where{op: OpDeserialize, format: plainJSONFormat, topic: m.Topic, isKey: m.IsKey}
 		detail := jsoniterDetail(err, func() error { var again T; return json.Unmarshal(m.Data, &again) })
-		return zero, w.err(0, errf(ErrDecode, describe(err, "%s", detail), "plain JSON into %T", v))
+		return zero, w.err(schemaRef{}, errf(ErrDecode, describe(err, "%s", detail), "plain JSON into %T", v))
 	}
 	return v, nil
 }
@@ -79,7 +79,7 @@ func (jsonCodec[T]) Serialize(_ context.Context, t Target, v T) ([]byte, error) 
 	if err != nil {
 		w := where{op: OpSerialize, format: plainJSONFormat, topic: t.Topic, isKey: t.IsKey}
 		detail := jsoniterDetail(err, func() error { _, err := json.Marshal(v); return err })
-		return nil, w.err(0, errf(ErrEncode, describe(err, "%s", detail), "plain JSON from %T", v))
+		return nil, w.err(schemaRef{}, errf(ErrEncode, describe(err, "%s", detail), "plain JSON from %T", v))
 	}
 	return b, nil
 }

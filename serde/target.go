@@ -7,7 +7,7 @@ import "context"
 // Protobuf header-and-indexes prefix, a compiled JSON Schema).
 type written[W any] struct {
 	subject string
-	id      int
+	ref     schemaRef
 	w       W
 }
 
@@ -26,7 +26,7 @@ type targets[W any] struct {
 	latest func(ctx context.Context, subject string, info *schemaInfo) (W, error)
 	// own registers, or looks up (WithAutoRegister(false)), the codec's
 	// own schema under subject and makes W for it.
-	own func(ctx context.Context, subject string) (id int, w W, err error)
+	own func(ctx context.Context, subject string) (ref schemaRef, w W, err error)
 
 	cache cowMap[Target, *written[W]]
 }
@@ -44,7 +44,7 @@ func (ts *targets[W]) get(ctx context.Context, t Target) (*written[W], error) {
 		if err != nil {
 			return nil, err
 		}
-		if latest.id == tg.id {
+		if latest.ref() == tg.ref {
 			return tg, nil
 		}
 	}
@@ -61,8 +61,8 @@ func (ts *targets[W]) get(ctx context.Context, t Target) (*written[W], error) {
 		if tg.w, err = ts.latest(ctx, subject, info); err != nil {
 			return nil, err
 		}
-		tg.id = info.id
-	} else if tg.id, tg.w, err = ts.own(ctx, subject); err != nil {
+		tg.ref = info.ref()
+	} else if tg.ref, tg.w, err = ts.own(ctx, subject); err != nil {
 		return nil, err
 	}
 	ts.cache.store(t, tg)

@@ -128,35 +128,56 @@ const (
 	EventRecordFormatJSON EventRecordFormat = "JSON"
 )
 
+// WireFormat names a registry wire format, for WithWireFormat.
+type WireFormat string
+
+// The wire formats a registry codec reads.
+const (
+	// WireFormatAuto tells Confluent's from AWS Glue's by each record's
+	// first byte (0 or 3). The default.
+	WireFormatAuto WireFormat = ""
+	// WireFormatConfluent reads only the Confluent wire format (magic
+	// byte 0, 4-byte schema id).
+	WireFormatConfluent WireFormat = "CONFLUENT"
+	// WireFormatGlue reads only the AWS Glue wire format (version byte 3,
+	// compression byte, 16-byte schema version id).
+	WireFormatGlue WireFormat = "GLUE"
+)
+
 // framing is how one message's data is framed.
 type framing int
 
 const (
-	framedWire   framing = iota // full Confluent wire format
+	framedWire   framing = iota // full wire format: Confluent's or AWS Glue's
 	framedSource                // ESM SOURCE: no prefix, id in the metadata
 	framedJSON                  // ESM JSON: the value as JSON text
 )
 
-// locate works out how m.Data is framed and returns the schema id (0 when
-// unknown) and the bytes after the Confluent header, if any.
+// locate works out how m.Data is framed and returns the schema (the zero
+// ref when unknown) and the body: the bytes after the wire header, inflated
+// when an AWS Glue header says zlib.
 //
-//   - m.Schema == nil: no ESM integration; the data must be full wire format.
+//   - m.Schema == nil: no ESM integration; the data must be in a wire
+//     format, told apart by its first byte: 0 is Confluent's (ParseHeader),
+//     3 is AWS Glue's.
 //   - m.Schema != nil: the ESM integration is on. Its DataFormat must name
 //     this codec's format when set. The framing is pin when pinned, else
-//     isJSON(data) tells JSON mode from SOURCE mode.
+//     isJSON(data) tells JSON mode from SOURCE mode. The metadata's schema
+//     id is a Confluent id (a decimal number) or a Glue schema version id
+//     (a UUID).
 //
 // In SOURCE mode the metadata's schema id is required; in JSON mode it is
 // optional (the JSON path may not need the registry).
-func locate(m Message, formats []string, pin EventRecordFormat, isJSON func([]byte) bool) (framing, int, []byte, error) {
+func locate(m Message, formats []string, cfg *config, isJSON func([]byte) bool) (framing, schemaRef, []byte, error) {
 	if m.Schema == nil {
-		id, rest, err := ParseHeader(m.Data)
-		return framedWire, id, rest, err
+		ref, body, err := parseWire(m.Data, cfg.wireFormat)
+		return framedWire, ref, body, err
 	}
 	if df := m.Schema.DataFormat; df != "" && !formatIn(df, formats) {
-		return 0, 0, nil, errf(ErrFormatMismatch, nil, "record metadata says %q, codec reads %s", df, strings.Join(formats, "/"))
+		return 0, schemaRef{}, nil, errf(ErrFormatMismatch, nil, "record metadata says %q, codec reads %s", df, strings.Join(formats, "/"))
 	}
 	mode := framedSource
-	switch pin {
+	switch cfg.recordFormat {
 	case EventRecordFormatJSON:
 		mode = framedJSON
 	case EventRecordFormatSource:
@@ -165,14 +186,43 @@ func locate(m Message, formats []string, pin EventRecordFormat, isJSON func([]by
 			mode = framedJSON
 		}
 	}
-	id, err := metaSchemaID(m.Schema.SchemaID)
+	ref, err := metaSchemaID(m.Schema.SchemaID)
 	if err != nil {
 		if mode == framedSource {
-			return 0, 0, nil, err
+			return 0, schemaRef{}, nil, err
 		}
-		id = 0 // JSON mode can go without a (Confluent) schema id
+		ref = schemaRef{} // JSON mode can go without a schema id
 	}
-	return mode, id, m.Data, nil
+	return mode, ref, m.Data, nil
+}
+
+// parseWire reads either wire format, by its first byte, or only the one
+// pin names.
+func parseWire(data []byte, pin WireFormat) (schemaRef, []byte, error) {
+	if len(data) > 0 {
+		switch {
+		case pin == WireFormatConfluent && data[0] != magicByte:
+			return schemaRef{}, nil, errf(ErrMagicByte, nil, "magic byte %d, want 0 (the codec reads the Confluent wire format only)", data[0])
+		case pin == WireFormatGlue && data[0] != glueVersion:
+			return schemaRef{}, nil, errf(ErrMagicByte, nil, "header version byte %d, want 3 (the codec reads the AWS Glue wire format only)", data[0])
+		}
+	}
+	if len(data) > 0 && data[0] == glueVersion {
+		id, compression, body, err := parseGlueHeader(data)
+		if err != nil {
+			return schemaRef{}, nil, err
+		}
+		ref := schemaRef{guid: id}
+		if body, err = glueBody(compression, body); err != nil {
+			return ref, nil, err
+		}
+		return ref, body, nil
+	}
+	if len(data) > 0 && data[0] != magicByte {
+		return schemaRef{}, nil, errf(ErrMagicByte, nil, "magic byte %d, want 0 (Confluent) or 3 (AWS Glue)", data[0])
+	}
+	id, rest, err := ParseHeader(data)
+	return schemaRef{id: id}, rest, err
 }
 
 func formatIn(df string, formats []string) bool {
@@ -184,17 +234,20 @@ func formatIn(df string, formats []string) bool {
 	return false
 }
 
-// metaSchemaID parses the schema id of ESM schema metadata: a Confluent id is
-// a decimal number; anything else (an AWS Glue schema version UUID) is not.
-func metaSchemaID(s string) (int, error) {
+// metaSchemaID parses the schema id of ESM schema metadata: a Confluent id
+// is a decimal number, an AWS Glue schema version id a UUID.
+func metaSchemaID(s string) (schemaRef, error) {
 	if s == "" {
-		return 0, errf(ErrSchemaID, nil, "metadata has no schema id")
+		return schemaRef{}, errf(ErrSchemaID, nil, "metadata has no schema id")
+	}
+	if g, ok := parseUUID(s); ok {
+		return schemaRef{guid: g}, nil
 	}
 	v, err := strconv.ParseUint(s, 10, 32)
 	if err != nil || v == 0 {
-		return 0, errf(ErrSchemaID, nil, "schema id %.40q is not a Confluent schema id", s)
+		return schemaRef{}, errf(ErrSchemaID, nil, "schema id %.40q is neither a Confluent schema id nor an AWS Glue schema version id", s)
 	}
-	return int(v), nil
+	return schemaRef{id: int(v)}, nil
 }
 
 // jsonFirstByte reports whether data starts, after JSON white space, with
