@@ -64,6 +64,86 @@ func ParseEvent(payload []byte) (*Event, error) {
 	return ev, nil
 }
 
+// A Parser parses events as [ParseEvent] does, but reuses its memory from
+// one call to the next: after the first few events it allocates almost
+// nothing, and does not pay for fresh memory (zeroing, page faults, garbage
+// collection) in proportion to the payload.
+//
+// The price is the lifetime of what it returns: the Event returned by Parse,
+// and everything it holds — its partitions and records, the Key, Value and
+// header Value bytes of each record, header keys, schema metadata — is
+// valid only until the next call to Parse on the same Parser, which
+// overwrites it. Code that keeps any of it longer must copy it first. A
+// [Handler] parses each invocation's event this way when it runs with a
+// Parser, so a Process function must not keep r.RawKey, r.RawValue or a
+// header's bytes after it returns; Key and Value, decoded by a serde codec,
+// are copies and may be kept.
+//
+// The zero Parser is ready to use. A Parser is not safe for concurrent use:
+// give each goroutine its own.
+type Parser struct {
+	arena []byte // for decoded bytes: at least as long as the largest payload
+	recs  []RawRecord
+	hdrs  []Header
+	metas []serde.SchemaMeta
+	parts []Partition
+	strs  map[string]string
+	ev    Event
+}
+
+// Parse parses payload as ParseEvent does, into memory owned by ps: the
+// result is valid until the next call to Parse on ps.
+func (ps *Parser) Parse(payload []byte) (*Event, error) {
+	// Every decoded byte takes at least one byte of the payload (four base64
+	// characters give three bytes, a signed byte takes at least two
+	// characters), so an arena as long as the payload never needs another
+	// chunk; one that has served a larger payload is used again as is.
+	if cap(ps.arena) < len(payload) {
+		ps.arena = make([]byte, 0, len(payload)+len(payload)/8)
+	}
+	if ps.strs == nil {
+		ps.strs = make(map[string]string)
+	}
+	clear(ps.strs) // its strings point into the arena, which is rewritten
+	p := parser{
+		buf:   payload,
+		chunk: len(payload) + 64,
+		arena: ps.arena[:0],
+		recs:  ps.recs[:0],
+		hdrs:  ps.hdrs[:0],
+		metas: ps.metas[:0],
+		strs:  ps.strs,
+		rec:   -1,
+		hdr:   -1,
+	}
+	if cap(p.recs) == 0 {
+		p.recs = make([]RawRecord, 0, len(payload)/500+1)
+		p.hdrs = make([]Header, 0, len(payload)/500+1)
+	}
+	ps.ev = Event{Partitions: ps.parts[:0]}
+	err := p.event(&ps.ev)
+	// Keep the largest arrays the parse grew, for the next one.
+	if cap(p.recs) > cap(ps.recs) {
+		ps.recs = p.recs
+	}
+	if cap(p.hdrs) > cap(ps.hdrs) {
+		ps.hdrs = p.hdrs
+	}
+	if cap(p.metas) > cap(ps.metas) {
+		ps.metas = p.metas
+	}
+	if cap(ps.ev.Partitions) > cap(ps.parts) {
+		ps.parts = ps.ev.Partitions
+	}
+	if len(ps.ev.Partitions) == 0 {
+		ps.ev.Partitions = nil // as ParseEvent gives it
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &ps.ev, nil
+}
+
 // parser is the state of one ParseEvent call.
 type parser struct {
 	buf     []byte
