@@ -74,11 +74,10 @@ func ParseEvent(payload []byte) (*Event, error) {
 // and everything it holds — its partitions and records, the Key, Value and
 // header Value bytes of each record, header keys, schema metadata — is
 // valid only until the next call to Parse on the same Parser, which
-// overwrites it. Code that keeps any of it longer must copy it first. A
-// [Handler] parses each invocation's event this way when it runs with a
-// Parser, so a Process function must not keep r.RawKey, r.RawValue or a
-// header's bytes after it returns; Key and Value, decoded by a serde codec,
-// are copies and may be kept.
+// overwrites it. Code that keeps any of it longer must copy it first; what
+// the serde codecs decode from it is a copy. [Record] gives the raw bytes a
+// Process function sees the same lifetime, one invocation, so that a
+// Handler may parse with a Parser.
 //
 // The zero Parser is ready to use. A Parser is not safe for concurrent use:
 // give each goroutine its own.

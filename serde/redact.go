@@ -15,8 +15,8 @@ import (
 )
 
 // Record contents are often personal data, so no error of this package
-// quotes them, and the libraries' own messages often do (json-iterator
-// quotes up to 100 bytes around the fault, encoding/json the number it
+// quotes them, and the libraries' own messages often do (go-json
+// may quote the data around the fault, encoding/json the number it
 // could not store, protojson the bad token, JSON Schema the value that
 // failed "minimum", hamba/avro the enum symbol it cannot write, and user
 // Marshal/Unmarshal methods whatever they like). A codec therefore writes
