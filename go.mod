@@ -16,8 +16,8 @@ require (
 	github.com/awslabs/goformation/v7 v7.14.9
 	github.com/bufbuild/protocompile v0.8.0
 	github.com/confluentinc/confluent-kafka-go/v2 v2.11.1
+	github.com/goccy/go-json v0.12.0
 	github.com/hamba/avro/v2 v2.31.0
-	github.com/json-iterator/go v1.1.12
 	github.com/linkedin/goavro/v2 v2.13.1
 	github.com/riferrei/srclient v0.7.3
 	github.com/santhosh-tekuri/jsonschema/v5 v5.3.0
@@ -62,6 +62,7 @@ require (
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.30.0 // indirect
 	github.com/invopop/jsonschema v0.12.0 // indirect
 	github.com/jhump/protoreflect v1.15.6 // indirect
+	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/kr/text v0.2.0 // indirect
 	github.com/mailru/easyjson v0.7.7 // indirect

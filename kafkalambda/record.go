@@ -11,9 +11,13 @@ import (
 //
 // A null key or value is never handed to a deserializer: Key or Value then
 // stays the zero value of its type and RawKey or RawValue is nil. A record
-// whose value is null is a tombstone (IsTombstone). RawKey and RawValue
-// alias the event's buffer: they stay valid after Process returns, but
-// must not be written to.
+// whose value is null is a tombstone (IsTombstone).
+//
+// RawKey, RawValue, header values and schema metadata alias the memory the
+// event was parsed into, which a Handler may reuse for its next invocation
+// (see [Parser]): they are valid until the invocation that delivered the
+// record ends, and must not be written to. Copy them to keep them longer.
+// Key and Value, decoded by the serde codecs, are copies and may be kept.
 type Record[K, V any] struct {
 	Topic         string
 	Partition     int32

@@ -146,7 +146,7 @@ const (
 // sentinel errors: use errors.Is(err, serde.ErrTruncated) and so on, or
 // errors.As(err, &e) with e *serde.Error for the fields. Its message never
 // quotes the record's key or value: causes from encoding/json,
-// json-iterator, protojson, hamba/avro, the JSON Schema validator and user
+// go-json, protojson, hamba/avro, the JSON Schema validator and user
 // Marshal/Unmarshal methods are described by position, path, type and
 // keyword instead, and stay in the chain for errors.As.
 type Error struct {

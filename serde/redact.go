@@ -9,13 +9,14 @@ import (
 	"strconv"
 	"strings"
 
+	gojson "github.com/goccy/go-json"
 	"github.com/hamba/avro/v2"
 	"github.com/santhosh-tekuri/jsonschema/v5"
 )
 
 // Record contents are often personal data, so no error of this package
-// quotes them, and the libraries' own messages often do (json-iterator
-// quotes up to 100 bytes around the fault, encoding/json the number it
+// quotes them, and the libraries' own messages often do (go-json
+// may quote the data around the fault, encoding/json the number it
 // could not store, protojson the bad token, JSON Schema the value that
 // failed "minimum", hamba/avro the enum symbol it cannot write, and user
 // Marshal/Unmarshal methods whatever they like). A codec therefore writes
@@ -79,24 +80,18 @@ func jsonDetail(err error) string {
 	return fmt.Sprintf("an UnmarshalJSON or UnmarshalText method failed (%T)", err)
 }
 
-// jsoniterDetail describes a json-iterator error, whose text quotes the
+// goJSONDetail describes a goccy/go-json error, whose text may quote the
 // data around the fault. It decodes (into) again with encoding/json, whose
-// errors carry structure, and falls back to the offset json-iterator
-// reports.
-func jsoniterDetail(iterErr error, again func() error) string {
+// errors carry structure, and falls back to the offset go-json reports.
+func goJSONDetail(jsonErr error, again func() error) string {
 	if err := again(); err != nil {
 		return jsonDetail(err)
 	}
-	msg := iterErr.Error()
-	if i := strings.Index(msg, "error found in #"); i >= 0 {
-		digits := msg[i+len("error found in #"):]
-		if j := strings.IndexByte(digits, ' '); j > 0 {
-			if n, err := strconv.Atoi(digits[:j]); err == nil {
-				return fmt.Sprintf("json-iterator failed at byte %d", n)
-			}
-		}
+	var syn *gojson.SyntaxError
+	if errors.As(jsonErr, &syn) {
+		return fmt.Sprintf("go-json failed at byte %d", syn.Offset)
 	}
-	return "json-iterator failed"
+	return "go-json failed"
 }
 
 // avroDetail describes a hamba/avro error. hamba wraps an error with the

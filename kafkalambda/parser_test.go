@@ -1,0 +1,142 @@
+package kafkalambda
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/kafkalambda/kafka-lambda-go/serde"
+)
+
+// reuseEvent is an event of n records whose keys, values and header values
+// all carry tag, so that two events of the same n differ in every decoded
+// byte and take the same room.
+func reuseEvent(n int, tag byte) []byte {
+	var b strings.Builder
+	b.WriteString(`{"eventSource":"aws:kafka","records":{`)
+	for p := range 2 {
+		if p > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"t-%d":[`, p)
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			v := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{tag}, 10+i%7))
+			k := base64.StdEncoding.EncodeToString([]byte{tag, byte(i)})
+			fmt.Fprintf(&b, `{"topic":"t","partition":%d,"offset":%d,"timestamp":1,"timestampType":"CREATE_TIME",`+
+				`"key":"%s","value":"%s","headers":[{"h%c":[%d,-1]}],`+
+				`"valueSchemaMetadata":{"dataFormat":"JSON","schemaId":"s%c"}}`, p, i, k, v, tag, int8(tag), tag)
+		}
+		b.WriteByte(']')
+	}
+	b.WriteString(`}}`)
+	return []byte(b.String())
+}
+
+// TestParserMatchesParseEvent parses events of growing, shrinking and equal
+// sizes, and bad ones, with one Parser: each result is ParseEvent's.
+func TestParserMatchesParseEvent(t *testing.T) {
+	var ps Parser
+	payloads := [][]byte{reuseEvent(3, 'a'), reuseEvent(200, 'b'), []byte(`{"eventSource":"aws:kafka","records":{"t-0":[{"topic":"t"`),
+		reuseEvent(1, 'c'), reuseEvent(200, 'd'), []byte(`{"eventSource":"aws:kafka"}`), reuseEvent(50, 'e')}
+	for _, f := range []string{"msk.json", "self-managed.json", "signed-headers.json", "schema-metadata.json"} {
+		if b, err := fuzzFixtures.ReadFile("testdata/" + f); err == nil {
+			payloads = append(payloads, b)
+		}
+	}
+	for i, payload := range payloads {
+		want, wantErr := ParseEvent(payload)
+		got, err := ps.Parse(payload)
+		if (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+			t.Fatalf("payload %d: Parse error %v, ParseEvent error %v", i, err, wantErr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("payload %d: Parse gave\n%+v\nParseEvent gave\n%+v", i, got, want)
+		}
+	}
+}
+
+// TestParserOverwrites enforces the lifetime contract of Parser both ways:
+// bytes kept from an event past the next Parse are overwritten (so that
+// keeping them is a bug a test can see, not a latent one), and what the
+// serde codecs decode from them is a copy that survives.
+func TestParserOverwrites(t *testing.T) {
+	var ps Parser
+	ev, err := ps.Parse(reuseEvent(20, 'a'))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &ev.Partitions[0].Records[5]
+	rawValue, rawKey, hdr, hdrKey, meta := r.Value, r.Key, r.Headers[0].Value, r.Headers[0].Key, r.ValueSchema
+	wantValue := bytes.Clone(rawValue)
+
+	ctx := context.Background()
+	m := serde.Message{Topic: r.Topic, Data: r.Value}
+	s, err := serde.String().Deserialize(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := serde.Bytes().Deserialize(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := serde.JSON[string]().Deserialize(ctx, serde.Message{Data: []byte(`"` + string(rawValue) + `"`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := ps.Parse(reuseEvent(20, 'b')); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(rawValue, wantValue) {
+		t.Errorf("a value kept past the next Parse still reads %q: the arena was not reused", rawValue)
+	}
+	if rawKey[0] != 'b' || hdr[0] != 'b' || hdrKey != "hb" || meta.SchemaID != "sb" {
+		t.Errorf("kept key %q, header %q %q, schema %q: want them overwritten by the next event", rawKey, hdrKey, hdr, meta.SchemaID)
+	}
+	if s != string(wantValue) || !bytes.Equal(bs, wantValue) || js != string(wantValue) {
+		t.Errorf("decoded copies changed with the arena: String %q, Bytes %q, JSON %q; want %q", s, bs, js, wantValue)
+	}
+}
+
+// FuzzParser parses each input with a Parser reused across inputs (so it
+// starts from whatever the previous input left) and checks the result
+// against ParseEvent's.
+func FuzzParser(f *testing.F) {
+	entries, err := fuzzFixtures.ReadDir("testdata")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := fuzzFixtures.ReadFile("testdata/" + e.Name())
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add(reuseEvent(3, 'x'))
+	var ps Parser
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		want, wantErr := ParseEvent(payload)
+		got, err := ps.Parse(payload)
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("Parse error %v, ParseEvent error %v", err, wantErr)
+		}
+		if err != nil {
+			if err.Error() != wantErr.Error() || !errors.Is(err, ErrMalformedEvent) {
+				t.Fatalf("Parse error %v, ParseEvent error %v", err, wantErr)
+			}
+			return
+		}
+		if !reflect.DeepEqual(normalize(got), normalize(want)) {
+			t.Fatalf("Parse gave\n%+v\nParseEvent gave\n%+v", got, want)
+		}
+	})
+}
