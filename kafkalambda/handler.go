@@ -49,6 +49,9 @@ func NewHandler[K, V any](keys serde.Deserializer[K], values serde.Deserializer[
 	if cfg.policy.kind == policyDeadLetter && cfg.policy.fn == nil && cfg.producer == nil {
 		return nil, fmt.Errorf("kafkalambda: %w: %v needs WithProducer", ErrInvalidOption, cfg.policy)
 	}
+	if err := cfg.checkExactlyOnce(); err != nil {
+		return nil, err
+	}
 	if cfg.envItemFailures && cfg.policy.kind == policyFailBatch {
 		return nil, fmt.Errorf("kafkalambda: %w: WithEnvironmentItemFailures needs ReportItemFailures or a DeadLetter policy", ErrInvalidOption)
 	}

@@ -23,6 +23,8 @@ type config struct {
 	// item failures instead of failing the invocation.
 	envItemFailures bool
 	initCheck       time.Duration
+	// exactlyOnce is WithExactlyOnce's progress group; "" when off.
+	exactlyOnce string
 }
 
 func defaultConfig() config {
