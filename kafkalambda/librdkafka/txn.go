@@ -1,0 +1,391 @@
+package librdkafka
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+)
+
+var _ kafkalambda.Transactor = (*Producer)(nil)
+
+// DefaultTransactionalIDPrefix is the prefix of the transactional ids of a
+// Producer without WithTransactionalIDPrefix.
+const DefaultTransactionalIDPrefix = "kafkalambda"
+
+// WithTransactionalIDPrefix sets the prefix of the transactional.id of the
+// Producer's transactional producers (kafkalambda.WithExactlyOnce; default
+// DefaultTransactionalIDPrefix). Each is prefix-<environment>-<n>: a random
+// id drawn once per Producer (so per execution environment), and the
+// producer's number in its pool. Brokers with ACLs need the principal to
+// have Write and Describe on the TransactionalId resources of that prefix
+// (MSK IAM: kafka-cluster:WriteTransactionalId and
+// DescribeTransactionalId on transactional-id/<cluster>/<prefix>*).
+func WithTransactionalIDPrefix(prefix string) Option {
+	return func(p *Producer) error {
+		if prefix == "" {
+			return fmt.Errorf("librdkafka: %w: empty transactional id prefix", ErrInvalidOption)
+		}
+		p.txnPrefix = prefix
+		return nil
+	}
+}
+
+// txnPool is a Producer's transactional producers, one per invocation in
+// flight: aws-lambda-go may run several at once (AWS_LAMBDA_MAX_CONCURRENCY),
+// and a transactional producer has one transaction at a time. It grows to
+// the most invocations ever in flight together, and never shrinks.
+type txnPool struct {
+	mu     sync.Mutex
+	free   []*txnSlot // last in, first out: the warmest first
+	all    []*txnSlot
+	env    string // random, drawn at the first transaction
+	closed bool
+}
+
+// txnSlot is one transactional producer of the pool, under one
+// transactional.id for the life of the Producer: a producer that fails
+// fatally, idles too long or cannot finish a transaction is replaced by a
+// new one with the same id, whose InitTransactions fences the old one and
+// has the coordinator abort what it left open.
+type txnSlot struct {
+	id string
+	g  *generation // nil until made, and after it was retired
+	// unfinished: the last transaction's commit or abort did not finish.
+	unfinished bool
+	admin      *kafka.AdminClient // g's, for Progress
+}
+
+// take returns a free slot, or a new one.
+func (p *Producer) take() (*txnSlot, error) {
+	pool := &p.txns
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	if pool.closed {
+		return nil, fmt.Errorf("%w: closed", kafkalambda.ErrProducer)
+	}
+	if n := len(pool.free); n > 0 {
+		s := pool.free[n-1]
+		pool.free = pool.free[:n-1]
+		return s, nil
+	}
+	if pool.env == "" {
+		b := make([]byte, 6)
+		_, _ = rand.Read(b) // never fails (crypto/rand)
+		pool.env = hex.EncodeToString(b)
+	}
+	s := &txnSlot{id: fmt.Sprintf("%s-%s-%d", p.txnPrefix, pool.env, len(pool.all))}
+	pool.all = append(pool.all, s)
+	return s, nil
+}
+
+// put returns s to the pool.
+func (p *Producer) put(s *txnSlot) {
+	p.txns.mu.Lock()
+	p.txns.free = append(p.txns.free, s)
+	p.txns.mu.Unlock()
+}
+
+// replace retires s's producer: a new one is made at its next use.
+func (p *Producer) replace(s *txnSlot, why string) {
+	if s.g == nil {
+		return
+	}
+	p.log.Info("kafkalambda: transactional producer replaced", "transactional_id", s.id, "generation", s.g.id, "why", why)
+	if s.admin != nil {
+		s.admin.Close()
+		s.admin = nil
+	}
+	go p.retire(s.g)
+	s.g, s.unfinished = nil, false
+}
+
+// ready makes s's producer usable for a new transaction: a new one when it
+// has none, or it failed fatally or idled too long (InitTransactions); the
+// previous transaction finished (aborted) when it was cut short, or the
+// producer replaced when that fails too.
+func (p *Producer) ready(ctx context.Context, s *txnSlot) error {
+	if g := s.g; g != nil {
+		idle := time.Duration(time.Now().UnixNano() - g.lastUsed.Load())
+		switch {
+		case g.broken.Load() != nil:
+			p.replace(s, "failed")
+		case p.maxIdle > 0 && idle > p.maxIdle:
+			p.replace(s, "idle")
+		case s.unfinished:
+			if err := g.p.AbortTransaction(ctx); err != nil {
+				p.replace(s, "the last transaction could not be aborted: "+err.Error())
+			} else {
+				s.unfinished = false
+			}
+		}
+	}
+	if s.g != nil {
+		return nil
+	}
+	g, err := p.newGeneration(ctx, kafka.ConfigMap{"transactional.id": s.id})
+	if err != nil {
+		return err
+	}
+	if err := g.p.InitTransactions(ctx); err != nil {
+		g.breakWith(err)
+		go p.retire(g)
+		return txnError("init transactions", err)
+	}
+	s.g = g
+	p.log.Info("kafkalambda: transactional producer created", "transactional_id", s.id, "generation", g.id)
+	return nil
+}
+
+// BeginTxn implements kafkalambda.Transactor: it takes a transactional
+// producer from the pool (making it on first use, or after a failure:
+// InitTransactions), and begins a transaction on it. The transaction is
+// the invocation's alone until its Commit succeeds or its Abort returns.
+func (p *Producer) BeginTxn(ctx context.Context) (kafkalambda.Txn, error) {
+	s, err := p.take()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.ready(ctx, s); err != nil {
+		p.put(s)
+		return nil, err
+	}
+	if err := s.g.p.BeginTransaction(); err != nil {
+		p.replace(s, "begin failed: "+err.Error())
+		p.put(s)
+		return nil, txnError("begin", err)
+	}
+	s.g.lastUsed.Store(time.Now().UnixNano())
+	return &txn{p: p, s: s, g: s.g}, nil
+}
+
+// txn is one invocation's transaction on a pooled producer.
+type txn struct {
+	p     *Producer
+	s     *txnSlot
+	g     *generation
+	ended bool // committed, or Abort called: the slot is back in the pool
+}
+
+// Produce implements kafkalambda.Txn.
+func (t *txn) Produce(ctx context.Context, m *kafkalambda.Message, d kafkalambda.Delivery) error {
+	if !t.g.acquire() {
+		return fmt.Errorf("%w: the transactional producer was replaced", kafkalambda.ErrProducer)
+	}
+	return t.p.produceOn(ctx, t.g, m, d)
+}
+
+// Purge implements kafkalambda.Txn: it purges this transaction's
+// producer only.
+func (t *txn) Purge() {
+	_ = t.g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
+}
+
+// Progress implements kafkalambda.Txn with an OffsetFetch that requires
+// stable offsets (KIP-447): while a transaction with offsets for group is
+// pending, the brokers answer UNSTABLE_OFFSET_COMMIT, and Progress asks
+// again until it ends or ctx does. A group that does not exist has no
+// progress.
+func (t *txn) Progress(ctx context.Context, group string, parts []kafkalambda.PartitionOffset) ([]int64, error) {
+	if t.s.admin == nil {
+		a, err := kafka.NewAdminClientFromProducer(t.g.p)
+		if err != nil {
+			return nil, kafkalambda.Classified(kafkalambda.ClassEnvironment, kafkalambda.ErrProducer, fmt.Errorf("progress: %w", err))
+		}
+		t.s.admin = a
+	}
+	req := kafka.ConsumerGroupTopicPartitions{Group: group, Partitions: make([]kafka.TopicPartition, len(parts))}
+	for i := range parts {
+		req.Partitions[i] = kafka.TopicPartition{Topic: &parts[i].Topic, Partition: parts[i].Partition}
+	}
+	wait := 10 * time.Millisecond
+	for {
+		next, unstable, err := t.fetch(ctx, req, parts)
+		if err != nil || !unstable {
+			return next, err
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, kafkalambda.Classified(kafkalambda.ClassEnvironment, kafkalambda.ErrProducer,
+				fmt.Errorf("progress of group %s: a transaction with offsets for it is still pending: %w", group, ctx.Err()))
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+// fetch reads the progress once; unstable reports offsets pending in a
+// transaction.
+func (t *txn) fetch(ctx context.Context, req kafka.ConsumerGroupTopicPartitions, parts []kafkalambda.PartitionOffset) (next []int64, unstable bool, err error) {
+	res, err := t.s.admin.ListConsumerGroupOffsets(ctx, []kafka.ConsumerGroupTopicPartitions{req},
+		kafka.SetAdminRequireStableOffsets(true))
+	next = make([]int64, len(parts))
+	for i := range next {
+		next[i] = -1
+	}
+	if code(err) == kafka.ErrGroupIDNotFound {
+		return next, false, nil
+	}
+	if err != nil {
+		return nil, false, txnError("progress of group "+req.Group, err)
+	}
+	for _, g := range res.ConsumerGroupsTopicPartitions {
+		for _, tp := range g.Partitions {
+			i := indexOf(parts, tp)
+			if i < 0 {
+				continue
+			}
+			switch c := code(tp.Error); {
+			case c == kafka.ErrUnstableOffsetCommit:
+				unstable = true
+			case c == kafka.ErrGroupIDNotFound:
+			case tp.Error != nil:
+				return nil, false, txnError(fmt.Sprintf("progress of group %s for %s-%d", req.Group, *tp.Topic, tp.Partition), tp.Error)
+			case tp.Offset >= 0:
+				next[i] = int64(tp.Offset)
+			}
+		}
+	}
+	return next, unstable, nil
+}
+
+func indexOf(parts []kafkalambda.PartitionOffset, tp kafka.TopicPartition) int {
+	for i := range parts {
+		if tp.Topic != nil && parts[i].Topic == *tp.Topic && parts[i].Partition == tp.Partition {
+			return i
+		}
+	}
+	return -1
+}
+
+// Commit implements kafkalambda.Txn: the offsets are sent to the
+// transaction for group as a consumer group member of generation -1 (a
+// group that no consumer joins; TxnOffsetCommit), then the transaction is
+// committed. Retriable errors are retried until ctx ends; an error that
+// requires an abort is returned for the handler's Abort; a fatal one
+// breaks the producer, which the slot's next transaction replaces.
+func (t *txn) Commit(ctx context.Context, group string, offsets []kafkalambda.PartitionOffset) error {
+	if t.ended {
+		return fmt.Errorf("%w: commit of an ended transaction", kafkalambda.ErrProducer)
+	}
+	if len(offsets) > 0 {
+		md, err := kafka.NewTestConsumerGroupMetadata(group)
+		if err != nil {
+			return txnError("progress metadata", err)
+		}
+		tps := make([]kafka.TopicPartition, len(offsets))
+		for i := range offsets {
+			tps[i] = kafka.TopicPartition{Topic: &offsets[i].Topic, Partition: offsets[i].Partition,
+				Offset: kafka.Offset(offsets[i].Offset)}
+		}
+		if err := t.retry(ctx, func() error { return t.g.p.SendOffsetsToTransaction(ctx, tps, md) }); err != nil {
+			return txnError("send the progress to the transaction", err)
+		}
+	}
+	if err := t.retry(ctx, func() error { return t.g.p.CommitTransaction(ctx) }); err != nil {
+		return txnError("commit", err)
+	}
+	t.ended = true
+	t.g.lastUsed.Store(time.Now().UnixNano())
+	t.p.put(t.s)
+	return nil
+}
+
+// retry calls op until it succeeds, fails other than retriably, or ctx
+// ends; a fatal error breaks the producer.
+func (t *txn) retry(ctx context.Context, op func() error) error {
+	for {
+		err := op()
+		var ke kafka.Error
+		switch {
+		case err == nil:
+			return nil
+		case !errors.As(err, &ke):
+			return err
+		case ke.IsFatal():
+			t.g.breakWith(txnError("fatal", err))
+			return err
+		case ke.TxnRequiresAbort() || !ke.IsRetriable() || ctx.Err() != nil:
+			return err
+		}
+		timer := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return err
+		}
+	}
+}
+
+// Abort implements kafkalambda.Txn. Whatever its result the producer goes
+// back to the pool: one whose abort did not finish aborts again before its
+// next transaction, and is replaced if that fails too.
+func (t *txn) Abort(ctx context.Context) error {
+	if t.ended {
+		return nil
+	}
+	t.ended = true
+	defer t.p.put(t.s)
+	err := t.g.p.AbortTransaction(ctx)
+	if err == nil {
+		return nil
+	}
+	var ke kafka.Error
+	if errors.As(err, &ke) && ke.IsFatal() {
+		t.g.breakWith(txnError("fatal", err))
+	} else {
+		t.s.unfinished = true
+	}
+	return txnError("abort", err)
+}
+
+// closeTxns closes the pool's producers; Close calls it. Their
+// transactions have ended (Close comes after the invocations).
+func (p *Producer) closeTxns() {
+	p.txns.mu.Lock()
+	p.txns.closed = true
+	all := p.txns.all
+	p.txns.mu.Unlock()
+	for _, s := range all {
+		if s.admin != nil {
+			s.admin.Close()
+		}
+		if s.g != nil {
+			s.g.p.Close()
+			<-s.g.done
+		}
+	}
+}
+
+// code returns err's librdkafka error code, or ErrNoError.
+func code(err error) kafka.ErrorCode {
+	var ke kafka.Error
+	if errors.As(err, &ke) {
+		return ke.Code()
+	}
+	return kafka.ErrNoError
+}
+
+// txnError wraps a transactional error of librdkafka with its class: the
+// brokers refusing the transactional id or the group (authorization) is
+// the operator's fault; the rest (timeouts, coordinators moving, fencing,
+// aborts) the environment's.
+func txnError(op string, err error) error {
+	class := kafkalambda.ClassEnvironment
+	switch code(err) {
+	case kafka.ErrTransactionalIDAuthorizationFailed, kafka.ErrGroupAuthorizationFailed,
+		kafka.ErrClusterAuthorizationFailed, kafka.ErrTopicAuthorizationFailed:
+		class = kafkalambda.ClassConfiguration
+	}
+	return kafkalambda.Classified(class, kafkalambda.ErrProducer, fmt.Errorf("transaction: %s: %w", op, err))
+}
