@@ -5,8 +5,9 @@
 //
 // # The soak (TestSoak)
 //
-// Four configurations run at the same time, each once under faults and once
-// without:
+// Four configurations, each in the default (at-least-once) mode and in
+// exactly-once mode (tradesettle's EXACTLY_ONCE_GROUP: "<policy>/EOS"), run
+// at the same time, each once under faults and once without:
 //
 //   - FailBatch (FAIL_BATCH), with bisection and an on-failure topic;
 //   - ReportItemFailures (REPORT_BATCH_ITEM_FAILURES), with the mapping's
@@ -96,6 +97,13 @@
 // Every injected fault kind is met in every faulted run, and at least one
 // invocation ends at its flush deadline, while the brokers are unreachable
 // for the function, with sends unacknowledged behind a refused connection. Duplicates are counted (delivery is at least once).
+//
+// Outputs are read back with a read_committed consumer. In exactly-once
+// mode every fifth invocation that succeeds is invoked again with the same
+// batch, at once, as the mapping does when the function's answer is lost
+// or its poller restarts (a forced redelivery of a batch whose invocation
+// succeeded); and there must be no duplicate at all, under faults too,
+// with the rest of the checks as in the default mode.
 // The consumer group's committed offsets reach the end of user_trades. No
 // invocation outlives its deadline by more than a grace. The same run with
 // no fault and no poison (and a 10 s timeout, so that a loaded machine

@@ -56,6 +56,9 @@ type policyCase struct {
 	// isolates: the function itself dead-letters poison, so the mapping
 	// must give none up.
 	isolates bool
+	// exactlyOnce runs the function in exactly-once mode: no duplicates,
+	// under faults too, and batches that succeeded are delivered again.
+	exactlyOnce bool
 }
 
 // policies are the soak's configurations. With an on-failure topic, the
@@ -91,6 +94,19 @@ type policyCase struct {
 //     by the function, so no retry is spent on it, and only environmental
 //     failures, within the retry budget, are retried.
 func policies() []policyCase {
+	var all []policyCase
+	for _, pc := range atLeastOnce() {
+		all = append(all, pc)
+		pc.name += "/EOS"
+		pc.exactlyOnce = true
+		all = append(all, pc)
+	}
+	return all
+}
+
+// atLeastOnce are the policies in the default mode; policies runs each in
+// exactly-once mode too.
+func atLeastOnce() []policyCase {
 	return []policyCase{
 		{name: "FailBatch", env: app.PolicyFailBatch, esm: []esm.Option{
 			esm.WithOnFailureTopic(onFailureTopic),
@@ -154,7 +170,10 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 			}
 		})
 	}
-	group := "soak-" + strings.ToLower(pc.name)
+	group := "soak-" + strings.ToLower(strings.ReplaceAll(pc.name, "/", "-"))
+	if pc.exactlyOnce {
+		r.eosGroup = group + "-progress"
+	}
 
 	poison, timeout := mix{}, cleanTimeout
 	if faulted {
@@ -186,6 +205,9 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 
 	envs := r.environments(ctx, t, pc.env, panicRules())
 	target := &watchedTarget{envs: envs, timeout: timeout, logs: r.logs}
+	if pc.exactlyOnce {
+		target.redeliverEvery = redeliverEvery
+	}
 	var away []window // filled in at the end
 	if faulted {
 		target.before = inj.beforeInvoke
@@ -245,7 +267,7 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	f := figures{policy: pc.name, faults: faulted, wall: time.Since(start)}
+	f := figures{policy: pc.name, faults: faulted, wall: time.Since(start), exactlyOnce: pc.exactlyOnce}
 	if faulted {
 		if err := inj.quiesce(2 * fnTimeout); err != nil {
 			t.Error(err)
@@ -263,6 +285,7 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 	f.invocations, f.fnErrors, f.partial = st.Invocations, st.FunctionErrors+st.BadResponses, st.PartialFailures
 	f.secretReads = r.sm.Calls(secretstest.OpGetSecretValue)
 	f.longest = target.longest
+	f.redelivered, f.redeliveredOK = target.redelivered, target.redeliveredOK
 
 	readCtx, readCancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer readCancel()
@@ -317,6 +340,17 @@ func check(t *testing.T, pc policyCase, f figures, led *ledger, target *watchedT
 	for _, o := range target.overrun {
 		t.Error(o)
 	}
+	if pc.exactlyOnce {
+		// Exactly once, under faults too, with batches that had
+		// succeeded delivered again.
+		if tl.duplicates != 0 {
+			t.Errorf("exactly-once: %d duplicate settlements", tl.duplicates)
+		}
+		if f.redelivered == 0 || (!faulted && f.redeliveredOK != f.redelivered) {
+			t.Errorf("exactly-once: %d batches that had succeeded delivered again, %d of them succeeding: want some, all without faults",
+				f.redelivered, f.redeliveredOK)
+		}
+	}
 	if !faulted {
 		if tl.settled != tl.in || tl.duplicates != 0 || tl.deadLettered != 0 || tl.onFailure != 0 || led.outputs != tl.in {
 			t.Errorf("without faults: %d of %d settled, %d settlements, %d duplicates, %d dead-lettered, %d on the on-failure topic; want each trade settled exactly once",
@@ -359,6 +393,10 @@ func check(t *testing.T, pc policyCase, f figures, led *ledger, target *watchedT
 		t.Errorf("%d poison records given up by the mapping under %s: the function dead-letters poison", tl.poisonOnFailure, pc.name)
 	}
 }
+
+// redeliverEvery: in exactly-once mode, every redeliverEvery-th
+// invocation that succeeds is delivered again (see watchedTarget).
+const redeliverEvery = 5
 
 // The soak's retry backoff: short, so that a run stays short, which makes
 // the retry budget short too (see newPlan).

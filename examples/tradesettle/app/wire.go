@@ -63,6 +63,19 @@ const (
 	// (a SettlementRejected JSON record, Config.RejectedTopic). Ignored by
 	// the other policies.
 	EnvDeadLetterFormat = "DEAD_LETTER_FORMAT"
+	// EnvExactlyOnceGroup turns exactly-once outputs on
+	// (kafkalambda.WithExactlyOnce): each invocation's settlements and
+	// dead-letter writes are one Kafka transaction, with the invocation's
+	// progress committed to this consumer group (one used for nothing else:
+	// never the event source mapping's), and a redelivered batch is not
+	// settled twice. Consumers of the settlements must read with
+	// isolation.level=read_committed. Default: unset (at-least-once).
+	EnvExactlyOnceGroup = "EXACTLY_ONCE_GROUP"
+	// EnvTransactionalIDPrefix is the prefix of the producer's
+	// transactional ids in exactly-once mode (default: the function's name,
+	// AWS_LAMBDA_FUNCTION_NAME, or "tradesettle"): what the brokers' ACLs
+	// (MSK IAM: transactional-id/<cluster>/<prefix>*) must allow.
+	EnvTransactionalIDPrefix = "TRANSACTIONAL_ID_PREFIX"
 )
 
 // Values of EnvFailurePolicy and EnvDeadLetterFormat.
@@ -184,12 +197,20 @@ func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 	}
 
 	// 2. The shared producer.
+	prefix := env(EnvTransactionalIDPrefix)
+	if prefix == "" {
+		prefix = env("AWS_LAMBDA_FUNCTION_NAME")
+	}
+	if prefix == "" {
+		prefix = "tradesettle"
+	}
 	var producer *librdkafka.Producer
 	switch auth := env(EnvAuth); auth {
 	case "", "SECRET":
 		producer, err = librdkafka.NewProducer(loader.KafkaConfig,
 			librdkafka.WithAuthFailureHook(loader.Invalidate),
-			librdkafka.WithLogger(w.logger))
+			librdkafka.WithLogger(w.logger),
+			librdkafka.WithTransactionalIDPrefix(prefix))
 	case "MSK_IAM":
 		var iam *secrets.MSKIAM
 		if iam, err = secrets.NewMSKIAM(secrets.WithLookupEnv(w.lookupEnv)); err != nil {
@@ -197,7 +218,8 @@ func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 		}
 		producer, err = librdkafka.NewProducer(iam.KafkaConfig,
 			librdkafka.WithOAuthBearerTokens(iam.Token),
-			librdkafka.WithLogger(w.logger))
+			librdkafka.WithLogger(w.logger),
+			librdkafka.WithTransactionalIDPrefix(prefix))
 	default:
 		return nil, fmt.Errorf("%w: %s=%q: want SECRET or MSK_IAM", ErrConfig, EnvAuth, auth)
 	}
@@ -214,6 +236,7 @@ func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 		Policy:                    failures.policy,
 		RejectedTopic:             failures.rejectedTopic,
 		ReportEnvironmentFailures: failures.envItems,
+		ExactlyOnceGroup:          env(EnvExactlyOnceGroup),
 		Logger:                    w.logger,
 	})
 }
