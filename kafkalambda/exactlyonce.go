@@ -66,7 +66,11 @@ func (inv *invocation) begin(ctx context.Context, ev *Event) (outcome, bool) {
 			"records", ev.Len(), "partitions", len(ev.Partitions), "class", string(Classify(err)), "error", err.Error())...)
 		return outcome{err: err}, false
 	}
-	txn, err := cfg.producer.(Transactor).BeginTxn(inv.ctx)
+	// A deadline even without a Lambda one: librdkafka's blocking calls
+	// heed a ctx's deadline, not its cancellation.
+	bctx, cancel := context.WithDeadline(inv.ctx, inv.flushDeadline())
+	defer cancel()
+	txn, err := cfg.producer.(Transactor).BeginTxn(bctx)
 	if err != nil {
 		return fail("begin", err)
 	}
@@ -76,7 +80,7 @@ func (inv *invocation) begin(ctx context.Context, ev *Event) (outcome, bool) {
 		parts[i] = PartitionOffset{Topic: ev.Partitions[i].Topic, Partition: ev.Partitions[i].Partition, Offset: -1}
 	}
 	if len(parts) > 0 {
-		next, err := txn.Progress(inv.ctx, st.group, parts)
+		next, err := txn.Progress(bctx, st.group, parts)
 		if err == nil && len(next) != len(parts) {
 			err = fmt.Errorf("%w: the producer's Progress returned %d offsets for %d partitions", ErrProducer, len(next), len(parts))
 		}

@@ -370,3 +370,71 @@ func TestTransactionsProgressWaitsForPendingOffsets(t *testing.T) {
 		t.Errorf("progress %d, want 105", p)
 	}
 }
+
+// doneChan is a kafkalambda.Delivery that reports on a channel.
+type doneChan chan error
+
+func (d doneChan) Done(err error) { d <- err }
+
+// TestTransactionsAbortCutShort: an abort that does not finish within its
+// ctx (the coordinator slow to answer) is finished before the producer's
+// next transaction begins: no transaction is left open across
+// invocations, and the next one commits alone.
+func TestTransactionsAbortCutShort(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.SeedTopics(1, "out"), kfake.SeedTopics(4, "in"))
+	release := make(chan struct{})
+	reached := make(chan struct{})
+	var hold atomic.Bool
+	hold.Store(true)
+	c.Kafka().ControlKey(int16(kmsg.EndTxn), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.Kafka().KeepControl()
+		if !req.(*kmsg.EndTxnRequest).Commit && hold.CompareAndSwap(true, false) {
+			close(reached)
+			c.Kafka().SleepControl(func() { <-release })
+		}
+		return nil, nil, false
+	})
+	p := newProducer(t, c, nil)
+	ctx, cancel := withDeadline(30 * time.Second)
+	defer cancel()
+	send := func(txn kafkalambda.Txn, v string) {
+		t.Helper()
+		d := make(doneChan, 1)
+		if err := txn.Produce(ctx, &kafkalambda.Message{Topic: "out", Value: []byte(v)}, d); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-d; err != nil {
+			t.Fatal(err)
+		}
+	}
+	txn, err := p.BeginTxn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(txn, "aborted")
+	// The coordinator holds the abort until release: it cannot finish
+	// within any ctx.
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelShort()
+	if err := txn.Abort(short); err == nil {
+		t.Fatal("an abort held at the coordinator returned nil")
+	}
+	<-reached
+	close(release)
+	next, err := p.BeginTxn(ctx) // the same producer: it finishes the abort first
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(next, "committed")
+	if err := next.Commit(ctx, progressGroup, []kafkalambda.PartitionOffset{{Topic: "in", Partition: 0, Offset: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	got := readCommitted(t, c, "out")
+	if len(got) != 1 || string(got[0].Value) != "committed" {
+		t.Errorf("read_committed sees %d records, want only the committed one", len(got))
+	}
+	if all := readTopic(t, c, "out"); len(all) != 2 {
+		t.Errorf("%d records in the log, want 2 (one aborted)", len(all))
+	}
+}
