@@ -218,3 +218,20 @@ func (inv *invocation) abort() {
 			append(inv.log.req[:len(inv.log.req):len(inv.log.req)], "error", err.Error())...)
 	}
 }
+
+// warmTxn, in exactly-once mode, begins and aborts an empty transaction, so
+// that the first invocation finds a transactional producer ready (Check,
+// at INIT).
+func (e *engine) warmTxn(ctx context.Context) error {
+	if e.cfg.exactlyOnce == "" {
+		return nil
+	}
+	txn, err := e.cfg.producer.(Transactor).BeginTxn(ctx)
+	if err != nil {
+		return fmt.Errorf("kafkalambda: init check: %w: begin: %w", ErrTransaction, err)
+	}
+	if err := txn.Abort(ctx); err != nil {
+		return fmt.Errorf("kafkalambda: init check: %w: abort: %w", ErrTransaction, err)
+	}
+	return nil
+}

@@ -349,3 +349,23 @@ func (plainProducer) Produce(context.Context, *kafkalambda.Message, kafkalambda.
 }
 func (plainProducer) Purge() {}
 func (plainProducer) Close() {}
+
+// TestExactlyOnceCheck: the init check readies a transaction (begun and
+// aborted empty), and fails when none can begin.
+func TestExactlyOnceCheck(t *testing.T) {
+	t.Parallel()
+	p := kafkalambdatest.NewMemProducer()
+	h := eosHandler(t, p)
+	if err := h.Check(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if c, a := p.TxnCounts(); c != 0 || a != 1 || p.OpenTxns() != 0 {
+		t.Errorf("%d commits, %d aborts, %d open after the check; want 0, 1, 0", c, a, p.OpenTxns())
+	}
+	refused := kafkalambda.Misconfigured(errors.New("TRANSACTIONAL_ID_AUTHORIZATION_FAILED"))
+	p.FailTxn(failOp(kafkalambdatest.TxnBegin, refused))
+	err := h.Check(t.Context())
+	if !errors.Is(err, kafkalambda.ErrTransaction) || kafkalambda.Classify(err) != kafkalambda.ClassConfiguration {
+		t.Errorf("check with the transactional id refused: %v; want ErrTransaction, the operator's fault", err)
+	}
+}
