@@ -26,8 +26,8 @@ const DefaultTransactionalIDPrefix = "kafkalambda"
 // id drawn once per Producer (so per execution environment), and the
 // producer's number in its pool. Brokers with ACLs need the principal to
 // have Write and Describe on the TransactionalId resources of that prefix
-// (MSK IAM: kafka-cluster:WriteTransactionalId and
-// DescribeTransactionalId on transactional-id/<cluster>/<prefix>*).
+// (MSK IAM: kafka-cluster:AlterTransactionalId and DescribeTransactionalId
+// on transactional-id/<cluster>/<uuid>/<prefix>*).
 func WithTransactionalIDPrefix(prefix string) Option {
 	return func(p *Producer) error {
 		if prefix == "" {
