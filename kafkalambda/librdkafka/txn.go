@@ -349,21 +349,44 @@ func (t *txn) Abort(ctx context.Context) error {
 	return txnError("abort", err)
 }
 
-// closeTxns closes the pool's producers; Close calls it. Their
-// transactions have ended (Close comes after the invocations).
+// txnCloseWait bounds how long Close waits for the transactional
+// producers to close.
+const txnCloseWait = 5 * time.Second
+
+// closeTxns closes the pool's producers, all at once, and waits for them
+// up to txnCloseWait; Close calls it. Their transactions have ended (Close
+// comes after the invocations); one cut short is aborted by the
+// coordinator at its timeout. librdkafka's destroy of a producer can block
+// for long (brokers unreachable): the process is shutting down, so one
+// that takes longer is left to finish on its own.
 func (p *Producer) closeTxns() {
 	p.txns.mu.Lock()
 	p.txns.closed = true
 	all := p.txns.all
 	p.txns.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, s := range all {
 		if s.admin != nil {
 			s.admin.Close()
+			s.admin = nil
 		}
-		if s.g != nil {
-			s.g.p.Close()
-			<-s.g.done
+		if g := s.g; g != nil {
+			s.g = nil
+			wg.Go(func() {
+				_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
+				g.p.Close()
+				<-g.done
+			})
 		}
+	}
+	closed := make(chan struct{})
+	go func() { wg.Wait(); close(closed) }()
+	timer := time.NewTimer(txnCloseWait)
+	defer timer.Stop()
+	select {
+	case <-closed:
+	case <-timer.C:
+		p.log.Warn("kafkalambda: transactional producers still closing; not waiting longer", "waited", txnCloseWait)
 	}
 }
 
