@@ -172,6 +172,45 @@ type txn struct {
 	s     *txnSlot
 	g     *generation
 	ended bool // committed, or Abort called: the slot is back in the pool
+	// abandoned: a call into librdkafka did not return by its deadline;
+	// the producer is broken and left to it (see within).
+	abandoned bool
+}
+
+// stuckGrace is how long past its ctx's deadline a transactional call may
+// take to return before it is abandoned.
+const stuckGrace = 50 * time.Millisecond
+
+// errStuck: a librdkafka transactional call did not return by its deadline.
+var errStuck = errors.New("did not return by its deadline; the transactional producer is replaced")
+
+// within runs op, a librdkafka transactional call given ctx's deadline, and
+// returns its error, or gives up on it shortly after the deadline.
+// librdkafka's send_offsets_to_transaction does not always heed its timeout
+// (confluentinc/librdkafka#5456: with the group coordinator unreachable it
+// blocks until it is back; the soak met it), and the invocation must end by
+// its deadline. A call given up on leaves the producer unusable (its next
+// transactional call would conflict with the one still running), so the
+// producer is broken: the slot's next transaction replaces it, under the
+// same transactional id, which fences it.
+func (t *txn) within(ctx context.Context, op func() error) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return op()
+	}
+	done := make(chan error, 1)
+	go func() { done <- op() }()
+	timer := time.NewTimer(time.Until(deadline) + stuckGrace)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+		t.abandoned = true
+		err := fmt.Errorf("librdkafka: transactional call %w", errStuck)
+		t.g.breakWith(txnError("stuck", err))
+		return err
+	}
 }
 
 // Produce implements kafkalambda.Txn.
@@ -287,11 +326,15 @@ func (t *txn) Commit(ctx context.Context, group string, offsets []kafkalambda.Pa
 			tps[i] = kafka.TopicPartition{Topic: &offsets[i].Topic, Partition: offsets[i].Partition,
 				Offset: kafka.Offset(offsets[i].Offset)}
 		}
-		if err := t.retry(ctx, func() error { return t.g.p.SendOffsetsToTransaction(ctx, tps, md) }); err != nil {
+		if err := t.retry(ctx, func() error {
+			return t.within(ctx, func() error { return t.g.p.SendOffsetsToTransaction(ctx, tps, md) })
+		}); err != nil {
 			return txnError("send the progress to the transaction", err)
 		}
 	}
-	if err := t.retry(ctx, func() error { return t.g.p.CommitTransaction(ctx) }); err != nil {
+	if err := t.retry(ctx, func() error {
+		return t.within(ctx, func() error { return t.g.p.CommitTransaction(ctx) })
+	}); err != nil {
 		return txnError("commit", err)
 	}
 	t.ended = true
@@ -336,6 +379,12 @@ func (t *txn) Abort(ctx context.Context) error {
 	}
 	t.ended = true
 	defer t.p.put(t.s)
+	if t.abandoned {
+		// Its broken producer is replaced before the slot's next
+		// transaction; the coordinator aborts this one when the new
+		// producer fences it, or at its timeout.
+		return txnError("abort", fmt.Errorf("librdkafka: an earlier call %w", errStuck))
+	}
 	err := t.g.p.AbortTransaction(ctx)
 	if err == nil {
 		return nil

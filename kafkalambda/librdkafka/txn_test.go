@@ -438,3 +438,40 @@ func TestTransactionsAbortCutShort(t *testing.T) {
 		t.Errorf("%d records in the log, want 2 (one aborted)", len(all))
 	}
 }
+
+// TestTransactionsStuckCoordinatorKeepsTheDeadline: a group coordinator
+// that does not answer the progress's TxnOffsetCommit fails the invocation
+// by its deadline (librdkafka's send_offsets_to_transaction may not return
+// by its own: confluentinc/librdkafka#5456), and once it answers again the
+// next invocation commits.
+func TestTransactionsStuckCoordinatorKeepsTheDeadline(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.SeedTopics(1, "out"), kfake.SeedTopics(4, "in"))
+	release := make(chan struct{})
+	var hold atomic.Bool
+	hold.Store(true)
+	c.Kafka().ControlKey(int16(kmsg.TxnOffsetCommit), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.Kafka().KeepControl()
+		if hold.CompareAndSwap(true, false) {
+			c.Kafka().SleepControl(func() { <-release })
+		}
+		return nil, nil, false
+	})
+	p := newProducer(t, c, nil)
+	h := eosHandler(t, p, "out")
+	ctx, cancel := withDeadline(3 * time.Second)
+	_, err := h.Invoke(ctx, inputEvent(t, 2, "in-0"))
+	cancel()
+	if !errors.Is(err, kafkalambda.ErrTransaction) {
+		t.Fatalf("commit with the coordinator stuck: %v, want ErrTransaction", err)
+	}
+	close(release)
+	ctx, cancel = withDeadline(30 * time.Second)
+	defer cancel()
+	if _, err := h.Invoke(ctx, inputEvent(t, 2, "in-0")); err != nil {
+		t.Fatalf("once the coordinator answers: %v", err)
+	}
+	if got := len(readCommitted(t, c, "out")); got != 2 {
+		t.Errorf("%d committed outputs, want 2", got)
+	}
+}
