@@ -120,7 +120,7 @@ func (p *Producer) ready(ctx context.Context, s *txnSlot) error {
 		case p.maxIdle > 0 && idle > p.maxIdle:
 			p.replace(s, "idle")
 		case s.unfinished:
-			if err := g.p.AbortTransaction(ctx); err != nil {
+			if _, err := within(ctx, func() error { return g.p.AbortTransaction(ctx) }); err != nil {
 				p.replace(s, "the last transaction could not be aborted: "+err.Error())
 			} else {
 				s.unfinished = false
@@ -134,7 +134,7 @@ func (p *Producer) ready(ctx context.Context, s *txnSlot) error {
 	if err != nil {
 		return err
 	}
-	if err := g.p.InitTransactions(ctx); err != nil {
+	if _, err := within(ctx, func() error { return g.p.InitTransactions(ctx) }); err != nil {
 		g.breakWith(err)
 		go p.retire(g)
 		return txnError("init transactions", err)
@@ -194,9 +194,21 @@ var errStuck = errors.New("did not return by its deadline; the transactional pro
 // producer is broken: the slot's next transaction replaces it, under the
 // same transactional id, which fences it.
 func (t *txn) within(ctx context.Context, op func() error) error {
+	stuck, err := within(ctx, op)
+	if stuck {
+		t.abandoned = true
+		t.g.breakWith(txnError("stuck", err))
+	}
+	return err
+}
+
+// within runs op, a librdkafka call given ctx's deadline, and returns its
+// error; or, when it has not returned shortly after the deadline, stuck
+// true and an error wrapping errStuck, leaving op to finish on its own.
+func within(ctx context.Context, op func() error) (stuck bool, err error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
-		return op()
+		return false, op()
 	}
 	done := make(chan error, 1)
 	go func() { done <- op() }()
@@ -204,12 +216,9 @@ func (t *txn) within(ctx context.Context, op func() error) error {
 	defer timer.Stop()
 	select {
 	case err := <-done:
-		return err
+		return false, err
 	case <-timer.C:
-		t.abandoned = true
-		err := fmt.Errorf("librdkafka: transactional call %w", errStuck)
-		t.g.breakWith(txnError("stuck", err))
-		return err
+		return true, fmt.Errorf("librdkafka: transactional call %w", errStuck)
 	}
 }
 
@@ -385,7 +394,7 @@ func (t *txn) Abort(ctx context.Context) error {
 		// producer fences it, or at its timeout.
 		return txnError("abort", fmt.Errorf("librdkafka: an earlier call %w", errStuck))
 	}
-	err := t.g.p.AbortTransaction(ctx)
+	err := t.within(ctx, func() error { return t.g.p.AbortTransaction(ctx) })
 	if err == nil {
 		return nil
 	}
