@@ -25,12 +25,16 @@ type figures struct {
 	// delivered again (exactly-once runs); redeliveredOK, how many of those
 	// invocations succeeded.
 	redelivered, redeliveredOK int
-	tally                      tally
-	invocations                int64 // invocations of the function
-	fnErrors                   int64 // invocations that failed as a whole
-	partial                    int64 // invocations that reported item failures
-	undelivered                int   // invocations that ended with sends not acknowledged
-	refused                    int   // of those, at their flush deadline with a refused connection behind the first
+	// txnFailed is how many invocations failed in their transaction
+	// (exactly-once runs); txnAway, how many of those while the brokers
+	// were unreachable for the function.
+	txnFailed, txnAway int
+	tally              tally
+	invocations        int64 // invocations of the function
+	fnErrors           int64 // invocations that failed as a whole
+	partial            int64 // invocations that reported item failures
+	undelivered        int   // invocations that ended with sends not acknowledged
+	refused            int   // of those, at their flush deadline with a refused connection behind the first
 	// mostFailures is the most failed invocations of one batch that
 	// starts with a good record: the retry budget that environmental
 	// faults spent (a batch is given up at its 11th failure with an
@@ -77,8 +81,8 @@ func (f figures) String() string {
 		t.duplicates, len(t.lost), f.invocations, f.fnErrors, f.partial, f.undelivered, f.refused, f.mostFailures, f.environments, f.secretReads,
 		f.longest.Round(time.Millisecond), f.wall.Round(100*time.Millisecond), f.logLines, f.errTexts, f.leaks)
 	if f.exactlyOnce {
-		fmt.Fprintf(&b, " exactly-once: duplicates=%d redelivered-after-success=%d (succeeded %d)",
-			t.duplicates, f.redelivered, f.redeliveredOK)
+		fmt.Fprintf(&b, " exactly-once: duplicates=%d redelivered-after-success=%d (succeeded %d) transaction-failed=%d (unreachable %d)",
+			t.duplicates, f.redelivered, f.redeliveredOK, f.txnFailed, f.txnAway)
 	}
 	if f.faults {
 		fmt.Fprintf(&b, " injected: %s", describe(f.injected))

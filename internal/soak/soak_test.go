@@ -298,14 +298,16 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 	// The flush of an invocation ends 500 ms (kafkalambda's default
 	// deadline margin) before its deadline: one that lasted 2 s of its 3
 	// ran into it.
-	f.undelivered, f.refused = r.logs.undeliveredInvocations(timeout-time.Second, func(at time.Time) bool {
+	inAway := func(at time.Time) bool {
 		for _, w := range away { // an invocation that started in w ends by w.to + its timeout
 			if !at.Before(w.from) && !at.After(w.to.Add(timeout)) {
 				return true
 			}
 		}
 		return false
-	})
+	}
+	f.undelivered, f.refused = r.logs.undeliveredInvocations(timeout-time.Second, inAway)
+	f.txnFailed, f.txnAway = r.logs.txnFailedInvocations(inAway)
 	f.mostFailures = attempts.most()
 	f.leaks = len(r.logs.leaks(r.secretValues()))
 	t.Log(f)
@@ -380,10 +382,22 @@ func check(t *testing.T, pc policyCase, f figures, led *ledger, target *watchedT
 		t.Errorf("%d good records given up behind poison by %s, which isolates poison: %s",
 			tl.dragged, pc.name, strings.Join(tl.draggedEx, "; "))
 	}
-	if f.undelivered == 0 {
+	switch {
+	case pc.exactlyOnce:
+		// The brokers' unreachability meets an invocation wherever it
+		// is: mostly at the transaction's begin (InitTransactions after a
+		// producer was replaced), its progress read or its commit, before
+		// or after its sends; each fails the invocation with
+		// ErrTransaction, or with its sends unacknowledged.
+		if f.txnFailed == 0 {
+			t.Error("exactly-once: no invocation failed in its transaction: the transaction's failures were not exercised")
+		}
+		if f.txnAway+f.refused == 0 {
+			t.Error("exactly-once: no invocation failed in its transaction, or with sends unacknowledged behind a refused connection, while the brokers were unreachable")
+		}
+	case f.undelivered == 0:
 		t.Error("no invocation ended with unacknowledged sends: the flush at the deadline was not exercised")
-	}
-	if f.refused == 0 {
+	case f.refused == 0:
 		t.Error("no invocation ended with sends unacknowledged behind a refused connection: the brokers' unreachability did not reach a flush deadline")
 	}
 	if tl.poison == 0 || tl.poison != countGivenUpPoison(led) {

@@ -207,6 +207,9 @@ type generation struct {
 	// acked: the brokers acknowledge writes (acks is not 0), so the
 	// delivery report of a written message carries its offset.
 	acked bool
+	// calls are the transactional calls in flight, which a close must
+	// wait for (librdkafka's destroy under a running call is not safe).
+	calls sync.WaitGroup
 }
 
 func (g *generation) poke() {
@@ -387,6 +390,7 @@ func (p *Producer) retire(g *generation) {
 	if g.outstanding.Load() > 0 {
 		_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight)
 	}
+	g.calls.Wait()
 	g.p.Close()
 	<-g.done
 	p.mu.Lock()

@@ -120,7 +120,7 @@ func (p *Producer) ready(ctx context.Context, s *txnSlot) error {
 		case p.maxIdle > 0 && idle > p.maxIdle:
 			p.replace(s, "idle")
 		case s.unfinished:
-			if _, err := within(ctx, func() error { return g.p.AbortTransaction(ctx) }); err != nil {
+			if _, err := within(ctx, g, func() error { return g.p.AbortTransaction(ctx) }); err != nil {
 				p.replace(s, "the last transaction could not be aborted: "+err.Error())
 			} else {
 				s.unfinished = false
@@ -134,7 +134,7 @@ func (p *Producer) ready(ctx context.Context, s *txnSlot) error {
 	if err != nil {
 		return err
 	}
-	if _, err := within(ctx, func() error { return g.p.InitTransactions(ctx) }); err != nil {
+	if _, err := within(ctx, g, func() error { return g.p.InitTransactions(ctx) }); err != nil {
 		g.breakWith(err)
 		go p.retire(g)
 		return txnError("init transactions", err)
@@ -194,7 +194,7 @@ var errStuck = errors.New("did not return by its deadline; the transactional pro
 // producer is broken: the slot's next transaction replaces it, under the
 // same transactional id, which fences it.
 func (t *txn) within(ctx context.Context, op func() error) error {
-	stuck, err := within(ctx, op)
+	stuck, err := within(ctx, t.g, op)
 	if stuck {
 		t.abandoned = true
 		t.g.breakWith(txnError("stuck", err))
@@ -202,16 +202,21 @@ func (t *txn) within(ctx context.Context, op func() error) error {
 	return err
 }
 
-// within runs op, a librdkafka call given ctx's deadline, and returns its
-// error; or, when it has not returned shortly after the deadline, stuck
-// true and an error wrapping errStuck, leaving op to finish on its own.
-func within(ctx context.Context, op func() error) (stuck bool, err error) {
+// within runs op, a librdkafka call on g given ctx's deadline, and returns
+// its error; or, when it has not returned shortly after the deadline, stuck
+// true and an error wrapping errStuck, leaving op to finish on its own: g
+// is not closed until it has (g.calls).
+func within(ctx context.Context, g *generation, op func() error) (stuck bool, err error) {
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		return false, op()
 	}
 	done := make(chan error, 1)
-	go func() { done <- op() }()
+	g.calls.Add(1)
+	go func() {
+		defer g.calls.Done()
+		done <- op()
+	}()
 	timer := time.NewTimer(time.Until(deadline) + stuckGrace)
 	defer timer.Stop()
 	select {
@@ -432,6 +437,7 @@ func (p *Producer) closeTxns() {
 			s.g = nil
 			wg.Go(func() {
 				_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
+				g.calls.Wait()
 				g.p.Close()
 				<-g.done
 			})
