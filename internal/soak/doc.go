@@ -103,7 +103,13 @@
 // batch, at once, as the mapping does when the function's answer is lost
 // or its poller restarts (a forced redelivery of a batch whose invocation
 // succeeded); and there must be no duplicate at all, under faults too,
-// with the rest of the checks as in the default mode.
+// with the rest of the checks as in the default mode, but one: the
+// brokers' unreachability meets an exactly-once invocation mostly in its
+// transaction (InitTransactions of a replaced producer, the progress read,
+// the commit) rather than at the flush deadline, so what must be seen there
+// is an invocation failing in its transaction, or with its sends
+// unacknowledged behind a refused connection, while the brokers were
+// unreachable.
 // The consumer group's committed offsets reach the end of user_trades. No
 // invocation outlives its deadline by more than a grace. The same run with
 // no fault and no poison (and a 10 s timeout, so that a loaded machine
