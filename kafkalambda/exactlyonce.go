@@ -214,7 +214,7 @@ func (inv *invocation) abort() {
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(st.parent), until)
 	defer cancel()
 	if err := st.txn.Abort(ctx); err != nil {
-		inv.log.log.WarnContext(inv.log.ctx, "kafkalambda: transaction abort did not finish; the producer finishes it before its next transaction",
+		inv.log.log.WarnContext(inv.log.ctx, "kafkalambda: transaction abort did not finish here; the producer settles it before its next transaction",
 			append(inv.log.req[:len(inv.log.req):len(inv.log.req)], "error", err.Error())...)
 	}
 }

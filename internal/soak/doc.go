@@ -5,9 +5,9 @@
 //
 // # The soak (TestSoak)
 //
-// Four configurations, each in the default (at-least-once) mode and in
-// exactly-once mode (tradesettle's EXACTLY_ONCE_GROUP: "<policy>/EOS"), run
-// at the same time, each once under faults and once without:
+// Four configurations run at the same time, each once under faults and once
+// without; then the same four, with the same faults, in exactly-once mode
+// (tradesettle's EXACTLY_ONCE_GROUP: "<policy>/EOS"):
 //
 //   - FailBatch (FAIL_BATCH), with bisection and an on-failure topic;
 //   - ReportItemFailures (REPORT_BATCH_ITEM_FAILURES), with the mapping's
@@ -99,7 +99,8 @@
 // for the function, with sends unacknowledged behind a refused connection. Duplicates are counted (delivery is at least once).
 //
 // Outputs are read back with a read_committed consumer. In exactly-once
-// mode every fifth invocation that succeeds is invoked again with the same
+// mode the progress group is created first (see createProgressGroup: a
+// kfake difference), every fifth invocation that succeeds is invoked again with the same
 // batch, at once, as the mapping does when the function's answer is lost
 // or its poller restarts (a forced redelivery of a batch whose invocation
 // succeeded); and there must be no duplicate at all, under faults too,

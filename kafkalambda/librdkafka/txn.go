@@ -343,18 +343,37 @@ func (t *txn) Commit(ctx context.Context, group string, offsets []kafkalambda.Pa
 		if err := t.retry(ctx, func() error {
 			return t.within(ctx, func() error { return t.g.p.SendOffsetsToTransaction(ctx, tps, md) })
 		}); err != nil {
+			t.unsettled(err)
 			return txnError("send the progress to the transaction", err)
 		}
 	}
 	if err := t.retry(ctx, func() error {
 		return t.within(ctx, func() error { return t.g.p.CommitTransaction(ctx) })
 	}); err != nil {
+		t.unsettled(err)
 		return txnError("commit", err)
 	}
 	t.ended = true
 	t.g.lastUsed.Store(time.Now().UnixNano())
 	t.p.put(t.s)
 	return nil
+}
+
+// unsettled handles a commit step that failed: unless librdkafka says the
+// transaction requires an abort (then Abort aborts it), the commit may still
+// be under way (a timeout), and aborting under it is not a transition
+// librdkafka allows; the producer is left to it and replaced before the
+// slot's next transaction, whose InitTransactions has the coordinator
+// settle this one (complete a commit it got, or abort).
+func (t *txn) unsettled(err error) {
+	var ke kafka.Error
+	if errors.As(err, &ke) && ke.TxnRequiresAbort() {
+		return
+	}
+	if !t.abandoned {
+		t.abandoned = true
+		t.g.breakWith(txnError("commit unsettled", err))
+	}
 }
 
 // retry calls op until it succeeds, fails other than retriably, or ctx
@@ -395,9 +414,9 @@ func (t *txn) Abort(ctx context.Context) error {
 	defer t.p.put(t.s)
 	if t.abandoned {
 		// Its broken producer is replaced before the slot's next
-		// transaction; the coordinator aborts this one when the new
-		// producer fences it, or at its timeout.
-		return txnError("abort", fmt.Errorf("librdkafka: an earlier call %w", errStuck))
+		// transaction; the coordinator settles this one when the new
+		// producer fences it, or aborts it at its timeout.
+		return txnError("abort", errors.New("not aborted here: the transactional producer is replaced, which settles it"))
 	}
 	err := t.within(ctx, func() error { return t.g.p.AbortTransaction(ctx) })
 	if err == nil {
