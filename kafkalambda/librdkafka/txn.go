@@ -144,6 +144,38 @@ func (p *Producer) ready(ctx context.Context, s *txnSlot) error {
 	return nil
 }
 
+// settleWait bounds how long settle keeps trying to replace a producer
+// left with a transaction open; past it the coordinator has aborted the
+// transaction at its timeout (transaction.timeout.ms, 60 s by default).
+const settleWait = 90 * time.Second
+
+// settle makes a new producer for s, whose old one (retired) was left with
+// a transaction open (a call given up on, a commit that may be under way):
+// under the same transactional id, its InitTransactions fences the old one
+// and has the coordinator settle the transaction (abort it, or complete a
+// commit it got) at once. It tries again while the brokers cannot be
+// reached, then returns s to the pool.
+func (p *Producer) settle(s *txnSlot) {
+	defer p.put(s)
+	until := time.Now().Add(settleWait)
+	for wait := 100 * time.Millisecond; time.Now().Before(until); wait = min(2*wait, 2*time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := p.ready(ctx, s)
+		cancel()
+		if err == nil {
+			return
+		}
+		p.txns.mu.Lock()
+		closed := p.txns.closed
+		p.txns.mu.Unlock()
+		if closed {
+			return
+		}
+		timer := time.NewTimer(wait)
+		<-timer.C
+	}
+}
+
 // BeginTxn implements kafkalambda.Transactor: it takes a transactional
 // producer from the pool (making it on first use, or after a failure:
 // InitTransactions), and begins a transaction on it. The transaction is
@@ -411,13 +443,21 @@ func (t *txn) Abort(ctx context.Context) error {
 		return nil
 	}
 	t.ended = true
-	defer t.p.put(t.s)
 	if t.abandoned {
-		// Its broken producer is replaced before the slot's next
-		// transaction; the coordinator settles this one when the new
-		// producer fences it, or aborts it at its timeout.
-		return txnError("abort", errors.New("not aborted here: the transactional producer is replaced, which settles it"))
+		// The transaction stays open at the coordinator, holding back
+		// what read_committed consumers of its partitions see, until it
+		// is fenced: replace its producer now, within ctx if the brokers
+		// answer, else in the background (not at the slot's next use, nor
+		// at the transaction's timeout).
+		t.p.replace(t.s, "a transaction was left open")
+		if err := t.p.ready(ctx, t.s); err != nil {
+			go t.p.settle(t.s)
+		} else {
+			t.p.put(t.s)
+		}
+		return txnError("abort", errors.New("not aborted here: its producer was replaced, which fences it and settles the transaction"))
 	}
+	defer t.p.put(t.s)
 	err := t.within(ctx, func() error { return t.g.p.AbortTransaction(ctx) })
 	if err == nil {
 		return nil
