@@ -123,6 +123,13 @@ func newRig(t *testing.T, partitions int32) *rig {
 			// librdkafka's own SASL debug lines go to the function's
 			// logger too: they are scanned like every other line.
 			"debug": "security",
+			// Exactly-once: a transaction left open by a producer that
+			// could not be replaced at once (the brokers unreachable, the
+			// environment shut down) is aborted by the coordinator after
+			// this, not after librdkafka's 60 s — the README's advice
+			// (just above the function timeout, with room for a slow
+			// commit).
+			"transaction.timeout.ms": "10000",
 		})
 		return string(b)
 	}
