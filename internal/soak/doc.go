@@ -98,8 +98,10 @@
 // invocation ends at its flush deadline, while the brokers are unreachable
 // for the function, with sends unacknowledged behind a refused connection. Duplicates are counted (delivery is at least once).
 //
-// Outputs are read back with a read_committed consumer. In exactly-once
-// mode the progress group is created first (see createProgressGroup: a
+// Outputs are read back with a read_committed consumer (in exactly-once
+// mode once no transaction is open on them: one an environment left open
+// holds back what such a consumer sees until it is fenced or times out).
+// In exactly-once mode the progress group is created first (see createProgressGroup: a
 // kfake difference), every fifth invocation that succeeds is invoked again with the same
 // batch, at once, as the mapping does when the function's answer is lost
 // or its poller restarts (a forced redelivery of a batch whose invocation

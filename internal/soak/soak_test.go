@@ -290,6 +290,15 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 
 	readCtx, readCancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer readCancel()
+	if pc.exactlyOnce {
+		// A transaction left open by an environment (fenced in the
+		// background, or aborted at transaction.timeout.ms) holds back
+		// what read_committed consumers see of its partitions: wait for
+		// it to end before reading.
+		if err := awaitNoOpenTransactions(readCtx, adm, app.OutputTopic, deadLetterTopic); err != nil {
+			t.Fatal(err)
+		}
+	}
 	led := newLedger(ins)
 	if err := led.read(readCtx, r.c, r.logs); err != nil {
 		t.Fatalf("read the outputs back: %v", err)
@@ -467,6 +476,37 @@ func (w *attemptWatch) most() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.max
+}
+
+// awaitNoOpenTransactions waits until no transaction is open on topics:
+// each partition's last stable offset is its end offset.
+func awaitNoOpenTransactions(ctx context.Context, adm *kadm.Client, topics ...string) error {
+	for {
+		ends, err := adm.ListEndOffsets(ctx, topics...)
+		if err == nil {
+			err = ends.Error()
+		}
+		stable, serr := adm.ListCommittedOffsets(ctx, topics...)
+		if serr == nil {
+			serr = stable.Error()
+		}
+		open := ""
+		if err == nil && serr == nil {
+			ends.Each(func(o kadm.ListedOffset) {
+				if s, ok := stable.Lookup(o.Topic, o.Partition); !ok || s.Offset < o.Offset {
+					open += fmt.Sprintf(" %s-%d", o.Topic, o.Partition)
+				}
+			})
+			if open == "" {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("transactions still open on%s (%v, %v): %w", open, err, serr, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // createProgressGroup makes the exactly-once progress group exist, with
