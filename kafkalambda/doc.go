@@ -65,6 +65,17 @@
 // records sent may be sent twice: delivery is at-least-once. Nothing is
 // reported done that was not processed and acknowledged.
 //
+// # Exactly-once outputs
+//
+// WithExactlyOnce makes each invocation's sends one Kafka transaction,
+// committed with the invocation's progress through its input partitions
+// (the offsets of a consumer group of its own) only when it succeeds; an
+// invocation skips the records that progress says were done, so a batch
+// delivered again after it succeeded sends nothing twice. It needs a
+// Producer that is a Transactor (librdkafka.Producer, MemProducer), and
+// consumers that read with isolation.level=read_committed. See
+// WithExactlyOnce for how failures and item failures commit or abort.
+//
 // # Flush at end
 //
 // Output.Send queues a record and returns; the invocation's end waits for

@@ -32,7 +32,8 @@ type invocation struct {
 	sends    atomic.Pointer[tracker] // made on the first send
 	runs     []partRun
 	log      failureLog
-	tel      *invTel // nil without WithTracing or WithMetrics
+	tel      *invTel   // nil without WithTracing or WithMetrics
+	txn      *txnState // exactly-once mode: the invocation's transaction
 }
 
 // partRun is one partition's progress in an invocation. Sends made while
@@ -45,6 +46,10 @@ type partRun struct {
 	err    error // why it stopped before its end; nil when it ran to the end
 	dead   int   // records dead-lettered
 	tel    *partTel
+
+	// held are the current record's sends in exactly-once mode, queued
+	// when it is done.
+	held []heldSend
 }
 
 type runKey struct{}
@@ -75,6 +80,9 @@ func (e *engine) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		inv.ctx, inv.cancel = context.WithCancel(ctx)
 	}
 	defer inv.cancel()
+	if out, ok := inv.begin(ctx, ev); !ok {
+		return out.payload, out.err
+	}
 	inv.processAll(ev)
 
 	var failures []sendFailure
@@ -83,7 +91,7 @@ func (e *engine) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	if t := inv.tracker(false); t != nil {
 		failures, sent = t.wait(inv.flushDeadline())
 	}
-	out := inv.answer(failures)
+	out := inv.end(inv.answer(failures), failures)
 	for _, f := range failures {
 		act := actionReport
 		if out.err != nil {
@@ -110,7 +118,7 @@ func (inv *invocation) tracker(create bool) *tracker {
 	if t := inv.sends.Load(); t != nil || !create {
 		return t
 	}
-	inv.sends.CompareAndSwap(nil, newTracker(inv.eng.cfg.producer))
+	inv.sends.CompareAndSwap(nil, newTracker(inv.sink()))
 	return inv.sends.Load()
 }
 
@@ -181,8 +189,10 @@ func (inv *invocation) process(r *partRun) {
 		rctx, rec := r.tel.record(ctx, raw)
 		err := run(rctx, raw, i)
 		if err == nil {
-			rec.done(nil, "", "")
-			continue
+			if err = r.release(ctx, raw); err == nil {
+				rec.done(nil, "", "")
+				continue
+			}
 		}
 		class := Classify(err)
 		if class == ClassRecord && inv.ctx.Err() != nil {
@@ -232,9 +242,13 @@ func (inv *invocation) handle(ctx context.Context, r *partRun, raw *RawRecord, e
 	case cfg.policy.kind == policyDeadLetter:
 		act = actionDeadLetter
 	}
+	r.discard()
 	var derr error
 	if act == actionDeadLetter {
-		if derr = inv.deadLetter(ctx, r, raw, err); derr != nil {
+		if derr = inv.deadLetter(ctx, r, raw, err); derr == nil {
+			derr = r.release(ctx, raw)
+		}
+		if derr != nil {
 			// The record cannot be set aside: the batch fails, so that it
 			// is retried rather than dropped.
 			act = actionFailBatch

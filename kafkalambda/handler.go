@@ -55,6 +55,9 @@ func NewHandler[K, V any](keys serde.Deserializer[K], values serde.Deserializer[
 	if cfg.tel != nil {
 		cfg.tel.flushIn = cfg.noDeadlineWait
 	}
+	if err := cfg.checkExactlyOnce(); err != nil {
+		return nil, err
+	}
 	if cfg.envItemFailures && cfg.policy.kind == policyFailBatch {
 		return nil, fmt.Errorf("kafkalambda: %w: WithEnvironmentItemFailures needs ReportItemFailures or a DeadLetter policy", ErrInvalidOption)
 	}

@@ -25,6 +25,8 @@ type config struct {
 	envItemFailures bool
 	initCheck       time.Duration
 	tel             *telemetry // WithTracing, WithMetrics; nil without
+	// exactlyOnce is WithExactlyOnce's progress group; "" when off.
+	exactlyOnce string
 }
 
 func defaultConfig() config {

@@ -98,6 +98,16 @@ func (r *partRun) send(ctx context.Context, topic string, key, value []byte, hea
 	if inv.eng.cfg.producer == nil {
 		return fmt.Errorf("kafkalambda: %w: the handler has no producer (WithProducer)", ErrInvalidOption)
 	}
+	if inv.txn != nil {
+		r.hold(topic, key, value, headers)
+		return nil
+	}
+	return r.queue(ctx, topic, key, value, headers)
+}
+
+// queue is send without the exactly-once mode's holding.
+func (r *partRun) queue(ctx context.Context, topic string, key, value []byte, headers []Header) error {
+	inv := r.inv
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, inv.flushDeadline())

@@ -75,9 +75,13 @@ func FailInit(err error) {
 // otherwise find out: with a producer that is a Warmer, it warms it — for
 // librdkafka.Producer, that calls its config func (reading and mapping the
 // secret) and creates the librdkafka producer, which rejects unknown or
-// invalid properties; it does not wait for the brokers. Start calls it;
-// call it yourself when you start the handler some other way. The error's
-// class (Classify) says whether the configuration is wrong.
+// invalid properties; it does not wait for the brokers. In exactly-once
+// mode it also begins and aborts an empty transaction, which readies a
+// transactional producer (for librdkafka.Producer: InitTransactions, which
+// does wait for the brokers, and fails when they refuse the transactional
+// id). Start calls it; call it yourself when you start the handler some
+// other way. The error's class (Classify) says whether the configuration
+// is wrong.
 func (h *Handler[K, V]) Check(ctx context.Context) error {
 	return h.eng.check(ctx)
 }
@@ -88,7 +92,7 @@ func (e *engine) check(ctx context.Context) error {
 			return fmt.Errorf("kafkalambda: init check: %w", err)
 		}
 	}
-	return nil
+	return e.warmTxn(ctx)
 }
 
 // starter is the environment of Start and FailInit, apart so that tests

@@ -43,7 +43,7 @@ type sendFailure struct {
 // report never waits for a send nor a send for a report; failures, rare,
 // take failMu.
 type tracker struct {
-	producer Producer
+	producer sink
 	pending  atomic.Int64
 	notify   chan struct{} // poked when pending reaches zero
 
@@ -56,7 +56,7 @@ type tracker struct {
 	abandoned bool // after the deadline: late reports no longer count
 }
 
-func newTracker(p Producer) *tracker {
+func newTracker(p sink) *tracker {
 	return &tracker{producer: p, notify: make(chan struct{}, 1)}
 }
 

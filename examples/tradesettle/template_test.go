@@ -174,7 +174,8 @@ func TestTemplate(t *testing.T) {
 			// The environment is what app.Wire reads.
 			vars := fn.Environment.Variables
 			known := []string{app.EnvSecretID, app.EnvSecretSource, app.EnvAuth, app.EnvOutputTopic,
-				app.EnvFailurePolicy, app.EnvDeadLetterTopic, app.EnvDeadLetterFormat, secrets.EnvBootstrapServers}
+				app.EnvFailurePolicy, app.EnvDeadLetterTopic, app.EnvDeadLetterFormat, secrets.EnvBootstrapServers,
+				app.EnvExactlyOnceGroup, app.EnvTransactionalIDPrefix}
 			for k := range vars {
 				if !slices.Contains(known, k) {
 					t.Errorf("environment variable %s is not read by the function", k)
@@ -191,6 +192,8 @@ func TestTemplate(t *testing.T) {
 				app.EnvFailurePolicy:    app.PolicyIsolatePoison,
 				app.EnvDeadLetterTopic:  "user_trades-dlq",
 				app.EnvDeadLetterFormat: app.DeadLetterRaw,
+				// At-least-once by default.
+				app.EnvExactlyOnceGroup: "",
 			} {
 				if vars[k] != want {
 					t.Errorf("%s = %q, want %q", k, vars[k], want)
@@ -216,6 +219,8 @@ func TestTemplate(t *testing.T) {
 				{"kafka-cluster:AlterGroup", ":group/*/*/tradesettle"},
 				{"kafka-cluster:WriteData", ":topic/*/*/" + app.OutputTopic},
 				{"kafka-cluster:WriteData", ":topic/*/*/user_trades-dlq"},
+				{"kafka-cluster:AlterTransactionalId", ":transactional-id/*/*/" + vars[app.EnvTransactionalIDPrefix] + "*"},
+				{"kafka-cluster:AlterGroup", ":group/*/*/tradesettle-progress"},
 			} {
 				if got := allows(stmts, need[0], need[1]); got != isMSK {
 					t.Errorf("%s on %s allowed = %v, want %v", need[0], need[1], got, isMSK)

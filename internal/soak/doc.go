@@ -6,7 +6,8 @@
 // # The soak (TestSoak)
 //
 // Four configurations run at the same time, each once under faults and once
-// without:
+// without; then the same four, with the same faults, in exactly-once mode
+// (tradesettle's EXACTLY_ONCE_GROUP: "<policy>/EOS"):
 //
 //   - FailBatch (FAIL_BATCH), with bisection and an on-failure topic;
 //   - ReportItemFailures (REPORT_BATCH_ITEM_FAILURES), with the mapping's
@@ -102,6 +103,22 @@
 // Every injected fault kind is met in every faulted run, and at least one
 // invocation ends at its flush deadline, while the brokers are unreachable
 // for the function, with sends unacknowledged behind a refused connection. Duplicates are counted (delivery is at least once).
+//
+// Outputs are read back with a read_committed consumer (in exactly-once
+// mode once no transaction is open on them: one an environment left open
+// holds back what such a consumer sees until it is fenced or times out).
+// In exactly-once mode the progress group is created first (see createProgressGroup: a
+// kfake difference), every fifth invocation that succeeds is invoked again with the same
+// batch, at once, as the mapping does when the function's answer is lost
+// or its poller restarts (a forced redelivery of a batch whose invocation
+// succeeded); and there must be no duplicate at all, under faults too,
+// with the rest of the checks as in the default mode, but one: the
+// brokers' unreachability meets an exactly-once invocation mostly in its
+// transaction (InitTransactions of a replaced producer, the progress read,
+// the commit) rather than at the flush deadline, so what must be seen there
+// is an invocation failing in its transaction, or with its sends
+// unacknowledged behind a refused connection, while the brokers were
+// unreachable.
 // The consumer group's committed offsets reach the end of user_trades. No
 // invocation outlives its deadline by more than a grace. The same run with
 // no fault and no poison (and a 10 s timeout, so that a loaded machine

@@ -99,6 +99,32 @@ func (s *logSink) undeliveredInvocations(atDeadline time.Duration, within func(t
 	return n, refused
 }
 
+// txnFailedInvocations counts the invocations whose transaction failed
+// (exactly-once mode: an error wrapping kafkalambda.ErrTransaction), and of
+// those, the ones that ended while within says so (the brokers unreachable
+// for the function).
+func (s *logSink) txnFailedInvocations(within func(time.Time) bool) (n, away int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, line := range bytes.Split(s.buf.Bytes(), []byte{'\n'}) {
+		if !bytes.Contains(line, []byte(`"msg":"kafkalambda: invocation failed"`)) ||
+			!bytes.Contains(line, []byte(`kafkalambda: transaction: `)) {
+			continue
+		}
+		var rec struct {
+			Time time.Time `json:"time"`
+		}
+		if json.Unmarshal(line, &rec) != nil {
+			continue
+		}
+		n++
+		if within(rec.Time) {
+			away++
+		}
+	}
+	return n, away
+}
+
 // dump writes the collected logs and errors to path (for a developer
 // looking into a run: see EnvLogs).
 func (s *logSink) dump(path string) error {

@@ -69,7 +69,7 @@ func (l *ledger) read(ctx context.Context, c *kafkalambdatest.Cluster, logs *log
 	if err != nil {
 		return err
 	}
-	recs, err := c.ReadTopic(ctx, app.OutputTopic)
+	recs, err := c.ReadCommitted(ctx, app.OutputTopic)
 	if err != nil {
 		return err
 	}
@@ -97,7 +97,7 @@ func (l *ledger) read(ctx context.Context, c *kafkalambdatest.Cluster, logs *log
 		l.settled[r]++
 	}
 
-	dead, err := c.ReadTopic(ctx, deadLetterTopic)
+	dead, err := c.ReadCommitted(ctx, deadLetterTopic)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func (l *ledger) read(ctx context.Context, c *kafkalambdatest.Cluster, logs *log
 			stage: header(kr.Headers, kafkalambda.HeaderErrorStage)})
 	}
 
-	failed, err := c.ReadTopic(ctx, onFailureTopic)
+	failed, err := c.ReadCommitted(ctx, onFailureTopic)
 	if err != nil {
 		return err
 	}

@@ -22,12 +22,21 @@ const EnvReport = "KAFKALAMBDA_SOAK_REPORT"
 type figures struct {
 	policy      string
 	faults      bool
-	tally       tally
-	invocations int64 // invocations of the function
-	fnErrors    int64 // invocations that failed as a whole
-	partial     int64 // invocations that reported item failures
-	undelivered int   // invocations that ended with sends not acknowledged
-	refused     int   // of those, at their flush deadline with a refused connection behind the first
+	exactlyOnce bool
+	// redelivered is how many batches whose invocation had succeeded were
+	// delivered again (exactly-once runs); redeliveredOK, how many of those
+	// invocations succeeded.
+	redelivered, redeliveredOK int
+	// txnFailed is how many invocations failed in their transaction
+	// (exactly-once runs); txnAway, how many of those while the brokers
+	// were unreachable for the function.
+	txnFailed, txnAway int
+	tally              tally
+	invocations        int64 // invocations of the function
+	fnErrors           int64 // invocations that failed as a whole
+	partial            int64 // invocations that reported item failures
+	undelivered        int   // invocations that ended with sends not acknowledged
+	refused            int   // of those, at their flush deadline with a refused connection behind the first
 	// mostFailures is the most failed invocations of one batch that
 	// starts with a good record: the retry budget that environmental
 	// faults spent (a batch is given up at its 11th failure with an
@@ -51,7 +60,7 @@ func (f figures) String() string {
 	}
 	t := f.tally
 	var b strings.Builder
-	fmt.Fprintf(&b, "soak %-18s %-6s in=%d settled=%d dead-lettered=%d on-failure=%d (poison=%d",
+	fmt.Fprintf(&b, "soak %-22s %-6s in=%d settled=%d dead-lettered=%d on-failure=%d (poison=%d",
 		f.policy, mode, t.in, t.settled, t.deadLettered, t.onFailure, t.poison)
 	if t.poison > 0 {
 		fmt.Fprintf(&b, " [%s]", describe(t.poisonKinds))
@@ -73,6 +82,10 @@ func (f figures) String() string {
 	fmt.Fprintf(&b, ") duplicates=%d lost=%d invocations=%d failed=%d partial=%d unacknowledged-at-end=%d (refused-at-deadline %d) most-failures-per-batch=%d environments=%d secret-reads=%d longest-invocation=%v wall=%v scanned=%d-log-lines/%d-errors leaks=%d",
 		t.duplicates, len(t.lost), f.invocations, f.fnErrors, f.partial, f.undelivered, f.refused, f.mostFailures, f.environments, f.secretReads,
 		f.longest.Round(time.Millisecond), f.wall.Round(100*time.Millisecond), f.logLines, f.errTexts, f.leaks)
+	if f.exactlyOnce {
+		fmt.Fprintf(&b, " exactly-once: duplicates=%d redelivered-after-success=%d (succeeded %d) transaction-failed=%d (unreachable %d)",
+			t.duplicates, f.redelivered, f.redeliveredOK, f.txnFailed, f.txnAway)
+	}
 	if f.faults {
 		fmt.Fprintf(&b, " injected: %s", describe(f.injected))
 	}

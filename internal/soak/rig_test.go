@@ -66,6 +66,10 @@ type rig struct {
 	fn       []credential
 	registry credential
 
+	// eosGroup, when set, runs the function in exactly-once mode
+	// (EXACTLY_ONCE_GROUP) with this progress group.
+	eosGroup string
+
 	mu     sync.Mutex
 	fnCur  int // index in fn of the credentials the secret holds
 	secret func(credential) string
@@ -119,6 +123,13 @@ func newRig(t *testing.T, partitions int32) *rig {
 			// librdkafka's own SASL debug lines go to the function's
 			// logger too: they are scanned like every other line.
 			"debug": "security",
+			// Exactly-once: a transaction left open by a producer that
+			// could not be replaced at once (the brokers unreachable, the
+			// environment shut down) is aborted by the coordinator after
+			// this, not after librdkafka's 60 s — the README's advice
+			// (just above the function timeout, with room for a slow
+			// commit).
+			"transaction.timeout.ms": "10000",
 		})
 		return string(b)
 	}
@@ -180,6 +191,9 @@ func (r *rig) wire(ctx context.Context, policy string, rules settle.Rules, logge
 		app.EnvSecretID:        secretID,
 		app.EnvFailurePolicy:   policy,
 		app.EnvDeadLetterTopic: deadLetterTopic,
+	}
+	if r.eosGroup != "" {
+		env[app.EnvExactlyOnceGroup] = r.eosGroup
 	}
 	fn, err := app.Wire(ctx,
 		app.WithSecretsClient(r.secretsClient()),
@@ -373,9 +387,17 @@ type watchedTarget struct {
 	timeout time.Duration
 	logs    *logSink
 	before  func(payload []byte) // called as each invocation starts, if set
-	mu      sync.Mutex
-	longest time.Duration
-	overrun []string
+	// redeliverEvery, when not 0, invokes the function again with the
+	// same batch after every redeliverEvery-th invocation that succeeded,
+	// as the mapping does when the function's answer is lost or its poller
+	// restarts: a forced redelivery of a batch whose invocation succeeded.
+	redeliverEvery int
+	mu             sync.Mutex
+	longest        time.Duration
+	overrun        []string
+	succeeded      int
+	redelivered    int // redeliveries made
+	redeliveredOK  int // of those, invocations that succeeded
 }
 
 func (w *watchedTarget) Invoke(ctx context.Context, payload []byte) (esm.Result, error) {
@@ -397,12 +419,36 @@ func (w *watchedTarget) Invoke(ctx context.Context, payload []byte) (esm.Result,
 	}
 	w.logs.keepErr(err)
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.longest = max(w.longest, took)
 	if took > w.timeout+overrunGrace {
 		w.overrun = append(w.overrun, fmt.Sprintf("an invocation took %v with a %v timeout", took.Round(time.Millisecond), w.timeout))
 	}
+	again := false
+	if err == nil && res.FunctionError == "" && w.redeliverEvery > 0 {
+		w.succeeded++
+		again = w.succeeded%w.redeliverEvery == 0
+	}
+	w.mu.Unlock()
+	if again {
+		w.redeliver(ctx, h, payload)
+	}
 	return res, err
+}
+
+// redeliver invokes h again with payload, whose invocation succeeded.
+func (w *watchedTarget) redeliver(ctx context.Context, h *tradesettle, payload []byte) {
+	again := esm.HandlerTarget{Handler: h, Timeout: w.timeout}
+	res, err := again.Invoke(ctx, payload)
+	if res.FunctionError != "" {
+		w.logs.keepError(string(res.Payload))
+	}
+	w.logs.keepErr(err)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.redelivered++
+	if err == nil && res.FunctionError == "" {
+		w.redeliveredOK++
+	}
 }
 
 // overrunGrace is how much longer than the function timeout an invocation

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+
 	"github.com/kafkalambda/kafka-lambda-go/esm"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
 	"github.com/kafkalambda/kafka-lambda-go/secrets/secretstest"
@@ -56,6 +58,9 @@ type policyCase struct {
 	// isolates: the function itself dead-letters poison, so the mapping
 	// must give none up.
 	isolates bool
+	// exactlyOnce runs the function in exactly-once mode: no duplicates,
+	// under faults too, and batches that succeeded are delivered again.
+	exactlyOnce bool
 }
 
 // policies are the soak's configurations. With an on-failure topic, the
@@ -125,17 +130,26 @@ func TestSoak(t *testing.T) {
 	}
 	t.Parallel()
 	rep := newReport(t)
-	var wg sync.WaitGroup
-	for i, pc := range policies() {
-		faultSeed := uint64(soakSeed + 1 + i)
-		wg.Go(func() {
-			t.Run(pc.name, func(t *testing.T) {
-				t.Run("faults", func(t *testing.T) { rep.add(soak(t, pc, faultSeed, true).String()) })
-				t.Run("clean", func(t *testing.T) { rep.add(soak(t, pc, faultSeed, false).String()) })
+	// The default mode, then exactly-once mode ("<policy>/EOS", with the
+	// same faults): one after the other, so that the machine carries four
+	// runs at a time, not eight.
+	for _, exactlyOnce := range []bool{false, true} {
+		var wg sync.WaitGroup
+		for i, pc := range policies() {
+			faultSeed := uint64(soakSeed + 1 + i)
+			if exactlyOnce {
+				pc.name += "/EOS"
+				pc.exactlyOnce = true
+			}
+			wg.Go(func() {
+				t.Run(pc.name, func(t *testing.T) {
+					t.Run("faults", func(t *testing.T) { rep.add(soak(t, pc, faultSeed, true).String()) })
+					t.Run("clean", func(t *testing.T) { rep.add(soak(t, pc, faultSeed, false).String()) })
+				})
 			})
-		})
+		}
+		wg.Wait()
 	}
-	wg.Wait()
 }
 
 // soak runs one policy once, with faults or without, checks the outcome
@@ -154,7 +168,10 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 			}
 		})
 	}
-	group := "soak-" + strings.ToLower(pc.name)
+	group := "soak-" + strings.ToLower(strings.ReplaceAll(pc.name, "/", "-"))
+	if pc.exactlyOnce {
+		r.eosGroup = group + "-progress"
+	}
 
 	poison, timeout := mix{}, cleanTimeout
 	if faulted {
@@ -166,6 +183,9 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 	}
 	if err := produceInputs(ctx, r.c, ins, soakPartitions); err != nil {
 		t.Fatal(err)
+	}
+	if pc.exactlyOnce {
+		createProgressGroup(ctx, t, r)
 	}
 
 	for _, kind := range []string{kindPanic, kindBadMagic, kindUnknownSchema, kindTruncated} {
@@ -186,6 +206,9 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 
 	envs := r.environments(ctx, t, pc.env, panicRules())
 	target := &watchedTarget{envs: envs, timeout: timeout, logs: r.logs}
+	if pc.exactlyOnce {
+		target.redeliverEvery = redeliverEvery
+	}
 	var away []window // filled in at the end
 	if faulted {
 		target.before = inj.beforeInvoke
@@ -245,7 +268,7 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	f := figures{policy: pc.name, faults: faulted, wall: time.Since(start)}
+	f := figures{policy: pc.name, faults: faulted, wall: time.Since(start), exactlyOnce: pc.exactlyOnce}
 	if faulted {
 		if err := inj.quiesce(2 * fnTimeout); err != nil {
 			t.Error(err)
@@ -263,9 +286,19 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 	f.invocations, f.fnErrors, f.partial = st.Invocations, st.FunctionErrors+st.BadResponses, st.PartialFailures
 	f.secretReads = r.sm.Calls(secretstest.OpGetSecretValue)
 	f.longest = target.longest
+	f.redelivered, f.redeliveredOK = target.redelivered, target.redeliveredOK
 
 	readCtx, readCancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer readCancel()
+	if pc.exactlyOnce {
+		// A transaction left open by an environment (fenced in the
+		// background, or aborted at transaction.timeout.ms) holds back
+		// what read_committed consumers see of its partitions: wait for
+		// it to end before reading.
+		if err := awaitNoOpenTransactions(readCtx, adm, app.OutputTopic, deadLetterTopic); err != nil {
+			t.Fatal(err)
+		}
+	}
 	led := newLedger(ins)
 	if err := led.read(readCtx, r.c, r.logs); err != nil {
 		t.Fatalf("read the outputs back: %v", err)
@@ -275,14 +308,16 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 	// The flush of an invocation ends 500 ms (kafkalambda's default
 	// deadline margin) before its deadline: one that lasted 2 s of its 3
 	// ran into it.
-	f.undelivered, f.refused = r.logs.undeliveredInvocations(timeout-time.Second, func(at time.Time) bool {
+	inAway := func(at time.Time) bool {
 		for _, w := range away { // an invocation that started in w ends by w.to + its timeout
 			if !at.Before(w.from) && !at.After(w.to.Add(timeout)) {
 				return true
 			}
 		}
 		return false
-	})
+	}
+	f.undelivered, f.refused = r.logs.undeliveredInvocations(timeout-time.Second, inAway)
+	f.txnFailed, f.txnAway = r.logs.txnFailedInvocations(inAway)
 	f.mostFailures = attempts.most()
 	f.leaks = len(r.logs.leaks(r.secretValues()))
 	t.Log(f)
@@ -317,6 +352,17 @@ func check(t *testing.T, pc policyCase, f figures, led *ledger, target *watchedT
 	for _, o := range target.overrun {
 		t.Error(o)
 	}
+	if pc.exactlyOnce {
+		// Exactly once, under faults too, with batches that had
+		// succeeded delivered again.
+		if tl.duplicates != 0 {
+			t.Errorf("exactly-once: %d duplicate settlements", tl.duplicates)
+		}
+		if f.redelivered == 0 || (!faulted && f.redeliveredOK != f.redelivered) {
+			t.Errorf("exactly-once: %d batches that had succeeded delivered again, %d of them succeeding: want some, all without faults",
+				f.redelivered, f.redeliveredOK)
+		}
+	}
 	if !faulted {
 		if tl.settled != tl.in || tl.duplicates != 0 || tl.deadLettered != 0 || tl.onFailure != 0 || led.outputs != tl.in {
 			t.Errorf("without faults: %d of %d settled, %d settlements, %d duplicates, %d dead-lettered, %d on the on-failure topic; want each trade settled exactly once",
@@ -346,10 +392,22 @@ func check(t *testing.T, pc policyCase, f figures, led *ledger, target *watchedT
 		t.Errorf("%d good records given up behind poison by %s, which isolates poison: %s",
 			tl.dragged, pc.name, strings.Join(tl.draggedEx, "; "))
 	}
-	if f.undelivered == 0 {
+	switch {
+	case pc.exactlyOnce:
+		// The brokers' unreachability meets an invocation wherever it
+		// is: mostly at the transaction's begin (InitTransactions after a
+		// producer was replaced), its progress read or its commit, before
+		// or after its sends; each fails the invocation with
+		// ErrTransaction, or with its sends unacknowledged.
+		if f.txnFailed == 0 {
+			t.Error("exactly-once: no invocation failed in its transaction: the transaction's failures were not exercised")
+		}
+		if f.txnAway+f.refused == 0 {
+			t.Error("exactly-once: no invocation failed in its transaction, or with sends unacknowledged behind a refused connection, while the brokers were unreachable")
+		}
+	case f.undelivered == 0:
 		t.Error("no invocation ended with unacknowledged sends: the flush at the deadline was not exercised")
-	}
-	if f.refused == 0 {
+	case f.refused == 0:
 		t.Error("no invocation ended with sends unacknowledged behind a refused connection: the brokers' unreachability did not reach a flush deadline")
 	}
 	if tl.poison == 0 || tl.poison != countGivenUpPoison(led) {
@@ -359,6 +417,10 @@ func check(t *testing.T, pc policyCase, f figures, led *ledger, target *watchedT
 		t.Errorf("%d poison records given up by the mapping under %s: the function dead-letters poison", tl.poisonOnFailure, pc.name)
 	}
 }
+
+// redeliverEvery: in exactly-once mode, every redeliverEvery-th
+// invocation that succeeds is delivered again (see watchedTarget).
+const redeliverEvery = 5
 
 // The soak's retry backoff: short, so that a run stays short, which makes
 // the retry budget short too (see newPlan).
@@ -414,6 +476,59 @@ func (w *attemptWatch) most() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.max
+}
+
+// awaitNoOpenTransactions waits until no transaction is open on topics:
+// each partition's last stable offset is its end offset.
+func awaitNoOpenTransactions(ctx context.Context, adm *kadm.Client, topics ...string) error {
+	for {
+		ends, err := adm.ListEndOffsets(ctx, topics...)
+		if err == nil {
+			err = ends.Error()
+		}
+		stable, serr := adm.ListCommittedOffsets(ctx, topics...)
+		if serr == nil {
+			serr = stable.Error()
+		}
+		open := ""
+		if err == nil && serr == nil {
+			ends.Each(func(o kadm.ListedOffset) {
+				if s, ok := stable.Lookup(o.Topic, o.Partition); !ok || s.Offset < o.Offset {
+					open += fmt.Sprintf(" %s-%d", o.Topic, o.Partition)
+				}
+			})
+			if open == "" {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("transactions still open on%s (%v, %v): %w", open, err, serr, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// createProgressGroup makes the exactly-once progress group exist, with
+// offset 0 (nothing done) for every input partition, as an operator may
+// before the first deployment. kfake needs it: while a group's only offsets
+// are pending in a transaction, it answers an OffsetFetch that requires
+// stable offsets with GROUP_ID_NOT_FOUND rather than
+// UNSTABLE_OFFSET_COMMIT (Kafka creates the group at the TxnOffsetCommit),
+// so a retry could not wait for the first transaction of the group to end.
+func createProgressGroup(ctx context.Context, t *testing.T, r *rig) {
+	t.Helper()
+	offs := kadm.Offsets{}
+	for p := range int32(soakPartitions) {
+		offs.Add(kadm.Offset{Topic: app.InputTopic, Partition: p, At: 0, LeaderEpoch: -1})
+	}
+	resp, err := r.adminClient(t).CommitOffsets(ctx, r.eosGroup, offs)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("create the progress group %s: %v", r.eosGroup, err)
+	}
 }
 
 func hasKind(ins []*input, kind string) bool {

@@ -104,9 +104,26 @@ func (c *Client) ProduceRecords(ctx context.Context, recs ...*kgo.Record) error 
 
 // ReadTopic returns every record of topic from the start of each partition
 // up to its end offset at the time of the call, in offset order within each
-// partition and partitions in ascending order. A topic that does not exist
-// has no records. ctx bounds the read.
+// partition and partitions in ascending order, as a read_uncommitted
+// consumer sees them: records of aborted and open transactions included,
+// control records left out. A topic that does not exist has no records.
+// ctx bounds the read.
 func (c *Client) ReadTopic(ctx context.Context, topic string) ([]*kgo.Record, error) {
+	return c.readTopic(ctx, topic, false)
+}
+
+// ReadCommitted returns the records of topic that a consumer reading with
+// isolation.level=read_committed sees: those written outside transactions
+// and those of committed transactions, from the start of each partition up
+// to its last stable offset at the time of the call (what a transaction
+// still open holds is after it), in offset order within each partition and
+// partitions in ascending order. Records of aborted transactions and the
+// transactions' control records are left out. ctx bounds the read.
+func (c *Client) ReadCommitted(ctx context.Context, topic string) ([]*kgo.Record, error) {
+	return c.readTopic(ctx, topic, true)
+}
+
+func (c *Client) readTopic(ctx context.Context, topic string, committed bool) ([]*kgo.Record, error) {
 	starts, err := c.adm.ListStartOffsets(ctx, topic)
 	if err == nil {
 		err = starts.Error()
@@ -117,7 +134,14 @@ func (c *Client) ReadTopic(ctx context.Context, topic string) ([]*kgo.Record, er
 	if err != nil {
 		return nil, fmt.Errorf("kafkalambdatest: read %s: start offsets: %w", topic, err)
 	}
-	ends, err := c.adm.ListEndOffsets(ctx, topic)
+	// Control records (a transaction ends with one) are read, not
+	// returned, so that the read knows when it reached the end.
+	list, opts := c.adm.ListEndOffsets, []kgo.Opt{kgo.KeepControlRecords()}
+	if committed {
+		list = c.adm.ListCommittedOffsets // the last stable offset
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	ends, err := list(ctx, topic)
 	if err == nil {
 		err = ends.Error()
 	}
@@ -136,10 +160,10 @@ func (c *Client) ReadTopic(ctx context.Context, topic string) ([]*kgo.Record, er
 	if len(want) == 0 {
 		return nil, nil
 	}
-	rd, err := kgo.NewClient(append(c.ClientOptions(),
+	rd, err := kgo.NewClient(append(append(c.ClientOptions(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
 		kgo.FetchMaxWait(200*time.Millisecond),
-	)...)
+	), opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafkalambdatest: read %s: %w", topic, err)
 	}
@@ -158,7 +182,9 @@ func (c *Client) ReadTopic(ctx context.Context, topic string) ([]*kgo.Record, er
 			if !ok || r.Offset >= end {
 				return
 			}
-			byPart[r.Partition] = append(byPart[r.Partition], r)
+			if !r.Attrs.IsControl() {
+				byPart[r.Partition] = append(byPart[r.Partition], r)
+			}
 			if r.Offset+1 >= end {
 				delete(want, r.Partition)
 			}

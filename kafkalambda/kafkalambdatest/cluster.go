@@ -232,3 +232,9 @@ func (c *Cluster) ProduceRecords(ctx context.Context, recs ...*kgo.Record) error
 func (c *Cluster) ReadTopic(ctx context.Context, topic string) ([]*kgo.Record, error) {
 	return c.client.ReadTopic(ctx, topic)
 }
+
+// ReadCommitted returns the records of topic that a read_committed
+// consumer sees; see [Client.ReadCommitted].
+func (c *Cluster) ReadCommitted(ctx context.Context, topic string) ([]*kgo.Record, error) {
+	return c.client.ReadCommitted(ctx, topic)
+}

@@ -35,11 +35,15 @@ type MemProducer struct {
 	fail    func(*kafkalambda.Message) error
 	warm    error
 	closed  bool
+	txns    txnBook // transactions: see txn.go
+	// heldMore is closed (and replaced) when a message is held.
+	heldMore chan struct{}
 }
 
 type heldMessage struct {
-	m kafkalambda.Message
-	d kafkalambda.Delivery
+	m   kafkalambda.Message
+	d   kafkalambda.Delivery
+	txn *memTxn // the transaction it was produced in, or nil
 }
 
 // NewMemProducer returns a MemProducer that acknowledges everything.
@@ -79,7 +83,7 @@ func (p *MemProducer) Release() {
 	p.held = nil
 	p.mu.Unlock()
 	for _, h := range held {
-		p.deliver(h.m, h.d)
+		p.deliver(h)
 	}
 }
 
@@ -90,6 +94,28 @@ func (p *MemProducer) Held() int {
 	return len(p.held)
 }
 
+// WaitHeld waits until at least n messages are held (see Hold), or ctx
+// ends.
+func (p *MemProducer) WaitHeld(ctx context.Context, n int) error {
+	for {
+		p.mu.Lock()
+		if len(p.held) >= n {
+			p.mu.Unlock()
+			return nil
+		}
+		if p.heldMore == nil {
+			p.heldMore = make(chan struct{})
+		}
+		more := p.heldMore
+		p.mu.Unlock()
+		select {
+		case <-more:
+		case <-ctx.Done():
+			return fmt.Errorf("kafkalambdatest: %d messages held, waiting for %d: %w", p.Held(), n, ctx.Err())
+		}
+	}
+}
+
 // SetWarmError makes Warm return err (nil by default).
 func (p *MemProducer) SetWarmError(err error) {
 	p.mu.Lock()
@@ -98,7 +124,8 @@ func (p *MemProducer) SetWarmError(err error) {
 }
 
 // Messages returns the acknowledged messages of topic ("" for every topic),
-// in the order they were acknowledged.
+// in the order they were acknowledged — those produced in a transaction
+// once it has committed: what a read_committed consumer sees.
 func (p *MemProducer) Messages(topic string) []kafkalambda.Message {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -113,6 +140,10 @@ func (p *MemProducer) Messages(topic string) []kafkalambda.Message {
 
 // Produce implements kafkalambda.Producer.
 func (p *MemProducer) Produce(ctx context.Context, m *kafkalambda.Message, d kafkalambda.Delivery) error {
+	return p.produce(ctx, m, d, nil)
+}
+
+func (p *MemProducer) produce(ctx context.Context, m *kafkalambda.Message, d kafkalambda.Delivery, txn *memTxn) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: %w", kafkalambda.ErrProducer, err)
 	}
@@ -126,6 +157,10 @@ func (p *MemProducer) Produce(ctx context.Context, m *kafkalambda.Message, d kaf
 		p.mu.Unlock()
 		return fmt.Errorf("%w: closed", kafkalambda.ErrProducer)
 	}
+	if txn != nil && txn.state != txnOpen {
+		p.mu.Unlock()
+		return fmt.Errorf("%w: produce in a transaction that is %s", kafkalambda.ErrProducer, txn.state)
+	}
 	if p.refuse != nil {
 		if err := p.refuse(&cp); err != nil {
 			p.mu.Unlock()
@@ -133,36 +168,59 @@ func (p *MemProducer) Produce(ctx context.Context, m *kafkalambda.Message, d kaf
 		}
 	}
 	if p.holding {
-		p.held = append(p.held, heldMessage{cp, d})
+		p.held = append(p.held, heldMessage{cp, d, txn})
+		if p.heldMore != nil {
+			close(p.heldMore)
+			p.heldMore = nil
+		}
 		p.mu.Unlock()
 		return nil
 	}
 	p.mu.Unlock()
-	p.deliver(cp, d)
+	p.deliver(heldMessage{cp, d, txn})
 	return nil
 }
 
-func (p *MemProducer) deliver(m kafkalambda.Message, d kafkalambda.Delivery) {
+func (p *MemProducer) deliver(h heldMessage) {
 	p.mu.Lock()
 	var err error
 	if p.fail != nil {
-		err = p.fail(&m)
+		err = p.fail(&h.m)
 	}
-	if err == nil {
-		p.acked = append(p.acked, m)
+	switch {
+	case err != nil && h.txn != nil:
+		h.txn.failed = true // as librdkafka: the transaction must abort
+	case err != nil:
+	case h.txn != nil:
+		h.txn.written = append(h.txn.written, h.m)
+	default:
+		p.acked = append(p.acked, h.m)
 	}
 	p.mu.Unlock()
-	d.Done(err)
+	h.d.Done(err)
 }
 
 // Purge implements kafkalambda.Producer: every held message fails with
 // ErrPurged.
-func (p *MemProducer) Purge() {
+func (p *MemProducer) Purge() { p.purge(nil) }
+
+// purge fails the held messages of txn (all of them when txn is nil) with
+// ErrPurged.
+func (p *MemProducer) purge(txn *memTxn) {
 	p.mu.Lock()
-	held := p.held
-	p.held = nil
+	var purged []heldMessage
+	p.held = slices.DeleteFunc(p.held, func(h heldMessage) bool {
+		if txn == nil || h.txn == txn {
+			purged = append(purged, h)
+			if h.txn != nil {
+				h.txn.failed = true
+			}
+			return true
+		}
+		return false
+	})
 	p.mu.Unlock()
-	for _, h := range held {
+	for _, h := range purged {
 		h.d.Done(kafkalambda.Transient(ErrPurged))
 	}
 }

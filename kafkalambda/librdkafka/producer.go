@@ -59,6 +59,10 @@ type Producer struct {
 	// cur is the librdkafka producer in use: written under mu, read
 	// without it by sends that find it healthy.
 	cur atomic.Pointer[generation]
+
+	// The transactional producers (kafkalambda.Transactor; txn.go).
+	txnPrefix string
+	txns      txnPool
 }
 
 // Option configures a Producer; NewProducer checks them and reports the
@@ -168,7 +172,7 @@ func NewProducer(config func(ctx context.Context) (map[string]any, error), opts 
 		return nil, fmt.Errorf("librdkafka: %w: nil producer config func", ErrInvalidOption)
 	}
 	p := &Producer{config: config, log: slog.New(slog.DiscardHandler), createWait: 10 * time.Second,
-		maxIdle: 4 * time.Minute}
+		maxIdle: 4 * time.Minute, txnPrefix: DefaultTransactionalIDPrefix}
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -205,6 +209,9 @@ type generation struct {
 	// acked: the brokers acknowledge writes (acks is not 0), so the
 	// delivery report of a written message carries its offset.
 	acked bool
+	// calls are the transactional calls in flight, which a close must
+	// wait for (librdkafka's destroy under a running call is not safe).
+	calls sync.WaitGroup
 }
 
 func (g *generation) poke() {
@@ -291,8 +298,23 @@ func (p *Producer) current(ctx context.Context) (*generation, error) {
 	return p.create(ctx)
 }
 
-// create makes a new generation from a fresh config; p.mu is held.
+// create makes a new generation from a fresh config and makes it the
+// current one; p.mu is held.
 func (p *Producer) create(ctx context.Context) (*generation, error) {
+	g, err := p.newGeneration(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	p.cur.Store(g)
+	p.live = append(p.live, g)
+	p.log.Info("kafkalambda: producer created", "generation", g.id)
+	return g, nil
+}
+
+// newGeneration makes a librdkafka producer from a fresh config, the
+// defaults, and extra (which override both), and starts serving its
+// events.
+func (p *Producer) newGeneration(ctx context.Context, extra kafka.ConfigMap) (*generation, error) {
 	cctx, cancel := context.WithTimeout(ctx, p.createWait)
 	defer cancel()
 	conf, err := p.config(cctx)
@@ -303,6 +325,9 @@ func (p *Producer) create(ctx context.Context) (*generation, error) {
 	}
 	cm := producerDefaults()
 	for k, v := range conf {
+		cm[k] = v
+	}
+	for k, v := range extra {
 		cm[k] = v
 	}
 	cm["go.delivery.reports"] = true
@@ -326,9 +351,6 @@ func (p *Producer) create(ctx context.Context) (*generation, error) {
 	g.lastUsed.Store(time.Now().UnixNano())
 	go p.logs(g)
 	go p.events(g)
-	p.cur.Store(g)
-	p.live = append(p.live, g)
-	p.log.Info("kafkalambda: producer created", "generation", g.id)
 	return g, nil
 }
 
@@ -370,6 +392,7 @@ func (p *Producer) retire(g *generation) {
 	if g.outstanding.Load() > 0 {
 		_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight)
 	}
+	g.calls.Wait()
 	g.p.Close()
 	<-g.done
 	p.mu.Lock()
@@ -396,6 +419,7 @@ func (p *Producer) Purge() {
 // producer. Sends after Close fail with ErrProducer. The handler's Close
 // calls it (Start, on SIGTERM); it is safe to call more than once.
 func (p *Producer) Close() {
+	p.closeTxns()
 	p.mu.Lock()
 	g := p.cur.Swap(nil)
 	p.closed = true
@@ -440,6 +464,12 @@ func (p *Producer) Produce(ctx context.Context, m *kafkalambda.Message, d kafkal
 	if err != nil {
 		return err
 	}
+	return p.produceOn(ctx, g, m, d)
+}
+
+// produceOn is Produce on g, which the send holds (acquire): the delivery
+// report releases it, or produceOn does when it gives up.
+func (p *Producer) produceOn(ctx context.Context, g *generation, m *kafkalambda.Message, d kafkalambda.Delivery) error {
 	topic := m.Topic
 	km := &kafka.Message{
 		TopicPartition: kafka.TopicPartition{Topic: &m.Topic, Partition: kafka.PartitionAny},

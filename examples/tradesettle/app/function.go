@@ -157,6 +157,13 @@ type Config struct {
 	// dead-letter policy; with FailBatch the handler is refused (Handler
 	// returns the error, which main hands to kafkalambda.FailInit).
 	ReportEnvironmentFailures bool
+	// ExactlyOnceGroup, when set, turns exactly-once outputs on
+	// (kafkalambda.WithExactlyOnce) with this consumer group for the
+	// progress: settlements and dead-letter writes are committed in one
+	// transaction per invocation, and a redelivered batch settles nothing
+	// twice. Producer must then be a kafkalambda.Transactor
+	// (librdkafka.Producer is). Default "": at-least-once.
+	ExactlyOnceGroup string
 	// Logger receives the handler's failure lines (one per failed record,
 	// one per invocation that did not simply succeed; never record
 	// contents). Nil: the SDK's default, kafkalambda.LambdaLogger on
@@ -176,6 +183,7 @@ type Function struct {
 	producer kafkalambda.Producer
 	policy   kafkalambda.FailurePolicy
 	envItems bool
+	eos      string       // ExactlyOnceGroup
 	log      *slog.Logger // nil: the SDK's default
 }
 
@@ -212,6 +220,7 @@ func New(cfg Config) (*Function, error) {
 		producer: cfg.Producer,
 		policy:   cfg.Policy,
 		envItems: cfg.ReportEnvironmentFailures,
+		eos:      cfg.ExactlyOnceGroup,
 		log:      cfg.Logger,
 	}
 	if cfg.RejectedTopic != "" {
@@ -227,8 +236,9 @@ func New(cfg Config) (*Function, error) {
 // its logger (none when Config.Logger was nil: the SDK's default), its
 // failure policy (Config.Policy, or Reject with Config.RejectedTopic) and,
 // with Config.ReportEnvironmentFailures,
-// kafkalambda.WithEnvironmentItemFailures; then extra (main's tracing and
-// metrics). Each call returns a new Handler over the same producer.
+// kafkalambda.WithEnvironmentItemFailures, and with Config.ExactlyOnceGroup,
+// kafkalambda.WithExactlyOnce; then extra (main's tracing and metrics). Each
+// call returns a new Handler over the same producer.
 func (f *Function) Handler(extra ...kafkalambda.Option) (*kafkalambda.Handler[string, *tradepb.UserTrade], error) {
 	opts := []kafkalambda.Option{
 		kafkalambda.WithProducer(f.producer),
@@ -239,6 +249,9 @@ func (f *Function) Handler(extra ...kafkalambda.Option) (*kafkalambda.Handler[st
 	}
 	if f.envItems {
 		opts = append(opts, kafkalambda.WithEnvironmentItemFailures())
+	}
+	if f.eos != "" {
+		opts = append(opts, kafkalambda.WithExactlyOnce(f.eos))
 	}
 	opts = append(opts, extra...)
 	h, err := kafkalambda.NewHandler(f.keys, f.values, f.Process, opts...)

@@ -18,7 +18,10 @@ const ProducerName = "franz"
 // newProducer is the shared producer: its config from the secret (a
 // broker's authentication failure invalidates the cached secret so that a
 // rotated one is read at once), or, with iam, MSK IAM's config and tokens.
-func newProducer(loader *secrets.Loader, iam *secrets.MSKIAM, logger *slog.Logger) (kafkalambda.Producer, error) {
+// franz-go's producer is not transactional here: txnPrefix is unused, and
+// EXACTLY_ONCE_GROUP fails construction (kafkalambda.WithExactlyOnce needs
+// a Transactor).
+func newProducer(loader *secrets.Loader, iam *secrets.MSKIAM, logger *slog.Logger, _ string) (kafkalambda.Producer, error) {
 	if iam != nil {
 		return franz.NewProducer(iam.KafkaConfig, franz.WithOAuthBearerTokens(iam.Token), franz.WithLogger(logger))
 	}

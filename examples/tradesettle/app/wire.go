@@ -62,6 +62,19 @@ const (
 	// (a SettlementRejected JSON record, Config.RejectedTopic). Ignored by
 	// the other policies.
 	EnvDeadLetterFormat = "DEAD_LETTER_FORMAT"
+	// EnvExactlyOnceGroup turns exactly-once outputs on
+	// (kafkalambda.WithExactlyOnce): each invocation's settlements and
+	// dead-letter writes are one Kafka transaction, with the invocation's
+	// progress committed to this consumer group (one used for nothing else:
+	// never the event source mapping's), and a redelivered batch is not
+	// settled twice. Consumers of the settlements must read with
+	// isolation.level=read_committed. Default: unset (at-least-once).
+	EnvExactlyOnceGroup = "EXACTLY_ONCE_GROUP"
+	// EnvTransactionalIDPrefix is the prefix of the producer's
+	// transactional ids in exactly-once mode (default: the function's name,
+	// AWS_LAMBDA_FUNCTION_NAME, or "tradesettle"): what the brokers' ACLs
+	// (MSK IAM: transactional-id/<cluster>/<prefix>*) must allow.
+	EnvTransactionalIDPrefix = "TRANSACTIONAL_ID_PREFIX"
 )
 
 // Values of EnvFailurePolicy and EnvDeadLetterFormat.
@@ -183,7 +196,15 @@ func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 	}
 
 	// 2. The shared producer: librdkafka, or franz-go when built with
-	// -tags franz (see producer_librdkafka.go, producer_franz.go).
+	// -tags franz (see producer_librdkafka.go, producer_franz.go). The
+	// transactional ids of exactly-once mode (librdkafka) start with prefix.
+	prefix := env(EnvTransactionalIDPrefix)
+	if prefix == "" {
+		prefix = env("AWS_LAMBDA_FUNCTION_NAME")
+	}
+	if prefix == "" {
+		prefix = "tradesettle"
+	}
 	auth := env(EnvAuth)
 	var iam *secrets.MSKIAM
 	switch auth {
@@ -195,7 +216,7 @@ func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 	default:
 		return nil, fmt.Errorf("%w: %s=%q: want SECRET or MSK_IAM", ErrConfig, EnvAuth, auth)
 	}
-	producer, err := newProducer(loader, iam, w.logger)
+	producer, err := newProducer(loader, iam, w.logger, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("tradesettle: producer: %w", err)
 	}
@@ -209,6 +230,7 @@ func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 		Policy:                    failures.policy,
 		RejectedTopic:             failures.rejectedTopic,
 		ReportEnvironmentFailures: failures.envItems,
+		ExactlyOnceGroup:          env(EnvExactlyOnceGroup),
 		Logger:                    w.logger,
 	})
 }

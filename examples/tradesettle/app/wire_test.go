@@ -112,6 +112,33 @@ func TestWireFromSecretJSON(t *testing.T) {
 	})))
 }
 
+// EXACTLY_ONCE_GROUP turns exactly-once outputs on: a batch delivered
+// again after it succeeded settles nothing twice, and the settlements are
+// committed with the progress in the group, under the prefix's
+// transactional ids.
+func TestWireExactlyOnce(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic(app.InputTopic, 1))
+	h := wiredHandler(t, app.WithLookupEnv(envOf(map[string]string{
+		app.EnvSecretJSON:            secretJSON(c, "", ""),
+		app.EnvExactlyOnceGroup:      "tradesettle-progress",
+		app.EnvTransactionalIDPrefix: "settle-test",
+	})))
+	for range 2 {
+		if failed := invoke(t, c, h, 0, 3, 20*time.Second); failed != 0 {
+			t.Fatalf("%d item failures (-1: the invocation failed)", failed)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if recs, err := c.ReadCommitted(ctx, app.OutputTopic); err != nil || len(recs) != 3 {
+		t.Fatalf("%d settlements committed (%v), want 3: one per trade", len(recs), err)
+	}
+	if recs, err := c.ReadTopic(ctx, app.OutputTopic); err != nil || len(recs) != 3 {
+		t.Fatalf("%d settlements written (%v), want 3: the batch again wrote nothing", len(recs), err)
+	}
+}
+
 // The deployed path: the secret from Secrets Manager through the AWS SDK's
 // default configuration, here pointed at an in-process endpoint with the
 // SDK's own environment variable. The broker requires SASL/PLAIN; the

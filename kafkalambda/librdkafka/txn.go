@@ -1,0 +1,537 @@
+package librdkafka
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+)
+
+var _ kafkalambda.Transactor = (*Producer)(nil)
+
+// DefaultTransactionalIDPrefix is the prefix of the transactional ids of a
+// Producer without WithTransactionalIDPrefix.
+const DefaultTransactionalIDPrefix = "kafkalambda"
+
+// WithTransactionalIDPrefix sets the prefix of the transactional.id of the
+// Producer's transactional producers (kafkalambda.WithExactlyOnce; default
+// DefaultTransactionalIDPrefix). Each is prefix-<environment>-<n>: a random
+// id drawn once per Producer (so per execution environment), and the
+// producer's number in its pool. Brokers with ACLs need the principal to
+// have Write and Describe on the TransactionalId resources of that prefix
+// (MSK IAM: kafka-cluster:AlterTransactionalId and DescribeTransactionalId
+// on transactional-id/<cluster>/<uuid>/<prefix>*).
+func WithTransactionalIDPrefix(prefix string) Option {
+	return func(p *Producer) error {
+		if prefix == "" {
+			return fmt.Errorf("librdkafka: %w: empty transactional id prefix", ErrInvalidOption)
+		}
+		p.txnPrefix = prefix
+		return nil
+	}
+}
+
+// txnPool is a Producer's transactional producers, one per invocation in
+// flight: aws-lambda-go may run several at once (AWS_LAMBDA_MAX_CONCURRENCY),
+// and a transactional producer has one transaction at a time. It grows to
+// the most invocations ever in flight together, and never shrinks.
+type txnPool struct {
+	mu     sync.Mutex
+	free   []*txnSlot // last in, first out: the warmest first
+	all    []*txnSlot
+	env    string // random, drawn at the first transaction
+	closed bool
+}
+
+// txnSlot is one transactional producer of the pool, under one
+// transactional.id for the life of the Producer: a producer that fails
+// fatally, idles too long or cannot finish a transaction is replaced by a
+// new one with the same id, whose InitTransactions fences the old one and
+// has the coordinator abort what it left open.
+type txnSlot struct {
+	id string
+	g  *generation // nil until made, and after it was retired
+	// unfinished: the last transaction's commit or abort did not finish.
+	unfinished bool
+	admin      *kafka.AdminClient // g's, for Progress
+}
+
+// take returns a free slot, or a new one.
+func (p *Producer) take() (*txnSlot, error) {
+	pool := &p.txns
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	if pool.closed {
+		return nil, fmt.Errorf("%w: closed", kafkalambda.ErrProducer)
+	}
+	if n := len(pool.free); n > 0 {
+		s := pool.free[n-1]
+		pool.free = pool.free[:n-1]
+		return s, nil
+	}
+	if pool.env == "" {
+		b := make([]byte, 6)
+		_, _ = rand.Read(b) // never fails (crypto/rand)
+		pool.env = hex.EncodeToString(b)
+	}
+	s := &txnSlot{id: fmt.Sprintf("%s-%s-%d", p.txnPrefix, pool.env, len(pool.all))}
+	pool.all = append(pool.all, s)
+	return s, nil
+}
+
+// put returns s to the pool.
+func (p *Producer) put(s *txnSlot) {
+	p.txns.mu.Lock()
+	p.txns.free = append(p.txns.free, s)
+	p.txns.mu.Unlock()
+}
+
+// replace retires s's producer: a new one is made at its next use.
+func (p *Producer) replace(s *txnSlot, why string) {
+	if s.g == nil {
+		return
+	}
+	p.log.Info("kafkalambda: transactional producer replaced", "transactional_id", s.id, "generation", s.g.id, "why", why)
+	if s.admin != nil {
+		s.admin.Close()
+		s.admin = nil
+	}
+	go p.retire(s.g)
+	s.g, s.unfinished = nil, false
+}
+
+// ready makes s's producer usable for a new transaction: a new one when it
+// has none, or it failed fatally or idled too long (InitTransactions); the
+// previous transaction finished (aborted) when it was cut short, or the
+// producer replaced when that fails too.
+func (p *Producer) ready(ctx context.Context, s *txnSlot) error {
+	if g := s.g; g != nil {
+		idle := time.Duration(time.Now().UnixNano() - g.lastUsed.Load())
+		switch {
+		case g.broken.Load() != nil:
+			p.replace(s, "failed")
+		case p.maxIdle > 0 && idle > p.maxIdle:
+			p.replace(s, "idle")
+		case s.unfinished:
+			if _, err := within(ctx, g, func() error { return g.p.AbortTransaction(ctx) }); err != nil {
+				p.replace(s, "the last transaction could not be aborted: "+err.Error())
+			} else {
+				s.unfinished = false
+			}
+		}
+	}
+	if s.g != nil {
+		return nil
+	}
+	g, err := p.newGeneration(ctx, kafka.ConfigMap{"transactional.id": s.id})
+	if err != nil {
+		return err
+	}
+	if _, err := within(ctx, g, func() error { return g.p.InitTransactions(ctx) }); err != nil {
+		g.breakWith(err)
+		go p.retire(g)
+		return txnError("init transactions", err)
+	}
+	s.g = g
+	p.log.Info("kafkalambda: transactional producer created", "transactional_id", s.id, "generation", g.id)
+	return nil
+}
+
+// settleWait bounds how long settle keeps trying to replace a producer
+// left with a transaction open; past it the coordinator has aborted the
+// transaction at its timeout (transaction.timeout.ms, 60 s by default).
+const settleWait = 90 * time.Second
+
+// settle makes a new producer for s, whose old one (retired) was left with
+// a transaction open (a call given up on, a commit that may be under way):
+// under the same transactional id, its InitTransactions fences the old one
+// and has the coordinator settle the transaction (abort it, or complete a
+// commit it got) at once. It tries again while the brokers cannot be
+// reached, then returns s to the pool.
+func (p *Producer) settle(s *txnSlot) {
+	defer p.put(s)
+	until := time.Now().Add(settleWait)
+	for wait := 100 * time.Millisecond; time.Now().Before(until); wait = min(2*wait, 2*time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := p.ready(ctx, s)
+		cancel()
+		if err == nil {
+			return
+		}
+		p.txns.mu.Lock()
+		closed := p.txns.closed
+		p.txns.mu.Unlock()
+		if closed {
+			return
+		}
+		timer := time.NewTimer(wait)
+		<-timer.C
+	}
+}
+
+// BeginTxn implements kafkalambda.Transactor: it takes a transactional
+// producer from the pool (making it on first use, or after a failure:
+// InitTransactions), and begins a transaction on it. The transaction is
+// the invocation's alone until its Commit succeeds or its Abort returns.
+func (p *Producer) BeginTxn(ctx context.Context) (kafkalambda.Txn, error) {
+	s, err := p.take()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.ready(ctx, s); err != nil {
+		p.put(s)
+		return nil, err
+	}
+	if err := s.g.p.BeginTransaction(); err != nil {
+		p.replace(s, "begin failed: "+err.Error())
+		p.put(s)
+		return nil, txnError("begin", err)
+	}
+	s.g.lastUsed.Store(time.Now().UnixNano())
+	return &txn{p: p, s: s, g: s.g}, nil
+}
+
+// txn is one invocation's transaction on a pooled producer.
+type txn struct {
+	p     *Producer
+	s     *txnSlot
+	g     *generation
+	ended bool // committed, or Abort called: the slot is back in the pool
+	// abandoned: a call into librdkafka did not return by its deadline;
+	// the producer is broken and left to it (see within).
+	abandoned bool
+}
+
+// stuckGrace is how long past its ctx's deadline a transactional call may
+// take to return before it is abandoned.
+const stuckGrace = 50 * time.Millisecond
+
+// errStuck: a librdkafka transactional call did not return by its deadline.
+var errStuck = errors.New("did not return by its deadline; the transactional producer is replaced")
+
+// within runs op, a librdkafka transactional call given ctx's deadline, and
+// returns its error, or gives up on it shortly after the deadline.
+// librdkafka's send_offsets_to_transaction does not always heed its timeout
+// (confluentinc/librdkafka#5456: with the group coordinator unreachable it
+// blocks until it is back; the soak met it), and the invocation must end by
+// its deadline. A call given up on leaves the producer unusable (its next
+// transactional call would conflict with the one still running), so the
+// producer is broken: the slot's next transaction replaces it, under the
+// same transactional id, which fences it.
+func (t *txn) within(ctx context.Context, op func() error) error {
+	stuck, err := within(ctx, t.g, op)
+	if stuck {
+		t.abandoned = true
+		t.g.breakWith(txnError("stuck", err))
+	}
+	return err
+}
+
+// within runs op, a librdkafka call on g given ctx's deadline, and returns
+// its error; or, when it has not returned shortly after the deadline, stuck
+// true and an error wrapping errStuck, leaving op to finish on its own: g
+// is not closed until it has (g.calls).
+func within(ctx context.Context, g *generation, op func() error) (stuck bool, err error) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return false, op()
+	}
+	done := make(chan error, 1)
+	g.calls.Add(1)
+	go func() {
+		defer g.calls.Done()
+		done <- op()
+	}()
+	timer := time.NewTimer(time.Until(deadline) + stuckGrace)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return false, err
+	case <-timer.C:
+		return true, fmt.Errorf("librdkafka: transactional call %w", errStuck)
+	}
+}
+
+// Produce implements kafkalambda.Txn.
+func (t *txn) Produce(ctx context.Context, m *kafkalambda.Message, d kafkalambda.Delivery) error {
+	if !t.g.acquire() {
+		return fmt.Errorf("%w: the transactional producer was replaced", kafkalambda.ErrProducer)
+	}
+	return t.p.produceOn(ctx, t.g, m, d)
+}
+
+// Purge implements kafkalambda.Txn: it purges this transaction's
+// producer only.
+func (t *txn) Purge() {
+	_ = t.g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
+}
+
+// Progress implements kafkalambda.Txn with an OffsetFetch that requires
+// stable offsets (KIP-447): while a transaction with offsets for group is
+// pending, the brokers answer UNSTABLE_OFFSET_COMMIT, and Progress asks
+// again until it ends or ctx does. A group that does not exist has no
+// progress.
+func (t *txn) Progress(ctx context.Context, group string, parts []kafkalambda.PartitionOffset) ([]int64, error) {
+	if t.s.admin == nil {
+		a, err := kafka.NewAdminClientFromProducer(t.g.p)
+		if err != nil {
+			return nil, kafkalambda.Classified(kafkalambda.ClassEnvironment, kafkalambda.ErrProducer, fmt.Errorf("progress: %w", err))
+		}
+		t.s.admin = a
+	}
+	req := kafka.ConsumerGroupTopicPartitions{Group: group, Partitions: make([]kafka.TopicPartition, len(parts))}
+	for i := range parts {
+		req.Partitions[i] = kafka.TopicPartition{Topic: &parts[i].Topic, Partition: parts[i].Partition}
+	}
+	wait := 10 * time.Millisecond
+	for {
+		next, unstable, err := t.fetch(ctx, req, parts)
+		if err != nil || !unstable {
+			return next, err
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, kafkalambda.Classified(kafkalambda.ClassEnvironment, kafkalambda.ErrProducer,
+				fmt.Errorf("progress of group %s: a transaction with offsets for it is still pending: %w", group, ctx.Err()))
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+// fetch reads the progress once; unstable reports offsets pending in a
+// transaction.
+func (t *txn) fetch(ctx context.Context, req kafka.ConsumerGroupTopicPartitions, parts []kafkalambda.PartitionOffset) (next []int64, unstable bool, err error) {
+	res, err := t.s.admin.ListConsumerGroupOffsets(ctx, []kafka.ConsumerGroupTopicPartitions{req},
+		kafka.SetAdminRequireStableOffsets(true))
+	next = make([]int64, len(parts))
+	for i := range next {
+		next[i] = -1
+	}
+	if code(err) == kafka.ErrGroupIDNotFound {
+		return next, false, nil
+	}
+	if err != nil {
+		return nil, false, txnError("progress of group "+req.Group, err)
+	}
+	for _, g := range res.ConsumerGroupsTopicPartitions {
+		for _, tp := range g.Partitions {
+			i := indexOf(parts, tp)
+			if i < 0 {
+				continue
+			}
+			switch c := code(tp.Error); {
+			case c == kafka.ErrUnstableOffsetCommit:
+				unstable = true
+			case c == kafka.ErrGroupIDNotFound:
+			case tp.Error != nil:
+				return nil, false, txnError(fmt.Sprintf("progress of group %s for %s-%d", req.Group, *tp.Topic, tp.Partition), tp.Error)
+			case tp.Offset >= 0:
+				next[i] = int64(tp.Offset)
+			}
+		}
+	}
+	return next, unstable, nil
+}
+
+func indexOf(parts []kafkalambda.PartitionOffset, tp kafka.TopicPartition) int {
+	for i := range parts {
+		if tp.Topic != nil && parts[i].Topic == *tp.Topic && parts[i].Partition == tp.Partition {
+			return i
+		}
+	}
+	return -1
+}
+
+// Commit implements kafkalambda.Txn: the offsets are sent to the
+// transaction for group as a consumer group member of generation -1 (a
+// group that no consumer joins; TxnOffsetCommit), then the transaction is
+// committed. Retriable errors are retried until ctx ends; an error that
+// requires an abort is returned for the handler's Abort; a fatal one
+// breaks the producer, which the slot's next transaction replaces.
+func (t *txn) Commit(ctx context.Context, group string, offsets []kafkalambda.PartitionOffset) error {
+	if t.ended {
+		return fmt.Errorf("%w: commit of an ended transaction", kafkalambda.ErrProducer)
+	}
+	if len(offsets) > 0 {
+		md, err := kafka.NewTestConsumerGroupMetadata(group)
+		if err != nil {
+			return txnError("progress metadata", err)
+		}
+		tps := make([]kafka.TopicPartition, len(offsets))
+		for i := range offsets {
+			tps[i] = kafka.TopicPartition{Topic: &offsets[i].Topic, Partition: offsets[i].Partition,
+				Offset: kafka.Offset(offsets[i].Offset)}
+		}
+		if err := t.retry(ctx, func() error {
+			return t.within(ctx, func() error { return t.g.p.SendOffsetsToTransaction(ctx, tps, md) })
+		}); err != nil {
+			t.unsettled(err)
+			return txnError("send the progress to the transaction", err)
+		}
+	}
+	if err := t.retry(ctx, func() error {
+		return t.within(ctx, func() error { return t.g.p.CommitTransaction(ctx) })
+	}); err != nil {
+		t.unsettled(err)
+		return txnError("commit", err)
+	}
+	t.ended = true
+	t.g.lastUsed.Store(time.Now().UnixNano())
+	t.p.put(t.s)
+	return nil
+}
+
+// unsettled handles a commit step that failed: unless librdkafka says the
+// transaction requires an abort (then Abort aborts it), the commit may still
+// be under way (a timeout), and aborting under it is not a transition
+// librdkafka allows; the producer is left to it and replaced before the
+// slot's next transaction, whose InitTransactions has the coordinator
+// settle this one (complete a commit it got, or abort).
+func (t *txn) unsettled(err error) {
+	var ke kafka.Error
+	if errors.As(err, &ke) && ke.TxnRequiresAbort() {
+		return
+	}
+	if !t.abandoned {
+		t.abandoned = true
+		t.g.breakWith(txnError("commit unsettled", err))
+	}
+}
+
+// retry calls op until it succeeds, fails other than retriably, or ctx
+// ends; a fatal error breaks the producer.
+func (t *txn) retry(ctx context.Context, op func() error) error {
+	for {
+		err := op()
+		var ke kafka.Error
+		switch {
+		case err == nil:
+			return nil
+		case !errors.As(err, &ke):
+			return err
+		case ke.IsFatal():
+			t.g.breakWith(txnError("fatal", err))
+			return err
+		case ke.TxnRequiresAbort() || !ke.IsRetriable() || ctx.Err() != nil:
+			return err
+		}
+		timer := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return err
+		}
+	}
+}
+
+// Abort implements kafkalambda.Txn. Whatever its result the producer goes
+// back to the pool: one whose abort did not finish aborts again before its
+// next transaction, and is replaced if that fails too.
+func (t *txn) Abort(ctx context.Context) error {
+	if t.ended {
+		return nil
+	}
+	t.ended = true
+	if t.abandoned {
+		// The transaction stays open at the coordinator, holding back
+		// what read_committed consumers of its partitions see, until it
+		// is fenced: replace its producer now, within ctx if the brokers
+		// answer, else in the background (not at the slot's next use, nor
+		// at the transaction's timeout).
+		t.p.replace(t.s, "a transaction was left open")
+		if err := t.p.ready(ctx, t.s); err != nil {
+			go t.p.settle(t.s)
+		} else {
+			t.p.put(t.s)
+		}
+		return txnError("abort", errors.New("not aborted here: its producer was replaced, which fences it and settles the transaction"))
+	}
+	defer t.p.put(t.s)
+	err := t.within(ctx, func() error { return t.g.p.AbortTransaction(ctx) })
+	if err == nil {
+		return nil
+	}
+	var ke kafka.Error
+	if errors.As(err, &ke) && ke.IsFatal() {
+		t.g.breakWith(txnError("fatal", err))
+	} else {
+		t.s.unfinished = true
+	}
+	return txnError("abort", err)
+}
+
+// txnCloseWait bounds how long Close waits for the transactional
+// producers to close.
+const txnCloseWait = 5 * time.Second
+
+// closeTxns closes the pool's producers, all at once, and waits for them
+// up to txnCloseWait; Close calls it. Their transactions have ended (Close
+// comes after the invocations); one cut short is aborted by the
+// coordinator at its timeout. librdkafka's destroy of a producer can block
+// for long (brokers unreachable): the process is shutting down, so one
+// that takes longer is left to finish on its own.
+func (p *Producer) closeTxns() {
+	p.txns.mu.Lock()
+	p.txns.closed = true
+	all := p.txns.all
+	p.txns.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range all {
+		if s.admin != nil {
+			s.admin.Close()
+			s.admin = nil
+		}
+		if g := s.g; g != nil {
+			s.g = nil
+			wg.Go(func() {
+				_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
+				g.calls.Wait()
+				g.p.Close()
+				<-g.done
+			})
+		}
+	}
+	closed := make(chan struct{})
+	go func() { wg.Wait(); close(closed) }()
+	timer := time.NewTimer(txnCloseWait)
+	defer timer.Stop()
+	select {
+	case <-closed:
+	case <-timer.C:
+		p.log.Warn("kafkalambda: transactional producers still closing; not waiting longer", "waited", txnCloseWait)
+	}
+}
+
+// code returns err's librdkafka error code, or ErrNoError.
+func code(err error) kafka.ErrorCode {
+	var ke kafka.Error
+	if errors.As(err, &ke) {
+		return ke.Code()
+	}
+	return kafka.ErrNoError
+}
+
+// txnError wraps a transactional error of librdkafka with its class: the
+// brokers refusing the transactional id or the group (authorization) is
+// the operator's fault; the rest (timeouts, coordinators moving, fencing,
+// aborts) the environment's.
+func txnError(op string, err error) error {
+	class := kafkalambda.ClassEnvironment
+	switch code(err) {
+	case kafka.ErrTransactionalIDAuthorizationFailed, kafka.ErrGroupAuthorizationFailed,
+		kafka.ErrClusterAuthorizationFailed, kafka.ErrTopicAuthorizationFailed:
+		class = kafkalambda.ClassConfiguration
+	}
+	return kafkalambda.Classified(class, kafkalambda.ErrProducer, fmt.Errorf("transaction: %s: %w", op, err))
+}

@@ -1,0 +1,147 @@
+package kafkalambda
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// ErrTransaction: in exactly-once mode (WithExactlyOnce), the invocation's
+// transaction could not begin, its input progress could not be read, or it
+// was not committed (the commit failed, was not done before the deadline,
+// or the transaction was aborted). The invocation fails as a whole, and
+// nothing it sent is visible to read_committed consumers unless the commit
+// reached the brokers after all — in which case its progress is committed
+// too and the retry skips what it did.
+var ErrTransaction = errors.New("kafkalambda: transaction")
+
+// Transactor is a Producer that can also write an invocation's sends as one
+// Kafka transaction, with how far the invocation got through each input
+// partition committed in the same transaction: what WithExactlyOnce needs.
+// It is an optional interface: a Producer that does not have it cannot be
+// used in exactly-once mode.
+//
+// Implementations: package kafkalambda/librdkafka (a pool of transactional
+// librdkafka producers) and kafkalambdatest.MemProducer (in memory, with
+// fault controls).
+type Transactor interface {
+	Producer
+
+	// BeginTxn begins a transaction for one invocation and returns it. The
+	// handler calls it at the start of each invocation and ends the
+	// transaction before the invocation returns: Commit, or Abort (always
+	// Abort after a Commit that failed). Transactions of invocations
+	// running at once must be independent — each has a transactional
+	// producer of its own — and a transaction that could not be finished
+	// (an abort cut short by the deadline) must be finished, or its
+	// producer replaced, before its producer begins another.
+	//
+	// Errors say their class (Classify): the brokers refusing the
+	// transactional id (authorization) is the operator's fault; brokers
+	// down or slow, the environment's.
+	BeginTxn(ctx context.Context) (Txn, error)
+}
+
+// Txn is one invocation's Kafka transaction, from Transactor.BeginTxn. Its
+// Produce and Purge may be called from several goroutines at once (the
+// partitions of the invocation); Progress, Commit and Abort are called by
+// the handler alone, one at a time.
+type Txn interface {
+	// Produce queues m in the transaction, with Producer.Produce's
+	// contract. d.Done(nil) means the brokers have written m, not that it is
+	// committed: read_committed consumers see it only once Commit has
+	// returned nil, and never if the transaction aborts.
+	Produce(ctx context.Context, m *Message, d Delivery) error
+
+	// Purge gives up what the transaction's producer holds, queued or in
+	// flight, as Producer.Purge does. The transaction must then be aborted.
+	Purge()
+
+	// Progress returns, for each of parts, the offset committed for it in
+	// the consumer group group — the next offset to process — or -1 when
+	// there is none. It reads committed progress only: while another
+	// transaction that commits progress for group is pending, it waits for
+	// that one to end (or ctx to end), as a Kafka OffsetFetch with
+	// require_stable does.
+	Progress(ctx context.Context, group string, parts []PartitionOffset) ([]int64, error)
+
+	// Commit commits the transaction: the messages produced in it, and for
+	// group the offsets given (each the next offset to process in its
+	// partition), atomically. It returns nil only when the brokers have
+	// committed it. On an error the outcome may be unknown (a timeout, a
+	// lost response); the handler then calls Abort and fails the
+	// invocation, and the offsets, read back by the retry's Progress, say
+	// which way it went.
+	Commit(ctx context.Context, group string, offsets []PartitionOffset) error
+
+	// Abort aborts the transaction: nothing produced in it becomes visible
+	// to read_committed consumers, and the deliveries still pending get an
+	// error. It returns the transaction's producer for another invocation,
+	// whatever its result: a producer whose abort did not finish within ctx
+	// finishes it (or is replaced) before its next transaction begins.
+	Abort(ctx context.Context) error
+}
+
+// PartitionOffset is an offset in a topic's partition.
+type PartitionOffset struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+}
+
+// WithExactlyOnce makes each invocation's sends — the Outputs' and the
+// dead-letter topic's — one Kafka transaction, committed only when the
+// invocation succeeds, with the progress of the invocation through each
+// input partition committed in the same transaction to the consumer group
+// group (one used for nothing else: never the event source mapping's own).
+// An invocation first reads that progress back and skips the records it
+// says were done, so that a batch redelivered after it succeeded (a lost
+// response, a restarted poller) sends nothing twice. Default: off
+// (at-least-once). It needs a producer that is a Transactor (WithProducer;
+// librdkafka.Producer is one). Consumers of the outputs must read with
+// isolation.level=read_committed.
+//
+// In this mode the sends of a record are queued when its Process returns
+// without an error (Output.Send buffers them until then; a record that
+// fails sends nothing, and is dead-lettered or reported alone), and the
+// answer is:
+//
+//   - success: every record processed (or dead-lettered), every send
+//     acknowledged, and the transaction committed;
+//   - item failures (ReportItemFailures, or WithEnvironmentItemFailures):
+//     the transaction commits the sends of the records before the first
+//     failed record of each partition, and the progress up to it; the
+//     response names that record and the rest of its partition, which
+//     the retry processes again;
+//   - failure (an error wrapping ErrBatchFailed): anything else — a record
+//     failure under FailBatch, a send not acknowledged (a transaction
+//     cannot commit part of its writes), the progress unreadable, a commit
+//     that failed or did not finish before the deadline minus the margin
+//     (wrapping ErrTransaction). The transaction is aborted.
+//
+// See the README's "Exactly-once outputs" section for what it costs, the
+// transactional ids and fencing, and what downstream consumers must set.
+func WithExactlyOnce(group string) Option {
+	return func(c *config) error {
+		if group == "" {
+			return fmt.Errorf("kafkalambda: %w: WithExactlyOnce needs a consumer group for the progress", ErrInvalidOption)
+		}
+		c.exactlyOnce = group
+		return nil
+	}
+}
+
+// checkExactlyOnce is NewHandler's check of WithExactlyOnce.
+func (c *config) checkExactlyOnce() error {
+	if c.exactlyOnce == "" {
+		return nil
+	}
+	if c.producer == nil {
+		return fmt.Errorf("kafkalambda: %w: WithExactlyOnce needs WithProducer", ErrInvalidOption)
+	}
+	if _, ok := c.producer.(Transactor); !ok {
+		return fmt.Errorf("kafkalambda: %w: WithExactlyOnce needs a producer that is a Transactor; %T is not",
+			ErrInvalidOption, c.producer)
+	}
+	return nil
+}
