@@ -150,10 +150,10 @@ func WithBatchingWindow(d time.Duration) Option {
 
 // WithConcurrency bounds the number of invocations in flight. Each partition
 // belongs to one invoker at a time, so one batch per partition is in flight
-// and order holds. The default, 0, gives every assigned partition its own
-// invoker (events hold one partition each); n > 0 spreads the partitions over
-// n invokers, and an event then holds records of all the partitions of its
-// invoker, as one AWS poller's events do.
+// and order holds, and an invoker's events hold records of all its
+// partitions, as an AWS poller's do. The default, 0, gives every
+// PartitionsPerInvoker assigned partitions an invoker of their own; n > 0
+// spreads the partitions over n invokers.
 func WithConcurrency(n int) Option {
 	return func(s *settings) {
 		if n < 0 {

@@ -42,10 +42,11 @@
 //     record has waited the batching window (default 500 ms).
 //   - Order and concurrency: records of a partition reach the function in
 //     offset order, and a partition has at most one batch in flight (its
-//     next batch waits for the current one, retries included). Partitions
-//     are invoked concurrently, each on its own by default, or spread over
-//     WithConcurrency invokers whose events then hold several partitions,
-//     sorted by topic and partition.
+//     next batch waits for the current one, retries included). As with
+//     AWS's pollers, an event holds records of several partitions, keyed
+//     and sorted by topic and partition: partitions are grouped by
+//     [PartitionsPerInvoker] onto invokers that run concurrently, or spread
+//     over WithConcurrency invokers.
 //   - Commits: offsets are committed to the consumer group only once every
 //     record before them is handled: processed by the function, sent to the
 //     on-failure topic, or discarded. After a stop or a crash the group's next
@@ -115,8 +116,9 @@
 //   - StartingPosition has a default, TRIM_HORIZON (AWS requires one), so that
 //     a local run sees what is already in the topic.
 //   - Batches are formed per invoker from what has been fetched; AWS's
-//     pollers, their scaling and its exact batching are not reproduced. Events
-//     hold one partition each unless WithConcurrency is set.
+//     pollers, their scaling and its exact batching are not reproduced: how
+//     many partitions share an event is this package's choice
+//     ([PartitionsPerInvoker]), since AWS does not document its own.
 //   - The retry backoff (WithRetryBackoff, 200 ms doubling to 5 s) is this
 //     package's choice; AWS does not document its own.
 //   - The Schema Registry integration supports SOURCE mode with a Confluent
