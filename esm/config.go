@@ -110,7 +110,7 @@ func defaultSettings() settings {
 		window:         DefaultBatchingWindow,
 		maxRetries:     -1,
 		maxAge:         -1,
-		failureModel:   ResumeFromLowest,
+		failureModel:   RetryListed,
 		logger:         slog.New(slog.DiscardHandler),
 		backoffMin:     200 * time.Millisecond,
 		backoffMax:     5 * time.Second,
@@ -199,9 +199,9 @@ func WithBisectBatchOnFunctionError(on bool) Option {
 
 // WithReportBatchItemFailures reads the function's response as a batch item
 // failures document and retries the records it names as WithItemFailureModel
-// says: by default each reported partition resumes at its lowest reported
-// offset (FunctionResponseTypes ReportBatchItemFailures; default off, and
-// then the response is ignored).
+// says: by default exactly the reported records, as AWS's Kafka page words
+// it (FunctionResponseTypes ReportBatchItemFailures; default off, and then
+// the response is ignored).
 func WithReportBatchItemFailures(on bool) Option {
 	return func(s *settings) { s.itemFailures = on }
 }
@@ -224,7 +224,7 @@ type ItemFailureModel string
 
 // Item failure models.
 const (
-	// ResumeFromLowest (the default) reads the response as a checkpoint, as
+	// ResumeFromLowest reads the response as a checkpoint, as
 	// Lambda documents partial batch responses for Kinesis and DynamoDB
 	// streams. In each named partition the records before the lowest
 	// listed offset are processed and committed; the record at that offset
@@ -232,21 +232,25 @@ const (
 	// are retried as one batch. A function that lists only the first record
 	// it failed in a partition loses nothing.
 	ResumeFromLowest ItemFailureModel = "resume-from-lowest"
-	// RetryListed retries the listed records only. In each named partition
+	// RetryListed (the default) retries the listed records only, as AWS's
+	// Kafka page says partial batch responses do ("Lambda can retry only
+	// the failed records"). In each named partition
 	// every record not listed counts as processed, those after a listed one
 	// too, and the listed records are retried, in offset order, as a batch
 	// of just those records. The partition's commit position moves to its
 	// lowest listed offset at once; the offsets of the records after it are
 	// committed as the listed records before them are processed or given up
 	// (an offset is never committed while an earlier record of the
-	// partition is still to be retried). A function must list every record
-	// it did not process: one that lists only the first record it failed in
-	// a partition, leaving the later ones unprocessed, loses those.
+	// partition is still to be retried). Records that run out of retries
+	// are the listed ones only: a record the function processed never goes
+	// to the on-failure destination. A function must list every record it
+	// did not process: one that lists only the first record it failed in a
+	// partition, leaving the later ones unprocessed, loses those.
 	RetryListed ItemFailureModel = "retry-listed"
 )
 
 // WithItemFailureModel sets what a batch item failures response does to the
-// partitions it names: ResumeFromLowest (the default) or RetryListed. It has
+// partitions it names: RetryListed (the default) or ResumeFromLowest. It has
 // an effect only with WithReportBatchItemFailures(true).
 func WithItemFailureModel(model ItemFailureModel) Option {
 	return func(s *settings) {

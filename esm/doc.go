@@ -60,11 +60,12 @@
 //   - ReportBatchItemFailures: the response {"batchItemFailures":
 //     [{"itemIdentifier":{"partition":"<topic>-<n>","offset":<n>}}]} names
 //     records the function did not process; the partitions it does not name
-//     are done. In a named partition, under [ResumeFromLowest] (the default
-//     [ItemFailureModel]) the records before the lowest listed offset are
-//     done and that record and every later one of the batch are retried;
-//     under [RetryListed] only the listed records are retried and every
-//     other record is done (see [WithItemFailureModel]). The retry counts
+//     are done. In a named partition, under [RetryListed] (the default
+//     [ItemFailureModel], the words of AWS's Kafka page) only the listed
+//     records are retried and every other record is done, so only listed
+//     records can run out of retries; under [ResumeFromLowest] the records
+//     before the lowest listed offset are done and that record and every
+//     later one of the batch are retried (see [WithItemFailureModel]). The retry counts
 //     as a retry of the records retried, and it comes before any later
 //     record of their partition. An empty or null list, an empty object or
 //     an empty response is success. A response that is not such a
@@ -147,8 +148,8 @@
 //     says: "If the batchItemFailures array contains multiple items, Lambda
 //     uses the record with the lowest sequence number as the checkpoint.
 //     Lambda then retries all records starting from that checkpoint."
-//     [ResumeFromLowest] is that checkpoint reading applied to Kafka;
-//     [RetryListed] is the literal reading of the Kafka page. A function
+//     [RetryListed], the default, is the literal reading of the Kafka page;
+//     [ResumeFromLowest] is the checkpoint reading applied to Kafka. A function
 //     that lists every record it did not process, the one that failed and
 //     every later record of its partition, is retried the same way under
 //     both.

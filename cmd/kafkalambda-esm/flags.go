@@ -30,6 +30,7 @@ type flags struct {
 	window                         time.Duration
 	maxRetries, maxAgeSeconds      int
 	bisect, itemFailures           bool
+	itemFailureModel               string
 	onFailureTopic                 string
 	maxPayload                     int
 
@@ -60,11 +61,12 @@ func defineFlags(fs *flag.FlagSet) *flags {
 	fs.StringVar(&f.eventSourceARN, "event-source-arn", "", "MSK cluster ARN: events become aws:kafka events with this eventSourceArn (default: SelfManagedKafka)")
 	fs.IntVar(&f.batchSize, "batch-size", esm.DefaultBatchSize, "BatchSize: most records per event (1-10000)")
 	fs.DurationVar(&f.window, "window", esm.DefaultBatchingWindow, "MaximumBatchingWindow: how long to gather records (0-300s)")
-	fs.IntVar(&f.concurrency, "concurrency", 0, "invocations in flight at most; 0: one per partition. With n>0 events hold several partitions")
+	fs.IntVar(&f.concurrency, "concurrency", 0, "invokers (invocations in flight at most) over which partitions are spread; 0: one per two partitions. Events hold records of all their invoker's partitions")
 	fs.IntVar(&f.maxRetries, "max-retries", -1, "MaximumRetryAttempts (-1: no limit; 10 with an on-failure topic)")
 	fs.IntVar(&f.maxAgeSeconds, "max-record-age", -1, "MaximumRecordAgeInSeconds (-1 or any negative: no limit; or 60-604800)")
 	fs.BoolVar(&f.bisect, "bisect", false, "BisectBatchOnFunctionError: split a failed batch in two")
 	fs.BoolVar(&f.itemFailures, "item-failures", false, "ReportBatchItemFailures: read batchItemFailures from the response")
+	fs.StringVar(&f.itemFailureModel, "item-failure-model", string(esm.RetryListed), "with -item-failures, which records a response's partitions retry: retry-listed (only the listed ones, as AWS's Kafka page says) or resume-from-lowest (from the lowest listed offset on, as for Kinesis)")
 	fs.StringVar(&f.onFailureTopic, "on-failure-topic", "", "Kafka topic for records that exhaust retries or age (default: discard them)")
 	fs.IntVar(&f.maxPayload, "max-payload-bytes", esm.MaxPayloadBytes, "largest event in bytes (at most 6 MB)")
 
@@ -144,6 +146,7 @@ func (f *flags) mapping(getenv func(string) string, stdout io.Writer, logger *sl
 		esm.WithMaxRecordAge(maxAge),
 		esm.WithBisectBatchOnFunctionError(f.bisect),
 		esm.WithReportBatchItemFailures(f.itemFailures),
+		esm.WithItemFailureModel(esm.ItemFailureModel(f.itemFailureModel)),
 		esm.WithMaxPayloadBytes(f.maxPayload),
 		esm.WithShutdownTimeout(f.shutdown),
 		esm.WithConnectTimeout(f.connect),

@@ -86,8 +86,9 @@ type policyCase struct {
 //   - IsolatePoison (ISOLATE_POISON: DeadLetter, and environmental failures
 //     reported as item failures rather than failing the invocation), with
 //     the mapping retrying only the listed records (esm.RetryListed, the
-//     literal reading of AWS's Kafka page; ReportItemFailures runs under the
-//     checkpoint reading, esm.ResumeFromLowest): no. Poison is dead-lettered
+//     default, the literal reading of AWS's Kafka page; ReportItemFailures
+//     runs under the checkpoint reading, esm.ResumeFromLowest, so the soak
+//     runs under both models): no. Poison is dead-lettered
 //     by the function, so no retry is spent on it, and only environmental
 //     failures, within the retry budget, are retried.
 func policies() []policyCase {
@@ -98,6 +99,7 @@ func policies() []policyCase {
 		}},
 		{name: "ReportItemFailures", env: app.PolicyReportItems, dragsPartition: true, esm: []esm.Option{
 			esm.WithReportBatchItemFailures(true),
+			esm.WithItemFailureModel(esm.ResumeFromLowest),
 			esm.WithOnFailureTopic(onFailureTopic),
 		}},
 		{name: "DeadLetter", env: app.PolicyDeadLetter, isolates: true},
