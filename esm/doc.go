@@ -102,7 +102,8 @@
 //
 // A [Target] is invoked once per batch. [HandlerTarget] calls a lambda.Handler
 // (such as kafkalambda's Handler) in process, with a deadline and a
-// lambdacontext, turning a returned error or a panic into a function error.
+// lambdacontext, turning a returned error, a panic or an overrun of its
+// timeout ("Task timed out", as Lambda reports it) into a function error.
 // [NewEndpointTarget] calls the Lambda Invoke API at an endpoint through
 // aws-sdk-go-v2: the Runtime Interface Emulator ("http://127.0.0.1:9000",
 // which serves /2015-03-31/functions/function/invocations) or
@@ -120,6 +121,9 @@
 //     pollers, their scaling and its exact batching are not reproduced: how
 //     many partitions share an event is this package's choice
 //     ([PartitionsPerInvoker]), since AWS does not document its own.
+//   - An in-process handler (HandlerTarget) that overruns its timeout is a
+//     "Task timed out" function error, but it cannot be killed as Lambda
+//     kills the sandbox: the invocation ends when the handler returns.
 //   - The retry backoff (WithRetryBackoff, 200 ms doubling to 5 s) is this
 //     package's choice; AWS does not document its own.
 //   - The Schema Registry integration supports SOURCE mode with a Confluent
