@@ -101,6 +101,7 @@ type settings struct {
 	shutdown       time.Duration
 	functionARN    string
 	connectTimeout time.Duration
+	stopCaughtUp   bool
 	errs           []error
 }
 
@@ -366,6 +367,19 @@ func WithSchemaRegistry(r SchemaRegistry) Option {
 		}
 		s.registry = &r
 	}
+}
+
+// WithStopWhenCaughtUp makes Run stop, and return nil, once every
+// partition of Config.Topics is handled up to the end offset it had when
+// Run started: its records processed, sent to the on-failure destination
+// or discarded, and their offsets committed (default off: Run runs until
+// its context is done). Partitions the group had already committed to
+// their end, or that are empty from the starting position on, count as
+// caught up at once. It waits on every partition of the topics, so the
+// mapping should be its group's only member. Whether anything was given
+// up is in Stats (RecordsOnFailure, RecordsDiscarded).
+func WithStopWhenCaughtUp(on bool) Option {
+	return func(s *settings) { s.stopCaughtUp = on }
 }
 
 // validate checks cfg and s together and fills in defaults.

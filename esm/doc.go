@@ -87,6 +87,9 @@
 //   - Stop: when Run's context is done, no new invocation starts; those in
 //     flight finish (or are abandoned after WithShutdownTimeout), what they
 //     completed is committed, and the mapping leaves the group.
+//     [WithStopWhenCaughtUp] stops it the same way once every partition is
+//     committed up to the end offsets seen when Run started (a local
+//     convenience for scripts and CI; AWS's mappings never stop).
 //
 // # Observability
 //

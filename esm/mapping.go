@@ -101,7 +101,8 @@ func (m *Mapping) Stats() Stats { return m.stats.snapshot() }
 // (authentication, authorization). Once it has reached the cluster, it
 // logs one summary of its Stats when it stops ("esm: stopped"), after a
 // failure too; it never logs the error it returns. Run can be called once
-// per Mapping.
+// per Mapping. With WithStopWhenCaughtUp it also stops, the same way, once
+// every partition is committed up to the end offsets seen when it started.
 func (m *Mapping) Run(ctx context.Context) error {
 	if !m.ran.CompareAndSwap(false, true) {
 		return ErrAlreadyRun
@@ -127,6 +128,14 @@ func (m *Mapping) Run(ctx context.Context) error {
 	if err := m.connect(stopCtx); err != nil {
 		cl.Close()
 		return err
+	}
+	if m.set.stopCaughtUp {
+		w, err := newCaughtUp(stopCtx, cl, &m.cfg, stop)
+		if err != nil {
+			cl.Close()
+			return err
+		}
+		m.commits.caughtUp = w
 	}
 	m.runners.start(stopCtx)
 	m.log.Info("esm: starting", "brokers", strings.Join(m.cfg.Brokers, ","), "topics", m.cfg.Topics,

@@ -47,6 +47,8 @@ type flags struct {
 	registryFormat                              string
 	registryKey, registryValue                  bool
 
+	stopCaughtUp bool
+
 	logLevel, logFormat string
 	shutdown, connect   time.Duration
 }
@@ -68,6 +70,7 @@ func defineFlags(fs *flag.FlagSet) *flags {
 	fs.BoolVar(&f.itemFailures, "item-failures", false, "ReportBatchItemFailures: read batchItemFailures from the response")
 	fs.StringVar(&f.itemFailureModel, "item-failure-model", string(esm.RetryListed), "with -item-failures, which records a response's partitions retry: retry-listed (only the listed ones, as AWS's Kafka page says) or resume-from-lowest (from the lowest listed offset on, as for Kinesis)")
 	fs.StringVar(&f.onFailureTopic, "on-failure-topic", "", "Kafka topic for records that exhaust retries or age (default: discard them)")
+	fs.BoolVar(&f.stopCaughtUp, "stop-when-caught-up", false, "exit once every partition is processed to the end offsets seen at start: 0 when every record was processed, 3 when any went to the on-failure topic or was discarded")
 	fs.IntVar(&f.maxPayload, "max-payload-bytes", esm.MaxPayloadBytes, "largest event in bytes (at most 6 MB)")
 
 	fs.StringVar(&f.functionURL, "function-url", "", "Lambda Invoke API endpoint: the Runtime Interface Emulator (http://127.0.0.1:9000) or sam local start-lambda (http://127.0.0.1:3001); without it events are printed to stdout")
@@ -147,6 +150,7 @@ func (f *flags) mapping(getenv func(string) string, stdout io.Writer, logger *sl
 		esm.WithBisectBatchOnFunctionError(f.bisect),
 		esm.WithReportBatchItemFailures(f.itemFailures),
 		esm.WithItemFailureModel(esm.ItemFailureModel(f.itemFailureModel)),
+		esm.WithStopWhenCaughtUp(f.stopCaughtUp),
 		esm.WithMaxPayloadBytes(f.maxPayload),
 		esm.WithShutdownTimeout(f.shutdown),
 		esm.WithConnectTimeout(f.connect),

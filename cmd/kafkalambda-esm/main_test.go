@@ -199,3 +199,40 @@ func TestMaxRecordAgeFlag(t *testing.T) {
 		}
 	}
 }
+
+// -stop-when-caught-up exits by itself once the records there at the start
+// are handled: 0 when every one was processed, 3 when one was given up
+// (here, past -max-record-age).
+func TestStopWhenCaughtUpFlag(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("orders", 2))
+	if err := c.ProduceRecords(context.Background(),
+		&kgo.Record{Topic: "orders", Partition: 0, Value: []byte("1")},
+		&kgo.Record{Topic: "orders", Partition: 1, Value: []byte("2")}); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-brokers", c.BootstrapServers(), "-topics", "orders", "-window", "0s", "-stop-when-caught-up"}
+	var stdout syncbuf.Buffer
+	var stderr bytes.Buffer
+	if code := run(context.Background(), append(args, "-group", "ok"), env(nil), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s", code, &stderr)
+	}
+	n := 0
+	for _, ev := range printedEvents(t, &stdout) {
+		n += ev.Len()
+	}
+	if n != 2 {
+		t.Fatalf("printed %d records before exiting, want 2", n)
+	}
+	if err := c.ProduceRecords(context.Background(),
+		&kgo.Record{Topic: "orders", Partition: 0, Value: []byte("old"), Timestamp: time.Now().Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	if code := run(context.Background(), append(args, "-group", "ok", "-max-record-age", "60"), env(nil), &stdout, &stderr); code != 3 {
+		t.Fatalf("exit %d, want 3 (a record discarded)\n%s", code, &stderr)
+	}
+	if !strings.Contains(stderr.String(), "0 records sent to the on-failure topic, 1 discarded") {
+		t.Fatalf("stderr: %s", &stderr)
+	}
+}
