@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -53,10 +54,25 @@ type Config struct {
 	// Brokers are the bootstrap servers (host:port). Required. They are
 	// also the event's bootstrapServers field, joined with commas.
 	Brokers []string
-	// Topics to consume. Required.
+	// Topics to consume: exactly one, as an AWS mapping takes (its Topics
+	// property holds one name), unless AllowMultipleTopics is set.
 	Topics []string
+	// AllowMultipleTopics lets Topics hold more than one topic. Such a
+	// mapping does not deploy: on AWS it is one mapping per topic.
+	AllowMultipleTopics bool
+	// Provisioned says the mapping runs in provisioned mode on AWS
+	// (ProvisionedPollerConfig), which is what AWS requires for the error
+	// handling controls (WithMaxRetryAttempts, WithMaxRecordAge,
+	// WithBisectBatchOnFunctionError, WithReportBatchItemFailures), a
+	// Kafka on-failure topic and the schema registry integration. Without
+	// it they still work here, and New reports each in Warnings.
+	Provisioned bool
 	// Group is the consumer group id; offsets are committed under it.
-	// Default "kafkalambda-esm".
+	// Default: DefaultGroup followed by a fresh UUID, unique to the
+	// Mapping, as AWS uses each mapping's UUID, so that two mappings never
+	// split one topic's partitions; give one to resume where an earlier
+	// run stopped. 1 to 200 characters of [a-zA-Z0-9-/*:_+=.@], as AWS's
+	// ConsumerGroupId.
 	Group string
 	// StartingPosition applies when the group has no committed offset for
 	// a partition. Default TrimHorizon (AWS has no default; see "Differences
@@ -74,7 +90,7 @@ type Config struct {
 	KafkaOptions []kgo.Opt
 }
 
-// DefaultGroup is the consumer group of a Config without one.
+// DefaultGroup prefixes the unique consumer group of a Config without one.
 const DefaultGroup = "kafkalambda-esm"
 
 // Option configures a Mapping. Each option states its default; New validates
@@ -102,6 +118,8 @@ type settings struct {
 	functionARN    string
 	connectTimeout time.Duration
 	stopCaughtUp   bool
+	set            map[string]bool // the error handling controls given, by AWS property name
+	warnings       []string        // what would not deploy, or behave differently, on AWS
 	errs           []error
 }
 
@@ -119,6 +137,15 @@ func defaultSettings() settings {
 		functionARN:    DefaultFunctionARN,
 		connectTimeout: 15 * time.Second,
 	}
+}
+
+// mark notes that a setting AWS allows only in provisioned mode is given
+// (on) or taken back.
+func (s *settings) mark(property string, on bool) {
+	if s.set == nil {
+		s.set = map[string]bool{}
+	}
+	s.set[property] = on
 }
 
 func (s *settings) bad(format string, args ...any) {
@@ -173,6 +200,7 @@ func WithMaxRetryAttempts(n int) Option {
 		if n < -1 || n > MaxRetryAttemptsLimit {
 			s.bad("max retry attempts %d not -1 or in [0, %d]", n, MaxRetryAttemptsLimit)
 		}
+		s.mark("MaximumRetryAttempts", n != -1)
 		s.maxRetries = n
 	}
 }
@@ -184,9 +212,10 @@ func WithMaxRetryAttempts(n int) Option {
 // now minus the record's timestamp; records without one never expire.
 func WithMaxRecordAge(d time.Duration) Option {
 	return func(s *settings) {
-		if d >= 0 && (d < MinRecordAge || d > MaxRecordAge) {
-			s.bad("max record age %v not negative (infinite) or in [%v, %v]", d, MinRecordAge, MaxRecordAge)
+		if d >= 0 && (d < MinRecordAge || d > MaxRecordAge || d%time.Second != 0) {
+			s.bad("max record age %v not negative (infinite) or whole seconds in [%v, %v]", d, MinRecordAge, MaxRecordAge)
 		}
+		s.mark("MaximumRecordAgeInSeconds", d >= 0)
 		s.maxAge = d
 	}
 }
@@ -195,7 +224,7 @@ func WithMaxRecordAge(d time.Duration) Option {
 // fails, and retries the halves one after the other; splitting does not
 // count as a retry (BisectBatchOnFunctionError; default off).
 func WithBisectBatchOnFunctionError(on bool) Option {
-	return func(s *settings) { s.bisect = on }
+	return func(s *settings) { s.bisect = on; s.mark("BisectBatchOnFunctionError", on) }
 }
 
 // WithReportBatchItemFailures reads the function's response as a batch item
@@ -204,7 +233,7 @@ func WithBisectBatchOnFunctionError(on bool) Option {
 // it (FunctionResponseTypes ReportBatchItemFailures; default off, and then
 // the response is ignored).
 func WithReportBatchItemFailures(on bool) Option {
-	return func(s *settings) { s.itemFailures = on }
+	return func(s *settings) { s.itemFailures = on; s.mark("FunctionResponseTypes ReportBatchItemFailures", on) }
 }
 
 // ItemFailureModel is what a batch item failures response does to the
@@ -382,6 +411,25 @@ func WithStopWhenCaughtUp(on bool) Option {
 	return func(s *settings) { s.stopCaughtUp = on }
 }
 
+func (s *settings) warn(format string, args ...any) {
+	s.warnings = append(s.warnings, fmt.Sprintf(format, args...))
+}
+
+// validGroup reports whether g is made of the characters AWS allows in a
+// consumer group id.
+func validGroup(g string) bool {
+	if g == "" {
+		return false
+	}
+	for _, c := range g {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-/*:_+=.@", c)
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // validate checks cfg and s together and fills in defaults.
 func validate(cfg *Config, s *settings) error {
 	errs := s.errs
@@ -391,8 +439,38 @@ func validate(cfg *Config, s *settings) error {
 	if len(cfg.Topics) == 0 {
 		errs = append(errs, errors.New("no topics"))
 	}
+	switch {
+	case len(cfg.Topics) > 1 && !cfg.AllowMultipleTopics:
+		errs = append(errs, fmt.Errorf("%d topics %v: an AWS mapping takes one (set AllowMultipleTopics to run them in one mapping anyway)", len(cfg.Topics), cfg.Topics))
+	case len(cfg.Topics) > 1:
+		s.warn("%d topics %v in one mapping: AWS takes one topic per mapping", len(cfg.Topics), cfg.Topics)
+	}
 	if cfg.Group == "" {
-		cfg.Group = DefaultGroup
+		cfg.Group = DefaultGroup + "-" + newRequestID()
+	}
+	if len(cfg.Group) > 200 || !validGroup(cfg.Group) {
+		errs = append(errs, fmt.Errorf("consumer group id %q: AWS takes 1 to 200 characters of [a-zA-Z0-9-/*:_+=.@]", cfg.Group))
+	}
+	if s.window%time.Second != 0 && s.window != DefaultBatchingWindow {
+		s.warn("batching window %v: AWS takes whole seconds (MaximumBatchingWindowInSeconds)", s.window)
+	}
+	if !cfg.Provisioned {
+		if s.onFailure != "" {
+			s.mark("DestinationConfig OnFailure (a Kafka topic)", true)
+		}
+		if s.registry != nil {
+			s.mark("SchemaRegistryConfig", true)
+		}
+		var props []string
+		for p, on := range s.set {
+			if on {
+				props = append(props, p)
+			}
+		}
+		slices.Sort(props)
+		for _, p := range props {
+			s.warn("%s needs provisioned mode on AWS (set Config.Provisioned for a mapping that has it)", p)
+		}
 	}
 	switch cfg.StartingPosition {
 	case "":

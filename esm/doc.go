@@ -9,7 +9,8 @@
 //	m, err := esm.New(esm.Config{
 //		Brokers: []string{"localhost:9092"},
 //		Topics:  []string{"orders"},
-//		Group:   "orders-fn",
+//		Group:   "orders-fn", // default: unique to the mapping, as on AWS
+//		Provisioned: true,   // the error handling controls below need it on AWS
 //	}, &esm.HandlerTarget{Handler: handler},
 //		esm.WithReportBatchItemFailures(true),
 //		esm.WithOnFailureTopic("orders-failed"),
@@ -127,6 +128,12 @@
 //   - An in-process handler (HandlerTarget) that overruns its timeout is a
 //     "Task timed out" function error, but it cannot be killed as Lambda
 //     kills the sandbox: the invocation ends when the handler returns.
+//   - What AWS refuses or gates, this package runs and reports in
+//     [Mapping.Warnings] (and logs): more than one topic per mapping (only
+//     with Config.AllowMultipleTopics), a batching window not in whole
+//     seconds (tests use short ones), and without Config.Provisioned the
+//     error handling controls, a Kafka on-failure topic and the schema
+//     registry, which AWS allows in provisioned mode only.
 //   - The retry backoff (WithRetryBackoff, 200 ms doubling to 5 s) is this
 //     package's choice; AWS does not document its own.
 //   - The Schema Registry integration supports SOURCE mode with a Confluent

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,6 +73,9 @@ func New(cfg Config, target Target, opts ...Option) (*Mapping, error) {
 		log:    s.logger.With("group", cfg.Group),
 		ready:  make(chan struct{}),
 	}
+	for _, w := range s.warnings {
+		m.log.Warn("esm: not as on AWS: " + w)
+	}
 	m.shape = newEnvelope(&m.cfg, s.registry != nil)
 	m.commits = committer{stats: &m.stats, log: m.log, progress: s.progress}
 	if s.registry != nil {
@@ -83,6 +87,17 @@ func New(cfg Config, target Target, opts ...Option) (*Mapping, error) {
 	}
 	return m, nil
 }
+
+// Group is the consumer group the mapping commits under: Config.Group, or
+// the unique one New made when it was empty.
+func (m *Mapping) Group() string { return m.cfg.Group }
+
+// Warnings lists what of the mapping's configuration would not deploy, or
+// would need provisioned mode, on AWS: more than one topic, a batching
+// window not in whole seconds, error handling controls, a Kafka
+// on-failure topic or the schema registry without Config.Provisioned.
+// New logs each at Warn too.
+func (m *Mapping) Warnings() []string { return slices.Clone(m.set.warnings) }
 
 // Ready is closed once the mapping has joined its group and been assigned
 // partitions for the first time.

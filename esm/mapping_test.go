@@ -139,7 +139,7 @@ func TestMSKConcurrencyOne(t *testing.T) {
 	produceN(t, c, "b", 0, 10, "")
 	fn := &recorder{}
 	const arn = "arn:aws:kafka:us-east-1:123456789012:cluster/local/1"
-	r := start(t, c, esm.Config{Topics: []string{"a", "b"}, EventSourceARN: arn}, &esm.HandlerTarget{Handler: fn},
+	r := start(t, c, esm.Config{Topics: []string{"a", "b"}, AllowMultipleTopics: true, EventSourceARN: arn}, &esm.HandlerTarget{Handler: fn},
 		esm.WithConcurrency(1), esm.WithBatchingWindow(300*time.Millisecond))
 	r.await(t, 20*time.Second, "30 records", func() bool { return fn.count() >= 30 })
 	multi := false

@@ -24,6 +24,7 @@ import (
 // flags holds the command line.
 type flags struct {
 	brokers, topics, group         string
+	multiTopics, provisioned       bool
 	startingPosition, startingTime string
 	eventSourceARN                 string
 	batchSize, concurrency         int
@@ -57,7 +58,9 @@ func defineFlags(fs *flag.FlagSet) *flags {
 	f := &flags{}
 	fs.StringVar(&f.brokers, "brokers", "", "bootstrap servers, host:port[,host:port...] (required)")
 	fs.StringVar(&f.topics, "topics", "", "topics to consume, comma-separated (required)")
-	fs.StringVar(&f.group, "group", esm.DefaultGroup, "consumer group id")
+	fs.StringVar(&f.group, "group", "", "consumer group id (default: "+esm.DefaultGroup+"-<uuid>, unique to the run, as AWS gives each mapping its own; give one to resume where a run stopped)")
+	fs.BoolVar(&f.multiTopics, "allow-multiple-topics", false, "let -topics name more than one topic (such a mapping does not deploy: AWS takes one topic per mapping)")
+	fs.BoolVar(&f.provisioned, "provisioned", false, "the mapping is in provisioned mode on AWS, as error handling controls, a Kafka on-failure topic and the schema registry need (without it they work but are warned about)")
 	fs.StringVar(&f.startingPosition, "starting-position", string(esm.TrimHorizon), "TRIM_HORIZON, LATEST or AT_TIMESTAMP, for partitions the group has no offset for")
 	fs.StringVar(&f.startingTime, "starting-timestamp", "", "RFC 3339 time for AT_TIMESTAMP")
 	fs.StringVar(&f.eventSourceARN, "event-source-arn", "", "MSK cluster ARN: events become aws:kafka events with this eventSourceArn (default: SelfManagedKafka)")
@@ -65,7 +68,7 @@ func defineFlags(fs *flag.FlagSet) *flags {
 	fs.DurationVar(&f.window, "window", esm.DefaultBatchingWindow, "MaximumBatchingWindow: how long to gather records (0-300s)")
 	fs.IntVar(&f.concurrency, "concurrency", 0, "invokers (invocations in flight at most) over which partitions are spread; 0: one per two partitions. Events hold records of all their invoker's partitions")
 	fs.IntVar(&f.maxRetries, "max-retries", -1, "MaximumRetryAttempts (-1: no limit; 10 with an on-failure topic)")
-	fs.IntVar(&f.maxAgeSeconds, "max-record-age", -1, "MaximumRecordAgeInSeconds (-1 or any negative: no limit; or 60-604800)")
+	fs.IntVar(&f.maxAgeSeconds, "max-record-age", -1, "MaximumRecordAgeInSeconds (-1: no limit; or 60-604800)")
 	fs.BoolVar(&f.bisect, "bisect", false, "BisectBatchOnFunctionError: split a failed batch in two")
 	fs.BoolVar(&f.itemFailures, "item-failures", false, "ReportBatchItemFailures: read batchItemFailures from the response")
 	fs.StringVar(&f.itemFailureModel, "item-failure-model", string(esm.RetryListed), "with -item-failures, which records a response's partitions retry: retry-listed (only the listed ones, as AWS's Kafka page says) or resume-from-lowest (from the lowest listed offset on, as for Kinesis)")
@@ -123,6 +126,9 @@ func (f *flags) mapping(getenv func(string) string, stdout io.Writer, logger *sl
 		Group:            f.group,
 		StartingPosition: esm.StartingPosition(strings.ToUpper(f.startingPosition)),
 		EventSourceARN:   f.eventSourceARN,
+
+		AllowMultipleTopics: f.multiTopics,
+		Provisioned:         f.provisioned,
 	}
 	if f.startingTime != "" {
 		ts, err := time.Parse(time.RFC3339, f.startingTime)
@@ -132,8 +138,8 @@ func (f *flags) mapping(getenv func(string) string, stdout io.Writer, logger *sl
 		cfg.StartingTimestamp = ts
 	}
 	maxAge := time.Duration(f.maxAgeSeconds) * time.Second
-	if maxAge/time.Second != time.Duration(f.maxAgeSeconds) {
-		return nil, fmt.Errorf("-max-record-age %d: out of range", f.maxAgeSeconds)
+	if f.maxAgeSeconds < -1 || maxAge/time.Second != time.Duration(f.maxAgeSeconds) {
+		return nil, fmt.Errorf("-max-record-age %d: want -1 (no limit) or 60-604800", f.maxAgeSeconds)
 	}
 	kopts, err := f.kafkaOptions(getenv)
 	if err != nil {

@@ -163,6 +163,9 @@ func TestBadFlags(t *testing.T) {
 		{"-brokers", "b:1", "-topics", "t", "-schema-registry-url", "http://r", "-schema-format", "JSON"},
 		{"-brokers", "b:1", "-topics", "t", "-on-failure-topic", "t"},
 		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "59"},
+		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "-60"},
+		{"-brokers", "b:1", "-topics", "t,u"}, // one topic per mapping
+		{"-brokers", "b:1", "-topics", "t", "-group", "has space"},
 		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "604801"},
 		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "9223372037"}, // overflows a time.Duration
 		{"-no-such-flag"},
@@ -180,11 +183,11 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
-// -max-record-age takes -1, any other negative (no limit, as
-// esm.WithMaxRecordAge) and 60 to 604800 seconds.
+// -max-record-age takes -1 (no limit) and 60 to 604800 seconds, as AWS's
+// MaximumRecordAgeInSeconds.
 func TestMaxRecordAgeFlag(t *testing.T) {
 	t.Parallel()
-	for _, age := range []string{"-1", "-60", "60", "604800"} {
+	for _, age := range []string{"-1", "60", "604800"} {
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
 		f := defineFlags(fs)
 		if err := fs.Parse([]string{"-brokers", "b:1", "-topics", "t", "-max-record-age", age}); err != nil {
