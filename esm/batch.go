@@ -110,6 +110,7 @@ func (r *runner) process(ctx context.Context, first *job) {
 		if _, _, err := e.fail(j.expire(e.set.maxAge, time.Now()), ConditionRecordAgeExceeded, j.last); err != nil {
 			return
 		}
+		e.filter(j)
 		if j.records() == 0 {
 			j.finish()
 			queue = queue[1:]

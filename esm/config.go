@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkalambda/kafka-lambda-go/esm/internal/eventpattern"
 )
 
 // StartingPosition is where a consumer group with no committed offsets
@@ -118,6 +120,7 @@ type settings struct {
 	functionARN    string
 	connectTimeout time.Duration
 	stopCaughtUp   bool
+	filters        []*eventpattern.Pattern
 	set            map[string]bool // the error handling controls given, by AWS property name
 	warnings       []string        // what would not deploy, or behave differently, on AWS
 	errs           []error

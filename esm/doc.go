@@ -72,6 +72,11 @@
 //     an empty response is success. A response that is not such a
 //     document, or that names a partition or offset not in the batch, fails
 //     the whole batch. Without the option the response is ignored.
+//   - FilterCriteria ([WithFilterCriteria]): before each invocation,
+//     records whose value matches none of the patterns (Lambda's event
+//     filtering syntax, on "value" only, as for Kafka on AWS; JSON values as
+//     documents, other UTF-8 values as plain strings) are taken out, not
+//     delivered, and committed with their batch.
 //   - MaximumRecordAgeInSeconds: before each invocation, records older than
 //     it (by their timestamp) are taken out and given up.
 //   - Given-up records go to the on-failure topic (WithOnFailureTopic), one
@@ -138,7 +143,7 @@
 //     package's choice; AWS does not document its own.
 //   - The Schema Registry integration supports SOURCE mode with a Confluent
 //     registry only: JSON mode (the ESM decoding values to JSON) and AWS Glue
-//     are not supported. Event filtering is not supported. A key or value that
+//     are not supported. A key or value that
 //     is not in the Confluent wire format, or whose schema id the registry
 //     does not know, is passed on unchanged without metadata (counted in
 //     Stats.SchemaMisses) for the function's deserializer to report.
@@ -148,6 +153,14 @@
 //     "MaximumPayloadSizeExceeded". An on-failure message the broker refuses
 //     as too large is sent again with a null payload.
 //   - Only Kafka topics are on-failure destinations (no SQS, SNS or S3).
+//   - Filtering happens when a batch is composed, so records filtered out
+//     count toward the BatchSize of the batch they were taken into (AWS
+//     filters before batching: its events can hold more records that
+//     match). A value that is not UTF-8 matches no pattern (AWS documents
+//     Kafka values as UTF-8 strings only). The filtering patterns are those
+//     of Lambda's documented rule syntax; EventBridge's wildcard and
+//     anything-but with equals-ignore-case or wildcard are refused, Lambda
+//     not documenting them.
 //   - A batch item failures offset must be a JSON integer; AWS does not
 //     document whether it accepts a numeric string.
 //   - Which records of a partition a batch item failures response retries

@@ -96,7 +96,7 @@ type Stats struct {
 	// RecordsDiscarded counts records dropped without a destination.
 	RecordsOnFailure, RecordsDiscarded int64
 	// RecordsCommitted counts handled records (succeeded, sent to the
-	// on-failure topic or discarded) whose offset commit the broker
+	// on-failure topic, discarded or filtered out) whose offset commit the broker
 	// acknowledged.
 	RecordsCommitted int64
 	// FunctionErrors, BadResponses and PartialFailures count Invocations by
@@ -106,6 +106,10 @@ type Stats struct {
 	FunctionErrors, BadResponses, PartialFailures, InvokeErrors int64
 	// CommitErrors counts failed offset commits (retried with the next one).
 	CommitErrors int64
+	// RecordsFiltered counts records that matched no pattern of
+	// WithFilterCriteria: not delivered, handled (RecordsCommitted counts
+	// them too once committed).
+	RecordsFiltered int64
 	// SchemaMisses counts keys and values left as they were because the
 	// registry did not know their schema id.
 	SchemaMisses int64
@@ -115,7 +119,7 @@ type counters struct {
 	polled, invocations, invoked, succeeded, retried, bisections atomic.Int64
 	onFailure, discarded, committed                              atomic.Int64
 	functionErrors, badResponses, partialFailures, invokeErrors  atomic.Int64
-	commitErrors, schemaMisses, seq                              atomic.Int64
+	commitErrors, schemaMisses, seq, filtered                    atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
@@ -129,6 +133,7 @@ func (c *counters) snapshot() Stats {
 		RecordsOnFailure: c.onFailure.Load(),
 		RecordsDiscarded: c.discarded.Load(),
 		RecordsCommitted: c.committed.Load(),
+		RecordsFiltered:  c.filtered.Load(),
 		FunctionErrors:   c.functionErrors.Load(),
 		BadResponses:     c.badResponses.Load(),
 		PartialFailures:  c.partialFailures.Load(),

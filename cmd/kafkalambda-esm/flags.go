@@ -49,6 +49,7 @@ type flags struct {
 	registryKey, registryValue                  bool
 
 	stopCaughtUp bool
+	filters      []string
 
 	logLevel, logFormat string
 	shutdown, connect   time.Duration
@@ -73,6 +74,10 @@ func defineFlags(fs *flag.FlagSet) *flags {
 	fs.BoolVar(&f.itemFailures, "item-failures", false, "ReportBatchItemFailures: read batchItemFailures from the response")
 	fs.StringVar(&f.itemFailureModel, "item-failure-model", string(esm.RetryListed), "with -item-failures, which records a response's partitions retry: retry-listed (only the listed ones, as AWS's Kafka page says) or resume-from-lowest (from the lowest listed offset on, as for Kinesis)")
 	fs.StringVar(&f.onFailureTopic, "on-failure-topic", "", "Kafka topic for records that exhaust retries or age (default: discard them)")
+	fs.Func("filter", "a FilterCriteria pattern on the record's value, e.g. '{\"value\": {\"device_ID\": [{\"prefix\": \"AB\"}]}}'; repeat for several (a record is delivered when any matches)", func(p string) error {
+		f.filters = append(f.filters, p)
+		return nil
+	})
 	fs.BoolVar(&f.stopCaughtUp, "stop-when-caught-up", false, "exit once every partition is processed to the end offsets seen at start: 0 when every record was processed, 3 when any went to the on-failure topic or was discarded")
 	fs.IntVar(&f.maxPayload, "max-payload-bytes", esm.MaxPayloadBytes, "largest event in bytes (at most 6 MB)")
 
@@ -162,6 +167,9 @@ func (f *flags) mapping(getenv func(string) string, stdout io.Writer, logger *sl
 		esm.WithConnectTimeout(f.connect),
 		esm.WithFunctionARN(f.functionARN),
 		esm.WithLogger(logger),
+	}
+	if len(f.filters) > 0 {
+		opts = append(opts, esm.WithFilterCriteria(f.filters...))
 	}
 	if f.onFailureTopic != "" {
 		opts = append(opts, esm.WithOnFailureTopic(f.onFailureTopic))

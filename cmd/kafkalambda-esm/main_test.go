@@ -166,6 +166,7 @@ func TestBadFlags(t *testing.T) {
 		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "-60"},
 		{"-brokers", "b:1", "-topics", "t,u"}, // one topic per mapping
 		{"-brokers", "b:1", "-topics", "t", "-group", "has space"},
+		{"-brokers", "b:1", "-topics", "t", "-filter", `{"key": ["k"]}`}, // Kafka filters on value only
 		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "604801"},
 		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "9223372037"}, // overflows a time.Duration
 		{"-no-such-flag"},
@@ -217,15 +218,16 @@ func TestStopWhenCaughtUpFlag(t *testing.T) {
 	args := []string{"-brokers", c.BootstrapServers(), "-topics", "orders", "-window", "0s", "-stop-when-caught-up"}
 	var stdout syncbuf.Buffer
 	var stderr bytes.Buffer
-	if code := run(context.Background(), append(args, "-group", "ok"), env(nil), &stdout, &stderr); code != 0 {
+	filter := []string{"-filter", `{"value": [{"anything-but": [2]}]}`} // the value 2 (JSON: a number) is filtered out, and committed
+	if code := run(context.Background(), append(args, append(filter, "-group", "ok")...), env(nil), &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d\n%s", code, &stderr)
 	}
 	n := 0
 	for _, ev := range printedEvents(t, &stdout) {
 		n += ev.Len()
 	}
-	if n != 2 {
-		t.Fatalf("printed %d records before exiting, want 2", n)
+	if n != 1 {
+		t.Fatalf("printed %d records before exiting, want 1", n)
 	}
 	if err := c.ProduceRecords(context.Background(),
 		&kgo.Record{Topic: "orders", Partition: 0, Value: []byte("old"), Timestamp: time.Now().Add(-time.Hour)}); err != nil {

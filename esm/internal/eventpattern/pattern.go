@@ -389,6 +389,9 @@ func equal(lit, v any) bool {
 }
 
 func (r *rule) match(v any) bool {
+	if _, isObject := v.(map[string]any); isObject {
+		return false // rules apply to leaves
+	}
 	s, isString := v.(string)
 	switch r.kind {
 	case kEquals:

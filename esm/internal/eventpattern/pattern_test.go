@@ -43,6 +43,8 @@ func TestAWSExamples(t *testing.T) {
 		{`{"value": {"ProductName": [ { "exists": false } ]}}`, `{"value": {"Other": "x"}}`, `{"value": {"ProductName": "x"}}`},
 		// An array in the document matches when an element does.
 		{`{"value": {"tags": ["a"]}}`, `{"value": {"tags": ["b", "a"]}}`, `{"value": {"tags": ["b"]}}`},
+		// A rule does not match an object.
+		{`{"value": [{"anything-but": ["error"]}]}`, `{"value": "ok"}`, `{"value": {"k": "error"}}`},
 		// A nested pattern does not match a plain string value.
 		{`{"value": {"k": ["v"]}}`, `{"value": {"k": "v"}}`, `{"value": "k"}`},
 	} {
