@@ -31,7 +31,12 @@
 // bytes, in Kafka's order. With [WithSchemaRegistry] records carry
 // keySchemaMetadata / valueSchemaMetadata as the ESM's Schema Registry
 // integration adds them in SOURCE mode: the 5-byte Confluent prefix is
-// stripped and the schema's format and id are named.
+// stripped and the schema's format and id are named. As AWS's integration
+// does, a record whose key or value is not in the wire format is not
+// delivered but given up with the condition DESERIALIZATION_ERROR, one
+// whose schema id the registry does not know with SCHEMA_NOT_FOUND (to the
+// on-failure topic, or discarded without one), each counted by its reason
+// in [Stats].
 //
 // # Semantics
 //
@@ -143,10 +148,11 @@
 //     package's choice; AWS does not document its own.
 //   - The Schema Registry integration supports SOURCE mode with a Confluent
 //     registry only: JSON mode (the ESM decoding values to JSON) and AWS Glue
-//     are not supported. A key or value that
-//     is not in the Confluent wire format, or whose schema id the registry
-//     does not know, is passed on unchanged without metadata (counted in
-//     Stats.SchemaMisses) for the function's deserializer to report.
+//     are not supported yet (not built: serde has no Glue client, and JSON
+//     mode needs the decoders wired in here). It checks that a key or value
+//     is in the registry's wire format with a schema id the registry knows,
+//     but does not yet deserialize the payload against the schema, so a
+//     payload that is framed right but corrupt reaches the function.
 //   - The on-failure condition for records past MaximumRecordAge is
 //     "RecordAgeExceeded" (AWS documents only "RetriesExhausted" for Kafka),
 //     and a record too large for an event alone is given up with
