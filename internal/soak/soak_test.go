@@ -195,6 +195,10 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 	attempts := newAttemptWatch(ins, pc.isolates)
 	opts := append([]esm.Option{
 		esm.WithBatchSize(soakBatchSize),
+		// One invoker per partition, as before events held several
+		// partitions by default: the fault schedule's coverage checks
+		// (an invocation in flight through each fault) were tuned to it.
+		esm.WithConcurrency(soakPartitions),
 		esm.WithRetryBackoff(soakBackoffMin, soakBackoffMax),
 		esm.WithShutdownTimeout(15 * time.Second),
 		esm.WithLogger(r.logs.logger("esm")),
