@@ -101,15 +101,22 @@ func (r *runner) process(ctx context.Context, first *job) {
 			queue = queue[1:]
 			continue
 		}
-		if err := e.applySchema(ctx, j); err != nil {
+		rejects, err := e.applySchema(ctx, j)
+		if err != nil {
 			j.invokeErrs++
 			j.wait = e.set.backoff(j.invokeErrs)
 			e.log.Warn("esm: schema registry unavailable; retrying", "err", err, "wait", j.wait)
 			continue
 		}
+		for _, condition := range []string{ConditionSchemaNotFound, ConditionDeserializationError} {
+			if _, _, err := e.fail(rejects[condition], condition, nil); err != nil {
+				return
+			}
+		}
 		if _, _, err := e.fail(j.expire(e.set.maxAge, time.Now()), ConditionRecordAgeExceeded, j.last); err != nil {
 			return
 		}
+		e.filter(j)
 		if j.records() == 0 {
 			j.finish()
 			queue = queue[1:]

@@ -17,7 +17,8 @@ import (
 type committer struct {
 	stats    *counters
 	log      *slog.Logger
-	progress func() // tests only (WithProgress): after each commit tried
+	progress func()    // tests only (WithProgress): after each commit tried
+	caughtUp *caughtUp // WithStopWhenCaughtUp; set by Run before the client starts
 }
 
 // commit commits the handled offsets of pss through cl and returns how many
@@ -101,6 +102,7 @@ func (c *committer) send(ctx context.Context, cl *kgo.Client, pss []*partState, 
 			continue
 		}
 		s.ps.committedTo(s.off, s.n)
+		c.caughtUp.committed(s.ps.tp, s.off)
 		n += s.n
 	}
 	if reqErr != nil || len(failed) > 0 {

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafkalambda/kafka-lambda-go/esm/internal/eventpattern"
 )
 
 // StartingPosition is where a consumer group with no committed offsets
@@ -53,10 +56,25 @@ type Config struct {
 	// Brokers are the bootstrap servers (host:port). Required. They are
 	// also the event's bootstrapServers field, joined with commas.
 	Brokers []string
-	// Topics to consume. Required.
+	// Topics to consume: exactly one, as an AWS mapping takes (its Topics
+	// property holds one name), unless AllowMultipleTopics is set.
 	Topics []string
+	// AllowMultipleTopics lets Topics hold more than one topic. Such a
+	// mapping does not deploy: on AWS it is one mapping per topic.
+	AllowMultipleTopics bool
+	// Provisioned says the mapping runs in provisioned mode on AWS
+	// (ProvisionedPollerConfig), which is what AWS requires for the error
+	// handling controls (WithMaxRetryAttempts, WithMaxRecordAge,
+	// WithBisectBatchOnFunctionError, WithReportBatchItemFailures), a
+	// Kafka on-failure topic and the schema registry integration. Without
+	// it they still work here, and New reports each in Warnings.
+	Provisioned bool
 	// Group is the consumer group id; offsets are committed under it.
-	// Default "kafkalambda-esm".
+	// Default: DefaultGroup followed by a fresh UUID, unique to the
+	// Mapping, as AWS uses each mapping's UUID, so that two mappings never
+	// split one topic's partitions; give one to resume where an earlier
+	// run stopped. 1 to 200 characters of [a-zA-Z0-9-/*:_+=.@], as AWS's
+	// ConsumerGroupId.
 	Group string
 	// StartingPosition applies when the group has no committed offset for
 	// a partition. Default TrimHorizon (AWS has no default; see "Differences
@@ -74,7 +92,7 @@ type Config struct {
 	KafkaOptions []kgo.Opt
 }
 
-// DefaultGroup is the consumer group of a Config without one.
+// DefaultGroup prefixes the unique consumer group of a Config without one.
 const DefaultGroup = "kafkalambda-esm"
 
 // Option configures a Mapping. Each option states its default; New validates
@@ -101,6 +119,10 @@ type settings struct {
 	shutdown       time.Duration
 	functionARN    string
 	connectTimeout time.Duration
+	stopCaughtUp   bool
+	filters        []*eventpattern.Pattern
+	set            map[string]bool // the error handling controls given, by AWS property name
+	warnings       []string        // what would not deploy, or behave differently, on AWS
 	errs           []error
 }
 
@@ -110,7 +132,7 @@ func defaultSettings() settings {
 		window:         DefaultBatchingWindow,
 		maxRetries:     -1,
 		maxAge:         -1,
-		failureModel:   ResumeFromLowest,
+		failureModel:   RetryListed,
 		logger:         slog.New(slog.DiscardHandler),
 		backoffMin:     200 * time.Millisecond,
 		backoffMax:     5 * time.Second,
@@ -118,6 +140,15 @@ func defaultSettings() settings {
 		functionARN:    DefaultFunctionARN,
 		connectTimeout: 15 * time.Second,
 	}
+}
+
+// mark notes that a setting AWS allows only in provisioned mode is given
+// (on) or taken back.
+func (s *settings) mark(property string, on bool) {
+	if s.set == nil {
+		s.set = map[string]bool{}
+	}
+	s.set[property] = on
 }
 
 func (s *settings) bad(format string, args ...any) {
@@ -150,10 +181,10 @@ func WithBatchingWindow(d time.Duration) Option {
 
 // WithConcurrency bounds the number of invocations in flight. Each partition
 // belongs to one invoker at a time, so one batch per partition is in flight
-// and order holds. The default, 0, gives every assigned partition its own
-// invoker (events hold one partition each); n > 0 spreads the partitions over
-// n invokers, and an event then holds records of all the partitions of its
-// invoker, as one AWS poller's events do.
+// and order holds, and an invoker's events hold records of all its
+// partitions, as an AWS poller's do. The default, 0, gives every
+// PartitionsPerInvoker assigned partitions an invoker of their own; n > 0
+// spreads the partitions over n invokers.
 func WithConcurrency(n int) Option {
 	return func(s *settings) {
 		if n < 0 {
@@ -172,6 +203,7 @@ func WithMaxRetryAttempts(n int) Option {
 		if n < -1 || n > MaxRetryAttemptsLimit {
 			s.bad("max retry attempts %d not -1 or in [0, %d]", n, MaxRetryAttemptsLimit)
 		}
+		s.mark("MaximumRetryAttempts", n != -1)
 		s.maxRetries = n
 	}
 }
@@ -183,9 +215,10 @@ func WithMaxRetryAttempts(n int) Option {
 // now minus the record's timestamp; records without one never expire.
 func WithMaxRecordAge(d time.Duration) Option {
 	return func(s *settings) {
-		if d >= 0 && (d < MinRecordAge || d > MaxRecordAge) {
-			s.bad("max record age %v not negative (infinite) or in [%v, %v]", d, MinRecordAge, MaxRecordAge)
+		if d >= 0 && (d < MinRecordAge || d > MaxRecordAge || d%time.Second != 0) {
+			s.bad("max record age %v not negative (infinite) or whole seconds in [%v, %v]", d, MinRecordAge, MaxRecordAge)
 		}
+		s.mark("MaximumRecordAgeInSeconds", d >= 0)
 		s.maxAge = d
 	}
 }
@@ -194,16 +227,16 @@ func WithMaxRecordAge(d time.Duration) Option {
 // fails, and retries the halves one after the other; splitting does not
 // count as a retry (BisectBatchOnFunctionError; default off).
 func WithBisectBatchOnFunctionError(on bool) Option {
-	return func(s *settings) { s.bisect = on }
+	return func(s *settings) { s.bisect = on; s.mark("BisectBatchOnFunctionError", on) }
 }
 
 // WithReportBatchItemFailures reads the function's response as a batch item
 // failures document and retries the records it names as WithItemFailureModel
-// says: by default each reported partition resumes at its lowest reported
-// offset (FunctionResponseTypes ReportBatchItemFailures; default off, and
-// then the response is ignored).
+// says: by default exactly the reported records, as AWS's Kafka page words
+// it (FunctionResponseTypes ReportBatchItemFailures; default off, and then
+// the response is ignored).
 func WithReportBatchItemFailures(on bool) Option {
-	return func(s *settings) { s.itemFailures = on }
+	return func(s *settings) { s.itemFailures = on; s.mark("FunctionResponseTypes ReportBatchItemFailures", on) }
 }
 
 // ItemFailureModel is what a batch item failures response does to the
@@ -224,7 +257,7 @@ type ItemFailureModel string
 
 // Item failure models.
 const (
-	// ResumeFromLowest (the default) reads the response as a checkpoint, as
+	// ResumeFromLowest reads the response as a checkpoint, as
 	// Lambda documents partial batch responses for Kinesis and DynamoDB
 	// streams. In each named partition the records before the lowest
 	// listed offset are processed and committed; the record at that offset
@@ -232,21 +265,25 @@ const (
 	// are retried as one batch. A function that lists only the first record
 	// it failed in a partition loses nothing.
 	ResumeFromLowest ItemFailureModel = "resume-from-lowest"
-	// RetryListed retries the listed records only. In each named partition
+	// RetryListed (the default) retries the listed records only, as AWS's
+	// Kafka page says partial batch responses do ("Lambda can retry only
+	// the failed records"). In each named partition
 	// every record not listed counts as processed, those after a listed one
 	// too, and the listed records are retried, in offset order, as a batch
 	// of just those records. The partition's commit position moves to its
 	// lowest listed offset at once; the offsets of the records after it are
 	// committed as the listed records before them are processed or given up
 	// (an offset is never committed while an earlier record of the
-	// partition is still to be retried). A function must list every record
-	// it did not process: one that lists only the first record it failed in
-	// a partition, leaving the later ones unprocessed, loses those.
+	// partition is still to be retried). Records that run out of retries
+	// are the listed ones only: a record the function processed never goes
+	// to the on-failure destination. A function must list every record it
+	// did not process: one that lists only the first record it failed in a
+	// partition, leaving the later ones unprocessed, loses those.
 	RetryListed ItemFailureModel = "retry-listed"
 )
 
 // WithItemFailureModel sets what a batch item failures response does to the
-// partitions it names: ResumeFromLowest (the default) or RetryListed. It has
+// partitions it names: RetryListed (the default) or ResumeFromLowest. It has
 // an effect only with WithReportBatchItemFailures(true).
 func WithItemFailureModel(model ItemFailureModel) Option {
 	return func(s *settings) {
@@ -364,6 +401,38 @@ func WithSchemaRegistry(r SchemaRegistry) Option {
 	}
 }
 
+// WithStopWhenCaughtUp makes Run stop, and return nil, once every
+// partition of Config.Topics is handled up to the end offset it had when
+// Run started: its records processed, sent to the on-failure destination
+// or discarded, and their offsets committed (default off: Run runs until
+// its context is done). Partitions the group had already committed to
+// their end, or that are empty from the starting position on, count as
+// caught up at once. It waits on every partition of the topics, so the
+// mapping should be its group's only member. Whether anything was given
+// up is in Stats (RecordsOnFailure, RecordsDiscarded).
+func WithStopWhenCaughtUp(on bool) Option {
+	return func(s *settings) { s.stopCaughtUp = on }
+}
+
+func (s *settings) warn(format string, args ...any) {
+	s.warnings = append(s.warnings, fmt.Sprintf(format, args...))
+}
+
+// validGroup reports whether g is made of the characters AWS allows in a
+// consumer group id.
+func validGroup(g string) bool {
+	if g == "" {
+		return false
+	}
+	for _, c := range g {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("-/*:_+=.@", c)
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // validate checks cfg and s together and fills in defaults.
 func validate(cfg *Config, s *settings) error {
 	errs := s.errs
@@ -373,8 +442,38 @@ func validate(cfg *Config, s *settings) error {
 	if len(cfg.Topics) == 0 {
 		errs = append(errs, errors.New("no topics"))
 	}
+	switch {
+	case len(cfg.Topics) > 1 && !cfg.AllowMultipleTopics:
+		errs = append(errs, fmt.Errorf("%d topics %v: an AWS mapping takes one (set AllowMultipleTopics to run them in one mapping anyway)", len(cfg.Topics), cfg.Topics))
+	case len(cfg.Topics) > 1:
+		s.warn("%d topics %v in one mapping: AWS takes one topic per mapping", len(cfg.Topics), cfg.Topics)
+	}
 	if cfg.Group == "" {
-		cfg.Group = DefaultGroup
+		cfg.Group = DefaultGroup + "-" + newRequestID()
+	}
+	if len(cfg.Group) > 200 || !validGroup(cfg.Group) {
+		errs = append(errs, fmt.Errorf("consumer group id %q: AWS takes 1 to 200 characters of [a-zA-Z0-9-/*:_+=.@]", cfg.Group))
+	}
+	if s.window%time.Second != 0 && s.window != DefaultBatchingWindow {
+		s.warn("batching window %v: AWS takes whole seconds (MaximumBatchingWindowInSeconds)", s.window)
+	}
+	if !cfg.Provisioned {
+		if s.onFailure != "" {
+			s.mark("DestinationConfig OnFailure (a Kafka topic)", true)
+		}
+		if s.registry != nil {
+			s.mark("SchemaRegistryConfig", true)
+		}
+		var props []string
+		for p, on := range s.set {
+			if on {
+				props = append(props, p)
+			}
+		}
+		slices.Sort(props)
+		for _, p := range props {
+			s.warn("%s needs provisioned mode on AWS (set Config.Provisioned for a mapping that has it)", p)
+		}
 	}
 	switch cfg.StartingPosition {
 	case "":

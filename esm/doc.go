@@ -9,7 +9,8 @@
 //	m, err := esm.New(esm.Config{
 //		Brokers: []string{"localhost:9092"},
 //		Topics:  []string{"orders"},
-//		Group:   "orders-fn",
+//		Group:   "orders-fn", // default: unique to the mapping, as on AWS
+//		Provisioned: true,   // the error handling controls below need it on AWS
 //	}, &esm.HandlerTarget{Handler: handler},
 //		esm.WithReportBatchItemFailures(true),
 //		esm.WithOnFailureTopic("orders-failed"),
@@ -30,7 +31,12 @@
 // bytes, in Kafka's order. With [WithSchemaRegistry] records carry
 // keySchemaMetadata / valueSchemaMetadata as the ESM's Schema Registry
 // integration adds them in SOURCE mode: the 5-byte Confluent prefix is
-// stripped and the schema's format and id are named.
+// stripped and the schema's format and id are named. As AWS's integration
+// does, a record whose key or value is not in the wire format is not
+// delivered but given up with the condition DESERIALIZATION_ERROR, one
+// whose schema id the registry does not know with SCHEMA_NOT_FOUND (to the
+// on-failure topic, or discarded without one), each counted by its reason
+// in [Stats].
 //
 // # Semantics
 //
@@ -42,10 +48,11 @@
 //     record has waited the batching window (default 500 ms).
 //   - Order and concurrency: records of a partition reach the function in
 //     offset order, and a partition has at most one batch in flight (its
-//     next batch waits for the current one, retries included). Partitions
-//     are invoked concurrently, each on its own by default, or spread over
-//     WithConcurrency invokers whose events then hold several partitions,
-//     sorted by topic and partition.
+//     next batch waits for the current one, retries included). As with
+//     AWS's pollers, an event holds records of several partitions, keyed
+//     and sorted by topic and partition: partitions are grouped by
+//     [PartitionsPerInvoker] onto invokers that run concurrently, or spread
+//     over WithConcurrency invokers.
 //   - Commits: offsets are committed to the consumer group only once every
 //     record before them is handled: processed by the function, sent to the
 //     on-failure topic, or discarded. After a stop or a crash the group's next
@@ -59,16 +66,22 @@
 //   - ReportBatchItemFailures: the response {"batchItemFailures":
 //     [{"itemIdentifier":{"partition":"<topic>-<n>","offset":<n>}}]} names
 //     records the function did not process; the partitions it does not name
-//     are done. In a named partition, under [ResumeFromLowest] (the default
-//     [ItemFailureModel]) the records before the lowest listed offset are
-//     done and that record and every later one of the batch are retried;
-//     under [RetryListed] only the listed records are retried and every
-//     other record is done (see [WithItemFailureModel]). The retry counts
+//     are done. In a named partition, under [RetryListed] (the default
+//     [ItemFailureModel], the words of AWS's Kafka page) only the listed
+//     records are retried and every other record is done, so only listed
+//     records can run out of retries; under [ResumeFromLowest] the records
+//     before the lowest listed offset are done and that record and every
+//     later one of the batch are retried (see [WithItemFailureModel]). The retry counts
 //     as a retry of the records retried, and it comes before any later
 //     record of their partition. An empty or null list, an empty object or
 //     an empty response is success. A response that is not such a
 //     document, or that names a partition or offset not in the batch, fails
 //     the whole batch. Without the option the response is ignored.
+//   - FilterCriteria ([WithFilterCriteria]): before each invocation,
+//     records whose value matches none of the patterns (Lambda's event
+//     filtering syntax, on "value" only, as for Kafka on AWS; JSON values as
+//     documents, other UTF-8 values as plain strings) are taken out, not
+//     delivered, and committed with their batch.
 //   - MaximumRecordAgeInSeconds: before each invocation, records older than
 //     it (by their timestamp) are taken out and given up.
 //   - Given-up records go to the on-failure topic (WithOnFailureTopic), one
@@ -85,6 +98,9 @@
 //   - Stop: when Run's context is done, no new invocation starts; those in
 //     flight finish (or are abandoned after WithShutdownTimeout), what they
 //     completed is committed, and the mapping leaves the group.
+//     [WithStopWhenCaughtUp] stops it the same way once every partition is
+//     committed up to the end offsets seen when Run started (a local
+//     convenience for scripts and CI; AWS's mappings never stop).
 //
 // # Observability
 //
@@ -100,7 +116,8 @@
 //
 // A [Target] is invoked once per batch. [HandlerTarget] calls a lambda.Handler
 // (such as kafkalambda's Handler) in process, with a deadline and a
-// lambdacontext, turning a returned error or a panic into a function error.
+// lambdacontext, turning a returned error, a panic or an overrun of its
+// timeout ("Task timed out", as Lambda reports it) into a function error.
 // [NewEndpointTarget] calls the Lambda Invoke API at an endpoint through
 // aws-sdk-go-v2: the Runtime Interface Emulator ("http://127.0.0.1:9000",
 // which serves /2015-03-31/functions/function/invocations) or
@@ -115,22 +132,41 @@
 //   - StartingPosition has a default, TRIM_HORIZON (AWS requires one), so that
 //     a local run sees what is already in the topic.
 //   - Batches are formed per invoker from what has been fetched; AWS's
-//     pollers, their scaling and its exact batching are not reproduced. Events
-//     hold one partition each unless WithConcurrency is set.
+//     pollers, their scaling and its exact batching are not reproduced: how
+//     many partitions share an event is this package's choice
+//     ([PartitionsPerInvoker]), since AWS does not document its own.
+//   - An in-process handler (HandlerTarget) that overruns its timeout is a
+//     "Task timed out" function error, but it cannot be killed as Lambda
+//     kills the sandbox: the invocation ends when the handler returns.
+//   - What AWS refuses or gates, this package runs and reports in
+//     [Mapping.Warnings] (and logs): more than one topic per mapping (only
+//     with Config.AllowMultipleTopics), a batching window not in whole
+//     seconds (tests use short ones), and without Config.Provisioned the
+//     error handling controls, a Kafka on-failure topic and the schema
+//     registry, which AWS allows in provisioned mode only.
 //   - The retry backoff (WithRetryBackoff, 200 ms doubling to 5 s) is this
 //     package's choice; AWS does not document its own.
 //   - The Schema Registry integration supports SOURCE mode with a Confluent
 //     registry only: JSON mode (the ESM decoding values to JSON) and AWS Glue
-//     are not supported. Event filtering is not supported. A key or value that
-//     is not in the Confluent wire format, or whose schema id the registry
-//     does not know, is passed on unchanged without metadata (counted in
-//     Stats.SchemaMisses) for the function's deserializer to report.
+//     are not supported yet (not built: serde has no Glue client, and JSON
+//     mode needs the decoders wired in here). It checks that a key or value
+//     is in the registry's wire format with a schema id the registry knows,
+//     but does not yet deserialize the payload against the schema, so a
+//     payload that is framed right but corrupt reaches the function.
 //   - The on-failure condition for records past MaximumRecordAge is
 //     "RecordAgeExceeded" (AWS documents only "RetriesExhausted" for Kafka),
 //     and a record too large for an event alone is given up with
 //     "MaximumPayloadSizeExceeded". An on-failure message the broker refuses
 //     as too large is sent again with a null payload.
 //   - Only Kafka topics are on-failure destinations (no SQS, SNS or S3).
+//   - Filtering happens when a batch is composed, so records filtered out
+//     count toward the BatchSize of the batch they were taken into (AWS
+//     filters before batching: its events can hold more records that
+//     match). A value that is not UTF-8 matches no pattern (AWS documents
+//     Kafka values as UTF-8 strings only). The filtering patterns are those
+//     of Lambda's documented rule syntax; EventBridge's wildcard and
+//     anything-but with equals-ignore-case or wildcard are refused, Lambda
+//     not documenting them.
 //   - A batch item failures offset must be a JSON integer; AWS does not
 //     document whether it accepts a numeric string.
 //   - Which records of a partition a batch item failures response retries
@@ -145,8 +181,8 @@
 //     says: "If the batchItemFailures array contains multiple items, Lambda
 //     uses the record with the lowest sequence number as the checkpoint.
 //     Lambda then retries all records starting from that checkpoint."
-//     [ResumeFromLowest] is that checkpoint reading applied to Kafka;
-//     [RetryListed] is the literal reading of the Kafka page. A function
+//     [RetryListed], the default, is the literal reading of the Kafka page;
+//     [ResumeFromLowest] is the checkpoint reading applied to Kafka. A function
 //     that lists every record it did not process, the one that failed and
 //     every later record of its partition, is retried the same way under
 //     both.

@@ -144,8 +144,8 @@ func mustJSON(ev *kafkalambda.Event) []byte {
 	return b
 }
 
-// ReportBatchItemFailures: a partition resumes at the lowest reported offset;
-// partitions not reported are done. A response that is malformed or names a
+// ReportBatchItemFailures: under the default model exactly the reported
+// records are retried; partitions not reported are done. A response that is malformed or names a
 // record outside the batch fails the whole batch.
 func TestItemFailures(t *testing.T) {
 	t.Parallel()
@@ -155,9 +155,9 @@ func TestItemFailures(t *testing.T) {
 		want string                             // offsets of partition 0 invoked, in order
 		out  esm.Outcome
 	}{
-		{"lowest reported offset wins", func(*kafkalambda.Event) string {
+		{"the reported records are retried", func(*kafkalambda.Event) string {
 			return `{"batchItemFailures":[{"itemIdentifier":{"partition":"in-0","offset":6}},{"itemIdentifier":{"partition":"in-0","offset":3}}]}`
-		}, "[0 1 2 3 4 5 6 7 8 9 3 4 5 6 7 8 9]", esm.OutcomePartial},
+		}, "[0 1 2 3 4 5 6 7 8 9 3 6]", esm.OutcomePartial},
 		{"empty list is success", func(*kafkalambda.Event) string { return `{"batchItemFailures":[]}` }, "[0 1 2 3 4 5 6 7 8 9]", esm.OutcomeSuccess},
 		{"null list is success", func(*kafkalambda.Event) string { return `{"batchItemFailures":null}` }, "[0 1 2 3 4 5 6 7 8 9]", esm.OutcomeSuccess},
 		{"empty object is success", func(*kafkalambda.Event) string { return `{}` }, "[0 1 2 3 4 5 6 7 8 9]", esm.OutcomeSuccess},
@@ -195,7 +195,7 @@ func TestItemFailures(t *testing.T) {
 			if first.Outcome != tc.out || (tc.out == esm.OutcomeBadResponse) != errors.Is(first.Err, esm.ErrBadResponse) {
 				t.Fatalf("outcome %s (%v), want %s", first.Outcome, first.Err, tc.out)
 			}
-			if tc.out == esm.OutcomePartial && (first.Succeeded != 3 || first.Retrying != 7) {
+			if tc.out == esm.OutcomePartial && (first.Succeeded != 8 || first.Retrying != 2) {
 				t.Fatalf("partial: %+v", first)
 			}
 		})
@@ -203,13 +203,30 @@ func TestItemFailures(t *testing.T) {
 }
 
 // Item failures in a multi-partition event: only the reported partition is
-// retried, from its reported offset.
+// retried, under the default model only its reported record, under
+// ResumeFromLowest from its reported offset on.
 //
 // The first event holds both partitions whatever the fetch timing: a batch
 // is due before the (long) window only when BatchSize records are
 // buffered, and BatchSize is all ten records.
 func TestItemFailuresAcrossPartitions(t *testing.T) {
 	t.Parallel()
+	for _, tc := range []struct {
+		opts  []esm.Option
+		model string
+		in1   string // offsets of in-1 invoked, in order
+	}{
+		{nil, "default", "[0 1 2 3 4 2]"},
+		{[]esm.Option{esm.WithItemFailureModel(esm.ResumeFromLowest)}, string(esm.ResumeFromLowest), "[0 1 2 3 4 2 3 4]"},
+	} {
+		t.Run(tc.model, func(t *testing.T) {
+			t.Parallel()
+			itemFailuresAcrossPartitions(t, tc.in1, tc.opts...)
+		})
+	}
+}
+
+func itemFailuresAcrossPartitions(t *testing.T, in1 string, opts ...esm.Option) {
 	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 2))
 	produceN(t, c, "in", 0, 5, "")
 	produceN(t, c, "in", 1, 5, "")
@@ -221,15 +238,15 @@ func TestItemFailuresAcrossPartitions(t *testing.T) {
 		return nil, nil
 	}}
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
-		esm.WithConcurrency(1), esm.WithBatchSize(10), esm.WithBatchingWindow(esm.MaxBatchingWindow),
-		esm.WithReportBatchItemFailures(true))
+		append([]esm.Option{esm.WithConcurrency(1), esm.WithBatchSize(10), esm.WithBatchingWindow(esm.MaxBatchingWindow),
+			esm.WithReportBatchItemFailures(true)}, opts...)...)
 	r.await(t, time.Minute, "10 records committed", func() bool { return r.m.Stats().RecordsCommitted >= 10 })
 	evs := fn.invocations()
 	if len(evs) != 2 || len(evs[0].Partitions) != 2 || !reported.Load() {
 		t.Fatalf("%d events, the first with %d partitions; want two, the first with both", len(evs), len(evs[0].Partitions))
 	}
 	seen := fn.seen()
-	if fmt.Sprint(seen["in-0"]) != "[0 1 2 3 4]" || fmt.Sprint(seen["in-1"]) != "[0 1 2 3 4 2 3 4]" {
+	if fmt.Sprint(seen["in-0"]) != "[0 1 2 3 4]" || fmt.Sprint(seen["in-1"]) != in1 {
 		t.Fatalf("invoked %v", seen)
 	}
 	if got := committed(t, c, t.Name(), "in"); got[0] != 5 || got[1] != 5 {
@@ -331,7 +348,7 @@ func TestPayloadLimit(t *testing.T) {
 	}
 	fn := &recorder{}
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn}, esm.WithBatchingWindow(time.Second))
-	r.await(t, 30*time.Second, "12 large records", func() bool { return fn.count() >= 12 })
+	r.await(t, time.Minute, "12 large records", func() bool { return fn.count() >= 12 })
 	if got := fmt.Sprint(fn.seen()["in-0"]); got != "[0 1 2 3 4 5 6 7 8 9 10 11]" {
 		t.Fatalf("invoked %s", got)
 	}

@@ -90,7 +90,7 @@ func TestKafkalambdaHandler(t *testing.T) {
 	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: h},
 		esm.WithBatchSize(10), esm.WithBatchingWindow(100*time.Millisecond), esm.WithReportBatchItemFailures(true),
 		esm.WithMaxRetryAttempts(2), esm.WithOnFailureTopic("dlq"), esm.WithOnBatch(res.add))
-	r.await(t, 30*time.Second, "40 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 40 })
+	r.await(t, time.Minute, "40 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 40 })
 
 	outs, err := c.ReadTopic(testCtx(t), "out")
 	if err != nil {

@@ -2,6 +2,7 @@ package esm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"runtime/debug"
@@ -16,6 +17,14 @@ import (
 // lambdacontext with a fresh request id and FunctionARN. An error returned
 // by the handler, or a panic, is a function error ("Unhandled") with the
 // error document the runtime writes ({"errorMessage", "errorType"}).
+//
+// A handler that is still running when Timeout passes has timed out: the
+// invocation is a function error, "Task timed out after N.NN seconds"
+// (errorType "Sandbox.Timedout"), whatever the handler returns then, and
+// the mapping retries it as any function error, as under the emulator. A
+// goroutine cannot be killed as Lambda kills a sandbox: Invoke waits for
+// the handler to return, which a handler that heeds its context does once
+// the deadline passes.
 type HandlerTarget struct {
 	// Handler is the function: aws-lambda-go's lambda.Handler, which
 	// kafkalambda's *Handler implements, as do lambda.NewHandler's.
@@ -40,6 +49,7 @@ func (t *HandlerTarget) Invoke(ctx context.Context, payload []byte) (res Result,
 	if arn == "" {
 		arn = DefaultFunctionARN
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res = Result{RequestID: newRequestID(), StatusCode: 200, ExecutedVersion: "$LATEST"}
@@ -48,6 +58,10 @@ func (t *HandlerTarget) Invoke(ctx context.Context, payload []byte) (res Result,
 		if v := recover(); v != nil {
 			res.FunctionError = "Unhandled"
 			res.Payload = errorDocument(fmt.Sprint(v), "panic", debug.Stack())
+		}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && parent.Err() == nil {
+			res.FunctionError = "Unhandled"
+			res.Payload = errorDocument(timedOut(timeout), "Sandbox.Timedout", nil)
 		}
 	}()
 	out, err := t.Handler.Invoke(ctx, payload)
@@ -58,6 +72,12 @@ func (t *HandlerTarget) Invoke(ctx context.Context, payload []byte) (res Result,
 	}
 	res.Payload = out
 	return res, nil
+}
+
+// timedOut is the text Lambda reports for an invocation that ran out of
+// its timeout.
+func timedOut(timeout time.Duration) string {
+	return fmt.Sprintf("Task timed out after %.2f seconds", timeout.Seconds())
 }
 
 func errorTypeOf(err error) string {

@@ -248,7 +248,7 @@ func TestSDKItemFailuresUnderBothModels(t *testing.T) {
 			r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: h},
 				esm.WithConcurrency(1), esm.WithBatchSize(8), esm.WithBatchingWindow(20*time.Millisecond),
 				esm.WithReportBatchItemFailures(true), esm.WithItemFailureModel(model), esm.WithOnBatch(res.add))
-			r.await(t, 30*time.Second, "every record committed", func() bool { return r.m.Stats().RecordsCommitted >= 2*perPartition })
+			r.await(t, time.Minute, "every record committed", func() bool { return r.m.Stats().RecordsCommitted >= 2*perPartition })
 
 			mu.Lock()
 			defer mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,6 +73,9 @@ func New(cfg Config, target Target, opts ...Option) (*Mapping, error) {
 		log:    s.logger.With("group", cfg.Group),
 		ready:  make(chan struct{}),
 	}
+	for _, w := range s.warnings {
+		m.log.Warn("esm: not as on AWS: " + w)
+	}
 	m.shape = newEnvelope(&m.cfg, s.registry != nil)
 	m.commits = committer{stats: &m.stats, log: m.log, progress: s.progress}
 	if s.registry != nil {
@@ -83,6 +87,17 @@ func New(cfg Config, target Target, opts ...Option) (*Mapping, error) {
 	}
 	return m, nil
 }
+
+// Group is the consumer group the mapping commits under: Config.Group, or
+// the unique one New made when it was empty.
+func (m *Mapping) Group() string { return m.cfg.Group }
+
+// Warnings lists what of the mapping's configuration would not deploy, or
+// would need provisioned mode, on AWS: more than one topic, a batching
+// window not in whole seconds, error handling controls, a Kafka
+// on-failure topic or the schema registry without Config.Provisioned.
+// New logs each at Warn too.
+func (m *Mapping) Warnings() []string { return slices.Clone(m.set.warnings) }
 
 // Ready is closed once the mapping has joined its group and been assigned
 // partitions for the first time.
@@ -101,7 +116,8 @@ func (m *Mapping) Stats() Stats { return m.stats.snapshot() }
 // (authentication, authorization). Once it has reached the cluster, it
 // logs one summary of its Stats when it stops ("esm: stopped"), after a
 // failure too; it never logs the error it returns. Run can be called once
-// per Mapping.
+// per Mapping. With WithStopWhenCaughtUp it also stops, the same way, once
+// every partition is committed up to the end offsets seen when it started.
 func (m *Mapping) Run(ctx context.Context) error {
 	if !m.ran.CompareAndSwap(false, true) {
 		return ErrAlreadyRun
@@ -127,6 +143,14 @@ func (m *Mapping) Run(ctx context.Context) error {
 	if err := m.connect(stopCtx); err != nil {
 		cl.Close()
 		return err
+	}
+	if m.set.stopCaughtUp {
+		w, err := newCaughtUp(stopCtx, cl, &m.cfg, stop)
+		if err != nil {
+			cl.Close()
+			return err
+		}
+		m.commits.caughtUp = w
 	}
 	m.runners.start(stopCtx)
 	m.log.Info("esm: starting", "brokers", strings.Join(m.cfg.Brokers, ","), "topics", m.cfg.Topics,

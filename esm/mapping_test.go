@@ -74,8 +74,8 @@ func TestOrderAndCommit(t *testing.T) {
 		if ev.Source != kafkalambda.SourceSelfManaged || ev.SourceARN != "" || strings.Join(ev.BootstrapServers, ",") != c.BootstrapServers() {
 			t.Fatalf("envelope: %s %q %v", ev.Source, ev.SourceARN, ev.BootstrapServers)
 		}
-		if len(ev.Partitions) != 1 || ev.Len() > 25 {
-			t.Fatalf("default concurrency gives one partition per event, at most BatchSize records: %d partitions, %d records", len(ev.Partitions), ev.Len())
+		if len(ev.Partitions) > esm.PartitionsPerInvoker || ev.Len() > 25 {
+			t.Fatalf("an event holds at most PartitionsPerInvoker partitions and BatchSize records: %d partitions, %d records", len(ev.Partitions), ev.Len())
 		}
 		for _, p := range ev.Partitions {
 			for _, rec := range p.Records {
@@ -103,6 +103,32 @@ func TestOrderAndCommit(t *testing.T) {
 	}
 }
 
+// By default an event holds several partitions, as AWS's pollers send them:
+// a function that reads only the first "<topic>-<partition>" key misses
+// records locally as it would on AWS. Each partition's records are in
+// order within the event.
+func TestSeveralPartitionsPerEventByDefault(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("in", 2))
+	produceN(t, c, "in", 0, 3, "")
+	produceN(t, c, "in", 1, 3, "")
+	fn := &recorder{}
+	// A batch is due only when six records wait: both partitions' three.
+	r := start(t, c, esm.Config{Topics: []string{"in"}}, &esm.HandlerTarget{Handler: fn},
+		esm.WithBatchSize(6), esm.WithBatchingWindow(esm.MaxBatchingWindow))
+	r.await(t, time.Minute, "6 records", func() bool { return fn.count() >= 6 })
+	evs := fn.invocations()
+	if len(evs) != 1 || len(evs[0].Partitions) != 2 {
+		t.Fatalf("want one event with both partitions, got %d events, the first with %d partitions", len(evs), len(evs[0].Partitions))
+	}
+	for i, p := range evs[0].Partitions {
+		one := &kafkalambda.Event{Partitions: []kafkalambda.Partition{p}}
+		if want := fmt.Sprintf("in-%d", i); p.Key != want || !contiguous(offsetsOf(one), 0, 3) {
+			t.Errorf("partition %d: key %s, offsets %v", i, p.Key, offsetsOf(one))
+		}
+	}
+}
+
 // An MSK mapping names its source and ARN; with a bounded concurrency an
 // event holds several partitions, still one batch per partition in flight.
 func TestMSKConcurrencyOne(t *testing.T) {
@@ -113,7 +139,7 @@ func TestMSKConcurrencyOne(t *testing.T) {
 	produceN(t, c, "b", 0, 10, "")
 	fn := &recorder{}
 	const arn = "arn:aws:kafka:us-east-1:123456789012:cluster/local/1"
-	r := start(t, c, esm.Config{Topics: []string{"a", "b"}, EventSourceARN: arn}, &esm.HandlerTarget{Handler: fn},
+	r := start(t, c, esm.Config{Topics: []string{"a", "b"}, AllowMultipleTopics: true, EventSourceARN: arn}, &esm.HandlerTarget{Handler: fn},
 		esm.WithConcurrency(1), esm.WithBatchingWindow(300*time.Millisecond))
 	r.await(t, time.Minute, "30 records", func() bool { return fn.count() >= 30 })
 	multi := false

@@ -33,6 +33,12 @@ const (
 	// ConditionPayloadTooLarge: the record alone makes an event larger than
 	// the 6 MB invoke payload; it is never invoked.
 	ConditionPayloadTooLarge = "MaximumPayloadSizeExceeded"
+	// ConditionSchemaNotFound and ConditionDeserializationError are the
+	// conditions of records the schema registry integration rejects before
+	// any invocation: a schema id the registry does not know, and a key or
+	// value not in the registry's wire format.
+	ConditionSchemaNotFound       = "SCHEMA_NOT_FOUND"
+	ConditionDeserializationError = "DESERIALIZATION_ERROR"
 )
 
 // FailureRecord is the value of a message the mapping writes to the

@@ -87,7 +87,7 @@ func TestRuntimeInterfaceEmulator(t *testing.T) {
 		esm.WithConcurrency(1), esm.WithBatchSize(10), esm.WithBatchingWindow(200*time.Millisecond),
 		esm.WithBisectBatchOnFunctionError(true), esm.WithReportBatchItemFailures(true),
 		esm.WithMaxRetryAttempts(1), esm.WithOnFailureTopic("dlq"), esm.WithOnBatch(res.add))
-	r.await(t, 40*time.Second, "30 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 30 })
+	r.await(t, time.Minute, "30 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 30 })
 
 	processed := map[string][]int64{}
 	f, err := os.Open(recordLog)

@@ -45,7 +45,7 @@ const commitRetry = time.Second
 // the rest of the mapping tells it that something changed.
 type runner struct {
 	env  *runEnv
-	solo bool // runs for one partition and ends when it is gone
+	pool *pool // set for an elastic runner, which ends once it has no partition left
 
 	mu    sync.Mutex
 	parts []*partState
@@ -58,8 +58,8 @@ type runner struct {
 	lastCommit time.Time // of an idle commit retry
 }
 
-func newRunner(env *runEnv, solo bool) *runner {
-	return &runner{env: env, solo: solo, wake: make(chan struct{}, 1), intr: make(chan struct{}, 1)}
+func newRunner(env *runEnv, elastic *pool) *runner {
+	return &runner{env: env, pool: elastic, wake: make(chan struct{}, 1), intr: make(chan struct{}, 1)}
 }
 
 // notify tells r that records arrived or its partitions changed.
@@ -109,7 +109,7 @@ func (r *runner) load() int {
 	return len(r.parts)
 }
 
-// run takes batches until ctx is done (or, solo, its partition is gone).
+// run takes batches until ctx is done (or, elastic, its partitions are gone).
 func (r *runner) run(ctx context.Context) {
 	for {
 		j := r.next(ctx)
@@ -135,7 +135,7 @@ func (r *runner) next(ctx context.Context) *job {
 			return nil
 		}
 		parts := r.partitions()
-		if r.solo && len(parts) == 0 {
+		if len(parts) == 0 && r.pool != nil && r.pool.retire(r) {
 			return nil
 		}
 		n, size := 0, e.shape.size
@@ -224,17 +224,27 @@ func (r *runner) pause(ctx context.Context, d time.Duration) bool {
 	return true
 }
 
-// pool is the mapping's runners: a fixed set of them (WithConcurrency n > 0)
-// over which partitions are spread, or one solo runner per partition. Its
-// lock guards which runners exist and whether they may start; runners
-// start only once the mapping has reached the cluster (start), and none
-// starts after stop.
+// PartitionsPerInvoker is how many partitions share an invoker by default
+// (WithConcurrency 0): as an AWS poller does, an invoker's events hold
+// records of all its partitions, so a function meets events with several
+// "<topic>-<partition>" keys from two assigned partitions on.
+const PartitionsPerInvoker = 2
+
+// pool is the mapping's runners, laid out one of two ways. With
+// WithConcurrency n > 0 it is a fixed set of n runners over which
+// partitions are spread, the least loaded first. By default it is elastic:
+// a new partition joins the first runner with fewer than
+// PartitionsPerInvoker partitions, a runner is made when none has room,
+// and a runner ends once its last partition is gone. Its lock guards which
+// runners exist and whether they may start; runners start only once the
+// mapping has reached the cluster (start), and none starts after stop.
 type pool struct {
 	env   *runEnv
-	fixed []*runner // WithConcurrency's runners; nil for one per partition
+	fixed []*runner // WithConcurrency's runners; nil when elastic
 
 	mu      sync.Mutex
-	waiting []*runner // solo runners made before start
+	elastic []*runner // the elastic runners not retired
+	waiting []*runner // elastic runners made before start
 	ctx     context.Context
 	started bool
 	stopped bool
@@ -244,37 +254,58 @@ type pool struct {
 func newPool(env *runEnv, size int) *pool {
 	p := &pool{env: env}
 	for range size {
-		p.fixed = append(p.fixed, newRunner(env, false))
+		p.fixed = append(p.fixed, newRunner(env, nil))
 	}
 	return p
 }
 
 // place makes the state of a newly assigned partition and gives it to a
-// runner: a solo one of its own, or the least loaded of the fixed set.
+// runner: the least loaded of the fixed set, or an elastic one with room.
 func (p *pool) place(t tp) *partState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.fixed) == 0 {
-		r := newRunner(p.env, true)
-		ps := newPartState(t, r)
-		r.adopt(ps)
-		switch {
-		case p.started && !p.stopped:
-			p.launch(r)
-		case !p.started:
-			p.waiting = append(p.waiting, r)
+	if len(p.fixed) > 0 {
+		best := p.fixed[0]
+		for _, r := range p.fixed[1:] {
+			if r.load() < best.load() {
+				best = r
+			}
 		}
+		ps := newPartState(t, best)
+		best.adopt(ps)
 		return ps
 	}
-	best := p.fixed[0]
-	for _, r := range p.fixed[1:] {
-		if r.load() < best.load() {
-			best = r
+	for _, r := range p.elastic {
+		if r.load() < PartitionsPerInvoker {
+			ps := newPartState(t, r)
+			r.adopt(ps)
+			return ps
 		}
 	}
-	ps := newPartState(t, best)
-	best.adopt(ps)
+	r := newRunner(p.env, p)
+	ps := newPartState(t, r)
+	r.adopt(ps)
+	p.elastic = append(p.elastic, r)
+	switch {
+	case p.started && !p.stopped:
+		p.launch(r)
+	case !p.started:
+		p.waiting = append(p.waiting, r)
+	}
 	return ps
+}
+
+// retire takes r, an elastic runner, out of the pool if it has no
+// partition, and reports whether it did: r then ends. Under the pool's
+// lock no partition can be placed with r meanwhile.
+func (p *pool) retire(r *runner) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if r.load() > 0 {
+		return false
+	}
+	p.elastic = slices.DeleteFunc(p.elastic, func(x *runner) bool { return x == r })
+	return true
 }
 
 // start runs every runner made so far, and from now on each one made.

@@ -15,7 +15,9 @@ import (
 
 // SchemaRegistry configures the Schema Registry integration: a Confluent
 // Schema Registry (or compatible) the mapping asks for each schema id's
-// format.
+// format. Records whose key or value (as Key and Value say) is not in its
+// wire format, or names a schema id it does not know, are rejected before
+// any invocation, as DESERIALIZATION_ERROR and SCHEMA_NOT_FOUND.
 type SchemaRegistry struct {
 	// URL of the registry, e.g. "http://localhost:8081". Required.
 	URL string
@@ -125,43 +127,80 @@ func (s *schemaResolver) apply(ctx context.Context, data []byte) (out []byte, me
 }
 
 // applySchema applies the registry integration to the records of j that
-// have not had it yet. It fails only when the registry cannot be reached;
-// the batch is then retried later.
-func (e *runEnv) applySchema(ctx context.Context, j *job) error {
+// have not had it yet. As AWS's integration does, a record whose key or
+// value (as SchemaRegistry.Key and Value say) is not in the Confluent wire
+// format, or names a schema id the registry does not know, is not
+// delivered: it is taken out of j and returned, in rejects, under
+// ConditionDeserializationError or ConditionSchemaNotFound, for the caller
+// to give up. It fails only when the registry cannot be reached; the batch
+// is then retried later.
+func (e *runEnv) applySchema(ctx context.Context, j *job) (rejects map[string][]*rec, err error) {
 	if e.schema == nil {
-		return nil
+		return nil, nil
 	}
-	for _, p := range j.parts {
+	for i := range j.parts {
+		p := &j.parts[i]
+		kept := p.recs[:0:0]
 		for _, r := range p.recs {
-			if r.schema {
-				continue
-			}
-			if e.schema.key && r.raw.Key != nil {
-				data, meta, miss, err := e.schema.apply(ctx, r.raw.Key)
+			if !r.schema {
+				condition, err := e.schemaOf(ctx, r)
 				if err != nil {
-					return err
+					return nil, err
 				}
-				r.raw.Key, r.raw.KeySchema = data, meta
-				e.miss(miss, r, "key")
-			}
-			if e.schema.value && r.raw.Value != nil {
-				data, meta, miss, err := e.schema.apply(ctx, r.raw.Value)
-				if err != nil {
-					return err
+				if condition != "" {
+					if rejects == nil {
+						rejects = map[string][]*rec{}
+					}
+					rejects[condition] = append(rejects[condition], r)
+					continue
 				}
-				r.raw.Value, r.raw.ValueSchema = data, meta
-				e.miss(miss, r, "value")
+				r.schema = true
 			}
-			r.schema = true
+			kept = append(kept, r)
 		}
+		p.recs = kept
 	}
-	return nil
+	return rejects, nil
 }
 
-func (e *runEnv) miss(miss bool, r *rec, what string) {
-	if !miss {
-		return
+// schemaOf gives r's key and value their metadata, or returns the
+// on-failure condition that rejects r.
+func (e *runEnv) schemaOf(ctx context.Context, r *rec) (condition string, err error) {
+	parts := []struct {
+		on   bool
+		data *[]byte
+		meta **serde.SchemaMeta
+		what string
+	}{{e.schema.key, &r.raw.Key, &r.raw.KeySchema, "key"}, {e.schema.value, &r.raw.Value, &r.raw.ValueSchema, "value"}}
+	type result struct {
+		data []byte
+		meta *serde.SchemaMeta
 	}
-	e.stats.schemaMisses.Add(1)
-	e.log.Warn("esm: schema id unknown to the registry; passed on as it is", "record", r.ps.key+"@"+strconv.FormatInt(r.raw.Offset, 10), "part", what)
+	var results [2]result
+	for i, p := range parts {
+		if !p.on || *p.data == nil {
+			results[i] = result{*p.data, *p.meta}
+			continue
+		}
+		data, meta, miss, err := e.schema.apply(ctx, *p.data)
+		if err != nil {
+			return "", err
+		}
+		where := r.ps.key + "@" + strconv.FormatInt(r.raw.Offset, 10)
+		switch {
+		case miss:
+			e.stats.schemaMisses.Add(1)
+			e.log.Warn("esm: schema id unknown to the registry; record rejected", "record", where, "part", p.what)
+			return ConditionSchemaNotFound, nil
+		case meta == nil:
+			e.stats.schemaDecodeErrors.Add(1)
+			e.log.Warn("esm: not in the schema registry's wire format; record rejected", "record", where, "part", p.what)
+			return ConditionDeserializationError, nil
+		}
+		results[i] = result{data, meta}
+	}
+	for i, p := range parts {
+		*p.data, *p.meta = results[i].data, results[i].meta
+	}
+	return "", nil
 }

@@ -96,7 +96,7 @@ type Stats struct {
 	// RecordsDiscarded counts records dropped without a destination.
 	RecordsOnFailure, RecordsDiscarded int64
 	// RecordsCommitted counts handled records (succeeded, sent to the
-	// on-failure topic or discarded) whose offset commit the broker
+	// on-failure topic, discarded or filtered out) whose offset commit the broker
 	// acknowledged.
 	RecordsCommitted int64
 	// FunctionErrors, BadResponses and PartialFailures count Invocations by
@@ -106,34 +106,43 @@ type Stats struct {
 	FunctionErrors, BadResponses, PartialFailures, InvokeErrors int64
 	// CommitErrors counts failed offset commits (retried with the next one).
 	CommitErrors int64
-	// SchemaMisses counts keys and values left as they were because the
-	// registry did not know their schema id.
-	SchemaMisses int64
+	// RecordsFiltered counts records that matched no pattern of
+	// WithFilterCriteria: not delivered, handled (RecordsCommitted counts
+	// them too once committed).
+	RecordsFiltered int64
+	// SchemaMisses counts records the schema registry integration rejected
+	// because the registry did not know their schema id (SCHEMA_NOT_FOUND);
+	// SchemaDecodeErrors those whose key or value was not in its wire
+	// format (DESERIALIZATION_ERROR). Either way the record went to the
+	// on-failure topic or was discarded.
+	SchemaMisses, SchemaDecodeErrors int64
 }
 
 type counters struct {
-	polled, invocations, invoked, succeeded, retried, bisections atomic.Int64
-	onFailure, discarded, committed                              atomic.Int64
-	functionErrors, badResponses, partialFailures, invokeErrors  atomic.Int64
-	commitErrors, schemaMisses, seq                              atomic.Int64
+	polled, invocations, invoked, succeeded, retried, bisections  atomic.Int64
+	onFailure, discarded, committed                               atomic.Int64
+	functionErrors, badResponses, partialFailures, invokeErrors   atomic.Int64
+	commitErrors, schemaMisses, seq, filtered, schemaDecodeErrors atomic.Int64
 }
 
 func (c *counters) snapshot() Stats {
 	return Stats{
-		RecordsPolled:    c.polled.Load(),
-		Invocations:      c.invocations.Load(),
-		RecordsInvoked:   c.invoked.Load(),
-		RecordsSucceeded: c.succeeded.Load(),
-		RecordsRetried:   c.retried.Load(),
-		Bisections:       c.bisections.Load(),
-		RecordsOnFailure: c.onFailure.Load(),
-		RecordsDiscarded: c.discarded.Load(),
-		RecordsCommitted: c.committed.Load(),
-		FunctionErrors:   c.functionErrors.Load(),
-		BadResponses:     c.badResponses.Load(),
-		PartialFailures:  c.partialFailures.Load(),
-		InvokeErrors:     c.invokeErrors.Load(),
-		CommitErrors:     c.commitErrors.Load(),
-		SchemaMisses:     c.schemaMisses.Load(),
+		RecordsPolled:      c.polled.Load(),
+		Invocations:        c.invocations.Load(),
+		RecordsInvoked:     c.invoked.Load(),
+		RecordsSucceeded:   c.succeeded.Load(),
+		RecordsRetried:     c.retried.Load(),
+		Bisections:         c.bisections.Load(),
+		RecordsOnFailure:   c.onFailure.Load(),
+		RecordsDiscarded:   c.discarded.Load(),
+		RecordsCommitted:   c.committed.Load(),
+		RecordsFiltered:    c.filtered.Load(),
+		SchemaDecodeErrors: c.schemaDecodeErrors.Load(),
+		FunctionErrors:     c.functionErrors.Load(),
+		BadResponses:       c.badResponses.Load(),
+		PartialFailures:    c.partialFailures.Load(),
+		InvokeErrors:       c.invokeErrors.Load(),
+		CommitErrors:       c.commitErrors.Load(),
+		SchemaMisses:       c.schemaMisses.Load(),
 	}
 }

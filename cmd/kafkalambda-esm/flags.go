@@ -24,12 +24,14 @@ import (
 // flags holds the command line.
 type flags struct {
 	brokers, topics, group         string
+	multiTopics, provisioned       bool
 	startingPosition, startingTime string
 	eventSourceARN                 string
 	batchSize, concurrency         int
 	window                         time.Duration
 	maxRetries, maxAgeSeconds      int
 	bisect, itemFailures           bool
+	itemFailureModel               string
 	onFailureTopic                 string
 	maxPayload                     int
 
@@ -46,6 +48,9 @@ type flags struct {
 	registryFormat                              string
 	registryKey, registryValue                  bool
 
+	stopCaughtUp bool
+	filters      []string
+
 	logLevel, logFormat string
 	shutdown, connect   time.Duration
 }
@@ -54,18 +59,26 @@ func defineFlags(fs *flag.FlagSet) *flags {
 	f := &flags{}
 	fs.StringVar(&f.brokers, "brokers", "", "bootstrap servers, host:port[,host:port...] (required)")
 	fs.StringVar(&f.topics, "topics", "", "topics to consume, comma-separated (required)")
-	fs.StringVar(&f.group, "group", esm.DefaultGroup, "consumer group id")
+	fs.StringVar(&f.group, "group", "", "consumer group id (default: "+esm.DefaultGroup+"-<uuid>, unique to the run, as AWS gives each mapping its own; give one to resume where a run stopped)")
+	fs.BoolVar(&f.multiTopics, "allow-multiple-topics", false, "let -topics name more than one topic (such a mapping does not deploy: AWS takes one topic per mapping)")
+	fs.BoolVar(&f.provisioned, "provisioned", false, "the mapping is in provisioned mode on AWS, as error handling controls, a Kafka on-failure topic and the schema registry need (without it they work but are warned about)")
 	fs.StringVar(&f.startingPosition, "starting-position", string(esm.TrimHorizon), "TRIM_HORIZON, LATEST or AT_TIMESTAMP, for partitions the group has no offset for")
 	fs.StringVar(&f.startingTime, "starting-timestamp", "", "RFC 3339 time for AT_TIMESTAMP")
 	fs.StringVar(&f.eventSourceARN, "event-source-arn", "", "MSK cluster ARN: events become aws:kafka events with this eventSourceArn (default: SelfManagedKafka)")
 	fs.IntVar(&f.batchSize, "batch-size", esm.DefaultBatchSize, "BatchSize: most records per event (1-10000)")
 	fs.DurationVar(&f.window, "window", esm.DefaultBatchingWindow, "MaximumBatchingWindow: how long to gather records (0-300s)")
-	fs.IntVar(&f.concurrency, "concurrency", 0, "invocations in flight at most; 0: one per partition. With n>0 events hold several partitions")
+	fs.IntVar(&f.concurrency, "concurrency", 0, "invokers (invocations in flight at most) over which partitions are spread; 0: one per two partitions. Events hold records of all their invoker's partitions")
 	fs.IntVar(&f.maxRetries, "max-retries", -1, "MaximumRetryAttempts (-1: no limit; 10 with an on-failure topic)")
-	fs.IntVar(&f.maxAgeSeconds, "max-record-age", -1, "MaximumRecordAgeInSeconds (-1 or any negative: no limit; or 60-604800)")
+	fs.IntVar(&f.maxAgeSeconds, "max-record-age", -1, "MaximumRecordAgeInSeconds (-1: no limit; or 60-604800)")
 	fs.BoolVar(&f.bisect, "bisect", false, "BisectBatchOnFunctionError: split a failed batch in two")
 	fs.BoolVar(&f.itemFailures, "item-failures", false, "ReportBatchItemFailures: read batchItemFailures from the response")
+	fs.StringVar(&f.itemFailureModel, "item-failure-model", string(esm.RetryListed), "with -item-failures, which records a response's partitions retry: retry-listed (only the listed ones, as AWS's Kafka page says) or resume-from-lowest (from the lowest listed offset on, as for Kinesis)")
 	fs.StringVar(&f.onFailureTopic, "on-failure-topic", "", "Kafka topic for records that exhaust retries or age (default: discard them)")
+	fs.Func("filter", "a FilterCriteria pattern on the record's value, e.g. '{\"value\": {\"device_ID\": [{\"prefix\": \"AB\"}]}}'; repeat for several (a record is delivered when any matches)", func(p string) error {
+		f.filters = append(f.filters, p)
+		return nil
+	})
+	fs.BoolVar(&f.stopCaughtUp, "stop-when-caught-up", false, "exit once every partition is processed to the end offsets seen at start: 0 when every record was processed, 3 when any went to the on-failure topic or was discarded")
 	fs.IntVar(&f.maxPayload, "max-payload-bytes", esm.MaxPayloadBytes, "largest event in bytes (at most 6 MB)")
 
 	fs.StringVar(&f.functionURL, "function-url", "", "Lambda Invoke API endpoint: the Runtime Interface Emulator (http://127.0.0.1:9000) or sam local start-lambda (http://127.0.0.1:3001); without it events are printed to stdout")
@@ -118,6 +131,9 @@ func (f *flags) mapping(getenv func(string) string, stdout io.Writer, logger *sl
 		Group:            f.group,
 		StartingPosition: esm.StartingPosition(strings.ToUpper(f.startingPosition)),
 		EventSourceARN:   f.eventSourceARN,
+
+		AllowMultipleTopics: f.multiTopics,
+		Provisioned:         f.provisioned,
 	}
 	if f.startingTime != "" {
 		ts, err := time.Parse(time.RFC3339, f.startingTime)
@@ -127,8 +143,8 @@ func (f *flags) mapping(getenv func(string) string, stdout io.Writer, logger *sl
 		cfg.StartingTimestamp = ts
 	}
 	maxAge := time.Duration(f.maxAgeSeconds) * time.Second
-	if maxAge/time.Second != time.Duration(f.maxAgeSeconds) {
-		return nil, fmt.Errorf("-max-record-age %d: out of range", f.maxAgeSeconds)
+	if f.maxAgeSeconds < -1 || maxAge/time.Second != time.Duration(f.maxAgeSeconds) {
+		return nil, fmt.Errorf("-max-record-age %d: want -1 (no limit) or 60-604800", f.maxAgeSeconds)
 	}
 	kopts, err := f.kafkaOptions(getenv)
 	if err != nil {
@@ -144,11 +160,16 @@ func (f *flags) mapping(getenv func(string) string, stdout io.Writer, logger *sl
 		esm.WithMaxRecordAge(maxAge),
 		esm.WithBisectBatchOnFunctionError(f.bisect),
 		esm.WithReportBatchItemFailures(f.itemFailures),
+		esm.WithItemFailureModel(esm.ItemFailureModel(f.itemFailureModel)),
+		esm.WithStopWhenCaughtUp(f.stopCaughtUp),
 		esm.WithMaxPayloadBytes(f.maxPayload),
 		esm.WithShutdownTimeout(f.shutdown),
 		esm.WithConnectTimeout(f.connect),
 		esm.WithFunctionARN(f.functionARN),
 		esm.WithLogger(logger),
+	}
+	if len(f.filters) > 0 {
+		opts = append(opts, esm.WithFilterCriteria(f.filters...))
 	}
 	if f.onFailureTopic != "" {
 		opts = append(opts, esm.WithOnFailureTopic(f.onFailureTopic))

@@ -23,6 +23,12 @@
 // The exit status is 0 after such a stop, 1 when the mapping fails (the
 // brokers cannot be reached or refuse the credentials), 2 on bad flags.
 //
+// With -stop-when-caught-up it also stops by itself once every partition
+// is processed to the end offsets seen when it started, so a script or CI
+// job needs no sleep and kill: the exit status is then 0 when every record
+// was processed, and 3 when any was sent to the on-failure topic or
+// discarded.
+//
 // Secrets can come from the environment instead of flags:
 // KAFKA_SASL_PASSWORD and SCHEMA_REGISTRY_PASSWORD.
 package main
@@ -76,5 +82,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger.Error("kafkalambda-esm: failed", "err", err)
 		return 1
 	}
+	if st := m.Stats(); f.stopCaughtUp && st.RecordsOnFailure+st.RecordsDiscarded > 0 {
+		fmt.Fprintf(stderr, "kafkalambda-esm: %d records sent to the on-failure topic, %d discarded\n", st.RecordsOnFailure, st.RecordsDiscarded)
+		return exitGaveUp
+	}
 	return 0
 }
+
+// exitGaveUp is the exit status of a run stopped when caught up in which
+// records were given up.
+const exitGaveUp = 3

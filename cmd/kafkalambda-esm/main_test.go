@@ -189,6 +189,10 @@ func TestBadFlags(t *testing.T) {
 		{"-brokers", "b:1", "-topics", "t", "-schema-registry-url", "http://r", "-schema-format", "JSON"},
 		{"-brokers", "b:1", "-topics", "t", "-on-failure-topic", "t"},
 		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "59"},
+		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "-60"},
+		{"-brokers", "b:1", "-topics", "t,u"}, // one topic per mapping
+		{"-brokers", "b:1", "-topics", "t", "-group", "has space"},
+		{"-brokers", "b:1", "-topics", "t", "-filter", `{"key": ["k"]}`}, // Kafka filters on value only
 		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "604801"},
 		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "9223372037"}, // overflows a time.Duration
 		{"-no-such-flag"},
@@ -206,11 +210,11 @@ func TestBadFlags(t *testing.T) {
 	}
 }
 
-// -max-record-age takes -1, any other negative (no limit, as
-// esm.WithMaxRecordAge) and 60 to 604800 seconds.
+// -max-record-age takes -1 (no limit) and 60 to 604800 seconds, as AWS's
+// MaximumRecordAgeInSeconds.
 func TestMaxRecordAgeFlag(t *testing.T) {
 	t.Parallel()
-	for _, age := range []string{"-1", "-60", "60", "604800"} {
+	for _, age := range []string{"-1", "60", "604800"} {
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
 		f := defineFlags(fs)
 		if err := fs.Parse([]string{"-brokers", "b:1", "-topics", "t", "-max-record-age", age}); err != nil {
@@ -223,5 +227,43 @@ func TestMaxRecordAgeFlag(t *testing.T) {
 		if _, err := f.mapping(env(nil), io.Discard, logger); err != nil {
 			t.Errorf("-max-record-age %s: %v", age, err)
 		}
+	}
+}
+
+// -stop-when-caught-up exits by itself once the records there at the start
+// are handled: 0 when every one was processed, 3 when one was given up
+// (here, past -max-record-age).
+func TestStopWhenCaughtUpFlag(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("orders", 2))
+	if err := c.ProduceRecords(context.Background(),
+		&kgo.Record{Topic: "orders", Partition: 0, Value: []byte("1")},
+		&kgo.Record{Topic: "orders", Partition: 1, Value: []byte("2")}); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-brokers", c.BootstrapServers(), "-topics", "orders", "-window", "0s", "-stop-when-caught-up"}
+	stdout := newOutput()
+	var stderr bytes.Buffer
+	filter := []string{"-filter", `{"value": [{"anything-but": [2]}]}`} // the value 2 (JSON: a number) is filtered out, and committed
+	if code := run(context.Background(), append(args, append(filter, "-group", "ok")...), env(nil), stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s", code, &stderr)
+	}
+	n := 0
+	for _, ev := range printedEvents(t, stdout) {
+		n += ev.Len()
+	}
+	if n != 1 {
+		t.Fatalf("printed %d records before exiting, want 1", n)
+	}
+	if err := c.ProduceRecords(context.Background(),
+		&kgo.Record{Topic: "orders", Partition: 0, Value: []byte("old"), Timestamp: time.Now().Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	if code := run(context.Background(), append(args, "-group", "ok", "-max-record-age", "60"), env(nil), stdout, &stderr); code != 3 {
+		t.Fatalf("exit %d, want 3 (a record discarded)\n%s", code, &stderr)
+	}
+	if !strings.Contains(stderr.String(), "0 records sent to the on-failure topic, 1 discarded") {
+		t.Fatalf("stderr: %s", &stderr)
 	}
 }

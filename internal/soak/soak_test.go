@@ -91,8 +91,9 @@ type policyCase struct {
 //   - IsolatePoison (ISOLATE_POISON: DeadLetter, and environmental failures
 //     reported as item failures rather than failing the invocation), with
 //     the mapping retrying only the listed records (esm.RetryListed, the
-//     literal reading of AWS's Kafka page; ReportItemFailures runs under the
-//     checkpoint reading, esm.ResumeFromLowest): no. Poison is dead-lettered
+//     default, the literal reading of AWS's Kafka page; ReportItemFailures
+//     runs under the checkpoint reading, esm.ResumeFromLowest, so the soak
+//     runs under both models): no. Poison is dead-lettered
 //     by the function, so no retry is spent on it, and only environmental
 //     failures, within the retry budget, are retried.
 func policies() []policyCase {
@@ -103,6 +104,7 @@ func policies() []policyCase {
 		}},
 		{name: "ReportItemFailures", env: app.PolicyReportItems, dragsPartition: true, esm: []esm.Option{
 			esm.WithReportBatchItemFailures(true),
+			esm.WithItemFailureModel(esm.ResumeFromLowest),
 			esm.WithOnFailureTopic(onFailureTopic),
 		}},
 		{name: "DeadLetter", env: app.PolicyDeadLetter, isolates: true},
@@ -216,6 +218,10 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 	attempts := newAttemptWatch(ins, pc.isolates)
 	opts := append([]esm.Option{
 		esm.WithBatchSize(soakBatchSize),
+		// One invoker per partition, as before events held several
+		// partitions by default: the fault schedule's coverage checks
+		// (an invocation in flight through each fault) were tuned to it.
+		esm.WithConcurrency(soakPartitions),
 		esm.WithRetryBackoff(soakBackoffMin, soakBackoffMax),
 		esm.WithShutdownTimeout(15 * time.Second),
 		esm.WithLogger(r.logs.logger("esm")),

@@ -4,7 +4,8 @@
 // record it processes to the file named by $RECORD_LOG. A record whose value
 // is "fail" fails the whole invocation (nothing is logged); a record whose
 // value is "item-fail" is reported in batchItemFailures the first time it is
-// seen (the records of its partition after it are not processed then).
+// seen, with the records of its partition after it, which are not processed
+// then: a response right under both item failure models.
 package main
 
 import (
@@ -47,12 +48,14 @@ func (fn *function) handle(_ context.Context, payload json.RawMessage) (kafkalam
 	fn.mu.Lock()
 	defer fn.mu.Unlock()
 	for _, p := range ev.Partitions {
-		for _, r := range p.Records {
+		for i, r := range p.Records {
 			id := fmt.Sprintf("%s@%d", p.Key, r.Offset)
 			if string(r.Value) == "item-fail" && !fn.reported[id] {
 				fn.reported[id] = true
-				resp.BatchItemFailures = append(resp.BatchItemFailures,
-					kafkalambda.ItemFailure{ItemIdentifier: kafkalambda.ItemIdentifier{Partition: p.Key, Offset: r.Offset}})
+				for _, left := range p.Records[i:] {
+					resp.BatchItemFailures = append(resp.BatchItemFailures,
+						kafkalambda.ItemFailure{ItemIdentifier: kafkalambda.ItemIdentifier{Partition: p.Key, Offset: left.Offset}})
+				}
 				break
 			}
 			if _, err := fmt.Fprintf(f, "%s %d\n", p.Key, r.Offset); err != nil {

@@ -86,6 +86,7 @@ func (r *run) run(ctx context.Context, target esm.Target, start time.Time) (*Res
 		Topics:       []string{app.InputTopic},
 		Group:        "tradesettle-local-" + strconv.FormatInt(start.UnixNano(), 36),
 		KafkaOptions: r.c.kopts,
+		Provisioned:  true, // template.yaml's mappings have a ProvisionedPollerConfig
 	}
 	if !r.c.embedded {
 		ecfg.StartingPosition, ecfg.StartingTimestamp = esm.AtTimestamp, start.Add(-time.Second)
