@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -25,7 +25,7 @@ const EnvMetricsNamespace = "TRADESETTLE_METRICS_NAMESPACE"
 //     "true": the OpenTelemetry SDK exporting over OTLP/HTTP, configured by
 //     the standard OTEL_* variables (OTEL_EXPORTER_OTLP_HEADERS,
 //     OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER and
-//     its _ARG, ...). The handler flushes the spans before each invocation
+//     its _ARG, ...; see otlpHTTP for the exporter's). The handler flushes the spans before each invocation
 //     answers, so nothing waits in the batch while Lambda freezes the
 //     function;
 //   - metrics in CloudWatch's Embedded Metric Format on stdout, namespace
@@ -43,7 +43,11 @@ func telemetry(ctx context.Context, getenv func(string) string) ([]kafkalambda.O
 		(getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" && getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "") {
 		return opts, nil
 	}
-	exp, err := otlptracehttp.New(ctx) // reads OTEL_EXPORTER_OTLP_*
+	client, err := newOTLPHTTP(getenv) // reads OTEL_EXPORTER_OTLP_*
+	if err != nil {
+		return nil, fmt.Errorf("tradesettle: OTLP trace exporter: %w", err)
+	}
+	exp, err := otlptrace.New(ctx, client)
 	if err != nil {
 		return nil, fmt.Errorf("tradesettle: OTLP trace exporter: %w", err)
 	}
