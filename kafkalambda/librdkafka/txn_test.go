@@ -58,6 +58,35 @@ func readCommitted(t testing.TB, c *kafkalambdatest.Cluster, topic string) []*kg
 	return recs
 }
 
+// awaitCommitted waits until a read_committed consumer of topic has seen
+// n records, then returns what a read_committed read of the whole topic
+// sees. A transaction that an invocation gave up on stays open until the
+// producer that replaces its own fences it, in the background when the
+// invocation's deadline had passed: until then it holds back what
+// read_committed consumers see, later outputs included. The consumer
+// blocks on the broker's fetch until they become visible; the minute is
+// a guard, not a wait.
+func awaitCommitted(t testing.TB, c *kafkalambdatest.Cluster, topic string, n int) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(append(c.ClientOptions(), kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for seen := 0; seen < n; {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("a read_committed consumer saw %d records of %s in a minute, want %d", seen, topic, n)
+		}
+		seen += fetches.NumRecords()
+	}
+	return readCommitted(t, c, topic)
+}
+
 // progressOf reads the progress group's committed offset for in-part.
 func progressOf(t testing.TB, c *kafkalambdatest.Cluster, part int32) int64 {
 	t.Helper()
@@ -472,7 +501,9 @@ func TestTransactionsStuckCoordinatorKeepsTheDeadline(t *testing.T) {
 	if _, err := h.Invoke(ctx, inputEvent(t, 2, "in-0")); err != nil {
 		t.Fatalf("once the coordinator answers: %v", err)
 	}
-	if got := len(readCommitted(t, c, "out")); got != 2 {
+	// The first transaction is settled in the background (its deadline had
+	// passed): the outputs show once its producer is fenced.
+	if got := len(awaitCommitted(t, c, "out", 2)); got != 2 {
 		t.Errorf("%d committed outputs, want 2", got)
 	}
 }
