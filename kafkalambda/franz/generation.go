@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kafkalambda/kafka-lambda-go/internal/holds"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 )
 
@@ -40,15 +41,13 @@ type generation struct {
 	// used (a refused connection, a TLS or SASL failure), which a purge
 	// or a timeout does not say.
 	lastCause atomic.Pointer[error]
-	// outstanding counts the sends that hold this generation: from the
-	// moment get hands it out until the record's outcome, or until the
-	// send gives up. retire closes the client only at zero.
-	outstanding atomic.Int64
-	retiring    atomic.Bool   // set before retire reads outstanding
-	retired     chan struct{} // poked when outstanding reaches zero while retiring
-	lastUsed    atomic.Int64  // unix nanoseconds of the last send or outcome
-	warming     atomic.Bool
-	logins      logins
+	// holds counts the sends that hold this generation: from the moment
+	// get hands it out until the record's outcome, or until the send gives
+	// up. retire closes the client only when none is left.
+	holds    *holds.Holds
+	lastUsed atomic.Int64 // unix nanoseconds of the last send or outcome
+	warming  atomic.Bool
+	logins   logins
 }
 
 type scope struct {
@@ -62,7 +61,7 @@ func newScope() *scope {
 }
 
 func newGeneration(p *Producer, id int64, cc *clientConfig) *generation {
-	g := &generation{id: id, p: p, cfg: cc, slots: make(chan struct{}, cc.maxQueued), retired: make(chan struct{}, 1)}
+	g := &generation{id: id, p: p, cfg: cc, slots: make(chan struct{}, cc.maxQueued), holds: holds.New()}
 	g.promise = g.onPromise
 	g.scope.Store(newScope())
 	g.list.next, g.list.prev = &g.list, &g.list
@@ -111,7 +110,7 @@ func (g *generation) onPromise(r *kgo.Record, err error) {
 	if pd.reported.CompareAndSwap(false, true) {
 		pd.d.Done(g.failure(err))
 	}
-	g.release()
+	g.holds.Release()
 }
 
 // purge reports every record awaiting its outcome as failed with why, in
@@ -136,29 +135,6 @@ func (g *generation) purge(why error) {
 
 func (g *generation) breakWith(err error) bool {
 	return g.broken.CompareAndSwap(nil, &err)
-}
-
-// acquire counts a send as holding g, unless g is being retired. Because
-// acquire raises outstanding before it reads retiring, and retire sets
-// retiring before it reads outstanding, a client is never closed under a
-// send that holds it.
-func (g *generation) acquire() bool {
-	g.outstanding.Add(1)
-	if g.retiring.Load() {
-		g.release()
-		return false
-	}
-	return true
-}
-
-// release ends one hold on g.
-func (g *generation) release() {
-	if g.outstanding.Add(-1) == 0 && g.retiring.Load() {
-		select {
-		case g.retired <- struct{}{}:
-		default:
-		}
-	}
 }
 
 // observe looks at a record's error: a fatal one breaks the generation

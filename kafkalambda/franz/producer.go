@@ -201,7 +201,7 @@ func (p *Producer) get(ctx context.Context) (*generation, error) {
 		if err != nil {
 			return nil, err
 		}
-		if g.acquire() {
+		if g.holds.Acquire() {
 			return g, nil
 		}
 		// Retired between current and acquire: take its successor.
@@ -225,7 +225,7 @@ func (p *Producer) current(ctx context.Context) (*generation, error) {
 		idle := time.Duration(time.Now().UnixNano() - g.lastUsed.Load())
 		switch {
 		case g.broken.Load() != nil:
-		case p.maxIdle > 0 && idle > p.maxIdle && g.outstanding.Load() == 0:
+		case p.maxIdle > 0 && idle > p.maxIdle && g.holds.Held() == 0:
 			p.log.Info("kafkalambda: producer idle too long; replacing it to get fresh connections",
 				"generation", g.id, "idle", idle)
 		default:
@@ -284,16 +284,7 @@ func (p *Producer) create(ctx context.Context) (*generation, error) {
 // invocations' flushes purge what is left at their deadlines), or after a
 // minute, purging what is left then.
 func (p *Producer) retire(g *generation) {
-	g.retiring.Store(true)
-	if g.outstanding.Load() > 0 {
-		t := time.NewTimer(time.Minute)
-		select {
-		case <-g.retired:
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	if g.outstanding.Load() > 0 {
+	if g.holds.Retire(time.Minute) > 0 {
 		g.purge(errRetired)
 	}
 	g.cl.Close() // fails what kgo still holds
@@ -377,7 +368,7 @@ func (p *Producer) Produce(ctx context.Context, m *kafkalambda.Message, d kafkal
 		return err
 	}
 	if size := messageSize(m); size > g.cfg.maxMessage {
-		g.release()
+		g.holds.Release()
 		return kafkalambda.Classified(kafkalambda.ClassRecord, kafkalambda.ErrProducer,
 			fmt.Errorf("produce to %s: %w: the message takes %d bytes, more than message.max.bytes (%d)",
 				m.Topic, ErrMessageTooLarge, size, g.cfg.maxMessage))
@@ -388,7 +379,7 @@ func (p *Producer) Produce(ctx context.Context, m *kafkalambda.Message, d kafkal
 		select {
 		case g.slots <- struct{}{}:
 		case <-ctx.Done():
-			g.release()
+			g.holds.Release()
 			return kafkalambda.Classified(kafkalambda.ClassEnvironment, kafkalambda.ErrProducer,
 				fmt.Errorf("produce to %s: local queue full: %w", m.Topic, ctx.Err()))
 		}

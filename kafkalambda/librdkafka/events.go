@@ -26,7 +26,7 @@ func (p *Producer) events(g *generation) {
 			g.lastUsed.Store(time.Now().UnixNano())
 			if d, ok := e.Opaque.(kafkalambda.Delivery); ok {
 				d.Done(g.failure(p.deliveryError(g, e)))
-				g.release()
+				g.holds.Release()
 			}
 			g.poke()
 		case kafka.Error:

@@ -13,6 +13,7 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"github.com/kafkalambda/kafka-lambda-go/internal/holds"
 	"github.com/kafkalambda/kafka-lambda-go/internal/invalid"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 )
@@ -196,16 +197,14 @@ type generation struct {
 	// an unknown topic), which a later "all brokers down" or a purge does
 	// not say.
 	lastCause atomic.Pointer[error]
-	// outstanding counts the sends that hold this generation: from the
-	// moment get hands it out until the message's delivery report, or until
-	// the send gives up. retire closes the producer only at zero.
-	outstanding atomic.Int64
-	retiring    atomic.Bool   // set before retire reads outstanding
-	lastUsed    atomic.Int64  // unix nanoseconds of the last send or report
-	waiters     atomic.Int32  // sends waiting for room in the local queue
-	space       chan struct{} // poked on delivery reports while waiters > 0
-	retired     chan struct{} // poked when outstanding reaches zero while retiring
-	done        chan struct{} // closed when the event loop ends
+	// holds counts the sends that hold this generation: from the moment
+	// get hands it out until the message's delivery report, or until the
+	// send gives up. retire closes the producer only when none is left.
+	holds    *holds.Holds
+	lastUsed atomic.Int64  // unix nanoseconds of the last send or report
+	waiters  atomic.Int32  // sends waiting for room in the local queue
+	space    chan struct{} // poked on delivery reports while waiters > 0
+	done     chan struct{} // closed when the event loop ends
 	// acked: the brokers acknowledge writes (acks is not 0), so the
 	// delivery report of a written message carries its offset.
 	acked bool
@@ -228,29 +227,6 @@ func (g *generation) breakWith(err error) bool {
 	return g.broken.CompareAndSwap(nil, &err)
 }
 
-// acquire counts a send as holding g, unless g is being retired. Because
-// acquire raises outstanding before it reads retiring, and retire sets
-// retiring before it reads outstanding, a generation is never closed under
-// a send that holds it.
-func (g *generation) acquire() bool {
-	g.outstanding.Add(1)
-	if g.retiring.Load() {
-		g.release()
-		return false
-	}
-	return true
-}
-
-// release ends one hold on g.
-func (g *generation) release() {
-	if g.outstanding.Add(-1) == 0 && g.retiring.Load() {
-		select {
-		case g.retired <- struct{}{}:
-		default:
-		}
-	}
-}
-
 // get returns the current librdkafka producer, held for one send (release
 // it when the send gives up; the delivery report releases it otherwise),
 // creating it (again) if there is none or the current one is broken or
@@ -261,7 +237,7 @@ func (p *Producer) get(ctx context.Context) (*generation, error) {
 		if err != nil {
 			return nil, err
 		}
-		if g.acquire() {
+		if g.holds.Acquire() {
 			return g, nil
 		}
 		// Retired between current and acquire: take its successor.
@@ -285,7 +261,7 @@ func (p *Producer) current(ctx context.Context) (*generation, error) {
 		idle := time.Duration(time.Now().UnixNano() - g.lastUsed.Load())
 		switch {
 		case g.broken.Load() != nil:
-		case p.maxIdle > 0 && idle > p.maxIdle && g.outstanding.Load() == 0:
+		case p.maxIdle > 0 && idle > p.maxIdle && g.holds.Held() == 0:
 			p.log.Info("kafkalambda: producer idle too long; replacing it to get fresh connections",
 				"generation", g.id, "idle", idle)
 		default:
@@ -347,7 +323,7 @@ func (p *Producer) newGeneration(ctx context.Context, extra kafka.ConfigMap) (*g
 			fmt.Errorf("create: %w", err))
 	}
 	g := &generation{id: p.gens.Add(1), p: kp, space: make(chan struct{}, 1),
-		retired: make(chan struct{}, 1), done: make(chan struct{}), acked: acksRequired(cm)}
+		holds: holds.New(), done: make(chan struct{}), acked: acksRequired(cm)}
 	g.lastUsed.Store(time.Now().UnixNano())
 	go p.logs(g)
 	go p.events(g)
@@ -380,16 +356,7 @@ func acksRequired(cm map[string]kafka.ConfigValue) bool {
 // invocations' flushes purge what is left at their deadlines), or after a
 // minute, purging what is left then.
 func (p *Producer) retire(g *generation) {
-	g.retiring.Store(true)
-	if g.outstanding.Load() > 0 {
-		t := time.NewTimer(time.Minute)
-		select {
-		case <-g.retired:
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	if g.outstanding.Load() > 0 {
+	if g.holds.Retire(time.Minute) > 0 {
 		_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight)
 	}
 	g.calls.Wait()
@@ -493,7 +460,7 @@ func (p *Producer) produceOn(ctx context.Context, g *generation, m *kafkalambda.
 	}
 	giveUp := func(class kafkalambda.FailureClass, err error) error {
 		leave()
-		g.release()
+		g.holds.Release()
 		return kafkalambda.Classified(class, kafkalambda.ErrProducer, err)
 	}
 	for {

@@ -261,7 +261,7 @@ func within(ctx context.Context, g *generation, op func() error) (stuck bool, er
 
 // Produce implements kafkalambda.Txn.
 func (t *txn) Produce(ctx context.Context, m *kafkalambda.Message, d kafkalambda.Delivery) error {
-	if !t.g.acquire() {
+	if !t.g.holds.Acquire() {
 		return fmt.Errorf("%w: the transactional producer was replaced", kafkalambda.ErrProducer)
 	}
 	return t.p.produceOn(ctx, t.g, m, d)
