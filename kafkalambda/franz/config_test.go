@@ -38,6 +38,8 @@ func TestTranslate(t *testing.T) {
 			"log.connection.close", false, "enable.metrics.push", false, "linger.ms", 0)},
 		{name: "aliases", conf: map[string]any{"metadata.broker.list": "b:9092", "request.required.acks": -1,
 			"queue.buffering.max.ms": 5, "compression.codec": "zstd", "message.timeout.ms": 30000}},
+		{name: "transaction timeout, as exactly-once secrets set it", conf: base("transaction.timeout.ms", 10000)},
+		{name: "bad transaction timeout", conf: base("transaction.timeout.ms", "soon"), wantErr: `"transaction.timeout.ms"`},
 		{name: "alias conflict", conf: base("metadata.broker.list", "other:9092"), wantErr: `"metadata.broker.list"`},
 		{name: "sizes", conf: base("message.max.bytes", 2000, "queue.buffering.max.messages", 10), check: func(t *testing.T, c *clientConfig) {
 			if c.maxMessage != 2000 || c.maxQueued != 10 {

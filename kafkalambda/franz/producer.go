@@ -152,7 +152,9 @@ func WithMaxIdle(d time.Duration) Option {
 //     (max.in.flight), connections.max.idle.ms,
 //     socket.connection.setup.timeout.ms, metadata.max.age.ms
 //     (topic.metadata.refresh.interval.ms), reconnect.backoff.ms,
-//     allow.auto.create.topics (librdkafka's producer default, true);
+//     allow.auto.create.topics (librdkafka's producer default, true),
+//     transaction.timeout.ms (kept for a future transactional producer;
+//     librdkafka's exactly-once mode reads it from the same secret);
 //   - partitioner murmur2_random or murmur2 (what the Producer does anyway),
 //     statistics.interval.ms 0; debug (any value: franz-go's debug lines,
 //     one per request, go to WithLogger's logger too);
