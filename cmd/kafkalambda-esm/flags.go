@@ -33,6 +33,8 @@ type flags struct {
 	bisect, itemFailures           bool
 	itemFailureModel               string
 	onFailureTopic                 string
+	onFailureDir                   string
+	onFailureKind                  string
 	maxPayload                     int
 
 	functionURL, functionName string
@@ -74,6 +76,8 @@ func defineFlags(fs *flag.FlagSet) *flags {
 	fs.BoolVar(&f.itemFailures, "item-failures", false, "ReportBatchItemFailures: read batchItemFailures from the response")
 	fs.StringVar(&f.itemFailureModel, "item-failure-model", string(esm.RetryListed), "with -item-failures, which records a response's partitions retry: retry-listed (only the listed ones, as AWS's Kafka page says) or resume-from-lowest (from the lowest listed offset on, as for Kinesis)")
 	fs.StringVar(&f.onFailureTopic, "on-failure-topic", "", "Kafka topic for records that exhaust retries or age (default: discard them)")
+	fs.StringVar(&f.onFailureDir, "on-failure-dir", "", "local folder standing in for an SQS, SNS or S3 on-failure destination: one JSON invocation record per failed batch, numbered in order (excludes -on-failure-topic)")
+	fs.StringVar(&f.onFailureKind, "on-failure-kind", string(esm.DestinationSQS), "with -on-failure-dir, the destination it stands for: sqs, sns (metadata only) or s3 (metadata and the payload)")
 	fs.Func("filter", "a FilterCriteria pattern on the record's value, e.g. '{\"value\": {\"device_ID\": [{\"prefix\": \"AB\"}]}}'; repeat for several (a record is delivered when any matches)", func(p string) error {
 		f.filters = append(f.filters, p)
 		return nil
@@ -173,6 +177,9 @@ func (f *flags) mapping(getenv func(string) string, stdout io.Writer, logger *sl
 	}
 	if f.onFailureTopic != "" {
 		opts = append(opts, esm.WithOnFailureTopic(f.onFailureTopic))
+	}
+	if f.onFailureDir != "" {
+		opts = append(opts, esm.WithOnFailureDir(f.onFailureDir, esm.DestinationKind(strings.ToLower(f.onFailureKind))))
 	}
 	if f.registryURL != "" {
 		opts = append(opts, esm.WithSchemaRegistry(esm.SchemaRegistry{
