@@ -220,10 +220,10 @@ func (e *runEnv) invocationRecord(recs []*rec, condition string, inv *invocation
 			FunctionError:   inv.res.FunctionError,
 		}
 	}
-	b, err := json.MarshalIndent(ir, "", "  ")
+	b, err := json.Marshal(ir)
 	if err != nil { // cannot happen: the payload is AppendJSON's
 		ir.Payload = nil
-		b, _ = json.MarshalIndent(ir, "", "  ")
+		b, _ = json.Marshal(ir)
 	}
 	return b
 }
