@@ -371,7 +371,7 @@ func WithRetryBackoff(minWait, maxWait time.Duration) Option {
 
 // WithMaxPayloadBytes lowers the largest event (default and maximum
 // MaxPayloadBytes, 6 MB). A record that alone makes a larger event goes to
-// the on-failure topic with condition MaximumPayloadSizeExceeded.
+// the on-failure destination with condition MaximumPayloadSizeExceeded.
 func WithMaxPayloadBytes(n int) Option {
 	return func(s *settings) {
 		if n < 1024 || n > MaxPayloadBytes {
