@@ -318,7 +318,8 @@ func WithOnFailureTopic(topic string) Option {
 // given-up records are in it: records the function processed (a partial
 // batch response) never are. It excludes WithOnFailureTopic, as AWS
 // mappings take one on-failure destination. The folder is created if need
-// be.
+// be; numbering goes on after the files already in it, none of which is
+// replaced.
 func WithOnFailureDir(dir string, kind DestinationKind) Option {
 	return func(s *settings) {
 		if dir == "" {

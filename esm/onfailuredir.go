@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -98,37 +100,61 @@ func (ir *InvocationRecord) Event() (*kafkalambda.Event, error) {
 }
 
 // dirDest numbers the files of a folder destination: failed batches of
-// different runners are written one at a time, in the order given up.
+// different runners are written one at a time, in the order given up, after
+// any file already there (a name is never reused, so an earlier run's files
+// are kept).
 type dirDest struct {
-	mu  sync.Mutex
-	seq int
+	mu      sync.Mutex
+	seq     int  // the last number used
+	scanned bool // seq starts after the files found at the first write
 }
 
-// write writes b as the next file, through a temporary file renamed into
-// place so that a reader never sees a partial one.
+// write writes b as the next file, through a temporary file linked into
+// place so that a reader never sees a partial one and no file is replaced.
 func (d *dirDest) write(dir, condition string, b []byte) (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("on-failure folder %s: %w", dir, err)
 	}
-	name := filepath.Join(dir, fmt.Sprintf("%06d-%s.json", d.seq+1, condition))
 	tmp, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
 		return "", fmt.Errorf("on-failure folder %s: %w", dir, err)
 	}
+	defer os.Remove(tmp.Name())
 	_, werr := tmp.Write(b)
 	cerr := tmp.Close()
 	if err := cmp.Or(werr, cerr); err != nil {
-		os.Remove(tmp.Name())
-		return "", fmt.Errorf("on-failure file %s: %w", name, err)
+		return "", fmt.Errorf("on-failure folder %s: %w", dir, err)
 	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		os.Remove(tmp.Name())
-		return "", fmt.Errorf("on-failure file %s: %w", name, err)
+	if !d.scanned {
+		d.seq, d.scanned = lastSeq(dir), true
 	}
-	d.seq++
-	return name, nil
+	for { // a name taken meanwhile (another writer) is skipped
+		d.seq++
+		name := filepath.Join(dir, fmt.Sprintf("%06d-%s.json", d.seq, condition))
+		err := os.Link(tmp.Name(), name)
+		if err == nil {
+			return name, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			d.seq--
+			return "", fmt.Errorf("on-failure file %s: %w", name, err)
+		}
+	}
+}
+
+// lastSeq returns the highest number that starts a file name in dir.
+func lastSeq(dir string) int {
+	ents, _ := os.ReadDir(dir)
+	n := 0
+	for _, e := range ents {
+		num, _, ok := strings.Cut(e.Name(), "-")
+		if v, err := strconv.Atoi(num); ok && err == nil {
+			n = max(n, v)
+		}
+	}
+	return n
 }
 
 // failToDir writes recs, given up together, as one InvocationRecord file,

@@ -234,13 +234,18 @@ func TestPayloadTooLargeToOnFailureDir(t *testing.T) {
 	}
 	fn := &recorder{}
 	dir := t.TempDir()
+	// A file from an earlier run is kept, and numbering goes on after it.
+	if err := os.WriteFile(filepath.Join(dir, "000007-RetryAttemptsExhausted.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	r := start(t, c, esm.Config{Topics: []string{"big"}}, &esm.HandlerTarget{Handler: fn},
 		esm.WithMaxPayloadBytes(1024), esm.WithOnFailureDir(dir, esm.DestinationS3))
 	r.await(t, time.Minute, "2 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 2 })
 	names, docs, raws := onFailureFiles(t, dir)
-	if !slices.Equal(names, []string{"000001-MaximumPayloadSizeExceeded.json"}) {
+	if !slices.Equal(names, []string{"000007-RetryAttemptsExhausted.json", "000008-MaximumPayloadSizeExceeded.json"}) || len(docs[0]) != 0 {
 		t.Fatalf("on-failure folder holds %v", names)
 	}
+	docs, raws = docs[1:], raws[1:]
 	ir, err := esm.ParseInvocationRecord(raws[0])
 	if err != nil {
 		t.Fatal(err)
