@@ -191,6 +191,7 @@ func TestBadFlags(t *testing.T) {
 		{"-brokers", "b:1", "-topics", "t", "-on-failure-topic", "t"},
 		{"-brokers", "b:1", "-topics", "t", "-on-failure-topic", "dlq", "-on-failure-dir", "d"}, // one destination
 		{"-brokers", "b:1", "-topics", "t", "-on-failure-dir", "d", "-on-failure-kind", "lambda"},
+		{"-brokers", "b:1", "-topics", "t", "-on-failure-kind", "s3"}, // a kind without a folder
 		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "59"},
 		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "-60"},
 		{"-brokers", "b:1", "-topics", "t,u"}, // one topic per mapping
