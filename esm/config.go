@@ -109,6 +109,8 @@ type settings struct {
 	itemFailures   bool
 	failureModel   ItemFailureModel
 	onFailure      string
+	onFailureDir   string
+	onFailureKind  DestinationKind
 	registry       *SchemaRegistry
 	logger         *slog.Logger
 	onBatch        func(BatchResult)
@@ -308,6 +310,30 @@ func WithOnFailureTopic(topic string) Option {
 	}
 }
 
+// WithOnFailureDir stands a local folder in for an SQS queue, SNS topic or
+// S3 bucket on-failure destination (kind): each batch the mapping gives up
+// (retries or record age exhausted, payload too large, schema rejects) is
+// written there as one file, the InvocationRecord AWS sends such a
+// destination, named NNNNNN-CONDITION.json in the order given up. Only the
+// given-up records are in it: records the function processed (a partial
+// batch response) never are. It excludes WithOnFailureTopic, as AWS
+// mappings take one on-failure destination. The folder is created if need
+// be; numbering goes on after the files already in it, none of which is
+// replaced.
+func WithOnFailureDir(dir string, kind DestinationKind) Option {
+	return func(s *settings) {
+		if dir == "" {
+			s.bad("on-failure folder is empty")
+		}
+		switch kind {
+		case DestinationSQS, DestinationSNS, DestinationS3:
+		default:
+			s.bad("on-failure destination kind %q is not %q, %q or %q", kind, DestinationSQS, DestinationSNS, DestinationS3)
+		}
+		s.onFailureDir, s.onFailureKind = dir, kind
+	}
+}
+
 // WithLogger sets where progress and per-batch outcomes are logged
 // (default: nowhere). Successful batches log at Debug, failures and retries
 // at Warn, records sent to the on-failure topic or discarded at Error.
@@ -346,7 +372,7 @@ func WithRetryBackoff(minWait, maxWait time.Duration) Option {
 
 // WithMaxPayloadBytes lowers the largest event (default and maximum
 // MaxPayloadBytes, 6 MB). A record that alone makes a larger event goes to
-// the on-failure topic with condition MaximumPayloadSizeExceeded.
+// the on-failure destination with condition MaximumPayloadSizeExceeded.
 func WithMaxPayloadBytes(n int) Option {
 	return func(s *settings) {
 		if n < 1024 || n > MaxPayloadBytes {
@@ -488,6 +514,9 @@ func validate(cfg *Config, s *settings) error {
 	}
 	if s.onFailure != "" && slices.Contains(cfg.Topics, s.onFailure) {
 		errs = append(errs, fmt.Errorf("on-failure topic %q is a source topic", s.onFailure))
+	}
+	if s.onFailure != "" && s.onFailureDir != "" {
+		errs = append(errs, fmt.Errorf("on-failure topic %q and on-failure folder %q: AWS takes one on-failure destination", s.onFailure, s.onFailureDir))
 	}
 	if s.onFailure != "" && s.maxRetries == -1 {
 		s.maxRetries = RetriesWithOnFailure

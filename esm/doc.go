@@ -86,8 +86,13 @@
 //     it (by their timestamp) are taken out and given up.
 //   - Given-up records go to the on-failure topic (WithOnFailureTopic), one
 //     message per record with the record's key and the metadata AWS documents
-//     for a Kafka on-failure destination (see [FailureRecord]), or are
-//     discarded without one. Either way they are then committed.
+//     for a Kafka on-failure destination (see [FailureRecord]); or to a
+//     local folder standing in for an SQS, SNS or S3 destination
+//     ([WithOnFailureDir]), one file per batch given up, numbered in order,
+//     with the invocation record AWS documents for those destinations (see
+//     [InvocationRecord]: recordsInfo per partition, and for S3 the event of
+//     the given-up records as payload); or are discarded without either.
+//     Either way they are then committed.
 //   - Invoke errors (the function could not be invoked: connection refused,
 //     throttling) are retried after a backoff without counting against
 //     MaximumRetryAttempts, as AWS does for errors before invocation.
@@ -106,7 +111,7 @@
 //
 // Progress and per-batch outcomes go to the slog.Logger of [WithLogger]
 // (nothing is logged by default): batches at Debug, failures and retries at
-// Warn, records sent to the on-failure topic or discarded at Error.
+// Warn, records sent to the on-failure destination or discarded at Error.
 // [WithOnBatch] receives a [BatchResult] after each invocation, with what the
 // mapping did about it, and [Mapping.Stats] returns counters of records
 // polled, invoked, succeeded, retried, bisected, sent to the on-failure
@@ -158,7 +163,19 @@
 //     and a record too large for an event alone is given up with
 //     "MaximumPayloadSizeExceeded". An on-failure message the broker refuses
 //     as too large is sent again with a null payload.
-//   - Only Kafka topics are on-failure destinations (no SQS, SNS or S3).
+//   - SQS, SNS and S3 on-failure destinations are local folders
+//     ([WithOnFailureDir]): what AWS would send is written as files, not to
+//     a queue, topic or bucket. A file holds the records given up together
+//     (with [RetryListed], only the reported records of a batch, never those
+//     the function processed; AWS does not document whether its record for
+//     a partial batch response covers the whole batch). Its name is this
+//     package's (AWS's S3 object keys name the mapping's UUID and a time).
+//     SNS's 256 KB limit (AWS drops the payload over it) does not apply, SNS
+//     and SQS records having no payload. The S3 payload is written as a JSON
+//     object; AWS's example shows it only as "<Whole Event>".
+//   - The condition of a batch out of retries is "RetryAttemptsExhausted" in
+//     a folder destination's record, as AWS documents for SQS, SNS and S3,
+//     and "RetriesExhausted" in a Kafka topic's, as documented for Kafka.
 //   - Filtering happens when a batch is composed, so records filtered out
 //     count toward the BatchSize of the batch they were taken into (AWS
 //     filters before batching: its events can hold more records that

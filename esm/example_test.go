@@ -75,3 +75,26 @@ func Example() {
 	// SelfManagedKafka orders-0@2 o-2=new
 	// committed: 3
 }
+
+// A dead-letter handler reads a file of a folder destination
+// (WithOnFailureDir) as it would the SQS message, SNS notification or S3
+// object AWS sends for a failed batch.
+func ExampleParseInvocationRecord() {
+	file := []byte(`{"requestContext":{"requestId":"316aa6d0-8154-4a26-8292-db43ed81693a",
+		"functionArn":"arn:aws:lambda:eu-west-1:123456789012:function:orders","condition":"RetryAttemptsExhausted",
+		"approximateInvokeCount":11},"responseContext":{"statusCode":200,"executedVersion":"$LATEST","functionError":"Unhandled"},
+		"version":"1.0","timestamp":"2026-12-02T12:00:00.000Z","KafkaBatchInfo":{"batchSize":2,"bootstrapServers":"127.0.0.1:9092",
+		"payloadSize":0,"recordsInfo":{"orders-0":{"firstRecordOffset":"41","lastRecordOffset":"42",
+		"firstRecordTimestamp":"2026-12-02T11:59:58.000Z","lastRecordTimestamp":"2026-12-02T11:59:59.000Z"}}}}`)
+	ir, err := esm.ParseInvocationRecord(file)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for key, r := range ir.KafkaBatchInfo.RecordsInfo {
+		fmt.Printf("%s: %s offsets %s to %s after %d invocations\n", ir.RequestContext.Condition, key,
+			r.FirstRecordOffset, r.LastRecordOffset, ir.RequestContext.ApproximateInvokeCount)
+	}
+	// Output:
+	// RetryAttemptsExhausted: orders-0 offsets 41 to 42 after 11 invocations
+}

@@ -135,6 +135,10 @@ func (e *runEnv) fail(recs []*rec, condition string, inv *invocation) (sent, dis
 	if len(recs) == 0 {
 		return 0, 0, nil
 	}
+	if e.set.onFailureDir != "" {
+		sent, err := e.failToDir(recs, condition, inv)
+		return sent, 0, err
+	}
 	if e.set.onFailure == "" {
 		handled(recs)
 		e.stats.discarded.Add(int64(len(recs)))

@@ -28,6 +28,7 @@ type runEnv struct {
 	schema  *schemaResolver
 	commits *committer
 	lim     limits
+	dir     dirDest // the files of WithOnFailureDir
 
 	cl        *kgo.Client
 	stopCtx   context.Context // done when Run is told to stop

@@ -66,7 +66,7 @@ type BatchResult struct {
 	Retrying int
 	// Bisected is set when the failed batch was split in two.
 	Bisected bool
-	// OnFailure counts records sent to the on-failure topic, and Discarded
+	// OnFailure counts records sent to the on-failure destination, and Discarded
 	// records dropped without one, because they ran out of retries.
 	OnFailure, Discarded int
 	// Committed counts records whose offsets the broker acknowledged as
@@ -92,7 +92,8 @@ type Stats struct {
 	RecordsRetried int64
 	// Bisections counts failed batches split in two.
 	Bisections int64
-	// RecordsOnFailure counts records the on-failure topic acknowledged;
+	// RecordsOnFailure counts records the on-failure topic acknowledged or
+	// the on-failure folder took;
 	// RecordsDiscarded counts records dropped without a destination.
 	RecordsOnFailure, RecordsDiscarded int64
 	// RecordsCommitted counts handled records (succeeded, sent to the

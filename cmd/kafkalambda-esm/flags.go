@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -33,6 +34,8 @@ type flags struct {
 	bisect, itemFailures           bool
 	itemFailureModel               string
 	onFailureTopic                 string
+	onFailureDir                   string
+	onFailureKind                  string
 	maxPayload                     int
 
 	functionURL, functionName string
@@ -74,6 +77,8 @@ func defineFlags(fs *flag.FlagSet) *flags {
 	fs.BoolVar(&f.itemFailures, "item-failures", false, "ReportBatchItemFailures: read batchItemFailures from the response")
 	fs.StringVar(&f.itemFailureModel, "item-failure-model", string(esm.RetryListed), "with -item-failures, which records a response's partitions retry: retry-listed (only the listed ones, as AWS's Kafka page says) or resume-from-lowest (from the lowest listed offset on, as for Kinesis)")
 	fs.StringVar(&f.onFailureTopic, "on-failure-topic", "", "Kafka topic for records that exhaust retries or age (default: discard them)")
+	fs.StringVar(&f.onFailureDir, "on-failure-dir", "", "local folder standing in for an SQS, SNS or S3 on-failure destination: one JSON invocation record per failed batch, numbered in order (excludes -on-failure-topic)")
+	fs.StringVar(&f.onFailureKind, "on-failure-kind", "", "with -on-failure-dir, the destination it stands for: sqs (the default), sns (metadata only, as sqs) or s3 (metadata and the payload)")
 	fs.Func("filter", "a FilterCriteria pattern on the record's value, e.g. '{\"value\": {\"device_ID\": [{\"prefix\": \"AB\"}]}}'; repeat for several (a record is delivered when any matches)", func(p string) error {
 		f.filters = append(f.filters, p)
 		return nil
@@ -173,6 +178,13 @@ func (f *flags) mapping(getenv func(string) string, stdout io.Writer, logger *sl
 	}
 	if f.onFailureTopic != "" {
 		opts = append(opts, esm.WithOnFailureTopic(f.onFailureTopic))
+	}
+	switch {
+	case f.onFailureDir != "":
+		kind := cmp.Or(esm.DestinationKind(strings.ToLower(f.onFailureKind)), esm.DestinationSQS)
+		opts = append(opts, esm.WithOnFailureDir(f.onFailureDir, kind))
+	case f.onFailureKind != "":
+		return nil, errors.New("-on-failure-kind needs -on-failure-dir")
 	}
 	if f.registryURL != "" {
 		opts = append(opts, esm.WithSchemaRegistry(esm.SchemaRegistry{

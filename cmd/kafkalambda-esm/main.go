@@ -83,7 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 1
 	}
 	if st := m.Stats(); f.stopCaughtUp && st.RecordsOnFailure+st.RecordsDiscarded > 0 {
-		fmt.Fprintf(stderr, "kafkalambda-esm: %d records sent to the on-failure topic, %d discarded\n", st.RecordsOnFailure, st.RecordsDiscarded)
+		fmt.Fprintf(stderr, "kafkalambda-esm: %d records sent to the on-failure destination, %d discarded\n", st.RecordsOnFailure, st.RecordsDiscarded)
 		return exitGaveUp
 	}
 	return 0

@@ -15,6 +15,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kafkalambda/kafka-lambda-go/esm"
 	"github.com/kafkalambda/kafka-lambda-go/internal/syncbuf"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
@@ -188,6 +189,9 @@ func TestBadFlags(t *testing.T) {
 		{"-brokers", "b:1", "-topics", "t", "-starting-position", "AT_TIMESTAMP", "-starting-timestamp", "yesterday"},
 		{"-brokers", "b:1", "-topics", "t", "-schema-registry-url", "http://r", "-schema-format", "JSON"},
 		{"-brokers", "b:1", "-topics", "t", "-on-failure-topic", "t"},
+		{"-brokers", "b:1", "-topics", "t", "-on-failure-topic", "dlq", "-on-failure-dir", "d"}, // one destination
+		{"-brokers", "b:1", "-topics", "t", "-on-failure-dir", "d", "-on-failure-kind", "lambda"},
+		{"-brokers", "b:1", "-topics", "t", "-on-failure-kind", "s3"}, // a kind without a folder
 		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "59"},
 		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "-60"},
 		{"-brokers", "b:1", "-topics", "t,u"}, // one topic per mapping
@@ -263,7 +267,31 @@ func TestStopWhenCaughtUpFlag(t *testing.T) {
 	if code := run(context.Background(), append(args, "-group", "ok", "-max-record-age", "60"), env(nil), stdout, &stderr); code != 3 {
 		t.Fatalf("exit %d, want 3 (a record discarded)\n%s", code, &stderr)
 	}
-	if !strings.Contains(stderr.String(), "0 records sent to the on-failure topic, 1 discarded") {
+	if !strings.Contains(stderr.String(), "0 records sent to the on-failure destination, 1 discarded") {
 		t.Fatalf("stderr: %s", &stderr)
+	}
+
+	// The same with a folder standing in for an S3 destination: the
+	// record is written there, as AWS would put it in the bucket.
+	if err := c.ProduceRecords(context.Background(),
+		&kgo.Record{Topic: "orders", Partition: 0, Value: []byte("older"), Timestamp: time.Now().Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	stderr.Reset()
+	if code := run(context.Background(), append(args, "-group", "ok", "-max-record-age", "60", "-on-failure-dir", dir, "-on-failure-kind", "s3"), env(nil), stdout, &stderr); code != 3 {
+		t.Fatalf("exit %d, want 3 (a record to the on-failure folder)\n%s", code, &stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "000001-RecordAgeExceeded.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ir, err := esm.ParseInvocationRecord(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := ir.Event()
+	if err != nil || ev.Len() != 1 || string(ev.Partitions[0].Records[0].Value) != "older" || ir.KafkaBatchInfo.RecordsInfo["orders-0"].FirstRecordOffset != "2" {
+		t.Fatalf("invocation record %s: %v", b, err)
 	}
 }
