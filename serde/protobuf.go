@@ -138,7 +138,7 @@ func (c *protoCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
 		return msg, nil
 	}
 	var body []byte
-	if id.guid != (uuid{}) { // AWS Glue: one varint index
+	if id.guid != (uuid{}) && !id.cguid { // AWS Glue: one varint index
 		var index int
 		if index, body, err = parseGlueIndex(rest); err != nil {
 			return zero, w.err(id, err)

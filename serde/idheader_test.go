@@ -1,0 +1,156 @@
+package serde_test
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	ourserde "github.com/kafkalambda/kafka-lambda-go/serde"
+	"github.com/kafkalambda/kafka-lambda-go/serde/internal/testpb"
+)
+
+// idHeaderRecord rebuilds prefixed (Confluent wire format, as our
+// serializer wrote it through srfake) the way Confluent's header mode
+// writes it: the magic byte, the id and any Protobuf message indexes (the
+// first prefixLen bytes) in a header, the bare body as the payload.
+func idHeaderRecord(topic string, isKey bool, prefixed []byte, prefixLen int) ourserde.Message {
+	key := ourserde.ValueSchemaIDHeader
+	if isKey {
+		key = ourserde.KeySchemaIDHeader
+	}
+	return ourserde.Message{Topic: topic, IsKey: isKey, Data: prefixed[prefixLen:], Headers: []ourserde.Header{
+		{Key: "trace", Value: []byte{9}},
+		{Key: key, Value: prefixed[:prefixLen]},
+	}}
+}
+
+func TestSchemaIDHeaderRead(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	reg := newTestRegistry(t)
+
+	t.Run("avro", func(t *testing.T) {
+		c := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg.client, ourserde.WithSchema(orderSchemaV2)))
+		want := sampleOrder()
+		b := must[[]byte](t)(c.Serialize(ctx, ourserde.Target{Topic: "orders"}, want))
+		for _, isKey := range []bool{false, true} {
+			got, err := c.Deserialize(ctx, idHeaderRecord("orders", isKey, b, 5))
+			if err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("isKey %v: got %+v, %v; want %+v", isKey, got, err, want)
+			}
+		}
+		// The other side's header is not this side's.
+		m := idHeaderRecord("orders", true, b, 5)
+		m.IsKey = false
+		if _, err := c.Deserialize(ctx, m); !errors.Is(err, ourserde.ErrMalformed) {
+			t.Fatalf("a value with only a key header: %v, want ErrMalformed (bare body, no prefix)", err)
+		}
+	})
+	t.Run("protobuf", func(t *testing.T) {
+		c := must[ourserde.Codec[proto.Message]](t)(asAny(ourserde.Protobuf[*testpb.Trade](reg.client)))
+		want := sampleTrade()
+		b := must[[]byte](t)(c.Serialize(ctx, ourserde.Target{Topic: "trades"}, want))
+		body := must[[]byte](t)(proto.Marshal(want))
+		got, err := c.Deserialize(ctx, idHeaderRecord("trades", false, b, len(b)-len(body)))
+		if err != nil || !proto.Equal(got, want) {
+			t.Fatalf("got %v, %v; want %v", got, err, want)
+		}
+	})
+	t.Run("json schema", func(t *testing.T) {
+		c := must[ourserde.Codec[Payment]](t)(ourserde.JSONSchema[Payment](reg.client, ourserde.WithSchema(paymentSchema)))
+		want := Payment{ID: "p-1", Amount: 12.5, Memo: "rent"}
+		b := must[[]byte](t)(c.Serialize(ctx, ourserde.Target{Topic: "pay"}, want))
+		got, err := c.Deserialize(ctx, idHeaderRecord("pay", false, b, 5))
+		if err != nil || got != want {
+			t.Fatalf("got %+v, %v; want %+v", got, err, want)
+		}
+	})
+}
+
+// guidRegistry is a Registry that also serves GUID lookups
+// (ourserde.GUIDRegistry), by mapping GUIDs to srfake's numeric ids: none
+// of the real components here (srfake, srclient v0.7.3) serves them.
+type guidRegistry struct {
+	ourserde.Registry
+	ids   map[string]int
+	calls int
+}
+
+func (g *guidRegistry) SchemaByGUID(ctx context.Context, guid string) (ourserde.Schema, error) {
+	g.calls++
+	id, ok := g.ids[guid]
+	if !ok {
+		return ourserde.Schema{}, ourserde.ErrUnknownSchema
+	}
+	return g.Registry.SchemaByID(ctx, id)
+}
+
+func TestSchemaIDHeaderGUID(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	reg := newTestRegistry(t)
+	writer := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg.client, ourserde.WithSchema(orderSchemaV2)))
+	want := sampleOrder()
+	b := must[[]byte](t)(writer.Serialize(ctx, ourserde.Target{Topic: "orders"}, want))
+	id, _, _, err := ourserde.ParseSchemaIDHeader(b[:5])
+	if err != nil {
+		t.Fatal(err)
+	}
+	guid := [16]byte{0x6b, 0xa7, 0xb8, 0x10, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}
+	const guidText = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
+	hdr := append([]byte{1}, guid[:]...)
+	m := ourserde.Message{Topic: "orders", Data: b[5:], Headers: []ourserde.Header{{Key: ourserde.ValueSchemaIDHeader, Value: hdr}}}
+
+	if _, g, _, err := ourserde.ParseSchemaIDHeader(hdr); err != nil || g != guidText {
+		t.Fatalf("ParseSchemaIDHeader: %q, %v; want %q", g, err, guidText)
+	}
+	// A registry without GUID lookups: a typed error naming the GUID.
+	_, err = writer.Deserialize(ctx, m)
+	var se *ourserde.Error
+	if !errors.Is(err, ourserde.ErrUnknownSchema) || !errors.As(err, &se) || se.SchemaVersionID != guidText {
+		t.Fatalf("GUID without GUIDRegistry: %v, want ErrUnknownSchema naming %s", err, guidText)
+	}
+
+	gr := &guidRegistry{Registry: reg.client, ids: map[string]int{guidText: id}}
+	c := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](gr, ourserde.WithSchema(orderSchemaV2)))
+	for range 2 {
+		got, err := c.Deserialize(ctx, m)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("got %+v, %v; want %+v", got, err, want)
+		}
+	}
+	if gr.calls != 1 {
+		t.Fatalf("%d GUID lookups for two records, want 1 (cached)", gr.calls)
+	}
+}
+
+func TestSchemaIDHeaderMalformed(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	reg := newTestRegistry(t)
+	c := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg.client, ourserde.WithSchema(orderSchemaV2)))
+	for name, v := range map[string][]byte{
+		"empty":            {},
+		"short id":         {0, 0, 1},
+		"short guid":       {1, 2, 3, 4, 5, 6, 7, 8, 9},
+		"unknown magic":    {7, 0, 0, 0, 1},
+		"trailing on avro": {0, 0, 0, 0, 1, 0},
+	} {
+		_, err := c.Deserialize(ctx, ourserde.Message{Topic: "orders", Data: []byte("SECRETPAYLOAD"),
+			Headers: []ourserde.Header{{Key: ourserde.ValueSchemaIDHeader, Value: v}}})
+		if !errors.Is(err, ourserde.ErrSchemaIDHeader) || !errors.Is(err, ourserde.ErrMalformed) {
+			t.Fatalf("%s: %v, want ErrSchemaIDHeader and ErrMalformed", name, err)
+		}
+		var se *ourserde.Error
+		if !errors.As(err, &se) || se.Topic != "orders" || se.FailureClass() != "record" {
+			t.Fatalf("%s: %v, want a record-class *serde.Error naming the topic", name, err)
+		}
+		if msg := err.Error(); !strings.Contains(msg, ourserde.ValueSchemaIDHeader) || strings.Contains(msg, "SECRET") {
+			t.Fatalf("%s: %q must name the header and not quote the payload", name, msg)
+		}
+	}
+}
