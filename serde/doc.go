@@ -53,6 +53,12 @@
 // adapter over srclient does not, so with it a GUID is ErrUnknownSchema.
 // ParseSchemaIDHeader reads a header value.
 //
+// Writing, WithSchemaIDHeader makes a Confluent codec's
+// SerializeWithHeaders (HeaderSerializer) return the bare body and the
+// schema id header (magic byte 0 and the id: srclient knows no GUIDs);
+// kafkalambda.Output sends it after the caller's headers. Serialize, which
+// has no way to return headers, keeps writing the prefix.
+//
 // A value reaches a Lambda function in one of three ways, told apart by
 // Message.Schema (the record's keySchemaMetadata or valueSchemaMetadata):
 //

@@ -119,3 +119,26 @@ func fromIDHeader(m Message, indexes bool) (ref schemaRef, body []byte, found bo
 	body = make([]byte, 0, len(rest)+len(m.Data))
 	return ref, append(append(body, rest...), m.Data...), true, nil
 }
+
+// withIDHeader is SerializeWithHeaders for the registry codecs: out is
+// what Serialize wrote (Confluent wire format). With WithSchemaIDHeader its
+// prefix (magic byte, id, and for Protobuf the message indexes) moves into
+// the schema id header for t's side, and the body stays; out is not copied.
+func withIDHeader(cfg *config, t Target, out []byte, indexes bool, err error) ([]byte, []Header, error) {
+	if err != nil || !cfg.idHeader {
+		return out, nil, err
+	}
+	_, rest, err := ParseHeader(out)
+	if err != nil {
+		return nil, nil, err // not reached: Serialize wrote the prefix
+	}
+	if indexes {
+		var buf [4]int
+		if _, rest, err = parseIndexes(rest, buf[:0]); err != nil {
+			return nil, nil, err
+		}
+	}
+	n := len(out) - len(rest)
+	v := append([]byte(nil), out[:n]...)
+	return out[n:], []Header{{Key: schemaIDHeaderKey(t.IsKey), Value: v}}, nil
+}

@@ -1,6 +1,7 @@
 package serde_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"reflect"
@@ -152,5 +153,38 @@ func TestSchemaIDHeaderMalformed(t *testing.T) {
 		if msg := err.Error(); !strings.Contains(msg, ourserde.ValueSchemaIDHeader) || strings.Contains(msg, "SECRET") {
 			t.Fatalf("%s: %q must name the header and not quote the payload", name, msg)
 		}
+	}
+}
+
+func TestSchemaIDHeaderWrite(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	reg := newTestRegistry(t)
+	want := sampleOrder()
+	plain := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg.client, ourserde.WithSchema(orderSchemaV2)))
+	hdr := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg.client, ourserde.WithSchema(orderSchemaV2), ourserde.WithSchemaIDHeader()))
+	prefixed := must[[]byte](t)(plain.Serialize(ctx, ourserde.Target{Topic: "orders", IsKey: true}, want))
+
+	// Without the option: what Serialize writes, no headers.
+	b, hs, err := plain.(ourserde.HeaderSerializer[Order]).SerializeWithHeaders(ctx, ourserde.Target{Topic: "orders", IsKey: true}, want)
+	if err != nil || hs != nil || !bytes.Equal(b, prefixed) {
+		t.Fatalf("without WithSchemaIDHeader: % x, %v, %v", b, hs, err)
+	}
+	// With it: the key's header, the bare body; Serialize still prefixes.
+	b, hs, err = hdr.(ourserde.HeaderSerializer[Order]).SerializeWithHeaders(ctx, ourserde.Target{Topic: "orders", IsKey: true}, want)
+	if err != nil || len(hs) != 1 || hs[0].Key != ourserde.KeySchemaIDHeader || !bytes.Equal(hs[0].Value, prefixed[:5]) || !bytes.Equal(b, prefixed[5:]) {
+		t.Fatalf("with WithSchemaIDHeader: % x, %v, %v", b, hs, err)
+	}
+	if b := must[[]byte](t)(hdr.Serialize(ctx, ourserde.Target{Topic: "orders", IsKey: true}, want)); !bytes.Equal(b, prefixed) {
+		t.Fatalf("Serialize with WithSchemaIDHeader wrote % x, want the prefixed % x", b, prefixed)
+	}
+	got, err := plain.Deserialize(ctx, ourserde.Message{Topic: "orders", IsKey: true, Data: b, Headers: hs})
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("read back %+v, %v", got, err)
+	}
+
+	_, gc := newGlue(t)
+	if _, err := ourserde.Avro[Order](ourserde.Glue(gc, glueRegistryName), ourserde.WithSchema(orderSchemaV2), ourserde.WithSchemaIDHeader()); !errors.Is(err, ourserde.ErrInvalidOption) {
+		t.Fatalf("WithSchemaIDHeader with AWS Glue: %v, want ErrInvalidOption", err)
 	}
 }

@@ -347,3 +347,9 @@ func protoDeps(root protoreflect.FileDescriptor) ([]protoDep, []string, error) {
 	}
 	return out, rootImports, nil
 }
+
+// SerializeWithHeaders implements HeaderSerializer (WithSchemaIDHeader).
+func (c *protoCodec[T]) SerializeWithHeaders(ctx context.Context, t Target, v T) ([]byte, []Header, error) {
+	out, err := c.Serialize(ctx, t, v)
+	return withIDHeader(c.cfg, t, out, true, err)
+}

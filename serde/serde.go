@@ -67,6 +67,16 @@ type Serializer[T any] interface {
 	Serialize(ctx context.Context, t Target, v T) ([]byte, error)
 }
 
+// HeaderSerializer is a Serializer that can also return record headers to
+// send with the bytes. The registry codecs implement it: with
+// WithSchemaIDHeader they return the bare body and the schema id header,
+// else what Serialize returns and no headers. kafkalambda.Output checks
+// for it and sends the headers after the caller's.
+type HeaderSerializer[T any] interface {
+	Serializer[T]
+	SerializeWithHeaders(ctx context.Context, t Target, v T) ([]byte, []Header, error)
+}
+
 // Codec is what every constructor of this package returns: one value that
 // serializes and deserializes T. Codecs are safe for concurrent use.
 type Codec[T any] interface {
