@@ -50,7 +50,8 @@
 // deserializers fall back to the payload then, this package does not,
 // since a bare body cannot be told from a prefixed one. A GUID is looked
 // up through GUIDRegistry, which a Registry may implement; the Confluent
-// adapter over srclient does not, so with it a GUID is ErrUnknownSchema.
+// adapter over srclient v0.7.3 does not, so with it a GUID is
+// ErrUnknownSchema.
 // ParseSchemaIDHeader reads a header value.
 //
 // Writing, WithSchemaIDHeader makes a Confluent codec's

@@ -3,11 +3,15 @@ package serde_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/sr"
 	"google.golang.org/protobuf/proto"
 
 	ourserde "github.com/kafkalambda/kafka-lambda-go/serde"
@@ -73,21 +77,22 @@ func TestSchemaIDHeaderRead(t *testing.T) {
 }
 
 // guidRegistry is a Registry that also serves GUID lookups
-// (ourserde.GUIDRegistry), by mapping GUIDs to srfake's numeric ids: none
-// of the real components here (srfake, srclient v0.7.3) serves them.
+// (ourserde.GUIDRegistry): srfake serves GET /schemas/guids/{guid}, and
+// franz-go's sr client asks it (srclient v0.7.3, under serde.Confluent,
+// cannot).
 type guidRegistry struct {
 	ourserde.Registry
-	ids   map[string]int
-	calls int
+	sr    *sr.Client
+	calls atomic.Int64
 }
 
 func (g *guidRegistry) SchemaByGUID(ctx context.Context, guid string) (ourserde.Schema, error) {
-	g.calls++
-	id, ok := g.ids[guid]
-	if !ok {
-		return ourserde.Schema{}, ourserde.ErrUnknownSchema
+	g.calls.Add(1)
+	ss, err := g.sr.SchemaByGUID(ctx, guid)
+	if err != nil {
+		return ourserde.Schema{}, fmt.Errorf("%w: %w", ourserde.ErrUnknownSchema, err)
 	}
-	return g.Registry.SchemaByID(ctx, id)
+	return ourserde.Schema{ID: ss.ID, Type: ss.Type.String(), Text: ss.Schema.Schema}, nil
 }
 
 func TestSchemaIDHeaderGUID(t *testing.T) {
@@ -97,13 +102,14 @@ func TestSchemaIDHeaderGUID(t *testing.T) {
 	writer := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg.client, ourserde.WithSchema(orderSchemaV2)))
 	want := sampleOrder()
 	b := must[[]byte](t)(writer.Serialize(ctx, ourserde.Target{Topic: "orders"}, want))
-	id, _, _, err := ourserde.ParseSchemaIDHeader(b[:5])
-	if err != nil {
-		t.Fatal(err)
+	cl := must[*sr.Client](t)(sr.NewClient(sr.URLs(reg.fake.URL())))
+	latest := must[sr.SubjectSchema](t)(cl.SchemaByVersion(ctx, "orders-value", -1))
+	guidText := latest.GUID
+	guid, err := hex.DecodeString(strings.ReplaceAll(guidText, "-", ""))
+	if err != nil || len(guid) != 16 {
+		t.Fatalf("srfake's GUID %q: %v", guidText, err)
 	}
-	guid := [16]byte{0x6b, 0xa7, 0xb8, 0x10, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}
-	const guidText = "6ba7b810-9dad-11d1-80b4-00c04fd430c8"
-	hdr := append([]byte{1}, guid[:]...)
+	hdr := append([]byte{1}, guid...)
 	m := ourserde.Message{Topic: "orders", Data: b[5:], Headers: []ourserde.Header{{Key: ourserde.ValueSchemaIDHeader, Value: hdr}}}
 
 	if _, g, _, err := ourserde.ParseSchemaIDHeader(hdr); err != nil || g != guidText {
@@ -116,7 +122,7 @@ func TestSchemaIDHeaderGUID(t *testing.T) {
 		t.Fatalf("GUID without GUIDRegistry: %v, want ErrUnknownSchema naming %s", err, guidText)
 	}
 
-	gr := &guidRegistry{Registry: reg.client, ids: map[string]int{guidText: id}}
+	gr := &guidRegistry{Registry: reg.client, sr: cl}
 	c := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](gr, ourserde.WithSchema(orderSchemaV2)))
 	for range 2 {
 		got, err := c.Deserialize(ctx, m)
@@ -124,8 +130,13 @@ func TestSchemaIDHeaderGUID(t *testing.T) {
 			t.Fatalf("got %+v, %v; want %+v", got, err, want)
 		}
 	}
-	if gr.calls != 1 {
-		t.Fatalf("%d GUID lookups for two records, want 1 (cached)", gr.calls)
+	if n := gr.calls.Load(); n != 1 {
+		t.Fatalf("%d GUID lookups for two records, want 1 (cached)", n)
+	}
+	// An unknown GUID is the record's fault, named.
+	hdr[1] ^= 0xff
+	if _, err := c.Deserialize(ctx, m); !errors.Is(err, ourserde.ErrUnknownSchema) {
+		t.Fatalf("unknown GUID: %v, want ErrUnknownSchema", err)
 	}
 }
 

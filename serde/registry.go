@@ -54,7 +54,8 @@ type Registry interface {
 // (magic byte 1) asks the registry for it through this interface, and fails
 // that record with ErrUnknownSchema when the registry does not implement
 // it. The Confluent adapter over srclient v0.7.3 does not (that client has
-// no GUID lookup). The same caching, retry and error rules as for
+// no GUID lookup); a Confluent registry serves GET /schemas/guids/{guid},
+// which an implementation can call. The same caching, retry and error rules as for
 // SchemaByID apply.
 type GUIDRegistry interface {
 	Registry
