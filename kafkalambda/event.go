@@ -69,10 +69,9 @@ type Partition struct {
 }
 
 // Header is one Kafka record header. Value is nil for a null header value.
-type Header struct {
-	Key   string
-	Value []byte
-}
+// It is serde.Header, so a record's headers reach a Deserializer
+// (serde.Message.Headers) without a copy.
+type Header = serde.Header
 
 // RawRecord is one Kafka record of an event, before deserialization.
 type RawRecord struct {

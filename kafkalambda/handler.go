@@ -83,14 +83,14 @@ func NewHandler[K, V any](keys serde.Deserializer[K], values serde.Deserializer[
 			r.KeySchema, r.ValueSchema = raw.KeySchema, raw.ValueSchema
 			if raw.Key != nil {
 				if r.Key, err = keys.Deserialize(ctx, serde.Message{
-					Topic: raw.Topic, Data: raw.Key, IsKey: true, Schema: raw.KeySchema}); err != nil {
+					Topic: raw.Topic, Data: raw.Key, IsKey: true, Schema: raw.KeySchema, Headers: raw.Headers}); err != nil {
 					return recordError(raw, stage, err)
 				}
 			}
 			stage = StageValue
 			if raw.Value != nil {
 				if r.Value, err = values.Deserialize(ctx, serde.Message{
-					Topic: raw.Topic, Data: raw.Value, Schema: raw.ValueSchema}); err != nil {
+					Topic: raw.Topic, Data: raw.Value, Schema: raw.ValueSchema, Headers: raw.Headers}); err != nil {
 					return recordError(raw, stage, err)
 				}
 			}

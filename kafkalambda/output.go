@@ -57,13 +57,16 @@ func (o *Output[K, V]) Send(ctx context.Context, key K, value V, headers ...Head
 	if o.keys == nil || o.values == nil {
 		return fmt.Errorf("kafkalambda: %w: output %q has no serializer", ErrInvalidOption, o.topic)
 	}
-	kb, err := o.keys.Serialize(ctx, serde.Target{Topic: o.topic, IsKey: true}, key)
+	kb, kh, err := serialize(ctx, o.keys, serde.Target{Topic: o.topic, IsKey: true}, key)
 	if err != nil {
 		return &sendError{o.topic, fmt.Errorf("serialize key: %w", err)}
 	}
-	vb, err := o.values.Serialize(ctx, serde.Target{Topic: o.topic}, value)
+	vb, vh, err := serialize(ctx, o.values, serde.Target{Topic: o.topic}, value)
 	if err != nil {
 		return &sendError{o.topic, fmt.Errorf("serialize value: %w", err)}
+	}
+	if len(kh)+len(vh) > 0 { // schema id headers (serde.WithSchemaIDHeader), after the caller's
+		headers = append(append(append(make([]Header, 0, len(headers)+len(kh)+len(vh)), headers...), kh...), vh...)
 	}
 	if err := r.send(ctx, o.topic, kb, vb, headers); err != nil {
 		return &sendError{o.topic, err}
@@ -80,14 +83,28 @@ func (o *Output[K, V]) SendTombstone(ctx context.Context, key K, headers ...Head
 	if o.keys == nil {
 		return fmt.Errorf("kafkalambda: %w: output %q has no key serializer", ErrInvalidOption, o.topic)
 	}
-	kb, err := o.keys.Serialize(ctx, serde.Target{Topic: o.topic, IsKey: true}, key)
+	kb, kh, err := serialize(ctx, o.keys, serde.Target{Topic: o.topic, IsKey: true}, key)
 	if err != nil {
 		return &sendError{o.topic, fmt.Errorf("serialize key: %w", err)}
+	}
+	if len(kh) > 0 {
+		headers = append(append(make([]Header, 0, len(headers)+len(kh)), headers...), kh...)
 	}
 	if err := r.send(ctx, o.topic, kb, nil, headers); err != nil {
 		return &sendError{o.topic, err}
 	}
 	return nil
+}
+
+// serialize is s.Serialize, or SerializeWithHeaders when s is a
+// serde.HeaderSerializer, whose headers (a schema id header) go with the
+// record.
+func serialize[T any](ctx context.Context, s serde.Serializer[T], t serde.Target, v T) ([]byte, []Header, error) {
+	if hs, ok := s.(serde.HeaderSerializer[T]); ok {
+		return hs.SerializeWithHeaders(ctx, t, v)
+	}
+	b, err := s.Serialize(ctx, t, v)
+	return b, nil, err
 }
 
 // send queues one record for the partition run's current record, tracked

@@ -338,3 +338,9 @@ func (c *avroCodec[T]) ownWriter(ctx context.Context, subject string) (schemaRef
 	}
 	return info.ref(), rs, nil
 }
+
+// SerializeWithHeaders implements HeaderSerializer (WithSchemaIDHeader).
+func (c *avroCodec[T]) SerializeWithHeaders(ctx context.Context, t Target, v T) ([]byte, []Header, error) {
+	out, err := c.Serialize(ctx, t, v)
+	return withIDHeader(c.cfg, t, out, false, err)
+}

@@ -16,13 +16,20 @@ import (
 // schemaRef names one registered schema: a Confluent schema id, or an AWS
 // Glue schema version id (guid). Exactly one is set in a ref read from a
 // record; the zero ref means unknown.
+//
+// cguid marks guid as a Confluent schema GUID (read from a schema id
+// header, magic byte 1) rather than an AWS Glue schema version id.
 type schemaRef struct {
-	id   int
-	guid uuid
+	id    int
+	guid  uuid
+	cguid bool
 }
 
 // String names the ref in error messages.
 func (r schemaRef) String() string {
+	if r.cguid {
+		return "schema guid " + r.guid.String()
+	}
 	if r.guid != (uuid{}) {
 		return "schema version id " + r.guid.String()
 	}
@@ -101,7 +108,16 @@ func (c *client) fetchByID(ctx context.Context, ref schemaRef) (*schemaInfo, err
 	if s, ok := c.byID.load(ref); ok {
 		return s, nil
 	}
+	var byGUID GUIDRegistry
 	switch {
+	case ref.cguid && c.glue != nil:
+		return nil, errf(ErrFormatMismatch, nil, "%s is a Confluent schema GUID, and the codec's registry is AWS Glue", ref)
+	case ref.cguid:
+		g, ok := c.r.(GUIDRegistry)
+		if !ok {
+			return nil, errf(ErrUnknownSchema, nil, "%s: the codec's registry does not look schemas up by GUID (it does not implement GUIDRegistry)", ref)
+		}
+		byGUID = g
 	case ref.guid != (uuid{}) && c.glue == nil:
 		return nil, errf(ErrFormatMismatch, nil, "%s is an AWS Glue schema version id, and the codec's registry is a Confluent one", ref)
 	case ref.guid == (uuid{}) && c.glue != nil:
@@ -112,16 +128,23 @@ func (c *client) fetchByID(ctx context.Context, ref schemaRef) (*schemaInfo, err
 	v, err := c.do(ctx, "id\x00"+ref.String(), func(ctx context.Context) (any, error) {
 		var s Schema
 		var err error
-		if c.glue != nil {
+		switch {
+		case byGUID != nil:
+			s, err = byGUID.SchemaByGUID(ctx, ref.guid.String())
+		case c.glue != nil:
 			s, err = c.glue.schemaByVersionID(ctx, ref.guid)
-		} else {
+		default:
 			s, err = c.r.SchemaByID(ctx, ref.id)
 		}
 		if err != nil {
 			return nil, err
 		}
 		info := infoOf(s)
-		info.id, info.guid = ref.id, ref.guid
+		if byGUID != nil {
+			info.guid = ref.guid // keeps the id the registry gave, for writers
+		} else {
+			info.id, info.guid = ref.id, ref.guid
+		}
 		c.byID.store(ref, info)
 		return info, nil
 	})

@@ -36,6 +36,30 @@
 // record; zlib bodies are inflated to at most 16 MiB (more is
 // ErrCompression, so a zip bomb is an error, not an out-of-memory).
 //
+// # Schema ids in headers
+//
+// Newer Confluent serializers can put the schema id in a record header,
+// KeySchemaIDHeader or ValueSchemaIDHeader, instead of the payload prefix:
+// its value is the magic byte 0 and a 4-byte big-endian id, or the magic
+// byte 1 and a 16-byte schema GUID, then (Protobuf only) the message
+// indexes; the payload is the bare body. When Message.Headers has the
+// header for the message's side (the last one, if repeated) and there is
+// no ESM schema metadata, the header names the schema and the payload is
+// not searched for a prefix, as in Confluent's deserializers. A malformed
+// header is ErrSchemaIDHeader (it also wraps ErrMalformed); Confluent's
+// deserializers fall back to the payload then, this package does not,
+// since a bare body cannot be told from a prefixed one. A GUID is looked
+// up through GUIDRegistry, which a Registry may implement; the Confluent
+// adapter over srclient v0.7.3 does not, so with it a GUID is
+// ErrUnknownSchema.
+// ParseSchemaIDHeader reads a header value.
+//
+// Writing, WithSchemaIDHeader makes a Confluent codec's
+// SerializeWithHeaders (HeaderSerializer) return the bare body and the
+// schema id header (magic byte 0 and the id: srclient knows no GUIDs);
+// kafkalambda.Output sends it after the caller's headers. Serialize, which
+// has no way to return headers, keeps writing the prefix.
+//
 // A value reaches a Lambda function in one of three ways, told apart by
 // Message.Schema (the record's keySchemaMetadata or valueSchemaMetadata):
 //

@@ -110,6 +110,13 @@ var (
 	// for a Glue one) is ErrFormatMismatch.
 	ErrSchemaID = errors.New("serde: bad schema id in metadata")
 
+	// ErrSchemaIDHeader: the record's KeySchemaIDHeader or
+	// ValueSchemaIDHeader header is malformed (empty, short, an unknown
+	// magic byte, or bytes after the id where the format has none). The
+	// error names the header, never its payload; it always wraps
+	// ErrMalformed too, so it is the record's fault.
+	ErrSchemaIDHeader = errors.New("serde: bad schema id header")
+
 	// ErrNoSchema: a serializer has no schema to write with: it was built
 	// without WithSchema (Avro, JSON Schema) and without WithUseLatest.
 	ErrNoSchema = errors.New("serde: no schema to serialize with")

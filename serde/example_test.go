@@ -76,3 +76,19 @@ func ExampleAvro() {
 	// {ID:o-1 Quantity:3}
 	// serde: deserialize value of topic "orders" (AVRO): malformed data: truncated: 3 bytes, shorter than the 5-byte header
 }
+
+// ParseSchemaIDHeader reads the value of a __value_schema_id or
+// __key_schema_id header: a numeric id (magic byte 0) or a GUID (magic 1).
+func ExampleParseSchemaIDHeader() {
+	id, guid, rest, err := serde.ParseSchemaIDHeader([]byte{0, 0, 0, 0, 42})
+	fmt.Println(id, guid == "", len(rest), err)
+	g := []byte{1, 0x6b, 0xa7, 0xb8, 0x10, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}
+	_, guid, _, _ = serde.ParseSchemaIDHeader(g)
+	fmt.Println(guid)
+	_, _, _, err = serde.ParseSchemaIDHeader([]byte{7})
+	fmt.Println(errors.Is(err, serde.ErrMalformed))
+	// Output:
+	// 42 true 0 <nil>
+	// 6ba7b810-9dad-11d1-80b4-00c04fd430c8
+	// true
+}

@@ -198,3 +198,33 @@ func TestFuzzRegressions(t *testing.T) {
 		t.Fatalf("a 10^11-element array: got %v, want ErrDecode", err)
 	}
 }
+
+// FuzzSchemaIDHeader: the schema id header reader never panics, reads
+// exactly 5 or 17 bytes when it accepts, and what it accepts re-encodes to
+// the same bytes.
+func FuzzSchemaIDHeader(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0, 1})
+	f.Add([]byte{0, 0, 0, 0, 1, 2, 2})
+	f.Add(append([]byte{1}, make([]byte, 16)...))
+	f.Add([]byte{1, 2})
+	f.Add([]byte{3})
+	f.Fuzz(func(t *testing.T, v []byte) {
+		ref, rest, err := parseIDHeader(v)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("% x: %v does not wrap ErrMalformed", v, err)
+			}
+			return
+		}
+		if !bytes.HasSuffix(v, rest) {
+			t.Fatalf("rest % x is not the tail of % x", rest, v)
+		}
+		read := v[:len(v)-len(rest)]
+		if len(read) != 5 && len(read) != 17 {
+			t.Fatalf("read %d bytes of % x", len(read), v)
+		}
+		if again := appendIDHeader(nil, ref); !bytes.Equal(again, read) {
+			t.Fatalf("% x re-encodes to % x", read, again)
+		}
+	})
+}

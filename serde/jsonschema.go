@@ -294,3 +294,9 @@ func (c *jsonSchemaCodec[T]) ownSchema(ctx context.Context) (*jsonschema.Schema,
 	c.own.Store(s)
 	return s, nil
 }
+
+// SerializeWithHeaders implements HeaderSerializer (WithSchemaIDHeader).
+func (c *jsonSchemaCodec[T]) SerializeWithHeaders(ctx context.Context, t Target, v T) ([]byte, []Header, error) {
+	out, err := c.Serialize(ctx, t, v)
+	return withIDHeader(c.cfg, t, out, false, err)
+}

@@ -54,6 +54,7 @@ type config struct {
 	validate     bool
 	recordFormat EventRecordFormat
 	wireFormat   WireFormat
+	idHeader     bool // WithSchemaIDHeader
 	retry        retry.Policy
 }
 
@@ -120,6 +121,8 @@ func (c *config) checkRegistry(r Registry, codec string) error {
 		return fmt.Errorf("serde: %w: %s: WithReferences: an AWS Glue registry has no schema references", ErrInvalidOption, codec)
 	case glue && c.wireFormat == WireFormatConfluent:
 		return fmt.Errorf("serde: %w: %s: WithWireFormat(WireFormatConfluent) with an AWS Glue registry", ErrInvalidOption, codec)
+	case glue && c.idHeader:
+		return fmt.Errorf("serde: %w: %s: WithSchemaIDHeader with an AWS Glue registry (schema id headers are Confluent's)", ErrInvalidOption, codec)
 	case !glue && c.wireFormat == WireFormatGlue:
 		return fmt.Errorf("serde: %w: %s: WithWireFormat(WireFormatGlue) with a Confluent registry", ErrInvalidOption, codec)
 	}
@@ -263,6 +266,18 @@ func WithWireFormat(f WireFormat) Option {
 			c.bad("WithWireFormat: unknown format %q", f)
 		}
 	})
+}
+
+// WithSchemaIDHeader makes the codec's SerializeWithHeaders (see
+// HeaderSerializer) write the schema id into the record header
+// KeySchemaIDHeader or ValueSchemaIDHeader (magic byte 0, the 4-byte id,
+// then any Protobuf message indexes) and return the bare body, as newer
+// Confluent serializers do in header mode; kafkalambda.Output uses it.
+// Serialize, which cannot return headers, still writes the prefix.
+// Default: off, the id is in the payload prefix. Confluent registry only
+// (ErrInvalidOption with AWS Glue). All registry formats.
+func WithSchemaIDHeader() Option {
+	return registryOption(func(c *config) { c.idHeader = true })
 }
 
 // WithRetry sets how registry calls are retried on HTTP 408, 429, 5xx and

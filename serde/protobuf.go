@@ -138,7 +138,7 @@ func (c *protoCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
 		return msg, nil
 	}
 	var body []byte
-	if id.guid != (uuid{}) { // AWS Glue: one varint index
+	if id.guid != (uuid{}) && !id.cguid { // AWS Glue: one varint index
 		var index int
 		if index, body, err = parseGlueIndex(rest); err != nil {
 			return zero, w.err(id, err)
@@ -346,4 +346,10 @@ func protoDeps(root protoreflect.FileDescriptor) ([]protoDep, []string, error) {
 		return nil, nil, err
 	}
 	return out, rootImports, nil
+}
+
+// SerializeWithHeaders implements HeaderSerializer (WithSchemaIDHeader).
+func (c *protoCodec[T]) SerializeWithHeaders(ctx context.Context, t Target, v T) ([]byte, []Header, error) {
+	out, err := c.Serialize(ctx, t, v)
+	return withIDHeader(c.cfg, t, out, true, err)
 }

@@ -48,6 +48,22 @@ type Registry interface {
 	Lookup(ctx context.Context, subject string, s Schema) (Schema, error)
 }
 
+// GUIDRegistry is a Registry that can also find a schema by its GUID, as
+// newer Confluent registries name schemas besides their numeric id. It is
+// optional: a codec reading a record whose schema id header holds a GUID
+// (magic byte 1) asks the registry for it through this interface, and fails
+// that record with ErrUnknownSchema when the registry does not implement
+// it. The Confluent adapter over srclient v0.7.3 does not (that client has
+// no GUID lookup); a Confluent registry serves GET /schemas/guids/{guid},
+// which an implementation can call. The same caching, retry and error rules as for
+// SchemaByID apply.
+type GUIDRegistry interface {
+	Registry
+	// SchemaByGUID returns the schema with the given GUID (36-character
+	// form), with its numeric ID when the registry knows one.
+	SchemaByGUID(ctx context.Context, guid string) (Schema, error)
+}
+
 // Schema is one schema as a registry holds it.
 type Schema struct {
 	// ID is the registry's global id; 0 in what a codec passes to

@@ -21,11 +21,26 @@ type SchemaMeta struct {
 // (key or value) when the event source mapping added it, else nil; it tells
 // how Data is framed (full Confluent wire format, SOURCE mode with the prefix
 // stripped, or JSON mode).
+//
+// Headers are the record's headers, in order, duplicates kept (nil when it
+// has none). The registry codecs read one of them: KeySchemaIDHeader or
+// ValueSchemaIDHeader, where newer Confluent serializers put the schema id
+// instead of the payload prefix (see the package documentation, "Schema
+// ids in headers").
 type Message struct {
-	Topic  string
-	Data   []byte
-	IsKey  bool
-	Schema *SchemaMeta
+	Topic   string
+	Data    []byte
+	IsKey   bool
+	Schema  *SchemaMeta
+	Headers []Header
+}
+
+// Header is one Kafka record header. Value is nil for a null header value.
+// kafkalambda.Header is this type, so a record's headers pass to a
+// Deserializer without a copy.
+type Header struct {
+	Key   string
+	Value []byte
 }
 
 // Deserializer turns the bytes of a key or a value into a T.
@@ -50,6 +65,16 @@ type Target struct {
 // owned by the caller.
 type Serializer[T any] interface {
 	Serialize(ctx context.Context, t Target, v T) ([]byte, error)
+}
+
+// HeaderSerializer is a Serializer that can also return record headers to
+// send with the bytes. The registry codecs implement it: with
+// WithSchemaIDHeader they return the bare body and the schema id header,
+// else what Serialize returns and no headers. kafkalambda.Output checks
+// for it and sends the headers after the caller's.
+type HeaderSerializer[T any] interface {
+	Serializer[T]
+	SerializeWithHeaders(ctx context.Context, t Target, v T) ([]byte, []Header, error)
 }
 
 // Codec is what every constructor of this package returns: one value that

@@ -157,6 +157,11 @@ const (
 // ref when unknown) and the body: the bytes after the wire header, inflated
 // when an AWS Glue header says zlib.
 //
+//   - m.Schema == nil and a schema id header for m's side (fromIDHeader):
+//     the header names the schema and m.Data is the bare body, whatever
+//     its first byte, as Confluent's deserializers read it (the header is
+//     looked for first; the payload is not searched for a prefix). Not
+//     with WithWireFormat(WireFormatGlue), which ignores the header.
 //   - m.Schema == nil: no ESM integration; the data must be in a wire
 //     format, told apart by its first byte: 0 is Confluent's (ParseHeader),
 //     3 is AWS Glue's.
@@ -170,6 +175,12 @@ const (
 // optional (the JSON path may not need the registry).
 func locate(m Message, formats []string, cfg *config, isJSON func([]byte) bool) (framing, schemaRef, []byte, error) {
 	if m.Schema == nil {
+		if cfg.wireFormat != WireFormatGlue {
+			ref, body, found, err := fromIDHeader(m, formats[0] == protobufFormat)
+			if found {
+				return framedWire, ref, body, err
+			}
+		}
 		ref, body, err := parseWire(m.Data, cfg.wireFormat)
 		return framedWire, ref, body, err
 	}
