@@ -59,8 +59,9 @@ type classifier interface{ FailureClass() string }
 // its cause. Otherwise ErrInvalidOption (the one sentinel every package of
 // the module exports under that name, serde's included) and
 // ErrNoInvocation are the operator's fault; ErrProducer, ErrUndelivered,
-// serde.ErrRegistry, a context that ended and a network error (net.Error)
-// are the environment's; and anything else — a
+// ErrTransaction (a transaction that could not begin, read its progress
+// or commit is never a record's doing), serde.ErrRegistry, a context that
+// ended and a network error (net.Error) are the environment's; and anything else — a
 // Process error that says nothing, a panic — is the record's.
 func Classify(err error) FailureClass {
 	if err == nil {
@@ -77,7 +78,7 @@ func Classify(err error) FailureClass {
 	switch {
 	case errors.Is(err, ErrInvalidOption), errors.Is(err, ErrNoInvocation):
 		return ClassConfiguration
-	case errors.Is(err, ErrProducer), errors.Is(err, ErrUndelivered), errors.Is(err, serde.ErrRegistry),
+	case errors.Is(err, ErrProducer), errors.Is(err, ErrUndelivered), errors.Is(err, ErrTransaction), errors.Is(err, serde.ErrRegistry),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), errors.As(err, &ne):
 		return ClassEnvironment
 	}

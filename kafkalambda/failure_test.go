@@ -45,6 +45,8 @@ func TestClassify(t *testing.T) {
 		{"a panic", &kafkalambda.PanicError{Value: "boom"}, kafkalambda.ClassRecord},
 		{"Transient", kafkalambda.Transient(errors.New("downstream 503")), kafkalambda.ClassEnvironment},
 		{"Misconfigured", kafkalambda.Misconfigured(errors.New("no such table")), kafkalambda.ClassConfiguration},
+		{"a transaction that did not commit", fmt.Errorf("%w: commit: %w", kafkalambda.ErrTransaction, errors.New("call did not return by its deadline")), kafkalambda.ClassEnvironment},
+		{"a transaction refused for a reason that says its class", fmt.Errorf("%w: commit: %w", kafkalambda.ErrTransaction, kafkalambda.Misconfigured(errors.New("not authorized for the transactional id"))), kafkalambda.ClassConfiguration},
 		{"the outermost mark wins", kafkalambda.Transient(classed("record")), kafkalambda.ClassEnvironment},
 		{"a mark deep in the chain", fmt.Errorf("settle: %w", kafkalambda.Misconfigured(netErr{})), kafkalambda.ClassConfiguration},
 		{"another package's class", fmt.Errorf("x: %w", classed("configuration")), kafkalambda.ClassConfiguration},
