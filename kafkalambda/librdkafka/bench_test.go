@@ -45,15 +45,21 @@ func newRawProducer(b *testing.B, c *kfake.Cluster, topic string) *rawProducer {
 }
 
 func (r *rawProducer) sendAll(b *testing.B, keys, values [][]byte) {
+	produceAndWait(b, r.p, r.topic, keys, values)
+}
+
+// produceAndWait produces keys and values to topic with raw
+// confluent-kafka-go and waits for every delivery report.
+func produceAndWait(b *testing.B, p *kafka.Producer, topic string, keys, values [][]byte) {
 	for i := range keys {
-		m := &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &r.topic, Partition: kafka.PartitionAny},
+		m := &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
 			Key: keys[i], Value: values[i], Headers: []kafka.Header{{Key: "from", Value: []byte("in")}}}
-		if err := r.p.Produce(m, nil); err != nil {
+		if err := p.Produce(m, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
 	for n := 0; n < len(keys); {
-		if m, ok := (<-r.p.Events()).(*kafka.Message); ok {
+		if m, ok := (<-p.Events()).(*kafka.Message); ok {
 			if m.TopicPartition.Error != nil {
 				b.Fatal(m.TopicPartition.Error)
 			}

@@ -65,21 +65,7 @@ func (r *rawTxn) sendAll(b *testing.B, keys, values [][]byte) {
 	if err := r.p.BeginTransaction(); err != nil {
 		b.Fatal(err)
 	}
-	for i := range keys {
-		m := &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &r.topic, Partition: kafka.PartitionAny},
-			Key: keys[i], Value: values[i], Headers: []kafka.Header{{Key: "from", Value: []byte("in")}}}
-		if err := r.p.Produce(m, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for n := 0; n < len(keys); {
-		if m, ok := (<-r.p.Events()).(*kafka.Message); ok {
-			if m.TopicPartition.Error != nil {
-				b.Fatal(m.TopicPartition.Error)
-			}
-			n++
-		}
-	}
+	produceAndWait(b, r.p, r.topic, keys, values)
 	r.offset++
 	if err := r.p.SendOffsetsToTransaction(ctx, []kafka.TopicPartition{{Topic: &r.input, Partition: 0,
 		Offset: kafka.Offset(r.offset)}}, r.md); err != nil {
