@@ -51,7 +51,7 @@ type plan struct {
 	registryHang         string        // a request path whose first requests fail as registryOutage says
 	registryOutage       []string      // no answer, then more 503s in a row than serde retries
 	registryP            float64       // after those, the share of requests failed (500, 503)
-	registry404          time.Duration // from the function's first request, every request answered a plain 404
+	registry404          int           // the function's first registry requests, answered a plain 404
 	commitP              float64       // share of offset commits failed
 	outages              []outage      // in progress order
 	unreachableAfter     int           // the first invocation after this outage (index) closes the function's door
@@ -77,9 +77,10 @@ type outage struct {
 //
 // Two faults test that a failure that is not a record's fault never gives a
 // good record up. The registry answers a plain-text 404 (what a wrong URL
-// or path prefix gets, not Confluent's JSON error) to every request for
-// registry404 from the function's first one: at the cold start, every
-// record fails to deserialize. And the brokers refuse the function's
+// or path prefix gets, not Confluent's JSON error) to the function's first
+// registry404 requests: at the cold start, records fail to deserialize. It
+// is bounded by requests, not time, so that a loaded machine, where each
+// attempt takes longer, fails no more attempts than a quiet one. And the brokers refuse the function's
 // producer (its port closed, its connections dropped) for longer than the
 // function's timeout, from the start of the first invocation after the
 // second outage, while the mapping, on its own port, goes on invoking the
@@ -90,10 +91,10 @@ type outage struct {
 // Such faults fail invocations, which the mapping retries: with an
 // on-failure topic a batch has 11 attempts (1 + esm.RetriesWithOnFailure),
 // and the soak's backoff (20 ms doubling to 200 ms) spends 1.5 s between
-// them. The plan is sized to that budget, per batch: within 100 ms of 404s
-// a batch starts at most 3 attempts (at 0, 20 and 60 ms, plus their own
-// time); an attempt that meets the unreachable brokers lasts until its
-// flush deadline (2.5 s), so their 4 s fail at most 3; the registry's
+// them. The plan is sized to that budget, per batch: the 3 404s fail at
+// most 3 attempts (each fails at its first registry request); an attempt
+// that meets the unreachable brokers lasts until its flush deadline
+// (2.5 s), so their 4 s fail at most 3; the registry's
 // outage fails 3 (the hang and two calls of 503s); a broker outage fails
 // the attempts in flight, and the refused credentials or the rotation after
 // it one more; a stall holds one producer's connection, failing the attempt
@@ -122,7 +123,7 @@ func newPlan(rng *rand.Rand, timeout time.Duration, hang string) plan {
 		registryHang:   hang,
 		registryOutage: append([]string{"timeout"}, slices.Repeat([]string{"503"}, 6)...),
 		registryP:      0.2,
-		registry404:    100 * time.Millisecond,
+		registry404:    3,
 		commitP:        0.1,
 		outages: []outage{
 			{at: 0.15 + 0.15*rng.Float64(), down: 1500 * time.Millisecond, rejectAuth: true},
@@ -166,7 +167,7 @@ type injector struct {
 	brokerFree   time.Time       // no broker fault starts before then
 	reopened     chan struct{}   // closed once it is open again
 	away         []window        // when the brokers were unreachable for the function
-	reg404At     time.Time       // the function's first registry request
+	reg404       int             // registry requests answered 404
 	handles      map[string][]*kfake.FaultHandle
 	schedDone    chan struct{}
 	stopOnce     sync.Once
@@ -360,8 +361,8 @@ func plainUser(b []byte) string {
 	return string(parts[1])
 }
 
-// interceptRegistry is the registry's fault interceptor: for a while from
-// the function's first request, every request gets the plain-text 404 of a
+// interceptRegistry is the registry's fault interceptor: the function's
+// first requests get the plain-text 404 of a
 // URL that is not a registry's (Go's http.NotFound, as a server with
 // another path prefix answers); then per request path the first requests
 // fail as planned, later ones at random; a "timeout" answers nothing until
@@ -373,11 +374,11 @@ func (in *injector) interceptRegistry(w http.ResponseWriter, r *http.Request) bo
 		in.mu.Unlock()
 		return false
 	}
-	if in.reg404At.IsZero() {
-		in.reg404At = time.Now()
-		in.log.Info("soak: fault starts", "registry_404_ms", in.plan.registry404.Milliseconds())
-	}
-	if time.Since(in.reg404At) < in.plan.registry404 {
+	if in.reg404 < in.plan.registry404 {
+		if in.reg404 == 0 {
+			in.log.Info("soak: fault starts", "registry_404_requests", in.plan.registry404)
+		}
+		in.reg404++
 		in.counts[fkRegistry404]++
 		in.mu.Unlock()
 		http.NotFound(w, r)
