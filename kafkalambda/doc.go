@@ -67,9 +67,11 @@
 //
 // # Exactly-once outputs
 //
-// WithExactlyOnce makes each invocation's sends one Kafka transaction,
-// committed with the invocation's progress through its input partitions
-// (the offsets of a consumer group of its own) only when it succeeds; an
+// WithExactlyOnce makes each invocation's sends Kafka transactions, one per
+// input partition, each committed with the invocation's progress through
+// its partition (the offset of a consumer group of its own) only when the
+// invocation succeeds; a partition's transactions fence one another across
+// execution environments (Transactor); an
 // invocation skips the records that progress says were done, so a batch
 // delivered again after it succeeded sends nothing twice. It needs a
 // Producer that is a Transactor (librdkafka.Producer, MemProducer), and

@@ -33,7 +33,7 @@ type invocation struct {
 	runs     []partRun
 	log      failureLog
 	tel      *invTel   // nil without WithTracing or WithMetrics
-	txn      *txnState // exactly-once mode: the invocation's transaction
+	eos      *eosState // exactly-once mode: its transactions' common state
 }
 
 // partRun is one partition's progress in an invocation. Sends made while
@@ -47,6 +47,8 @@ type partRun struct {
 	dead   int   // records dead-lettered
 	tel    *partTel
 
+	// txn is the partition's transaction in exactly-once mode.
+	txn *partTxn
 	// held are the current record's sends in exactly-once mode, queued
 	// when it is done.
 	held []heldSend
@@ -80,10 +82,14 @@ func (e *engine) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		inv.ctx, inv.cancel = context.WithCancel(ctx)
 	}
 	defer inv.cancel()
+	inv.runs = make([]partRun, len(ev.Partitions))
+	for i := range ev.Partitions {
+		inv.runs[i] = partRun{inv: inv, pt: &ev.Partitions[i]}
+	}
 	if out, ok := inv.begin(ctx, ev); !ok {
 		return out.payload, out.err
 	}
-	inv.processAll(ev)
+	inv.processAll()
 
 	var failures []sendFailure
 	sent := 0
@@ -118,7 +124,7 @@ func (inv *invocation) tracker(create bool) *tracker {
 	if t := inv.sends.Load(); t != nil || !create {
 		return t
 	}
-	inv.sends.CompareAndSwap(nil, newTracker(inv.sink()))
+	inv.sends.CompareAndSwap(nil, newTracker(inv.purge))
 	return inv.sends.Load()
 }
 
@@ -135,11 +141,7 @@ func (inv *invocation) fail(err error) {
 	}
 }
 
-func (inv *invocation) processAll(ev *Event) {
-	inv.runs = make([]partRun, len(ev.Partitions))
-	for i := range ev.Partitions {
-		inv.runs[i] = partRun{inv: inv, pt: &ev.Partitions[i]}
-	}
+func (inv *invocation) processAll() {
 	n := inv.eng.cfg.concurrency
 	if n == 1 || len(inv.runs) <= 1 {
 		for i := range inv.runs {

@@ -4,27 +4,53 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // The exactly-once mode (WithExactlyOnce) hooks into the engine at its
-// boundaries only: the start of an invocation (begin: the transaction, the
-// progress read, the records skipped), the end of each record (release:
-// its sends are queued in the transaction when it is done; discard: a
-// failed record's are dropped) and the end of the invocation (end: commit
-// or abort). The delivery accounting is the engine's as in the default
-// mode: the tracker sends through the transaction instead of the producer.
+// boundaries only: the start of an invocation (begin: a transaction per
+// partition of the event, the progress read, the records skipped), the end
+// of each record (release: its sends are queued in its partition's
+// transaction when it is done; discard: a failed record's are dropped) and
+// the end of the invocation (end: commit or abort each). The delivery
+// accounting is the engine's as in the default mode: the tracker sends
+// through the partitions' transactions instead of the producer.
+//
+// A transaction per input partition, not per invocation, each claiming its
+// partition's progress as it begins (Transactor.BeginTxn): an attempt that
+// gave up on its transaction at its deadline — a commit that may still go
+// through, in an environment frozen or timed out mid-commit — holds back
+// the retry's progress read until it ends, so the retry sees all it did or
+// nothing of it. Each partition's progress is in a consumer group of its
+// own (ProgressGroup), so that a claim holds back no other partition's
+// read on brokers that check pending offsets per group.
 
-// txnState is an invocation's transaction.
-type txnState struct {
-	txn    Txn
-	group  string
-	parent context.Context // the invocation's own ctx (with the Lambda deadline)
-	// next is the progress read for each partition of the event (the next
-	// offset to process, -1 for none), in the event's partition order.
-	next    []int64
-	skipped int
+// eosState is what an invocation's transactions share.
+type eosState struct {
+	group   string
+	parent  context.Context // the invocation's own ctx (with the Lambda deadline)
+	skipped atomic.Int64
+}
+
+// ProgressGroup is the consumer group that holds, in exactly-once mode
+// (WithExactlyOnce(group)), the progress through one input partition:
+// group.topic.partition. Brokers with ACLs need the function's principal to
+// have Read on the groups of prefix group (MSK IAM: kafka-cluster:
+// AlterGroup and DescribeGroup on group/<cluster>/<uuid>/<group>*).
+func ProgressGroup(group, topic string, partition int32) string {
+	return group + "." + topic + "." + strconv.Itoa(int(partition))
+}
+
+// partTxn is a partition run's transaction.
+type partTxn struct {
+	txn   Txn
+	group string // its progress group
+	// next is the progress read for the partition: the next offset to
+	// process, -1 for none.
+	next int64
 }
 
 // heldSend is a send of the record being processed, held until the record
@@ -36,79 +62,105 @@ type heldSend struct {
 }
 
 // sink is where the tracker queues an invocation's messages: the shared
-// Producer, or the invocation's Txn.
+// Producer, or a partition's Txn.
 type sink interface {
 	Produce(ctx context.Context, m *Message, d Delivery) error
 	Purge()
 }
 
-// sink returns where the invocation's messages go.
-func (inv *invocation) sink() sink {
-	if inv.txn != nil {
-		return inv.txn.txn
+// sink returns where r's messages go: its partition's transaction in
+// exactly-once mode, the shared Producer otherwise.
+func (r *partRun) sink() sink {
+	if r.txn != nil {
+		return r.txn.txn
 	}
-	return inv.eng.cfg.producer
+	return r.inv.eng.cfg.producer
 }
 
-// begin starts the invocation's transaction in exactly-once mode: it
-// begins it, reads the progress of the event's partitions, and drops from
-// ev the records that progress says were done. It reports false, with the
-// answer to give, when the invocation cannot go on; the transaction is then
-// already aborted. Without WithExactlyOnce it does nothing.
+// purge gives up what the invocation's sinks hold, queued or in flight.
+func (inv *invocation) purge() {
+	if inv.eos == nil {
+		inv.eng.cfg.producer.Purge()
+		return
+	}
+	for i := range inv.runs {
+		if t := inv.runs[i].txn; t != nil {
+			t.txn.Purge()
+		}
+	}
+}
+
+// begin starts the invocation's transactions in exactly-once mode: for each
+// partition of the event (at once), it begins the partition's transaction,
+// reads its progress, and drops from the partition the records that
+// progress says were done. It reports false, with the answer to give, when
+// the invocation cannot go on; the transactions begun are then already
+// aborted. Without WithExactlyOnce it does nothing.
 func (inv *invocation) begin(ctx context.Context, ev *Event) (outcome, bool) {
 	cfg := &inv.eng.cfg
 	if cfg.exactlyOnce == "" {
 		return outcome{}, true
 	}
-	fail := func(what string, err error) (outcome, bool) {
-		err = fmt.Errorf("%w: %w: %s: %w", ErrBatchFailed, ErrTransaction, what, err)
-		inv.log.log.ErrorContext(ctx, "kafkalambda: invocation failed", append(inv.log.req[:len(inv.log.req):len(inv.log.req)],
-			"records", ev.Len(), "partitions", len(ev.Partitions), "class", string(Classify(err)), "error", err.Error())...)
-		return outcome{err: err}, false
-	}
+	inv.eos = &eosState{group: cfg.exactlyOnce, parent: ctx}
 	// A deadline even without a Lambda one: librdkafka's blocking calls
 	// heed a ctx's deadline, not its cancellation.
 	bctx, cancel := context.WithDeadline(inv.ctx, inv.flushDeadline())
 	defer cancel()
-	txn, err := cfg.producer.(Transactor).BeginTxn(bctx)
-	if err != nil {
-		return fail("begin", err)
-	}
-	st := &txnState{txn: txn, group: cfg.exactlyOnce, parent: ctx}
-	parts := make([]PartitionOffset, len(ev.Partitions))
-	for i := range ev.Partitions {
-		parts[i] = PartitionOffset{Topic: ev.Partitions[i].Topic, Partition: ev.Partitions[i].Partition, Offset: -1}
-	}
-	if len(parts) > 0 {
-		next, err := txn.Progress(bctx, st.group, parts)
-		if err == nil && len(next) != len(parts) {
-			err = fmt.Errorf("%w: the producer's Progress returned %d offsets for %d partitions", ErrProducer, len(next), len(parts))
+	errs := make([]error, len(inv.runs))
+	if len(inv.runs) == 1 {
+		errs[0] = inv.runs[0].begin(bctx)
+	} else {
+		var wg sync.WaitGroup
+		for i := range inv.runs {
+			wg.Go(func() { errs[i] = inv.runs[i].begin(bctx) })
 		}
-		if err != nil {
-			inv.txn = st
-			inv.abort()
-			inv.txn = nil
-			return fail("read the progress of group "+st.group, err)
-		}
-		st.next = next
+		wg.Wait()
 	}
-	for i := range ev.Partitions {
-		pt := &ev.Partitions[i]
-		k := 0
-		if n := st.next[i]; n >= 0 {
-			for k < len(pt.Records) && pt.Records[k].Offset < n {
-				k++
-			}
+	for _, err := range errs {
+		if err == nil {
+			continue
 		}
-		st.skipped += k
-		pt.Records = pt.Records[k:]
+		inv.abort()
+		err = fmt.Errorf("%w: %w: %w", ErrBatchFailed, ErrTransaction, err)
+		inv.log.log.ErrorContext(ctx, "kafkalambda: invocation failed", append(inv.log.req[:len(inv.log.req):len(inv.log.req)],
+			"records", ev.Len(), "partitions", len(ev.Partitions), "class", string(Classify(err)), "error", err.Error())...)
+		return outcome{err: err}, false
 	}
-	if st.skipped > 0 {
+	if n := inv.eos.skipped.Load(); n > 0 {
 		inv.log.log.InfoContext(ctx, "kafkalambda: skipped records the progress says were done (exactly-once: a redelivered batch)",
-			append(inv.log.req[:len(inv.log.req):len(inv.log.req)], "skipped", st.skipped, "group", st.group)...)
+			append(inv.log.req[:len(inv.log.req):len(inv.log.req)], "skipped", n, "group", inv.eos.group)...)
 	}
-	inv.txn = st
 	return outcome{}, true
+}
+
+// begin begins r's transaction, reads the partition's progress and drops
+// the records it says were done. A transaction begun stays in r.txn, for
+// the abort, even when the progress cannot be read.
+func (r *partRun) begin(ctx context.Context) error {
+	st := r.inv.eos
+	owner := TxnOwner{Group: ProgressGroup(st.group, r.pt.Topic, r.pt.Partition), Topic: r.pt.Topic, Partition: r.pt.Partition}
+	txn, err := r.inv.eng.cfg.producer.(Transactor).BeginTxn(ctx, owner)
+	if err != nil {
+		return fmt.Errorf("begin the transaction of %s: %w", owner, err)
+	}
+	r.txn = &partTxn{txn: txn, group: owner.Group, next: -1}
+	next, err := txn.Progress(ctx, owner.Group, []PartitionOffset{{Topic: r.pt.Topic, Partition: r.pt.Partition, Offset: -1}})
+	if err == nil && len(next) != 1 {
+		err = fmt.Errorf("%w: the producer's Progress returned %d offsets for 1 partition", ErrProducer, len(next))
+	}
+	if err != nil {
+		return fmt.Errorf("read the progress of %s: %w", owner, err)
+	}
+	r.txn.next = next[0]
+	k := 0
+	if n := next[0]; n >= 0 {
+		for k < len(r.pt.Records) && r.pt.Records[k].Offset < n {
+			k++
+		}
+	}
+	st.skipped.Add(int64(k))
+	r.pt.Records = r.pt.Records[k:]
+	return nil
 }
 
 // hold keeps a send of the record r is processing until the record is
@@ -146,13 +198,15 @@ func (r *partRun) release(ctx context.Context, raw *RawRecord) error {
 	return nil
 }
 
-// end finishes the invocation's transaction and returns the answer: out
-// when the transaction commits (or out's failure, after aborting it); a
-// failure wrapping ErrTransaction when it does not. A send that was not
-// acknowledged fails the invocation whatever the policy: a transaction
-// cannot commit part of its writes. Without a transaction it returns out.
+// end finishes the invocation's transactions and returns the answer: out
+// when every one commits (or out's failure, after aborting them); a failure
+// wrapping ErrTransaction when one does not — the others are aborted, or,
+// committed already, skipped by the retry through their progress. A send
+// that was not acknowledged fails the invocation whatever the policy: a
+// transaction cannot commit part of its writes. Without exactly-once mode
+// it returns out.
 func (inv *invocation) end(out outcome, failures []sendFailure) outcome {
-	st := inv.txn
+	st := inv.eos
 	if st == nil {
 		return out
 	}
@@ -166,7 +220,28 @@ func (inv *invocation) end(out outcome, failures []sendFailure) outcome {
 	}
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(st.parent), inv.flushDeadline())
 	defer cancel()
-	err := st.txn.Commit(ctx, st.group, inv.progress())
+	errs := make([]error, len(inv.runs))
+	var wg sync.WaitGroup
+	for i := range inv.runs {
+		r := &inv.runs[i]
+		if r.txn == nil {
+			continue
+		}
+		commit := func() {
+			if err := r.txn.txn.Commit(ctx, r.txn.group, r.progress()); err != nil {
+				errs[i] = fmt.Errorf("commit the transaction of %s-%d: %w", r.pt.Topic, r.pt.Partition, err)
+				return
+			}
+			r.txn = nil // committed: nothing to abort
+		}
+		if len(inv.runs) == 1 {
+			commit()
+		} else {
+			wg.Go(commit)
+		}
+	}
+	wg.Wait()
+	err := errors.Join(errs...)
 	if err == nil {
 		return out
 	}
@@ -174,36 +249,32 @@ func (inv *invocation) end(out outcome, failures []sendFailure) outcome {
 		err = fmt.Errorf("%w (not committed before the deadline)", err)
 	}
 	inv.abort()
-	return outcome{err: fmt.Errorf("%w: %w: commit: %w", ErrBatchFailed, ErrTransaction, err)}
+	return outcome{err: fmt.Errorf("%w: %w: %w", ErrBatchFailed, ErrTransaction, err)}
 }
 
-// progress is what the invocation commits with its transaction: for each
-// partition that got further than its progress said, the first record not
-// done — where it stopped, or after its last record.
-func (inv *invocation) progress() []PartitionOffset {
-	var offs []PartitionOffset
-	for i := range inv.runs {
-		r := &inv.runs[i]
-		if len(r.pt.Records) == 0 {
-			continue
-		}
-		next := r.pt.Records[len(r.pt.Records)-1].Offset + 1
-		if r.stopped() {
-			next = r.stopAt
-		}
-		if next > inv.txn.next[i] {
-			offs = append(offs, PartitionOffset{Topic: r.pt.Topic, Partition: r.pt.Partition, Offset: next})
-		}
+// progress is what r's transaction commits: when the partition got further
+// than its progress said, the first record not done — where it stopped, or
+// after its last record.
+func (r *partRun) progress() []PartitionOffset {
+	if len(r.pt.Records) == 0 {
+		return nil
 	}
-	return slices.Clip(offs)
+	next := r.pt.Records[len(r.pt.Records)-1].Offset + 1
+	if r.stopped() {
+		next = r.stopAt
+	}
+	if next <= r.txn.next {
+		return nil
+	}
+	return []PartitionOffset{{Topic: r.pt.Topic, Partition: r.pt.Partition, Offset: next}}
 }
 
-// abort aborts the invocation's transaction, bounded by half the deadline
-// margin past the flush deadline: the rest of the margin is for the
-// answer. An abort cut short is the Transactor's to finish (see BeginTxn);
-// it is logged.
+// abort aborts the invocation's transactions still open (at once), bounded
+// by half the deadline margin past the flush deadline: the rest of the
+// margin is for the answer. An abort cut short is the Transactor's to
+// finish (see BeginTxn); it is logged.
 func (inv *invocation) abort() {
-	st := inv.txn
+	st := inv.eos
 	cfg := &inv.eng.cfg
 	var until time.Time
 	if inv.deadline.IsZero() {
@@ -213,25 +284,20 @@ func (inv *invocation) abort() {
 	}
 	ctx, cancel := context.WithDeadline(context.WithoutCancel(st.parent), until)
 	defer cancel()
-	if err := st.txn.Abort(ctx); err != nil {
-		inv.log.log.WarnContext(inv.log.ctx, "kafkalambda: transaction abort did not finish here; the producer settles it before its next transaction",
-			append(inv.log.req[:len(inv.log.req):len(inv.log.req)], "error", err.Error())...)
+	var wg sync.WaitGroup
+	for i := range inv.runs {
+		r := &inv.runs[i]
+		if r.txn == nil {
+			continue
+		}
+		t := r.txn.txn
+		r.txn = nil
+		wg.Go(func() {
+			if err := t.Abort(ctx); err != nil {
+				inv.log.log.WarnContext(inv.log.ctx, "kafkalambda: transaction abort did not finish here; the producer settles it before its next transaction",
+					append(inv.log.req[:len(inv.log.req):len(inv.log.req)], "topic", r.pt.Topic, "partition", r.pt.Partition, "error", err.Error())...)
+			}
+		})
 	}
-}
-
-// warmTxn, in exactly-once mode, begins and aborts an empty transaction, so
-// that the first invocation finds a transactional producer ready (Check,
-// at INIT).
-func (e *engine) warmTxn(ctx context.Context) error {
-	if e.cfg.exactlyOnce == "" {
-		return nil
-	}
-	txn, err := e.cfg.producer.(Transactor).BeginTxn(ctx)
-	if err != nil {
-		return fmt.Errorf("kafkalambda: init check: %w: begin: %w", ErrTransaction, err)
-	}
-	if err := txn.Abort(ctx); err != nil {
-		return fmt.Errorf("kafkalambda: init check: %w: abort: %w", ErrTransaction, err)
-	}
-	return nil
+	wg.Wait()
 }

@@ -9,7 +9,9 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
@@ -100,7 +102,7 @@ func TestExactlyOnceCommitsAndSkipsRedelivery(t *testing.T) {
 	if got, want := values(p.Messages("out")), allOut("v", 0, 5); !reflect.DeepEqual(got, want) {
 		t.Errorf("outputs %v, want %v once each", got, want)
 	}
-	if got := p.Committed(eosGroup, "in", 0); got != 5 {
+	if got := p.Committed(kafkalambda.ProgressGroup(eosGroup, "in", 0), "in", 0); got != 5 {
 		t.Errorf("progress %d, want 5", got)
 	}
 	if c, a := p.TxnCounts(); c != 3 || a != 0 || p.OpenTxns() != 0 {
@@ -176,7 +178,7 @@ func TestExactlyOncePolicies(t *testing.T) {
 			if got := len(p.Messages("dlq")); got != tc.dead {
 				t.Errorf("%d dead-lettered, want %d", got, tc.dead)
 			}
-			if got := p.Committed(eosGroup, "in", 0); got != tc.progress {
+			if got := p.Committed(kafkalambda.ProgressGroup(eosGroup, "in", 0), "in", 0); got != tc.progress {
 				t.Errorf("progress %d, want %d", got, tc.progress)
 			}
 			if p.OpenTxns() != 0 {
@@ -251,8 +253,8 @@ func TestExactlyOnceFailuresAbort(t *testing.T) {
 			if got := len(p.Aborted("")); got != tc.aborted {
 				t.Errorf("%d messages aborted, want %d", got, tc.aborted)
 			}
-			if p.OpenTxns() != 0 || p.Committed(eosGroup, "in", 0) != -1 {
-				t.Errorf("%d transactions open, progress %d; want none", p.OpenTxns(), p.Committed(eosGroup, "in", 0))
+			if p.OpenTxns() != 0 || p.Committed(kafkalambda.ProgressGroup(eosGroup, "in", 0), "in", 0) != -1 {
+				t.Errorf("%d transactions open, progress %d; want none", p.OpenTxns(), p.Committed(kafkalambda.ProgressGroup(eosGroup, "in", 0), "in", 0))
 			}
 			p.FailTxn(nil)
 			p.Fail(nil)
@@ -350,8 +352,9 @@ func (plainProducer) Produce(context.Context, *kafkalambda.Message, kafkalambda.
 func (plainProducer) Purge() {}
 func (plainProducer) Close() {}
 
-// TestExactlyOnceCheck: the init check readies a transaction (begun and
-// aborted empty), and fails when none can begin.
+// TestExactlyOnceCheck: the init check begins no transaction (one belongs
+// to an input partition, which INIT does not know); the brokers refusing
+// the transactional id fail the first invocation, as the operator's fault.
 func TestExactlyOnceCheck(t *testing.T) {
 	t.Parallel()
 	p := kafkalambdatest.NewMemProducer()
@@ -359,13 +362,79 @@ func TestExactlyOnceCheck(t *testing.T) {
 	if err := h.Check(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if c, a := p.TxnCounts(); c != 0 || a != 1 || p.OpenTxns() != 0 {
-		t.Errorf("%d commits, %d aborts, %d open after the check; want 0, 1, 0", c, a, p.OpenTxns())
+	if c, a := p.TxnCounts(); c != 0 || a != 0 || p.OpenTxns() != 0 {
+		t.Errorf("%d commits, %d aborts, %d open after the check; want none", c, a, p.OpenTxns())
 	}
 	refused := kafkalambda.Misconfigured(errors.New("TRANSACTIONAL_ID_AUTHORIZATION_FAILED"))
 	p.FailTxn(failOp(kafkalambdatest.TxnBegin, refused))
-	err := h.Check(t.Context())
+	_, err := h.Invoke(t.Context(), event(t, map[string][]kafkalambda.RawRecord{"in-0": fiveRecords(-1)}))
 	if !errors.Is(err, kafkalambda.ErrTransaction) || kafkalambda.Classify(err) != kafkalambda.ClassConfiguration {
-		t.Errorf("check with the transactional id refused: %v; want ErrTransaction, the operator's fault", err)
+		t.Errorf("invocation with the transactional id refused: %v; want ErrTransaction, the operator's fault", err)
+	}
+}
+
+// TestExactlyOnceWaitsForAnEarlierAttempt: an attempt still running when
+// the batch is retried (an invocation past its timeout in another
+// execution environment; a commit given up on at the deadline that may
+// still go through) holds back the retry's progress read until it ends: it
+// commits, and the retry skips what it did — or it aborts, and the retry
+// does it. Each output is committed once.
+func TestExactlyOnceWaitsForAnEarlierAttempt(t *testing.T) {
+	t.Parallel()
+	for _, earlierFails := range []bool{false, true} {
+		t.Run(fmt.Sprint("earlier fails=", earlierFails), func(t *testing.T) {
+			t.Parallel()
+			p := kafkalambdatest.NewMemProducer()
+			out := kafkalambda.NewOutput[string, string]("out", serde.String(), serde.String())
+			entered, resume := make(chan struct{}), make(chan struct{})
+			var stalled atomic.Bool
+			process := func(ctx context.Context, r *kafkalambda.Record[string, string]) error {
+				if r.Offset == 4 && stalled.CompareAndSwap(false, true) { // only the first attempt stalls
+					close(entered)
+					<-resume
+					if earlierFails {
+						return kafkalambda.Transient(errors.New("the earlier attempt fails late"))
+					}
+				}
+				return out.Send(ctx, r.Key, r.Value)
+			}
+			newHandler := func() *kafkalambda.Handler[string, string] {
+				h, err := kafkalambda.NewHandler(serde.String(), serde.String(), process, kafkalambda.WithProducer(p),
+					kafkalambda.WithExactlyOnce(eosGroup), kafkalambda.WithLogger(slog.New(slog.DiscardHandler)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return h
+			}
+			payload := event(t, map[string][]kafkalambda.RawRecord{"in-0": fiveRecords(-1)})
+			earlier, retry := make(chan error, 1), make(chan error, 1)
+			go func() { _, err := newHandler().Invoke(context.Background(), payload); earlier <- err }()
+			<-entered
+			go func() { _, err := newHandler().Invoke(context.Background(), payload); retry <- err }()
+			guard, cancel := context.WithTimeout(t.Context(), time.Minute) // a guard, not a wait
+			defer cancel()
+			if err := p.AwaitProgressWaiting(guard); err != nil {
+				close(resume)
+				t.Fatalf("the retry's progress read did not wait for the earlier attempt: %v", err)
+			}
+			close(resume)
+			if err := <-earlier; (err != nil) != earlierFails {
+				t.Errorf("the earlier attempt: %v", err)
+			}
+			if err := <-retry; err != nil {
+				t.Errorf("the retry: %v", err)
+			}
+			want := []string{"v0", "v1", "v2", "v3", "v4"}
+			if got := values(p.Messages("out")); !reflect.DeepEqual(got, want) {
+				t.Errorf("committed outputs %v, want %v once each", got, want)
+			}
+			group := kafkalambda.ProgressGroup(eosGroup, "in", 0)
+			if got := p.Committed(group, "in", 0); got != 5 {
+				t.Errorf("progress %d, want 5", got)
+			}
+			if p.OpenTxns() != 0 {
+				t.Errorf("%d transactions left open", p.OpenTxns())
+			}
+		})
 	}
 }

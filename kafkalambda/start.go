@@ -76,10 +76,10 @@ func FailInit(err error) {
 // librdkafka.Producer, that calls its config func (reading and mapping the
 // secret) and creates the librdkafka producer, which rejects unknown or
 // invalid properties; it does not wait for the brokers. In exactly-once
-// mode it also begins and aborts an empty transaction, which readies a
-// transactional producer (for librdkafka.Producer: InitTransactions, which
-// does wait for the brokers, and fails when they refuse the transactional
-// id). Start calls it; call it yourself when you start the handler some
+// mode it begins no transaction: a transaction belongs to an input
+// partition (TxnOwner), which INIT does not know; the brokers refusing the
+// transactional ids fail the first invocation, as the operator's fault.
+// Start calls it; call it yourself when you start the handler some
 // other way. The error's class (Classify) says whether the configuration
 // is wrong.
 func (h *Handler[K, V]) Check(ctx context.Context) error {
@@ -92,7 +92,7 @@ func (e *engine) check(ctx context.Context) error {
 			return fmt.Errorf("kafkalambda: init check: %w", err)
 		}
 	}
-	return e.warmTxn(ctx)
+	return nil
 }
 
 // starter is the environment of Start and FailInit, apart so that tests

@@ -43,8 +43,8 @@ type sendFailure struct {
 // report never waits for a send nor a send for a report; failures, rare,
 // take failMu.
 type tracker struct {
-	producer sink
-	pending  atomic.Int64
+	purge   func() // gives up what the invocation's sinks hold
+	pending atomic.Int64
 	notify   chan struct{} // poked when pending reaches zero
 
 	sendMu sync.Mutex
@@ -56,8 +56,8 @@ type tracker struct {
 	abandoned bool // after the deadline: late reports no longer count
 }
 
-func newTracker(p sink) *tracker {
-	return &tracker{producer: p, notify: make(chan struct{}, 1)}
+func newTracker(purge func()) *tracker {
+	return &tracker{purge: purge, notify: make(chan struct{}, 1)}
 }
 
 // send queues a message for the record r is processing, tracked until its
@@ -69,7 +69,7 @@ func (t *tracker) send(ctx context.Context, r *partRun, topic string, key, value
 	t.refs = append(t.refs, ref)
 	t.sendMu.Unlock()
 	t.pending.Add(1)
-	if err := t.producer.Produce(ctx, &ref.msg, ref); err != nil {
+	if err := r.sink().Produce(ctx, &ref.msg, ref); err != nil {
 		t.sendMu.Lock()
 		t.sent--
 		t.sendMu.Unlock()
@@ -131,7 +131,7 @@ func (t *tracker) wait(deadline time.Time) ([]sendFailure, int) {
 		defer t.failMu.Unlock()
 		return t.failures, t.sent
 	}
-	t.producer.Purge()
+	t.purge()
 	t.waitUntil(time.Now().Add(purgeGrace))
 	t.failMu.Lock()
 	defer t.failMu.Unlock()

@@ -15,11 +15,11 @@ import (
 // too and the retry skips what it did.
 var ErrTransaction = errors.New("kafkalambda: transaction")
 
-// Transactor is a Producer that can also write an invocation's sends as one
-// Kafka transaction, with how far the invocation got through each input
-// partition committed in the same transaction: what WithExactlyOnce needs.
-// It is an optional interface: a Producer that does not have it cannot be
-// used in exactly-once mode.
+// Transactor is a Producer that can also write an invocation's sends as
+// Kafka transactions, one per input partition, with how far the invocation
+// got through that partition committed in the same transaction: what
+// WithExactlyOnce needs. It is an optional interface: a Producer that does
+// not have it cannot be used in exactly-once mode.
 //
 // Implementations: package kafkalambda/librdkafka (a pool of transactional
 // librdkafka producers) and kafkalambdatest.MemProducer (in memory, with
@@ -27,25 +27,49 @@ var ErrTransaction = errors.New("kafkalambda: transaction")
 type Transactor interface {
 	Producer
 
-	// BeginTxn begins a transaction for one invocation and returns it. The
-	// handler calls it at the start of each invocation and ends the
-	// transaction before the invocation returns: Commit, or Abort (always
-	// Abort after a Commit that failed). Transactions of invocations
-	// running at once must be independent — each has a transactional
-	// producer of its own — and a transaction that could not be finished
-	// (an abort cut short by the deadline) must be finished, or its
-	// producer replaced, before its producer begins another.
+	// BeginTxn begins a transaction for owner — the records of one input
+	// partition in one invocation — and returns it. The handler calls it
+	// at the start of each invocation for each partition of the event, and
+	// ends each transaction before the invocation returns: Commit, or Abort
+	// (always Abort after a Commit that failed).
+	//
+	// A transaction claims its owner as it begins: until it ends, the
+	// Progress of any later transaction of the same owner — an attempt
+	// that follows this one, in this process or another — waits for it
+	// (an OffsetFetch with require_stable waiting on pending offsets). So
+	// an earlier attempt that gave up on its transaction (a commit still
+	// under way at its deadline, an execution environment frozen or timed
+	// out mid-commit) is seen by the next whole or not at all: it commits,
+	// and the next skips what it did, or it aborts (at the latest at the
+	// brokers' transaction timeout), and the next does it. Progress returns
+	// the owner's progress as read before the claim. Transactions of
+	// different owners are independent. A transaction that could not be
+	// finished (an abort cut short by the deadline) must be finished, or
+	// its producer replaced, before that producer begins another.
 	//
 	// Errors say their class (Classify): the brokers refusing the
 	// transactional id (authorization) is the operator's fault; brokers
 	// down or slow, the environment's.
-	BeginTxn(ctx context.Context) (Txn, error)
+	BeginTxn(ctx context.Context, owner TxnOwner) (Txn, error)
 }
 
-// Txn is one invocation's Kafka transaction, from Transactor.BeginTxn. Its
-// Produce and Purge may be called from several goroutines at once (the
-// partitions of the invocation); Progress, Commit and Abort are called by
-// the handler alone, one at a time.
+// TxnOwner is what a transaction is for: the records of one input
+// partition, processed by one function, whose progress is in Group.
+type TxnOwner struct {
+	Group     string // the partition's progress group (ProgressGroup)
+	Topic     string // the input partition
+	Partition int32
+}
+
+// String returns owner as group/topic-partition.
+func (o TxnOwner) String() string {
+	return fmt.Sprintf("%s/%s-%d", o.Group, o.Topic, o.Partition)
+}
+
+// Txn is one input partition's Kafka transaction in one invocation, from
+// Transactor.BeginTxn. Its Produce and Purge may be called from several
+// goroutines at once; Progress, Commit and Abort are called by the handler
+// alone, one at a time.
 type Txn interface {
 	// Produce queues m in the transaction, with Producer.Produce's
 	// contract. d.Done(nil) means the brokers have written m, not that it is
@@ -90,10 +114,13 @@ type PartitionOffset struct {
 }
 
 // WithExactlyOnce makes each invocation's sends — the Outputs' and the
-// dead-letter topic's — one Kafka transaction, committed only when the
-// invocation succeeds, with the progress of the invocation through each
-// input partition committed in the same transaction to the consumer group
-// group (one used for nothing else: never the event source mapping's own).
+// dead-letter topic's — Kafka transactions, one per input partition of the
+// event, committed only when the invocation succeeds, with the progress of
+// the invocation through the partition committed in the same transaction
+// to the consumer group group (one used for nothing else: never the event
+// source mapping's own). A partition's transactions fence one another,
+// across execution environments too (Transactor.BeginTxn): an attempt that
+// timed out or gave up on its commit cannot commit once the retry began.
 // An invocation first reads that progress back and skips the records it
 // says were done, so that a batch redelivered after it succeeded (a lost
 // response, a restarted poller) sends nothing twice. Default: off
@@ -107,17 +134,19 @@ type PartitionOffset struct {
 // answer is:
 //
 //   - success: every record processed (or dead-lettered), every send
-//     acknowledged, and the transaction committed;
+//     acknowledged, and every transaction committed;
 //   - item failures (ReportItemFailures, or WithEnvironmentItemFailures):
-//     the transaction commits the sends of the records before the first
-//     failed record of each partition, and the progress up to it; the
-//     response names that record and the rest of its partition, which
-//     the retry processes again;
+//     each partition's transaction commits the sends of the records before
+//     its first failed record, and the progress up to it; the response
+//     names that record and the rest of its partition, which the retry
+//     processes again;
 //   - failure (an error wrapping ErrBatchFailed): anything else — a record
 //     failure under FailBatch, a send not acknowledged (a transaction
 //     cannot commit part of its writes), the progress unreadable, a commit
 //     that failed or did not finish before the deadline minus the margin
-//     (wrapping ErrTransaction). The transaction is aborted.
+//     (wrapping ErrTransaction). The transactions still open are aborted;
+//     one that committed before another failed is skipped by the retry
+//     (its progress says so).
 //
 // See the README's "Exactly-once outputs" section for what it costs, the
 // transactional ids and fencing, and what downstream consumers must set.

@@ -50,6 +50,12 @@ type txnBook struct {
 	aborted []kafkalambda.Message
 	// progress is the committed offsets: group → topic → partition → offset.
 	progress map[string]map[string]map[int32]int64
+	// claims is each owner's open transactions, in the order they began.
+	claims map[kafkalambda.TxnOwner][]*memTxn
+	// waiting counts the Progress calls waiting on a claim; waitMore is
+	// closed (and replaced) when one starts waiting.
+	waiting  int
+	waitMore chan struct{}
 }
 
 // memTxn is one transaction of a MemProducer.
@@ -58,6 +64,8 @@ type memTxn struct {
 	state   txnState // under p.mu, as the rest
 	failed  bool     // a message was not delivered: the commit fails
 	written []kafkalambda.Message
+	owner   kafkalambda.TxnOwner
+	ended   chan struct{} // closed when it commits or aborts
 }
 
 // FailTxn makes each transaction step fail with fn's error when it is not
@@ -154,9 +162,10 @@ func (p *MemProducer) faultLocked(op TxnOp) error {
 	return p.txns.fault(op)
 }
 
-// BeginTxn implements kafkalambda.Transactor: each transaction is
-// independent of the others open at the same time.
-func (p *MemProducer) BeginTxn(ctx context.Context) (kafkalambda.Txn, error) {
+// BeginTxn implements kafkalambda.Transactor: the transaction claims its
+// owner until it ends: the Progress of a later transaction of the owner
+// waits for it (AwaitProgressWaiting tells when one does).
+func (p *MemProducer) BeginTxn(ctx context.Context, owner kafkalambda.TxnOwner) (kafkalambda.Txn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%w: %w", kafkalambda.ErrProducer, err)
 	}
@@ -168,8 +177,69 @@ func (p *MemProducer) BeginTxn(ctx context.Context) (kafkalambda.Txn, error) {
 	if err := p.faultLocked(TxnBegin); err != nil {
 		return nil, err
 	}
+	t := &memTxn{p: p, state: txnOpen, owner: owner, ended: make(chan struct{})}
+	if p.txns.claims == nil {
+		p.txns.claims = map[kafkalambda.TxnOwner][]*memTxn{}
+	}
+	p.txns.claims[owner] = append(p.txns.claims[owner], t)
 	p.txns.open++
-	return &memTxn{p: p, state: txnOpen}, nil
+	return t, nil
+}
+
+// endLocked marks t, open, ended; p.mu is held.
+func (p *MemProducer) endLocked(t *memTxn, state txnState) {
+	t.state = state
+	p.txns.open--
+	close(t.ended)
+	c := p.txns.claims[t.owner]
+	c = slices.DeleteFunc(c, func(x *memTxn) bool { return x == t })
+	if len(c) == 0 {
+		delete(p.txns.claims, t.owner)
+	} else {
+		p.txns.claims[t.owner] = c
+	}
+}
+
+// abortLocked aborts t, open; p.mu is held.
+func (p *MemProducer) abortLocked(t *memTxn) {
+	p.endLocked(t, txnAborted)
+	p.txns.aborts++
+	p.txns.aborted = append(p.txns.aborted, t.written...)
+	t.written = nil
+}
+
+// AwaitProgressWaiting returns once a transaction's Progress is waiting on
+// an earlier transaction of its owner, or when ctx ends.
+func (p *MemProducer) AwaitProgressWaiting(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		if p.txns.waiting > 0 {
+			p.mu.Unlock()
+			return nil
+		}
+		if p.txns.waitMore == nil {
+			p.txns.waitMore = make(chan struct{})
+		}
+		more := p.txns.waitMore
+		p.mu.Unlock()
+		select {
+		case <-more:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// earlier returns the open transaction of t's owner that began before t,
+// or nil; p.mu is held.
+func (p *MemProducer) earlier(t *memTxn) *memTxn {
+	for _, x := range p.txns.claims[t.owner] {
+		if x == t {
+			return nil
+		}
+		return x
+	}
+	return nil
 }
 
 // Produce implements kafkalambda.Txn, with MemProducer's faults.
@@ -191,6 +261,25 @@ func (t *memTxn) Progress(ctx context.Context, group string, parts []kafkalambda
 	defer p.mu.Unlock()
 	if err := p.faultLocked(TxnProgress); err != nil {
 		return nil, err
+	}
+	for x := p.earlier(t); x != nil; x = p.earlier(t) {
+		p.txns.waiting++
+		if p.txns.waitMore != nil {
+			close(p.txns.waitMore)
+			p.txns.waitMore = nil
+		}
+		p.mu.Unlock()
+		var err error
+		select {
+		case <-x.ended:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		p.mu.Lock()
+		p.txns.waiting--
+		if err != nil {
+			return nil, kafkalambda.Transient(fmt.Errorf("progress of %s: an earlier transaction is still open: %w", t.owner, err))
+		}
 	}
 	out := make([]int64, len(parts))
 	for i, pt := range parts {
@@ -220,8 +309,7 @@ func (t *memTxn) Commit(ctx context.Context, group string, offsets []kafkalambda
 	if t.failed || slices.ContainsFunc(p.held, func(h heldMessage) bool { return h.txn == t }) {
 		return kafkalambda.Transient(errAbortable)
 	}
-	t.state = txnCommitted
-	p.txns.open--
+	p.endLocked(t, txnCommitted)
 	p.txns.commits++
 	p.acked = append(p.acked, t.written...)
 	t.written = nil
@@ -245,11 +333,7 @@ func (t *memTxn) Abort(ctx context.Context) error {
 	if t.state != txnOpen {
 		return nil
 	}
-	t.state = txnAborted
-	p.txns.open--
-	p.txns.aborts++
-	p.txns.aborted = append(p.txns.aborted, t.written...)
-	t.written = nil
+	p.abortLocked(t)
 	if err := ctx.Err(); err != nil {
 		return kafkalambda.Transient(err)
 	}

@@ -209,8 +209,31 @@ type generation struct {
 	// delivery report of a written message carries its offset.
 	acked bool
 	// calls are the transactional calls in flight, which a close must
-	// wait for (librdkafka's destroy under a running call is not safe).
-	calls sync.WaitGroup
+	// wait for (librdkafka's destroy under a running call is not safe):
+	// enter and drain.
+	calls   sync.WaitGroup
+	callMu  sync.Mutex
+	closing bool // drain began: no call enters any more
+}
+
+// enter registers a transactional call on g, and reports false when g is
+// being closed (the call must not be made).
+func (g *generation) enter() bool {
+	g.callMu.Lock()
+	defer g.callMu.Unlock()
+	if g.closing {
+		return false
+	}
+	g.calls.Add(1)
+	return true
+}
+
+// drain stops calls from entering, and waits for those in flight.
+func (g *generation) drain() {
+	g.callMu.Lock()
+	g.closing = true
+	g.callMu.Unlock()
+	g.calls.Wait()
 }
 
 func (g *generation) poke() {
@@ -356,10 +379,13 @@ func acksRequired(cm map[string]kafka.ConfigValue) bool {
 // invocations' flushes purge what is left at their deadlines), or after a
 // minute, purging what is left then.
 func (p *Producer) retire(g *generation) {
+	// A transactional call still running first: librdkafka's purge under
+	// a commit or abort in progress can trip its transaction state
+	// machine (an assertion that ends the process).
+	g.drain()
 	if g.holds.Retire(time.Minute) > 0 {
 		_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight)
 	}
-	g.calls.Wait()
 	g.p.Close()
 	<-g.done
 	p.mu.Lock()

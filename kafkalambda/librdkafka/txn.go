@@ -178,9 +178,17 @@ func (p *Producer) settle(s *txnSlot) {
 
 // BeginTxn implements kafkalambda.Transactor: it takes a transactional
 // producer from the pool (making it on first use, or after a failure:
-// InitTransactions), and begins a transaction on it. The transaction is
-// the invocation's alone until its Commit succeeds or its Abort returns.
-func (p *Producer) BeginTxn(ctx context.Context) (kafkalambda.Txn, error) {
+// InitTransactions), begins a transaction on it, reads owner's progress,
+// and claims the partition: it sends that progress to the transaction as
+// the owner's offset (TxnOffsetCommit), pending until the transaction ends.
+// While it is pending, another transaction's progress read of the partition
+// — an attempt that follows this one, in any execution environment — waits
+// (require_stable): this transaction commits, and that one reads what it
+// did, or it aborts (here, or at the coordinator's transaction timeout when
+// this environment is gone), and that one reads what was before. The
+// transaction is the invocation's alone until its Commit succeeds or its
+// Abort returns.
+func (p *Producer) BeginTxn(ctx context.Context, owner kafkalambda.TxnOwner) (kafkalambda.Txn, error) {
 	s, err := p.take()
 	if err != nil {
 		return nil, err
@@ -195,14 +203,31 @@ func (p *Producer) BeginTxn(ctx context.Context) (kafkalambda.Txn, error) {
 		return nil, txnError("begin", err)
 	}
 	s.g.lastUsed.Store(time.Now().UnixNano())
-	return &txn{p: p, s: s, g: s.g}, nil
+	t := &txn{p: p, s: s, g: s.g, owner: owner}
+	next, err := t.read(ctx, owner.Group, owner.Topic, owner.Partition)
+	if err == nil {
+		t.next = next
+		err = t.send(ctx, owner.Group, []kafkalambda.PartitionOffset{{Topic: owner.Topic, Partition: owner.Partition, Offset: t.claim()}})
+	}
+	if err != nil {
+		_ = t.Abort(ctx)
+		return nil, fmt.Errorf("claim %s: %w", owner, err)
+	}
+	return t, nil
 }
+
+// claim is the offset the transaction claims its partition with: the
+// progress read, or 0 when there is none (committed, it says nothing was
+// done before the partition's start).
+func (t *txn) claim() int64 { return max(t.next, 0) }
 
 // txn is one invocation's transaction on a pooled producer.
 type txn struct {
 	p     *Producer
 	s     *txnSlot
 	g     *generation
+	owner kafkalambda.TxnOwner
+	next  int64 // the owner's progress, read at the begin (-1: none)
 	ended bool // committed, or Abort called: the slot is back in the pool
 	// abandoned: a call into librdkafka did not return by its deadline;
 	// the producer is broken and left to it (see within).
@@ -239,12 +264,15 @@ func (t *txn) within(ctx context.Context, op func() error) error {
 // true and an error wrapping errStuck, leaving op to finish on its own: g
 // is not closed until it has (g.calls).
 func within(ctx context.Context, g *generation, op func() error) (stuck bool, err error) {
+	if !g.enter() {
+		return false, fmt.Errorf("%w: transaction: the producer is closing", kafkalambda.ErrProducer)
+	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
+		defer g.calls.Done()
 		return false, op()
 	}
 	done := make(chan error, 1)
-	g.calls.Add(1)
 	go func() {
 		defer g.calls.Done()
 		done <- op()
@@ -273,26 +301,42 @@ func (t *txn) Purge() {
 	_ = t.g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
 }
 
-// Progress implements kafkalambda.Txn with an OffsetFetch that requires
-// stable offsets (KIP-447): while a transaction with offsets for group is
-// pending, the brokers answer UNSTABLE_OFFSET_COMMIT, and Progress asks
-// again until it ends or ctx does. A group that does not exist has no
-// progress.
+// Progress implements kafkalambda.Txn. The owner's partition's progress
+// is the one read as the transaction began, before it claimed the
+// partition; others are read now (read).
 func (t *txn) Progress(ctx context.Context, group string, parts []kafkalambda.PartitionOffset) ([]int64, error) {
+	next := make([]int64, len(parts))
+	for i, pt := range parts {
+		if group == t.owner.Group && pt.Topic == t.owner.Topic && pt.Partition == t.owner.Partition {
+			next[i] = t.next
+			continue
+		}
+		n, err := t.read(ctx, group, pt.Topic, pt.Partition)
+		if err != nil {
+			return nil, err
+		}
+		next[i] = n
+	}
+	return next, nil
+}
+
+// read returns the offset committed in group for the partition (-1 for
+// none), with an OffsetFetch that requires stable offsets (KIP-447): while
+// a transaction with offsets for it is pending, the brokers answer
+// UNSTABLE_OFFSET_COMMIT, and read asks again until it ends or ctx does. A
+// group that does not exist has no progress.
+func (t *txn) read(ctx context.Context, group, topic string, partition int32) (int64, error) {
 	if t.s.admin == nil {
 		a, err := kafka.NewAdminClientFromProducer(t.g.p)
 		if err != nil {
-			return nil, kafkalambda.Classified(kafkalambda.ClassEnvironment, kafkalambda.ErrProducer, fmt.Errorf("progress: %w", err))
+			return 0, kafkalambda.Classified(kafkalambda.ClassEnvironment, kafkalambda.ErrProducer, fmt.Errorf("progress: %w", err))
 		}
 		t.s.admin = a
 	}
-	req := kafka.ConsumerGroupTopicPartitions{Group: group, Partitions: make([]kafka.TopicPartition, len(parts))}
-	for i := range parts {
-		req.Partitions[i] = kafka.TopicPartition{Topic: &parts[i].Topic, Partition: parts[i].Partition}
-	}
+	req := kafka.ConsumerGroupTopicPartitions{Group: group, Partitions: []kafka.TopicPartition{{Topic: &topic, Partition: partition}}}
 	wait := 10 * time.Millisecond
 	for {
-		next, unstable, err := t.fetch(ctx, req, parts)
+		next, unstable, err := t.fetch(ctx, req)
 		if err != nil || !unstable {
 			return next, err
 		}
@@ -301,32 +345,29 @@ func (t *txn) Progress(ctx context.Context, group string, parts []kafkalambda.Pa
 		case <-timer.C:
 		case <-ctx.Done():
 			timer.Stop()
-			return nil, kafkalambda.Classified(kafkalambda.ClassEnvironment, kafkalambda.ErrProducer,
-				fmt.Errorf("progress of group %s: a transaction with offsets for it is still pending: %w", group, ctx.Err()))
+			return 0, kafkalambda.Classified(kafkalambda.ClassEnvironment, kafkalambda.ErrProducer,
+				fmt.Errorf("progress of group %s for %s-%d: a transaction with offsets for it is still pending: %w", group, topic, partition, ctx.Err()))
 		}
 		wait = min(2*wait, 200*time.Millisecond)
 	}
 }
 
-// fetch reads the progress once; unstable reports offsets pending in a
-// transaction.
-func (t *txn) fetch(ctx context.Context, req kafka.ConsumerGroupTopicPartitions, parts []kafkalambda.PartitionOffset) (next []int64, unstable bool, err error) {
+// fetch reads the progress of req's one partition once; unstable reports
+// offsets pending in a transaction.
+func (t *txn) fetch(ctx context.Context, req kafka.ConsumerGroupTopicPartitions) (next int64, unstable bool, err error) {
 	res, err := t.s.admin.ListConsumerGroupOffsets(ctx, []kafka.ConsumerGroupTopicPartitions{req},
 		kafka.SetAdminRequireStableOffsets(true))
-	next = make([]int64, len(parts))
-	for i := range next {
-		next[i] = -1
-	}
 	if code(err) == kafka.ErrGroupIDNotFound {
-		return next, false, nil
+		return -1, false, nil
 	}
 	if err != nil {
-		return nil, false, txnError("progress of group "+req.Group, err)
+		return 0, false, txnError("progress of group "+req.Group, err)
 	}
+	want := req.Partitions[0]
+	next = -1
 	for _, g := range res.ConsumerGroupsTopicPartitions {
 		for _, tp := range g.Partitions {
-			i := indexOf(parts, tp)
-			if i < 0 {
+			if tp.Topic == nil || *tp.Topic != *want.Topic || tp.Partition != want.Partition {
 				continue
 			}
 			switch c := code(tp.Error); {
@@ -334,28 +375,20 @@ func (t *txn) fetch(ctx context.Context, req kafka.ConsumerGroupTopicPartitions,
 				unstable = true
 			case c == kafka.ErrGroupIDNotFound:
 			case tp.Error != nil:
-				return nil, false, txnError(fmt.Sprintf("progress of group %s for %s-%d", req.Group, *tp.Topic, tp.Partition), tp.Error)
+				return 0, false, txnError(fmt.Sprintf("progress of group %s for %s-%d", req.Group, *tp.Topic, tp.Partition), tp.Error)
 			case tp.Offset >= 0:
-				next[i] = int64(tp.Offset)
+				next = int64(tp.Offset)
 			}
 		}
 	}
 	return next, unstable, nil
 }
 
-func indexOf(parts []kafkalambda.PartitionOffset, tp kafka.TopicPartition) int {
-	for i := range parts {
-		if tp.Topic != nil && parts[i].Topic == *tp.Topic && parts[i].Partition == tp.Partition {
-			return i
-		}
-	}
-	return -1
-}
-
 // Commit implements kafkalambda.Txn: the offsets are sent to the
 // transaction for group as a consumer group member of generation -1 (a
-// group that no consumer joins; TxnOffsetCommit), then the transaction is
-// committed. Retriable errors are retried until ctx ends; an error that
+// group that no consumer joins; TxnOffsetCommit) — replacing the claim
+// BeginTxn sent, which stands when there are none — then the transaction
+// is committed. Retriable errors are retried until ctx ends; an error that
 // requires an abort is returned for the handler's Abort; a fatal one
 // breaks the producer, which the slot's next transaction replaces.
 func (t *txn) Commit(ctx context.Context, group string, offsets []kafkalambda.PartitionOffset) error {
@@ -363,20 +396,8 @@ func (t *txn) Commit(ctx context.Context, group string, offsets []kafkalambda.Pa
 		return fmt.Errorf("%w: commit of an ended transaction", kafkalambda.ErrProducer)
 	}
 	if len(offsets) > 0 {
-		md, err := kafka.NewTestConsumerGroupMetadata(group)
-		if err != nil {
-			return txnError("progress metadata", err)
-		}
-		tps := make([]kafka.TopicPartition, len(offsets))
-		for i := range offsets {
-			tps[i] = kafka.TopicPartition{Topic: &offsets[i].Topic, Partition: offsets[i].Partition,
-				Offset: kafka.Offset(offsets[i].Offset)}
-		}
-		if err := t.retry(ctx, func() error {
-			return t.within(ctx, func() error { return t.g.p.SendOffsetsToTransaction(ctx, tps, md) })
-		}); err != nil {
-			t.unsettled(err)
-			return txnError("send the progress to the transaction", err)
+		if err := t.send(ctx, group, offsets); err != nil {
+			return err
 		}
 	}
 	if err := t.retry(ctx, func() error {
@@ -388,6 +409,26 @@ func (t *txn) Commit(ctx context.Context, group string, offsets []kafkalambda.Pa
 	t.ended = true
 	t.g.lastUsed.Store(time.Now().UnixNano())
 	t.p.put(t.s)
+	return nil
+}
+
+// send sends offsets for group to the transaction (TxnOffsetCommit).
+func (t *txn) send(ctx context.Context, group string, offsets []kafkalambda.PartitionOffset) error {
+	md, err := kafka.NewTestConsumerGroupMetadata(group)
+	if err != nil {
+		return txnError("progress metadata", err)
+	}
+	tps := make([]kafka.TopicPartition, len(offsets))
+	for i := range offsets {
+		tps[i] = kafka.TopicPartition{Topic: &offsets[i].Topic, Partition: offsets[i].Partition,
+			Offset: kafka.Offset(offsets[i].Offset)}
+	}
+	if err := t.retry(ctx, func() error {
+		return t.within(ctx, func() error { return t.g.p.SendOffsetsToTransaction(ctx, tps, md) })
+	}); err != nil {
+		t.unsettled(err)
+		return txnError("send the progress to the transaction", err)
+	}
 	return nil
 }
 
@@ -495,8 +536,8 @@ func (p *Producer) closeTxns() {
 		if g := s.g; g != nil {
 			s.g = nil
 			wg.Go(func() {
+				g.drain() // a purge under a transactional call is not safe (see retire)
 				_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
-				g.calls.Wait()
 				g.p.Close()
 				<-g.done
 			})
