@@ -45,7 +45,7 @@ type sendFailure struct {
 type tracker struct {
 	purge   func() // gives up what the invocation's sinks hold
 	pending atomic.Int64
-	notify   chan struct{} // poked when pending reaches zero
+	notify  chan struct{} // poked when pending reaches zero
 
 	sendMu sync.Mutex
 	sent   int

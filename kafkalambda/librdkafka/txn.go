@@ -228,7 +228,7 @@ type txn struct {
 	g     *generation
 	owner kafkalambda.TxnOwner
 	next  int64 // the owner's progress, read at the begin (-1: none)
-	ended bool // committed, or Abort called: the slot is back in the pool
+	ended bool  // committed, or Abort called: the slot is back in the pool
 	// abandoned: a call into librdkafka did not return by its deadline;
 	// the producer is broken and left to it (see within).
 	abandoned bool
