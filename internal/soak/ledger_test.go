@@ -40,6 +40,7 @@ type givenUp struct {
 type ledger struct {
 	ins       map[ref]*input
 	settled   map[ref]int
+	settledAt map[ref][]string // where each settlement is: partition@offset, producer id
 	gaveUp    map[ref][]givenUp
 	problems  []string // outputs that match no input, or carry the wrong content
 	outputs   int      // settlement records read
@@ -48,7 +49,7 @@ type ledger struct {
 }
 
 func newLedger(ins []*input) *ledger {
-	l := &ledger{ins: map[ref]*input{}, settled: map[ref]int{}, gaveUp: map[ref][]givenUp{}}
+	l := &ledger{ins: map[ref]*input{}, settled: map[ref]int{}, settledAt: map[ref][]string{}, gaveUp: map[ref][]givenUp{}}
 	for _, in := range ins {
 		l.ins[ref{in.partition, in.offset}] = in
 	}
@@ -95,6 +96,7 @@ func (l *ledger) read(ctx context.Context, c *kafkalambdatest.Cluster, logs *log
 			l.problem("the settlement of %s is keyed %q, want its symbol", r, kr.Key)
 		}
 		l.settled[r]++
+		l.settledAt[r] = append(l.settledAt[r], fmt.Sprintf("%d@%d (producer %d)", kr.Partition, kr.Offset, kr.ProducerID))
 	}
 
 	dead, err := c.ReadCommitted(ctx, deadLetterTopic)
@@ -188,10 +190,17 @@ type tally struct {
 	collateral, dragged     int
 	goodDeadLettered        int // good records in the dead-letter topic (all collateral)
 	collateralEx, draggedEx []string
-	duplicates              int // extra settlements and extra given-up copies
-	lost                    []string
-	wrongStage              []string // poison dead-lettered at an unexpected stage
-	collateralWhy           map[string]int
+	duplicates              int      // extra settlements and extra given-up copies
+	duplicateEx             []string // the first few, with where they are
+	// outputDuplicates counts the function's extra outputs: settlements
+	// and dead letters beyond one per record. Copies on the on-failure
+	// topic are the mapping's (it gives a record up again after it
+	// redelivers it, a rebalance resuming from its last commit) and are
+	// not outputs of the function.
+	outputDuplicates int
+	lost             []string
+	wrongStage       []string // poison dead-lettered at an unexpected stage
+	collateralWhy    map[string]int
 }
 
 func (l *ledger) tally() tally {
@@ -218,6 +227,21 @@ func (l *ledger) tally() tally {
 		}
 		if n > 0 && len(gone) > 0 {
 			t.duplicates++ // settled and given up: one of the two is extra
+		}
+		deadCopies := 0
+		for _, g := range gone {
+			if g.topic == deadLetterTopic {
+				deadCopies++
+			}
+		}
+		outDup := max(n+deadCopies-1, 0)
+		t.outputDuplicates += outDup
+		if (n > 1 || len(gone) > 1 || n > 0 && len(gone) > 0) && (outDup > 0 || t.outputDuplicates == 0) && len(t.duplicateEx) < 5 {
+			var why []string
+			for _, g := range gone {
+				why = append(why, g.topic+": "+g.reason)
+			}
+			t.duplicateEx = append(t.duplicateEx, fmt.Sprintf("%s settled at %v, given up %q", r, l.settledAt[r], why))
 		}
 		if in.kind != kindGood {
 			t.poison++

@@ -83,8 +83,8 @@ func (f figures) String() string {
 		t.duplicates, len(t.lost), f.invocations, f.fnErrors, f.partial, f.undelivered, f.refused, f.mostFailures, f.environments, f.secretReads,
 		f.longest.Round(time.Millisecond), f.wall.Round(100*time.Millisecond), f.logLines, f.errTexts, f.leaks)
 	if f.exactlyOnce {
-		fmt.Fprintf(&b, " exactly-once: duplicates=%d redelivered-after-success=%d (succeeded %d) transaction-failed=%d (unreachable %d)",
-			t.duplicates, f.redelivered, f.redeliveredOK, f.txnFailed, f.txnAway)
+		fmt.Fprintf(&b, " exactly-once: duplicate-outputs=%d (given up again by the mapping %d) redelivered-after-success=%d (succeeded %d) transaction-failed=%d (unreachable %d)",
+			t.outputDuplicates, t.duplicates-t.outputDuplicates, f.redelivered, f.redeliveredOK, f.txnFailed, f.txnAway)
 	}
 	if f.faults {
 		fmt.Fprintf(&b, " injected: %s", describe(f.injected))

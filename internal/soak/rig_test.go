@@ -129,7 +129,7 @@ func newRig(t *testing.T, partitions int32) *rig {
 			// this, not after librdkafka's 60 s — the README's advice
 			// (just above the function timeout, with room for a slow
 			// commit).
-			"transaction.timeout.ms": "10000",
+			"transaction.timeout.ms": "5000",
 		})
 		return string(b)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kafkalambda/kafka-lambda-go/esm"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/secrets/secretstest"
 )
 
@@ -369,8 +370,8 @@ func check(t *testing.T, pc policyCase, f figures, led *ledger, target *watchedT
 	if pc.exactlyOnce {
 		// Exactly once, under faults too, with batches that had
 		// succeeded delivered again.
-		if tl.duplicates != 0 {
-			t.Errorf("exactly-once: %d duplicate settlements", tl.duplicates)
+		if tl.outputDuplicates != 0 {
+			t.Errorf("exactly-once: %d duplicate outputs (settlements, dead letters), first: %s", tl.outputDuplicates, strings.Join(tl.duplicateEx, "; "))
 		}
 		if f.redelivered == 0 || (!faulted && f.redeliveredOK != f.redelivered) {
 			t.Errorf("exactly-once: %d batches that had succeeded delivered again, %d of them succeeding: want some, all without faults",
@@ -523,25 +524,26 @@ func awaitNoOpenTransactions(ctx context.Context, adm *kadm.Client, topics ...st
 	}
 }
 
-// createProgressGroup makes the exactly-once progress group exist, with
-// offset 0 (nothing done) for every input partition, as an operator may
-// before the first deployment. kfake needs it: while a group's only offsets
+// createProgressGroup makes the exactly-once progress groups exist (one
+// per input partition, kafkalambda.ProgressGroup), with offset 0 (nothing
+// done), as an operator may before the first deployment. kfake needs it: while a group's only offsets
 // are pending in a transaction, it answers an OffsetFetch that requires
 // stable offsets with GROUP_ID_NOT_FOUND rather than
 // UNSTABLE_OFFSET_COMMIT (Kafka creates the group at the TxnOffsetCommit),
 // so a retry could not wait for the first transaction of the group to end.
 func createProgressGroup(ctx context.Context, t *testing.T, r *rig) {
 	t.Helper()
-	offs := kadm.Offsets{}
 	for p := range int32(soakPartitions) {
+		offs := kadm.Offsets{}
 		offs.Add(kadm.Offset{Topic: app.InputTopic, Partition: p, At: 0, LeaderEpoch: -1})
-	}
-	resp, err := r.adminClient(t).CommitOffsets(ctx, r.eosGroup, offs)
-	if err == nil {
-		err = resp.Error()
-	}
-	if err != nil {
-		t.Fatalf("create the progress group %s: %v", r.eosGroup, err)
+		group := kafkalambda.ProgressGroup(r.eosGroup, app.InputTopic, p)
+		resp, err := r.adminClient(t).CommitOffsets(ctx, group, offs)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			t.Fatalf("create the progress group %s: %v", group, err)
+		}
 	}
 }
 
