@@ -220,7 +220,7 @@ func TestTemplate(t *testing.T) {
 				{"kafka-cluster:WriteData", ":topic/*/*/" + app.OutputTopic},
 				{"kafka-cluster:WriteData", ":topic/*/*/user_trades-dlq"},
 				{"kafka-cluster:AlterTransactionalId", ":transactional-id/*/*/" + vars[app.EnvTransactionalIDPrefix] + "*"},
-				{"kafka-cluster:AlterGroup", ":group/*/*/tradesettle-progress"},
+				{"kafka-cluster:AlterGroup", ":group/*/*/tradesettle-progress.*"},
 			} {
 				if got := allows(stmts, need[0], need[1]); got != isMSK {
 					t.Errorf("%s on %s allowed = %v, want %v", need[0], need[1], got, isMSK)
