@@ -29,6 +29,20 @@ const progressGroup = "echo-progress"
 // owner0 owns the transactions of the tests that begin them by hand: in-0.
 var owner0 = kafkalambda.TxnOwner{Group: kafkalambda.ProgressGroup(progressGroup, "in", 0), Topic: "in", Partition: 0}
 
+// admin returns an admin client of the cluster and a ctx of 10 s, both
+// ended with the test.
+func admin(t testing.TB, c *kafkalambdatest.Cluster) (*kadm.Client, context.Context) {
+	t.Helper()
+	cl, err := kgo.NewClient(c.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return kadm.NewClient(cl), ctx
+}
+
 // createProgressGroup makes in-part's progress group exist, at offset at.
 // kfake needs it for a progress read to wait on pending offsets: it
 // answers GROUP_ID_NOT_FOUND, not UNSTABLE_OFFSET_COMMIT, for a group whose
@@ -36,16 +50,10 @@ var owner0 = kafkalambda.TxnOwner{Group: kafkalambda.ProgressGroup(progressGroup
 // TxnOffsetCommit).
 func createProgressGroup(t testing.TB, c *kafkalambdatest.Cluster, part int32, at int64) {
 	t.Helper()
-	cl, err := kgo.NewClient(c.ClientOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	adm, ctx := admin(t, c)
 	offs := kadm.Offsets{}
 	offs.Add(kadm.Offset{Topic: "in", Partition: part, At: at, LeaderEpoch: -1})
-	resp, err := kadm.NewClient(cl).CommitOffsets(ctx, kafkalambda.ProgressGroup(progressGroup, "in", part), offs)
+	resp, err := adm.CommitOffsets(ctx, kafkalambda.ProgressGroup(progressGroup, "in", part), offs)
 	if err == nil {
 		err = resp.Error()
 	}
@@ -119,14 +127,8 @@ func awaitCommitted(t testing.TB, c *kafkalambdatest.Cluster, topic string, n in
 // for none.
 func progressOf(t testing.TB, c *kafkalambdatest.Cluster, part int32) int64 {
 	t.Helper()
-	cl, err := kgo.NewClient(c.ClientOptions()...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, kafkalambda.ProgressGroup(progressGroup, "in", part))
+	adm, ctx := admin(t, c)
+	offs, err := adm.FetchOffsets(ctx, kafkalambda.ProgressGroup(progressGroup, "in", part))
 	if errors.Is(err, kerr.GroupIDNotFound) {
 		return -1
 	}
