@@ -34,6 +34,8 @@ type run struct {
 	deadline time.Duration
 	// producer is the handler's producer, if it sends.
 	producer kafkalambda.Producer
+	// exactlyOnce is the handler's WithExactlyOnce group, if set.
+	exactlyOnce string
 }
 
 // longDeadline is the deadline of rows that do not wait for it: long, so
@@ -64,6 +66,9 @@ func invoke[K, V any](t *testing.T, keys serde.Deserializer[K], values serde.Des
 	}
 	if rn.producer != nil {
 		opts = append(opts, kafkalambda.WithProducer(rn.producer))
+	}
+	if rn.exactlyOnce != "" {
+		opts = append(opts, kafkalambda.WithExactlyOnce(rn.exactlyOnce))
 	}
 	h, err := kafkalambda.NewHandler(keys, values, process, opts...)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/secrets"
@@ -54,6 +55,7 @@ const (
 	srcSend     = "`Output.Send`"
 	srcBroker   = "broker"
 	srcSecret   = "secret source"
+	srcTxn      = "transaction (`WithExactlyOnce`)"
 )
 
 // Sentinels of the table.
@@ -72,6 +74,7 @@ var (
 	isNoInvocation  = sentinel{"kafkalambda.ErrNoInvocation", kafkalambda.ErrNoInvocation}
 	isProducer      = sentinel{"kafkalambda.ErrProducer", kafkalambda.ErrProducer}
 	isUndelivered   = sentinel{"kafkalambda.ErrUndelivered", kafkalambda.ErrUndelivered}
+	isTransaction   = sentinel{"kafkalambda.ErrTransaction", kafkalambda.ErrTransaction}
 	isNotFound      = sentinel{"secrets.ErrNotFound", secrets.ErrNotFound}
 	isAccessDenied  = sentinel{"secrets.ErrAccessDenied", secrets.ErrAccessDenied}
 	isThrottled     = sentinel{"secrets.ErrThrottled", secrets.ErrThrottled}
@@ -167,6 +170,16 @@ var table = []row{
 	{srcBroker, "fatal idempotent producer error (OUT_OF_ORDER_SEQUENCE_NUMBER); the producer is replaced",
 		kafkalambda.ClassEnvironment, false, is(isUndelivered, isProducer), "Fatal error", brokerFatal},
 
+	// Exactly-once mode's transactions, through the librdkafka producer:
+	// begun with the invocation (the progress read and the claim),
+	// committed at its end.
+	{srcTxn, "the brokers refuse the transactional id (TRANSACTIONAL_ID_AUTHORIZATION_FAILED; MSK IAM without `kafka-cluster:AlterTransactionalId`)",
+		kafkalambda.ClassConfiguration, false, is(isTransaction, isProducer), "", txnRefused(kmsg.InitProducerID, kerr.TransactionalIDAuthorizationFailed)},
+	{srcTxn, "the credentials may not read the progress group (GROUP_AUTHORIZATION_FAILED)",
+		kafkalambda.ClassConfiguration, false, is(isTransaction, isProducer), "", txnRefused(kmsg.OffsetFetch, kerr.GroupAuthorizationFailed)},
+	{srcTxn, "the coordinator does not answer the commit before the deadline",
+		kafkalambda.ClassEnvironment, false, is(isTransaction, isProducer), "deadline", txnCommitHangs},
+
 	// The secret source (secrets.Loader reading Secrets Manager), as the
 	// librdkafka producer's config func: read when the producer is made,
 	// at the INIT check and on the first send.
@@ -190,6 +203,9 @@ var table = []row{
 
 // handling says what the handler does with a failure of the row's class.
 func (r row) handling() string {
+	if r.source == srcTxn {
+		return "fails the invocation, its transactions aborted; never dead-lettered"
+	}
 	switch r.class {
 	case kafkalambda.ClassRecord:
 		return "the policy: fail the batch, report, or dead-letter"
