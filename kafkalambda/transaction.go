@@ -6,13 +6,14 @@ import (
 	"fmt"
 )
 
-// ErrTransaction: in exactly-once mode (WithExactlyOnce), the invocation's
-// transaction could not begin, its input progress could not be read, or it
-// was not committed (the commit failed, was not done before the deadline,
-// or the transaction was aborted). The invocation fails as a whole, and
-// nothing it sent is visible to read_committed consumers unless the commit
-// reached the brokers after all — in which case its progress is committed
-// too and the retry skips what it did.
+// ErrTransaction: in exactly-once mode (WithExactlyOnce), a transaction of
+// the invocation (one per input partition) could not begin, its partition's
+// progress could not be read or claimed, or it was not committed (the
+// commit failed, was not done before the deadline, or the transaction was
+// aborted). The invocation fails as a whole, and nothing a transaction that
+// did not commit sent is visible to read_committed consumers unless its
+// commit reached the brokers after all — in which case its progress is
+// committed too, and the retry, which waits for it, skips what it did.
 var ErrTransaction = errors.New("kafkalambda: transaction")
 
 // Transactor is a Producer that can also write an invocation's sends as

@@ -38,10 +38,11 @@ func WithTransactionalIDPrefix(prefix string) Option {
 	}
 }
 
-// txnPool is a Producer's transactional producers, one per invocation in
-// flight: aws-lambda-go may run several at once (AWS_LAMBDA_MAX_CONCURRENCY),
-// and a transactional producer has one transaction at a time. It grows to
-// the most invocations ever in flight together, and never shrinks.
+// txnPool is a Producer's transactional producers, one per transaction in
+// flight: an invocation has one per partition of its event, aws-lambda-go
+// may run several invocations at once (AWS_LAMBDA_MAX_CONCURRENCY), and a
+// transactional producer has one transaction at a time. It grows to the
+// most transactions ever in flight together, and never shrinks.
 type txnPool struct {
 	mu     sync.Mutex
 	free   []*txnSlot // last in, first out: the warmest first
