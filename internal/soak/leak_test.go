@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -21,13 +22,27 @@ type logSink struct {
 	buf    bytes.Buffer
 	errors []string
 	lines  int
+	// stream, when set, gets every line as it is written too: what is
+	// left of the logs when the process dies (a C library's assertion
+	// aborts it before the test's cleanup can dump them).
+	stream io.Writer
 }
 
 func (s *logSink) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lines += bytes.Count(p, []byte{'\n'})
+	if s.stream != nil {
+		_, _ = s.stream.Write(p)
+	}
 	return s.buf.Write(p)
+}
+
+// streamTo makes s write every line to w too, from now on.
+func (s *logSink) streamTo(w io.Writer) {
+	s.mu.Lock()
+	s.stream = w
+	s.mu.Unlock()
 }
 
 // logger returns a logger writing to s, tagged with the component's name.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -111,6 +112,10 @@ func newRig(t *testing.T, partitions int32) *rig {
 		kafkalambdatest.WithTopic(app.OutputTopic, partitions),
 		kafkalambdatest.WithTopic(deadLetterTopic, 1),
 		kafkalambdatest.WithTopic(onFailureTopic, 1))
+	debug := "security"
+	if os.Getenv(EnvLogs) != "" {
+		debug += ",eos" // the transactional producer's states, for a run whose logs are kept
+	}
 	r.secret = func(f credential) string {
 		b, _ := json.Marshal(map[string]string{
 			"bootstrap.servers":    r.c.BootstrapServers(),
@@ -122,7 +127,7 @@ func newRig(t *testing.T, partitions int32) *rig {
 			"basic.auth.user.info": r.registry.user + ":" + r.registry.pass,
 			// librdkafka's own SASL debug lines go to the function's
 			// logger too: they are scanned like every other line.
-			"debug": "security",
+			"debug": debug,
 			// Exactly-once: a transaction left open by a producer that
 			// could not be replaced at once (the brokers unreachable, the
 			// environment shut down) is aborted by the coordinator after

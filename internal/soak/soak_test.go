@@ -172,8 +172,17 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 	rng := rand.New(rand.NewPCG(soakSeed, soakSeed^0x5eed))
 	r := newRig(t, soakPartitions)
 	if dir := os.Getenv(EnvLogs); dir != "" {
+		path := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".log")
+		// Streamed as the run goes (a process that dies leaves them),
+		// then written whole with the errors seen.
+		stream, err := os.Create(path + ".stream")
+		if err != nil {
+			t.Fatalf("%s: %v", EnvLogs, err)
+		}
+		r.logs.streamTo(stream)
 		t.Cleanup(func() {
-			path := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".log")
+			r.logs.streamTo(nil)
+			_ = stream.Close()
 			if err := r.logs.dump(path); err != nil {
 				t.Errorf("%s: %v", EnvLogs, err)
 			}
