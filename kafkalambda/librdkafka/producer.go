@@ -214,6 +214,9 @@ type generation struct {
 	calls   sync.WaitGroup
 	callMu  sync.Mutex
 	closing bool // drain began: no call enters any more
+	// txn: a transactional producer (txnSlot's), which is never purged
+	// but by its transaction's own Purge (see retire).
+	txn bool
 }
 
 // enter registers a transactional call on g, and reports false when g is
@@ -300,7 +303,7 @@ func (p *Producer) current(ctx context.Context) (*generation, error) {
 // create makes a new generation from a fresh config and makes it the
 // current one; p.mu is held.
 func (p *Producer) create(ctx context.Context) (*generation, error) {
-	g, err := p.newGeneration(ctx, nil)
+	g, err := p.newGeneration(ctx, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +316,10 @@ func (p *Producer) create(ctx context.Context) (*generation, error) {
 // newGeneration makes a librdkafka producer from a fresh config, the
 // defaults, and extra (which override both), and starts serving its
 // events.
-func (p *Producer) newGeneration(ctx context.Context, extra kafka.ConfigMap) (*generation, error) {
+// newGeneration makes a librdkafka producer from the config func's
+// properties, over the package's defaults and fallback (properties the
+// config func may set otherwise), under extra (properties it may not).
+func (p *Producer) newGeneration(ctx context.Context, fallback, extra kafka.ConfigMap) (*generation, error) {
 	cctx, cancel := context.WithTimeout(ctx, p.createWait)
 	defer cancel()
 	conf, err := p.config(cctx)
@@ -323,6 +329,9 @@ func (p *Producer) newGeneration(ctx context.Context, extra kafka.ConfigMap) (*g
 		return nil, fmt.Errorf("%w: config: %w", kafkalambda.ErrProducer, err)
 	}
 	cm := producerDefaults()
+	for k, v := range fallback {
+		cm[k] = v
+	}
 	for k, v := range conf {
 		cm[k] = v
 	}
@@ -383,7 +392,12 @@ func (p *Producer) retire(g *generation) {
 	// a commit or abort in progress can trip its transaction state
 	// machine (an assertion that ends the process).
 	g.drain()
-	if g.holds.Retire(time.Minute) > 0 {
+	if g.holds.Retire(time.Minute) > 0 && !g.txn {
+		// Not a transactional producer's: it is retired with its
+		// transaction in any state (a commit given up on, an abort cut
+		// short), where a purge can trip the same assertion; closing it
+		// fails what it holds, and the next producer of its id fences
+		// what it left open.
 		_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight)
 	}
 	g.p.Close()

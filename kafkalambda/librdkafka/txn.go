@@ -44,11 +44,14 @@ func WithTransactionalIDPrefix(prefix string) Option {
 // transactional producer has one transaction at a time. It grows to the
 // most transactions ever in flight together, and never shrinks.
 type txnPool struct {
-	mu     sync.Mutex
-	free   []*txnSlot // last in, first out: the warmest first
-	all    []*txnSlot
-	env    string // random, drawn at the first transaction
-	closed bool
+	mu   sync.Mutex
+	free []*txnSlot // last in, first out: the warmest first
+	all  []*txnSlot
+	env  string // random, drawn at the first transaction
+	// timeout is txnFallback's decision: 0 until the first transaction,
+	// -1 for librdkafka's default.
+	timeout time.Duration
+	closed  bool
 }
 
 // txnSlot is one transactional producer of the pool, under one
@@ -131,10 +134,11 @@ func (p *Producer) ready(ctx context.Context, s *txnSlot) error {
 	if s.g != nil {
 		return nil
 	}
-	g, err := p.newGeneration(ctx, kafka.ConfigMap{"transactional.id": s.id})
+	g, err := p.newGeneration(ctx, p.txnFallback(ctx), kafka.ConfigMap{"transactional.id": s.id})
 	if err != nil {
 		return err
 	}
+	g.txn = true
 	if _, err := within(ctx, g, func() error { return g.p.InitTransactions(ctx) }); err != nil {
 		g.breakWith(err)
 		go p.retire(g)
@@ -145,9 +149,46 @@ func (p *Producer) ready(ctx context.Context, s *txnSlot) error {
 	return nil
 }
 
+// The bounds of the transaction timeout txnFallback derives: the brokers'
+// transaction.max.timeout.ms is 15 min by default (Lambda's longest
+// function timeout), and room past the invocation's deadline for a commit
+// under way.
+const (
+	txnTimeoutMin   = 10 * time.Second
+	txnTimeoutMax   = 15 * time.Minute
+	txnTimeoutSlack = 5 * time.Second
+)
+
+// txnFallback returns the transactional producers' transaction.timeout.ms
+// when the config func does not set it: the time left before the deadline
+// of the first transaction this Producer began — the start of an
+// invocation, so about the function's timeout — plus txnTimeoutSlack,
+// within [txnTimeoutMin, txnTimeoutMax]; librdkafka's 60 s without a
+// deadline. It is decided once, at the first transaction, so that a
+// producer made late in an invocation (a replacement) gets the same. A
+// transaction lasts no longer than its invocation, so the coordinator never
+// aborts a live one; one left open by an environment that Lambda stopped
+// mid-transaction is aborted soon after the function's timeout, which is
+// how long it holds back the next attempt of its partition (its claim).
+func (p *Producer) txnFallback(ctx context.Context) kafka.ConfigMap {
+	p.txns.mu.Lock()
+	defer p.txns.mu.Unlock()
+	if p.txns.timeout == 0 {
+		p.txns.timeout = -1
+		if d, ok := ctx.Deadline(); ok {
+			p.txns.timeout = min(max(time.Until(d).Round(time.Second)+txnTimeoutSlack, txnTimeoutMin), txnTimeoutMax)
+		}
+	}
+	if p.txns.timeout < 0 {
+		return nil
+	}
+	return kafka.ConfigMap{"transaction.timeout.ms": int(p.txns.timeout.Milliseconds())}
+}
+
 // settleWait bounds how long settle keeps trying to replace a producer
-// left with a transaction open; past it the coordinator has aborted the
-// transaction at its timeout (transaction.timeout.ms, 60 s by default).
+// left with a transaction open; past it the slot goes back to the pool,
+// and its next use makes the producer (fencing the old one) or the
+// coordinator aborts the transaction at its timeout (txnFallback).
 const settleWait = 90 * time.Second
 
 // settle makes a new producer for s, whose old one (retired) was left with
@@ -537,8 +578,7 @@ func (p *Producer) closeTxns() {
 		if g := s.g; g != nil {
 			s.g = nil
 			wg.Go(func() {
-				g.drain() // a purge under a transactional call is not safe (see retire)
-				_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
+				g.drain() // no purge: its transaction may be in any state (see retire)
 				g.p.Close()
 				<-g.done
 			})
