@@ -69,11 +69,12 @@
 //
 // WithExactlyOnce makes each invocation's sends Kafka transactions, one per
 // input partition, each committed with the invocation's progress through
-// its partition (the offset of a consumer group of its own) only when the
-// invocation succeeds; a partition's transactions fence one another across
-// execution environments (Transactor); an
-// invocation skips the records that progress says were done, so a batch
-// delivered again after it succeeded sends nothing twice. It needs a
+// its partition (the offset of a consumer group of its own, ProgressGroup)
+// only when the invocation succeeds. A transaction claims its partition as
+// it begins, so that a later attempt, in any execution environment, waits
+// for an earlier one still under way (Transactor). An invocation skips the
+// records that progress says were done, so a batch delivered again after
+// it succeeded sends nothing twice. It needs a
 // Producer that is a Transactor (librdkafka.Producer, MemProducer), and
 // consumers that read with isolation.level=read_committed. See
 // WithExactlyOnce for how failures and item failures commit or abort.
