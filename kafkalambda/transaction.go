@@ -118,10 +118,12 @@ type PartitionOffset struct {
 // dead-letter topic's — Kafka transactions, one per input partition of the
 // event, committed only when the invocation succeeds, with the progress of
 // the invocation through the partition committed in the same transaction
-// to the consumer group group (one used for nothing else: never the event
-// source mapping's own). A partition's transactions fence one another,
-// across execution environments too (Transactor.BeginTxn): an attempt that
-// timed out or gave up on its commit cannot commit once the retry began.
+// to the partition's progress group, ProgressGroup(group, topic, partition)
+// (groups used for nothing else: never the event source mapping's own). A
+// transaction claims its partition as it begins (Transactor.BeginTxn): an
+// attempt that timed out or gave up on its commit holds back the retry's
+// progress read until its transaction ends, so the retry sees all it did
+// or nothing of it.
 // An invocation first reads that progress back and skips the records it
 // says were done, so that a batch redelivered after it succeeded (a lost
 // response, a restarted poller) sends nothing twice. Default: off
