@@ -62,6 +62,39 @@ func (l *ledger) problem(format string, args ...any) {
 	}
 }
 
+// whereLost reads the settlements topic as a read_uncommitted consumer and
+// says, for the first few refs, where a settlement of theirs is in the log
+// (partition, offset, producer id and epoch) and that read_committed does
+// not see it — or that there is none: what tells an aborted or undecided
+// write from one never made.
+func (l *ledger) whereLost(ctx context.Context, c *kafkalambdatest.Cluster, lost []ref) ([]string, error) {
+	recs, err := c.ReadTopic(ctx, app.OutputTopic)
+	if err != nil {
+		return nil, err
+	}
+	at := map[ref][]string{}
+	for _, kr := range recs {
+		src, err := app.SourceHeader(kr.Headers)
+		if err != nil {
+			continue
+		}
+		r := ref{src.Partition, src.Offset}
+		at[r] = append(at[r], fmt.Sprintf("%d@%d (producer %d epoch %d)", kr.Partition, kr.Offset, kr.ProducerID, kr.ProducerEpoch))
+	}
+	var out []string
+	for _, r := range lost {
+		if len(out) == 5 {
+			break
+		}
+		if w := at[r]; len(w) > 0 {
+			out = append(out, fmt.Sprintf("%s: in the log at %v, not committed", r, w))
+		} else {
+			out = append(out, fmt.Sprintf("%s: nowhere in the log", r))
+		}
+	}
+	return out, nil
+}
+
 // read reads the three output topics of the run from the start to their
 // end and accounts for each record. Each error text found in them goes to
 // logs, for the secret scan.
@@ -199,6 +232,7 @@ type tally struct {
 	// not outputs of the function.
 	outputDuplicates int
 	lost             []string
+	lostRefs         []ref
 	wrongStage       []string // poison dead-lettered at an unexpected stage
 	collateralWhy    map[string]int
 }
@@ -283,6 +317,7 @@ func (l *ledger) tally() tally {
 		}
 		if n == 0 && len(gone) == 0 {
 			t.lost = append(t.lost, fmt.Sprintf("%s (%s)", r, in.kind))
+			t.lostRefs = append(t.lostRefs, r)
 		}
 	}
 	return t

@@ -328,6 +328,15 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 		t.Fatalf("read the outputs back: %v", err)
 	}
 	f.tally = led.tally()
+	if len(f.tally.lostRefs) > 0 {
+		where, err := led.whereLost(readCtx, r.c, f.tally.lostRefs)
+		if err != nil {
+			t.Errorf("read the settlements back, read_uncommitted: %v", err)
+		}
+		for _, w := range where {
+			t.Logf("lost: %s", w)
+		}
+	}
 	f.logLines, f.errTexts = r.logs.counts()
 	// The flush of an invocation ends 500 ms (kafkalambda's default
 	// deadline margin) before its deadline: one that lasted 2 s of its 3
