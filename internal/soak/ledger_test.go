@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
@@ -82,6 +83,13 @@ func (l *ledger) whereLost(ctx context.Context, c *kafkalambdatest.Cluster, lost
 		at[r] = append(at[r], fmt.Sprintf("%d@%d (producer %d epoch %d)", kr.Partition, kr.Offset, kr.ProducerID, kr.ProducerEpoch))
 	}
 	var out []string
+	var first *kgo.Record // the last copy of the first lost record
+	for _, kr := range recs {
+		src, err := app.SourceHeader(kr.Headers)
+		if err == nil && len(lost) > 0 && (ref{src.Partition, src.Offset}) == lost[0] {
+			first = kr
+		}
+	}
 	for _, r := range lost {
 		if len(out) == 5 {
 			break
@@ -92,7 +100,56 @@ func (l *ledger) whereLost(ctx context.Context, c *kafkalambdatest.Cluster, lost
 			out = append(out, fmt.Sprintf("%s: nowhere in the log", r))
 		}
 	}
+	if first != nil {
+		around, err := aroundInLog(ctx, c, first.Partition, first.Offset)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, fmt.Sprintf("the log of %s-%d around offset %d (data and transaction markers): %s",
+			app.OutputTopic, first.Partition, first.Offset, around))
+	}
 	return out, nil
+}
+
+// aroundInLog lists the settlements topic's partition from 15 offsets
+// before at to 60 after, control records (transaction markers) included:
+// offset, producer id and epoch, and what each is.
+func aroundInLog(ctx context.Context, c *kafkalambdatest.Cluster, partition int32, at int64) (string, error) {
+	from := max(at-15, 0)
+	cl, err := kgo.NewClient(append(c.ClientOptions(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{app.OutputTopic: {partition: kgo.NewOffset().At(from)}}),
+		kgo.KeepControlRecords(), kgo.FetchIsolationLevel(kgo.ReadUncommitted()))...)
+	if err != nil {
+		return "", err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second) // the log may end before at+60
+	defer cancel()
+	var b strings.Builder
+	for last := from - 1; last < at+60; {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return b.String(), nil
+		}
+		for _, kr := range fs.Records() {
+			last = kr.Offset
+			if kr.Offset > at+60 {
+				break
+			}
+			what := "data"
+			if kr.Attrs.IsControl() {
+				what = "ABORT"
+				if len(kr.Key) >= 4 && kr.Key[3] == 1 {
+					what = "COMMIT"
+				}
+			}
+			fmt.Fprintf(&b, "%d:%s/p%d/e%d ", kr.Offset, what, kr.ProducerID%100000, kr.ProducerEpoch)
+		}
+		if fs.Empty() {
+			break
+		}
+	}
+	return b.String(), nil
 }
 
 // read reads the three output topics of the run from the start to their

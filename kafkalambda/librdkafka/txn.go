@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -274,6 +275,8 @@ type txn struct {
 	// abandoned: a call into librdkafka did not return by its deadline;
 	// the producer is broken and left to it (see within).
 	abandoned bool
+	// sent: a send was queued in the transaction (see Abort).
+	sent atomic.Bool
 }
 
 // stuckGrace is how long past its ctx's deadline a transactional call may
@@ -334,7 +337,11 @@ func (t *txn) Produce(ctx context.Context, m *kafkalambda.Message, d kafkalambda
 	if !t.g.holds.Acquire() {
 		return fmt.Errorf("%w: the transactional producer was replaced", kafkalambda.ErrProducer)
 	}
-	return t.p.produceOn(ctx, t.g, m, d)
+	if err := t.p.produceOn(ctx, t.g, m, d); err != nil {
+		return err
+	}
+	t.sent.Store(true)
+	return nil
 }
 
 // Purge implements kafkalambda.Txn: it purges this transaction's
@@ -541,6 +548,20 @@ func (t *txn) Abort(ctx context.Context) error {
 		return txnError("abort", errors.New("not aborted here: its producer was replaced, which fences it and settles the transaction"))
 	}
 	defer t.p.put(t.s)
+	if t.sent.Load() {
+		// After an abort librdkafka may send the next transaction's
+		// records under the same producer epoch and sequence numbers as
+		// this one's, which the brokers take for this one's aborted
+		// writes (they deduplicate by producer epoch and sequence):
+		// acknowledged with their offsets, and lost. The soak found such
+		// records: their only copy before an ABORT marker of the
+		// producer, and the next COMMIT marker of the same producer and
+		// epoch with no data of its own on the partition. So a producer
+		// whose transaction wrote and aborted is not used again: the next
+		// transaction makes a new one, whose InitTransactions bumps the
+		// epoch.
+		defer t.g.breakWith(txnError("aborted with sends", errors.New("a transaction that sent was aborted: a new producer epoch before the next")))
+	}
 	err := t.within(ctx, func() error { return t.g.p.AbortTransaction(ctx) })
 	if err == nil {
 		return nil
