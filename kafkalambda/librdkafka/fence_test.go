@@ -49,13 +49,7 @@ func TestTransactionsClaimAcrossEnvironments(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := make(doneChan, 1)
-			if err := earlier.Produce(ctx, &kafkalambda.Message{Topic: "out", Value: []byte("earlier")}, d); err != nil {
-				t.Fatal(err)
-			}
-			if err := <-d; err != nil {
-				t.Fatal(err)
-			}
+			sendIn(ctx, t, earlier, "earlier")
 			for len(fetches) > 0 {
 				<-fetches
 			}

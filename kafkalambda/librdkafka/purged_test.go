@@ -65,13 +65,7 @@ func TestTransactionsAfterAPurge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh := make(doneChan, 1)
-	if err := next.Produce(ctx, &kafkalambda.Message{Topic: "out", Value: []byte("committed")}, fresh); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-fresh; err != nil {
-		t.Fatal(err)
-	}
+	sendIn(ctx, t, next, "committed")
 	if err := next.Commit(ctx, owner0.Group, []kafkalambda.PartitionOffset{{Topic: "in", Partition: 0, Offset: 1}}); err != nil {
 		t.Fatal(err)
 	}
@@ -109,13 +103,7 @@ func TestTransactionsNewEpochAfterAnAbortThatSent(t *testing.T) {
 			t.Fatal(err)
 		}
 		if send {
-			d := make(doneChan, 1)
-			if err := txn.Produce(ctx, &kafkalambda.Message{Topic: "out", Value: []byte("v")}, d); err != nil {
-				t.Fatal(err)
-			}
-			if err := <-d; err != nil {
-				t.Fatal(err)
-			}
+			sendIn(ctx, t, txn, "v")
 		}
 		if commit {
 			err = txn.Commit(ctx, owner0.Group, nil)

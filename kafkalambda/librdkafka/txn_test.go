@@ -427,6 +427,19 @@ func TestTransactionsProgressWaitsForPendingOffsets(t *testing.T) {
 	}
 }
 
+// sendIn sends v to "out" in txn and waits for its delivery report, which
+// must be a success.
+func sendIn(ctx context.Context, t testing.TB, txn kafkalambda.Txn, v string) {
+	t.Helper()
+	d := make(doneChan, 1)
+	if err := txn.Produce(ctx, &kafkalambda.Message{Topic: "out", Value: []byte(v)}, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-d; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // doneChan is a kafkalambda.Delivery that reports on a channel.
 type doneChan chan error
 
@@ -454,21 +467,11 @@ func TestTransactionsAbortCutShort(t *testing.T) {
 	p := newProducer(t, c, nil)
 	ctx, cancel := producertest.WithDeadline(30 * time.Second)
 	defer cancel()
-	send := func(txn kafkalambda.Txn, v string) {
-		t.Helper()
-		d := make(doneChan, 1)
-		if err := txn.Produce(ctx, &kafkalambda.Message{Topic: "out", Value: []byte(v)}, d); err != nil {
-			t.Fatal(err)
-		}
-		if err := <-d; err != nil {
-			t.Fatal(err)
-		}
-	}
 	txn, err := p.BeginTxn(ctx, owner0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	send(txn, "aborted")
+	sendIn(ctx, t, txn, "aborted")
 	// The coordinator holds the abort until release: it cannot finish
 	// within any ctx.
 	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
@@ -482,7 +485,7 @@ func TestTransactionsAbortCutShort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send(next, "committed")
+	sendIn(ctx, t, next, "committed")
 	if err := next.Commit(ctx, owner0.Group, []kafkalambda.PartitionOffset{{Topic: "in", Partition: 0, Offset: 1}}); err != nil {
 		t.Fatal(err)
 	}

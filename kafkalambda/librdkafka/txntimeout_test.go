@@ -24,8 +24,8 @@ func TestTransactionTimeoutFollowsTheFunctionTimeout(t *testing.T) {
 		deadline time.Duration // 0: none
 		lo, hi   int32         // ms asked for in InitProducerId
 	}{
-		// Up to 2 s less: the time a loaded machine takes before the begin.
-		{"from the first deadline", nil, 20 * time.Second, 23000, 25000},
+		// Up to 5 s less: the time a loaded machine takes before the begin.
+		{"from the first deadline", nil, 20 * time.Second, 20000, 25000},
 		{"at least 10 s", nil, 2 * time.Second, 10000, 10000},
 		{"set in the config", map[string]any{"transaction.timeout.ms": 7000}, 20 * time.Second, 7000, 7000},
 		{"no deadline", nil, 0, 60000, 60000},
