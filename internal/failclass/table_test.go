@@ -199,6 +199,8 @@ var table = []row{
 		secretHolding(`{"bootstrap.server":"127.0.0.1:9"}`)},
 	{srcSecret, "librdkafka rejects a property's value",
 		kafkalambda.ClassConfiguration, true, is(isProducer), "acks", secretHolding(`{"bootstrap.servers":"127.0.0.1:9","acks":"most"}`)},
+	{srcSecret, "the secret sets `transactional.id` (the producer owns transactional ids)",
+		kafkalambda.ClassConfiguration, true, is(isProducer), "transactional.id", secretHolding(`{"bootstrap.servers":"127.0.0.1:9","transactional.id":"settle-1"}`)},
 }
 
 // handling says what the handler does with a failure of the row's class.

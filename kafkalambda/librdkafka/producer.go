@@ -313,9 +313,6 @@ func (p *Producer) create(ctx context.Context) (*generation, error) {
 	return g, nil
 }
 
-// newGeneration makes a librdkafka producer from a fresh config, the
-// defaults, and extra (which override both), and starts serving its
-// events.
 // newGeneration makes a librdkafka producer from the config func's
 // properties, over the package's defaults and fallback (properties the
 // config func may set otherwise), under extra (properties it may not).
@@ -327,6 +324,15 @@ func (p *Producer) newGeneration(ctx context.Context, fallback, extra kafka.Conf
 		// The config func's error says its class (a secrets.Error does);
 		// one that does not is taken to be the environment's.
 		return nil, fmt.Errorf("%w: config: %w", kafkalambda.ErrProducer, err)
+	}
+	if _, ok := conf["transactional.id"]; ok {
+		// A transactional.id from the config would turn the shared producer
+		// transactional (its sends then fail with a state error nobody can
+		// act on) or be overridden in exactly-once mode: either way not what
+		// the operator meant. The Producer owns transactional ids.
+		return nil, kafkalambda.Classified(kafkalambda.ClassConfiguration, kafkalambda.ErrProducer,
+			errors.New("config sets transactional.id: the producer owns transactional ids "+
+				"(kafkalambda.WithExactlyOnce with WithTransactionalIDPrefix); remove the key"))
 	}
 	cm := producerDefaults()
 	for k, v := range fallback {

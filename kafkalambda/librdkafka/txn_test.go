@@ -536,3 +536,36 @@ func TestTransactionsStuckCoordinatorKeepsTheDeadline(t *testing.T) {
 		t.Errorf("%d committed outputs, want 2", got)
 	}
 }
+
+// A config that sets transactional.id is refused as the operator's fault,
+// in both modes, and the id's value is not in the error: the producer owns
+// transactional ids. Without the guard the shared producer turns
+// transactional and its sends fail with a state error, and exactly-once
+// mode silently overrides the key.
+func TestConfigMayNotSetTransactionalID(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.SeedTopics(1, "out", "in"))
+	for _, eos := range []bool{false, true} {
+		t.Run(fmt.Sprintf("exactly-once=%v", eos), func(t *testing.T) {
+			p := newProducer(t, c, map[string]any{"transactional.id": "settle-secret-id"})
+			var h *kafkalambda.Handler[string, string]
+			if eos {
+				h = eosHandler(t, p, "out")
+			} else {
+				h = echoHandler(t, p, "out", nil)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err := h.Invoke(ctx, inputEvent(t, 2, "in-0"))
+			if err == nil {
+				t.Fatal("the invocation succeeded")
+			}
+			if got := kafkalambda.Classify(err); got != kafkalambda.ClassConfiguration {
+				t.Errorf("class %q, want configuration: %v", got, err)
+			}
+			if !strings.Contains(err.Error(), "transactional.id") || strings.Contains(err.Error(), "settle-secret-id") {
+				t.Errorf("want the key named and its value left out: %v", err)
+			}
+		})
+	}
+}
