@@ -65,7 +65,10 @@ type txnSlot struct {
 	g  *generation // nil until made, and after it was retired
 	// unfinished: the last transaction's commit or abort did not finish.
 	unfinished bool
-	admin      *kafka.AdminClient // g's, for Progress
+	// init: g's InitTransactions, under way or to be resumed; nil once g
+	// is initialized.
+	init  *initCall
+	admin *kafka.AdminClient // g's, for Progress
 }
 
 // take returns a free slot, or a new one.
@@ -91,9 +94,15 @@ func (p *Producer) take() (*txnSlot, error) {
 	return s, nil
 }
 
-// put returns s to the pool.
+// put returns s to the pool, or closes its producer when the pool is
+// closed.
 func (p *Producer) put(s *txnSlot) {
 	p.txns.mu.Lock()
+	if p.txns.closed {
+		p.txns.mu.Unlock()
+		go closeSlot(s)
+		return
+	}
 	p.txns.free = append(p.txns.free, s)
 	p.txns.mu.Unlock()
 }
@@ -109,7 +118,7 @@ func (p *Producer) replace(s *txnSlot, why string) {
 		s.admin = nil
 	}
 	go p.retire(s.g)
-	s.g, s.unfinished = nil, false
+	s.g, s.unfinished, s.init = nil, false, nil
 }
 
 // ready makes s's producer usable for a new transaction: a new one when it
@@ -132,23 +141,97 @@ func (p *Producer) ready(ctx context.Context, s *txnSlot) error {
 			}
 		}
 	}
-	if s.g != nil {
-		return nil
+	if s.g == nil {
+		g, err := p.newGeneration(ctx, p.txnFallback(ctx), kafka.ConfigMap{"transactional.id": s.id})
+		if err != nil {
+			return err
+		}
+		g.txn = true
+		s.g, s.init = g, startInit(g)
 	}
-	g, err := p.newGeneration(ctx, p.txnFallback(ctx), kafka.ConfigMap{"transactional.id": s.id})
-	if err != nil {
-		return err
+	if s.init != nil {
+		return p.awaitInit(ctx, s)
 	}
-	g.txn = true
-	if _, err := within(ctx, g, func() error { return g.p.InitTransactions(ctx) }); err != nil {
-		g.breakWith(err)
-		go p.retire(g)
-		return txnError("init transactions", err)
-	}
-	s.g = g
-	p.log.Info("kafkalambda: transactional producer created", "transactional_id", s.id, "generation", g.id)
 	return nil
 }
+
+// initTimeout bounds one InitTransactions call; one that times out is
+// resumed by the next (awaitInit).
+const initTimeout = txnTimeoutMin
+
+// initCall is a transactional producer's InitTransactions (find the
+// transaction coordinator, get the producer id and epoch, which fences the
+// id's earlier producer and settles what it left open), run apart from the
+// invocation that needs it. librdkafka's init is resumable: a call that
+// times out ("retry call to resume") leaves its progress for the next call.
+// So an init that outlasts one invocation's deadline — a starved CPU, a
+// coordinator moving — is taken up where it stands by the slot's next
+// transaction, instead of being thrown away with its producer and begun
+// again from the connection up, which under load may never finish.
+type initCall struct {
+	done chan struct{}
+	err  error
+}
+
+// startInit starts g's InitTransactions, bounded by initTimeout.
+func startInit(g *generation) *initCall {
+	c := &initCall{done: make(chan struct{})}
+	if !g.enter() {
+		c.err = fmt.Errorf("%w: transaction: the producer is closing", kafkalambda.ErrProducer)
+		close(c.done)
+		return c
+	}
+	go func() {
+		defer close(c.done)
+		defer g.calls.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
+		defer cancel()
+		c.err = g.p.InitTransactions(ctx)
+	}()
+	return c
+}
+
+// awaitInit waits, within ctx, for s's producer to be initialized: its
+// init call returning nil, or, after one that timed out or met a retriable
+// error, the call that resumes it. At ctx's end the init stays under way
+// for the slot's next transaction. Another error (fatal, fenced, refused)
+// replaces the producer.
+func (p *Producer) awaitInit(ctx context.Context, s *txnSlot) error {
+	for {
+		select {
+		case <-s.init.done:
+		case <-ctx.Done():
+			return txnError("init transactions", fmt.Errorf("under way at the deadline, resumed by the next transaction: %w", ctx.Err()))
+		}
+		err := s.init.err
+		if err == nil {
+			s.init = nil
+			p.log.Info("kafkalambda: transactional producer created", "transactional_id", s.id, "generation", s.g.id)
+			return nil
+		}
+		var ke kafka.Error
+		if !errors.As(err, &ke) || !(ke.IsRetriable() || ke.Code() == kafka.ErrTimedOut) || ke.IsFatal() {
+			s.g.breakWith(err)
+			p.replace(s, "init transactions failed: "+err.Error())
+			return txnError("init transactions", err)
+		}
+		// Resume, after a pause: librdkafka retries within a call, so an
+		// error that returns at once is not worth calling again at once.
+		timer := time.NewTimer(initResumePause)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+		}
+		s.init = startInit(s.g)
+		if ctx.Err() != nil {
+			return txnError("init transactions", fmt.Errorf("%w; resumed by the next transaction", err))
+		}
+	}
+}
+
+// initResumePause is the pause before an init that failed is resumed.
+const initResumePause = 100 * time.Millisecond
 
 // The bounds of the transaction timeout txnFallback derives: the brokers'
 // transaction.max.timeout.ms is 15 min by default (Lambda's longest
@@ -584,26 +667,18 @@ const txnCloseWait = 5 * time.Second
 // comes after the invocations); one cut short is aborted by the
 // coordinator at its timeout. librdkafka's destroy of a producer can block
 // for long (brokers unreachable): the process is shutting down, so one
-// that takes longer is left to finish on its own.
+// that takes longer is left to finish on its own. A slot not in the pool —
+// a transaction's, or one being settled in the background — is its
+// owner's: put closes it when the owner gives it back.
 func (p *Producer) closeTxns() {
 	p.txns.mu.Lock()
 	p.txns.closed = true
-	all := p.txns.all
+	free := p.txns.free
+	p.txns.free = nil
 	p.txns.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, s := range all {
-		if s.admin != nil {
-			s.admin.Close()
-			s.admin = nil
-		}
-		if g := s.g; g != nil {
-			s.g = nil
-			wg.Go(func() {
-				g.drain() // no purge: its transaction may be in any state (see retire)
-				g.p.Close()
-				<-g.done
-			})
-		}
+	for _, s := range free {
+		wg.Go(func() { closeSlot(s) })
 	}
 	closed := make(chan struct{})
 	go func() { wg.Wait(); close(closed) }()
@@ -613,6 +688,21 @@ func (p *Producer) closeTxns() {
 	case <-closed:
 	case <-timer.C:
 		p.log.Warn("kafkalambda: transactional producers still closing; not waiting longer", "waited", txnCloseWait)
+	}
+}
+
+// closeSlot closes s's producer, once no call is running on it; the
+// caller owns s.
+func closeSlot(s *txnSlot) {
+	if s.admin != nil {
+		s.admin.Close()
+		s.admin = nil
+	}
+	if g := s.g; g != nil {
+		s.g, s.init = nil, nil
+		g.drain() // no purge: its transaction may be in any state (see retire)
+		g.p.Close()
+		<-g.done
 	}
 }
 
