@@ -73,8 +73,8 @@ type client struct {
 	// or a bundled schema whose write id is a Glue schema version id);
 	// compress: zlib bodies (Glue's WithGlueCompression)
 	glueWire, compress bool
-	retry retry.Policy
-	ttl   time.Duration // for latest
+	retry              retry.Policy
+	ttl                time.Duration // for latest
 
 	byID      cowMap[schemaRef, *schemaInfo]
 	byVersion cowMap[string, *schemaInfo] // subject\x00version
