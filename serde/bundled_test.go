@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hamba/avro/v2"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	ourserde "github.com/kafkalambda/kafka-lambda-go/serde"
@@ -254,5 +255,35 @@ func TestBundledOptions(t *testing.T) {
 	var e *ourserde.Error
 	if !errors.Is(err, ourserde.ErrUnknownSchema) || !errors.As(err, &e) || e.FailureClass() != "configuration" {
 		t.Fatalf("writing another schema: %v", err)
+	}
+}
+
+// ESM JSON mode: the metadata's id is checked against the allow-list, and
+// the JSON is read with the bundled schema.
+func TestBundledESMJSON(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](ourserde.Bundled(ourserde.Schema{Text: orderSchemaV2},
+		ourserde.WithAllowedIDs("12", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"))))
+	js := []byte(`{"id":"o-1","symbol":"ACME","quantity":300,"price":10.25,"side":"SELL","tags":["a","b"],
+		"note":"rush","attrs":{"desk":"eq"},"venue":"XLON"}`)
+	want := sampleOrder()
+	for _, id := range []string{"12", "6BA7B810-9DAD-11D1-80B4-00C04FD430C8"} {
+		got := must[Order](t)(c.Deserialize(ctx, ourserde.Message{Topic: "o", Data: js, Schema: &ourserde.SchemaMeta{DataFormat: "AVRO", SchemaID: id}}))
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("id %s: got %+v", id, got)
+		}
+	}
+	_, err := c.Deserialize(ctx, ourserde.Message{Topic: "o", Data: js, Schema: &ourserde.SchemaMeta{DataFormat: "AVRO", SchemaID: "13"}})
+	if !errors.Is(err, ourserde.ErrSchemaNotAllowed) {
+		t.Fatalf("id 13: %v", err)
+	}
+
+	p := must[ourserde.Codec[*testpb.Trade]](t)(ourserde.Protobuf[*testpb.Trade](ourserde.Bundled(ourserde.Schema{Type: "PROTOBUF"})))
+	trade := sampleTrade()
+	got := must[*testpb.Trade](t)(p.Deserialize(ctx, ourserde.Message{Topic: "t", Data: must[[]byte](t)(protojson.Marshal(trade)),
+		Schema: &ourserde.SchemaMeta{DataFormat: "PROTOBUF", SchemaID: "77"}}))
+	if !proto.Equal(got, trade) {
+		t.Fatalf("protobuf: got %v", got)
 	}
 }
