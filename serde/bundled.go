@@ -198,8 +198,12 @@ func (b *bundledRegistry) SchemaByID(_ context.Context, id int) (Schema, error) 
 }
 
 // SubjectVersions is [1] for every subject: the bundled schema is the one
-// version of any subject.
+// version of any subject (WithUseLatest writes it). Without an id to write
+// with there is no version to write: ErrUnknownSchema.
 func (b *bundledRegistry) SubjectVersions(context.Context, string) ([]int, error) {
+	if !b.write {
+		return nil, errf(ErrUnknownSchema, nil, "the bundled schema has no id to write with (set Schema.ID or Schema.GUID)")
+	}
 	return []int{1}, nil
 }
 

@@ -104,6 +104,17 @@ func checkBundledInterop[T any](t *testing.T, typ, text string, ctor ctorOf[T], 
 	if !errors.Is(err, ourserde.ErrUnknownSchema) || !errors.As(err, &e) || e.FailureClass() != "configuration" {
 		t.Fatalf("writing without a pinned id: %v", err)
 	}
+
+	// WithUseLatest writes the bundled schema with its pinned id; without
+	// one there is no latest version.
+	latest := must[ourserde.Codec[T]](t)(ctor(ourserde.Bundled(ourserde.Schema{Type: typ, Text: text, ID: idn}), ourserde.WithUseLatest()))
+	if lw := must[[]byte](t)(latest.Serialize(ctx, target, want)); !bytes.Equal(lw, wire) {
+		t.Fatalf("WithUseLatest wrote\n% x\nwant\n% x", lw, wire)
+	}
+	latest = must[ourserde.Codec[T]](t)(ctor(ourserde.Bundled(ourserde.Schema{Type: typ, Text: text}), ourserde.WithUseLatest()))
+	if _, err := latest.Serialize(ctx, target, want); !errors.Is(err, ourserde.ErrUnknownSchema) {
+		t.Fatalf("WithUseLatest without a pinned id: %v", err)
+	}
 }
 
 func TestBundledInterop(t *testing.T) {

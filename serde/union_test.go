@@ -215,3 +215,48 @@ func TestUnionOptions(t *testing.T) {
 		}
 	}
 }
+
+// Over AWS Glue: the Protobuf record type is the Glue message index's
+// place among the schema's messages sorted by full name (Envelope is the
+// second of two here), and Avro's is read by schema version id.
+func TestUnionGlue(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	srv, gc := newGlue(t)
+	reg := ourserde.Glue(gc, glueRegistryName)
+	const envelopeProto = "syntax = \"proto3\";\npackage kafkalambda.serde.testpb;\nmessage Aaa {\n}\nmessage Envelope {\n  string id = 1;\n  bytes payload = 2;\n}\n"
+	vid := must[string](t)(srv.Register(glueRegistryName, "pb-events-envelope", "PROTOBUF", envelopeProto))
+	must[string](t)(srv.Register(glueRegistryName, "pb-events-order", "AVRO", orderSchemaV2))
+	byName := func(_ ourserde.Target, record string) string {
+		if record == "com.example.trading.Order" {
+			return "pb-events-order"
+		}
+		return "pb-events-envelope"
+	}
+	envelopes := must[ourserde.Codec[*testpb.Envelope]](t)(ourserde.Protobuf[*testpb.Envelope](reg,
+		ourserde.WithSchema(envelopeProto), ourserde.WithSubjectNameStrategy(byName)))
+	orders := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](reg, ourserde.WithSchema(orderSchemaV2), ourserde.WithSubjectNameStrategy(byName)))
+	target := ourserde.Target{Topic: "mixed"}
+	env := &testpb.Envelope{Id: "e-1"}
+	ew := must[[]byte](t)(envelopes.Serialize(ctx, target, env))
+	ow := must[[]byte](t)(orders.Serialize(ctx, target, sampleOrder()))
+	if ew[18] != 1 {
+		t.Fatalf("Envelope's Glue message index is %d, want 1", ew[18])
+	}
+	u := must[ourserde.Deserializer[any]](t)(ourserde.Union[any](reg,
+		ourserde.Case[any]("kafkalambda.serde.testpb.Envelope", envelopes, nil),
+		ourserde.Case[any]("com.example.trading.Order", orders, nil)))
+	if got := must[any](t)(u.Deserialize(ctx, ourserde.Message{Topic: "mixed", Data: ew})); !proto.Equal(got.(*testpb.Envelope), env) {
+		t.Fatalf("envelope: got %v", got)
+	}
+	if got := must[any](t)(u.Deserialize(ctx, ourserde.Message{Topic: "mixed", Data: ow})); !reflect.DeepEqual(got, sampleOrder()) {
+		t.Fatalf("order: got %v", got)
+	}
+	aaa := append(append([]byte(nil), ew[:18]...), 0) // index 0: Aaa, no case
+	_, err := u.Deserialize(ctx, ourserde.Message{Topic: "mixed", Data: aaa})
+	var e *ourserde.Error
+	if !errors.Is(err, ourserde.ErrUnknownRecordType) || !errors.As(err, &e) ||
+		e.RecordType != "kafkalambda.serde.testpb.Aaa" || e.SchemaVersionID != vid {
+		t.Fatalf("Aaa: %v", err)
+	}
+}
