@@ -251,7 +251,7 @@
 //	ErrMessageMismatch                 record          configuration
 //	ErrIncompatible (409, 409xx)       record          configuration
 //	ErrInvalidSchema (422, 422xx)      record          configuration
-//	ErrUnknownRecordType (Union)       record          -
+//	ErrUnknownRecordType (Union)       record          configuration
 //
 // ErrSchemaNotAllowed (Bundled) wraps ErrUnknownSchema and shares its row.
 //
