@@ -42,7 +42,7 @@ func Avro[T any](r Registry, opts ...Option) (Codec[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.checkRegistry(r, "Avro"); err != nil {
+	if err := cfg.checkRegistry(r, "Avro", avroFormat); err != nil {
 		return nil, err
 	}
 	// Hostile lengths must not allocate: no Kafka record is larger than
@@ -198,6 +198,10 @@ func (c *avroCodec[T]) writerSchema(ctx context.Context, info *schemaInfo) (avro
 // incompatible writer schema fails here with ErrIncompatible. Only
 // deserializing resolves.
 func (c *avroCodec[T]) writer(ctx context.Context, id schemaRef) (*avroWriter, error) {
+	id, err := c.c.key(id)
+	if err != nil {
+		return nil, err
+	}
 	if wr, ok := c.writers.load(id); ok {
 		return wr, nil
 	}

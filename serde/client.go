@@ -27,6 +27,9 @@ type schemaRef struct {
 
 // String names the ref in error messages.
 func (r schemaRef) String() string {
+	if r == bundledKey {
+		return "the bundled schema"
+	}
 	if r.cguid {
 		return "schema guid " + r.guid.String()
 	}
@@ -63,10 +66,15 @@ var defaultRetry = retry.Policy{Attempts: 5, Initial: 50 * time.Millisecond, Max
 
 // client is a codec's view of the registry: caches, coalescing, retries.
 type client struct {
-	r     Registry
-	glue  *glueRegistry // r, when it is an AWS Glue registry; nil for Confluent
-	retry retry.Policy
-	ttl   time.Duration // for latest
+	r       Registry
+	glue    *glueRegistry    // r, when it is an AWS Glue registry; nil for Confluent
+	bundled *bundledRegistry // r, when it is Bundled
+	// glueWire: the codec writes AWS Glue's wire format (a Glue registry,
+	// or a bundled schema whose write id is a Glue schema version id);
+	// compress: zlib bodies (Glue's WithGlueCompression)
+	glueWire, compress bool
+	retry              retry.Policy
+	ttl                time.Duration // for latest
 
 	byID      cowMap[schemaRef, *schemaInfo]
 	byVersion cowMap[string, *schemaInfo] // subject\x00version
@@ -81,8 +89,25 @@ type latestEntry struct {
 }
 
 func newClient(r Registry, p retry.Policy, ttl time.Duration) *client {
-	g, _ := r.(*glueRegistry)
-	return &client{r: r, glue: g, retry: p, ttl: ttl}
+	c := &client{r: r, retry: p, ttl: ttl}
+	switch r := r.(type) {
+	case *glueRegistry:
+		c.glue, c.glueWire, c.compress = r, true, r.compress
+	case *bundledRegistry:
+		c.bundled, c.glueWire = r, r.glue
+	}
+	return c
+}
+
+// key is the ref the codec caches what it knows of ref's schema under:
+// ref itself, except with a Bundled registry, which checks ref against its
+// allowed ids (ErrSchemaNotAllowed) and maps every id to one key. The
+// codecs call it before they look in a cache of theirs.
+func (c *client) key(ref schemaRef) (schemaRef, error) {
+	if c.bundled == nil {
+		return ref, nil
+	}
+	return c.bundled.key(ref)
 }
 
 // schemaByID returns the schema with the given id, which must be of type typ
@@ -107,6 +132,14 @@ func (c *client) schemaByID(ctx context.Context, ref schemaRef, typ string) (*sc
 func (c *client) fetchByID(ctx context.Context, ref schemaRef) (*schemaInfo, error) {
 	if s, ok := c.byID.load(ref); ok {
 		return s, nil
+	}
+	if c.bundled != nil { // no call to make, nothing to cache
+		if ref != c.bundled.cacheKey() {
+			if _, err := c.bundled.key(ref); err != nil {
+				return nil, err
+			}
+		}
+		return c.bundled.info, nil
 	}
 	var byGUID GUIDRegistry
 	switch {
@@ -158,7 +191,7 @@ func (c *client) fetchByID(ctx context.Context, ref schemaRef) (*schemaInfo, err
 // Confluent registry, AWS Glue's (uncompressed; finish compresses) for a
 // Glue one.
 func (c *client) appendPrefix(dst []byte, ref schemaRef) []byte {
-	if c.glue != nil {
+	if c.glueWire {
 		return appendGlueHeader(dst, glueNone, ref.guid)
 	}
 	return appendHeader(dst, ref.id)
@@ -167,10 +200,10 @@ func (c *client) appendPrefix(dst []byte, ref schemaRef) []byte {
 // finish makes the final bytes of a record written after appendPrefix:
 // for a Glue registry that compresses, the body zlib-compressed.
 func (c *client) finish(out []byte) ([]byte, error) {
-	if c.glue == nil {
+	if !c.glueWire {
 		return out, nil
 	}
-	return glueFrame(out, c.glue.compress)
+	return glueFrame(out, c.compress)
 }
 
 // schemaByVersion returns one version of a subject (used for references).

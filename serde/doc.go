@@ -1,6 +1,7 @@
 // Package serde turns the keys and values of Kafka records into typed Go
 // values and back: plain String, Bytes and JSON, and Avro, Protobuf and JSON
-// Schema through a Confluent Schema Registry.
+// Schema through a Confluent Schema Registry, an AWS Glue Schema Registry,
+// or a schema bundled into the function.
 //
 // The contract: a Deserializer[T] turns a Message (topic, data, key or
 // value, ESM schema metadata) into a T; a Serializer[T] turns a T into the
@@ -169,6 +170,48 @@
 // (WithAutoRegister(false) only looks it up); WithUseLatest writes with the
 // latest registered version instead.
 //
+// # Bundled schemas
+//
+// Bundled is a Registry of one schema compiled into the function, for
+// functions that must not depend on a registry at run time: it makes no
+// call. The codecs take it like any Registry and read every framing above
+// (Confluent and AWS Glue prefixes, schema id headers, ESM SOURCE and JSON
+// mode); the prefix is checked and skipped and the body decoded with the
+// bundled schema whatever id the record names, unless WithAllowedIDs pins
+// the ids (decimal Confluent ids, or UUIDs for Glue schema version ids and
+// Confluent GUIDs): another id is ErrSchemaNotAllowed, which wraps
+// ErrUnknownSchema and is the record's fault. Unless WithSchema says
+// otherwise the bundled schema is T's schema too; a Protobuf bundled schema
+// may leave its text to T's descriptor. Serializing writes the pinned id,
+// Schema.ID (Confluent's format) or Schema.GUID (Glue's, uncompressed), and
+// only the bundled schema; without one it is ErrUnknownSchema.
+//
+//	//go:embed order.avsc
+//	var orderSchema string
+//
+//	values, err := serde.Avro[Order](serde.Bundled(
+//		serde.Schema{Type: "AVRO", Text: orderSchema, ID: 42},
+//		serde.WithAllowedIDs("41", "42")))
+//
+// # Several record types on one topic
+//
+// Producers using RecordNameStrategy or TopicRecordNameStrategy put records
+// of several types on one topic. Union reads them: it finds each record's
+// writer schema (by the id, from any framing), reads the record type it
+// names (the Avro full name, the Protobuf message full name that the
+// message indexes or the Glue index name, the JSON Schema "title") and
+// hands the record to the Case for that type, whose Deserializer decodes
+// it into a U and whose func turns that into the union's T:
+//
+//	events, err := serde.Union[Event](registry,
+//		serde.Case[Event]("shop.Order", orders, nil), // Order implements Event
+//		serde.Case("shop.Refund", refunds, func(r Refund) Event { return refundEvent{r} }))
+//
+// A type without a case is ErrUnknownRecordType, the record's fault; the
+// *Error names the type (RecordType), the topic and the schema id. In ESM
+// JSON mode a Protobuf record has no message indexes, and the record type
+// is the one message of the writer schema that has a case.
+//
 // # Errors
 //
 // Every error from a Serializer or Deserializer is an *Error; its chain
@@ -208,6 +251,9 @@
 //	ErrMessageMismatch                 record          configuration
 //	ErrIncompatible (409, 409xx)       record          configuration
 //	ErrInvalidSchema (422, 422xx)      record          configuration
+//	ErrUnknownRecordType (Union)       record          configuration
+//
+// ErrSchemaNotAllowed (Bundled) wraps ErrUnknownSchema and shares its row.
 //
 // Reading, the record picks the schema (by its id), so a schema that is
 // missing, of another format or message, unusable, or not readable as T is

@@ -61,6 +61,16 @@ var (
 	// auto-register is not registered under its subject.
 	ErrUnknownSchema = errors.New("serde: unknown schema")
 
+	// ErrSchemaNotAllowed: the record names a schema id that a Bundled
+	// registry does not accept (see WithAllowedIDs). It wraps
+	// ErrUnknownSchema, so it is the record's fault when reading.
+	ErrSchemaNotAllowed = fmt.Errorf("%w: schema id not allowed", ErrUnknownSchema)
+
+	// ErrUnknownRecordType: a Union has no case for the record type that
+	// the record's writer schema names (Error.RecordType says which), or
+	// the writer schema names no record type a Union can dispatch on.
+	ErrUnknownRecordType = errors.New("serde: unknown record type")
+
 	// ErrRegistry: the registry could not be used: it is down or slow (HTTP
 	// 5xx, 429, 408 after the retries; a transport error: refused
 	// connection, DNS, TLS, timeout; the caller's context ended while
@@ -168,7 +178,12 @@ type Error struct {
 	// SchemaVersionID is the AWS Glue schema version id (a UUID) when it
 	// is known; "" if not, and for a Confluent schema.
 	SchemaVersionID string
-	Err             error
+	// RecordType is the record type (Avro full name, Protobuf message
+	// full name, JSON Schema title) that a Union read from the writer
+	// schema when it has no case for it (ErrUnknownRecordType); "" in
+	// every other error.
+	RecordType string
+	Err        error
 }
 
 // The failure classes of Error.FailureClass: the names are a convention
@@ -207,8 +222,9 @@ const (
 //	ErrMessageMismatch                 record          configuration
 //	ErrIncompatible                    record          configuration
 //	ErrInvalidSchema                   record          configuration
+//	ErrUnknownRecordType               record          configuration
 //
-// Reading, a schema mismatch is the record's: it names a schema id the
+// ErrSchemaNotAllowed wraps ErrUnknownSchema and shares its row. Reading, a schema mismatch is the record's: it names a schema id the
 // registry does not have, a schema of another format or message, or one
 // that cannot be read as T's. Writing, the codec picks the schema, so a
 // mismatch is the configuration's, and only the value itself (ErrEncode,
@@ -230,7 +246,7 @@ func (e *Error) FailureClass() string {
 	case errors.Is(err, ErrMalformed), errors.Is(err, ErrValidation), errors.Is(err, ErrEncode):
 		return classRecord
 	}
-	for _, s := range []error{ErrUnknownSchema, ErrSchemaID, ErrFormatMismatch, ErrMessageMismatch, ErrIncompatible, ErrInvalidSchema} {
+	for _, s := range []error{ErrUnknownSchema, ErrSchemaID, ErrFormatMismatch, ErrMessageMismatch, ErrIncompatible, ErrInvalidSchema, ErrUnknownRecordType} {
 		if errors.Is(err, s) {
 			if e.Op == OpSerialize {
 				return classConfiguration

@@ -92,3 +92,88 @@ func ExampleParseSchemaIDHeader() {
 	// 6ba7b810-9dad-11d1-80b4-00c04fd430c8
 	// true
 }
+
+// A codec with the schema compiled into the function: no registry is
+// called, ever. Records naming the allowed ids (and the pinned id 42 it
+// writes with) are read with the bundled schema; any other id is the
+// record's fault.
+func ExampleBundled() {
+	type Order struct {
+		ID       string `avro:"id"`
+		Quantity int64  `avro:"quantity"`
+	}
+	const schema = `{"type": "record", "name": "Order",
+		"fields": [{"name": "id", "type": "string"}, {"name": "quantity", "type": "long"}]}`
+	orders, err := serde.Avro[Order](serde.Bundled(serde.Schema{Type: "AVRO", Text: schema, ID: 42},
+		serde.WithAllowedIDs("41")))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx := context.Background()
+	b, _ := orders.Serialize(ctx, serde.Target{Topic: "orders"}, Order{ID: "o-1", Quantity: 3})
+	fmt.Printf("header % x, body % x\n", b[:5], b[5:])
+
+	// Written by a producer with id 41, delivered in ESM SOURCE mode.
+	o, _ := orders.Deserialize(ctx, serde.Message{Topic: "orders", Data: b[5:],
+		Schema: &serde.SchemaMeta{DataFormat: "AVRO", SchemaID: "41"}})
+	fmt.Printf("%+v\n", o)
+
+	_, err = orders.Deserialize(ctx, serde.Message{Topic: "orders", Data: append([]byte{0, 0, 0, 0, 7}, b[5:]...)})
+	fmt.Println(errors.Is(err, serde.ErrSchemaNotAllowed))
+	fmt.Println(err)
+	// Output:
+	// header 00 00 00 00 2a, body 06 6f 2d 31 06
+	// {ID:o-1 Quantity:3}
+	// true
+	// serde: deserialize value of topic "orders" (AVRO, schema id 7): unknown schema: schema id not allowed: schema id 7 is not one of the bundled schema's allowed ids
+}
+
+// Two record types on one topic, each under its own subject
+// (TopicRecordNameStrategy), read by one Union that dispatches on the
+// writer schema's record name.
+func ExampleUnion() {
+	type Order struct {
+		ID string `avro:"id"`
+	}
+	type Refund struct {
+		OrderID string  `avro:"order_id"`
+		Amount  float64 `avro:"amount"`
+	}
+	registry := srfake.New()
+	defer registry.Close()
+	client := serde.Confluent(srclient.NewSchemaRegistryClient(registry.URL()))
+	strategy := serde.WithSubjectNameStrategy(serde.TopicRecordNameStrategy)
+	orders, _ := serde.Avro[Order](client, strategy, serde.WithSchema(`{"type": "record", "name": "Order",
+		"namespace": "shop", "fields": [{"name": "id", "type": "string"}]}`))
+	refunds, _ := serde.Avro[Refund](client, strategy, serde.WithSchema(`{"type": "record", "name": "Refund",
+		"namespace": "shop", "fields": [{"name": "order_id", "type": "string"}, {"name": "amount", "type": "double"}]}`))
+	events, err := serde.Union[any](client,
+		serde.Case[any]("shop.Order", orders, nil),
+		serde.Case[any]("shop.Refund", refunds, nil))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	ctx := context.Background()
+	t := serde.Target{Topic: "shop-events"}
+	o, _ := orders.Serialize(ctx, t, Order{ID: "o-1"})
+	r, _ := refunds.Serialize(ctx, t, Refund{OrderID: "o-1", Amount: 2.5})
+	for _, data := range [][]byte{o, r} {
+		v, err := events.Deserialize(ctx, serde.Message{Topic: "shop-events", Data: data})
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		switch v := v.(type) {
+		case Order:
+			fmt.Println("order", v.ID)
+		case Refund:
+			fmt.Println("refund of", v.OrderID, v.Amount)
+		}
+	}
+	// Output:
+	// order o-1
+	// refund of o-1 2.5
+}

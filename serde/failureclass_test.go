@@ -42,6 +42,8 @@ func TestFailureClassTable(t *testing.T) {
 		{"ErrMessageMismatch", ourserde.ErrMessageMismatch, rec, cfg},
 		{"ErrIncompatible", ourserde.ErrIncompatible, rec, cfg},
 		{"ErrInvalidSchema", ourserde.ErrInvalidSchema, rec, cfg},
+		{"ErrSchemaNotAllowed", ourserde.ErrSchemaNotAllowed, rec, cfg},
+		{"ErrUnknownRecordType", ourserde.ErrUnknownRecordType, rec, cfg},
 		{"ErrValidation", ourserde.ErrValidation, rec, rec},
 		{"ErrEncode", ourserde.ErrEncode, rec, rec},
 		// Two at once: the registry's failure wins, and a cut-short

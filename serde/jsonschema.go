@@ -44,7 +44,7 @@ func JSONSchema[T any](r Registry, opts ...JSONSchemaOption) (Codec[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.checkRegistry(r, "JSONSchema"); err != nil {
+	if err := cfg.checkRegistry(r, "JSONSchema", jsonSchemaFormat); err != nil {
 		return nil, err
 	}
 	c := &jsonSchemaCodec[T]{cfg: cfg, c: newRegistryClient(r, cfg)}
@@ -141,6 +141,10 @@ func (c *jsonSchemaCodec[T]) compile(ctx context.Context, info *schemaInfo) (*js
 
 // byID returns the compiled JSON Schema with the given id.
 func (c *jsonSchemaCodec[T]) byID(ctx context.Context, id schemaRef) (*jsonschema.Schema, error) {
+	id, err := c.c.key(id)
+	if err != nil {
+		return nil, err
+	}
 	if s, ok := c.compiled.load(id); ok {
 		return s, nil
 	}

@@ -109,11 +109,14 @@ func newJSONSchemaConfig(opts []JSONSchemaOption) (*config, error) {
 	return c.check("JSON Schema")
 }
 
-// checkRegistry checks r for a codec named codec, and the options that
-// depend on its kind.
-func (c *config) checkRegistry(r Registry, codec string) error {
+// checkRegistry checks r for a codec named codec of format, and the
+// options that depend on its kind.
+func (c *config) checkRegistry(r Registry, codec, format string) error {
 	if r == nil {
 		return fmt.Errorf("serde: %w: %s: nil Registry", ErrInvalidOption, codec)
+	}
+	if b, ok := r.(*bundledRegistry); ok {
+		return c.checkBundled(b, codec, format)
 	}
 	_, glue := r.(*glueRegistry)
 	switch {
@@ -137,7 +140,25 @@ func newRegistryClient(r Registry, c *config) *client {
 	if cl.glue != nil && !c.autoRegSet {
 		c.autoRegister = false
 	}
+	if b := cl.bundled; b != nil && !c.schemaSet && b.info.text != "" {
+		c.schema, c.schemaSet = b.info.text, true // the bundled schema is T's
+	}
 	return cl
+}
+
+// checkBundled checks a Bundled registry for a codec named codec of
+// format, and the options that cannot go with it.
+func (c *config) checkBundled(b *bundledRegistry, codec, format string) error {
+	if err := b.check(codec, format); err != nil {
+		return err
+	}
+	switch {
+	case c.refsSet:
+		return fmt.Errorf("serde: %w: %s: WithReferences with a Bundled registry (a bundled schema stands alone)", ErrInvalidOption, codec)
+	case b.glue && c.idHeader:
+		return fmt.Errorf("serde: %w: %s: WithSchemaIDHeader with a bundled schema that writes an AWS Glue schema version id", ErrInvalidOption, codec)
+	}
+	return nil
 }
 
 // check reports every bad option value at once.

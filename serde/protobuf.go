@@ -41,7 +41,7 @@ func Protobuf[T proto.Message](r Registry, opts ...Option) (Codec[T], error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.checkRegistry(r, "Protobuf"); err != nil {
+	if err := cfg.checkRegistry(r, "Protobuf", protobufFormat); err != nil {
 		return nil, err
 	}
 	var zero T
@@ -188,6 +188,10 @@ func (c *protoCodec[T]) glueMismatch(wr *protoWriter, index int) error {
 
 // writer returns the parsed writer schema with the given id.
 func (c *protoCodec[T]) writer(ctx context.Context, id schemaRef) (*protoWriter, error) {
+	id, err := c.c.key(id)
+	if err != nil {
+		return nil, err
+	}
 	if wr, ok := c.writers.load(id); ok {
 		return wr, nil
 	}
@@ -242,7 +246,7 @@ func (c *protoCodec[T]) latestPrefix(_ context.Context, subject string, info *sc
 // wire format.
 func (c *protoCodec[T]) prefix(ref schemaRef, wr *protoWriter) []byte {
 	out := c.c.appendPrefix(nil, ref)
-	if c.c.glue != nil {
+	if c.c.glueWire {
 		return binary.AppendUvarint(out, uint64(wr.tGlue))
 	}
 	return appendIndexes(out, wr.tPath)
@@ -255,7 +259,7 @@ func (c *protoCodec[T]) ownPrefix(ctx context.Context, subject string) (schemaRe
 	if len(c.deps) > 0 && c.c.glue != nil {
 		return schemaRef{}, nil, errf(ErrInvalidSchema, nil, "an AWS Glue registry has no schema references, and %s's file imports %s", c.name, c.deps[0].path)
 	}
-	if len(c.deps) > 0 {
+	if len(c.deps) > 0 && c.c.bundled == nil { // a bundled schema stands alone
 		versions := map[string]int{}
 		for _, d := range c.deps {
 			info, err := c.c.register(ctx, c.cfg.autoRegister, d.path, d.text, protobufFormat, depRefs(d.imports, versions), true)
@@ -270,7 +274,7 @@ func (c *protoCodec[T]) ownPrefix(ctx context.Context, subject string) (schemaRe
 	if err != nil {
 		return schemaRef{}, nil, err
 	}
-	if c.c.glue != nil {
+	if c.c.glueWire {
 		wr, err := c.writerOf(&schemaInfo{id: info.id, guid: info.guid, text: c.schema, typ: protobufFormat})
 		if err != nil {
 			return schemaRef{}, nil, err
@@ -285,7 +289,11 @@ func (c *protoCodec[T]) writerOf(info *schemaInfo) (*protoWriter, error) {
 	if wr, ok := c.writers.load(info.ref()); ok {
 		return wr, nil
 	}
-	names, err := parseProtoNames(info.text)
+	text := info.text
+	if text == "" && c.c.bundled != nil { // Bundled with T's own file
+		text = c.schema
+	}
+	names, err := parseProtoNames(text)
 	if err != nil {
 		return nil, err
 	}

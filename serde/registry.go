@@ -5,7 +5,8 @@ import "context"
 // Registry is the part of a schema registry that the registry codecs (Avro,
 // Protobuf, JSONSchema) use: five calls, each bounded by its context.
 // Confluent adapts a github.com/riferrei/srclient client, the usual one,
-// to it.
+// to it; Glue an AWS Glue Schema Registry; Bundled serves one schema
+// compiled into the function, with no calls.
 //
 // The codecs put their own layer in front of it (see the package
 // documentation, "Registry and caching"): an id → schema cache read without
