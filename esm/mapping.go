@@ -251,6 +251,7 @@ func (m *Mapping) distribute(fetches kgo.Fetches) {
 		if ps == nil {
 			return
 		}
+		ps.sawHighWatermark(p.HighWatermark)
 		m.stats.polled.Add(int64(ps.add(recs, m.env.lim, m.cl)))
 		ps.owner.notify()
 	})
