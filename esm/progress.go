@@ -46,11 +46,16 @@ func (p PartitionProgress) Lag() int64 {
 
 // Progress returns a snapshot of the partitions assigned to the mapping at
 // the time of the call, sorted by topic, then partition: none before the
-// first assignment. It is safe to call at any time, from any goroutine,
-// and waits for nothing but each partition's lock, held briefly; each
-// partition's figures are read together, not all partitions at one
-// instant. Stats holds the counters over the mapping's life.
+// first assignment. Once Run has stopped, after its last commit, it
+// returns the partitions as they were then, for a final summary (the
+// group has released them). It is safe to call at any time, from any
+// goroutine, and waits for nothing but each partition's lock, held
+// briefly; each partition's figures are read together, not all partitions
+// at one instant. Stats holds the counters over the mapping's life.
 func (m *Mapping) Progress() []PartitionProgress {
+	if final := m.final.Load(); final != nil {
+		return slices.Clone(*final)
+	}
 	pss := m.parts.all()
 	out := make([]PartitionProgress, 0, len(pss))
 	for _, ps := range pss {

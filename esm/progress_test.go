@@ -14,7 +14,8 @@ import (
 // Progress reports, per assigned partition, the end offset the fetches
 // saw, the processed position and the commit, so that the lag is what is
 // left: all ten records while the first batch is invoked, none once they
-// are committed; unknown in a partition nothing was fetched from.
+// are committed; unknown in a partition nothing was fetched from. After
+// Run, it is where they were when it stopped.
 func TestProgress(t *testing.T) {
 	t.Parallel()
 	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("orders", 2))
@@ -54,6 +55,15 @@ func TestProgress(t *testing.T) {
 	p0 = r.m.Progress()[0]
 	if p0.Position != 10 || p0.Lag() != 0 || p0.InFlight || p0.Buffered != 0 {
 		t.Errorf("orders-0 once committed: %+v, lag %d", p0, p0.Lag())
+	}
+
+	// Once Run has returned, the group has released the partitions; Progress
+	// still says where they were, for a summary.
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if ps := r.m.Progress(); len(ps) != 2 || ps[0].Committed != 10 || ps[0].Lag() != 0 || ps[1].Lag() != -1 {
+		t.Errorf("Progress after Run = %+v", ps)
 	}
 }
 
