@@ -97,7 +97,7 @@ func TestTerminalFinalFrame(t *testing.T) {
 	stop()
 	out := screen.String()
 	last := out[strings.LastIndex(out, "\x1b[J")+len("\x1b[J"):] // what the final frame drew
-	for _, want := range []string{"kafkalambda-esm  done in ", "handled 3  polled 3  committed 3",
+	for _, want := range []string{"kafkalambda-esm  done in ", "records: 3 handled, 3 polled, 3 committed",
 		"lag 0 (2 partitions): orders-0=0 orders-1=0\x1b[K\n", "failures: none\x1b[K\n"} {
 		if !strings.Contains(last, want) {
 			t.Errorf("final frame without %q:\n%q", want, last)

@@ -77,7 +77,8 @@ func (s *Snapshot) lag() (total int64, known bool) {
 const maxLagLines = 3
 
 // Frame returns the lines of s as a terminal shows them: a head line (the
-// title, the time, the rate, the counts), the caller's notes, the lag of
+// title, the time, the rate, the invocations), the records handled,
+// polled and committed, the caller's notes, the lag of
 // each partition (as many as fit in maxLagLines lines, then how many
 // more), and the failures. No line is longer than width runes (0: no
 // limit); none ends with a newline.
@@ -92,9 +93,10 @@ func Frame(s Snapshot, width int) []string {
 		when, rateWord = "done in "+elapsed(s.Elapsed), "records/s on average"
 	}
 	st := s.Stats
-	lines := []string{fmt.Sprintf("%s  %s  %s %s  handled %s  polled %s  committed %s  invocations %s",
-		head, when, count(int64(s.rate()+0.5)), rateWord, count(Handled(st)), count(st.RecordsPolled),
-		count(st.RecordsCommitted), count(st.Invocations))}
+	lines := []string{
+		fmt.Sprintf("%s  %s  %s %s  %s", head, when, count(int64(s.rate()+0.5)), rateWord, plural64(st.Invocations, "invocation")),
+		fmt.Sprintf("records: %s handled, %s polled, %s committed", count(Handled(st)), count(st.RecordsPolled), count(st.RecordsCommitted)),
+	}
 	lines = append(lines, s.Notes...)
 	lines = append(lines, lagLines(s, width)...)
 	lines = append(lines, "failures: "+failures(st))
@@ -185,21 +187,24 @@ func partLag(p esm.PartitionProgress) string {
 // failures lists the failure counters that are not zero, or "none".
 func failures(st esm.Stats) string {
 	var out []string
-	add := func(n int64, what string) {
-		if n > 0 {
-			out = append(out, count(n)+" "+what)
+	add := func(n int64, one, many string) {
+		switch {
+		case n == 1:
+			out = append(out, "1 "+one)
+		case n > 1:
+			out = append(out, count(n)+" "+many)
 		}
 	}
-	add(st.FunctionErrors, "function errors")
-	add(st.PartialFailures, "partial failures")
-	add(st.BadResponses, "bad responses")
-	add(st.InvokeErrors, "invoke errors")
-	add(st.RecordsRetried, "records retried")
-	add(st.Bisections, "bisections")
-	add(st.RecordsOnFailure, "to the on-failure destination")
-	add(st.RecordsDiscarded, "discarded")
-	add(st.SchemaMisses+st.SchemaDecodeErrors, "schema errors")
-	add(st.CommitErrors, "commit errors")
+	add(st.FunctionErrors, "function error", "function errors")
+	add(st.PartialFailures, "partial failure", "partial failures")
+	add(st.BadResponses, "bad response", "bad responses")
+	add(st.InvokeErrors, "invoke error", "invoke errors")
+	add(st.RecordsRetried, "record retried", "records retried")
+	add(st.Bisections, "bisection", "bisections")
+	add(st.RecordsOnFailure, "to the on-failure destination", "to the on-failure destination")
+	add(st.RecordsDiscarded, "discarded", "discarded")
+	add(st.SchemaMisses+st.SchemaDecodeErrors, "schema error", "schema errors")
+	add(st.CommitErrors, "commit error", "commit errors")
 	if len(out) == 0 {
 		return "none"
 	}
@@ -282,6 +287,13 @@ func count(n int64) string {
 
 // Count is count for the caller's notes.
 func Count(n int64) string { return count(n) }
+
+func plural64(n int64, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return count(n) + " " + what + "s"
+}
 
 func plural(n int, what string) string {
 	if n == 1 {

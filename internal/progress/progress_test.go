@@ -52,31 +52,36 @@ func TestFrame(t *testing.T) {
 		want  []string
 	}{
 		{"running", running(), 0, []string{
-			"kafkalambda-esm  running 12.3s  1,234 records/s  handled 15,000  polled 16,000  committed 14,500  invocations 30",
+			"kafkalambda-esm  running 12.3s  1,234 records/s  30 invocations",
+			"records: 15,000 handled, 16,000 polled, 14,500 committed",
 			"lag 155 (4 partitions): orders-0=120 orders-1=0 orders-2=35 orders-3=-",
 			"failures: 2 function errors, 14 records retried",
 		}},
 		{"clipped to the terminal", running(), 40, []string{
 			"kafkalambda-esm  running 12.3s  1,234 r…",
+			"records: 15,000 handled, 16,000 polled,…",
 			"lag 155 (4 partitions): orders-0=120",
 			"    orders-1=0 orders-2=35 orders-3=-",
 			"failures: 2 function errors, 14 records…",
 		}},
 		{"more partitions than lines", many, 60, []string{
-			"kafkalambda-esm  running 12.3s  1,234 records/s  handled 15…",
+			"kafkalambda-esm  running 12.3s  1,234 records/s  30 invocat…",
+			"records: 15,000 handled, 16,000 polled, 14,500 committed",
 			"lag 780 (40 partitions): orders-0=0 orders-1=1 orders-2=2",
 			"    orders-3=3 orders-4=4 orders-5=5 orders-6=6 orders-7=7",
 			"    orders-8=8 orders-9=9 orders-10=10 orders-11=11 +28 more",
 			"failures: 2 function errors, 14 records retried",
 		}},
 		{"done: the average, the notes, every failure", done, 0, []string{
-			"kafkalambda-esm  done in 20.0s  750 records/s on average  handled 15,000  polled 15,000  committed 15,000  invocations 40",
+			"kafkalambda-esm  done in 20.0s  750 records/s on average  40 invocations",
+			"records: 15,000 handled, 15,000 polled, 15,000 committed",
 			"produced 15,000/15,000",
 			"lag 155 (4 partitions): orders-0=120 orders-1=0 orders-2=35 orders-3=-",
-			"failures: 3 partial failures, 1 invoke errors, 990 to the on-failure destination, 10 discarded, 3 schema errors",
+			"failures: 3 partial failures, 1 invoke error, 990 to the on-failure destination, 10 discarded, 3 schema errors",
 		}},
 		{"nothing yet", progress.Snapshot{}, 0, []string{
-			"esm  running 0.0s  0 records/s  handled 0  polled 0  committed 0  invocations 0",
+			"esm  running 0.0s  0 records/s  0 invocations",
+			"records: 0 handled, 0 polled, 0 committed",
 			"lag - (no partitions assigned)",
 			"failures: none",
 		}},
@@ -158,7 +163,7 @@ func TestDisplay(t *testing.T) {
 	d := progress.NewDisplay(&out, 0)
 	s := progress.Snapshot{Title: "t"}
 	frame := strings.Join(progress.Frame(s, 0), "\x1b[K\n") + "\x1b[K\n"
-	const up = "\r\x1b[3A\x1b[J" // the frame is three lines
+	const up = "\r\x1b[4A\x1b[J" // the frame is four lines
 	d.Show(s)
 	if out.String() != frame {
 		t.Fatalf("first frame %q, want %q", out.String(), frame)
@@ -251,7 +256,8 @@ func ExampleFrame() {
 		fmt.Println(line)
 	}
 	// Output:
-	// kafkalambda-esm  running 4.0s  480 records/s  handled 2,000  polled 2,500  committed 1,500  invocations 4
+	// kafkalambda-esm  running 4.0s  480 records/s  4 invocations
+	// records: 2,000 handled, 2,500 polled, 1,500 committed
 	// lag 500 (2 partitions): orders-0=500 orders-1=0
 	// failures: none
 }
