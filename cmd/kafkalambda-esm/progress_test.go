@@ -96,14 +96,20 @@ func TestTerminalFinalFrame(t *testing.T) {
 	}
 	stop()
 	out := screen.String()
-	last := out[strings.LastIndex(out, "\x1b[J")+len("\x1b[J"):] // what the final frame drew
-	for _, want := range []string{"kafkalambda-esm  done in ", "records: 3 handled, 3 polled, 3 committed",
+	// The final frame: after any frame before it (whether a tick came
+	// before the end or not), and the last thing written.
+	at := strings.LastIndex(out, "kafkalambda-esm  done in ")
+	if at < 0 || strings.Count(out, "kafkalambda-esm  done in ") != 1 {
+		t.Fatalf("not one final frame:\n%q", out)
+	}
+	last := out[at:]
+	for _, want := range []string{"records: 3 handled, 3 polled, 3 committed",
 		"lag 0 (2 partitions): orders-0=0 orders-1=0\x1b[K\n", "failures: none\x1b[K\n"} {
 		if !strings.Contains(last, want) {
 			t.Errorf("final frame without %q:\n%q", want, last)
 		}
 	}
-	if i := strings.Index(out, "msg=\"esm: stopped\""); i < 0 || i > len(out)-len(last) {
+	if i := strings.Index(out, "msg=\"esm: stopped\""); i < 0 || i > at {
 		t.Errorf("the mapping's summary is not above the final frame:\n%q", out)
 	}
 }
