@@ -115,7 +115,9 @@
 // [WithOnBatch] receives a [BatchResult] after each invocation, with what the
 // mapping did about it, and [Mapping.Stats] returns counters of records
 // polled, invoked, succeeded, retried, bisected, sent to the on-failure
-// topic, discarded and committed.
+// topic, discarded and committed. [Mapping.Progress] returns, per assigned
+// partition, the end offset the fetches saw, the processed position and the
+// last commit, and so its lag ([PartitionProgress.Lag]).
 //
 // # Targets
 //

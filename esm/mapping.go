@@ -49,6 +49,7 @@ type Mapping struct {
 	cl      *kgo.Client // set once made, before polling
 
 	parts assignment
+	final atomic.Pointer[[]PartitionProgress] // Progress once Run stopped
 }
 
 // New validates cfg and opts and returns a Mapping that invokes target. It
@@ -167,6 +168,8 @@ func (m *Mapping) Run(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	m.commits.commit(cctx, cl, m.parts.all(), false)
 	cancel()
+	final := m.Progress()
+	m.final.Store(&final)
 	cl.CloseAllowingRebalance()
 	st := m.Stats()
 	m.log.Info("esm: stopped", "records_polled", st.RecordsPolled, "invocations", st.Invocations,
@@ -251,6 +254,7 @@ func (m *Mapping) distribute(fetches kgo.Fetches) {
 		if ps == nil {
 			return
 		}
+		ps.sawHighWatermark(p.HighWatermark)
 		m.stats.polled.Add(int64(ps.add(recs, m.env.lim, m.cl)))
 		ps.owner.notify()
 	})

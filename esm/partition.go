@@ -69,10 +69,12 @@ type partState struct {
 	done      int64         // commit position: every record before it is handled; -1 none
 	committed int64         // last commit the broker acknowledged; -1 none
 	pending   int           // handled records not yet covered by an acknowledged commit
+	first     int64         // offset of the first record fetched; -1 before it (Progress)
+	hwm       int64         // high watermark of the last fetch with records; -1 before it (Progress)
 }
 
 func newPartState(t tp, owner *runner) *partState {
-	return &partState{tp: t, key: where(t.topic, t.partition), owner: owner, next: -1, done: -1, committed: -1}
+	return &partState{tp: t, key: where(t.topic, t.partition), owner: owner, next: -1, done: -1, committed: -1, first: -1, hwm: -1}
 }
 
 func (ps *partState) only() map[string][]int32 {
@@ -100,6 +102,9 @@ func (ps *partState) add(recs []*rec, lim limits, fc fetchControl) int {
 			continue
 		}
 		ps.next = rc.raw.Offset + 1
+		if ps.first < 0 {
+			ps.first = rc.raw.Offset
+		}
 		rc.ps = ps
 		ps.buf = append(ps.buf, rc)
 		ps.bufBytes += rc.size

@@ -56,6 +56,7 @@ type flags struct {
 
 	logLevel, logFormat string
 	shutdown, connect   time.Duration
+	progress            bool
 }
 
 func defineFlags(fs *flag.FlagSet) *flags {
@@ -108,6 +109,7 @@ func defineFlags(fs *flag.FlagSet) *flags {
 
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug (every batch), info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fs.BoolVar(&f.progress, "progress", true, "show records/s, lag per partition and failures on stderr: redrawn in place on a terminal, else a log line every 10s when anything changed")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 0, "after a signal, how long to wait for batches in flight (0: until they finish)")
 	fs.DurationVar(&f.connect, "connect-timeout", 15*time.Second, "how long to try to reach the brokers at start")
 	return f

@@ -18,7 +18,11 @@
 // would get.
 //
 // Progress and per-batch outcomes go to stderr through log/slog
-// (-log-level, -log-format). SIGINT or SIGTERM stops it after the batches
+// (-log-level, -log-format). With -progress (the default), records handled
+// per second, the lag of each partition and the failures are shown there
+// too: on a terminal, a few lines redrawn in place, left as the run's
+// summary when it ends; elsewhere, a log line every 10 s when anything
+// changed. -progress=false turns them off. SIGINT or SIGTERM stops it after the batches
 // in flight (bounded by -shutdown-timeout); a second signal exits at once.
 // The exit status is 0 after such a stop, 1 when the mapping fails (the
 // brokers cannot be reached or refuse the credentials), 2 on bad flags.
@@ -66,7 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return 2
 	}
-	logger, err := f.logger(stderr)
+	live := newLive(f.progress, stderr, getenv)
+	logger, err := f.logger(live.logWriter())
 	if err != nil {
 		fmt.Fprintln(stderr, "kafkalambda-esm:", err)
 		return 2
@@ -78,7 +83,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	// The mapping logs its own summary when it stops; its error it only
 	// returns.
-	if err := m.Run(ctx); err != nil {
+	stopLive := live.start(m, logger)
+	err = m.Run(ctx)
+	stopLive()
+	if err != nil {
 		logger.Error("kafkalambda-esm: failed", "err", err)
 		return 1
 	}

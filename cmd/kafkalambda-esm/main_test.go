@@ -134,7 +134,8 @@ func TestPrintsEvents(t *testing.T) {
 			t.Errorf("stderr lacks %s:\n%s", want, errs)
 		}
 	}
-	if n := strings.Count(errs.String(), `"msg":"esm: stopped"`); n != 1 || strings.Contains(errs.String(), `"msg":"kafkalambda-esm:`) {
+	own := strings.ReplaceAll(errs.String(), `"msg":"kafkalambda-esm: progress"`, "") // -progress lines, not summaries
+	if n := strings.Count(errs.String(), `"msg":"esm: stopped"`); n != 1 || strings.Contains(own, `"msg":"kafkalambda-esm:`) {
 		t.Errorf("%d mapping summaries, want one and none of the command's own:\n%s", n, errs)
 	}
 }

@@ -2,12 +2,10 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/settle"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
@@ -18,15 +16,25 @@ import (
 // secrets package also reads KAFKA_BOOTSTRAP_SERVERS and AWS_REGION, and
 // the AWS SDK its own (AWS_ENDPOINT_URL_SECRETS_MANAGER, credentials).
 const (
-	// EnvSecretID names the Secrets Manager secret (name or ARN) holding
-	// the Kafka and Schema Registry settings; see the README for its JSON.
-	EnvSecretID = "KAFKA_SECRET_ID"
-	// EnvSecretSource is "secretsmanager" (default: the AWS SDK) or
-	// "extension" (the AWS Parameters and Secrets Lambda Extension layer).
+	// EnvSecretID, EnvSecretFile and EnvSecretJSON choose where the Kafka
+	// and Schema Registry settings come from (see the README for the
+	// secret's JSON); Wire reads them through secrets.FromEnv, which
+	// documents them: exactly one must be set. EnvSecretID is the secret's
+	// name or ARN, read from Secrets Manager, or through the AWS Parameters
+	// and Secrets Lambda Extension when PARAMETERS_SECRETS_EXTENSION_HTTP_PORT
+	// is set (secrets.EnvExtensionPort); EnvSecretFile the path of a file
+	// holding the JSON, and EnvSecretJSON the JSON itself, for local runs.
+	EnvSecretID   = secrets.EnvSecretID
+	EnvSecretFile = secrets.EnvSecretFile
+	EnvSecretJSON = secrets.EnvSecretJSON
+	// EnvSecretSource chose between Secrets Manager and the extension
+	// before the secret was read through secrets.FromEnv.
+	//
+	// Deprecated: set PARAMETERS_SECRETS_EXTENSION_HTTP_PORT for the
+	// extension instead. Wire still honours "extension" (as the extension
+	// on its default port, 2773, when the port is not set) and
+	// "secretsmanager" (the default), and refuses any other value.
 	EnvSecretSource = "KAFKA_SECRET_SOURCE"
-	// EnvSecretJSON holds the secret's JSON itself, instead of EnvSecretID:
-	// for local runs only.
-	EnvSecretJSON = "KAFKA_SECRET_JSON"
 	// EnvAuth is "SECRET" (default: SASL and TLS settings from the secret)
 	// or "MSK_IAM" (Amazon MSK with IAM authentication: tokens signed with
 	// the function's role, brokers from KAFKA_BOOTSTRAP_SERVERS; the secret
@@ -156,14 +164,18 @@ func WithRules(r settle.Rules) WireOption {
 	return func(w *wiring) { w.rules = r }
 }
 
-// WithSecretsClient sets the Secrets Manager client used with EnvSecretID,
-// instead of one made from the default AWS configuration.
+// WithSecretsClient reads the secret named by EnvSecretID through c, instead
+// of secrets.FromEnv choosing the source: for local runs and tests that
+// serve the secret from their own Secrets Manager endpoint. EnvSecretID is
+// then required, and EnvSecretFile and EnvSecretJSON are not read.
 func WithSecretsClient(c secrets.GetSecretValueAPIClient) WireOption {
 	return func(w *wiring) { w.sm = c }
 }
 
 // Wire builds the Function as the deployed function runs it, in three
-// steps: the secret (a secrets.Loader that caches it), the shared producer
+// steps: the secret (a secrets.Loader that caches it, from secrets.FromEnv:
+// the environment chooses Secrets Manager, the extension, a file or the
+// JSON itself), the shared producer
 // (its config from the secret; a broker's authentication failure
 // invalidates the cached secret so that a rotated one is read at once), and
 // the function over a Schema Registry client made from the secret on first
@@ -171,8 +183,10 @@ func WithSecretsClient(c secrets.GetSecretValueAPIClient) WireOption {
 // until the first record.
 //
 // A missing or wrong environment variable is an error wrapping ErrConfig
-// that names it; other errors come from the secrets and kafkalambda
-// constructors.
+// that names it (for the secret's variables, it wraps
+// secrets.ErrInvalidOption too: none or more than one of EnvSecretID,
+// EnvSecretFile and EnvSecretJSON set); other errors come from the secrets
+// and kafkalambda constructors.
 func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 	w := wiring{lookupEnv: os.LookupEnv}
 	for _, o := range opts {
@@ -235,34 +249,48 @@ func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 	})
 }
 
-// loader returns the secret loader for the environment.
+// loader returns the secret loader for the environment: secrets.FromEnv,
+// or, with WithSecretsClient, Secrets Manager through that client.
 func (w *wiring) loader(ctx context.Context, env func(string) string) (*secrets.Loader, error) {
-	common := []secrets.LoaderOption{secrets.WithLookupEnv(w.lookupEnv), secrets.WithLogger(w.logger)}
-	id := env(EnvSecretID)
-	var src secrets.LoaderOption
-	switch source := env(EnvSecretSource); {
-	case env(EnvSecretJSON) != "":
-		src = secrets.WithEnv(EnvSecretJSON)
-	case id == "":
-		return nil, fmt.Errorf("%w: set %s to the Kafka secret's name or ARN (or %s to its JSON, locally)", ErrConfig, EnvSecretID, EnvSecretJSON)
-	case source == "extension":
-		src = secrets.WithExtension(id)
-	case source == "" || source == "secretsmanager":
-		client := w.sm
-		if client == nil {
-			awsCfg, err := config.LoadDefaultConfig(ctx)
-			if err != nil {
-				return nil, fmt.Errorf("tradesettle: AWS configuration: %w", err)
+	lookup := w.lookupEnv
+	switch source := env(EnvSecretSource); source {
+	case "", "secretsmanager":
+	case "extension": // deprecated: the port variable chooses the extension now
+		if env(secrets.EnvExtensionPort) == "" {
+			lookup = func(k string) (string, bool) {
+				if k == secrets.EnvExtensionPort {
+					return defaultExtensionPort, true
+				}
+				return w.lookupEnv(k)
 			}
-			client = secretsmanager.NewFromConfig(awsCfg)
 		}
-		src = secrets.WithSecretsManager(client, id)
 	default:
-		return nil, fmt.Errorf("%w: %s=%q: want secretsmanager or extension", ErrConfig, EnvSecretSource, source)
+		return nil, fmt.Errorf("%w: %s=%q (deprecated): want secretsmanager or extension, or leave it unset and set %s for the extension",
+			ErrConfig, EnvSecretSource, source, secrets.EnvExtensionPort)
 	}
-	l, err := secrets.New(append(common, src)...)
+	opts := []secrets.LoaderOption{secrets.WithLookupEnv(lookup), secrets.WithLogger(w.logger)}
+	var (
+		l   *secrets.Loader
+		err error
+	)
+	if w.sm != nil {
+		id := env(EnvSecretID)
+		if id == "" {
+			return nil, fmt.Errorf("%w: WithSecretsClient needs %s, the secret's name or ARN", ErrConfig, EnvSecretID)
+		}
+		l, err = secrets.New(append(opts, secrets.WithSecretsManager(w.sm, id))...)
+	} else {
+		l, err = secrets.FromEnv(ctx, opts...)
+	}
+	if errors.Is(err, secrets.ErrInvalidOption) {
+		return nil, fmt.Errorf("%w: secret: %w", ErrConfig, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("tradesettle: secret: %w", err)
 	}
 	return l, nil
 }
+
+// defaultExtensionPort is the AWS Parameters and Secrets Lambda
+// Extension's port when PARAMETERS_SECRETS_EXTENSION_HTTP_PORT is not set.
+const defaultExtensionPort = "2773"

@@ -11,6 +11,12 @@
 //
 //	go run ./examples/tradesettle/local
 //
+// While it runs it shows the trades produced and settled, and the event
+// source mapping's records handled per second, lag per partition and
+// failures: on a terminal, a few lines redrawn in place and left as a
+// summary; otherwise (a pipe, a file, or with -v) a line a second and a
+// last one at the end. -q turns this off.
+//
 // -stages traces the function with OpenTelemetry (in process) and prints
 // where its time went: per stage — the invocation, each record's
 // deserialization and Process, each output's send, the flush waiting for
@@ -50,6 +56,7 @@ import (
 
 	"github.com/kafkalambda/kafka-lambda-go/esm/rie"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/pipeline"
+	"github.com/kafkalambda/kafka-lambda-go/internal/progress"
 )
 
 func main() {
@@ -68,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		brokers   = fs.String("brokers", "", "bootstrap servers of a cluster without authentication (with -registry; instead of -secret)")
 		registry  = fs.String("registry", "", "Schema Registry URL, with -brokers")
 		verbose   = fs.Bool("v", false, "log what the function, the mapping and the emulator do")
-		quiet     = fs.Bool("q", false, "no progress lines")
+		quiet     = fs.Bool("q", false, "no progress (a frame redrawn in place on a terminal, else a line a second: trades produced and settled, records/s, lag per partition, failures)")
 	)
 	fs.IntVar(&cfg.Trades, "n", pipeline.DefaultTrades, "trades to produce")
 	fs.IntVar(&cfg.BatchSize, "batch", pipeline.DefaultBatchSize, "the event source mapping's batch size")
@@ -91,6 +98,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfg.Partitions = int32(*partitions)
 	if !*quiet {
 		cfg.Progress = stdout
+		// On a terminal, a frame redrawn in place; not with -v, whose log
+		// lines on stderr would go through it.
+		if ok, width := progress.Terminal(stdout, os.Getenv); ok && !*verbose {
+			cfg.ProgressWidth = width
+		}
 	}
 	if *verbose {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))

@@ -27,6 +27,14 @@ func TestLocalCommand(t *testing.T) {
 			t.Errorf("output without %q:\n%s", want, out)
 		}
 	}
+	// Progress, on a buffer (not a terminal): plain lines, the last one
+	// once everything was handled, without a lag or a failure.
+	if strings.Contains(out, "\x1b[") {
+		t.Errorf("an escape sequence in the output of a command not on a terminal:\n%q", out)
+	}
+	if !regexp.MustCompile(`(?m)^tradesettle done in +[0-9.]+s  produced 1,500/1,500  settled 1,500/1,500 \([0-9,]+ trades/s\)  \| [0-9,]+ records/s, handled 1,500, lag 0, failures: none$`).MatchString(out) {
+		t.Errorf("no final progress line:\n%s", out)
+	}
 	if strings.Contains(out, "failure handling") {
 		t.Errorf("a run in which nothing failed prints a failure report:\n%s", out)
 	}

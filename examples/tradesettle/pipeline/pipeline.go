@@ -114,10 +114,16 @@ type Config struct {
 	RIE *RIE
 	// Timeout bounds the wait for every settlement (default DefaultTimeout).
 	Timeout time.Duration
-	// Progress, when set, receives a progress line every ProgressEvery
-	// (default 1s).
+	// Progress, when set, receives the run's progress: trades produced and
+	// settled, and the mapping's records handled per second, lag per
+	// partition and failures. With ProgressWidth positive it is a terminal
+	// that many columns wide, and gets a frame of a few lines redrawn in
+	// place every 250 ms, left as the summary at the end; otherwise a
+	// plain line every ProgressEvery (default 1s) and a last one at the
+	// end.
 	Progress      io.Writer
 	ProgressEvery time.Duration
+	ProgressWidth int
 	// Logger receives the function's, the mapping's and the secret
 	// loader's logs (default: discard). The function's WARN and ERROR
 	// lines are also kept in Result.FunctionLog, whatever Logger is.

@@ -16,6 +16,7 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/settle"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
+	"github.com/kafkalambda/kafka-lambda-go/internal/progress"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
@@ -127,8 +128,9 @@ func (r *run) run(ctx context.Context, target esm.Target, start time.Time) (*Res
 	reader := goRun(func(ctx context.Context) error { return r.read(ctx, start) }, ctx)
 	defer reader.stop()
 	if cfg.Progress != nil {
-		progress := goRun(func(ctx context.Context) error { r.progress(ctx, m, start); return nil }, ctx)
-		defer progress.stop()
+		// Stopped (showing the final figures) once the mapping is.
+		shown := goRun(func(ctx context.Context) error { r.progress(ctx, m, start); return nil }, context.WithoutCancel(ctx))
+		defer shown.stop()
 	}
 
 	if !backlog {
@@ -528,22 +530,26 @@ func (r *run) onBatch(b esm.BatchResult) {
 	}
 }
 
+// progress shows the run's progress on cfg.Progress until ctx is done (see
+// Config.Progress).
 func (r *run) progress(ctx context.Context, m *esm.Mapping, start time.Time) {
-	t := time.NewTicker(r.cfg.ProgressEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	snap := func() progress.Snapshot {
 		r.mu.Lock()
 		settled := r.settled
 		r.mu.Unlock()
-		el := time.Since(start).Seconds()
-		_, _ = fmt.Fprintf(r.cfg.Progress, "  %5.1fs  produced %6d/%d  invocations %5d  settled %6d/%d  (%.0f trades/s)\n",
-			el, r.nProduced.Load(), r.cfg.Trades, m.Stats().Invocations, settled, r.cfg.Trades, float64(settled)/el)
+		el := time.Since(start)
+		return progress.Snapshot{Title: "tradesettle", Elapsed: el, Stats: m.Stats(), Partitions: m.Progress(),
+			Notes: []string{fmt.Sprintf("produced %s/%s  settled %s/%s (%s trades/s)", progress.Count(r.nProduced.Load()),
+				progress.Count(int64(r.cfg.Trades)), progress.Count(int64(settled)), progress.Count(int64(r.cfg.Trades)),
+				progress.Count(int64(float64(settled)/el.Seconds())))}}
 	}
+	if r.cfg.ProgressWidth > 0 {
+		d := progress.NewDisplay(r.cfg.Progress, r.cfg.ProgressWidth)
+		progress.Run(ctx, progress.TerminalEvery, snap, d.Show, d.Finish)
+		return
+	}
+	line := func(s progress.Snapshot) { _, _ = fmt.Fprintln(r.cfg.Progress, progress.Line(s)) }
+	progress.Run(ctx, r.cfg.ProgressEvery, snap, line, line)
 }
 
 // dispositionIndex is a disposition's column in Window.Counts.
