@@ -292,7 +292,7 @@ func (rd *reader) get(path string) (any, bool) {
 
 func (rd *reader) bad(path, format string, args ...any) {
 	if rd.err == nil {
-		rd.err = fmt.Errorf("samtemplate: %w: %s.%s %s", ErrTemplate, rd.src.path, path, fmt.Sprintf(format, args...))
+		rd.err = fmt.Errorf("%w: %s.%s %s", ErrTemplate, rd.src.path, path, fmt.Sprintf(format, args...))
 	}
 }
 

@@ -73,7 +73,7 @@ func newResolver(doc map[string]any, overrides map[string]string) (*resolver, er
 			}
 			raw, ok = scalarString(dv)
 			if !ok {
-				return nil, fmt.Errorf("samtemplate: %w: Parameters.%s.Default is a %s, not a string", ErrInvalidOption, name, kindName(dv))
+				return nil, fmt.Errorf("%w: Parameters.%s.Default is a %s, not a string", ErrTemplate, name, kindName(dv))
 			}
 		} else if allowed, has := def["AllowedValues"].([]any); has {
 			found := false

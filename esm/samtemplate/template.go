@@ -19,10 +19,10 @@ type Template struct {
 func Parse(data []byte) (*Template, error) {
 	doc, err := decode(data)
 	if err != nil {
-		return nil, fmt.Errorf("samtemplate: %w", err)
+		return nil, err
 	}
 	if len(asMap(doc["Resources"])) == 0 {
-		return nil, fmt.Errorf("samtemplate: %w: no Resources", ErrTemplate)
+		return nil, fmt.Errorf("%w: no Resources", ErrTemplate)
 	}
 	return &Template{doc: doc}, nil
 }
@@ -100,12 +100,12 @@ func (t *Template) Mapping(function string, opts ...Option) (*Mapping, error) {
 	resources := asMap(t.doc["Resources"])
 	fn := asMap(resources[function])
 	if !isFunction(fn) {
-		return nil, fmt.Errorf("samtemplate: %w: %q (the template's functions: %s)", ErrFunctionNotFound, function, strings.Join(t.Functions(), ", "))
+		return nil, fmt.Errorf("%w: %q (the template's functions: %s)", ErrFunctionNotFound, function, strings.Join(t.Functions(), ", "))
 	}
 	if on, err := t.present(r, fn, "Resources."+function); err != nil {
-		return nil, fmt.Errorf("samtemplate: %w: %w", ErrFunctionNotFound, err)
+		return nil, fmt.Errorf("%w: %w", ErrFunctionNotFound, err)
 	} else if !on {
-		return nil, fmt.Errorf("samtemplate: %w: %q: its Condition is false with these parameters", ErrFunctionNotFound, function)
+		return nil, fmt.Errorf("%w: %q: its Condition is false with these parameters", ErrFunctionNotFound, function)
 	}
 	sources, err := t.sources(r, function, fn)
 	if err != nil {
@@ -120,15 +120,15 @@ func (t *Template) Mapping(function string, opts ...Option) (*Mapping, error) {
 	case o.event != "":
 		i := slices.Index(names, o.event)
 		if i < 0 {
-			return nil, fmt.Errorf("samtemplate: %w: %s has no Kafka event source %q (it has: %s)", ErrNoEventSource, function, o.event, strings.Join(names, ", "))
+			return nil, fmt.Errorf("%w: %s has no Kafka event source %q (it has: %s)", ErrNoEventSource, function, o.event, strings.Join(names, ", "))
 		}
 		src = &sources[i]
 	case len(sources) == 1:
 		src = &sources[0]
 	case len(sources) == 0:
-		return nil, fmt.Errorf("samtemplate: %w: %s has no MSK or SelfManagedKafka event and no AWS::Lambda::EventSourceMapping with Topics", ErrNoEventSource, function)
+		return nil, fmt.Errorf("%w: %s has no MSK or SelfManagedKafka event and no AWS::Lambda::EventSourceMapping with Topics", ErrNoEventSource, function)
 	default:
-		return nil, fmt.Errorf("samtemplate: %w: %s has %d Kafka event sources (%s): choose one", ErrNoEventSource, function, len(sources), strings.Join(names, ", "))
+		return nil, fmt.Errorf("%w: %s has %d Kafka event sources (%s): choose one", ErrNoEventSource, function, len(sources), strings.Join(names, ", "))
 	}
 	m, err := read(r, src)
 	if err != nil {
@@ -189,7 +189,7 @@ func (t *Template) sources(r *resolver, function string, fn map[string]any) ([]s
 		}
 		on, err := t.present(r, res, "Resources."+id)
 		if err != nil {
-			return nil, fmt.Errorf("samtemplate: %w: %w", ErrNoEventSource, err)
+			return nil, fmt.Errorf("%w: %w", ErrNoEventSource, err)
 		}
 		if !on {
 			continue
