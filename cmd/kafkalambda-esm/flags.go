@@ -56,6 +56,8 @@ type flags struct {
 
 	logLevel, logFormat string
 	shutdown, connect   time.Duration
+
+	tmpl templateFlags
 }
 
 func defineFlags(fs *flag.FlagSet) *flags {
@@ -110,6 +112,7 @@ func defineFlags(fs *flag.FlagSet) *flags {
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 0, "after a signal, how long to wait for batches in flight (0: until they finish)")
 	fs.DurationVar(&f.connect, "connect-timeout", 15*time.Second, "how long to try to reach the brokers at start")
+	f.tmpl.define(fs)
 	return f
 }
 

@@ -184,7 +184,6 @@ func (m *Mapping) esmWarnings() []Finding {
 	}
 	var out []Finding
 	for _, w := range mp.Warnings() {
-		w = strings.Replace(w, "(set Config.Provisioned for a mapping that has it)", "(a ProvisionedPollerConfig)", 1)
 		out = append(out, Finding{Path: m.Path, Message: w})
 	}
 	return out

@@ -48,5 +48,5 @@ Resources:
 	// SelfManagedKafka [localhost:9092] [orders] 50 30s
 	// note: Resources.Orders.Properties.Events.Kafka.Properties.SourceAccessConfigurations[0]: SASL_SCRAM_512_AUTH: the secret is not read; give the mapping's Kafka client its SASL credentials
 	// check: Resources.Orders.Properties.Events.Kafka.Properties.FunctionResponseTypes: lacks ReportBatchItemFailures but the handler reports batch item failures: AWS ignores its response, and the records it reports failed count as processed
-	// check: Resources.Orders.Properties.Events.Kafka.Properties: BisectBatchOnFunctionError needs provisioned mode on AWS (a ProvisionedPollerConfig)
+	// check: Resources.Orders.Properties.Events.Kafka.Properties: BisectBatchOnFunctionError needs provisioned mode on AWS (ProvisionedPollerConfig; Config.Provisioned says the mapping has it)
 }
