@@ -45,7 +45,10 @@ type flags struct {
 	saslMechanism, saslUser, saslPassword string
 	tls                                   bool
 	tlsCAFile, tlsServerName              string
+	tlsCertFile, tlsKeyFile               string
 	tlsInsecure                           bool
+	mskIAMAuth                            bool
+	awsRegion                             string
 
 	registryURL, registryUser, registryPassword string
 	registryFormat                              string
@@ -100,6 +103,10 @@ func defineFlags(fs *flag.FlagSet) *flags {
 	fs.StringVar(&f.tlsCAFile, "tls-ca-file", "", "PEM file of CAs to trust instead of the system's (implies -tls)")
 	fs.StringVar(&f.tlsServerName, "tls-server-name", "", "server name to verify (default: the broker's host)")
 	fs.BoolVar(&f.tlsInsecure, "tls-insecure-skip-verify", false, "do not verify the brokers' certificates (testing only)")
+	fs.StringVar(&f.tlsCertFile, "tls-cert-file", "", "PEM client certificate for brokers that authenticate clients by certificate (mTLS); with -tls-key-file, implies -tls")
+	fs.StringVar(&f.tlsKeyFile, "tls-key-file", "", "PEM private key of -tls-cert-file")
+	fs.BoolVar(&f.mskIAMAuth, "msk-iam", false, "Amazon MSK IAM authentication (SASL/OAUTHBEARER, tokens signed with the AWS SDK's default credentials); implies -tls")
+	fs.StringVar(&f.awsRegion, "aws-region", "", "with -msk-iam, the cluster's region (default: the region of -event-source-arn, else $AWS_REGION or $AWS_DEFAULT_REGION)")
 
 	fs.StringVar(&f.registryURL, "schema-registry-url", "", "Confluent Schema Registry URL: add keySchemaMetadata/valueSchemaMetadata as the ESM's registry integration does")
 	fs.StringVar(&f.registryUser, "schema-registry-username", "", "Schema Registry basic auth user")
@@ -211,9 +218,20 @@ func (f *flags) mapping(getenv func(string) string, stdout io.Writer, logger *sl
 	return esm.New(cfg, target, opts...)
 }
 
-// kafkaOptions returns the SASL and TLS client options.
+// kafkaOptions returns the SASL (PLAIN, SCRAM or MSK IAM) and TLS (with a
+// client certificate for mTLS) client options.
 func (f *flags) kafkaOptions(getenv func(string) string) ([]kgo.Opt, error) {
 	var opts []kgo.Opt
+	if f.mskIAMAuth {
+		if f.saslMechanism != "" {
+			return nil, errors.New("-msk-iam and -sasl-mechanism: one SASL mechanism")
+		}
+		mech, err := f.mskIAM(getenv)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.SASL(mech))
+	}
 	if f.saslMechanism != "" {
 		mech, err := f.sasl(orEnv(f.saslPassword, getenv, "KAFKA_SASL_PASSWORD"))
 		if err != nil {
@@ -221,8 +239,11 @@ func (f *flags) kafkaOptions(getenv func(string) string) ([]kgo.Opt, error) {
 		}
 		opts = append(opts, kgo.SASL(mech))
 	}
-	if f.tls || f.tlsCAFile != "" || f.tlsServerName != "" || f.tlsInsecure {
+	if f.tls || f.tlsCAFile != "" || f.tlsServerName != "" || f.tlsInsecure || f.mskIAMAuth || f.tlsCertFile != "" || f.tlsKeyFile != "" {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: f.tlsServerName, InsecureSkipVerify: f.tlsInsecure} //nolint:gosec // opt-in flag for tests
+		if err := f.clientCert(cfg); err != nil {
+			return nil, err
+		}
 		if f.tlsCAFile != "" {
 			pem, err := os.ReadFile(f.tlsCAFile)
 			if err != nil {
