@@ -21,7 +21,7 @@ func decode(data []byte) (map[string]any, error) {
 	if doc.Kind == 0 {
 		return nil, fmt.Errorf("%w: empty document", ErrTemplate)
 	}
-	v, err := convert(&doc, 0)
+	v, err := (&converter{}).convert(&doc, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -33,12 +33,21 @@ func decode(data []byte) (map[string]any, error) {
 }
 
 // maxDepth bounds nesting (and alias chains), so that a hostile document
-// cannot exhaust the stack.
-const maxDepth = 200
+// cannot exhaust the stack; maxNodes bounds the values made, aliases
+// expanded, so that a few aliases of aliases cannot make billions.
+const (
+	maxDepth = 200
+	maxNodes = 100_000
+)
 
-func convert(n *yaml.Node, depth int) (any, error) {
+type converter struct{ nodes int }
+
+func (c *converter) convert(n *yaml.Node, depth int) (any, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("%w: line %d: nested more than %d deep", ErrTemplate, n.Line, maxDepth)
+	}
+	if c.nodes++; c.nodes > maxNodes {
+		return nil, fmt.Errorf("%w: more than %d values, aliases expanded", ErrTemplate, maxNodes)
 	}
 	var v any
 	switch n.Kind {
@@ -46,12 +55,12 @@ func convert(n *yaml.Node, depth int) (any, error) {
 		if len(n.Content) == 0 {
 			return nil, nil
 		}
-		return convert(n.Content[0], depth+1)
+		return c.convert(n.Content[0], depth+1)
 	case yaml.AliasNode:
 		if n.Alias == nil {
 			return nil, fmt.Errorf("%w: line %d: unknown alias", ErrTemplate, n.Line)
 		}
-		return convert(n.Alias, depth+1)
+		return c.convert(n.Alias, depth+1)
 	case yaml.ScalarNode:
 		if isIntrinsicTag(n.Tag) {
 			v = n.Value
@@ -62,8 +71,8 @@ func convert(n *yaml.Node, depth int) (any, error) {
 		}
 	case yaml.SequenceNode:
 		list := make([]any, 0, len(n.Content))
-		for _, c := range n.Content {
-			e, err := convert(c, depth+1)
+		for _, item := range n.Content {
+			e, err := c.convert(item, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -78,7 +87,7 @@ func convert(n *yaml.Node, depth int) (any, error) {
 				return nil, fmt.Errorf("%w: line %d: a key that is not a string", ErrTemplate, k.Line)
 			}
 			if k.ShortTag() == "!!merge" {
-				if err := merge(m, val, depth); err != nil {
+				if err := c.merge(m, val, depth); err != nil {
 					return nil, err
 				}
 				continue
@@ -86,7 +95,7 @@ func convert(n *yaml.Node, depth int) (any, error) {
 			if _, dup := m[k.Value]; dup {
 				return nil, fmt.Errorf("%w: line %d: key %q given twice", ErrTemplate, k.Line, k.Value)
 			}
-			e, err := convert(val, depth+1)
+			e, err := c.convert(val, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -104,8 +113,8 @@ func convert(n *yaml.Node, depth int) (any, error) {
 
 // merge applies a "<<" merge key: the keys of the merged mappings that m
 // does not have yet.
-func merge(m map[string]any, val *yaml.Node, depth int) error {
-	src, err := convert(val, depth+1)
+func (c *converter) merge(m map[string]any, val *yaml.Node, depth int) error {
+	src, err := c.convert(val, depth+1)
 	if err != nil {
 		return err
 	}
