@@ -51,7 +51,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -84,16 +83,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "kafkalambda-esm:", err)
 		return 2
 	}
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
-	tmpl, err := f.readTemplate(set)
+	tmpl, err := f.readTemplate(fs)
 	if err != nil {
 		fmt.Fprintln(stderr, "kafkalambda-esm:", err)
 		return 2
 	}
-	if tmpl != nil && tmpl.check {
-		m, err := f.mapping(getenv, stdout, slog.New(slog.DiscardHandler))
-		return tmpl.report(f, m, err, stdout, stderr)
+	if tmpl.checking() {
+		return tmpl.report(f, getenv, stdout, stderr)
 	}
 	m, err := f.mapping(getenv, stdout, logger)
 	if err != nil {

@@ -70,9 +70,11 @@ type fromTemplate struct {
 }
 
 // readTemplate reads -template and sets every flag the command line did
-// not give (set) from the mapping it describes. It returns nil without
+// not give from the mapping it describes. It returns nil without
 // -template.
-func (f *flags) readTemplate(set map[string]bool) (*fromTemplate, error) {
+func (f *flags) readTemplate(fs *flag.FlagSet) (*fromTemplate, error) {
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	t := &f.tmpl
 	if t.file == "" {
 		for _, name := range []string{"function", "event", "parameter-overrides", "check", "deadline-margin", "handler-timeout"} {
@@ -195,11 +197,16 @@ func (t *fromTemplate) findings(m *esm.Mapping) []samtemplate.Finding {
 	return out
 }
 
-// report prints -check's findings to stdout and the notes to stderr, and
-// returns the exit status. A mapping esm refuses (mErr wraps
-// ErrInvalidOption: a value out of AWS's limits) is a finding too; any
-// other error is a bad command line (status 2).
-func (t *fromTemplate) report(f *flags, m *esm.Mapping, mErr error, stdout, stderr io.Writer) int {
+// checking reports whether -check was given (with -template).
+func (t *fromTemplate) checking() bool { return t != nil && t.check }
+
+// report makes the mapping without running it, prints -check's findings
+// to stdout and the notes to stderr, and returns the exit status. A
+// mapping esm refuses (an error wrapping ErrInvalidOption: a value out of
+// AWS's limits) is a finding too; any other error is a bad command line
+// (status 2).
+func (t *fromTemplate) report(f *flags, getenv func(string) string, stdout, stderr io.Writer) int {
+	m, mErr := f.mapping(getenv, stdout, slog.New(slog.DiscardHandler))
 	if mErr != nil && !errors.Is(mErr, esm.ErrInvalidOption) {
 		fmt.Fprintln(stderr, "kafkalambda-esm:", mErr)
 		return 2
