@@ -31,7 +31,7 @@ func (t *templateFlags) define(fs *flag.FlagSet) {
 	fs.StringVar(&t.file, "template", "", "SAM or CloudFormation template (YAML or JSON): run the Kafka event source mapping of -function as it says; flags given as well override it")
 	fs.StringVar(&t.function, "function", "", "with -template, the function's logical id")
 	fs.StringVar(&t.event, "event", "", "with -template, which Kafka event source when the function has several: the SAM event's name or the AWS::Lambda::EventSourceMapping's logical id")
-	fs.Func("parameter-overrides", "with -template, parameter values as sam takes them: 'Key=Value Key2=Value2' or 'ParameterKey=Key,ParameterValue=Value ...'; repeatable", func(s string) error {
+	fs.Func("parameter-overrides", "with -template, parameter values as sam takes them: 'Key=Value Key2=Value2' or 'ParameterKey=Key,ParameterValue=Value ...' (values without spaces); repeatable", func(s string) error {
 		t.overrides = append(t.overrides, strings.Fields(s)...)
 		return nil
 	})

@@ -53,7 +53,9 @@ type Handler struct {
 //   - a Kafka on-failure topic that is the source topic;
 //   - what needs provisioned mode without a ProvisionedPollerConfig: the
 //     error handling controls, a Kafka on-failure topic and the schema
-//     registry (as package esm reports in Mapping.Warnings).
+//     registry (as package esm reports in Mapping.Warnings). An SQS, SNS
+//     or S3 on-failure destination is not among them: Kafka mappings had
+//     those before provisioned mode existed.
 //
 // Values that could not be resolved are not checked; Notes say why.
 func (m *Mapping) Check(h Handler) []Finding {
