@@ -498,7 +498,7 @@ func validate(cfg *Config, s *settings) error {
 		}
 		slices.Sort(props)
 		for _, p := range props {
-			s.warn("%s needs provisioned mode on AWS (set Config.Provisioned for a mapping that has it)", p)
+			s.warn("%s needs provisioned mode on AWS (ProvisionedPollerConfig; Config.Provisioned says the mapping has it)", p)
 		}
 	}
 	switch cfg.StartingPosition {

@@ -18,7 +18,8 @@
 //	if err != nil { ... }
 //	err = m.Run(ctx) // until ctx is done
 //
-// The command cmd/kafkalambda-esm wraps it with flags.
+// The command cmd/kafkalambda-esm wraps it with flags, and package
+// esm/samtemplate reads a mapping from a SAM or CloudFormation template.
 //
 // # Events
 //
@@ -137,7 +138,8 @@
 // # Differences from AWS
 //
 //   - StartingPosition has a default, TRIM_HORIZON (AWS requires one), so that
-//     a local run sees what is already in the topic.
+//     a local run sees what is already in the topic. A template without one
+//     is a finding of esm/samtemplate's check.
 //   - Batches are formed per invoker from what has been fetched; AWS's
 //     pollers, their scaling and its exact batching are not reproduced: how
 //     many partitions share an event is this package's choice
@@ -150,7 +152,9 @@
 //     with Config.AllowMultipleTopics), a batching window not in whole
 //     seconds (tests use short ones), and without Config.Provisioned the
 //     error handling controls, a Kafka on-failure topic and the schema
-//     registry, which AWS allows in provisioned mode only.
+//     registry, which AWS allows in provisioned mode only. Local setups
+//     keep working that way; `kafkalambda-esm -check` (and
+//     samtemplate's Mapping.Check) turn the same into a non-zero exit.
 //   - The retry backoff (WithRetryBackoff, 200 ms doubling to 5 s) is this
 //     package's choice; AWS does not document its own.
 //   - The Schema Registry integration supports SOURCE mode with a Confluent
@@ -186,6 +190,27 @@
 //     of Lambda's documented rule syntax; EventBridge's wildcard and
 //     anything-but with equals-ignore-case or wildcard are refused, Lambda
 //     not documenting them.
+//   - A mapping read from a SAM or CloudFormation template
+//     (esm/samtemplate, `kafkalambda-esm -template`) runs without what exists
+//     only on AWS: the secrets of SourceAccessConfigurations and of a
+//     registry's AccessConfigs are not read (Secrets Manager is not there
+//     locally; the Kafka client and the registry take their credentials
+//     from flags or options), VPC settings do not apply, the number of
+//     pollers of ProvisionedPollerConfig is not modelled (only that the
+//     mapping is in provisioned mode), a mapping with Enabled false runs,
+//     and intrinsic functions are resolved only from parameters,
+//     conditions and mappings (Fn::GetAtt, a Ref to a resource, a pseudo
+//     parameter but AWS::NoValue and AWS::Partition, Fn::ImportValue name
+//     what exists once deployed). Each is reported with its path in the
+//     template rather than guessed. An SQS, SNS or S3 on-failure
+//     destination needs a local folder (-on-failure-dir); without one the
+//     records given up are discarded, and that is reported too.
+//   - Amazon MSK IAM authentication (`kafkalambda-esm -msk-iam`) signs its
+//     tokens with aws-msk-iam-sasl-signer-go and the AWS SDK's default
+//     credentials, as the real clients do; what MSK then checks (the
+//     signature against IAM, the role's kafka-cluster policy) cannot be
+//     reproduced locally: the tests check the token's SigV4 signature
+//     against a broker stand-in, not against MSK.
 //   - A batch item failures offset must be a JSON integer; AWS does not
 //     document whether it accepts a numeric string.
 //   - Which records of a partition a batch item failures response retries

@@ -45,7 +45,10 @@ type flags struct {
 	saslMechanism, saslUser, saslPassword string
 	tls                                   bool
 	tlsCAFile, tlsServerName              string
+	tlsCertFile, tlsKeyFile               string
 	tlsInsecure                           bool
+	mskIAMAuth                            bool
+	awsRegion                             string
 
 	registryURL, registryUser, registryPassword string
 	registryFormat                              string
@@ -57,6 +60,8 @@ type flags struct {
 	logLevel, logFormat string
 	shutdown, connect   time.Duration
 	progress            bool
+
+	tmpl templateFlags
 }
 
 func defineFlags(fs *flag.FlagSet) *flags {
@@ -99,6 +104,10 @@ func defineFlags(fs *flag.FlagSet) *flags {
 	fs.StringVar(&f.tlsCAFile, "tls-ca-file", "", "PEM file of CAs to trust instead of the system's (implies -tls)")
 	fs.StringVar(&f.tlsServerName, "tls-server-name", "", "server name to verify (default: the broker's host)")
 	fs.BoolVar(&f.tlsInsecure, "tls-insecure-skip-verify", false, "do not verify the brokers' certificates (testing only)")
+	fs.StringVar(&f.tlsCertFile, "tls-cert-file", "", "PEM client certificate for brokers that authenticate clients by certificate (mTLS); with -tls-key-file, implies -tls")
+	fs.StringVar(&f.tlsKeyFile, "tls-key-file", "", "PEM private key of -tls-cert-file")
+	fs.BoolVar(&f.mskIAMAuth, "msk-iam", false, "Amazon MSK IAM authentication (SASL/OAUTHBEARER, tokens signed with the AWS SDK's default credentials); implies -tls")
+	fs.StringVar(&f.awsRegion, "aws-region", "", "with -msk-iam, the cluster's region (default: the region of -event-source-arn, else $AWS_REGION or $AWS_DEFAULT_REGION)")
 
 	fs.StringVar(&f.registryURL, "schema-registry-url", "", "Confluent Schema Registry URL: add keySchemaMetadata/valueSchemaMetadata as the ESM's registry integration does")
 	fs.StringVar(&f.registryUser, "schema-registry-username", "", "Schema Registry basic auth user")
@@ -112,6 +121,7 @@ func defineFlags(fs *flag.FlagSet) *flags {
 	fs.BoolVar(&f.progress, "progress", true, "show records/s, lag per partition and failures on stderr: redrawn in place on a terminal, else a log line every 10s when anything changed")
 	fs.DurationVar(&f.shutdown, "shutdown-timeout", 0, "after a signal, how long to wait for batches in flight (0: until they finish)")
 	fs.DurationVar(&f.connect, "connect-timeout", 15*time.Second, "how long to try to reach the brokers at start")
+	f.tmpl.define(fs)
 	return f
 }
 
@@ -210,9 +220,20 @@ func (f *flags) mapping(getenv func(string) string, stdout io.Writer, logger *sl
 	return esm.New(cfg, target, opts...)
 }
 
-// kafkaOptions returns the SASL and TLS client options.
+// kafkaOptions returns the SASL (PLAIN, SCRAM or MSK IAM) and TLS (with a
+// client certificate for mTLS) client options.
 func (f *flags) kafkaOptions(getenv func(string) string) ([]kgo.Opt, error) {
 	var opts []kgo.Opt
+	if f.mskIAMAuth {
+		if f.saslMechanism != "" {
+			return nil, errors.New("-msk-iam and -sasl-mechanism: one SASL mechanism")
+		}
+		mech, err := f.mskIAM(getenv)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.SASL(mech))
+	}
 	if f.saslMechanism != "" {
 		mech, err := f.sasl(orEnv(f.saslPassword, getenv, "KAFKA_SASL_PASSWORD"))
 		if err != nil {
@@ -220,8 +241,11 @@ func (f *flags) kafkaOptions(getenv func(string) string) ([]kgo.Opt, error) {
 		}
 		opts = append(opts, kgo.SASL(mech))
 	}
-	if f.tls || f.tlsCAFile != "" || f.tlsServerName != "" || f.tlsInsecure {
+	if f.tls || f.tlsCAFile != "" || f.tlsServerName != "" || f.tlsInsecure || f.mskIAMAuth || f.tlsCertFile != "" || f.tlsKeyFile != "" {
 		cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: f.tlsServerName, InsecureSkipVerify: f.tlsInsecure} //nolint:gosec // opt-in flag for tests
+		if err := f.clientCert(cfg); err != nil {
+			return nil, err
+		}
 		if f.tlsCAFile != "" {
 			pem, err := os.ReadFile(f.tlsCAFile)
 			if err != nil {

@@ -33,6 +33,18 @@
 // was processed, and 3 when any was sent to the on-failure topic or
 // discarded.
 //
+// With -template and -function it runs the function's Kafka event source
+// mapping as a SAM or CloudFormation template describes it (package
+// esm/samtemplate): flags given as well override the template, and
+// -parameter-overrides sets its parameters as sam does. What it cannot
+// honour (secrets, unresolvable intrinsics) is logged by path. -check
+// prints instead what would not deploy or would behave differently on
+// AWS, and exits 4 when there is something:
+//
+//	kafkalambda-esm -template template.yaml -function SettleFunction \
+//	    -brokers localhost:9092 -function-url http://127.0.0.1:9000
+//	kafkalambda-esm -template template.yaml -function SettleFunction -check -item-failures
+//
 // Secrets can come from the environment instead of flags:
 // KAFKA_SASL_PASSWORD and SCHEMA_REGISTRY_PASSWORD.
 package main
@@ -76,11 +88,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stderr, "kafkalambda-esm:", err)
 		return 2
 	}
+	tmpl, err := f.readTemplate(fs)
+	if err != nil {
+		fmt.Fprintln(stderr, "kafkalambda-esm:", err)
+		return 2
+	}
+	if tmpl.checking() {
+		return tmpl.report(f, getenv, stdout, stderr)
+	}
 	m, err := f.mapping(getenv, stdout, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "kafkalambda-esm:", err)
 		return 2
 	}
+	tmpl.log(f, m, logger)
 	// The mapping logs its own summary when it stops; its error it only
 	// returns.
 	stopLive := live.start(m, logger)
