@@ -113,6 +113,33 @@ func deserAvroBody(t *testing.T) seen {
 	return readOrders(t, registry(t, true).URL(), []byte{0, 0, 0, 0, 1, 1, 'o'}, run{})
 }
 
+// deserNotAllowed reads id 1 with the order schema bundled, only id 2
+// allowed: no registry is asked.
+func deserNotAllowed(t *testing.T) seen {
+	avro, err := serde.Avro[Order](serde.Bundled(serde.Schema{Type: "AVRO", Text: orderSchema, ID: 2}, serde.WithAllowedIDs("2")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return invoke(t, serde.String(), serde.Deserializer[Order](avro),
+		func(context.Context, *kafkalambda.Record[string, Order]) error { return nil }, orderID1, run{})
+}
+
+// deserNoCase reads an Order (id 1) through a Union whose one case is
+// another record type.
+func deserNoCase(t *testing.T) seen {
+	r := serde.Confluent(srclientFor(registry(t, true)))
+	refunds, err := serde.Avro[Order](r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := serde.Union[Order](r, serde.Case[Order]("shop.Refund", refunds, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return invoke(t, serde.String(), u,
+		func(context.Context, *kafkalambda.Record[string, Order]) error { return nil }, orderID1, run{})
+}
+
 func deserJSON(t *testing.T) seen {
 	return invoke(t, serde.String(), serde.Deserializer[Order](serde.JSON[Order]()),
 		func(context.Context, *kafkalambda.Record[string, Order]) error { return nil }, []byte(`{"id":`), run{})

@@ -60,27 +60,29 @@ const (
 
 // Sentinels of the table.
 var (
-	isUnknownSchema = sentinel{"serde.ErrUnknownSchema", serde.ErrUnknownSchema}
-	isRegistry      = sentinel{"serde.ErrRegistry", serde.ErrRegistry}
-	isRegistryAuth  = sentinel{"serde.ErrRegistryAuth", serde.ErrRegistryAuth}
-	isMagicByte     = sentinel{"serde.ErrMagicByte", serde.ErrMagicByte}
-	isTruncated     = sentinel{"serde.ErrTruncated", serde.ErrTruncated}
-	isDecode        = sentinel{"serde.ErrDecode", serde.ErrDecode}
-	isEncode        = sentinel{"serde.ErrEncode", serde.ErrEncode}
-	isDeadline      = sentinel{"context.DeadlineExceeded", context.DeadlineExceeded}
-	isPanic         = sentinel{"kafkalambda.ErrPanic", kafkalambda.ErrPanic}
-	isTransient     = sentinel{"kafkalambda.ErrTransient", kafkalambda.ErrTransient}
-	isMisconfigured = sentinel{"kafkalambda.ErrMisconfigured", kafkalambda.ErrMisconfigured}
-	isNoInvocation  = sentinel{"kafkalambda.ErrNoInvocation", kafkalambda.ErrNoInvocation}
-	isProducer      = sentinel{"kafkalambda.ErrProducer", kafkalambda.ErrProducer}
-	isUndelivered   = sentinel{"kafkalambda.ErrUndelivered", kafkalambda.ErrUndelivered}
-	isTransaction   = sentinel{"kafkalambda.ErrTransaction", kafkalambda.ErrTransaction}
-	isNotFound      = sentinel{"secrets.ErrNotFound", secrets.ErrNotFound}
-	isAccessDenied  = sentinel{"secrets.ErrAccessDenied", secrets.ErrAccessDenied}
-	isThrottled     = sentinel{"secrets.ErrThrottled", secrets.ErrThrottled}
-	isUnavailable   = sentinel{"secrets.ErrUnavailable", secrets.ErrUnavailable}
-	isMalformed     = sentinel{"secrets.ErrMalformed", secrets.ErrMalformed}
-	isUnknownKey    = sentinel{"secrets.ErrUnknownKey", secrets.ErrUnknownKey}
+	isUnknownSchema     = sentinel{"serde.ErrUnknownSchema", serde.ErrUnknownSchema}
+	isRegistry          = sentinel{"serde.ErrRegistry", serde.ErrRegistry}
+	isRegistryAuth      = sentinel{"serde.ErrRegistryAuth", serde.ErrRegistryAuth}
+	isMagicByte         = sentinel{"serde.ErrMagicByte", serde.ErrMagicByte}
+	isTruncated         = sentinel{"serde.ErrTruncated", serde.ErrTruncated}
+	isDecode            = sentinel{"serde.ErrDecode", serde.ErrDecode}
+	isSchemaNotAllowed  = sentinel{"serde.ErrSchemaNotAllowed", serde.ErrSchemaNotAllowed}
+	isUnknownRecordType = sentinel{"serde.ErrUnknownRecordType", serde.ErrUnknownRecordType}
+	isEncode            = sentinel{"serde.ErrEncode", serde.ErrEncode}
+	isDeadline          = sentinel{"context.DeadlineExceeded", context.DeadlineExceeded}
+	isPanic             = sentinel{"kafkalambda.ErrPanic", kafkalambda.ErrPanic}
+	isTransient         = sentinel{"kafkalambda.ErrTransient", kafkalambda.ErrTransient}
+	isMisconfigured     = sentinel{"kafkalambda.ErrMisconfigured", kafkalambda.ErrMisconfigured}
+	isNoInvocation      = sentinel{"kafkalambda.ErrNoInvocation", kafkalambda.ErrNoInvocation}
+	isProducer          = sentinel{"kafkalambda.ErrProducer", kafkalambda.ErrProducer}
+	isUndelivered       = sentinel{"kafkalambda.ErrUndelivered", kafkalambda.ErrUndelivered}
+	isTransaction       = sentinel{"kafkalambda.ErrTransaction", kafkalambda.ErrTransaction}
+	isNotFound          = sentinel{"secrets.ErrNotFound", secrets.ErrNotFound}
+	isAccessDenied      = sentinel{"secrets.ErrAccessDenied", secrets.ErrAccessDenied}
+	isThrottled         = sentinel{"secrets.ErrThrottled", secrets.ErrThrottled}
+	isUnavailable       = sentinel{"secrets.ErrUnavailable", secrets.ErrUnavailable}
+	isMalformed         = sentinel{"secrets.ErrMalformed", secrets.ErrMalformed}
+	isUnknownKey        = sentinel{"secrets.ErrUnknownKey", secrets.ErrUnknownKey}
 )
 
 func is(s ...sentinel) []sentinel { return s }
@@ -118,6 +120,10 @@ var table = []row{
 		kafkalambda.ClassRecord, false, is(isDecode), "", deserAvroBody},
 	{srcDeser, "the value is not JSON (`serde.JSON`)",
 		kafkalambda.ClassRecord, false, is(isDecode), "", deserJSON},
+	{srcDeser, "a schema bundled into the function (`serde.Bundled`) and the record names an id its `WithAllowedIDs` leaves out",
+		kafkalambda.ClassRecord, false, is(isSchemaNotAllowed, isUnknownSchema), "", deserNotAllowed},
+	{srcDeser, "several record types on the topic (`serde.Union`) and none of its cases is the record's type",
+		kafkalambda.ClassRecord, false, is(isUnknownRecordType), "Order", deserNoCase},
 
 	// Process, the user's func.
 	{srcProcess, "returns an error",
