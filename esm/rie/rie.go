@@ -10,10 +10,26 @@
 // The emulator is not a dependency of this module: [Binary] finds it
 // ($KAFKALAMBDA_RIE, a previous build in the user cache directory) or builds
 // it once from the Go module proxy with `go install` ([Module]).
+//
+// # Another architecture
+//
+// A bootstrap built for Graviton (arm64) runs on an x86-64 machine under
+// QEMU's user-mode emulation (Debian/Ubuntu: apt-get install
+// qemu-user-static), with the emulator built for arm64 too, so that the
+// whole of it runs as on Lambda arm64:
+//
+//	bin, err := rie.BinaryFor(ctx, "arm64")
+//	if err != nil { ... }
+//	emu, err := rie.Start(ctx, "dist/bootstrap", rie.WithBinary(bin),
+//		rie.WithInterpreter("qemu-aarch64-static"))
+//
+// Start refuses a bootstrap for another architecture without an
+// interpreter (ErrArchitecture) rather than let its first invocation fail.
 package rie
 
 import (
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +38,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,78 +48,30 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/internal/syncbuf"
 )
 
-// Module is the emulator the package builds: the command's import path at
-// a pinned version of github.com/aws/aws-lambda-runtime-interface-emulator.
-const Module = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d"
-
-// EnvBinary names the environment variable that, when set, is the path of
-// the aws-lambda-rie binary to use.
-const EnvBinary = "KAFKALAMBDA_RIE"
-
-// ErrUnavailable is matched (errors.Is) by the error of Binary when the
-// emulator is neither given nor cached and cannot be built (no go command,
-// no network).
-var ErrUnavailable = errors.New("rie: emulator unavailable")
-
-// Binary returns the path of aws-lambda-rie: $KAFKALAMBDA_RIE when set, else
-// a build cached under os.UserCacheDir()/kafkalambda, made on first use with
-// `go install Module` (about a minute on a cold build cache; instant after).
-// Concurrent callers, in one process or several, are safe.
-func Binary(ctx context.Context) (string, error) {
-	if p := os.Getenv(EnvBinary); p != "" {
-		return p, nil
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		cache = os.TempDir()
-	}
-	version := Module[strings.LastIndexByte(Module, '@')+1:]
-	dir := filepath.Join(cache, "kafkalambda", "aws-lambda-rie-"+version)
-	bin := filepath.Join(dir, "aws-lambda-rie")
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return "", fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	// Build into a fresh directory and rename it into place, so that no
-	// caller ever sees a half-written binary.
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "rie-build-")
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	defer os.RemoveAll(tmp)
-	cmd := exec.CommandContext(ctx, "go", "install", Module)
-	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "CGO_ENABLED=0")
-	cmd.Dir = tmp // outside any module
-	if out, err := cmd.CombinedOutput(); err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			// Out of time is the caller's budget, not a missing emulator:
-			// callers that skip on ErrUnavailable must not skip on this.
-			return "", fmt.Errorf("rie: go install %s: %w", Module, ctxErr)
-		}
-		return "", fmt.Errorf("%w: go install %s: %w\n%s", ErrUnavailable, Module, err, out)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if _, statErr := os.Stat(bin); statErr != nil { // not another caller's build either
-			return "", fmt.Errorf("%w: %w", ErrUnavailable, err)
-		}
-	}
-	return bin, nil
-}
-
 // Option configures Start.
 type Option func(*config)
 
 type config struct {
-	binary  string
-	env     []string
-	timeout time.Duration
-	output  io.Writer
+	binary      string
+	interpreter []string
+	env         []string
+	timeout     time.Duration
+	output      io.Writer
 }
 
 // WithBinary runs this aws-lambda-rie instead of the one Binary returns.
 func WithBinary(path string) Option { return func(c *config) { c.binary = path } }
+
+// WithInterpreter runs the emulator, and the emulator runs the bootstrap,
+// under command (its first element a program looked up in PATH, the rest
+// its arguments before the program to run): a user-mode emulator such as
+// QEMU's qemu-aarch64-static, for a bootstrap and an emulator (BinaryFor)
+// built for another architecture than this machine's. Both go through it
+// explicitly, so that no binfmt_misc registration is needed. Default: none,
+// each runs directly.
+func WithInterpreter(command ...string) Option {
+	return func(c *config) { c.interpreter = append([]string(nil), command...) }
+}
 
 // WithEnv adds "NAME=value" variables to the function's environment (the
 // emulator passes its own environment on to the function).
@@ -141,13 +110,6 @@ func Start(ctx context.Context, bootstrap string, opts ...Option) (*Emulator, er
 			o(&cfg)
 		}
 	}
-	if cfg.binary == "" {
-		bin, err := Binary(ctx)
-		if err != nil {
-			return nil, err
-		}
-		cfg.binary = bin
-	}
 	abs, err := filepath.Abs(bootstrap)
 	if err != nil {
 		return nil, fmt.Errorf("rie: bootstrap: %w", err)
@@ -156,6 +118,30 @@ func Start(ctx context.Context, bootstrap string, opts ...Option) (*Emulator, er
 		return nil, fmt.Errorf("rie: bootstrap: %w", err)
 	} else if st.IsDir() {
 		return nil, fmt.Errorf("rie: bootstrap %s is a directory", abs)
+	}
+	interp := cfg.interpreter
+	if len(interp) > 0 {
+		// The emulator runs it again from its own process (as the
+		// bootstrap's interpreter): an absolute path, checked here.
+		p, err := exec.LookPath(interp[0])
+		if err != nil {
+			return nil, fmt.Errorf("rie: interpreter: %w", err)
+		}
+		if p, err = filepath.Abs(p); err != nil {
+			return nil, fmt.Errorf("rie: interpreter: %w", err)
+		}
+		interp = append([]string{p}, interp[1:]...)
+	} else if err := checkArch(abs); err != nil {
+		return nil, err
+	}
+	// The bootstrap is checked first: a bad one fails fast, with no
+	// emulator to build.
+	if cfg.binary == "" {
+		bin, err := Binary(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cfg.binary = bin
 	}
 	addr, err := freeAddr()
 	if err != nil {
@@ -169,7 +155,12 @@ func Start(ctx context.Context, bootstrap string, opts ...Option) (*Emulator, er
 	// The emulator's own listener and the Runtime API it gives the
 	// function both get a port of their own, so emulators can run side by
 	// side.
-	e.cmd = exec.Command(cfg.binary, "--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr, abs)
+	// With an interpreter, it runs the emulator, which runs it with the
+	// bootstrap: the emulator's command line ends with the bootstrap's.
+	args := append(append([]string(nil), interp...), cfg.binary,
+		"--runtime-interface-emulator-address", addr, "--runtime-api-address", apiAddr)
+	args = append(append(args, interp...), abs)
+	e.cmd = exec.Command(args[0], args[1:]...)
 	e.cmd.Dir = filepath.Dir(abs)
 	e.cmd.Env = append(append(os.Environ(), fmt.Sprintf("AWS_LAMBDA_FUNCTION_TIMEOUT=%d", max(1, int(cfg.timeout.Seconds())))), cfg.env...)
 	var w io.Writer = e.out
@@ -250,6 +241,34 @@ func (e *Emulator) Close() {
 			<-e.exited
 		}
 	})
+}
+
+// machines maps GOARCH to the ELF machine of its executables.
+var machines = map[string]elf.Machine{
+	"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64, "386": elf.EM_386, "arm": elf.EM_ARM,
+	"riscv64": elf.EM_RISCV, "ppc64": elf.EM_PPC64, "ppc64le": elf.EM_PPC64,
+	"s390x": elf.EM_S390, "loong64": elf.EM_LOONGARCH,
+}
+
+// checkArch returns an error matching ErrArchitecture when bootstrap is an
+// ELF executable for another machine than this one: without binfmt_misc
+// and QEMU, its exec would fail only at the first invocation, inside the
+// emulator. Anything else (a script, an unknown machine) is let through.
+func checkArch(bootstrap string) error {
+	want, ok := machines[runtime.GOARCH]
+	if !ok {
+		return nil
+	}
+	f, err := elf.Open(bootstrap)
+	if err != nil {
+		return nil // not ELF: a script, run by its #! line
+	}
+	defer f.Close()
+	if f.Machine != want {
+		return fmt.Errorf("%w: %s is an executable for %s, this machine is %s (%s): run it under a user-mode emulator such as qemu (WithInterpreter)",
+			ErrArchitecture, bootstrap, strings.TrimPrefix(f.Machine.String(), "EM_"), strings.TrimPrefix(want.String(), "EM_"), runtime.GOARCH)
+	}
+	return nil
 }
 
 func freeAddr() (string, error) {

@@ -19,17 +19,32 @@
 # -tags franz: static by construction, for amd64 or arm64 from any machine,
 # with no C compiler; the same checks run.
 #
+# For the other architecture than this machine's (GOARCH=arm64 on x86-64,
+# for Graviton) with librdkafka, the C compiler is Debian's musl cross
+# wrapper, aarch64-linux-musl-gcc (x86_64-linux-musl-gcc the other way),
+# from musl-dev for that architecture and the GNU cross gcc it runs:
+#
+#   dpkg --add-architecture arm64 && apt-get update &&
+#   apt-get install gcc-aarch64-linux-gnu musl-dev:arm64
+#
+# (Debian 12+, Ubuntu 22.04+; on Ubuntu, arm64 packages come from
+# ports.ubuntu.com, see the README). When it is missing, this script
+# installs it if it runs as root with apt-get, and says what to install
+# otherwise. confluent-kafka-go bundles librdkafka built for musl on both
+# architectures.
+#
 # Needs: Go, musl-gcc (Debian/Ubuntu: apt-get install musl-tools; installed
-# here when missing and apt-get can run), readelf (binutils), zip or python3.
+# here when missing and apt-get can run) or, for the other architecture,
+# the cross wrapper above, readelf (binutils), zip or python3.
 #
 # Environment:
 #   PRODUCER  librdkafka (default) or franz.
 #   GOARCH  target architecture, amd64 (Lambda x86_64) or arm64 (Lambda
-#           arm64); default: this machine's. For another architecture than
-#           this machine's, set CC to a musl cross compiler for it (e.g.
-#           aarch64-linux-musl-gcc) and template.yaml's Architecture
-#           (PRODUCER=franz needs no CC).
-#   CC      C compiler (default musl-gcc; unused with PRODUCER=franz).
+#           arm64); default: this machine's. Deploy with template.yaml's
+#           Architecture to match (sam deploy --parameter-overrides
+#           Architecture=arm64).
+#   CC      C compiler (default musl-gcc, or the musl cross wrapper above
+#           for the other architecture; unused with PRODUCER=franz).
 #
 # Paths are relative to this script's folder, so it works from anywhere and
 # in a copy of the folder.
@@ -59,20 +74,59 @@ librdkafka | franz) ;;
 *) die "PRODUCER=$producer: want librdkafka or franz" ;;
 esac
 
+# can_install: this runs as root with apt-get.
+can_install() { command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; }
+
+# install_or_die PACKAGE... installs Debian packages with apt-get (trying
+# without an update first) or fails; a foreign-architecture package
+# (name:arch) has its architecture added to dpkg first, and removed again
+# if the install fails.
+install_or_die() {
+	local added="" pkg
+	for pkg in "$@"; do
+		case "$pkg" in
+		*:*)
+			local a=${pkg##*:}
+			if [ "$(dpkg --print-architecture)" != "$a" ] && ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+				echo "== dpkg --add-architecture $a"
+				dpkg --add-architecture "$a"
+				added="$added $a"
+			fi
+			;;
+		esac
+	done
+	echo "== installing $*"
+	if [ -n "$added" ] || ! DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >/dev/null 2>&1; then
+		if ! { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >/dev/null; }; then
+			for a in $added; do dpkg --remove-architecture "$a" || true; done
+			die "could not install $*${added:+ (apt has no$added packages: on Ubuntu they come from ports.ubuntu.com, see the README, \"Graviton\")}"
+		fi
+	fi
+}
+
 if [ "$producer" = franz ]; then
 	:
-elif [ -z "${CC:-}" ]; then
-	[ "$arch" = "$host_arch" ] || die "building for $arch on $host_arch: set CC to a musl cross compiler for $arch"
+elif [ -z "${CC:-}" ] && [ "$arch" = "$host_arch" ]; then
 	CC=musl-gcc
 	if ! command -v musl-gcc >/dev/null; then
-		if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-			echo "== installing musl-tools (musl-gcc)"
-			apt-get install -y musl-tools >/dev/null 2>&1 ||
-				{ apt-get update >/dev/null && apt-get install -y musl-tools >/dev/null; } ||
-				die "could not install musl-tools"
-		else
+		can_install ||
 			die "musl-gcc not found: install musl-tools (Debian/Ubuntu) or musl (Alpine, Fedora), or set CC"
-		fi
+		install_or_die musl-tools
+	fi
+elif [ -z "${CC:-}" ]; then
+	# Debian's musl-dev:<arch> ships <triple>-linux-musl-gcc, a musl-gcc
+	# for that architecture that runs the GNU cross gcc with musl's specs.
+	case "$arch" in
+	arm64) triple=aarch64 gcc_pkg=gcc-aarch64-linux-gnu ;;
+	amd64) triple=x86_64 gcc_pkg=gcc-x86-64-linux-gnu ;;
+	esac
+	CC=$triple-linux-musl-gcc
+	if ! command -v "$CC" >/dev/null || ! command -v "$triple-linux-gnu-gcc" >/dev/null; then
+		can_install || die "building for $arch on $host_arch with librdkafka needs a musl cross compiler for $arch, $CC:" \
+			"on Debian/Ubuntu, as root: dpkg --add-architecture $arch && apt-get update && apt-get install $gcc_pkg musl-dev:$arch;" \
+			"or set CC to another one; or build with PRODUCER=franz (pure Go, no C compiler)"
+		install_or_die "$gcc_pkg" "musl-dev:$arch"
+		command -v "$CC" >/dev/null || die "$CC not found after installing musl-dev:$arch (it has it from Debian 12 and Ubuntu 22.04 on): set CC to a musl cross compiler for $arch"
 	fi
 fi
 rm -rf "$dist"

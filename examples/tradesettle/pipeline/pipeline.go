@@ -161,7 +161,13 @@ type RIE struct {
 	Bootstrap string
 	// Emulator is the aws-lambda-rie binary; default rie.Binary's
 	// ($KAFKALAMBDA_RIE, or rie.Module built and cached on first use).
+	// A bootstrap for another architecture needs the emulator built for it
+	// (rie.BinaryFor) and an Interpreter.
 	Emulator string
+	// Interpreter, when set, runs the emulator and the bootstrap
+	// (rie.WithInterpreter): a user-mode emulator such as
+	// qemu-aarch64-static, for a bootstrap built for another architecture.
+	Interpreter []string
 	// Output, when set, receives what the emulator and the function write.
 	Output io.Writer
 }
@@ -325,6 +331,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			out = io.MultiWriter(fnLog, cfg.RIE.Output)
 		}
 		opts := []rie.Option{rie.WithBinary(bin), rie.WithEnv(penv...), rie.WithFunctionTimeout(60 * time.Second), rie.WithOutput(out)}
+		if len(cfg.RIE.Interpreter) > 0 {
+			opts = append(opts, rie.WithInterpreter(cfg.RIE.Interpreter...))
+		}
 		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		emu, err := rie.Start(sctx, cfg.RIE.Bootstrap, opts...)
 		cancel()
