@@ -43,6 +43,9 @@ var _ interface {
 // handler counts them per invocation, so that one invocation's flush
 // neither waits on nor counts another's records, even when several run at
 // once in the process. A Producer is safe for concurrent use.
+//
+// It is also a kafkalambda.Transactor, for kafkalambda.WithExactlyOnce:
+// see BeginTxn and the package doc.
 type Producer struct {
 	config     func(ctx context.Context) (map[string]any, error)
 	log        *slog.Logger
@@ -157,8 +160,8 @@ func WithMaxIdle(d time.Duration) Option {
 //     socket.connection.setup.timeout.ms, metadata.max.age.ms
 //     (topic.metadata.refresh.interval.ms), reconnect.backoff.ms,
 //     allow.auto.create.topics (librdkafka's producer default, true),
-//     transaction.timeout.ms (kept for a future transactional producer;
-//     librdkafka's exactly-once mode reads it from the same secret);
+//     transaction.timeout.ms (exactly-once mode's transactions; by default
+//     the function's timeout plus 5 s, see package doc);
 //   - partitioner murmur2_random or murmur2 (what the Producer does anyway),
 //     statistics.interval.ms 0; debug (any value: franz-go's debug lines,
 //     one per request, go to WithLogger's logger too);
@@ -329,8 +332,10 @@ func (p *Producer) Purge() {
 	}
 }
 
-// Close flushes what is buffered (for up to 5s) and closes the client.
-// Sends after Close fail with ErrProducer. The handler's Close calls it
+// Close flushes what is buffered (for up to 5s) and closes the client,
+// and the transactional clients of exactly-once mode (their transactions
+// ended, as the handler ends them before an invocation returns). Sends
+// and transactions after Close fail with ErrProducer. The handler's Close calls it
 // (Start, on SIGTERM); it is safe to call more than once.
 func (p *Producer) Close() {
 	p.mu.Lock()
