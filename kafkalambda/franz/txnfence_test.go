@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/kafkalambda/kafka-lambda-go/internal/producertest"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/franz"
 )
 
 // TestTransactionsClaimAcrossEnvironments: two Producers are two execution
@@ -350,5 +352,58 @@ func TestTransactionsStuckCoordinatorKeepsTheDeadline(t *testing.T) {
 	}
 	if got := progressOf(t, c, 0); got != 102 {
 		t.Errorf("progress %d, want 102", got)
+	}
+}
+
+// TestTransactionsBeginThatWaitedKeepsItsClient: a begin whose progress
+// read waits on another environment's claim until its own deadline fails
+// as the environment's fault, and its client, which sent nothing, is kept:
+// the next begin asks for no new producer id.
+func TestTransactionsBeginThatWaitedKeepsItsClient(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, kfake.SeedTopics(1, "out"), kfake.SeedTopics(4, "in"))
+	createProgressGroup(t, c, 0, 0)
+	var inits atomic.Int32
+	c.Kafka().ControlKey(int16(kmsg.InitProducerID), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.Kafka().KeepControl()
+		if id := req.(*kmsg.InitProducerIDRequest).TransactionalID; id != nil && strings.HasPrefix(*id, "env2-") {
+			inits.Add(1)
+		}
+		return nil, nil, false
+	})
+	env1 := newProducer(t, c, nil)
+	env2 := newProducer(t, c, nil, franz.WithTransactionalIDPrefix("env2"))
+	ctx, cancel := producertest.WithDeadline(30 * time.Second)
+	defer cancel()
+	// The client first, so that the short begin below is spent waiting.
+	warm, err := env2.BeginTxn(ctx, owner0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := warm.Commit(ctx, owner0.Group, nil); err != nil {
+		t.Fatal(err)
+	}
+	earlier, err := env1.BeginTxn(ctx, owner0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = env2.BeginTxn(short, owner0)
+	cancelShort()
+	if err == nil || kafkalambda.Classify(err) != kafkalambda.ClassEnvironment {
+		t.Fatalf("a begin held back past its deadline: %v (class %s), want an error of class environment", err, kafkalambda.Classify(err))
+	}
+	if err := earlier.Commit(ctx, owner0.Group, nil); err != nil {
+		t.Fatal(err)
+	}
+	next, err := env2.BeginTxn(ctx, owner0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := next.Commit(ctx, owner0.Group, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := inits.Load(); got != 1 {
+		t.Errorf("%d InitProducerId for the second environment, want 1: its client was replaced", got)
 	}
 }

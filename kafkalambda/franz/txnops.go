@@ -240,8 +240,13 @@ func (t *txn) Abort(ctx context.Context) error {
 	t.ended = true
 	if !t.abandoned {
 		err := t.within(ctx, func() error {
-			if err := t.g.cl.AbortBufferedRecords(ctx); err != nil {
-				return err
+			// Only when it sent: with nothing buffered, kgo's wait may
+			// still fail on a ctx already ended (a begin whose progress
+			// read ran to its deadline), replacing a client for nothing.
+			if t.sent.Load() {
+				if err := t.g.cl.AbortBufferedRecords(ctx); err != nil {
+					return err
+				}
 			}
 			return t.end(ctx, kgo.TryAbort)
 		})
