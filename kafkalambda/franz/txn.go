@@ -107,12 +107,13 @@ func (p *Producer) take() (*txnSlot, error) {
 // put returns s to the pool; after Close, it closes s's client.
 func (p *Producer) put(s *txnSlot) {
 	p.txns.mu.Lock()
-	closed := p.txns.closed
-	if !closed {
+	if !p.txns.closed {
 		p.txns.free = append(p.txns.free, s)
+		p.txns.mu.Unlock()
+		return
 	}
 	p.txns.mu.Unlock()
-	if c := s.c; closed && c != nil {
+	if c := s.c; c != nil {
 		s.c = nil
 		go c.g.cl.Close()
 	}
