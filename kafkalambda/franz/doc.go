@@ -30,10 +30,11 @@
 // transaction, so that a later attempt's read waits for it); the
 // transaction timeout is the function's timeout plus 5 s unless the config
 // sets transaction.timeout.ms; every call is bounded by the invocation's
-// deadline; and a client that fails, cannot end its transaction, or whose
-// transaction sent records and aborted is replaced by a new one under the
-// same id, whose InitProducerId fences it and has the coordinator settle
-// what it left open.
+// deadline; and a client that fails or cannot end its transaction is
+// replaced by a new one under the same id, whose InitProducerId fences it
+// and has the coordinator settle what it left open. Unlike librdkafka's, a
+// client whose transaction sent records and aborted is kept: kgo does not
+// reuse an aborted write's sequence numbers (see Producer.BeginTxn).
 //
 // kgo sends transactional offsets only for a consumer group it is a member
 // of, so the Producer sends the progress itself (AddOffsetsToTxn and

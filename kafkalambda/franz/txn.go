@@ -155,9 +155,13 @@ func (p *Producer) ready(ctx context.Context, s *txnSlot) error {
 		p.log.Info("kafkalambda: transactional producer created", "transactional_id", s.id, "generation", g.id)
 	}
 	// Loaded here, under ctx, rather than by BeginTransaction, which
-	// waits for it without a deadline.
+	// waits for it without a deadline. A load cut short by ctx is tried
+	// again at the next begin, on the same client and its connections (a
+	// new client would start over); one the brokers refused replaces it.
 	if _, _, err := producerID(ctx, s.c.g.cl); err != nil {
-		p.replace(s, "no producer id: "+err.Error())
+		if ctx.Err() == nil {
+			p.replace(s, "no producer id: "+err.Error())
+		}
 		return txnError("init transactions", err)
 	}
 	return nil
@@ -274,6 +278,19 @@ func (p *Producer) settle(s *txnSlot) {
 // coordinator's transaction timeout when this environment is gone), and
 // that one reads what was before. The transaction is the invocation's
 // alone until its Commit succeeds or its Abort returns.
+//
+// A client whose transaction sent records and aborted goes on under the
+// same producer epoch, unlike the librdkafka producer's, which is replaced:
+// librdkafka could send the next transaction's records under the epoch and
+// sequence numbers of the aborted ones, which the brokers then took for
+// duplicates of the aborted writes (acknowledged, never written). kgo does
+// not: it fails a batch it wrote only once the brokers have answered for
+// it (transactional clients cannot cancel a produce in flight), it keeps
+// its sequence numbers across an abort, and when it must give up a batch it
+// wrote it reloads its producer id, which bumps the epoch — and which the
+// transaction then refuses to commit over (sameProducer).
+// TestTransactionsAfterAPurge holds a purged send at the broker across the
+// abort and checks that the next transaction's send is written and seen.
 func (p *Producer) BeginTxn(ctx context.Context, owner kafkalambda.TxnOwner) (kafkalambda.Txn, error) {
 	s, err := p.take()
 	if err != nil {

@@ -49,7 +49,7 @@ func (t *txn) claim() int64 { return max(t.next, 0) }
 
 // stuckGrace is how long past its ctx's deadline a transactional call may
 // take to return before it is abandoned.
-const stuckGrace = 100 * time.Millisecond
+const stuckGrace = 250 * time.Millisecond
 
 // errStuck: a transactional call did not return by its deadline.
 var errStuck = errors.New("did not return by its deadline; the transactional producer is replaced")
@@ -238,6 +238,16 @@ func (t *txn) Abort(ctx context.Context) error {
 		return nil
 	}
 	t.ended = true
+	if !t.abandoned && !t.started && !t.sent.Load() {
+		// Nothing at the brokers (a begin whose progress read failed):
+		// kgo ends its own state without a request.
+		if err := t.g.cl.EndTransaction(ctx, kgo.TryAbort); err != nil {
+			t.abandon(err)
+		} else {
+			t.p.put(t.s)
+			return nil
+		}
+	}
 	if !t.abandoned {
 		err := t.within(ctx, func() error {
 			// Only when it sent: with nothing buffered, kgo's wait may
@@ -251,13 +261,8 @@ func (t *txn) Abort(ctx context.Context) error {
 			return t.end(ctx, kgo.TryAbort)
 		})
 		if err == nil {
-			if t.sent.Load() {
-				// A client whose transaction wrote and aborted is not
-				// used again: the next transaction makes a new one,
-				// whose InitProducerId bumps the epoch (see
-				// abortedWithSends).
-				t.g.breakWith(abortedWithSends)
-			}
+			// The client goes on, under the same epoch (see
+			// Producer.BeginTxn for why that is safe with kgo).
 			t.p.put(t.s)
 			return nil
 		}
@@ -271,13 +276,3 @@ func (t *txn) Abort(ctx context.Context) error {
 	}
 	return txnError("abort", errors.New("not aborted here: its producer was replaced, which fences it and settles the transaction"))
 }
-
-// abortedWithSends breaks a client whose transaction sent records and
-// aborted. The librdkafka producer found that its client, after such an
-// abort, could send the next transaction's records under the epoch and
-// sequence numbers of the aborted ones, which the brokers then take for
-// duplicates of the aborted writes — acknowledged, never written. kgo
-// keeps its sequence numbers across an abort and waits for the answers to
-// what it sent before failing it, but a new epoch makes the question moot,
-// at the cost of a new client after a failed invocation.
-var abortedWithSends = txnError("aborted with sends", errors.New("a transaction that sent was aborted: a new producer epoch before the next"))
