@@ -158,7 +158,7 @@ func (p *Producer) ready(ctx context.Context, s *txnSlot) error {
 	// waits for it without a deadline. A load cut short by ctx is tried
 	// again at the next begin, on the same client and its connections (a
 	// new client would start over); one the brokers refused replaces it.
-	if _, _, err := producerID(ctx, s.c.g.cl); err != nil {
+	if err := retry(ctx, func() error { _, _, err := producerID(ctx, s.c.g.cl); return err }); err != nil {
 		if ctx.Err() == nil {
 			p.replace(s, "no producer id: "+err.Error())
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
@@ -24,7 +25,7 @@ func (t *txn) read(ctx context.Context, group, topic string, partition int32) (i
 	wait := 10 * time.Millisecond
 	for {
 		next, unstable, err := t.fetch(ctx, group, topic, partition)
-		if err != nil || !unstable {
+		if err != nil && (!retriable(err) || ctx.Err() != nil) || err == nil && !unstable {
 			return next, err
 		}
 		timer := time.NewTimer(wait)
@@ -173,16 +174,15 @@ func (t *txn) endTxn(ctx context.Context, commit bool) error {
 	})
 }
 
-// retry calls op until it succeeds, fails other than retriably (a broker
-// error Kafka marks retriable, or CONCURRENT_TRANSACTIONS: the
-// coordinator still finishing the previous transaction), or ctx ends.
-// kgo has already retried a request that failed on the way (a connection
-// lost, a coordinator moved) as often as its settings allow.
+// retry calls op until it succeeds, fails other than retriably
+// (retriable), or ctx ends. kgo has already retried a request that failed
+// on the way (a connection lost, a coordinator moved) as often as its
+// settings allow; the brokers may be back before the deadline.
 func retry(ctx context.Context, op func() error) error {
 	wait := 10 * time.Millisecond
 	for {
 		err := op()
-		if err == nil || !(kerr.IsRetriable(err) || errors.Is(err, kerr.ConcurrentTransactions)) {
+		if err == nil || !retriable(err) {
 			return err
 		}
 		timer := time.NewTimer(wait)
@@ -194,6 +194,21 @@ func retry(ctx context.Context, op func() error) error {
 		}
 		wait = min(2*wait, 200*time.Millisecond)
 	}
+}
+
+// retriable reports an error worth trying again while the invocation has
+// time: a broker error Kafka marks retriable, CONCURRENT_TRANSACTIONS (the
+// coordinator still finishing the previous transaction), or one that is no
+// broker's answer (brokers unreachable, a connection lost) — not a ctx
+// that ended, nor a closed client.
+func retriable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, kgo.ErrClientClosed) {
+		return false
+	}
+	if ke := (*kerr.Error)(nil); errors.As(err, &ke) {
+		return ke.Retriable || errors.Is(err, kerr.ConcurrentTransactions)
+	}
+	return true
 }
 
 // txnError wraps a transactional error with its class: the brokers
