@@ -38,6 +38,7 @@ type txn struct {
 	// unknown, or did not return by its deadline; Abort replaces the
 	// client (which fences it) instead of aborting through it.
 	abandoned bool
+	cause     error // why it was abandoned
 	// sent: a send was queued in the transaction (see Abort).
 	sent atomic.Bool
 }
@@ -80,7 +81,7 @@ func (t *txn) within(ctx context.Context, op func() error) error {
 // abandon gives the transaction up to its client's replacement (Abort),
 // and breaks the client: its next use replaces it too.
 func (t *txn) abandon(err error) {
-	t.abandoned = true
+	t.abandoned, t.cause = true, err
 	t.g.breakWith(txnError("abandoned", err))
 }
 
@@ -269,10 +270,15 @@ func (t *txn) Abort(ctx context.Context) error {
 		t.abandon(err)
 	}
 	t.p.replace(t.s, "a transaction was left open")
-	if err := t.p.ready(ctx, t.s); err != nil {
+	switch {
+	case ctx.Err() != nil:
+		// Past the deadline already: making a client (the config func,
+		// the connections) would only delay the invocation's answer.
 		go t.p.settle(t.s)
-	} else {
+	case t.p.ready(ctx, t.s) != nil:
+		go t.p.settle(t.s)
+	default:
 		t.p.put(t.s)
 	}
-	return txnError("abort", errors.New("not aborted here: its producer was replaced, which fences it and settles the transaction"))
+	return txnError("abort", fmt.Errorf("not aborted here (%w): its producer was replaced, which fences it and settles the transaction", t.cause))
 }
