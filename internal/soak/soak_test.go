@@ -137,13 +137,6 @@ func TestSoak(t *testing.T) {
 	// same faults): one after the other, so that the machine carries four
 	// runs at a time, not eight.
 	modes := []bool{false, true}
-	if app.ProducerName != "librdkafka" {
-		// Exactly-once mode needs a transactional producer (a
-		// kafkalambda.Transactor); the franz-go producer is not one yet,
-		// and the function refuses EXACTLY_ONCE_GROUP with it.
-		t.Logf("%s producer: exactly-once mode not run", app.ProducerName)
-		modes = modes[:1]
-	}
 	for _, exactlyOnce := range modes {
 		var wg sync.WaitGroup
 		for i, pc := range policies() {

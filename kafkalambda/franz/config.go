@@ -247,9 +247,8 @@ var handlers = map[string]func(c *clientConfig, v string) error{
 		return nil
 	},
 	"request.timeout.ms": millis("request.timeout.ms", 1, func(d time.Duration) kgo.Opt { return kgo.ProduceRequestTimeout(d) }),
-	// Transactions are not used yet (the producer is not a Transactor),
-	// but one secret serves both producers, and exactly-once mode with
-	// librdkafka reads this key from it.
+	// The transactional clients' (exactly-once mode); without it, see
+	// Producer.txnTimeout.
 	"transaction.timeout.ms": millis("transaction.timeout.ms", 1, func(d time.Duration) kgo.Opt { return kgo.TransactionTimeout(d) }),
 	"delivery.timeout.ms": millis("delivery.timeout.ms", 0, func(d time.Duration) kgo.Opt {
 		return kgo.RecordDeliveryTimeout(d) // 0: no limit, as in librdkafka

@@ -20,6 +20,31 @@
 // as Java clients, ksqlDB and librdkafka's murmur2_random do, so a key
 // lands on the same partition with either producer.
 //
+// # Exactly-once
+//
+// The Producer is a kafkalambda.Transactor, as the librdkafka producer is,
+// with the same guarantees: a pool of transactional kgo clients, one per
+// transaction in flight, with ids prefix-<random per environment>-<n>
+// (WithTransactionalIDPrefix); each transaction claims its partition as it
+// begins (its progress read with require_stable, then sent back into the
+// transaction, so that a later attempt's read waits for it); the
+// transaction timeout is the function's timeout plus 5 s unless the config
+// sets transaction.timeout.ms; every call is bounded by the invocation's
+// deadline; and a client that fails or cannot end its transaction is
+// replaced by a new one under the same id, whose InitProducerId fences it
+// and has the coordinator settle what it left open. Unlike librdkafka's, a
+// client whose transaction sent records and aborted is kept: kgo does not
+// reuse an aborted write's sequence numbers (see Producer.BeginTxn).
+//
+// kgo sends transactional offsets only for a consumer group it is a member
+// of, so the Producer sends the progress itself (AddOffsetsToTxn and
+// TxnOffsetCommit as a member of generation -1, with the client's producer
+// id and epoch), and ends a transaction that holds only progress with its
+// own EndTxn. For that EndTxn not to move the epoch under kgo, the
+// transactional clients speak the transaction protocol of Kafka before 4.0
+// (KIP-890 part 2 off, as in librdkafka), which brokers of every version
+// accept.
+//
 // # What differs from librdkafka
 //
 // Properties without a kgo counterpart are refused by name (see

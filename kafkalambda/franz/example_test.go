@@ -6,6 +6,7 @@ import (
 
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/franz"
+	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
 // The config func returns librdkafka-style properties, as the secrets
@@ -34,4 +35,24 @@ func ExampleNewProducer() {
 	// Output:
 	// configuration
 	// kafkalambda: producer: franz: create: property "ssl.key.password" is not supported by the franz-go producer
+}
+
+// In exactly-once mode each invocation's sends are Kafka transactions on
+// the Producer's transactional clients, whose ids start with the prefix
+// (the principal needs Write and Describe on those TransactionalIds).
+func ExampleWithTransactionalIDPrefix() {
+	p, err := franz.NewProducer(func(context.Context) (map[string]any, error) {
+		return map[string]any{"bootstrap.servers": "127.0.0.1:9092"}, nil
+	}, franz.WithTransactionalIDPrefix("settle"))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer p.Close()
+	_, err = kafkalambda.NewHandler(serde.String(), serde.String(),
+		func(context.Context, *kafkalambda.Record[string, string]) error { return nil },
+		kafkalambda.WithProducer(p), kafkalambda.WithExactlyOnce("settle-progress"))
+	fmt.Println("exactly-once handler:", err)
+	// Output:
+	// exactly-once handler: <nil>
 }

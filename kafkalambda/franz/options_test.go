@@ -26,6 +26,7 @@ func TestNewProducerRejectsBadOptions(t *testing.T) {
 		{"nil token source", config, franz.WithOAuthBearerTokens(nil)},
 		{"nil auth failure hook", config, franz.WithAuthFailureHook(nil)},
 		{"negative max idle", config, franz.WithMaxIdle(-1)},
+		{"empty transactional id prefix", config, franz.WithTransactionalIDPrefix("")},
 	} {
 		p, err := franz.NewProducer(tt.config, tt.opt)
 		if p != nil {

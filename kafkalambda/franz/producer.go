@@ -43,6 +43,9 @@ var _ interface {
 // handler counts them per invocation, so that one invocation's flush
 // neither waits on nor counts another's records, even when several run at
 // once in the process. A Producer is safe for concurrent use.
+//
+// It is also a kafkalambda.Transactor, for kafkalambda.WithExactlyOnce:
+// see BeginTxn and the package doc.
 type Producer struct {
 	config     func(ctx context.Context) (map[string]any, error)
 	log        *slog.Logger
@@ -50,6 +53,10 @@ type Producer struct {
 	authFailed func()
 	createWait time.Duration
 	maxIdle    time.Duration
+	txnPrefix  string
+
+	// txns is the pool of transactional clients (exactly-once mode).
+	txns txnPool
 
 	mu     sync.Mutex
 	closed bool
@@ -153,8 +160,8 @@ func WithMaxIdle(d time.Duration) Option {
 //     socket.connection.setup.timeout.ms, metadata.max.age.ms
 //     (topic.metadata.refresh.interval.ms), reconnect.backoff.ms,
 //     allow.auto.create.topics (librdkafka's producer default, true),
-//     transaction.timeout.ms (kept for a future transactional producer;
-//     librdkafka's exactly-once mode reads it from the same secret);
+//     transaction.timeout.ms (exactly-once mode's transactions; by default
+//     the function's timeout plus 5 s, see package doc);
 //   - partitioner murmur2_random or murmur2 (what the Producer does anyway),
 //     statistics.interval.ms 0; debug (any value: franz-go's debug lines,
 //     one per request, go to WithLogger's logger too);
@@ -182,7 +189,7 @@ func NewProducer(config func(ctx context.Context) (map[string]any, error), opts 
 		return nil, fmt.Errorf("franz: %w: nil producer config func", ErrInvalidOption)
 	}
 	p := &Producer{config: config, log: slog.New(slog.DiscardHandler), createWait: 10 * time.Second,
-		maxIdle: 4 * time.Minute}
+		maxIdle: 4 * time.Minute, txnPrefix: DefaultTransactionalIDPrefix}
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -242,6 +249,20 @@ func (p *Producer) current(ctx context.Context) (*generation, error) {
 
 // create makes a new generation from a fresh config; p.mu is held.
 func (p *Producer) create(ctx context.Context) (*generation, error) {
+	g, err := p.newClient(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	p.cur.Store(g)
+	p.live = append(p.live, g)
+	p.log.Info("kafkalambda: producer created", "generation", g.id)
+	return g, nil
+}
+
+// newClient makes a generation from a fresh config, with extra options
+// (a transactional client's) before the config's, which win, and extra
+// hooks.
+func (p *Producer) newClient(ctx context.Context, extra []kgo.Opt, hooks ...kgo.Hook) (*generation, error) {
 	cctx, cancel := context.WithTimeout(ctx, p.createWait)
 	defer cancel()
 	conf, err := p.config(cctx)
@@ -265,8 +286,8 @@ func (p *Producer) create(ctx context.Context) (*generation, error) {
 		kgo.AllowAutoTopicCreation(),
 		kgo.DisableClientMetrics(),
 		kgo.WithLogger(newLogger(p.log, g.id, cc.debug)),
-		kgo.WithHooks(g),
-	}, cc.opts...)
+		kgo.WithHooks(append([]kgo.Hook{g}, hooks...)...),
+	}, slices.Concat(extra, cc.opts)...)
 	if cc.sasl != nil {
 		opts = append(opts, kgo.SASL(g.logins.wrap(cc.sasl)))
 	}
@@ -276,9 +297,6 @@ func (p *Producer) create(ctx context.Context) (*generation, error) {
 			fmt.Errorf("franz: create: %w", err))
 	}
 	g.cl = cl
-	p.cur.Store(g)
-	p.live = append(p.live, g)
-	p.log.Info("kafkalambda: producer created", "generation", g.id)
 	return g, nil
 }
 
@@ -314,14 +332,17 @@ func (p *Producer) Purge() {
 	}
 }
 
-// Close flushes what is buffered (for up to 5s) and closes the client.
-// Sends after Close fail with ErrProducer. The handler's Close calls it
+// Close flushes what is buffered (for up to 5s) and closes the client,
+// and the transactional clients of exactly-once mode (their transactions
+// ended, as the handler ends them before an invocation returns). Sends
+// and transactions after Close fail with ErrProducer. The handler's Close calls it
 // (Start, on SIGTERM); it is safe to call more than once.
 func (p *Producer) Close() {
 	p.mu.Lock()
 	g := p.cur.Swap(nil)
 	p.closed = true
 	p.mu.Unlock()
+	p.closeTxns()
 	if g == nil {
 		return
 	}
@@ -369,6 +390,12 @@ func (p *Producer) Produce(ctx context.Context, m *kafkalambda.Message, d kafkal
 	if err != nil {
 		return err
 	}
+	return p.produceOn(ctx, g, m, d)
+}
+
+// produceOn queues m on g, which the caller holds (g.holds): the hold is
+// released with m's outcome, or here when m is not queued.
+func (p *Producer) produceOn(ctx context.Context, g *generation, m *kafkalambda.Message, d kafkalambda.Delivery) error {
 	if size := messageSize(m); size > g.cfg.maxMessage {
 		g.holds.Release()
 		return kafkalambda.Classified(kafkalambda.ClassRecord, kafkalambda.ErrProducer,

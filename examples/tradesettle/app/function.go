@@ -162,7 +162,7 @@ type Config struct {
 	// progress: settlements and dead-letter writes are committed in one
 	// transaction per invocation, and a redelivered batch settles nothing
 	// twice. Producer must then be a kafkalambda.Transactor
-	// (librdkafka.Producer is). Default "": at-least-once.
+	// (librdkafka.Producer and franz.Producer are). Default "": at-least-once.
 	ExactlyOnceGroup string
 	// Logger receives the handler's failure lines (one per failed record,
 	// one per invocation that did not simply succeed; never record

@@ -18,12 +18,13 @@ const ProducerName = "franz"
 // newProducer is the shared producer: its config from the secret (a
 // broker's authentication failure invalidates the cached secret so that a
 // rotated one is read at once), or, with iam, MSK IAM's config and tokens.
-// franz-go's producer is not transactional here: txnPrefix is unused, and
-// EXACTLY_ONCE_GROUP fails construction (kafkalambda.WithExactlyOnce needs
-// a Transactor).
-func newProducer(loader *secrets.Loader, iam *secrets.MSKIAM, logger *slog.Logger, _ string) (kafkalambda.Producer, error) {
+// Its transactional clients (exactly-once mode) have ids starting with
+// txnPrefix.
+func newProducer(loader *secrets.Loader, iam *secrets.MSKIAM, logger *slog.Logger, txnPrefix string) (kafkalambda.Producer, error) {
 	if iam != nil {
-		return franz.NewProducer(iam.KafkaConfig, franz.WithOAuthBearerTokens(iam.Token), franz.WithLogger(logger))
+		return franz.NewProducer(iam.KafkaConfig, franz.WithOAuthBearerTokens(iam.Token),
+			franz.WithLogger(logger), franz.WithTransactionalIDPrefix(txnPrefix))
 	}
-	return franz.NewProducer(loader.KafkaConfig, franz.WithAuthFailureHook(loader.Invalidate), franz.WithLogger(logger))
+	return franz.NewProducer(loader.KafkaConfig, franz.WithAuthFailureHook(loader.Invalidate),
+		franz.WithLogger(logger), franz.WithTransactionalIDPrefix(txnPrefix))
 }

@@ -211,7 +211,7 @@ func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 
 	// 2. The shared producer: librdkafka, or franz-go when built with
 	// -tags franz (see producer_librdkafka.go, producer_franz.go). The
-	// transactional ids of exactly-once mode (librdkafka) start with prefix.
+	// transactional ids of exactly-once mode start with prefix.
 	prefix := env(EnvTransactionalIDPrefix)
 	if prefix == "" {
 		prefix = env("AWS_LAMBDA_FUNCTION_NAME")

@@ -118,9 +118,6 @@ func TestWireFromSecretJSON(t *testing.T) {
 // transactional ids.
 func TestWireExactlyOnce(t *testing.T) {
 	t.Parallel()
-	if app.ProducerName != "librdkafka" {
-		t.Skipf("the %s producer is not transactional: EXACTLY_ONCE_GROUP is refused (TestWireExactlyOnceNeedsATransactor)", app.ProducerName)
-	}
 	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic(app.InputTopic, 1))
 	h := wiredHandler(t, app.WithLookupEnv(envOf(map[string]string{
 		app.EnvSecretJSON:            secretJSON(c, "", ""),
@@ -301,26 +298,5 @@ func TestWireFailurePolicies(t *testing.T) {
 				})))
 			})
 		}
-	}
-}
-
-// Built with a producer that is not transactional, EXACTLY_ONCE_GROUP
-// fails the function's construction, naming why, rather than sending
-// at-least-once.
-func TestWireExactlyOnceNeedsATransactor(t *testing.T) {
-	t.Parallel()
-	if app.ProducerName == "librdkafka" {
-		t.Skip("librdkafka's producer is transactional (TestWireExactlyOnce)")
-	}
-	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic(app.InputTopic, 1))
-	fn, err := app.Wire(t.Context(), app.WithLookupEnv(envOf(map[string]string{
-		app.EnvSecretJSON:       secretJSON(c, "", ""),
-		app.EnvExactlyOnceGroup: "tradesettle-progress",
-	})))
-	if err == nil {
-		_, err = fn.Handler()
-	}
-	if !errors.Is(err, kafkalambda.ErrInvalidOption) || !strings.Contains(err.Error(), "Transactor") {
-		t.Fatalf("Wire = %v, want an ErrInvalidOption naming the Transactor", err)
 	}
 }
