@@ -22,9 +22,10 @@ var ErrTransaction = errors.New("kafkalambda: transaction")
 // WithExactlyOnce needs. It is an optional interface: a Producer that does
 // not have it cannot be used in exactly-once mode.
 //
-// Implementations: package kafkalambda/librdkafka (a pool of transactional
-// librdkafka producers) and kafkalambdatest.MemProducer (in memory, with
-// fault controls).
+// Implementations: packages kafkalambda/librdkafka (a pool of
+// transactional librdkafka producers) and kafkalambda/franz (a pool of
+// transactional franz-go clients, pure Go), and kafkalambdatest.MemProducer
+// (in memory, with fault controls).
 type Transactor interface {
 	Producer
 
@@ -128,7 +129,7 @@ type PartitionOffset struct {
 // says were done, so that a batch redelivered after it succeeded (a lost
 // response, a restarted poller) sends nothing twice. Default: off
 // (at-least-once). It needs a producer that is a Transactor (WithProducer;
-// librdkafka.Producer is one). Consumers of the outputs must read with
+// librdkafka.Producer and franz.Producer are). Consumers of the outputs must read with
 // isolation.level=read_committed.
 //
 // In this mode the sends of a record are queued when its Process returns

@@ -12,4 +12,9 @@ var (
 	// bootstrap is an executable for another architecture than this
 	// machine's and no WithInterpreter says what runs it.
 	ErrArchitecture = errors.New("rie: bootstrap built for another architecture")
+
+	// ErrOption is matched (errors.Is) by the error of Start when its
+	// options do not fit together: WithInterpreter without WithBinary,
+	// which would run this machine's emulator under the interpreter.
+	ErrOption = errors.New("invalid option")
 )

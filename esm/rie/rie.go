@@ -136,6 +136,11 @@ func Start(ctx context.Context, bootstrap string, opts ...Option) (*Emulator, er
 	}
 	// The bootstrap is checked first: a bad one fails fast, with no
 	// emulator to build.
+	if cfg.binary == "" && len(interp) > 0 {
+		// Binary is this machine's emulator; under an interpreter the
+		// emulator must be the bootstrap's architecture's.
+		return nil, fmt.Errorf("rie: %w: WithInterpreter needs WithBinary, the emulator built for the bootstrap's architecture (BinaryFor)", ErrOption)
+	}
 	if cfg.binary == "" {
 		bin, err := Binary(ctx)
 		if err != nil {

@@ -207,6 +207,13 @@ func TestStartWithInterpreter(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no-such-qemu") {
 		t.Fatalf("Start with a missing interpreter = %v", err)
 	}
+
+	// Without WithBinary, Binary would be this machine's emulator, which
+	// the interpreter cannot run.
+	_, err = rie.Start(context.Background(), bootstrap, rie.WithInterpreter("fake-qemu"))
+	if !errors.Is(err, rie.ErrOption) {
+		t.Fatalf("Start with an interpreter and no emulator = %v, want ErrOption", err)
+	}
 }
 
 // BinaryFor this machine's architecture is Binary's (so $KAFKALAMBDA_RIE

@@ -131,7 +131,9 @@ func (p *Producer) ready(ctx context.Context, s *txnSlot) error {
 		switch {
 		case g.broken.Load() != nil:
 			p.replace(s, "failed")
-		case p.maxIdle > 0 && idle > p.maxIdle:
+		case p.maxIdle > 0 && idle > p.maxIdle && s.init == nil:
+			// Not while its init is under way: a frozen environment's
+			// init is resumed, not thrown away.
 			p.replace(s, "idle")
 		case s.unfinished:
 			if _, err := within(ctx, g, func() error { return g.p.AbortTransaction(ctx) }); err != nil {
@@ -169,13 +171,20 @@ const initTimeout = txnTimeoutMin
 // transaction, instead of being thrown away with its producer and begun
 // again from the connection up, which under load may never finish.
 type initCall struct {
-	done chan struct{}
-	err  error
+	done  chan struct{}
+	err   error
+	stuck time.Time // when the call, not returned by then, is taken as stuck
 }
+
+// initStuckGrace is how long past its timeout an init call may take to
+// return before it is taken as stuck: librdkafka's calls do not always heed
+// their timeout (see within), and a slot whose init never returns would
+// fail every transaction that takes it.
+const initStuckGrace = 2 * time.Second
 
 // startInit starts g's InitTransactions, bounded by initTimeout.
 func startInit(g *generation) *initCall {
-	c := &initCall{done: make(chan struct{})}
+	c := &initCall{done: make(chan struct{}), stuck: time.Now().Add(initTimeout + initStuckGrace)}
 	if !g.enter() {
 		c.err = fmt.Errorf("%w: transaction: the producer is closing", kafkalambda.ErrProducer)
 		close(c.done)
@@ -198,9 +207,17 @@ func startInit(g *generation) *initCall {
 // replaces the producer.
 func (p *Producer) awaitInit(ctx context.Context, s *txnSlot) error {
 	for {
+		stuck := time.NewTimer(time.Until(s.init.stuck))
 		select {
 		case <-s.init.done:
+			stuck.Stop()
+		case <-stuck.C:
+			err := fmt.Errorf("librdkafka: init transactions %w", errStuck)
+			s.g.breakWith(err)
+			p.replace(s, "init transactions did not return")
+			return txnError("init transactions", err)
 		case <-ctx.Done():
+			stuck.Stop()
 			return txnError("init transactions", fmt.Errorf("under way at the deadline, resumed by the next transaction: %w", ctx.Err()))
 		}
 		err := s.init.err

@@ -254,7 +254,14 @@ func Wire(ctx context.Context, opts ...WireOption) (*Function, error) {
 func (w *wiring) loader(ctx context.Context, env func(string) string) (*secrets.Loader, error) {
 	lookup := w.lookupEnv
 	switch source := env(EnvSecretSource); source {
-	case "", "secretsmanager":
+	case "":
+	case "secretsmanager": // deprecated, and still means Secrets Manager, even with the port variable set
+		lookup = func(k string) (string, bool) {
+			if k == secrets.EnvExtensionPort {
+				return "", false
+			}
+			return w.lookupEnv(k)
+		}
 	case "extension": // deprecated: the port variable chooses the extension now
 		if env(secrets.EnvExtensionPort) == "" {
 			lookup = func(k string) (string, bool) {

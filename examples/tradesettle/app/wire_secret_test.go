@@ -88,3 +88,27 @@ func TestWireRejectsBadSecretEnvironment(t *testing.T) {
 		})
 	}
 }
+
+// The deprecated KAFKA_SECRET_SOURCE=secretsmanager still means Secrets
+// Manager, even where the extension's port variable is set (FromEnv alone
+// would read through the extension, and its cache).
+func TestWireDeprecatedSecretsManagerSource(t *testing.T) {
+	c := kafkalambdatest.NewCluster(t)
+	sm := secretstest.NewServer(t, map[string]string{"tradesettle/kafka": secretJSON(c, "", "")})
+	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", sm.URL)
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_PROFILE", "")
+	env := map[string]string{
+		app.EnvSecretID:          "tradesettle/kafka",
+		secrets.EnvExtensionPort: sm.Port(),
+		secrets.EnvSessionToken:  sm.SessionToken(),
+		app.EnvSecretSource:      "secretsmanager",
+	}
+	settleWired(t, c, app.OutputTopic, 1, app.WithLookupEnv(envOf(env)))
+	if n, m := sm.Calls(secretstest.OpExtensionGet), sm.Calls(secretstest.OpGetSecretValue); n != 0 || m == 0 {
+		t.Fatalf("%d extension reads and %d Secrets Manager ones, want Secrets Manager only", n, m)
+	}
+}
