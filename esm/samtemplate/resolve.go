@@ -83,7 +83,8 @@ func newResolver(doc map[string]any, overrides map[string]string) (*resolver, er
 				}
 			}
 			if !found {
-				return nil, fmt.Errorf("samtemplate: %w: %s=%q is not one of Parameters.%s.AllowedValues %v", ErrInvalidOption, name, raw, name, allowed)
+				// The value is left out: it may be a NoEcho secret.
+				return nil, fmt.Errorf("samtemplate: %w: the override of %s is not one of Parameters.%s.AllowedValues %v", ErrInvalidOption, name, name, allowed)
 			}
 		}
 		typ, _ := def["Type"].(string)

@@ -128,3 +128,31 @@ func TestParseAliasBomb(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// An override that AllowedValues refuses is named, its value is not: it
+// may be a NoEcho password.
+func TestOverrideValueNotInError(t *testing.T) {
+	t.Parallel()
+	const doc = `
+Parameters:
+  Password: {Type: String, NoEcho: true, AllowedValues: [a, b]}
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+  Mapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties: {FunctionName: !Ref Fn, Topics: [t], StartingPosition: LATEST}
+`
+	tm, err := samtemplate.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "hunter2-s3cr3t"
+	_, err = tm.Mapping("Fn", samtemplate.WithParameters(map[string]string{"Password": secret}))
+	if !errors.Is(err, samtemplate.ErrInvalidOption) {
+		t.Fatalf("err = %v, want ErrInvalidOption", err)
+	}
+	if strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "Password") {
+		t.Errorf("err = %q: want the parameter named and its value left out", err)
+	}
+}
