@@ -13,7 +13,8 @@ import (
 // Condition), Fn::Sub over parameters, Fn::Join, Fn::Split, Fn::Select and
 // Fn::FindInMap. Anything else (Fn::GetAtt, a Ref to a resource or to a
 // pseudo parameter, Fn::ImportValue, ...) is unresolved: the value is
-// reported at its path and left out.
+// reported at its path and left out. So is a string Fn::Sub or Fn::Join
+// would make past maxString, or past the budget maxSpent.
 type resolver struct {
 	params     map[string]param
 	conditions map[string]any
