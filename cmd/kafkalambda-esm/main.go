@@ -15,7 +15,9 @@
 //
 // Without -function-url it prints each event to stdout, one JSON document a
 // line, and treats it as processed: a way to see exactly what a function
-// would get.
+// would get. (When stdout and stderr are both terminals and the progress
+// frame is drawn, the events are written above the frame, through stderr,
+// so that its redraws do not erase them.)
 //
 // Progress and per-batch outcomes go to stderr through log/slog
 // (-log-level, -log-format). With -progress (the default), records handled
@@ -58,6 +60,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/kafkalambda/kafka-lambda-go/internal/progress"
 )
 
 func main() {
@@ -96,7 +100,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if tmpl.checking() {
 		return tmpl.report(f, getenv, stdout, stderr)
 	}
-	m, err := f.mapping(getenv, stdout, logger)
+	stdoutTerminal, _ := progress.Terminal(stdout, getenv)
+	m, err := f.mapping(getenv, live.eventWriter(stdout, stdoutTerminal), logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "kafkalambda-esm:", err)
 		return 2

@@ -45,6 +45,20 @@ func (l *live) logWriter() io.Writer {
 	return l.stderr
 }
 
+// eventWriter is where the print target (no -function-url) writes the
+// events, given stdout and whether it is a terminal: stdout, except when
+// the frame is redrawn on stderr (a terminal) and stdout is a terminal too,
+// in practice the same one; then through the display, so that each event
+// appears above the frame instead of being erased by its next redraw.
+// Events then reach the terminal by stderr, which a terminal shows alike;
+// stdout redirected to a file or a pipe still gets them all, undisturbed.
+func (l *live) eventWriter(stdout io.Writer, stdoutTerminal bool) io.Writer {
+	if l.disp != nil && stdoutTerminal {
+		return l.disp.Writer()
+	}
+	return stdout
+}
+
 // start shows m's progress until the returned func is called, which shows
 // the final frame (on a terminal) and returns once it is written.
 func (l *live) start(m *esm.Mapping, logger *slog.Logger) (stop func()) {

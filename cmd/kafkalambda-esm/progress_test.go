@@ -113,3 +113,79 @@ func TestTerminalFinalFrame(t *testing.T) {
 		t.Errorf("the mapping's summary is not above the final frame:\n%q", out)
 	}
 }
+
+// Where the events go without -function-url: stdout, unless both it and
+// stderr are terminals and the frame is drawn, then above the frame.
+func TestEventWriter(t *testing.T) {
+	t.Parallel()
+	var stdout, screen bytes.Buffer
+	drawn := &live{on: true, disp: progress.NewDisplay(&screen, 80), stderr: &screen}
+	plain := newLive(true, &screen, env(nil)) // a buffer: no display
+	off := newLive(false, &screen, env(nil))
+	for _, tc := range []struct {
+		name     string
+		l        *live
+		terminal bool
+		above    bool
+	}{
+		{"stdout and stderr terminals, frame drawn", drawn, true, true},
+		{"stdout redirected, frame drawn", drawn, false, false},
+		{"stdout a terminal, stderr not", plain, true, false},
+		{"progress off", off, true, false},
+	} {
+		if got := tc.l.eventWriter(&stdout, tc.terminal); (got != io.Writer(&stdout)) != tc.above {
+			t.Errorf("%s: events to %T, want above the frame %v", tc.name, got, tc.above)
+		}
+	}
+}
+
+// On a terminal shared by stdout and stderr, the events the print target
+// writes appear above the frame, each with the frame erased first and
+// redrawn after, and none is written past the display (where the next
+// redraw would erase it).
+func TestTerminalEventsAboveFrame(t *testing.T) {
+	t.Parallel()
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("orders", 1))
+	if err := c.ProduceRecords(context.Background(),
+		&kgo.Record{Topic: "orders", Value: []byte("1")},
+		&kgo.Record{Topic: "orders", Value: []byte("2")}); err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	f := defineFlags(fs)
+	if err := fs.Parse([]string{"-brokers", c.BootstrapServers(), "-topics", "orders", "-window", "0s", "-batch-size", "1", "-stop-when-caught-up"}); err != nil {
+		t.Fatal(err)
+	}
+	var screen, stdout bytes.Buffer
+	l := &live{on: true, disp: progress.NewDisplay(&screen, 200), stderr: &screen, every: progress.TerminalEvery}
+	// A frame on screen before the first event, as after a tick.
+	l.disp.Show(progress.Snapshot{Title: "kafkalambda-esm"})
+	logger, err := f.logger(l.logWriter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := f.mapping(env(nil), l.eventWriter(&stdout, true), logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := l.start(m, logger)
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if stdout.Len() != 0 {
+		t.Errorf("events written past the display:\n%q", &stdout)
+	}
+	out := screen.String()
+	final := strings.LastIndex(out, "kafkalambda-esm  done in ")
+	for _, v := range []string{"MQ==", "Mg=="} { // the values, base64 in the event
+		i := strings.Index(out, `"value":"`+v+`"`)
+		if i < 0 || i > final {
+			t.Fatalf("event with value %s not on screen above the final frame:\n%q", v, out)
+		}
+		// The event starts right where the frame was erased.
+		if start := strings.LastIndex(out[:i], `{"eventSource"`); start < 0 || !strings.HasSuffix(out[:start], "\x1b[J") {
+			t.Errorf("event with value %s not written where the frame was erased:\n%q", v, out)
+		}
+	}
+}

@@ -40,7 +40,9 @@ type Handler struct {
 //     a response the handler never sends, and the local run is told
 //     otherwise);
 //   - the handler's DeadlineMargin plus its Timeout not within the
-//     function's Timeout, and a Timeout over 900 s;
+//     function's Timeout (not checked when that Timeout is unresolved:
+//     neither the Globals' nor the default stands in for it), and a
+//     Timeout over 900 s;
 //   - no topic, or more than one (AWS takes one per mapping);
 //   - BatchSize, MaximumBatchingWindowInSeconds, MaximumRetryAttempts or
 //     MaximumRecordAgeInSeconds out of AWS's limits, or a ConsumerGroupId
@@ -80,7 +82,7 @@ func (m *Mapping) Check(h Handler) []Finding {
 	if m.FunctionTimeout > MaxFunctionTimeout {
 		out = append(out, Finding{Path: tpath, Message: fmt.Sprintf("%v is over Lambda's limit of %v", m.FunctionTimeout, MaxFunctionTimeout)})
 	}
-	if need := h.DeadlineMargin + h.Timeout; need > 0 && need >= m.FunctionTimeout {
+	if need := h.DeadlineMargin + h.Timeout; need > 0 && need >= m.FunctionTimeout && !m.unresolved[timeoutKey] {
 		out = append(out, Finding{Path: tpath, Message: fmt.Sprintf("the function's timeout %v leaves no time: the handler's deadline margin %v plus its %v per batch is %v; the function would time out on AWS before it answers", m.FunctionTimeout, h.DeadlineMargin, h.Timeout, need)})
 	}
 	if !m.unresolved["Topics"] {

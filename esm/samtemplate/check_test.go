@@ -51,6 +51,7 @@ func TestCheck(t *testing.T) {
 			event + ".FunctionResponseTypes", "has ReportBatchItemFailures but the handler does not"},
 		{"margin and handler past the Globals timeout", "timeout-globals.yaml", reporting,
 			"Globals.Function.Timeout", "timeout 3s leaves no time"},
+		{"the function's Timeout unresolved: not checked", "timeout-unresolved.yaml", reporting, "", ""},
 		{"the function's Timeout over 900 s", "timeout-over-limit.yaml", reporting,
 			"Resources.Fn.Properties.Timeout", "over Lambda's limit"},
 		{"two topics", "two-topics.yaml", samtemplate.Handler{}, event + ".Topics", "AWS takes one per mapping"},
@@ -82,6 +83,20 @@ func TestCheck(t *testing.T) {
 				t.Fatalf("finding %q, want %s: ...%s...", got[0], tc.path, tc.want)
 			}
 		})
+	}
+}
+
+// A Timeout that cannot be resolved is noted at its path and left zero,
+// not replaced by the Globals' or the default.
+func TestTimeoutUnresolved(t *testing.T) {
+	t.Parallel()
+	m := mappingOf(t, filepath.Join("check", "timeout-unresolved.yaml"))
+	if m.FunctionTimeout != 0 {
+		t.Errorf("FunctionTimeout = %v, want 0 (unresolved)", m.FunctionTimeout)
+	}
+	const want = "Resources.Fn.Properties.Timeout: Ref: parameter FunctionTimeout has no Default and no override"
+	if notes := strings.Join(findings(m.Notes), "\n"); !strings.Contains(notes, want) {
+		t.Errorf("notes lack %q:\n%s", want, notes)
 	}
 }
 

@@ -74,7 +74,9 @@ type Mapping struct {
 	// Enabled is false when the template disables the mapping.
 	Enabled *bool
 	// FunctionTimeout is the function's Timeout, the Globals' or
-	// DefaultFunctionTimeout.
+	// DefaultFunctionTimeout; zero when the Timeout that applies is an
+	// intrinsic that could not be resolved (then noted at its path, and
+	// Check does not check the handler's timing against it).
 	FunctionTimeout time.Duration
 	// Notes are what the template sets that the mapping cannot honour
 	// locally: values it cannot resolve, secrets it does not read,
@@ -85,6 +87,10 @@ type Mapping struct {
 	sam                 bool            // a SAM event, not an AWS::Lambda::EventSourceMapping
 	unresolved          map[string]bool // properties present but unresolved
 }
+
+// timeoutKey marks, in Mapping.unresolved, a function Timeout present but
+// unresolved. It is no property of the mapping, hence the space.
+const timeoutKey = "function Timeout"
 
 // ReportBatchItemFailures reports whether FunctionResponseTypes holds
 // ReportBatchItemFailures.
@@ -516,8 +522,10 @@ func asList(v any) []any {
 }
 
 // timeout is the function's Timeout, the Globals' or the default, and
-// where it was found.
-func (t *Template) timeout(r *resolver, id string, fn map[string]any) (time.Duration, string) {
+// where it was found; ok is false when the one that applies is present but
+// unresolved (noted): the function's Timeout overrides the Globals', so
+// falling back to them, or to the default, would be a guess.
+func (t *Template) timeout(r *resolver, id string, fn map[string]any) (d time.Duration, path string, ok bool) {
 	candidates := []struct {
 		v    any
 		path string
@@ -532,16 +540,16 @@ func (t *Template) timeout(r *resolver, id string, fn map[string]any) (time.Dura
 		if c.v == nil {
 			continue
 		}
-		v, ok := r.value(c.v, c.path)
-		if !ok {
-			continue
+		v, resolved := r.value(c.v, c.path)
+		if !resolved {
+			return 0, c.path, false
 		}
 		n, isInt := toInt(v)
 		if !isInt || n <= 0 {
 			r.note(c.path, "%v is not a whole number of seconds", v)
 			continue
 		}
-		return time.Duration(n) * time.Second, c.path
+		return time.Duration(n) * time.Second, c.path, true
 	}
-	return DefaultFunctionTimeout, "Resources." + id
+	return DefaultFunctionTimeout, "Resources." + id, true
 }

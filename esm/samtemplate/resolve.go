@@ -13,7 +13,8 @@ import (
 // Condition), Fn::Sub over parameters, Fn::Join, Fn::Split, Fn::Select and
 // Fn::FindInMap. Anything else (Fn::GetAtt, a Ref to a resource or to a
 // pseudo parameter, Fn::ImportValue, ...) is unresolved: the value is
-// reported at its path and left out.
+// reported at its path and left out. So is a string Fn::Sub or Fn::Join
+// would make past maxString, or past the budget maxSpent.
 type resolver struct {
 	params     map[string]param
 	conditions map[string]any
@@ -22,6 +23,28 @@ type resolver struct {
 	conds      map[string]condState
 	notes      []Finding
 	noted      map[string]bool
+	spent      int // bytes of strings Fn::Sub and Fn::Join have made
+}
+
+// maxString bounds one string Fn::Sub or Fn::Join makes, and maxSpent all
+// they make for one mapping, so that a hostile template (a Sub whose
+// variable is a Sub, ten times over) cannot make gigabytes from a
+// kilobyte. A string past them is unresolved. CloudFormation's own
+// template limit is 1 MB; no value of a mapping comes near 64 KiB.
+const (
+	maxString = 64 << 10
+	maxSpent  = 1 << 20
+)
+
+// spend charges n bytes of made string to the budget.
+func (r *resolver) spend(n int) error {
+	if n > maxString {
+		return unres("makes a string over %d bytes", maxString)
+	}
+	if r.spent += n; r.spent > maxSpent {
+		return unres("the template's Fn::Sub and Fn::Join make more than %d bytes in all", maxSpent)
+	}
+	return nil
 }
 
 type param struct {
@@ -83,7 +106,8 @@ func newResolver(doc map[string]any, overrides map[string]string) (*resolver, er
 				}
 			}
 			if !found {
-				return nil, fmt.Errorf("samtemplate: %w: %s=%q is not one of Parameters.%s.AllowedValues %v", ErrInvalidOption, name, raw, name, allowed)
+				// The value is left out: it may be a NoEcho secret.
+				return nil, fmt.Errorf("samtemplate: %w: the override of %s is not one of Parameters.%s.AllowedValues %v", ErrInvalidOption, name, name, allowed)
 			}
 		}
 		typ, _ := def["Type"].(string)
@@ -194,10 +218,15 @@ func (r *resolver) fn(name string, arg any, path string) (any, error) {
 			return nil, unres("joins a %s, not a list", kindName(list))
 		}
 		parts := make([]string, len(items))
+		n := len(delim) * max(len(items)-1, 0)
 		for i, it := range items {
 			if parts[i], ok = scalarString(it); !ok {
 				return nil, unres("element %d is a %s", i, kindName(it))
 			}
+			n += len(parts[i])
+		}
+		if err := r.spend(n); err != nil {
+			return nil, err
 		}
 		return strings.Join(parts, delim), nil
 	case "Fn::Split":
@@ -310,7 +339,9 @@ func (r *resolver) ref(name string) (any, error) {
 	return nil, unres("%s is a resource, known only once deployed", name)
 }
 
-// sub evaluates Fn::Sub: "string" or ["string", {var: value}].
+// sub evaluates Fn::Sub: "string" or ["string", {var: value}]. Each
+// variable is resolved once however often it appears, and the string made
+// is charged to the budget (spend).
 func (r *resolver) sub(arg any, path string) (any, error) {
 	s, ok := arg.(string)
 	vars := map[string]any{}
@@ -325,10 +356,17 @@ func (r *resolver) sub(arg any, path string) (any, error) {
 		vars = asMap(args[1])
 	}
 	var b strings.Builder
+	done := map[string]string{}
 	for {
+		if b.Len() > maxString {
+			return nil, unres("makes a string over %d bytes", maxString)
+		}
 		i := strings.Index(s, "${")
 		if i < 0 {
 			b.WriteString(s)
+			if err := r.spend(b.Len()); err != nil {
+				return nil, err
+			}
 			return b.String(), nil
 		}
 		b.WriteString(s[:i])
@@ -340,6 +378,10 @@ func (r *resolver) sub(arg any, path string) (any, error) {
 		s = s[i+j+1:]
 		if strings.HasPrefix(name, "!") {
 			b.WriteString("${" + name[1:] + "}")
+			continue
+		}
+		if str, ok := done[name]; ok {
+			b.WriteString(str)
 			continue
 		}
 		var v any
@@ -358,6 +400,7 @@ func (r *resolver) sub(arg any, path string) (any, error) {
 		if !ok {
 			return nil, unres("${%s} is a %s", name, kindName(v))
 		}
+		done[name] = str
 		b.WriteString(str)
 	}
 }

@@ -3,6 +3,7 @@ package samtemplate_test
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -97,8 +98,65 @@ func TestParseHostile(t *testing.T) {
 	}
 }
 
+// subBomb is a template whose one topic is an Fn::Sub of ten ${A}, A an
+// Fn::Sub of ten ${A}, ... levels deep over base: 10^levels times base.
+// Its topics are the bomb n times.
+func subBomb(levels, n int, base string) string {
+	v := strconv.Quote(base)
+	for range levels {
+		v = `{"Fn::Sub": ["` + strings.Repeat("${A}", 10) + `", {"A": ` + v + `}]}`
+	}
+	topics := strings.TrimSuffix(strings.Repeat(v+",", n), ",")
+	return `{"Resources": {"Fn": {"Type": "AWS::Lambda::Function"}, "Mapping": {"Type": "AWS::Lambda::EventSourceMapping",
+"Properties": {"FunctionName": {"Ref": "Fn"}, "StartingPosition": "LATEST", "Topics": [` + topics + `]}}}}`
+}
+
+// A template whose Fn::Sub nests to make a string of megabytes (or, nine
+// deep, a gigabyte) from a kilobyte leaves the topic unresolved, noted at
+// its path, instead of running out of memory; so do Subs each within the
+// bound that together make more than the template's budget (a list with
+// one unresolved element is unresolved whole).
+func TestSubBomb(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, doc, path, want string
+		resolved              int
+	}{
+		{"6 deep", subBomb(6, 1, "x"), "Topics[0]", "makes a string over 65536 bytes", 0},
+		{"9 deep", subBomb(9, 1, "x"), "Topics[0]", "makes a string over 65536 bytes", 0},
+		{"20 of 60 KB", subBomb(4, 20, "xxxxxx"), "Topics[15]", "make more than 1048576 bytes in all", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tm, err := samtemplate.Parse([]byte(tc.doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := tm.Mapping("Fn")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.Topics) != tc.resolved {
+				t.Errorf("%d topics resolved, want %d", len(m.Topics), tc.resolved)
+			}
+			path := "Resources.Mapping.Properties." + tc.path
+			if !slices.ContainsFunc(m.Notes, func(f samtemplate.Finding) bool {
+				return f.Path == path && strings.HasPrefix(f.Message, "Fn::Sub: ") && strings.HasSuffix(f.Message, tc.want)
+			}) {
+				t.Errorf("no note at %s ending %q:\n%.2000s", path, tc.want, strings.Join(findings(m.Notes), "\n"))
+			}
+			for _, f := range m.Check(samtemplate.Handler{}) {
+				if strings.HasSuffix(f.Path, ".Topics") {
+					t.Errorf("finding on unresolved Topics: %.200v", f)
+				}
+			}
+		})
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(intrinsics))
+	f.Add([]byte(subBomb(9, 1, "x")))
 	f.Add([]byte(`{"Resources": {"F": {"Type": "AWS::Lambda::Function"}}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tm, err := samtemplate.Parse(data)
@@ -126,5 +184,33 @@ func TestParseAliasBomb(t *testing.T) {
 	}
 	if _, err := samtemplate.Parse([]byte(doc + "Resources: *" + prev)); !errors.Is(err, samtemplate.ErrTemplate) {
 		t.Fatalf("%v", err)
+	}
+}
+
+// An override that AllowedValues refuses is named, its value is not: it
+// may be a NoEcho password.
+func TestOverrideValueNotInError(t *testing.T) {
+	t.Parallel()
+	const doc = `
+Parameters:
+  Password: {Type: String, NoEcho: true, AllowedValues: [a, b]}
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+  Mapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties: {FunctionName: !Ref Fn, Topics: [t], StartingPosition: LATEST}
+`
+	tm, err := samtemplate.Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secret = "hunter2-s3cr3t"
+	_, err = tm.Mapping("Fn", samtemplate.WithParameters(map[string]string{"Password": secret}))
+	if !errors.Is(err, samtemplate.ErrInvalidOption) {
+		t.Fatalf("err = %v, want ErrInvalidOption", err)
+	}
+	if strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "Password") {
+		t.Errorf("err = %q: want the parameter named and its value left out", err)
 	}
 }

@@ -135,7 +135,11 @@ func (t *Template) Mapping(function string, opts ...Option) (*Mapping, error) {
 		return nil, err
 	}
 	m.Function = function
-	m.FunctionTimeout, m.functionTimeoutPath = t.timeout(r, function, fn)
+	var resolved bool
+	m.FunctionTimeout, m.functionTimeoutPath, resolved = t.timeout(r, function, fn)
+	if !resolved {
+		m.unresolved[timeoutKey] = true
+	}
 	m.Notes = append(m.Notes, r.notes...)
 	return m, nil
 }
