@@ -61,7 +61,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/kafkalambda/kafka-lambda-go/internal/progress"
+	"github.com/kafkalambda/kafka-lambda-go/esm/progress"
 )
 
 func main() {

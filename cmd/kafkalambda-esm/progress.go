@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/kafkalambda/kafka-lambda-go/esm"
-	"github.com/kafkalambda/kafka-lambda-go/internal/progress"
+	"github.com/kafkalambda/kafka-lambda-go/esm/progress"
 )
 
 // live is the command's progress display (-progress, on by default): on a

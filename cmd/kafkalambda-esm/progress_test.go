@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkalambda/kafka-lambda-go/esm"
-	"github.com/kafkalambda/kafka-lambda-go/internal/progress"
+	"github.com/kafkalambda/kafka-lambda-go/esm/progress"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 )
 

@@ -54,9 +54,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/kafkalambda/kafka-lambda-go/esm/progress"
 	"github.com/kafkalambda/kafka-lambda-go/esm/rie"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/pipeline"
-	"github.com/kafkalambda/kafka-lambda-go/internal/progress"
 )
 
 func main() {

@@ -13,10 +13,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafkalambda/kafka-lambda-go/esm"
+	"github.com/kafkalambda/kafka-lambda-go/esm/progress"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/settle"
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/tradepb"
-	"github.com/kafkalambda/kafka-lambda-go/internal/progress"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/kafkalambda/kafka-lambda-go/esm"
-	"github.com/kafkalambda/kafka-lambda-go/internal/progress"
+	"github.com/kafkalambda/kafka-lambda-go/esm/progress"
 )
 
 func part(topic string, p int32, hwm, pos int64) esm.PartitionProgress {

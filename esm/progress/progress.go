@@ -8,7 +8,8 @@
 // of it: the tests give them fixed snapshots. Only Run, which takes a
 // snapshot at each tick of a ticker, knows about time.
 //
-// It is shared by cmd/kafkalambda-esm and examples/tradesettle/local.
+// cmd/kafkalambda-esm and examples/tradesettle/local use it; so can any
+// program that runs a Mapping.
 package progress
 
 import (
