@@ -3,6 +3,7 @@ package serde
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -23,7 +24,9 @@ import (
 // schema: required for Avro and JSON Schema; for Protobuf "" means T's own
 // file, as the codec derives it from T's descriptor, and .proto text is
 // only needed when the writers' file differs from T's (the message indexes
-// are read against it). s.References must be empty: a bundled schema is
+// are read against it). A Union has no T: over a Bundled registry it
+// needs s.Text whatever the type (ErrInvalidOption without). s.References
+// must be empty: a bundled schema is
 // self-contained (WithReferences is ErrInvalidOption with it too).
 //
 // The bundled schema is taken as the writer schema of every id it accepts.
@@ -156,6 +159,19 @@ func (b *bundledRegistry) check(codec, format string) error {
 		return fmt.Errorf("serde: %w: %s: %s", ErrInvalidOption, codec, strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// checkUnion reports what Union must refuse of a Bundled registry: the
+// mistakes check reports for any codec, and an empty Schema.Text of any
+// type. A Union has no T whose descriptor could stand in for a Protobuf
+// file, so it would read its message indexes against an empty file and
+// fail every record with ErrMessageMismatch, the record's fault.
+func (b *bundledRegistry) checkUnion() []string {
+	errs := slices.Clone(b.errs)
+	if b.info.text == "" {
+		errs = append(errs, "Bundled: empty Schema.Text: a Union has no T to take the schema from; give the schema text (for Protobuf, the .proto file that declares the cases' messages)")
+	}
+	return errs
 }
 
 // key checks that ref is allowed and returns the one ref that the codecs

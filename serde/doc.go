@@ -182,7 +182,8 @@
 // Confluent GUIDs): another id is ErrSchemaNotAllowed, which wraps
 // ErrUnknownSchema and is the record's fault. Unless WithSchema says
 // otherwise the bundled schema is T's schema too; a Protobuf bundled schema
-// may leave its text to T's descriptor. Serializing writes the pinned id,
+// may leave its text to T's descriptor (not for a Union, which has no T
+// and needs the .proto text). Serializing writes the pinned id,
 // Schema.ID (Confluent's format) or Schema.GUID (Glue's, uncompressed), and
 // only the bundled schema; without one it is ErrUnknownSchema.
 //

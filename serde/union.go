@@ -83,8 +83,11 @@ func Case[T, U any](recordType string, d Deserializer[U], to func(U) T) UnionCas
 // case's codec has its own (WithEventRecordFormat, WithWireFormat, ...).
 //
 // Errors from building it: ErrInvalidOption for a nil r, no case, a case
-// with an empty or repeated record type, a nil Deserializer, or a nil
-// func where U is not assignable to T.
+// with an empty or repeated record type, a nil Deserializer, a nil func
+// where U is not assignable to T, or a Bundled r that a codec would refuse
+// or whose Schema.Text is empty. A Union has no T, so unlike a Protobuf
+// codec it cannot take a bundled Protobuf schema from T's descriptor:
+// give Bundled the .proto text that declares the cases' messages.
 func Union[T any](r Registry, cases ...UnionCase[T]) (Deserializer[T], error) {
 	var errs []error
 	if r == nil {
@@ -92,6 +95,11 @@ func Union[T any](r Registry, cases ...UnionCase[T]) (Deserializer[T], error) {
 	}
 	if len(cases) == 0 {
 		errs = append(errs, errors.New("no case"))
+	}
+	if b, ok := r.(*bundledRegistry); ok {
+		for _, e := range b.checkUnion() {
+			errs = append(errs, errors.New(e))
+		}
 	}
 	u := &union[T]{cases: make(map[string]func(context.Context, Message) (T, error), len(cases))}
 	for _, c := range cases {
