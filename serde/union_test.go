@@ -300,4 +300,6 @@ func TestUnionBundledNeedsText(t *testing.T) {
 // record as a nil value and no error.
 type nilMessages struct{}
 
-func (nilMessages) Deserialize(context.Context, ourserde.Message) (proto.Message, error) { return nil, nil }
+func (nilMessages) Deserialize(context.Context, ourserde.Message) (proto.Message, error) {
+	return nil, nil
+}
