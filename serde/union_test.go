@@ -303,3 +303,33 @@ type nilMessages struct{}
 func (nilMessages) Deserialize(context.Context, ourserde.Message) (proto.Message, error) {
 	return nil, nil
 }
+
+// rawBytes is a named type that []byte is assignable to.
+type rawBytes []byte
+
+// bodies is a Deserializer of []byte: the record's data as is.
+type bodies struct{}
+
+func (bodies) Deserialize(_ context.Context, m ourserde.Message) ([]byte, error) { return m.Data, nil }
+
+// A case without a func converts U to T as Go assignment does, never
+// panicking: a nil interface U (a deserializer's nil value without an
+// error) becomes the nil T, and a U assignable to a named T is converted.
+func TestUnionCaseAssigns(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	reg := ourserde.Bundled(ourserde.Schema{Text: refundSchema, ID: 1})
+	m := ourserde.Message{Topic: "t", Data: []byte{0, 0, 0, 0, 1, 2, 'x'}}
+
+	u := must[ourserde.Deserializer[any]](t)(ourserde.Union[any](reg,
+		ourserde.Case[any]("com.example.trading.Refund", ourserde.Deserializer[proto.Message](nilMessages{}), nil)))
+	if got, err := u.Deserialize(ctx, m); got != nil || err != nil {
+		t.Fatalf("nil proto.Message: got %#v, %v; want nil, nil", got, err)
+	}
+
+	b := must[ourserde.Deserializer[rawBytes]](t)(ourserde.Union[rawBytes](reg,
+		ourserde.Case[rawBytes]("com.example.trading.Refund", ourserde.Deserializer[[]byte](bodies{}), nil)))
+	if got, err := b.Deserialize(ctx, m); err != nil || string(got) != string(m.Data) {
+		t.Fatalf("[]byte as rawBytes: got %q, %v", got, err)
+	}
+}
