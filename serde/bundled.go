@@ -31,17 +31,17 @@ import (
 // only needed when the writers' file differs from T's (the message indexes
 // are read against it). A Union has no T: over a Bundled registry it
 // needs s.Text whatever the type (ErrInvalidOption without). s.References
-// must be empty: a bundled schema is
-// self-contained (WithReferences is ErrInvalidOption with it too).
+// must be empty: a bundled schema is self-contained (WithReferences is
+// ErrInvalidOption with it too).
 //
 // The bundled schema is taken as the writer schema of every id it accepts.
 // That is right only if every producer of an accepted id writes with
 // exactly that schema (for Avro, whose binary encoding carries no field
 // tags, a different writer schema decodes into garbage or fails, or worse,
 // succeeds), so accept only ids known to name it: set s.ID or s.GUID, or
-// list them with WithAllowedIDs. Leaving both out accepts any id. Avro schema resolution still
-// applies between the bundled writer schema and T's schema given with
-// WithSchema.
+// list them with WithAllowedIDs. Leaving both out accepts any id. Avro
+// schema resolution still applies between the bundled writer schema and
+// T's schema given with WithSchema.
 //
 // Unless WithSchema says otherwise, s is also T's schema for the codec: the
 // Avro reader schema, the JSON Schema that values are validated against,
