@@ -3,6 +3,7 @@ package serde
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -14,25 +15,33 @@ import (
 // the AWS Glue prefix (version byte 3, compression 0 or 5, schema version
 // id; zlib bodies inflated), a schema id header (a numeric id or a GUID),
 // and the ESM's SOURCE and JSON modes with either kind of id in the
-// metadata. The prefix is checked and skipped, and the body is decoded with
-// s, whatever id the record names, unless WithAllowedIDs pins the ids: a
-// record naming another one is ErrSchemaNotAllowed, the record's fault.
+// metadata. The prefix is checked and skipped, the id it names is checked
+// against the accepted ids, and the body is decoded with s; a record naming
+// an id that is not accepted is ErrSchemaNotAllowed, the record's fault.
+//
+// The accepted ids: by default, s.ID or s.GUID, the id it writes with, and
+// no other; WithAllowedIDs replaces that with its own list. With neither
+// id set and no WithAllowedIDs, every id is accepted: whatever id a record
+// names, its body is decoded with s.
 //
 // s.Type is the codec's format ("AVRO", also meant by "", "PROTOBUF" or
 // "JSON"); a codec of another format is ErrInvalidOption. s.Text is the
 // schema: required for Avro and JSON Schema; for Protobuf "" means T's own
 // file, as the codec derives it from T's descriptor, and .proto text is
 // only needed when the writers' file differs from T's (the message indexes
-// are read against it). s.References must be empty: a bundled schema is
-// self-contained (WithReferences is ErrInvalidOption with it too).
+// are read against it). A Union has no T: over a Bundled registry it
+// needs s.Text whatever the type (ErrInvalidOption without). s.References
+// must be empty: a bundled schema is self-contained (WithReferences is
+// ErrInvalidOption with it too).
 //
 // The bundled schema is taken as the writer schema of every id it accepts.
-// That is right only if every producer of the topic writes with exactly
-// that schema (for Avro, whose binary encoding carries no field tags, a
-// different writer schema decodes into garbage or fails), so pin the ids
-// with WithAllowedIDs unless that is certain. Avro schema resolution still
-// applies between the bundled writer schema and T's schema given with
-// WithSchema.
+// That is right only if every producer of an accepted id writes with
+// exactly that schema (for Avro, whose binary encoding carries no field
+// tags, a different writer schema decodes into garbage or fails, or worse,
+// succeeds), so accept only ids known to name it: set s.ID or s.GUID, or
+// list them with WithAllowedIDs. Leaving both out accepts any id. Avro
+// schema resolution still applies between the bundled writer schema and
+// T's schema given with WithSchema.
 //
 // Unless WithSchema says otherwise, s is also T's schema for the codec: the
 // Avro reader schema, the JSON Schema that values are validated against,
@@ -71,12 +80,21 @@ type bundledOption func(*bundledRegistry)
 
 func (o bundledOption) applyBundled(b *bundledRegistry) { o(b) }
 
-// WithAllowedIDs pins the schema ids a Bundled registry accepts: a
+// WithAllowedIDs sets the schema ids a Bundled registry accepts: a
 // Confluent schema id in decimal ("42"), or a UUID, which matches an AWS
 // Glue schema version id and a Confluent schema GUID (from a schema id
-// header) alike. The id the registry writes with (Schema.ID or GUID) is
-// always accepted. A record naming any other id is ErrSchemaNotAllowed.
-// Default: every id is accepted. Repeating the option adds to the list.
+// header) alike. A record naming any other id is ErrSchemaNotAllowed, the
+// record's fault.
+//
+// The list replaces the default, it does not add to it: the id the
+// registry writes with (Schema.ID or GUID) is accepted only if it is on the
+// list too. Repeating the option adds to the list. An empty list (the
+// option given, no id) is ErrInvalidOption, as is an id of neither form.
+//
+// Default, without the option: with Schema.ID or Schema.GUID set, that id
+// alone is accepted, so a producer that moves to a new schema version is
+// refused rather than decoded with the wrong writer schema; with neither
+// set, EVERY id is accepted and decoded with the one bundled schema.
 func WithAllowedIDs(ids ...string) BundledOption {
 	return bundledOption(func(b *bundledRegistry) {
 		if b.allowed == nil {
@@ -98,7 +116,7 @@ type bundledRegistry struct {
 	info    *schemaInfo        // the schema; its ref is the id written with, else bundledKey
 	write   bool               // info names an id to write with
 	glue    bool               // the write id is an AWS Glue schema version id
-	allowed map[schemaRef]bool // nil: every id; keys carry no cguid mark
+	allowed map[schemaRef]bool // nil: every id (no write id, no option); keys carry no cguid mark
 	errs    []string           // for the codec's constructor
 }
 
@@ -136,8 +154,11 @@ func (b *bundledRegistry) setSchema(s Schema) {
 	case s.ID > 0:
 		b.info.id, b.write = s.ID, true
 	}
-	if b.allowed != nil && b.write {
-		b.allowed[b.info.ref()] = true
+	switch {
+	case b.allowed == nil && b.write: // the default: the write id alone
+		b.allowed = map[schemaRef]bool{b.info.ref(): true}
+	case b.allowed != nil && len(b.allowed) == 0:
+		b.errs = append(b.errs, "WithAllowedIDs: no id (every record would be refused)")
 	}
 }
 
@@ -156,6 +177,19 @@ func (b *bundledRegistry) check(codec, format string) error {
 		return fmt.Errorf("serde: %w: %s: %s", ErrInvalidOption, codec, strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// checkUnion reports what Union must refuse of a Bundled registry: the
+// mistakes check reports for any codec, and an empty Schema.Text of any
+// type. A Union has no T whose descriptor could stand in for a Protobuf
+// file, so it would read its message indexes against an empty file and
+// fail every record with ErrMessageMismatch, the record's fault.
+func (b *bundledRegistry) checkUnion() []string {
+	errs := slices.Clone(b.errs)
+	if b.info.text == "" {
+		errs = append(errs, "Bundled: empty Schema.Text: a Union has no T to take the schema from; give the schema text (for Protobuf, the .proto file that declares the cases' messages)")
+	}
+	return errs
 }
 
 // key checks that ref is allowed and returns the one ref that the codecs

@@ -298,3 +298,56 @@ func TestBundledESMJSON(t *testing.T) {
 		t.Fatalf("protobuf: got %v", got)
 	}
 }
+
+// The ids a Bundled registry accepts: its own write id by default (a
+// producer that moves to another schema version is not read with the old
+// schema), exactly the WithAllowedIDs list when given (it replaces the
+// default), and any id only when it has no id at all.
+func TestBundledAllowedDefault(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const guid, other = "6ba7b810-9dad-11d1-80b4-00c04fd430c8", "6ba7b811-9dad-11d1-80b4-00c04fd430c8"
+	body := must[[]byte](t)(avro.Marshal(avro.MustParse(orderSchemaV2), sampleOrder()))
+	confluent := func(id byte) ourserde.Message {
+		return ourserde.Message{Topic: "o", Data: append([]byte{0, 0, 0, 0, id}, body...)}
+	}
+	source := func(id string) ourserde.Message {
+		return ourserde.Message{Topic: "o", Data: body, Schema: &ourserde.SchemaMeta{DataFormat: "AVRO", SchemaID: id}}
+	}
+	for _, tc := range []struct {
+		name          string
+		reg           ourserde.Registry
+		read, refused []ourserde.Message
+	}{
+		{"Schema.ID", ourserde.Bundled(ourserde.Schema{Text: orderSchemaV2, ID: 42}),
+			[]ourserde.Message{confluent(42), source("42")},
+			[]ourserde.Message{confluent(43), source("43"), source(guid)}},
+		{"Schema.GUID", ourserde.Bundled(ourserde.Schema{Text: orderSchemaV2, GUID: guid}),
+			[]ourserde.Message{source(guid), source(strings.ToUpper(guid))},
+			[]ourserde.Message{source(other), confluent(1), source("1")}},
+		{"WithAllowedIDs replaces the default", ourserde.Bundled(ourserde.Schema{Text: orderSchemaV2, ID: 42}, ourserde.WithAllowedIDs("41"), ourserde.WithAllowedIDs(guid)),
+			[]ourserde.Message{confluent(41), source("41"), source(guid)},
+			[]ourserde.Message{confluent(42), source("42"), confluent(43)}},
+		{"no id: any id", ourserde.Bundled(ourserde.Schema{Text: orderSchemaV2}),
+			[]ourserde.Message{confluent(1), confluent(99), source("7"), source(guid)}, nil},
+	} {
+		c := must[ourserde.Codec[Order]](t)(ourserde.Avro[Order](tc.reg))
+		for _, m := range tc.read {
+			if got, err := c.Deserialize(ctx, m); err != nil || !equalOrders(got, sampleOrder()) {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+		}
+		for _, m := range tc.refused {
+			_, err := c.Deserialize(ctx, m)
+			var e *ourserde.Error
+			if !errors.Is(err, ourserde.ErrSchemaNotAllowed) || !errors.As(err, &e) || e.FailureClass() != "record" {
+				t.Errorf("%s: %v, want the record's ErrSchemaNotAllowed", tc.name, err)
+			}
+		}
+	}
+
+	// An empty list would refuse every record: the configuration's fault.
+	if _, err := ourserde.Avro[Order](ourserde.Bundled(ourserde.Schema{Text: orderSchemaV2, ID: 42}, ourserde.WithAllowedIDs())); !errors.Is(err, ourserde.ErrInvalidOption) {
+		t.Fatalf("WithAllowedIDs(): %v, want ErrInvalidOption", err)
+	}
+}

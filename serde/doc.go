@@ -177,12 +177,17 @@
 // call. The codecs take it like any Registry and read every framing above
 // (Confluent and AWS Glue prefixes, schema id headers, ESM SOURCE and JSON
 // mode); the prefix is checked and skipped and the body decoded with the
-// bundled schema whatever id the record names, unless WithAllowedIDs pins
-// the ids (decimal Confluent ids, or UUIDs for Glue schema version ids and
-// Confluent GUIDs): another id is ErrSchemaNotAllowed, which wraps
-// ErrUnknownSchema and is the record's fault. Unless WithSchema says
+// bundled schema if the record names an accepted id: by default
+// Schema.ID or Schema.GUID alone, or exactly the ids WithAllowedIDs lists
+// (decimal Confluent ids, or UUIDs for Glue schema version ids and
+// Confluent GUIDs; the list replaces the default). Another id is
+// ErrSchemaNotAllowed, which wraps ErrUnknownSchema and is the record's
+// fault. A bundled schema with neither id nor WithAllowedIDs accepts every
+// id and decodes whatever a record names with the one schema: right only
+// if every producer writes exactly that schema. Unless WithSchema says
 // otherwise the bundled schema is T's schema too; a Protobuf bundled schema
-// may leave its text to T's descriptor. Serializing writes the pinned id,
+// may leave its text to T's descriptor (not for a Union, which has no T
+// and needs the .proto text). Serializing writes the pinned id,
 // Schema.ID (Confluent's format) or Schema.GUID (Glue's, uncompressed), and
 // only the bundled schema; without one it is ErrUnknownSchema.
 //

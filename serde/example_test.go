@@ -94,9 +94,9 @@ func ExampleParseSchemaIDHeader() {
 }
 
 // A codec with the schema compiled into the function: no registry is
-// called, ever. Records naming the allowed ids (and the pinned id 42 it
-// writes with) are read with the bundled schema; any other id is the
-// record's fault.
+// called, ever. Records naming the allowed ids (the list replaces the
+// default, the id 42 it writes with) are read with the bundled schema; any
+// other id is the record's fault.
 func ExampleBundled() {
 	type Order struct {
 		ID       string `avro:"id"`
@@ -105,7 +105,7 @@ func ExampleBundled() {
 	const schema = `{"type": "record", "name": "Order",
 		"fields": [{"name": "id", "type": "string"}, {"name": "quantity", "type": "long"}]}`
 	orders, err := serde.Avro[Order](serde.Bundled(serde.Schema{Type: "AVRO", Text: schema, ID: 42},
-		serde.WithAllowedIDs("41")))
+		serde.WithAllowedIDs("41", "42")))
 	if err != nil {
 		fmt.Println(err)
 		return

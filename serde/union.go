@@ -23,7 +23,9 @@ type UnionCase[T any] struct {
 // recordType: d decodes them into a U, and to turns the U into the union's
 // T. A nil to converts the U itself, which must then be assignable to T
 // (T an interface that U implements, say); otherwise Union fails with
-// ErrInvalidOption.
+// ErrInvalidOption. The conversion is Go's assignment: when U is an
+// interface and d returns a nil U without an error, the Union returns the
+// nil (zero) T and no error, as d chose a nil value for that record.
 //
 // recordType is what the writer schema names: an Avro schema's full name
 // ("com.example.Order"), a Protobuf message's full name
@@ -39,7 +41,7 @@ func Case[T, U any](recordType string, d Deserializer[U], to func(U) T) UnionCas
 	case to == nil && !reflect.TypeFor[U]().AssignableTo(reflect.TypeFor[T]()):
 		c.err = fmt.Errorf("case %q: nil func, and %v is not assignable to %v", recordType, reflect.TypeFor[U](), reflect.TypeFor[T]())
 	case to == nil:
-		to = func(u U) T { return any(u).(T) }
+		to = assign[T, U]
 	}
 	c.decode = func(ctx context.Context, m Message) (T, error) {
 		u, err := d.Deserialize(ctx, m)
@@ -50,6 +52,23 @@ func Case[T, U any](recordType string, d Deserializer[U], to func(U) T) UnionCas
 		return to(u), nil
 	}
 	return c
+}
+
+// assign is the assignment t = u, for a U assignable to T (Case checks
+// that): a nil interface u becomes the nil T, and a u of a type other
+// than T whose underlying type is T's (a []byte for a named []byte type)
+// is converted. Neither panics, as the type assertion u.(T) would.
+func assign[T, U any](u U) T {
+	if t, ok := any(u).(T); ok {
+		return t
+	}
+	var t T
+	v := reflect.ValueOf(&u).Elem()
+	if v.Kind() == reflect.Interface && v.IsNil() {
+		return t // the nil T
+	}
+	reflect.ValueOf(&t).Elem().Set(v)
+	return t
 }
 
 // Union returns a Deserializer of T for a topic (or key) that carries
@@ -83,8 +102,11 @@ func Case[T, U any](recordType string, d Deserializer[U], to func(U) T) UnionCas
 // case's codec has its own (WithEventRecordFormat, WithWireFormat, ...).
 //
 // Errors from building it: ErrInvalidOption for a nil r, no case, a case
-// with an empty or repeated record type, a nil Deserializer, or a nil
-// func where U is not assignable to T.
+// with an empty or repeated record type, a nil Deserializer, a nil func
+// where U is not assignable to T, or a Bundled r that a codec would refuse
+// or whose Schema.Text is empty. A Union has no T, so unlike a Protobuf
+// codec it cannot take a bundled Protobuf schema from T's descriptor:
+// give Bundled the .proto text that declares the cases' messages.
 func Union[T any](r Registry, cases ...UnionCase[T]) (Deserializer[T], error) {
 	var errs []error
 	if r == nil {
@@ -92,6 +114,11 @@ func Union[T any](r Registry, cases ...UnionCase[T]) (Deserializer[T], error) {
 	}
 	if len(cases) == 0 {
 		errs = append(errs, errors.New("no case"))
+	}
+	if b, ok := r.(*bundledRegistry); ok {
+		for _, e := range b.checkUnion() {
+			errs = append(errs, errors.New(e))
+		}
 	}
 	u := &union[T]{cases: make(map[string]func(context.Context, Message) (T, error), len(cases))}
 	for _, c := range cases {

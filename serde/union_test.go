@@ -1,9 +1,11 @@
 package serde_test
 
 import (
+	"context"
 	"errors"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -258,5 +260,76 @@ func TestUnionGlue(t *testing.T) {
 	if !errors.Is(err, ourserde.ErrUnknownRecordType) || !errors.As(err, &e) ||
 		e.RecordType != "kafkalambda.serde.testpb.Aaa" || e.SchemaVersionID != vid {
 		t.Fatalf("Aaa: %v", err)
+	}
+}
+
+// A Union has no T to take a Protobuf file from, so a Bundled Protobuf
+// registry without the .proto text (or any bundled schema without text) is
+// refused when the Union is built, not every record when it is read; with
+// the text, records of its cases are read.
+func TestUnionBundledNeedsText(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	for _, s := range []ourserde.Schema{{Type: "PROTOBUF", ID: 1}, {Type: "PROTOBUF"}, {Type: "AVRO", ID: 1}} {
+		reg := ourserde.Bundled(s)
+		var cs []ourserde.UnionCase[proto.Message]
+		if s.Type == "PROTOBUF" {
+			trades := must[ourserde.Codec[*testpb.Trade]](t)(ourserde.Protobuf[*testpb.Trade](reg))
+			cs = append(cs, ourserde.Case[proto.Message]("kafkalambda.serde.testpb.Trade", trades, nil))
+		} else {
+			cs = append(cs, ourserde.Case[proto.Message]("x.Y", ourserde.Deserializer[proto.Message](nilMessages{}), nil))
+		}
+		_, err := ourserde.Union[proto.Message](reg, cs...)
+		if !errors.Is(err, ourserde.ErrInvalidOption) || !strings.Contains(err.Error(), "Schema.Text") {
+			t.Errorf("%+v: %v, want ErrInvalidOption naming Schema.Text", s, err)
+		}
+	}
+
+	reg := ourserde.Bundled(ourserde.Schema{Type: "PROTOBUF", Text: mustReadProto(t), ID: 1})
+	trades := must[ourserde.Codec[*testpb.Trade]](t)(ourserde.Protobuf[*testpb.Trade](reg))
+	u := must[ourserde.Deserializer[proto.Message]](t)(ourserde.Union[proto.Message](reg,
+		ourserde.Case[proto.Message]("kafkalambda.serde.testpb.Trade", trades, nil)))
+	want := sampleTrade()
+	w := must[[]byte](t)(trades.Serialize(ctx, ourserde.Target{Topic: "t"}, want))
+	if got := must[proto.Message](t)(u.Deserialize(ctx, ourserde.Message{Topic: "t", Data: w})); !proto.Equal(got, want) {
+		t.Fatalf("got %v", got)
+	}
+}
+
+// nilMessages is a Deserializer of an interface type that reads every
+// record as a nil value and no error.
+type nilMessages struct{}
+
+func (nilMessages) Deserialize(context.Context, ourserde.Message) (proto.Message, error) {
+	return nil, nil
+}
+
+// rawBytes is a named type that []byte is assignable to.
+type rawBytes []byte
+
+// bodies is a Deserializer of []byte: the record's data as is.
+type bodies struct{}
+
+func (bodies) Deserialize(_ context.Context, m ourserde.Message) ([]byte, error) { return m.Data, nil }
+
+// A case without a func converts U to T as Go assignment does, never
+// panicking: a nil interface U (a deserializer's nil value without an
+// error) becomes the nil T, and a U assignable to a named T is converted.
+func TestUnionCaseAssigns(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	reg := ourserde.Bundled(ourserde.Schema{Text: refundSchema, ID: 1})
+	m := ourserde.Message{Topic: "t", Data: []byte{0, 0, 0, 0, 1, 2, 'x'}}
+
+	u := must[ourserde.Deserializer[any]](t)(ourserde.Union[any](reg,
+		ourserde.Case[any]("com.example.trading.Refund", ourserde.Deserializer[proto.Message](nilMessages{}), nil)))
+	if got, err := u.Deserialize(ctx, m); got != nil || err != nil {
+		t.Fatalf("nil proto.Message: got %#v, %v; want nil, nil", got, err)
+	}
+
+	b := must[ourserde.Deserializer[rawBytes]](t)(ourserde.Union[rawBytes](reg,
+		ourserde.Case[rawBytes]("com.example.trading.Refund", ourserde.Deserializer[[]byte](bodies{}), nil)))
+	if got, err := b.Deserialize(ctx, m); err != nil || string(got) != string(m.Data) {
+		t.Fatalf("[]byte as rawBytes: got %q, %v", got, err)
 	}
 }
