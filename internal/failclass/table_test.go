@@ -120,7 +120,7 @@ var table = []row{
 		kafkalambda.ClassRecord, false, is(isDecode), "", deserAvroBody},
 	{srcDeser, "the value is not JSON (`serde.JSON`)",
 		kafkalambda.ClassRecord, false, is(isDecode), "", deserJSON},
-	{srcDeser, "a schema bundled into the function (`serde.Bundled`) and the record names an id its `WithAllowedIDs` leaves out",
+	{srcDeser, "a schema bundled into the function (`serde.Bundled`) and the record names another id than the schema's own, or than its `WithAllowedIDs`",
 		kafkalambda.ClassRecord, false, is(isSchemaNotAllowed, isUnknownSchema), "", deserNotAllowed},
 	{srcDeser, "several record types on the topic (`serde.Union`) and none of its cases is the record's type",
 		kafkalambda.ClassRecord, false, is(isUnknownRecordType), "Order", deserNoCase},
