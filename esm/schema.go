@@ -170,7 +170,7 @@ func (s *schemaResolver) apply(ctx context.Context, data []byte) (out []byte, me
 
 // applySchema applies the registry integration to the records of j that
 // have not had it yet. As AWS's integration does, a record whose key or
-// value (as SchemaRegistry.Key and Value say) is not in the Confluent wire
+// value (as SchemaRegistry.Key and Value say) is not in the registry's wire
 // format, or names a schema id the registry does not know, is not
 // delivered: it is taken out of j and returned, in rejects, under
 // ConditionDeserializationError or ConditionSchemaNotFound, for the caller
