@@ -31,8 +31,10 @@
 // base64 key and value (left out when null), and headers as arrays of signed
 // bytes, in Kafka's order. With [WithSchemaRegistry] records carry
 // keySchemaMetadata / valueSchemaMetadata as the ESM's Schema Registry
-// integration adds them in SOURCE mode: the 5-byte Confluent prefix is
-// stripped and the schema's format and id are named. As AWS's integration
+// integration adds them in SOURCE mode: the 5-byte Confluent prefix (or,
+// with an AWS Glue registry, the 18-byte Glue header, a zlib body being
+// inflated) is stripped and the schema's format and id (for Glue, the
+// schema version UUID) are named. As AWS's integration
 // does, a record whose key or value is not in the wire format is not
 // delivered but given up with the condition DESERIALIZATION_ERROR, one
 // whose schema id the registry does not know with SCHEMA_NOT_FOUND (to the
@@ -157,13 +159,20 @@
 //     samtemplate's Mapping.Check) turn the same into a non-zero exit.
 //   - The retry backoff (WithRetryBackoff, 200 ms doubling to 5 s) is this
 //     package's choice; AWS does not document its own.
-//   - The Schema Registry integration supports SOURCE mode with a Confluent
-//     registry only: JSON mode (the ESM decoding values to JSON) and AWS Glue
-//     are not supported yet (not built: serde has no Glue client, and JSON
-//     mode needs the decoders wired in here). It checks that a key or value
-//     is in the registry's wire format with a schema id the registry knows,
-//     but does not yet deserialize the payload against the schema, so a
-//     payload that is framed right but corrupt reaches the function.
+//   - The Schema Registry integration supports SOURCE mode only, with a
+//     Confluent or an AWS Glue registry: JSON mode (the ESM decoding values
+//     to JSON) is not supported yet (not built: it needs serde's decoders
+//     wired in here). It checks that a key or value is in the registry's
+//     wire format with a schema id the registry knows, but does not yet
+//     deserialize the payload against the schema, so a payload that is
+//     framed right but corrupt reaches the function.
+//   - With a Glue registry, a zlib-compressed body (compression byte 5) is
+//     delivered inflated in SOURCE mode, as serde and AWS's own
+//     deserializers expect it once the header is gone; AWS does not document
+//     what its mapping does with one. A schema version whose schema ARN
+//     names another registry than SchemaRegistry.GlueRegistry is
+//     SCHEMA_NOT_FOUND (AWS does not document this case either), and the
+//     Glue registry is named by a client and a name, not by its ARN.
 //   - The on-failure condition for records past MaximumRecordAge is
 //     "RecordAgeExceeded" (AWS documents only "RetriesExhausted" for Kafka),
 //     and a record too large for an event alone is given up with
@@ -202,7 +211,9 @@
 //     conditions and mappings (Fn::GetAtt, a Ref to a resource, a pseudo
 //     parameter but AWS::NoValue and AWS::Partition, Fn::ImportValue name
 //     what exists once deployed). Each is reported with its path in the
-//     template rather than guessed. An SQS, SNS or S3 on-failure
+//     template rather than guessed. A template's Glue registry (an ARN as
+//     SchemaRegistryURI) is one of these notes: give
+//     `-schema-registry-glue NAME` to run it. An SQS, SNS or S3 on-failure
 //     destination needs a local folder (-on-failure-dir); without one the
 //     records given up are discarded, and that is reported too.
 //   - Amazon MSK IAM authentication (`kafkalambda-esm -msk-iam`) signs its

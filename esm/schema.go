@@ -8,25 +8,50 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
 // SchemaRegistry configures the Schema Registry integration: a Confluent
-// Schema Registry (or compatible) the mapping asks for each schema id's
-// format. Records whose key or value (as Key and Value say) is not in its
-// wire format, or names a schema id it does not know, are rejected before
-// any invocation, as DESERIALIZATION_ERROR and SCHEMA_NOT_FOUND.
+// Schema Registry (or compatible), named by URL, or an AWS Glue Schema
+// Registry, named by Glue and GlueRegistry, that the mapping asks for each
+// schema id's format. Records whose key or value (as Key and Value say) is
+// not in the registry's wire format, or names a schema id it does not
+// know, are rejected before any invocation, as DESERIALIZATION_ERROR and
+// SCHEMA_NOT_FOUND.
+//
+// With a Glue registry, a key or value must be in AWS Glue's wire format
+// (header version byte 3, compression byte 0 or 5 for zlib, the 16-byte
+// schema version id). The mapping asks Glue for the version with
+// GetSchemaVersion, once per id: a version Glue does not have
+// (EntityNotFoundException), one that is not AVAILABLE, and one whose
+// schema ARN names another registry than GlueRegistry are
+// SCHEMA_NOT_FOUND. A zlib body that does not inflate (or inflates past
+// 16 MiB) is DESERIALIZATION_ERROR. Any other Glue error (throttling,
+// rejected credentials, a refused connection) retries the batch later, as
+// an unreachable Confluent registry does.
 type SchemaRegistry struct {
-	// URL of the registry, e.g. "http://localhost:8081". Required.
+	// URL of a Confluent registry, e.g. "http://localhost:8081". Required
+	// unless Glue is set; it must be empty when Glue is.
 	URL string
-	// Username and Password, for HTTP basic auth when set.
+	// Username and Password, for HTTP basic auth when set (Confluent
+	// only: a Glue client signs its requests with its own credentials).
 	Username, Password string
+	// Glue, when set, makes the registry the AWS Glue Schema Registry
+	// GlueRegistry (AWS's SchemaRegistryURI is that registry's ARN),
+	// reached through this aws-sdk-go-v2 Glue client: its region,
+	// credentials, endpoint and retryer are used as they are.
+	Glue *glue.Client
+	// GlueRegistry is the name of the Glue registry; required with Glue.
+	GlueRegistry string
 	// Format is the event record format (the ESM's EventRecordFormat
 	// setting). Only serde.EventRecordFormatSource is supported: the
-	// original bytes with the Confluent prefix removed and the schema id in
-	// the record's schema metadata. Empty (serde.EventRecordFormatAuto)
+	// original bytes with the Confluent prefix or the Glue header removed
+	// (a zlib-compressed Glue body inflated) and the schema id in the
+	// record's schema metadata: the decimal id for Confluent, the schema
+	// version id (a UUID) for Glue. Empty (serde.EventRecordFormatAuto)
 	// means it too. serde.EventRecordFormatJSON, where AWS decodes the
 	// value to JSON, is refused (see "Differences from AWS").
 	Format serde.EventRecordFormat
@@ -41,7 +66,16 @@ type SchemaRegistry struct {
 
 func (r SchemaRegistry) validate() error {
 	var errs []error
-	if r.URL == "" {
+	switch {
+	case r.Glue != nil && r.URL != "":
+		errs = append(errs, errors.New("schema registry with both a URL and a Glue client; give one"))
+	case r.Glue != nil && r.GlueRegistry == "":
+		errs = append(errs, errors.New("AWS Glue schema registry without a registry name"))
+	case r.Glue == nil && r.GlueRegistry != "":
+		errs = append(errs, errors.New("AWS Glue schema registry name without a Glue client"))
+	case r.Glue != nil && (r.Username != "" || r.Password != ""):
+		errs = append(errs, errors.New("schema registry username or password with a Glue client (it signs with its own credentials)"))
+	case r.Glue == nil && r.URL == "":
 		errs = append(errs, errors.New("schema registry without a URL"))
 	}
 	switch r.Format {
@@ -54,21 +88,26 @@ func (r SchemaRegistry) validate() error {
 	return errors.Join(errs...)
 }
 
-// maxMetaBytes bounds what schema metadata adds to a record in an event:
-// ,"valueSchemaMetadata":{"dataFormat":"PROTOBUF","schemaId":"4294967295"}
-const maxMetaBytes = 80
+// maxMetaBytes bounds what schema metadata adds to a record in an event,
+// the longest being a Glue schema version id (98 bytes):
+// ,"valueSchemaMetadata":{"dataFormat":"PROTOBUF","schemaId":"0f8e1c2a-6b1d-4c3e-9a7f-1d2e3f4a5b6c"}
+const maxMetaBytes = 100
 
 // schemaResolver applies SOURCE-mode metadata: it strips the Confluent
-// prefix and names the schema's format and id. Formats are cached per id
-// (a registered schema never changes).
+// prefix (or, through glue, the Glue header) and names the schema's format
+// and id. Formats are cached per id (a registered schema never changes).
 type schemaResolver struct {
 	client     *sr.Client
+	glue       *glueSchemas // set for a Glue registry; client is then nil
 	key, value bool
 	mu         sync.RWMutex
 	metas      map[int]*serde.SchemaMeta // nil value: the registry does not know the id
 }
 
 func newSchemaResolver(r SchemaRegistry) (*schemaResolver, error) {
+	if r.Glue != nil {
+		return &schemaResolver{glue: newGlueSchemas(r), key: r.Key, value: r.Value || !r.Key}, nil
+	}
 	opts := []sr.ClientOpt{sr.URLs(r.URL)}
 	if r.Username != "" || r.Password != "" {
 		opts = append(opts, sr.BasicAuth(r.Username, r.Password))
@@ -109,9 +148,12 @@ func (s *schemaResolver) meta(ctx context.Context, id int) (*serde.SchemaMeta, e
 }
 
 // apply gives one key or value its metadata. Data that is null, not in the
-// Confluent wire format, or of a schema id the registry does not know is
+// registry's wire format, or of a schema id the registry does not know is
 // left as it is (miss reports the last).
 func (s *schemaResolver) apply(ctx context.Context, data []byte) (out []byte, meta *serde.SchemaMeta, miss bool, err error) {
+	if s.glue != nil {
+		return s.glue.apply(ctx, data)
+	}
 	id, rest, err := serde.ParseHeader(data)
 	if err != nil {
 		return data, nil, false, nil // not in the wire format: passed on
@@ -128,7 +170,7 @@ func (s *schemaResolver) apply(ctx context.Context, data []byte) (out []byte, me
 
 // applySchema applies the registry integration to the records of j that
 // have not had it yet. As AWS's integration does, a record whose key or
-// value (as SchemaRegistry.Key and Value say) is not in the Confluent wire
+// value (as SchemaRegistry.Key and Value say) is not in the registry's wire
 // format, or names a schema id the registry does not know, is not
 // delivered: it is taken out of j and returned, in rejects, under
 // ConditionDeserializationError or ConditionSchemaNotFound, for the caller

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/oauth"
 
@@ -41,6 +44,25 @@ func (f *flags) mskIAM(getenv func(string) string) (sasl.Mechanism, error) {
 			return oauth.Auth{}, fmt.Errorf("kafkalambda-esm: MSK IAM token: %w", err)
 		}
 		return oauth.Auth{Token: tok}, nil
+	}), nil
+}
+
+// glueClient is the AWS Glue client of -schema-registry-glue: the AWS
+// SDK's default credentials, the region as for -msk-iam, and -glue-endpoint
+// when given.
+func (f *flags) glueClient(getenv func(string) string) (*glue.Client, error) {
+	region := cmp.Or(f.awsRegion, arnRegion(f.eventSourceARN), getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION"))
+	if region == "" {
+		return nil, errors.New("-schema-registry-glue needs a region: -aws-region, -event-source-arn or $AWS_REGION")
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region))
+	if err != nil {
+		return nil, fmt.Errorf("-schema-registry-glue: AWS configuration: %w", err)
+	}
+	return glue.NewFromConfig(cfg, func(o *glue.Options) {
+		if f.glueEndpoint != "" {
+			o.BaseEndpoint = &f.glueEndpoint
+		}
 	}), nil
 }
 

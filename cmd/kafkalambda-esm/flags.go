@@ -53,6 +53,7 @@ type flags struct {
 	registryURL, registryUser, registryPassword string
 	registryFormat                              string
 	registryKey, registryValue                  bool
+	registryGlue, glueEndpoint                  string
 
 	stopCaughtUp bool
 	filters      []string
@@ -115,6 +116,8 @@ func defineFlags(fs *flag.FlagSet) *flags {
 	fs.StringVar(&f.registryFormat, "schema-format", string(serde.EventRecordFormatSource), "event record format; only SOURCE is supported")
 	fs.BoolVar(&f.registryKey, "schema-key", false, "apply the registry integration to keys")
 	fs.BoolVar(&f.registryValue, "schema-value", true, "apply the registry integration to values")
+	fs.StringVar(&f.registryGlue, "schema-registry-glue", "", "AWS Glue Schema Registry name, instead of -schema-registry-url (the AWS SDK's default credentials; region as for -msk-iam)")
+	fs.StringVar(&f.glueEndpoint, "glue-endpoint", "", "with -schema-registry-glue, the Glue endpoint URL (default: AWS's; e.g. a local serde/gluetest server)")
 
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug (every batch), info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
@@ -198,15 +201,21 @@ func (f *flags) mapping(getenv func(string) string, stdout io.Writer, logger *sl
 	case f.onFailureKind != "":
 		return nil, errors.New("-on-failure-kind needs -on-failure-dir")
 	}
-	if f.registryURL != "" {
-		opts = append(opts, esm.WithSchemaRegistry(esm.SchemaRegistry{
-			URL:      f.registryURL,
-			Username: f.registryUser,
-			Password: orEnv(f.registryPassword, getenv, "SCHEMA_REGISTRY_PASSWORD"),
-			Format:   serde.EventRecordFormat(strings.ToUpper(f.registryFormat)),
-			Key:      f.registryKey,
-			Value:    f.registryValue,
-		}))
+	if f.glueEndpoint != "" && f.registryGlue == "" {
+		return nil, errors.New("-glue-endpoint needs -schema-registry-glue")
+	}
+	if f.registryURL != "" || f.registryGlue != "" {
+		reg := esm.SchemaRegistry{URL: f.registryURL, Username: f.registryUser, GlueRegistry: f.registryGlue,
+			Format: serde.EventRecordFormat(strings.ToUpper(f.registryFormat)), Key: f.registryKey, Value: f.registryValue}
+		if f.registryURL != "" {
+			reg.Password = orEnv(f.registryPassword, getenv, "SCHEMA_REGISTRY_PASSWORD")
+		}
+		if f.registryGlue != "" {
+			if reg.Glue, err = f.glueClient(getenv); err != nil {
+				return nil, err
+			}
+		}
+		opts = append(opts, esm.WithSchemaRegistry(reg))
 	}
 
 	var target esm.Target = &printTarget{w: stdout}

@@ -190,7 +190,10 @@ func TestBadFlags(t *testing.T) {
 		{"-brokers", "b:1", "-topics", "t", "-starting-position", "AT_TIMESTAMP", "-starting-timestamp", "yesterday"},
 		{"-brokers", "b:1", "-topics", "t", "-schema-registry-url", "http://r", "-schema-format", "JSON"},
 		{"-brokers", "b:1", "-topics", "t", "-on-failure-topic", "t"},
-		{"-brokers", "b:1", "-topics", "t", "-on-failure-topic", "dlq", "-on-failure-dir", "d"}, // one destination
+		{"-brokers", "b:1", "-topics", "t", "-glue-endpoint", "http://g"},                                                                 // no Glue registry
+		{"-brokers", "b:1", "-topics", "t", "-schema-registry-glue", "r", "-schema-registry-url", "http://r", "-aws-region", "eu-west-1"}, // two registries
+		{"-brokers", "b:1", "-topics", "t", "-schema-registry-glue", "r"},                                                                 // no region
+		{"-brokers", "b:1", "-topics", "t", "-on-failure-topic", "dlq", "-on-failure-dir", "d"},                                           // one destination
 		{"-brokers", "b:1", "-topics", "t", "-on-failure-dir", "d", "-on-failure-kind", "lambda"},
 		{"-brokers", "b:1", "-topics", "t", "-on-failure-kind", "s3"}, // a kind without a folder
 		{"-brokers", "b:1", "-topics", "t", "-max-record-age", "59"},
