@@ -211,9 +211,10 @@
 //     conditions and mappings (Fn::GetAtt, a Ref to a resource, a pseudo
 //     parameter but AWS::NoValue and AWS::Partition, Fn::ImportValue name
 //     what exists once deployed). Each is reported with its path in the
-//     template rather than guessed. A template's Glue registry (an ARN as
-//     SchemaRegistryURI) is one of these notes: give
-//     `-schema-registry-glue NAME` to run it. An SQS, SNS or S3 on-failure
+//     template rather than guessed. A template's Glue registry (a
+//     registry ARN as SchemaRegistryURI) runs as -schema-registry-glue with
+//     the ARN's name and region; the AWS SDK's default credentials reach it
+//     (give -glue-endpoint for a local one). An SQS, SNS or S3 on-failure
 //     destination needs a local folder (-on-failure-dir); without one the
 //     records given up are discarded, and that is reported too.
 //   - Amazon MSK IAM authentication (`kafkalambda-esm -msk-iam`) signs its

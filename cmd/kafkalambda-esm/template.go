@@ -164,7 +164,12 @@ func (f *flags) applyMapping(m *samtemplate.Mapping, set map[string]bool) {
 		f.onFailureKind = string(kind)
 	}
 	if r := m.SchemaRegistry; r != nil {
-		if !r.Glue() {
+		if name, region, ok := r.GlueRegistry(); ok {
+			if !set["schema-registry-url"] {
+				str("schema-registry-glue", &f.registryGlue, name)
+				str("aws-region", &f.awsRegion, region)
+			}
+		} else if !r.Glue() && !set["schema-registry-glue"] {
 			str("schema-registry-url", &f.registryURL, r.URI)
 		}
 		str("schema-format", &f.registryFormat, r.EventRecordFormat)

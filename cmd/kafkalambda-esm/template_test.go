@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/kafkalambda/kafka-lambda-go/esm/samtemplate"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 )
@@ -127,5 +128,24 @@ func TestTemplateBadFlags(t *testing.T) {
 	}
 	if o, err := parseOverrides([]string{"ParameterKey=A,ParameterValue=x=y", "B=2"}); err != nil || o["A"] != "x=y" || o["B"] != "2" {
 		t.Errorf("overrides %v %v", o, err)
+	}
+}
+
+// A template whose SchemaRegistryConfig names an AWS Glue registry's ARN
+// runs the mapping against that registry (its name, and its region unless
+// -aws-region says otherwise); -schema-registry-url given on the command
+// line wins.
+func TestTemplateGlueRegistry(t *testing.T) {
+	r := &samtemplate.SchemaRegistryConfig{URI: "arn:aws:glue:eu-west-1:123456789012:registry/trades", EventRecordFormat: "SOURCE"}
+	m := &samtemplate.Mapping{SchemaRegistry: r}
+	f := &flags{}
+	f.applyMapping(m, map[string]bool{})
+	if f.registryGlue != "trades" || f.awsRegion != "eu-west-1" || f.registryURL != "" {
+		t.Errorf("glue %q region %q url %q, want trades, eu-west-1 and no URL", f.registryGlue, f.awsRegion, f.registryURL)
+	}
+	f = &flags{awsRegion: "us-east-1", registryURL: "http://localhost:8081"}
+	f.applyMapping(m, map[string]bool{"aws-region": true, "schema-registry-url": true})
+	if f.registryGlue != "" || f.awsRegion != "us-east-1" || f.registryURL != "http://localhost:8081" {
+		t.Errorf("glue %q region %q url %q, want the command line's", f.registryGlue, f.awsRegion, f.registryURL)
 	}
 }

@@ -143,6 +143,21 @@ type SchemaRegistryConfig struct {
 // Glue reports whether the registry is an AWS Glue registry (an ARN).
 func (c *SchemaRegistryConfig) Glue() bool { return strings.HasPrefix(c.URI, "arn:") }
 
+// GlueRegistry returns the name and region of the AWS Glue registry the
+// URI names (arn:<partition>:glue:<region>:<account>:registry/<name>), and
+// false when it is not such an ARN.
+func (c *SchemaRegistryConfig) GlueRegistry() (name, region string, ok bool) {
+	parts := strings.SplitN(c.URI, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "glue" || parts[3] == "" {
+		return "", "", false
+	}
+	name, found := strings.CutPrefix(parts[5], "registry/")
+	if !found || name == "" || strings.Contains(name, "/") {
+		return "", "", false
+	}
+	return name, parts[3], true
+}
+
 // AccessConfig is one of SourceAccessConfigurations, or of a schema
 // registry's AccessConfigs.
 type AccessConfig struct {
@@ -510,8 +525,8 @@ func (rd *reader) schemaRegistry(path string) {
 	if sr.EventRecordFormat == "JSON" {
 		rd.note(path+".EventRecordFormat", "JSON is not supported locally (SOURCE only): the local mapping refuses it")
 	}
-	if sr.Glue() {
-		rd.note(path+".SchemaRegistryURI", "is an AWS Glue registry, which the local mapping does not support (a Confluent registry URL only)")
+	if _, _, ok := sr.GlueRegistry(); sr.Glue() && !ok {
+		rd.note(path+".SchemaRegistryURI", "is an ARN but not an AWS Glue registry's (arn:aws:glue:<region>:<account>:registry/<name>)")
 	}
 	rd.m.SchemaRegistry = sr
 }
