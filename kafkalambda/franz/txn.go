@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 
+	"github.com/kafkalambda/kafka-lambda-go/internal/txntimeout"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 )
 
@@ -177,18 +178,6 @@ func producerID(ctx context.Context, cl *kgo.Client) (int64, int16, error) {
 	return id, epoch, err
 }
 
-// The bounds of the transaction timeout txnTimeout derives: the brokers'
-// transaction.max.timeout.ms is 15 min by default (Lambda's longest
-// function timeout), and room past the invocation's deadline for a commit
-// under way. Without a deadline, librdkafka's default (kgo's is 40 s), so
-// that one secret means the same with either producer.
-const (
-	txnTimeoutMin     = 10 * time.Second
-	txnTimeoutMax     = 15 * time.Minute
-	txnTimeoutSlack   = 5 * time.Second
-	txnTimeoutDefault = time.Minute
-)
-
 // txnOptions are a transactional client's kgo options, before the config's
 // (so transaction.timeout.ms in the config wins over txnTimeout's).
 //
@@ -212,24 +201,15 @@ func (p *Producer) txnOptions(ctx context.Context, id string) []kgo.Opt {
 }
 
 // txnTimeout returns the transactional clients' transaction timeout when
-// the config func does not set transaction.timeout.ms: the time left before
-// the deadline of the first transaction this Producer began — the start of
-// an invocation, so about the function's timeout — plus txnTimeoutSlack,
-// within [txnTimeoutMin, txnTimeoutMax]; txnTimeoutDefault without a
-// deadline. It is decided once, at the first transaction, so that a client
-// made late in an invocation (a replacement) gets the same. A transaction
-// lasts no longer than its invocation, so the coordinator never aborts a
-// live one; one left open by an environment that Lambda stopped
-// mid-transaction is aborted soon after the function's timeout, which is
-// how long it holds back the next attempt of its partition (its claim).
+// the config func does not set transaction.timeout.ms: txntimeout.For the
+// first transaction this Producer began (librdkafka's default without a
+// deadline, not kgo's 40 s). It is decided once, so that a client made late
+// in an invocation (a replacement) gets the same.
 func (p *Producer) txnTimeout(ctx context.Context) time.Duration {
 	p.txns.mu.Lock()
 	defer p.txns.mu.Unlock()
 	if p.txns.timeout == 0 {
-		p.txns.timeout = txnTimeoutDefault
-		if d, ok := ctx.Deadline(); ok {
-			p.txns.timeout = min(max(time.Until(d).Round(time.Second)+txnTimeoutSlack, txnTimeoutMin), txnTimeoutMax)
-		}
+		p.txns.timeout, _ = txntimeout.For(ctx)
 	}
 	return p.txns.timeout
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
+	"github.com/kafkalambda/kafka-lambda-go/internal/txntimeout"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 )
 
@@ -159,7 +160,7 @@ func (p *Producer) ready(ctx context.Context, s *txnSlot) error {
 
 // initTimeout bounds one InitTransactions call; one that times out is
 // resumed by the next (awaitInit).
-const initTimeout = txnTimeoutMin
+const initTimeout = txntimeout.Min
 
 // initCall is a transactional producer's InitTransactions (find the
 // transaction coordinator, get the producer id and epoch, which fences the
@@ -250,34 +251,18 @@ func (p *Producer) awaitInit(ctx context.Context, s *txnSlot) error {
 // initResumePause is the pause before an init that failed is resumed.
 const initResumePause = 100 * time.Millisecond
 
-// The bounds of the transaction timeout txnFallback derives: the brokers'
-// transaction.max.timeout.ms is 15 min by default (Lambda's longest
-// function timeout), and room past the invocation's deadline for a commit
-// under way.
-const (
-	txnTimeoutMin   = 10 * time.Second
-	txnTimeoutMax   = 15 * time.Minute
-	txnTimeoutSlack = 5 * time.Second
-)
-
 // txnFallback returns the transactional producers' transaction.timeout.ms
-// when the config func does not set it: the time left before the deadline
-// of the first transaction this Producer began — the start of an
-// invocation, so about the function's timeout — plus txnTimeoutSlack,
-// within [txnTimeoutMin, txnTimeoutMax]; librdkafka's 60 s without a
-// deadline. It is decided once, at the first transaction, so that a
-// producer made late in an invocation (a replacement) gets the same. A
-// transaction lasts no longer than its invocation, so the coordinator never
-// aborts a live one; one left open by an environment that Lambda stopped
-// mid-transaction is aborted soon after the function's timeout, which is
-// how long it holds back the next attempt of its partition (its claim).
+// when the config func does not set it: txntimeout.For the first
+// transaction this Producer began; librdkafka's 60 s without a deadline.
+// It is decided once, so that a producer made late in an invocation (a
+// replacement) gets the same.
 func (p *Producer) txnFallback(ctx context.Context) kafka.ConfigMap {
 	p.txns.mu.Lock()
 	defer p.txns.mu.Unlock()
 	if p.txns.timeout == 0 {
 		p.txns.timeout = -1
-		if d, ok := ctx.Deadline(); ok {
-			p.txns.timeout = min(max(time.Until(d).Round(time.Second)+txnTimeoutSlack, txnTimeoutMin), txnTimeoutMax)
+		if d, ok := txntimeout.For(ctx); ok {
+			p.txns.timeout = d
 		}
 	}
 	if p.txns.timeout < 0 {
