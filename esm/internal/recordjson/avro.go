@@ -175,7 +175,7 @@ func (b *avroBody) render(s avro.Schema, path string, depth int) error {
 				return errors.New("map key is not UTF-8")
 			}
 			b.out = append(appendString(b.out, string(k)), ':')
-			return b.value(s.(*avro.MapSchema).Values(), path+"."+string(k), depth+1)
+			return b.value(s.(*avro.MapSchema).Values(), path+"{}", depth+1) // the key is record content: never in an error
 		})
 	case avro.Record:
 		b.out = append(b.out, '{')

@@ -1,0 +1,195 @@
+package esm_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/kafkalambda/kafka-lambda-go/esm"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
+	"github.com/kafkalambda/kafka-lambda-go/serde"
+)
+
+const orderAvro = `{"type":"record","name":"Order","namespace":"shop","fields":[
+ {"name":"id","type":"string"},
+ {"name":"qty","type":"int"},
+ {"name":"px","type":"double"},
+ {"name":"note","type":["null","string"]},
+ {"name":"raw","type":"bytes"},
+ {"name":"side","type":{"type":"enum","name":"Side","symbols":["BUY","SELL"]}},
+ {"name":"attrs","type":{"type":"map","values":"long"}},
+ {"name":"tags","type":{"type":"array","items":"string"}}
+]}`
+
+type avroOrder struct {
+	ID    string           `avro:"id"`
+	Qty   int32            `avro:"qty"`
+	Px    float64          `avro:"px"`
+	Note  *string          `avro:"note"`
+	Raw   []byte           `avro:"raw"`
+	Side  string           `avro:"side"`
+	Attrs map[string]int64 `avro:"attrs"`
+	Tags  []string         `avro:"tags"`
+}
+
+const orderJSONSchema = `{"$schema":"http://json-schema.org/draft-07/schema#","title":"Order","type":"object",
+ "properties":{"id":{"type":"string"},"qty":{"type":"integer"}},"required":["id","qty"]}`
+
+type jsonOrder struct {
+	ID  string `json:"id"`
+	Qty int    `json:"qty"`
+}
+
+// schemaCase is one format's codec and values for the round trip.
+type schemaCase struct {
+	format  string
+	good    any
+	codec   func(r serde.Registry, f serde.EventRecordFormat) (serde.Codec[any], error)
+	corrupt func(wire []byte) []byte // the good record's wire bytes, body broken
+	equal   func(a, b any) bool
+}
+
+// anyCodec erases a codec's type for the table.
+type anyCodec[T any] struct{ c serde.Codec[T] }
+
+func (a anyCodec[T]) Deserialize(ctx context.Context, m serde.Message) (any, error) {
+	return a.c.Deserialize(ctx, m)
+}
+func (a anyCodec[T]) Serialize(ctx context.Context, t serde.Target, v any) ([]byte, error) {
+	return a.c.Serialize(ctx, t, v.(T))
+}
+
+func codecOf[T any](c serde.Codec[T], err error) (serde.Codec[any], error) {
+	if err != nil {
+		return nil, err
+	}
+	return anyCodec[T]{c}, nil
+}
+
+func schemaCases() []schemaCase {
+	note := "rush \"<&>\""
+	fd := &descriptorpb.FileDescriptorProto{Name: proto.String("a/b.proto"), Package: proto.String("shop"),
+		Dependency:  []string{"c.proto"},
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("M"), Field: []*descriptorpb.FieldDescriptorProto{{Name: proto.String("f"), Number: proto.Int32(3), JsonName: proto.String("f")}}}},
+		Options:     &descriptorpb.FileOptions{GoPackage: proto.String("x/y"), JavaMultipleFiles: proto.Bool(true)},
+	}
+	return []schemaCase{{
+		format: "AVRO",
+		good:   avroOrder{"o-1", -3, 10.25, &note, []byte{0, 0xff, '"'}, "SELL", map[string]int64{"lot": 7}, []string{"a", "b"}},
+		codec: func(r serde.Registry, f serde.EventRecordFormat) (serde.Codec[any], error) {
+			return codecOf(serde.Avro[avroOrder](r, serde.WithSchema(orderAvro), serde.WithEventRecordFormat(f)))
+		},
+		corrupt: func(w []byte) []byte { return w[:len(w)-2] }, // truncated
+		equal:   reflect.DeepEqual,
+	}, {
+		format: "PROTOBUF",
+		good:   fd,
+		codec: func(r serde.Registry, f serde.EventRecordFormat) (serde.Codec[any], error) {
+			return codecOf(serde.Protobuf[*descriptorpb.FileDescriptorProto](r, serde.WithEventRecordFormat(f)))
+		},
+		corrupt: func(w []byte) []byte { return append(w[:7:7], 0x0a, 0x40, 'x') }, // after the indexes [1], a length past the end
+		equal:   func(a, b any) bool { return proto.Equal(a.(proto.Message), b.(proto.Message)) },
+	}, {
+		format: "JSON",
+		good:   jsonOrder{"o-1", 3},
+		codec: func(r serde.Registry, f serde.EventRecordFormat) (serde.Codec[any], error) {
+			return codecOf(serde.JSONSchema[jsonOrder](r, serde.WithSchema(orderJSONSchema), serde.WithEventRecordFormat(f)))
+		},
+		corrupt: func(w []byte) []byte { return append(w[:5:5], `{"id":"o-1","qty":`...) }, // not JSON
+		equal:   reflect.DeepEqual,
+	}}
+}
+
+// The registry integration decodes every value with its writer schema, in
+// both event record formats, for each of Avro, Protobuf and JSON Schema: a
+// value written by serde's registry serializer is delivered (in JSON mode
+// as the JSON of the decoded value, base64 in the event, in SOURCE mode as
+// the body) with its schema metadata, and a kafkalambda handler reading
+// with the same serde codec in that mode gets exactly the value written.
+// The same value with its body broken never reaches the function: it is
+// DESERIALIZATION_ERROR on the on-failure topic, never invoked.
+func TestSchemaRegistryDecodes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range schemaCases() {
+		for _, mode := range []serde.EventRecordFormat{serde.EventRecordFormatJSON, serde.EventRecordFormatSource} {
+			t.Run(fmt.Sprintf("%s %s", tc.format, mode), func(t *testing.T) {
+				t.Parallel()
+				testSchemaDecode(t, tc, mode)
+			})
+		}
+	}
+}
+
+func testSchemaDecode(t *testing.T, tc schemaCase, mode serde.EventRecordFormat) {
+	ctx := testCtx(t)
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("orders", 1), kafkalambdatest.WithTopic("dlq", 1))
+	writer, err := tc.codec(c.RegistryClient(), serde.EventRecordFormatAuto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire, err := writer.Serialize(ctx, serde.Target{Topic: "orders"}, tc.good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ProduceRecords(ctx, &kgo.Record{Topic: "orders", Key: []byte("k"), Value: wire},
+		&kgo.Record{Topic: "orders", Key: []byte("k"), Value: tc.corrupt(append([]byte(nil), wire...))}); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := tc.codec(c.RegistryClient(), mode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []any
+	h, err := kafkalambda.NewHandler(serde.String(), serde.Deserializer[any](reader), func(_ context.Context, r *kafkalambda.Record[string, any]) error {
+		mu.Lock()
+		got = append(got, r.Value)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := &payloads{next: h}
+	r := start(t, c, esm.Config{Topics: []string{"orders"}}, &esm.HandlerTarget{Handler: fn}, esm.WithOnFailureTopic("dlq"),
+		esm.WithSchemaRegistry(esm.SchemaRegistry{URL: c.RegistryURL(), Format: mode}))
+	r.await(t, time.Minute, "2 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 2 })
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || !tc.equal(got[0], tc.good) {
+		t.Fatalf("the function read %+v, want only %+v", got, tc.good)
+	}
+	delivered := fn.records()
+	if len(delivered) != 1 {
+		t.Fatalf("%d records delivered, want 1", len(delivered))
+	}
+	d := delivered[0]
+	if d.ValueSchema == nil || d.ValueSchema.DataFormat != tc.format || d.ValueSchema.SchemaID != fmt.Sprint(int(wire[1])<<24|int(wire[2])<<16|int(wire[3])<<8|int(wire[4])) {
+		t.Fatalf("metadata %+v", d.ValueSchema)
+	}
+	switch {
+	case mode == serde.EventRecordFormatSource && !bytes.Equal(d.Value, wire[5:]):
+		t.Fatalf("SOURCE value % x, want the body % x", d.Value, wire[5:])
+	case mode == serde.EventRecordFormatJSON && (!json.Valid(d.Value) || d.Value[0] != '{'):
+		t.Fatalf("JSON value %q is not a JSON object", d.Value)
+	}
+	_, frs := readFailures(t, c, "dlq")
+	if len(frs) != 1 || frs[0].RequestContext.Condition != esm.ConditionDeserializationError ||
+		frs[0].KafkaBatchInfo.RecordInfo.Offset != "1" || frs[0].RequestContext.ApproximateInvokeCount != 0 {
+		t.Fatalf("on-failure records %+v, want offset 1 as DESERIALIZATION_ERROR, never invoked", frs)
+	}
+	if st := r.m.Stats(); st.SchemaDecodeErrors != 1 || st.RecordsOnFailure != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
