@@ -3,9 +3,11 @@ package esm_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -54,8 +56,8 @@ type jsonOrder struct {
 type schemaCase struct {
 	format  string
 	good    any
-	codec   func(r serde.Registry, f serde.EventRecordFormat) (serde.Codec[any], error)
-	corrupt func(wire []byte) []byte // the good record's wire bytes, body broken
+	codec   func(r serde.Registry, f serde.EventRecordFormat) (serde.Codec[any], error) // f Auto: the writer, registering its schema
+	corrupt func(wire []byte, at int) []byte                                            // the good record's wire bytes, body (from at) broken
 	equal   func(a, b any) bool
 }
 
@@ -87,25 +89,30 @@ func schemaCases() []schemaCase {
 		format: "AVRO",
 		good:   avroOrder{"o-1", -3, 10.25, &note, []byte{0, 0xff, '"'}, "SELL", map[string]int64{"lot": 7}, []string{"a", "b"}},
 		codec: func(r serde.Registry, f serde.EventRecordFormat) (serde.Codec[any], error) {
-			return codecOf(serde.Avro[avroOrder](r, serde.WithSchema(orderAvro), serde.WithEventRecordFormat(f)))
+			return codecOf(serde.Avro[avroOrder](r, serde.WithSchema(orderAvro), serde.WithEventRecordFormat(f), serde.WithAutoRegister(f == serde.EventRecordFormatAuto)))
 		},
-		corrupt: func(w []byte) []byte { return w[:len(w)-2] }, // truncated
+		corrupt: func(w []byte, _ int) []byte { return w[:len(w)-2] }, // truncated
 		equal:   reflect.DeepEqual,
 	}, {
 		format: "PROTOBUF",
 		good:   fd,
 		codec: func(r serde.Registry, f serde.EventRecordFormat) (serde.Codec[any], error) {
-			return codecOf(serde.Protobuf[*descriptorpb.FileDescriptorProto](r, serde.WithEventRecordFormat(f)))
+			return codecOf(serde.Protobuf[*descriptorpb.FileDescriptorProto](r, serde.WithEventRecordFormat(f), serde.WithAutoRegister(f == serde.EventRecordFormatAuto)))
 		},
-		corrupt: func(w []byte) []byte { return append(w[:7:7], 0x0a, 0x40, 'x') }, // after the indexes [1], a length past the end
-		equal:   func(a, b any) bool { return proto.Equal(a.(proto.Message), b.(proto.Message)) },
+		corrupt: func(w []byte, at int) []byte {
+			if at == 5 { // Confluent's indexes [1]: 02 02; AWS Glue's index: one byte
+				at++
+			}
+			return append(w[:at+1:at+1], 0x0a, 0x40, 'x') // after the message index(es), a length past the end
+		},
+		equal: func(a, b any) bool { return proto.Equal(a.(proto.Message), b.(proto.Message)) },
 	}, {
 		format: "JSON",
 		good:   jsonOrder{"o-1", 3},
 		codec: func(r serde.Registry, f serde.EventRecordFormat) (serde.Codec[any], error) {
-			return codecOf(serde.JSONSchema[jsonOrder](r, serde.WithSchema(orderJSONSchema), serde.WithEventRecordFormat(f)))
+			return codecOf(serde.JSONSchema[jsonOrder](r, serde.WithSchema(orderJSONSchema), serde.WithEventRecordFormat(f), serde.WithAutoRegister(f == serde.EventRecordFormatAuto)))
 		},
-		corrupt: func(w []byte) []byte { return append(w[:5:5], `{"id":"o-1","qty":`...) }, // not JSON
+		corrupt: func(w []byte, at int) []byte { return append(w[:at:at], `{"id":"o-1","qty":`...) }, // not JSON
 		equal:   reflect.DeepEqual,
 	}}
 }
@@ -124,16 +131,36 @@ func TestSchemaRegistryDecodes(t *testing.T) {
 		for _, mode := range []serde.EventRecordFormat{serde.EventRecordFormatJSON, serde.EventRecordFormatSource} {
 			t.Run(fmt.Sprintf("%s %s", tc.format, mode), func(t *testing.T) {
 				t.Parallel()
-				testSchemaDecode(t, tc, mode)
+				testSchemaDecode(t, tc, mode, false)
 			})
 		}
 	}
 }
 
-func testSchemaDecode(t *testing.T, tc schemaCase, mode serde.EventRecordFormat) {
+// The same with an AWS Glue registry: Glue's header and, for Protobuf, its
+// single message index (a place among the schema's messages sorted by full
+// name) are read; the metadata names the schema version UUID.
+func TestSchemaRegistryGlueDecodes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range schemaCases() {
+		for _, mode := range []serde.EventRecordFormat{serde.EventRecordFormatJSON, serde.EventRecordFormatSource} {
+			t.Run(fmt.Sprintf("%s %s", tc.format, mode), func(t *testing.T) {
+				t.Parallel()
+				testSchemaDecode(t, tc, mode, true)
+			})
+		}
+	}
+}
+
+func testSchemaDecode(t *testing.T, tc schemaCase, mode serde.EventRecordFormat, glue bool) {
 	ctx := testCtx(t)
 	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("orders", 1), kafkalambdatest.WithTopic("dlq", 1))
-	writer, err := tc.codec(c.RegistryClient(), serde.EventRecordFormatAuto)
+	reg, mapped, at := c.RegistryClient(), esm.SchemaRegistry{URL: c.RegistryURL(), Format: mode}, 5
+	if glue {
+		_, client := newGlue(t)
+		reg, mapped, at = serde.Glue(client, "orders-registry"), esm.SchemaRegistry{Glue: client, GlueRegistry: "orders-registry", Format: mode}, 18
+	}
+	writer, err := tc.codec(reg, serde.EventRecordFormatAuto)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,10 +169,10 @@ func testSchemaDecode(t *testing.T, tc schemaCase, mode serde.EventRecordFormat)
 		t.Fatal(err)
 	}
 	if err := c.ProduceRecords(ctx, &kgo.Record{Topic: "orders", Key: []byte("k"), Value: wire},
-		&kgo.Record{Topic: "orders", Key: []byte("k"), Value: tc.corrupt(append([]byte(nil), wire...))}); err != nil {
+		&kgo.Record{Topic: "orders", Key: []byte("k"), Value: tc.corrupt(append([]byte(nil), wire...), at)}); err != nil {
 		t.Fatal(err)
 	}
-	reader, err := tc.codec(c.RegistryClient(), mode)
+	reader, err := tc.codec(reg, mode)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +189,7 @@ func testSchemaDecode(t *testing.T, tc schemaCase, mode serde.EventRecordFormat)
 	}
 	fn := &payloads{next: h}
 	r := start(t, c, esm.Config{Topics: []string{"orders"}}, &esm.HandlerTarget{Handler: fn}, esm.WithOnFailureTopic("dlq"),
-		esm.WithSchemaRegistry(esm.SchemaRegistry{URL: c.RegistryURL(), Format: mode}))
+		esm.WithSchemaRegistry(mapped))
 	r.await(t, time.Minute, "2 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 2 })
 
 	mu.Lock()
@@ -175,12 +202,16 @@ func testSchemaDecode(t *testing.T, tc schemaCase, mode serde.EventRecordFormat)
 		t.Fatalf("%d records delivered, want 1", len(delivered))
 	}
 	d := delivered[0]
-	if d.ValueSchema == nil || d.ValueSchema.DataFormat != tc.format || d.ValueSchema.SchemaID != fmt.Sprint(int(wire[1])<<24|int(wire[2])<<16|int(wire[3])<<8|int(wire[4])) {
+	id := fmt.Sprint(int(wire[1])<<24 | int(wire[2])<<16 | int(wire[3])<<8 | int(wire[4]))
+	if glue {
+		id = hex.EncodeToString(wire[2:18])
+	}
+	if d.ValueSchema == nil || d.ValueSchema.DataFormat != tc.format || strings.ReplaceAll(d.ValueSchema.SchemaID, "-", "") != id {
 		t.Fatalf("metadata %+v", d.ValueSchema)
 	}
 	switch {
-	case mode == serde.EventRecordFormatSource && !bytes.Equal(d.Value, wire[5:]):
-		t.Fatalf("SOURCE value % x, want the body % x", d.Value, wire[5:])
+	case mode == serde.EventRecordFormatSource && !bytes.Equal(d.Value, wire[at:]):
+		t.Fatalf("SOURCE value % x, want the body % x", d.Value, wire[at:])
 	case mode == serde.EventRecordFormatJSON && (!json.Valid(d.Value) || d.Value[0] != '{'):
 		t.Fatalf("JSON value %q is not a JSON object", d.Value)
 	}
