@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
@@ -222,5 +223,75 @@ func testSchemaDecode(t *testing.T, tc schemaCase, mode serde.EventRecordFormat,
 	}
 	if st := r.m.Stats(); st.SchemaDecodeErrors != 1 || st.RecordsOnFailure != 1 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A Protobuf schema whose import is a registry reference: the mapping
+// fetches the referenced file by subject and version and decodes with
+// both (JSON mode names the imported message's fields too). Avro schema
+// references are not supported: such a schema's records are
+// DESERIALIZATION_ERROR, never delivered undecoded.
+func TestSchemaRegistryProtobufReferences(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("orders", 1), kafkalambdatest.WithTopic("dlq", 1))
+	cl, err := sr.NewClient(sr.URLs(c.RegistryURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	common, err := cl.CreateSchema(ctx, "shop/common.proto", sr.Schema{Type: sr.TypeProtobuf, Schema: `syntax = "proto3";
+package shop.common;
+message Money { string currency = 1; int64 units = 2; }
+`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const orderText = `syntax = "proto3";
+package shop;
+import "shop/common.proto";
+message Order { string order_id = 1; shop.common.Money total = 5; }
+`
+	order, err := cl.CreateSchema(ctx, "orders-value", sr.Schema{Type: sr.TypeProtobuf, Schema: orderText,
+		References: []sr.SchemaReference{{Name: "shop/common.proto", Subject: "shop/common.proto", Version: common.Version}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	money, err := cl.CreateSchema(ctx, "money", sr.Schema{Type: sr.TypeAvro,
+		Schema: `{"type":"record","name":"Money","namespace":"shop","fields":[{"name":"units","type":"long"}]}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	avroRefs, err := cl.CreateSchema(ctx, "pay-value", sr.Schema{Type: sr.TypeAvro,
+		Schema:     `{"type":"record","name":"Pay","namespace":"shop","fields":[{"name":"m","type":"shop.Money"}]}`,
+		References: []sr.SchemaReference{{Name: "shop.Money", Subject: "money", Version: money.Version}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// order_id "o-1", total {currency "EUR"}, after the indexes [0].
+	msg := []byte{0, 0x0a, 3, 'o', '-', '1', 0x2a, 5, 0x0a, 3, 'E', 'U', 'R'}
+	frame := func(id int) []byte {
+		return append([]byte{0, byte(id >> 24), byte(id >> 16), byte(id >> 8), byte(id)}, msg...)
+	}
+	if err := c.ProduceRecords(ctx, &kgo.Record{Topic: "orders", Value: frame(order.ID)}, &kgo.Record{Topic: "orders", Value: append([]byte{0, 0, 0, 0, byte(avroRefs.ID)}, 2)}); err != nil {
+		t.Fatal(err)
+	}
+	fn := &recorder{}
+	r := start(t, c, esm.Config{Topics: []string{"orders"}}, &esm.HandlerTarget{Handler: fn}, esm.WithOnFailureTopic("dlq"),
+		esm.WithSchemaRegistry(esm.SchemaRegistry{URL: c.RegistryURL(), Format: serde.EventRecordFormatJSON}))
+	r.await(t, time.Minute, "2 records handled", func() bool { return r.m.Stats().RecordsCommitted >= 2 })
+	var recs []kafkalambda.RawRecord
+	for _, ev := range fn.invocations() {
+		recs = append(recs, ev.Partitions[0].Records...)
+	}
+	var got, want any
+	if err := json.Unmarshal([]byte(`{"orderId":"o-1","total":{"currency":"EUR"}}`), &want); err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || json.Unmarshal(recs[0].Value, &got) != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("delivered %d records, the first %q; want only %v", len(recs), recs[0].Value, want)
+	}
+	_, frs := readFailures(t, c, "dlq")
+	if len(frs) != 1 || frs[0].RequestContext.Condition != esm.ConditionDeserializationError || frs[0].KafkaBatchInfo.RecordInfo.Offset != "1" {
+		t.Fatalf("on-failure records %+v, want offset 1 as DESERIALIZATION_ERROR", frs)
 	}
 }
