@@ -295,3 +295,49 @@ message Order { string order_id = 1; shop.common.Money total = 5; }
 		t.Fatalf("on-failure records %+v, want offset 1 as DESERIALIZATION_ERROR", frs)
 	}
 }
+
+// With Key (and not Value), JSON mode decodes the key only: the key is
+// delivered as JSON with keySchemaMetadata, the value as it was written,
+// and a kafkalambda handler reads the key back with serde in JSON mode.
+func TestSchemaRegistryJSONKey(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	c := kafkalambdatest.NewCluster(t, kafkalambdatest.WithTopic("ticks", 1))
+	keys, err := serde.Avro[tick](c.RegistryClient(), serde.WithSchema(tickSchema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kafkalambdatest.ProduceTo(ctx, c, "ticks", 0, keys, serde.String(),
+		kafkalambdatest.Record[tick, string]{Key: tick{"ACME", 10}, Value: "v"}); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := serde.Avro[tick](c.RegistryClient(), serde.WithSchema(tickSchema), serde.WithEventRecordFormat(serde.EventRecordFormatJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []kafkalambda.Record[tick, string]
+	h, err := kafkalambda.NewHandler(reader, serde.String(), func(_ context.Context, r *kafkalambda.Record[tick, string]) error {
+		mu.Lock()
+		got = append(got, *r)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := &payloads{next: h}
+	r := start(t, c, esm.Config{Topics: []string{"ticks"}}, &esm.HandlerTarget{Handler: fn},
+		esm.WithSchemaRegistry(esm.SchemaRegistry{URL: c.RegistryURL(), Format: serde.EventRecordFormatJSON, Key: true}))
+	r.await(t, time.Minute, "1 record handled", func() bool { return r.m.Stats().RecordsCommitted >= 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || got[0].Key != (tick{"ACME", 10}) || got[0].Value != "v" {
+		t.Fatalf("the function read %+v", got)
+	}
+	d := fn.records()[0]
+	if string(d.Key) != `{"symbol":"ACME","price":10}` || d.KeySchema == nil || d.KeySchema.DataFormat != "AVRO" ||
+		d.ValueSchema != nil || string(d.Value) != "v" {
+		t.Fatalf("delivered key %q (%+v), value %q (%+v)", d.Key, d.KeySchema, d.Value, d.ValueSchema)
+	}
+}
