@@ -169,9 +169,9 @@
 //     Protobuf body that does not decode (truncated, bytes left over after
 //     an Avro value, a bad union or enum index, an Avro string or a proto3
 //     string field that is not UTF-8, message indexes naming no message)
-//     and a JSON Schema body that is not JSON; a JSON Schema body is not
-//     validated against the schema's keywords (serde's JSON Schema
-//     deserializer does that in the function). A schema that cannot be
+//     and a JSON Schema body that is not JSON or that the schema does not
+//     validate (compiled as serde compiles it: draft 2020-12 unless
+//     "$schema" says another, no URL loaded). A schema that cannot be
 //     used rejects its records the same way: one that does not compile, an
 //     Avro or JSON Schema schema with references, a Protobuf schema whose
 //     imports are neither among its registry references nor google/protobuf

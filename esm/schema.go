@@ -64,7 +64,8 @@ type SchemaRegistry struct {
 	// is decoded with its writer schema, as AWS validates records before
 	// delivering them: one that does not decode (truncated, bytes left
 	// over, a bad union or enum index, Protobuf message indexes naming no
-	// message, a JSON Schema body that is not JSON) is rejected as
+	// message, a JSON Schema body that is not JSON or that the schema does
+	// not validate) is rejected as
 	// DESERIALIZATION_ERROR, as is one whose schema cannot be used (it does
 	// not compile, or has references other than a Protobuf schema's
 	// imports).

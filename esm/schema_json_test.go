@@ -113,7 +113,7 @@ func schemaCases() []schemaCase {
 		codec: func(r serde.Registry, f serde.EventRecordFormat) (serde.Codec[any], error) {
 			return codecOf(serde.JSONSchema[jsonOrder](r, serde.WithSchema(orderJSONSchema), serde.WithEventRecordFormat(f), serde.WithAutoRegister(f == serde.EventRecordFormatAuto)))
 		},
-		corrupt: func(w []byte, at int) []byte { return append(w[:at:at], `{"id":"o-1","qty":`...) }, // not JSON
+		corrupt: func(w []byte, at int) []byte { return append(w[:at:at], `{"id":"o-1","qty":"3"}`...) }, // JSON, but qty is no integer
 		equal:   reflect.DeepEqual,
 	}}
 }

@@ -11,7 +11,7 @@
 // underlying type); Protobuf as protojson renders it (lowerCamelCase field
 // names, which protojson and serde's reader accept besides the original
 // names); a JSON Schema body as it is, once it has been checked to be one
-// JSON value.
+// JSON value that the schema validates.
 //
 // It is imported by the esm package only: its Protobuf compiler must not
 // reach what a Lambda function links.
