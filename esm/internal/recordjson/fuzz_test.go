@@ -91,3 +91,34 @@ func FuzzAvroJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzProtobufJSON: no body makes the Protobuf decoder panic, with
+// Confluent's message indexes or AWS Glue's index; a body it renders is
+// valid JSON. Run it with:
+//
+//	go test -run '^$' -fuzz '^FuzzProtobufJSON$' -fuzztime 30s ./esm/internal/recordjson
+func FuzzProtobufJSON(f *testing.F) {
+	refs := map[string]string{"shop/common.proto": commonProto}
+	conf, err := recordjson.New(context.Background(), "PROTOBUF", orderProto, refs, false)
+	if err != nil {
+		f.Fatal(err)
+	}
+	glue, err := recordjson.New(context.Background(), "PROTOBUF", orderProto, refs, true)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(false, []byte{2, 2, 0x0a, 3, 'o', '-', '1', 0x12, 5, 0x0a, 1, 'A', 0x10, 2, 0x1a, 4, 0x0a, 0, 0x12, 0})
+	f.Add(true, []byte{1, 0x2a, 5, 0x0a, 3, 'E', 'U', 'R', 0x32, 2, 0x08, 1})
+	f.Add(false, []byte{0, 0x0a, 0xff})
+	f.Add(false, []byte{4, 2, 0, 0x0a, 1, 'x'})
+	f.Fuzz(func(t *testing.T, useGlue bool, body []byte) {
+		dec := conf
+		if useGlue {
+			dec = glue
+		}
+		js, err := dec.JSON(body)
+		if err == nil && !json.Valid(js) {
+			t.Fatalf("% x rendered as invalid JSON %q", body, js)
+		}
+	})
+}
