@@ -65,10 +65,9 @@ type SchemaRegistry struct {
 	// delivering them: one that does not decode (truncated, bytes left
 	// over, a bad union or enum index, Protobuf message indexes naming no
 	// message, a JSON Schema body that is not JSON or that the schema does
-	// not validate) is rejected as
-	// DESERIALIZATION_ERROR, as is one whose schema cannot be used (it does
-	// not compile, or has references other than a Protobuf schema's
-	// imports).
+	// not validate) is rejected as DESERIALIZATION_ERROR, as is one whose
+	// schema cannot be used (it does not compile, or has references other
+	// than a Protobuf schema's imports).
 	Format serde.EventRecordFormat
 	// Key and Value say which parts of a record are handled (AWS's
 	// SchemaValidationConfigs attributes KEY and VALUE). With neither set,
@@ -193,8 +192,8 @@ func (s *schemaResolver) apply(ctx context.Context, data []byte) (out []byte, me
 // have not had it yet. As AWS's integration does, a record whose key or
 // value (as SchemaRegistry.Key and Value say) is not in the registry's wire
 // format, does not decode with its writer schema, or names a schema id the
-// registry does not know, is not
-// delivered: it is taken out of j and returned, in rejects, under
+// registry does not know, is not delivered: it is taken out of j and
+// returned, in rejects, under
 // ConditionDeserializationError or ConditionSchemaNotFound, for the caller
 // to give up. It fails only when the registry cannot be reached; the batch
 // is then retried later.
