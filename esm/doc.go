@@ -31,15 +31,17 @@
 // base64 key and value (left out when null), and headers as arrays of signed
 // bytes, in Kafka's order. With [WithSchemaRegistry] records carry
 // keySchemaMetadata / valueSchemaMetadata as the ESM's Schema Registry
-// integration adds them in SOURCE mode: the 5-byte Confluent prefix (or,
-// with an AWS Glue registry, the 18-byte Glue header, a zlib body being
-// inflated) is stripped and the schema's format and id (for Glue, the
-// schema version UUID) are named. As AWS's integration
-// does, a record whose key or value is not in the wire format is not
-// delivered but given up with the condition DESERIALIZATION_ERROR, one
-// whose schema id the registry does not know with SCHEMA_NOT_FOUND (to the
-// on-failure topic, or discarded without one), each counted by its reason
-// in [Stats].
+// integration adds them: the 5-byte Confluent prefix (or, with an AWS Glue
+// registry, the 18-byte Glue header, a zlib body being inflated) is
+// stripped, the body is decoded with its writer schema, and the schema's
+// format and id (for Glue, the schema version UUID) are named. In SOURCE
+// mode the body is delivered; in JSON mode (SchemaRegistry.Format), the
+// JSON of the decoded value, which serde's codecs read back. As AWS's
+// integration does, a record whose key or value is not in the wire format
+// or does not decode with its schema is not delivered but given up with
+// the condition DESERIALIZATION_ERROR, one whose schema id the registry
+// does not know with SCHEMA_NOT_FOUND (to the on-failure topic, or
+// discarded without one), each counted by its reason in [Stats].
 //
 // # Semantics
 //
@@ -159,13 +161,30 @@
 //     samtemplate's Mapping.Check) turn the same into a non-zero exit.
 //   - The retry backoff (WithRetryBackoff, 200 ms doubling to 5 s) is this
 //     package's choice; AWS does not document its own.
-//   - The Schema Registry integration supports SOURCE mode only, with a
-//     Confluent or an AWS Glue registry: JSON mode (the ESM decoding values
-//     to JSON) is not supported yet (not built: it needs serde's decoders
-//     wired in here). It checks that a key or value is in the registry's
-//     wire format with a schema id the registry knows, but does not yet
-//     deserialize the payload against the schema, so a payload that is
-//     framed right but corrupt reaches the function.
+//   - The Schema Registry integration always decodes the keys or values it
+//     handles with their writer schema, in SOURCE mode too: AWS documents
+//     the event record format as what "Lambda delivers to your function
+//     after schema validation", with no setting to turn validation off.
+//     What validation rejects is this package's reading of it: an Avro or
+//     Protobuf body that does not decode (truncated, bytes left over after
+//     an Avro value, a bad union or enum index, an Avro string or a proto3
+//     string field that is not UTF-8, message indexes naming no message)
+//     and a JSON Schema body that is not JSON or that the schema does not
+//     validate (compiled as serde compiles it: draft 2020-12 unless
+//     "$schema" says another, no URL loaded). A schema that cannot be
+//     used rejects its records the same way: one that does not compile, an
+//     Avro or JSON Schema schema with references, a Protobuf schema whose
+//     imports are neither among its registry references nor google/protobuf
+//     files (Confluent's built-in google/type and confluent imports are not
+//     built in here).
+//   - The JSON of JSON mode is this package's: AWS does not document its
+//     shape. Avro is in the Avro JSON encoding (a non-null union branch as
+//     {"branch": value}, bytes and fixed as strings of code points 0-255,
+//     logical types as their underlying type, NaN and the infinities as
+//     strings), Protobuf as protojson writes it (lowerCamelCase names,
+//     64-bit integers as strings, default values left out), a JSON Schema
+//     body as it is. serde's codecs read each back exactly
+//     (serde.WithEventRecordFormat).
 //   - With a Glue registry, a zlib-compressed body (compression byte 5) is
 //     delivered inflated in SOURCE mode, as serde and AWS's own
 //     deserializers expect it once the header is gone; AWS does not document

@@ -47,13 +47,27 @@ type SchemaRegistry struct {
 	// GlueRegistry is the name of the Glue registry; required with Glue.
 	GlueRegistry string
 	// Format is the event record format (the ESM's EventRecordFormat
-	// setting). Only serde.EventRecordFormatSource is supported: the
-	// original bytes with the Confluent prefix or the Glue header removed
-	// (a zlib-compressed Glue body inflated) and the schema id in the
-	// record's schema metadata: the decimal id for Confluent, the schema
-	// version id (a UUID) for Glue. Empty (serde.EventRecordFormatAuto)
-	// means it too. serde.EventRecordFormatJSON, where AWS decodes the
-	// value to JSON, is refused (see "Differences from AWS").
+	// setting). serde.EventRecordFormatSource delivers the original bytes
+	// with the Confluent prefix or the Glue header removed (a
+	// zlib-compressed Glue body inflated); empty
+	// (serde.EventRecordFormatAuto) means it too.
+	// serde.EventRecordFormatJSON delivers the key or value decoded with
+	// its writer schema, as JSON: Avro in the Avro JSON encoding (a union
+	// branch other than null as {"branch": value}, bytes and fixed as
+	// strings of code points 0-255), Protobuf as protojson renders it
+	// (lowerCamelCase names), a JSON Schema body as it is; serde's codecs
+	// read each back (see serde.WithEventRecordFormat). Either way the
+	// schema id is in the record's schema metadata: the decimal id for
+	// Confluent, the schema version id (a UUID) for Glue.
+	//
+	// In both formats every key or value handled (as Key and Value say)
+	// is decoded with its writer schema, as AWS validates records before
+	// delivering them: one that does not decode (truncated, bytes left
+	// over, a bad union or enum index, Protobuf message indexes naming no
+	// message, a JSON Schema body that is not JSON or that the schema does
+	// not validate) is rejected as DESERIALIZATION_ERROR, as is one whose
+	// schema cannot be used (it does not compile, or has references other
+	// than a Protobuf schema's imports).
 	Format serde.EventRecordFormat
 	// Key and Value say which parts of a record are handled (AWS's
 	// SchemaValidationConfigs attributes KEY and VALUE). With neither set,
@@ -79,9 +93,7 @@ func (r SchemaRegistry) validate() error {
 		errs = append(errs, errors.New("schema registry without a URL"))
 	}
 	switch r.Format {
-	case serde.EventRecordFormatAuto, serde.EventRecordFormatSource:
-	case serde.EventRecordFormatJSON:
-		errs = append(errs, errors.New("schema registry event record format JSON is not supported; use SOURCE"))
+	case serde.EventRecordFormatAuto, serde.EventRecordFormatSource, serde.EventRecordFormatJSON:
 	default:
 		errs = append(errs, fmt.Errorf("unknown event record format %q", r.Format))
 	}
@@ -93,20 +105,24 @@ func (r SchemaRegistry) validate() error {
 // ,"valueSchemaMetadata":{"dataFormat":"PROTOBUF","schemaId":"0f8e1c2a-6b1d-4c3e-9a7f-1d2e3f4a5b6c"}
 const maxMetaBytes = 100
 
-// schemaResolver applies SOURCE-mode metadata: it strips the Confluent
-// prefix (or, through glue, the Glue header) and names the schema's format
-// and id. Formats are cached per id (a registered schema never changes).
+// schemaResolver applies the registry integration: it strips the
+// Confluent prefix (or, through glue, the Glue header), names the schema's
+// format and id, and decodes the body with the schema (decs). Formats and
+// decoders are cached per id (a registered schema never changes).
 type schemaResolver struct {
 	client     *sr.Client
 	glue       *glueSchemas // set for a Glue registry; client is then nil
 	key, value bool
+	json       bool // deliver the JSON rendering (EventRecordFormat JSON)
+	decs       *decoders
 	mu         sync.RWMutex
 	metas      map[int]*serde.SchemaMeta // nil value: the registry does not know the id
 }
 
 func newSchemaResolver(r SchemaRegistry) (*schemaResolver, error) {
+	decs, json := newDecoders(), r.Format == serde.EventRecordFormatJSON
 	if r.Glue != nil {
-		return &schemaResolver{glue: newGlueSchemas(r), key: r.Key, value: r.Value || !r.Key}, nil
+		return &schemaResolver{glue: newGlueSchemas(r, decs), key: r.Key, value: r.Value || !r.Key, json: json, decs: decs}, nil
 	}
 	opts := []sr.ClientOpt{sr.URLs(r.URL)}
 	if r.Username != "" || r.Password != "" {
@@ -119,11 +135,12 @@ func newSchemaResolver(r SchemaRegistry) (*schemaResolver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("esm: %w: schema registry: %w", ErrInvalidOption, err)
 	}
-	return &schemaResolver{client: cl, key: r.Key, value: r.Value || !r.Key, metas: map[int]*serde.SchemaMeta{}}, nil
+	return &schemaResolver{client: cl, key: r.Key, value: r.Value || !r.Key, json: json, decs: decs, metas: map[int]*serde.SchemaMeta{}}, nil
 }
 
 // meta returns the metadata for schema id, nil when the registry does not
-// know it, or an error when the registry cannot be asked.
+// know it, or an error when the registry cannot be asked. The schema's
+// decoder is in s.decs once it returns metadata.
 func (s *schemaResolver) meta(ctx context.Context, id int) (*serde.SchemaMeta, error) {
 	s.mu.RLock()
 	m, ok := s.metas[id]
@@ -140,6 +157,9 @@ func (s *schemaResolver) meta(ctx context.Context, id int) (*serde.SchemaMeta, e
 		return nil, fmt.Errorf("esm: schema registry: schema %d: %w", id, err)
 	default:
 		m = &serde.SchemaMeta{DataFormat: sch.Type.String(), SchemaID: strconv.Itoa(id)}
+		if err := s.confluentDecoder(ctx, id, sch, m); err != nil {
+			return nil, err
+		}
 	}
 	s.mu.Lock()
 	s.metas[id] = m
@@ -171,8 +191,9 @@ func (s *schemaResolver) apply(ctx context.Context, data []byte) (out []byte, me
 // applySchema applies the registry integration to the records of j that
 // have not had it yet. As AWS's integration does, a record whose key or
 // value (as SchemaRegistry.Key and Value say) is not in the registry's wire
-// format, or names a schema id the registry does not know, is not
-// delivered: it is taken out of j and returned, in rejects, under
+// format, does not decode with its writer schema, or names a schema id the
+// registry does not know, is not delivered: it is taken out of j and
+// returned, in rejects, under
 // ConditionDeserializationError or ConditionSchemaNotFound, for the caller
 // to give up. It fails only when the registry cannot be reached; the batch
 // is then retried later.
@@ -237,6 +258,12 @@ func (e *runEnv) schemaOf(ctx context.Context, r *rec) (condition string, err er
 		case meta == nil:
 			e.stats.schemaDecodeErrors.Add(1)
 			e.log.Warn("esm: not in the schema registry's wire format; record rejected", "record", where, "part", p.what)
+			return ConditionDeserializationError, nil
+		}
+		if data, err = e.schema.decs.check(meta, data, e.schema.json); err != nil {
+			e.stats.schemaDecodeErrors.Add(1)
+			e.log.Warn("esm: does not decode with its writer schema; record rejected", "record", where, "part", p.what,
+				"schema", meta.SchemaID, "err", err)
 			return ConditionDeserializationError, nil
 		}
 		results[i] = result{data, meta}

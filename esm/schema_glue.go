@@ -11,9 +11,11 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/aws-sdk-go-v2/service/glue/types"
 
+	"github.com/kafkalambda/kafka-lambda-go/esm/internal/recordjson"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
@@ -37,12 +39,13 @@ const (
 type glueSchemas struct {
 	client   *glue.Client
 	registry string
+	decs     *decoders // where each version's decoder goes
 	mu       sync.RWMutex
 	metas    map[[16]byte]*serde.SchemaMeta // nil value: not a schema version of the registry
 }
 
-func newGlueSchemas(r SchemaRegistry) *glueSchemas {
-	return &glueSchemas{client: r.Glue, registry: r.GlueRegistry, metas: map[[16]byte]*serde.SchemaMeta{}}
+func newGlueSchemas(r SchemaRegistry, decs *decoders) *glueSchemas {
+	return &glueSchemas{client: r.Glue, registry: r.GlueRegistry, decs: decs, metas: map[[16]byte]*serde.SchemaMeta{}}
 }
 
 // apply strips the Glue header of data and returns the body, inflated
@@ -73,7 +76,8 @@ func (g *glueSchemas) apply(ctx context.Context, data []byte) (out []byte, meta 
 }
 
 // meta returns the metadata of schema version id: its data format and
-// the id in its canonical form. It is nil when Glue has no such version,
+// the id in its canonical form. Its decoder is in g.decs once it returns
+// metadata. It is nil when Glue has no such version,
 // the version is not AVAILABLE, or it belongs to a registry other than the
 // mapping's.
 func (g *glueSchemas) meta(ctx context.Context, id [16]byte) (*serde.SchemaMeta, error) {
@@ -95,6 +99,11 @@ func (g *glueSchemas) meta(ctx context.Context, id [16]byte) (*serde.SchemaMeta,
 		m = nil
 	default:
 		m = &serde.SchemaMeta{DataFormat: string(out.DataFormat), SchemaID: s}
+		dec, err := recordjson.New(ctx, m.DataFormat, aws.ToString(out.SchemaDefinition), nil, true)
+		if err != nil {
+			err = fmt.Errorf("esm: AWS Glue schema version %s: %w", s, err)
+		}
+		g.decs.put(s, dec, err)
 	}
 	g.mu.Lock()
 	g.metas[id] = m

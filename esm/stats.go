@@ -114,7 +114,8 @@ type Stats struct {
 	// SchemaMisses counts records the schema registry integration rejected
 	// because the registry did not know their schema id (SCHEMA_NOT_FOUND);
 	// SchemaDecodeErrors those whose key or value was not in its wire
-	// format (DESERIALIZATION_ERROR). Either way the record went to the
+	// format or did not decode with its writer schema
+	// (DESERIALIZATION_ERROR). Either way the record went to the
 	// on-failure topic or was discarded.
 	SchemaMisses, SchemaDecodeErrors int64
 }

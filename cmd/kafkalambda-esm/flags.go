@@ -113,7 +113,7 @@ func defineFlags(fs *flag.FlagSet) *flags {
 	fs.StringVar(&f.registryURL, "schema-registry-url", "", "Confluent Schema Registry URL: add keySchemaMetadata/valueSchemaMetadata as the ESM's registry integration does")
 	fs.StringVar(&f.registryUser, "schema-registry-username", "", "Schema Registry basic auth user")
 	fs.StringVar(&f.registryPassword, "schema-registry-password", "", "Schema Registry basic auth password (or $SCHEMA_REGISTRY_PASSWORD)")
-	fs.StringVar(&f.registryFormat, "schema-format", string(serde.EventRecordFormatSource), "event record format; only SOURCE is supported")
+	fs.StringVar(&f.registryFormat, "schema-format", string(serde.EventRecordFormatSource), "event record format: SOURCE (the body, prefix stripped) or JSON (the body decoded with its writer schema, as JSON); either way a body that does not decode is DESERIALIZATION_ERROR")
 	fs.BoolVar(&f.registryKey, "schema-key", false, "apply the registry integration to keys")
 	fs.BoolVar(&f.registryValue, "schema-value", true, "apply the registry integration to values")
 	fs.StringVar(&f.registryGlue, "schema-registry-glue", "", "AWS Glue Schema Registry name, instead of -schema-registry-url (the AWS SDK's default credentials; region as for -msk-iam)")

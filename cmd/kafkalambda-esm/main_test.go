@@ -188,7 +188,7 @@ func TestBadFlags(t *testing.T) {
 		{"-brokers", "b:1", "-topics", "t", "-tls-ca-file", "/nonexistent"},
 		{"-brokers", "b:1", "-topics", "t", "-batch-size", "0"},
 		{"-brokers", "b:1", "-topics", "t", "-starting-position", "AT_TIMESTAMP", "-starting-timestamp", "yesterday"},
-		{"-brokers", "b:1", "-topics", "t", "-schema-registry-url", "http://r", "-schema-format", "JSON"},
+		{"-brokers", "b:1", "-topics", "t", "-schema-registry-url", "http://r", "-schema-format", "XML"},
 		{"-brokers", "b:1", "-topics", "t", "-on-failure-topic", "t"},
 		{"-brokers", "b:1", "-topics", "t", "-glue-endpoint", "http://g"},                                                                 // no Glue registry
 		{"-brokers", "b:1", "-topics", "t", "-schema-registry-glue", "r", "-schema-registry-url", "http://r", "-aws-region", "eu-west-1"}, // two registries

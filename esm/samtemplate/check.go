@@ -182,11 +182,6 @@ func (m *Mapping) esmWarnings() []Finding {
 	if d := c.OnFailure; d != nil && d.Kind == DestinationKafka && slices.Contains(m.Topics, d.Topic) {
 		c.OnFailure = nil
 	}
-	if r := c.SchemaRegistry; r != nil && r.EventRecordFormat == "JSON" {
-		sr := *r
-		sr.EventRecordFormat = "SOURCE" // a local limit, noted; not AWS's
-		c.SchemaRegistry = &sr
-	}
 	mp, err := esm.New(c.Config(), noTarget{}, c.Options()...)
 	if err != nil {
 		return []Finding{{Path: m.Path, Message: err.Error()}}

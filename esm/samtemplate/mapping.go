@@ -522,9 +522,6 @@ func (rd *reader) schemaRegistry(path string) {
 		sr.AccessConfigs = append(sr.AccessConfigs, ac)
 		rd.note(fmt.Sprintf("%s.AccessConfigs[%d]", path, i), "%s: the secret is not read; give the registry credentials to the local mapping", ac.Type)
 	}
-	if sr.EventRecordFormat == "JSON" {
-		rd.note(path+".EventRecordFormat", "JSON is not supported locally (SOURCE only): the local mapping refuses it")
-	}
 	if _, _, ok := sr.GlueRegistry(); sr.Glue() && !ok {
 		rd.note(path+".SchemaRegistryURI", "is an ARN but not an AWS Glue registry's (arn:aws:glue:<region>:<account>:registry/<name>)")
 	}
