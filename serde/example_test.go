@@ -177,3 +177,18 @@ func ExampleUnion() {
 	// order o-1
 	// refund of o-1 2.5
 }
+
+// ExampleParseGlueHeader splits AWS Glue-framed bytes: the header version
+// 3, compression 0 (none), the schema version id, then the body.
+func ExampleParseGlueHeader() {
+	data := append([]byte{3, 0,
+		0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0x4d, 0xef, 0x81, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef},
+		"body"...)
+	id, body, err := serde.ParseGlueHeader(data)
+	fmt.Println(id, string(body), err)
+	_, _, err = serde.ParseGlueHeader([]byte{0, 0, 0, 0, 1})
+	fmt.Println(errors.Is(err, serde.ErrMagicByte))
+	// Output:
+	// 12345678-9abc-4def-8123-456789abcdef body <nil>
+	// true
+}

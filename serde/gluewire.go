@@ -93,6 +93,29 @@ func parseGlueHeader(data []byte) (id uuid, compression byte, body []byte, err e
 	return id, compression, data[glueHeaderLen:], nil
 }
 
+// ParseGlueHeader splits data in the AWS Glue Schema Registry wire format
+// (the header version byte 3, a compression byte, the 16-byte schema
+// version id) into the schema version id, in its canonical 8-4-4-4-12
+// lower-case form, and the body: data's own bytes after the header, or,
+// with compression byte 5, the zlib body inflated (at most 16 MiB). It
+// checks the length, the version and the compression byte before it
+// slices, so no input makes it panic.
+//
+// Errors: ErrTruncated when data is shorter than the header, ErrMagicByte
+// when its first byte is not 3, ErrCompression for a compression byte other
+// than 0 or 5 or a zlib body that does not inflate within the limit; all
+// wrap ErrMalformed.
+func ParseGlueHeader(data []byte) (schemaVersionID string, body []byte, err error) {
+	id, compression, body, err := parseGlueHeader(data)
+	if err != nil {
+		return "", nil, err
+	}
+	if body, err = glueBody(compression, body); err != nil {
+		return "", nil, err
+	}
+	return id.String(), body, nil
+}
+
 // glueBody returns the decoded body of Glue-framed data: body itself, or
 // body inflated (at most maxInflated bytes; more is ErrCompression, the
 // answer to a zip bomb).
