@@ -183,6 +183,8 @@ var table = []row{
 		kafkalambda.ClassConfiguration, false, is(isTransaction, isProducer), "", txnRefused(kmsg.InitProducerID, kerr.TransactionalIDAuthorizationFailed)},
 	{srcTxn, "the credentials may not read the progress group (GROUP_AUTHORIZATION_FAILED)",
 		kafkalambda.ClassConfiguration, false, is(isTransaction, isProducer), "", txnRefused(kmsg.OffsetFetch, kerr.GroupAuthorizationFailed)},
+	{srcTxn, "a new transactional producer's init (producer id) not done by the deadline (COORDINATOR_LOAD_IN_PROGRESS throughout); the next transaction resumes it",
+		kafkalambda.ClassEnvironment, false, is(isTransaction, isProducer), "under way at the deadline", txnInitLoading},
 	{srcTxn, "the coordinator does not answer the commit before the deadline",
 		kafkalambda.ClassEnvironment, false, is(isTransaction, isProducer), "deadline", txnCommitHangs},
 

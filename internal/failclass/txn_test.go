@@ -31,6 +31,15 @@ func txnRefused(key kmsg.Key, err *kerr.Error) func(t *testing.T) seen {
 	}
 }
 
+// txnInitLoading: the transaction coordinator answers every
+// InitProducerId with COORDINATOR_LOAD_IN_PROGRESS (retriable): the new
+// producer's init is still under way at the invocation's deadline.
+func txnInitLoading(t *testing.T) seen {
+	c := cluster(t, kafkalambdatest.WithTopic("orders", 1))
+	c.Kafka().Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.InitProducerID}, Err: kerr.CoordinatorLoadInProgress, Count: -1})
+	return txnSend(t, c, run{deadline: 3 * time.Second})
+}
+
 // txnCommitHangs: the transaction coordinator holds every EndTxn until the
 // test ends.
 func txnCommitHangs(t *testing.T) seen {
