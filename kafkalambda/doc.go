@@ -3,7 +3,8 @@
 //
 //	func process(ctx context.Context, r *kafkalambda.Record[string, *pb.UserTrade]) error
 //
-// A Handler parses the event (ParseEvent), deserializes each key and value
+// A Handler parses the event (a Parser of its own: see Record for the
+// lifetime that gives the raw bytes), deserializes each key and value
 // with the given serde.Deserializers, calls process for each record, sends
 // what process sends through one shared Producer, and reports success only
 // when the brokers have acknowledged all of it.

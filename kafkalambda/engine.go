@@ -12,8 +12,9 @@ import (
 // deserializers are adapted once into a recordRunner, so that the failure
 // policies, the concurrency and the flush are written once.
 type engine struct {
-	cfg    config
-	runner func(n int) recordRunner
+	cfg     config
+	runner  func(n int) recordRunner
+	parsers parsers
 }
 
 // recordRunner deserializes and processes the i-th of the n records of a
@@ -34,6 +35,7 @@ type invocation struct {
 	log      failureLog
 	tel      *invTel   // nil without WithTracing or WithMetrics
 	eos      *eosState // exactly-once mode: its transactions' common state
+	ps       *Parser   // the event's memory, rewritten after the invocation
 }
 
 // partRun is one partition's progress in an invocation. Sends made while
@@ -65,7 +67,9 @@ func runFrom(ctx context.Context) *partRun {
 func (e *engine) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	start := time.Now()
 	ctx, tel := e.cfg.tel.begin(ctx, start)
-	ev, err := ParseEvent(payload)
+	ps := e.parsers.get()
+	defer e.parsers.put(ps)
+	ev, err := ps.Parse(payload)
 	if err != nil {
 		e.cfg.logger.ErrorContext(ctx, "kafkalambda: cannot read the event", traceAttrs(ctx, append(requestAttrs(ctx),
 			"error", err.Error()))...)
@@ -73,7 +77,7 @@ func (e *engine) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 		return nil, err
 	}
 	tel.event(ev)
-	inv := &invocation{eng: e, tel: tel}
+	inv := &invocation{eng: e, tel: tel, ps: ps}
 	inv.log.init(ctx, e.cfg.logger)
 	if d, ok := ctx.Deadline(); ok {
 		inv.deadline = d.Add(-e.cfg.margin)

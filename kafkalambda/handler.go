@@ -104,7 +104,8 @@ func NewHandler[K, V any](keys serde.Deserializer[K], values serde.Deserializer[
 	return &Handler[K, V]{eng: &engine{cfg: cfg, runner: runner}}, nil
 }
 
-// Invoke handles one invocation: it parses payload (ParseEvent), processes
+// Invoke handles one invocation: it parses payload (as ParseEvent does,
+// into memory kept from one invocation to the next: see Record), processes
 // every record, waits for the brokers to acknowledge everything sent
 // during the invocation, and answers according to the FailurePolicy.
 //

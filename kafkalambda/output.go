@@ -115,6 +115,7 @@ func (r *partRun) send(ctx context.Context, topic string, key, value []byte, hea
 	if inv.eng.cfg.producer == nil {
 		return fmt.Errorf("kafkalambda: %w: the handler has no producer (WithProducer)", ErrInvalidOption)
 	}
+	key, value, headers = inv.ps.detach(key, value, headers)
 	if inv.eos != nil {
 		r.hold(topic, key, value, headers)
 		return nil

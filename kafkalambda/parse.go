@@ -72,12 +72,15 @@ func ParseEvent(payload []byte) (*Event, error) {
 //
 // The price is the lifetime of what it returns: the Event returned by Parse,
 // and everything it holds — its partitions and records, the Key, Value and
-// header Value bytes of each record, header keys, schema metadata — is
-// valid only until the next call to Parse on the same Parser, which
-// overwrites it. Code that keeps any of it longer must copy it first; what
-// the serde codecs decode from it is a copy. [Record] gives the raw bytes a
-// Process function sees the same lifetime, one invocation, so that a
-// Handler may parse with a Parser.
+// header Value bytes of each record, the SchemaMeta structs — is valid only
+// until the next call to Parse on the same Parser, which overwrites it.
+// Code that keeps any of it longer must copy it first; what the serde
+// codecs decode from it is a copy. Strings are the exception: a topic, a
+// header key, a schema id is an ordinary immutable Go string, which may be
+// kept (a Parser interns up to 1,024 of them across calls, so that the
+// topics and header keys of a warm function cost nothing). [Record] gives
+// the raw bytes a Process function sees the same lifetime, one invocation,
+// and the Handler parses with a Parser of its own.
 //
 // The zero Parser is ready to use. A Parser is not safe for concurrent use:
 // give each goroutine its own.
@@ -104,17 +107,17 @@ func (ps *Parser) Parse(payload []byte) (*Event, error) {
 	if ps.strs == nil {
 		ps.strs = make(map[string]string)
 	}
-	clear(ps.strs) // its strings point into the arena, which is rewritten
 	p := parser{
-		buf:   payload,
-		chunk: len(payload) + 64,
-		arena: ps.arena[:0],
-		recs:  ps.recs[:0],
-		hdrs:  ps.hdrs[:0],
-		metas: ps.metas[:0],
-		strs:  ps.strs,
-		rec:   -1,
-		hdr:   -1,
+		persist: true,
+		buf:     payload,
+		chunk:   len(payload) + 64,
+		arena:   ps.arena[:0],
+		recs:    ps.recs[:0],
+		hdrs:    ps.hdrs[:0],
+		metas:   ps.metas[:0],
+		strs:    ps.strs,
+		rec:     -1,
+		hdr:     -1,
 	}
 	if cap(p.recs) == 0 {
 		p.recs = make([]RawRecord, 0, len(payload)/500+1)
@@ -156,6 +159,9 @@ type parser struct {
 	hdrs    []Header
 	metas   []serde.SchemaMeta
 	strs    map[string]string // interned header keys
+	// persist: the arena is rewritten by the next parse (a Parser), so
+	// strings must not live in it.
+	persist bool
 
 	// Where the parser is, for errors.
 	inPart bool   // in the value of a records key
@@ -588,8 +594,17 @@ func (p *parser) timestampType() (string, error) {
 	return p.intern(b), nil
 }
 
-// intern returns b as a string, shared with earlier equal strings of the
-// event. New strings live in the arena, which is never written again.
+// maxInterned bounds the strings a parser keeps for sharing, and
+// maxInternLen the length of one.
+const (
+	maxInterned  = 1024
+	maxInternLen = 256
+)
+
+// intern returns b as a string, shared with earlier equal strings (of the
+// event; of every event a Parser parsed). For ParseEvent new strings live
+// in the arena, which is never written again; for a Parser, whose arena
+// the next event rewrites, they are ordinary heap strings.
 func (p *parser) intern(b []byte) string {
 	if s, ok := p.strs[string(b)]; ok {
 		return s
@@ -597,12 +612,17 @@ func (p *parser) intern(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	copy(p.reserve(len(b)), b)
-	s := unsafe.String(unsafe.SliceData(p.commit(len(b))), len(b))
+	var s string
+	if p.persist {
+		s = string(b)
+	} else {
+		copy(p.reserve(len(b)), b)
+		s = unsafe.String(unsafe.SliceData(p.commit(len(b))), len(b))
+	}
 	if p.strs == nil {
 		p.strs = make(map[string]string)
 	}
-	if len(p.strs) < 1024 {
+	if len(p.strs) < maxInterned && len(s) <= maxInternLen {
 		p.strs[s] = s
 	}
 	return s

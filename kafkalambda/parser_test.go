@@ -98,8 +98,11 @@ func TestParserOverwrites(t *testing.T) {
 	if bytes.Equal(rawValue, wantValue) {
 		t.Errorf("a value kept past the next Parse still reads %q: the arena was not reused", rawValue)
 	}
-	if rawKey[0] != 'b' || hdr[0] != 'b' || hdrKey != "hb" || meta.SchemaID != "sb" {
-		t.Errorf("kept key %q, header %q %q, schema %q: want them overwritten by the next event", rawKey, hdrKey, hdr, meta.SchemaID)
+	if rawKey[0] != 'b' || hdr[0] != 'b' || meta.SchemaID != "sb" {
+		t.Errorf("kept key %q, header %q, schema meta %q: want them overwritten by the next event", rawKey, hdr, meta.SchemaID)
+	}
+	if hdrKey != "ha" {
+		t.Errorf("a header key kept past the next Parse reads %q, want ha: strings must never change", hdrKey)
 	}
 	if s != string(wantValue) || !bytes.Equal(bs, wantValue) || js != string(wantValue) {
 		t.Errorf("decoded copies changed with the arena: String %q, Bytes %q, JSON %q; want %q", s, bs, js, wantValue)

@@ -14,10 +14,13 @@ import (
 // whose value is null is a tombstone (IsTombstone).
 //
 // RawKey, RawValue, header values and schema metadata alias the memory the
-// event was parsed into, which a Handler may reuse for its next invocation
+// event was parsed into, which the Handler reuses for its next invocation
 // (see [Parser]): they are valid until the invocation that delivered the
 // record ends, and must not be written to. Copy them to keep them longer.
-// Key and Value, decoded by the serde codecs, are copies and may be kept.
+// Sending them is safe: the Handler copies raw bytes of the event it is
+// given to send (a record forwarded as is, or dead-lettered) before a
+// producer sees them. Key and Value, decoded by the serde codecs, are
+// copies and may be kept, as may Topic and header keys (ordinary strings).
 type Record[K, V any] struct {
 	Topic         string
 	Partition     int32
