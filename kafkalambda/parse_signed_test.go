@@ -1,0 +1,78 @@
+package kafkalambda
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestSignedBytesFastPath checks the branch-free reader of header values
+// (fastSignedBytes) against encoding/json, which reads the same arrays into
+// []int8: every byte value in every position of an array, with and without
+// a sign, and tokens that are not a signed byte written the usual way,
+// which it must leave to the careful reader (ok false, nothing consumed)
+// whether encoding/json accepts them or not.
+func TestSignedBytesFastPath(t *testing.T) {
+	var good []string
+	for v := -128; v <= 127; v++ {
+		good = append(good, strconv.Itoa(v))
+	}
+	good = append(good, "-0")
+	check := func(t *testing.T, array string, wantOK bool) {
+		t.Helper()
+		p := parser{buf: []byte(array + `}]}]}},"x"`), arena: make([]byte, 0, 2*len(array)+8)}
+		p.pos = 1 // past the '['
+		got, ok := p.fastSignedBytes()
+		if ok != wantOK {
+			t.Fatalf("%s: ok %v, want %v", array, ok, wantOK)
+		}
+		if !ok {
+			if p.pos != 1 || len(p.arena) != 0 {
+				t.Fatalf("%s: refused, but moved to %d and kept %d bytes", array, p.pos, len(p.arena))
+			}
+			return
+		}
+		var want []int8
+		if err := json.Unmarshal([]byte(array), &want); err != nil {
+			t.Fatalf("%s: fast path accepted what encoding/json refuses: %v", array, err)
+		}
+		if len(got) != len(want) || p.pos != len(array) {
+			t.Fatalf("%s: %d values, at %d; want %d, at %d", array, len(got), p.pos, len(want), len(array))
+		}
+		for i := range want {
+			if int8(got[i]) != want[i] {
+				t.Fatalf("%s: value %d is %d, want %d", array, i, int8(got[i]), want[i])
+			}
+		}
+	}
+	// Every value alone, and runs of every length 1-20 starting at each.
+	for i := range good {
+		check(t, "["+good[i]+"]", true)
+		for n := 2; n <= 20; n++ {
+			run := make([]string, n)
+			for j := range run {
+				run[j] = good[(i+j*37)%len(good)]
+			}
+			check(t, "["+strings.Join(run, ",")+"]", true)
+		}
+	}
+	bad := []string{"128", "-129", "255", "1000", "-1000", "01", "-01", "00", "007", "+1", "-", " 1", "1 ",
+		"1.0", "1e2", "0x1", "a", "1a", "\"1\"", "null", "--1", "1-", "12-", ",", "9999", "-00"}
+	for _, b := range bad {
+		for _, array := range []string{"[" + b + "]", "[1," + b + "]", "[" + b + ",1]", "[1,2,3,4,5,6,7," + b + ",8,9]"} {
+			check(t, array, false)
+		}
+	}
+	check(t, "[1,2,]", false)
+	check(t, "[1,,1]", false)
+	check(t, "[,1]", false)
+	check(t, "[,,,,,,,,,,,,,,,,,,,]", false)
+	check(t, "[]", true)
+
+	// Fewer than six bytes after the array: left to the careful reader.
+	p := parser{buf: []byte(`[1,2]}]}]}`), arena: make([]byte, 0, 16), pos: 1}
+	if _, ok := p.fastSignedBytes(); ok || p.pos != 1 {
+		t.Errorf("an array five bytes from the end: ok %v at %d, want it left (ok false at 1)", ok, p.pos)
+	}
+}
