@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -219,9 +220,11 @@ func (p *Producer) get(ctx context.Context) (*generation, error) {
 
 func (p *Producer) current(ctx context.Context) (*generation, error) {
 	if g := p.cur.Load(); g != nil && g.broken.Load() == nil {
-		now := time.Now().UnixNano()
-		if p.maxIdle == 0 || time.Duration(now-g.lastUsed.Load()) <= p.maxIdle {
-			g.lastUsed.Store(now)
+		if p.maxIdle == 0 {
+			return g, nil
+		}
+		if now := time.Now().UnixNano(); time.Duration(now-g.lastUsed.Load()) <= p.maxIdle {
+			g.touch(now)
 			return g, nil
 		}
 	}
@@ -416,10 +419,7 @@ func (p *Producer) produceOn(ctx context.Context, g *generation, m *kafkalambda.
 	pd := &pending{Context: g.scope.Load().ctx, d: d}
 	pd.rec = kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value, Context: pd}
 	if len(m.Headers) > 0 {
-		pd.rec.Headers = make([]kgo.RecordHeader, len(m.Headers))
-		for i, h := range m.Headers {
-			pd.rec.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
-		}
+		pd.rec.Headers = kgoHeaders(m.Headers)
 	}
 	g.link(pd)
 	// pd is the record's context: the purge scope's, which Purge cancels.
@@ -447,3 +447,14 @@ var (
 	errPurged  = errors.New("purged: not acknowledged when the invocation's flush reached its deadline")
 	errRetired = errors.New("purged: the producer was replaced and its records not acknowledged within a minute")
 )
+
+// kgo.RecordHeader and kafkalambda.Header are the same struct: the
+// conversion below does not compile if either changes.
+var _ = kgo.RecordHeader(kafkalambda.Header{})
+
+// kgoHeaders returns hs as kgo record headers, without a copy: the two
+// types have the same fields, kgo only reads a record's headers, and m
+// (with its headers) is kept until its Delivery is done.
+func kgoHeaders(hs []kafkalambda.Header) []kgo.RecordHeader {
+	return unsafe.Slice((*kgo.RecordHeader)(unsafe.Pointer(unsafe.SliceData(hs))), len(hs))
+}
