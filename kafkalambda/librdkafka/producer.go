@@ -286,8 +286,10 @@ func (p *Producer) get(ctx context.Context) (*generation, error) {
 
 func (p *Producer) current(ctx context.Context) (*generation, error) {
 	if g := p.cur.Load(); g != nil && g.broken.Load() == nil {
-		now := time.Now().UnixNano()
-		if p.maxIdle == 0 || time.Duration(now-g.lastUsed.Load()) <= p.maxIdle {
+		if p.maxIdle == 0 {
+			return g, nil
+		}
+		if now := time.Now().UnixNano(); time.Duration(now-g.lastUsed.Load()) <= p.maxIdle {
 			g.touch(now)
 			return g, nil
 		}
