@@ -38,9 +38,12 @@ type sendFailure struct {
 // Chunk sizes of the tracker's sendRefs: the first chunk fits an
 // invocation that sends a few records, later ones double up to the
 // largest, so that a fan-out of thousands costs a handful of allocations.
+// The largest (256 × 120 bytes) stays under the runtime's large-object
+// size (32 KB), so that chunks come from its size-classed spans rather
+// than fresh pages.
 const (
 	firstChunk = 8
-	maxChunk   = 512
+	maxChunk   = 256
 )
 
 // tracker counts one invocation's messages until each has its outcome from
