@@ -15,7 +15,7 @@ const purgeGrace = 250 * time.Millisecond
 
 // sendRef is one message of an invocation — the message itself, and which
 // record of which partition sent it — and the Delivery its Producer reports
-// to: one allocation per send.
+// to. sendRefs live in the tracker's chunks, not one allocation each.
 type sendRef struct {
 	msg    Message
 	t      *tracker
@@ -35,21 +35,41 @@ type sendFailure struct {
 	err    error
 }
 
+// Chunk sizes of the tracker's sendRefs: the first chunk fits an
+// invocation that sends a few records, later ones double up to the
+// largest, so that a fan-out of thousands costs a handful of allocations.
+// The largest (256 × 120 bytes) stays under the runtime's large-object
+// size (32 KB), so that chunks come from its size-classed spans rather
+// than fresh pages.
+const (
+	firstChunk = 8
+	maxChunk   = 256
+)
+
 // tracker counts one invocation's messages until each has its outcome from
 // the Producer. It is how flush-at-end waits on exactly this invocation's
 // messages, even when several invocations share the producer.
 //
-// The sending side and the reporting side share only atomics, so that a
-// report never waits for a send nor a send for a report; failures, rare,
-// take failMu.
+// The sending side and the reporting side share no counter: sends count
+// under sendMu, which only senders take; reports count in reported, which
+// only reports write. wait publishes the final count of sends (want) and
+// then sets waiting; a report that finds waiting set and brings reported
+// to want pokes notify. A report never waits for a send nor a send for a
+// report; failures, rare, take failMu.
 type tracker struct {
-	purge   func() // gives up what the invocation's sinks hold
-	pending atomic.Int64
-	notify  chan struct{} // poked when pending reaches zero
+	purge func() // gives up what the invocation's sinks hold
 
 	sendMu sync.Mutex
 	sent   int
-	refs   []*sendRef
+	chunks [][]sendRef // every message sent, in order; the last one filling
+	used   int         // sendRefs used in the last chunk
+
+	// want is the number of messages sent, set by wait before waiting.
+	want     int64
+	_        [56]byte // keep the reports' counter off the senders' cache line
+	reported atomic.Int64
+	waiting  atomic.Bool
+	notify   chan struct{} // poked when reported reaches want while waiting
 
 	failMu    sync.Mutex
 	failures  []sendFailure
@@ -60,28 +80,47 @@ func newTracker(purge func()) *tracker {
 	return &tracker{purge: purge, notify: make(chan struct{}, 1)}
 }
 
+// ref returns a new sendRef; t.sendMu is held.
+func (t *tracker) ref() *sendRef {
+	if n := len(t.chunks); n == 0 || t.used == len(t.chunks[n-1]) {
+		size := firstChunk
+		if n > 0 {
+			size = min(2*len(t.chunks[n-1]), maxChunk)
+		}
+		t.chunks = append(t.chunks, make([]sendRef, size))
+		t.used = 0
+	}
+	ref := &t.chunks[len(t.chunks)-1][t.used]
+	t.used++
+	return ref
+}
+
 // send queues a message for the record r is processing, tracked until its
 // outcome.
 func (t *tracker) send(ctx context.Context, r *partRun, topic string, key, value []byte, headers []Header) error {
-	ref := &sendRef{msg: Message{Topic: topic, Key: key, Value: value, Headers: headers}, t: t, run: r, offset: r.cur}
 	t.sendMu.Lock()
+	ref := t.ref()
 	t.sent++
-	t.refs = append(t.refs, ref)
 	t.sendMu.Unlock()
-	t.pending.Add(1)
+	ref.msg = Message{Topic: topic, Key: key, Value: value, Headers: headers}
+	ref.t, ref.run, ref.offset = t, r, r.cur
 	if err := r.sink().Produce(ctx, &ref.msg, ref); err != nil {
+		// Not queued, and never reported: not counted.
+		ref.done.Store(true)
 		t.sendMu.Lock()
 		t.sent--
 		t.sendMu.Unlock()
-		ref.done.Store(true)
-		t.done()
 		return err
 	}
 	return nil
 }
 
-func (t *tracker) done() {
-	if t.pending.Add(-1) == 0 {
+// counted counts one report, and pokes wait when it was the last one.
+func (t *tracker) counted() {
+	// reported is written before waiting is read, and wait writes waiting
+	// before it reads reported: one of the two sees the other's write, so
+	// the last report is never missed.
+	if n := t.reported.Add(1); t.waiting.Load() && n == t.want {
 		select {
 		case t.notify <- struct{}{}:
 		default:
@@ -106,7 +145,7 @@ func (t *tracker) report(ref *sendRef, err error) {
 		// by wait: the safe side (the batch is retried).
 		ref.done.Store(true)
 	}
-	t.done()
+	t.counted()
 }
 
 // undelivered is the error of a message that was not acknowledged: a
@@ -125,7 +164,10 @@ func undelivered(ref *sendRef, err error) error {
 // briefly for the purge reports, and counts whatever is still missing as
 // failed too. It returns the failures and the number of messages sent.
 func (t *tracker) wait(deadline time.Time) ([]sendFailure, int) {
-	// Every send of the invocation has returned: refs and sent are settled.
+	// Every send of the invocation has returned: chunks and sent are
+	// settled.
+	t.want = int64(t.sent)
+	t.waiting.Store(true)
 	if t.waitUntil(deadline) {
 		t.failMu.Lock()
 		defer t.failMu.Unlock()
@@ -136,10 +178,13 @@ func (t *tracker) wait(deadline time.Time) ([]sendFailure, int) {
 	t.failMu.Lock()
 	defer t.failMu.Unlock()
 	t.abandoned = true
-	for _, ref := range t.refs {
-		if !ref.done.Load() {
-			err := undelivered(ref, errors.New("not acknowledged before the deadline"))
-			t.failures = append(t.failures, sendFailure{run: ref.run, offset: ref.offset, err: err})
+	for _, c := range t.chunks {
+		for i := range c {
+			ref := &c[i]
+			if ref.t != nil && !ref.done.Load() {
+				err := undelivered(ref, errors.New("not acknowledged before the deadline"))
+				t.failures = append(t.failures, sendFailure{run: ref.run, offset: ref.offset, err: err})
+			}
 		}
 	}
 	return t.failures, t.sent
@@ -149,7 +194,7 @@ func (t *tracker) wait(deadline time.Time) ([]sendFailure, int) {
 func (t *tracker) waitUntil(deadline time.Time) bool {
 	var timer *time.Timer
 	for {
-		if t.pending.Load() == 0 {
+		if t.reported.Load() == t.want {
 			return true
 		}
 		d := time.Until(deadline)

@@ -15,10 +15,18 @@ import (
 
 // Holds is the count of users of one resource. Make it with New; the zero
 // value is not usable.
+//
+// Users come in on one counter and leave on another, each on its own cache
+// line: the goroutine that acquires (a send) and the one that releases (a
+// delivery report) run on different threads, and a single counter written
+// by both would move between their cores on every message.
 type Holds struct {
-	n        atomic.Int64
+	in       atomic.Int64
+	_        [56]byte
+	out      atomic.Int64
+	_        [56]byte
 	retiring atomic.Bool
-	left     chan struct{} // poked when n reaches zero while retiring
+	left     chan struct{} // poked when the last holder leaves while retiring
 }
 
 // New returns a count with no holders, not retiring.
@@ -27,7 +35,7 @@ func New() *Holds { return &Holds{left: make(chan struct{}, 1)} }
 // Acquire counts one more holder, unless the resource is being retired:
 // then it returns false and the caller must not use the resource.
 func (h *Holds) Acquire() bool {
-	h.n.Add(1)
+	h.in.Add(1)
 	if h.retiring.Load() {
 		h.Release()
 		return false
@@ -37,7 +45,7 @@ func (h *Holds) Acquire() bool {
 
 // Release ends one hold taken by a successful Acquire.
 func (h *Holds) Release() {
-	if h.n.Add(-1) == 0 && h.retiring.Load() {
+	if out := h.out.Add(1); h.retiring.Load() && out == h.in.Load() {
 		select {
 		case h.left <- struct{}{}:
 		default:
@@ -46,14 +54,19 @@ func (h *Holds) Release() {
 }
 
 // Held returns how many holders there are now.
-func (h *Holds) Held() int64 { return h.n.Load() }
+func (h *Holds) Held() int64 {
+	// out first: a holder that comes in and leaves between the two loads
+	// makes the count too high, never too low.
+	out := h.out.Load()
+	return h.in.Load() - out
+}
 
 // Retire stops new holders and waits until the current ones have left, or
 // for at most wait. It returns how many still hold the resource: the
 // caller gives up what they hold before closing it.
 func (h *Holds) Retire(wait time.Duration) int64 {
 	h.retiring.Store(true)
-	if h.n.Load() > 0 {
+	if h.Held() > 0 {
 		t := time.NewTimer(wait)
 		select {
 		case <-h.left:
@@ -61,5 +74,5 @@ func (h *Holds) Retire(wait time.Duration) int64 {
 		}
 		t.Stop()
 	}
-	return h.n.Load()
+	return h.Held()
 }

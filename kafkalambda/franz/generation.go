@@ -50,6 +50,19 @@ type generation struct {
 	logins   logins
 }
 
+// touchEvery is how stale lastUsed may get before a send or an outcome
+// moves it: writing it on every one of a burst of sends and outcomes only
+// bounces its cache line between their goroutines, and idleness is
+// measured in seconds or minutes.
+const touchEvery = time.Millisecond
+
+// touch records a use of g at now (unix nanoseconds).
+func (g *generation) touch(now int64) {
+	if time.Duration(now-g.lastUsed.Load()) >= touchEvery {
+		g.lastUsed.Store(now)
+	}
+}
+
 type scope struct {
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -103,7 +116,9 @@ func (g *generation) onPromise(r *kgo.Record, err error) {
 	pd := r.Context.(*pending)
 	g.unlink(pd)
 	<-g.slots
-	g.lastUsed.Store(time.Now().UnixNano())
+	if len(g.slots) == 0 { // the last outcome of a burst
+		g.touch(time.Now().UnixNano())
+	}
 	if err != nil {
 		g.observe(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -204,9 +205,9 @@ func NewProducer(config func(ctx context.Context) (map[string]any, error), opts 
 // get returns the current client, held for one send (release it when the
 // send gives up; the record's outcome releases it otherwise), creating it
 // (again) if there is none or the current one is broken or idle too long.
-func (p *Producer) get(ctx context.Context) (*generation, error) {
+func (p *Producer) get(ctx context.Context, now time.Time) (*generation, error) {
 	for {
-		g, err := p.current(ctx)
+		g, err := p.current(ctx, now)
 		if err != nil {
 			return nil, err
 		}
@@ -217,11 +218,15 @@ func (p *Producer) get(ctx context.Context) (*generation, error) {
 	}
 }
 
-func (p *Producer) current(ctx context.Context) (*generation, error) {
+// current returns the client in use; now is the time of the send, a clock
+// read it shares with the record's timestamp.
+func (p *Producer) current(ctx context.Context, now time.Time) (*generation, error) {
 	if g := p.cur.Load(); g != nil && g.broken.Load() == nil {
-		now := time.Now().UnixNano()
-		if p.maxIdle == 0 || time.Duration(now-g.lastUsed.Load()) <= p.maxIdle {
-			g.lastUsed.Store(now)
+		if p.maxIdle == 0 {
+			return g, nil
+		}
+		if now := now.UnixNano(); time.Duration(now-g.lastUsed.Load()) <= p.maxIdle {
+			g.touch(now)
 			return g, nil
 		}
 	}
@@ -364,7 +369,7 @@ func (p *Producer) Close() {
 // id. Call it in main, after NewProducer, to move that into the function's
 // INIT phase.
 func (p *Producer) Warm(ctx context.Context) error {
-	g, err := p.current(ctx)
+	g, err := p.current(ctx, time.Now())
 	if err != nil {
 		return err
 	}
@@ -386,16 +391,21 @@ func (p *Producer) Warm(ctx context.Context) error {
 // is refused at once: the record's fault. The kgo record points at m's
 // topic, key, value and headers.
 func (p *Producer) Produce(ctx context.Context, m *kafkalambda.Message, d kafkalambda.Delivery) error {
-	g, err := p.get(ctx)
+	// One clock read serves the idle check and the record's timestamp
+	// (kgo reads the clock for a record that has none).
+	now := time.Now()
+	g, err := p.get(ctx, now)
 	if err != nil {
 		return err
 	}
-	return p.produceOn(ctx, g, m, d)
+	return p.produceOn(ctx, g, m, d, now)
 }
 
 // produceOn queues m on g, which the caller holds (g.holds): the hold is
-// released with m's outcome, or here when m is not queued.
-func (p *Producer) produceOn(ctx context.Context, g *generation, m *kafkalambda.Message, d kafkalambda.Delivery) error {
+// released with m's outcome, or here when m is not queued. now, when not
+// zero, is the time of the send: the record's timestamp unless it waits
+// for room (kgo stamps a record without one).
+func (p *Producer) produceOn(ctx context.Context, g *generation, m *kafkalambda.Message, d kafkalambda.Delivery, now time.Time) error {
 	if size := messageSize(m); size > g.cfg.maxMessage {
 		g.holds.Release()
 		return kafkalambda.Classified(kafkalambda.ClassRecord, kafkalambda.ErrProducer,
@@ -405,6 +415,7 @@ func (p *Producer) produceOn(ctx context.Context, g *generation, m *kafkalambda.
 	select {
 	case g.slots <- struct{}{}:
 	default:
+		now = time.Time{} // stamped when it is queued, after the wait
 		select {
 		case g.slots <- struct{}{}:
 		case <-ctx.Done():
@@ -414,12 +425,9 @@ func (p *Producer) produceOn(ctx context.Context, g *generation, m *kafkalambda.
 		}
 	}
 	pd := &pending{Context: g.scope.Load().ctx, d: d}
-	pd.rec = kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value, Context: pd}
+	pd.rec = kgo.Record{Topic: m.Topic, Key: m.Key, Value: m.Value, Timestamp: now, Context: pd}
 	if len(m.Headers) > 0 {
-		pd.rec.Headers = make([]kgo.RecordHeader, len(m.Headers))
-		for i, h := range m.Headers {
-			pd.rec.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
-		}
+		pd.rec.Headers = kgoHeaders(m.Headers)
 	}
 	g.link(pd)
 	// pd is the record's context: the purge scope's, which Purge cancels.
@@ -447,3 +455,14 @@ var (
 	errPurged  = errors.New("purged: not acknowledged when the invocation's flush reached its deadline")
 	errRetired = errors.New("purged: the producer was replaced and its records not acknowledged within a minute")
 )
+
+// kgo.RecordHeader and kafkalambda.Header are the same struct: the
+// conversion below does not compile if either changes.
+var _ = kgo.RecordHeader(kafkalambda.Header{})
+
+// kgoHeaders returns hs as kgo record headers, without a copy: the two
+// types have the same fields, kgo only reads a record's headers, and m
+// (with its headers) is kept until its Delivery is done.
+func kgoHeaders(hs []kafkalambda.Header) []kgo.RecordHeader {
+	return unsafe.Slice((*kgo.RecordHeader)(unsafe.Pointer(unsafe.SliceData(hs))), len(hs))
+}

@@ -95,7 +95,7 @@ func (t *txn) Produce(ctx context.Context, m *kafkalambda.Message, d kafkalambda
 		return fmt.Errorf("%w: the transactional producer broke: %w", kafkalambda.ErrProducer, *b)
 	}
 	t.sent.Store(true)
-	return t.p.produceOn(ctx, t.g, m, d)
+	return t.p.produceOn(ctx, t.g, m, d, time.Time{})
 }
 
 // Purge implements kafkalambda.Txn: it gives up what this transaction's

@@ -20,10 +20,13 @@ import (
 // token refresh requests are answered.
 func (p *Producer) events(g *generation) {
 	defer close(g.done)
-	for ev := range g.p.Events() {
+	events := g.p.Events()
+	for ev := range events {
 		switch e := ev.(type) {
 		case *kafka.Message:
-			g.lastUsed.Store(time.Now().UnixNano())
+			if len(events) == 0 { // the last report of a burst
+				g.touch(time.Now().UnixNano())
+			}
 			if d, ok := e.Opaque.(kafkalambda.Delivery); ok {
 				d.Done(g.failure(p.deliveryError(g, e)))
 				g.holds.Release()

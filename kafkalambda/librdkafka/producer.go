@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
@@ -249,6 +250,19 @@ func (g *generation) poke() {
 	}
 }
 
+// touchEvery is how stale lastUsed may get before a send or a report
+// moves it: writing it on every one of a burst of sends and reports only
+// bounces its cache line between their threads, and idleness is measured
+// in seconds or minutes.
+const touchEvery = time.Millisecond
+
+// touch records a use of g at now (unix nanoseconds).
+func (g *generation) touch(now int64) {
+	if time.Duration(now-g.lastUsed.Load()) >= touchEvery {
+		g.lastUsed.Store(now)
+	}
+}
+
 func (g *generation) breakWith(err error) bool {
 	return g.broken.CompareAndSwap(nil, &err)
 }
@@ -272,9 +286,11 @@ func (p *Producer) get(ctx context.Context) (*generation, error) {
 
 func (p *Producer) current(ctx context.Context) (*generation, error) {
 	if g := p.cur.Load(); g != nil && g.broken.Load() == nil {
-		now := time.Now().UnixNano()
-		if p.maxIdle == 0 || time.Duration(now-g.lastUsed.Load()) <= p.maxIdle {
-			g.lastUsed.Store(now)
+		if p.maxIdle == 0 {
+			return g, nil
+		}
+		if now := time.Now().UnixNano(); time.Duration(now-g.lastUsed.Load()) <= p.maxIdle {
+			g.touch(now)
 			return g, nil
 		}
 	}
@@ -491,10 +507,7 @@ func (p *Producer) produceOn(ctx context.Context, g *generation, m *kafkalambda.
 		Opaque:         d,
 	}
 	if len(m.Headers) > 0 {
-		km.Headers = make([]kafka.Header, len(m.Headers))
-		for i, h := range m.Headers {
-			km.Headers[i] = kafka.Header{Key: h.Key, Value: h.Value}
-		}
+		km.Headers = kafkaHeaders(m.Headers)
 	}
 	var timer *time.Timer
 	// A waiter that leaves passes the wake-up on: space may be left that
@@ -539,4 +552,15 @@ func (p *Producer) produceOn(ctx context.Context, g *generation, m *kafkalambda.
 			return giveUp(kafkalambda.ClassEnvironment, fmt.Errorf("local queue full: %w", ctx.Err()))
 		}
 	}
+}
+
+// kafka.Header and kafkalambda.Header are the same struct: the conversion
+// below does not compile if either changes.
+var _ = kafka.Header(kafkalambda.Header{})
+
+// kafkaHeaders returns hs as confluent-kafka-go headers, without a copy:
+// the two types have the same fields, and Produce only reads the headers
+// (it copies them into librdkafka's message before it returns).
+func kafkaHeaders(hs []kafkalambda.Header) []kafka.Header {
+	return unsafe.Slice((*kafka.Header)(unsafe.Pointer(unsafe.SliceData(hs))), len(hs))
 }
