@@ -321,8 +321,9 @@ func (m *Mapping) lost(ctx context.Context, cl *kgo.Client, lost map[string][]in
 }
 
 // release gives up partitions: it waits for their batch in flight to end
-// (so no two consumers invoke with one partition at once), commits what was
-// handled when commit is set, and drops what was buffered.
+// (so no two consumers invoke with one partition at once) and for the
+// commit that followed it, commits what was handled when commit is set,
+// and drops what was buffered.
 func (m *Mapping) release(ctx context.Context, cl *kgo.Client, tps map[string][]int32, commit bool) {
 	var pss []*partState
 	var landed []<-chan struct{}
@@ -339,6 +340,9 @@ func (m *Mapping) release(ctx context.Context, cl *kgo.Client, tps map[string][]
 	}
 	for _, idle := range landed {
 		<-idle
+	}
+	for _, ps := range pss {
+		<-ps.commitSettled() // the runner's commit after the last batch
 	}
 	names := make([]string, 0, len(pss))
 	for _, ps := range pss {
