@@ -9,8 +9,10 @@ package esm_test
 //   - noop parses the event and returns: the mapping's own cost (poll,
 //     batch, encode, invoke, commit);
 //   - kafkalambda is kafkalambda's Handler sending every record to an
-//     output topic through its shared Producer and waiting for the acks at
-//     the end of each invocation: the whole pipeline.
+//     output topic through its shared Producer (librdkafka) and waiting for
+//     the acks at the end of each invocation: the whole pipeline;
+//   - kafkalambda-franz is the same through the franz-go Producer
+//     (kafkalambda/franz), to tell the producer's share from the rest.
 //
 // Each iteration consumes the same 30,000 records (100-byte values) as a new
 // consumer group, after one untimed round that warms the producer. The
@@ -34,13 +36,14 @@ import (
 
 	"github.com/kafkalambda/kafka-lambda-go/esm"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/franz"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 )
 
 const benchRecords = 30_000
 
 func BenchmarkESM(b *testing.B) {
-	for _, fn := range []string{"noop", "kafkalambda"} {
+	for _, fn := range []string{"noop", "kafkalambda", "kafkalambda-franz"} {
 		for _, parts := range []int32{1, 3, 6} {
 			b.Run(fmt.Sprintf("%s/partitions=%d", fn, parts), func(b *testing.B) { benchESM(b, fn, parts) })
 		}
@@ -68,8 +71,19 @@ func benchESM(b *testing.B, fn string, parts int32) {
 		}
 	}
 	var handler lambda.Handler = parseOnly{}
-	if fn == "kafkalambda" {
+	switch fn {
+	case "kafkalambda":
 		handler = newPipeline(b, c, kafkalambda.FailBatch(), nil)
+	case "kafkalambda-franz":
+		brokers := c.BootstrapServers()
+		p, err := franz.NewProducer(func(context.Context) (map[string]any, error) {
+			return map[string]any{"bootstrap.servers": brokers}, nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(p.Close)
+		handler = newPipelineOn(b, p, kafkalambda.FailBatch(), nil)
 	}
 	target := &esm.HandlerTarget{Handler: handler}
 	// One untimed round first: the producer's first sends connect to the
