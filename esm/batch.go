@@ -68,8 +68,10 @@ type invocation struct {
 // process takes a batch through invocations until every record in it is
 // handled (processed by the function, sent to the on-failure topic or
 // discarded) or the mapping stops. Records not handled when it stops stay
-// uncommitted. At the end it lands the batch's partitions (their next batch
-// may be taken, their release go on) and commits.
+// uncommitted. After each invocation it commits (commitAfter); at the end
+// it lands the batch's partitions (their next batch may be taken, their
+// release go on, once the commit in flight has ended) and commits what was
+// handled since, if anything was.
 func (r *runner) process(ctx context.Context, first *job) {
 	e := r.env
 	owned := make([]*partState, len(first.parts))
@@ -80,7 +82,12 @@ func (r *runner) process(ctx context.Context, first *job) {
 		for _, ps := range owned {
 			ps.land()
 		}
-		e.commits.commit(e.invokeCtx, e.cl, owned, false)
+		if slices.ContainsFunc(owned, (*partState).behind) {
+			r.settle()
+			e.commits.counted(e.commits.send(e.invokeCtx, e.cl, e.commits.prepare(owned, false, true)))
+			return
+		}
+		e.commits.counted(0) // the test hook sees each batch end, as it did each commit
 	}()
 
 	queue := []*job{first}
@@ -88,6 +95,7 @@ func (r *runner) process(ctx context.Context, first *job) {
 		dropGone(queue)
 		j := queue[0]
 		if j.wait > 0 {
+			r.settle() // report the failure before the backoff, not after the retry
 			if !r.pause(ctx, j.wait) {
 				return
 			}
@@ -142,12 +150,55 @@ func (r *runner) process(ctx context.Context, first *job) {
 		}
 		res := inv.result(j)
 		queue = e.act(j, inv, &res, queue)
-		// The records this commit covers are counted after the report:
-		// once Stats counts them, WithOnBatch has seen the invocation.
-		res.Committed = e.commits.send(e.invokeCtx, e.cl, owned, false)
-		e.report(res)
-		e.commits.counted(res.Committed)
+		r.commitAfter(owned, res)
 	}
+}
+
+// inflightCommit is the commit a runner sent after an invocation. It is in
+// flight while the runner goes on (its next batch, of the same partitions
+// too, is invoked meanwhile: the commit waits on the broker, not on the
+// function); the invocation is reported once it has ended (settle).
+type inflightCommit struct {
+	res  BatchResult
+	done chan struct{}
+	n    int // records the acknowledged commit covers; set before done is closed
+}
+
+// commitAfter commits owned after the invocation res reports: it ends the
+// runner's commit in flight first (settle), so that the runner has one at
+// most and the broker sees its commits in order, then sends this one
+// without waiting for it. With nothing to commit it reports res at once.
+func (r *runner) commitAfter(owned []*partState, res BatchResult) {
+	e := r.env
+	r.settle()
+	pc := e.commits.prepare(owned, false, true)
+	if pc == nil {
+		e.report(res)
+		e.commits.counted(0)
+		return
+	}
+	c := &inflightCommit{res: res, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		c.n = e.commits.send(e.invokeCtx, e.cl, pc)
+	}()
+	r.inflight = c
+}
+
+// settle waits for the runner's commit in flight, if any, and reports its
+// invocation with what the commit covered. The records it covers are
+// counted after the report: once Stats counts them, WithOnBatch has seen
+// the invocation.
+func (r *runner) settle() {
+	c := r.inflight
+	if c == nil {
+		return
+	}
+	r.inflight = nil
+	<-c.done
+	c.res.Committed = c.n
+	r.env.report(c.res)
+	r.env.commits.counted(c.n)
 }
 
 // act applies an invocation's outcome to the batch at the head of queue and

@@ -27,7 +27,7 @@ type committer struct {
 // stay pending and go with the next commit. A partition gone (revoked or
 // lost) is committed only with includeGone.
 func (c *committer) commit(ctx context.Context, cl *kgo.Client, pss []*partState, includeGone bool) int {
-	n := c.send(ctx, cl, pss, includeGone)
+	n := c.send(ctx, cl, c.prepare(pss, includeGone, false))
 	c.counted(n)
 	return n
 }
@@ -41,29 +41,62 @@ func (c *committer) counted(n int) {
 	}
 }
 
-// send is commit without counting what it covered: the caller calls
-// counted.
-func (c *committer) send(ctx context.Context, cl *kgo.Client, pss []*partState, includeGone bool) int {
-	type snap struct {
-		ps  *partState
-		off int64
-		n   int
-	}
-	var snaps []snap
-	offsets := map[string]map[int32]kgo.EpochOffset{}
+// commitSnap is one partition's part of a commit: the position sent and
+// the handled records it covers.
+type commitSnap struct {
+	ps  *partState
+	off int64
+	n   int
+}
+
+// pendingCommit is a commit prepared from its partitions' positions, to be
+// sent once.
+type pendingCommit struct {
+	snaps   []commitSnap
+	tracked bool // the partitions are marked as having it in flight (partState.toCommit)
+}
+
+// prepare snapshots the commit positions of pss that moved since their
+// last acknowledged commit; nil when none did. With track, each partition
+// in it is marked as having a commit in flight until send ends, which a
+// release of the partition waits for (partState.commitSettled).
+func (c *committer) prepare(pss []*partState, includeGone, track bool) *pendingCommit {
+	var pc *pendingCommit
 	for _, ps := range pss {
-		off, n, ok := ps.toCommit(includeGone)
+		off, n, ok := ps.toCommit(includeGone, track)
 		if !ok {
 			continue
 		}
-		snaps = append(snaps, snap{ps, off, n})
-		if offsets[ps.tp.topic] == nil {
-			offsets[ps.tp.topic] = map[int32]kgo.EpochOffset{}
+		if pc == nil {
+			pc = &pendingCommit{tracked: track}
 		}
-		offsets[ps.tp.topic][ps.tp.partition] = kgo.EpochOffset{Epoch: -1, Offset: off}
+		pc.snaps = append(pc.snaps, commitSnap{ps, off, n})
 	}
-	if len(snaps) == 0 {
+	return pc
+}
+
+// send commits pc (nothing when nil) and returns how many handled records
+// the broker's acknowledgement covers, without counting them: the caller
+// calls counted. The partitions' commit marks, if any, are cleared once it
+// has recorded the outcome.
+func (c *committer) send(ctx context.Context, cl *kgo.Client, pc *pendingCommit) int {
+	if pc == nil {
 		return 0
+	}
+	snaps := pc.snaps
+	if pc.tracked {
+		defer func() {
+			for _, s := range snaps {
+				s.ps.commitEnded()
+			}
+		}()
+	}
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	for _, s := range snaps {
+		if offsets[s.ps.tp.topic] == nil {
+			offsets[s.ps.tp.topic] = map[int32]kgo.EpochOffset{}
+		}
+		offsets[s.ps.tp.topic][s.ps.tp.partition] = kgo.EpochOffset{Epoch: -1, Offset: s.off}
 	}
 	failed := map[tp]error{}
 	var reqErr error

@@ -349,8 +349,10 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithOnBatch calls fn after each invocation, once the mapping has acted on
 // its outcome (committed, retried, bisected, sent to the on-failure topic).
-// fn runs on the invoker's goroutine: it must be safe for concurrent use and
-// should return quickly. Stats.RecordsCommitted counts the records the
+// As the commit is acknowledged while the invoker goes on, fn may be called
+// after the invoker's next invocation has started, but always before the
+// next one is reported. fn runs on the invoker's goroutine: it must be safe
+// for concurrent use and should return quickly. Stats.RecordsCommitted counts the records the
 // invocation's commit covered (BatchResult.Committed) only once fn has
 // returned. Default: none.
 func WithOnBatch(fn func(BatchResult)) Option {

@@ -60,9 +60,14 @@
 //     over WithConcurrency invokers.
 //   - Commits: offsets are committed to the consumer group only once every
 //     record before them is handled: processed by the function, sent to the
-//     on-failure topic, or discarded. After a stop or a crash the group's next
-//     consumer starts at the first record not handled: nothing is skipped, and
-//     only a batch unfinished at the stop is delivered again.
+//     on-failure topic, or discarded. The commit after an invocation is
+//     sent without waiting for it: the partition's next batch is invoked
+//     while the broker acknowledges it, and the invoker's next commit, a
+//     release of the partition (a rebalance) and a stop wait for it. After
+//     a stop the group's next consumer starts at the first record not
+//     handled: nothing is skipped, and only a batch unfinished at the stop
+//     is delivered again; after a crash, so is the batch before it if its
+//     commit was still in flight.
 //   - Function errors: the batch is retried whole, after a backoff, up to
 //     MaximumRetryAttempts times (default -1, no limit; with an on-failure
 //     topic and no limit, 10). With BisectBatchOnFunctionError the failed

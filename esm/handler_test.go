@@ -33,6 +33,13 @@ func newPipeline(t testing.TB, c *kafkalambdatest.Cluster, policy kafkalambda.Fa
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)
+	return newPipelineOn(t, p, policy, hook)
+}
+
+// newPipelineOn is newPipeline sending through p.
+func newPipelineOn(t testing.TB, p kafkalambda.Producer, policy kafkalambda.FailurePolicy,
+	hook func(r *kafkalambda.Record[string, string]) error) *kafkalambda.Handler[string, string] {
+	t.Helper()
 	out := kafkalambda.NewOutput("out", serde.String(), serde.String())
 	h, err := kafkalambda.NewHandler(serde.String(), serde.String(),
 		func(ctx context.Context, r *kafkalambda.Record[string, string]) error {

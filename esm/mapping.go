@@ -244,15 +244,18 @@ func (m *Mapping) distribute(fetches kgo.Fetches) {
 		if len(p.Records) == 0 {
 			return
 		}
-		recs := make([]*rec, 0, len(p.Records))
-		for _, r := range p.Records {
-			rc := newRec(r, now)
-			scratch = m.shape.sizeRec(scratch, rc)
-			recs = append(recs, rc)
-		}
 		ps := m.parts.get(tp{p.Topic, p.Partition})
 		if ps == nil {
 			return
+		}
+		// One allocation for the partition's records rather than one each.
+		slab := make([]rec, len(p.Records))
+		recs := make([]*rec, len(p.Records))
+		for i, r := range p.Records {
+			rc := &slab[i]
+			setRec(rc, r, now)
+			scratch = m.shape.sizeRec(scratch, rc)
+			recs[i] = rc
 		}
 		ps.sawHighWatermark(p.HighWatermark)
 		m.stats.polled.Add(int64(ps.add(recs, m.env.lim, m.cl)))
@@ -260,7 +263,8 @@ func (m *Mapping) distribute(fetches kgo.Fetches) {
 	})
 }
 
-func newRec(r *kgo.Record, now time.Time) *rec {
+// setRec makes rc the fetched record r, arrived at now.
+func setRec(rc *rec, r *kgo.Record, now time.Time) {
 	raw := kafkalambda.RawRecord{
 		Topic:     r.Topic,
 		Partition: r.Partition,
@@ -283,7 +287,7 @@ func newRec(r *kgo.Record, now time.Time) *rec {
 			raw.Headers[i] = kafkalambda.Header{Key: h.Key, Value: h.Value}
 		}
 	}
-	return &rec{raw: raw, origKey: r.Key, arrived: now}
+	*rc = rec{raw: raw, origKey: r.Key, arrived: now}
 }
 
 // assigned adds newly assigned partitions, each placed with a runner.
@@ -321,8 +325,9 @@ func (m *Mapping) lost(ctx context.Context, cl *kgo.Client, lost map[string][]in
 }
 
 // release gives up partitions: it waits for their batch in flight to end
-// (so no two consumers invoke with one partition at once), commits what was
-// handled when commit is set, and drops what was buffered.
+// (so no two consumers invoke with one partition at once) and for the
+// commit that followed it, commits what was handled when commit is set,
+// and drops what was buffered.
 func (m *Mapping) release(ctx context.Context, cl *kgo.Client, tps map[string][]int32, commit bool) {
 	var pss []*partState
 	var landed []<-chan struct{}
@@ -339,6 +344,9 @@ func (m *Mapping) release(ctx context.Context, cl *kgo.Client, tps map[string][]
 	}
 	for _, idle := range landed {
 		<-idle
+	}
+	for _, ps := range pss {
+		<-ps.commitSettled() // the runner's commit after the last batch
 	}
 	names := make([]string, 0, len(pss))
 	for _, ps := range pss {

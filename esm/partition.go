@@ -69,12 +69,15 @@ type partState struct {
 	done      int64         // commit position: every record before it is handled; -1 none
 	committed int64         // last commit the broker acknowledged; -1 none
 	pending   int           // handled records not yet covered by an acknowledged commit
+	sending   int64         // position of the last runner's commit in flight; -1 none
+	sends     int           // runners' commits in flight (a runner has one at most)
+	sent      chan struct{} // closed when they have ended; nil when none is in flight
 	first     int64         // offset of the first record fetched; -1 before it (Progress)
 	hwm       int64         // high watermark of the last fetch with records; -1 before it (Progress)
 }
 
 func newPartState(t tp, owner *runner) *partState {
-	return &partState{tp: t, key: where(t.topic, t.partition), owner: owner, next: -1, done: -1, committed: -1, first: -1, hwm: -1}
+	return &partState{tp: t, key: where(t.topic, t.partition), owner: owner, next: -1, done: -1, committed: -1, sending: -1, first: -1, hwm: -1}
 }
 
 func (ps *partState) only() map[string][]int32 {
@@ -255,14 +258,58 @@ func (ps *partState) release() <-chan struct{} {
 
 // toCommit returns the commit position to send and the handled records it
 // covers; ok is false when there is nothing new to commit, or ps is gone
-// and includeGone is not set.
-func (ps *partState) toCommit(includeGone bool) (off int64, n int, ok bool) {
+// and includeGone is not set. With track, ps has a commit in flight from
+// then until commitEnded, which commitSettled waits for; a runner's
+// commits are tracked so that a release waits for them, and a runner has
+// at most one in flight.
+func (ps *partState) toCommit(includeGone, track bool) (off int64, n int, ok bool) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if (ps.gone && !includeGone) || ps.done <= ps.committed {
 		return 0, 0, false
 	}
+	if track {
+		if ps.sends == 0 {
+			ps.sent = make(chan struct{})
+		}
+		ps.sends++
+		ps.sending = ps.done
+	}
 	return ps.done, ps.pending, true
+}
+
+// commitEnded ends a tracked commit in flight on ps, acknowledged or not.
+func (ps *partState) commitEnded() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.sends == 0 {
+		return
+	}
+	if ps.sends--; ps.sends == 0 {
+		close(ps.sent)
+		ps.sent, ps.sending = nil, -1
+	}
+}
+
+// commitSettled returns a channel closed once no tracked commit of ps is
+// in flight (one already closed when none is).
+func (ps *partState) commitSettled() <-chan struct{} {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.sent != nil {
+		return ps.sent
+	}
+	settled := make(chan struct{})
+	close(settled)
+	return settled
+}
+
+// behind reports whether ps has handled records that neither an
+// acknowledged commit nor the commit in flight covers.
+func (ps *partState) behind() bool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return !ps.gone && ps.done > max(ps.committed, ps.sending)
 }
 
 // committedTo records that the broker acknowledged a commit of off, which

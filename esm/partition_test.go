@@ -171,26 +171,73 @@ func TestPartitionPauseInStepWithClient(t *testing.T) {
 func TestPartitionCommitPosition(t *testing.T) {
 	t.Parallel()
 	ps := newPartState(tp{"t", 0}, nil)
-	if _, _, ok := ps.toCommit(false); ok {
+	if _, _, ok := ps.toCommit(false, false); ok {
 		t.Fatal("nothing done, yet something to commit")
 	}
 	ps.complete(5, 5)
 	ps.handled(1) // given up out of a batch whose part finishes later
 	ps.complete(3, 0)
-	off, n, ok := ps.toCommit(false)
+	off, n, ok := ps.toCommit(false, false)
 	if !ok || off != 5 || n != 6 {
 		t.Fatalf("to commit %d covering %d (%v); want 5 covering 6", off, n, ok)
 	}
 	ps.complete(8, 3) // finished while the commit was in flight
 	ps.committedTo(off, n)
-	if off, n, ok = ps.toCommit(false); !ok || off != 8 || n != 3 {
+	if off, n, ok = ps.toCommit(false, false); !ok || off != 8 || n != 3 {
 		t.Fatalf("to commit %d covering %d (%v); want 8 covering 3", off, n, ok)
 	}
 	ps.release()
-	if _, _, ok := ps.toCommit(false); ok {
+	if _, _, ok := ps.toCommit(false, false); ok {
 		t.Fatal("a gone partition is committed by a runner")
 	}
-	if off, _, ok := ps.toCommit(true); !ok || off != 8 {
+	if off, _, ok := ps.toCommit(true, false); !ok || off != 8 {
 		t.Fatalf("the release commits %d (%v), want 8", off, ok)
+	}
+}
+
+// A runner's commit is tracked from its snapshot to its end: a release
+// waits for it (commitSettled), and the records it covers are not behind,
+// while those handled after its snapshot are.
+func TestPartitionCommitInFlight(t *testing.T) {
+	t.Parallel()
+	ps := newPartState(tp{"t", 0}, nil)
+	isClosed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	if !isClosed(ps.commitSettled()) || ps.behind() {
+		t.Fatal("a fresh partition has a commit in flight, or records behind")
+	}
+	ps.complete(5, 5)
+	if !ps.behind() {
+		t.Fatal("handled records not committed are not behind")
+	}
+	off, n, ok := ps.toCommit(false, true)
+	if !ok || off != 5 || n != 5 {
+		t.Fatalf("to commit %d covering %d (%v); want 5 covering 5", off, n, ok)
+	}
+	settled := ps.commitSettled()
+	if isClosed(settled) || ps.behind() {
+		t.Fatal("the commit in flight is not waited for, or its records are behind")
+	}
+	ps.complete(7, 2) // the next batch, while the commit is in flight
+	if !ps.behind() {
+		t.Fatal("records handled after the commit's snapshot are not behind")
+	}
+	ps.committedTo(off, n)
+	ps.commitEnded()
+	if !isClosed(settled) || !isClosed(ps.commitSettled()) {
+		t.Fatal("the commit ended, yet a release still waits")
+	}
+	if off, n, ok = ps.toCommit(false, false); !ok || off != 7 || n != 2 {
+		t.Fatalf("to commit %d covering %d (%v); want 7 covering 2", off, n, ok)
+	}
+	ps.commitEnded() // an untracked commit has nothing to end
+	if !isClosed(ps.commitSettled()) {
+		t.Fatal("an untracked commit is waited for")
 	}
 }

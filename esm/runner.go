@@ -55,8 +55,9 @@ type runner struct {
 	intr chan struct{} // a partition of its is being released
 
 	// The runner's goroutine only.
-	rr         int       // rotates which partition a batch starts with
-	lastCommit time.Time // of an idle commit retry
+	rr         int             // rotates which partition a batch starts with
+	lastCommit time.Time       // of an idle commit retry
+	inflight   *inflightCommit // the commit after the last invocation, until settled
 }
 
 func newRunner(env *runEnv, elastic *pool) *runner {
@@ -110,8 +111,10 @@ func (r *runner) load() int {
 	return len(r.parts)
 }
 
-// run takes batches until ctx is done (or, elastic, its partitions are gone).
+// run takes batches until ctx is done (or, elastic, its partitions are
+// gone), and reports the last invocation once its commit has ended.
 func (r *runner) run(ctx context.Context) {
+	defer r.settle()
 	for {
 		j := r.next(ctx)
 		if j == nil {
@@ -163,6 +166,12 @@ func (r *runner) next(ctx context.Context) *job {
 				}
 			}
 		}
+		if r.inflight != nil {
+			// Nothing to invoke yet: report the last invocation once its
+			// commit has ended rather than after the next one.
+			r.settle()
+			continue
+		}
 		if uncommitted {
 			// A commit failed (the coordinator was away): retry it while
 			// idle rather than only with the next batch.
@@ -171,7 +180,7 @@ func (r *runner) next(ctx context.Context) *job {
 			}
 			if time.Since(r.lastCommit) >= commitRetry {
 				r.lastCommit = time.Now()
-				e.commits.commit(ctx, e.cl, parts, false)
+				e.commits.counted(e.commits.send(ctx, e.cl, e.commits.prepare(parts, false, true)))
 			}
 		}
 		var tc <-chan time.Time
