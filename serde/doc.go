@@ -300,8 +300,9 @@
 //
 // Glue takes an aws-sdk-go-v2 Glue client, so the package imports the
 // SDK's Glue service, and a program importing serde links it and runs its
-// package initialisation whether it calls Glue or not: about 4 MiB of the
-// binary, and at start 2 MiB of allocations that build the description of
+// package initialisation whether it calls Glue or not: about 1 MiB of the
+// binary (the Glue operations themselves are left out when nothing calls
+// Glue), and at start 2 MiB of allocations that build the description of
 // every Glue operation (5 to 12 ms of a Lambda cold start on a 2-vCPU
 // machine; see BENCHMARKS.md). A function that does not use a Glue
 // registry builds with

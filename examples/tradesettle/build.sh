@@ -134,7 +134,7 @@ mkdir -p "$dist"
 # -tags lambda.norpc: aws-lambda-go without the go1.x RPC mode, which
 # provided.al2023 does not use. -tags serde.noglue: serde without the AWS
 # SDK's Glue client (the function reads its schemas from a Confluent
-# registry): ~4 MiB less, and no Glue package initialisation at each
+# registry): ~1 MiB less, and no Glue package initialisation at each
 # cold start (serde's package doc, "Binary size").
 if [ "$producer" = franz ]; then
 	echo "== go build ($arch, Lambda $lambda_arch, producer franz-go, pure Go)"
