@@ -67,7 +67,7 @@ var defaultRetry = retry.Policy{Attempts: 5, Initial: 50 * time.Millisecond, Max
 // client is a codec's view of the registry: caches, coalescing, retries.
 type client struct {
 	r       Registry
-	glue    *glueRegistry    // r, when it is an AWS Glue registry; nil for Confluent
+	glue    glueKind         // r, when it is an AWS Glue registry; nil for Confluent
 	bundled *bundledRegistry // r, when it is Bundled
 	// glueWire: the codec writes AWS Glue's wire format (a Glue registry,
 	// or a bundled schema whose write id is a Glue schema version id);
@@ -91,8 +91,8 @@ type latestEntry struct {
 func newClient(r Registry, p retry.Policy, ttl time.Duration) *client {
 	c := &client{r: r, retry: p, ttl: ttl}
 	switch r := r.(type) {
-	case *glueRegistry:
-		c.glue, c.glueWire, c.compress = r, true, r.compress
+	case glueKind:
+		c.glue, c.glueWire, c.compress = r, true, r.compresses()
 	case *bundledRegistry:
 		c.bundled, c.glueWire = r, r.glue
 	}

@@ -1,3 +1,5 @@
+//go:build !serde.noglue
+
 package serde
 
 import (
@@ -100,7 +102,9 @@ type glueRegistry struct {
 	compress bool
 }
 
-var _ Registry = (*glueRegistry)(nil)
+var _ glueKind = (*glueRegistry)(nil)
+
+func (g *glueRegistry) compresses() bool { return g.compress }
 
 func (g *glueRegistry) schemaID(subject string) *types.SchemaId {
 	return &types.SchemaId{RegistryName: &g.registry, SchemaName: &subject}

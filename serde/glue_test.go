@@ -1,3 +1,5 @@
+//go:build !serde.noglue
+
 package serde_test
 
 import (
@@ -6,7 +8,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -322,12 +323,6 @@ const personSchema = `{"$schema":"http://json-schema.org/draft-07/schema#","titl
 "properties":{"name":{"type":"string"},"age":{"type":"integer","minimum":0}},"required":["name"]}`
 
 func equalOrders(a, b Order) bool { return reflect.DeepEqual(a, b) }
-
-// mustReadProto is trade.proto's text, which Glue holds as registered.
-func mustReadProto(t testing.TB) string {
-	t.Helper()
-	return string(must[[]byte](t)(os.ReadFile("internal/testpb/trade.proto")))
-}
 
 // Each record's framing is detected by its first byte and its metadata's
 // id, unless pinned; a pin the registry cannot serve does not construct.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
@@ -83,4 +84,10 @@ func must[T any](t testing.TB) func(T, error) T {
 		}
 		return v
 	}
+}
+
+// mustReadProto is trade.proto's text, as a registry holds it.
+func mustReadProto(t testing.TB) string {
+	t.Helper()
+	return string(must[[]byte](t)(os.ReadFile("internal/testpb/trade.proto")))
 }

@@ -118,7 +118,7 @@ func (c *config) checkRegistry(r Registry, codec, format string) error {
 	if b, ok := r.(*bundledRegistry); ok {
 		return c.checkBundled(b, codec, format)
 	}
-	_, glue := r.(*glueRegistry)
+	_, glue := r.(glueKind)
 	switch {
 	case glue && c.refsSet:
 		return fmt.Errorf("serde: %w: %s: WithReferences: an AWS Glue registry has no schema references", ErrInvalidOption, codec)

@@ -1,3 +1,5 @@
+//go:build !serde.noglue
+
 package serde_test
 
 import (

@@ -7,16 +7,21 @@
 // in app.Wire, which the local pipeline runs too), tracing and metrics
 // from the environment (telemetry.go), then kafkalambda.Start
 // with the function's handler, which closes the producer when Lambda sends
-// SIGTERM.
+// SIGTERM. During INIT it warms the registry (app.Function.Warm) in the
+// background while Start creates the producer.
 package main
 
 import (
 	"context"
 	"os"
+	"time"
 
 	"github.com/kafkalambda/kafka-lambda-go/examples/tradesettle/app"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 )
+
+// warmTimeout bounds the registry's warm-up at INIT (see main).
+const warmTimeout = 10 * time.Second
 
 func main() {
 	// Lambda's advanced logging controls (AWS_LAMBDA_LOG_FORMAT, _LEVEL)
@@ -40,5 +45,16 @@ func main() {
 	if err != nil {
 		kafkalambda.FailInit(err)
 	}
+	// The registry client and the settlement schema's id, in the
+	// background while Start's check reads the secret (the two share the
+	// read) and creates the producer: a cold start's first record then
+	// waits for neither. A failure here is the first record's to report.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), warmTimeout)
+		defer cancel()
+		if err := fn.Warm(ctx); err != nil {
+			logger.Debug("tradesettle: registry not warmed ahead of the first record", "error", err.Error())
+		}
+	}()
 	kafkalambda.Start(h)
 }

@@ -5,6 +5,10 @@ package coldstart_test
 // process then, as Lambda does — to its response, for:
 //
 //   - bare: the smallest aws-lambda-go function;
+//   - hand-written (testdata/handwritten): tradesettle's first invocation
+//     written directly with aws-lambda-go, confluent-kafka-go, srclient and
+//     the Secrets Manager SDK — the baseline a function must not be slower
+//     than;
 //   - tradesettle: the example function (package main of
 //     examples/tradesettle) settling one trade: process start, reading the
 //     AWS configuration, fetching the secret from a local Secrets Manager
@@ -16,21 +20,28 @@ package coldstart_test
 //   - consumeonly: the pure-Go example function (examples/consumeonly,
 //     built with CGO_ENABLED=0) counting one JSON record.
 //
+// Every function is built as examples/tradesettle/build.sh builds
+// (-trimpath -ldflags='-s -w', -tags lambda.norpc, and serde.noglue for
+// those importing serde: sdkTags) and runs with Lambda's environment where
+// this machine's would differ (lambdaEnv).
+//
 // Run (it builds the binaries and the emulator first):
 //
-//	go test -run '^$' -bench ColdStart ./internal/coldstart/
+//	go test -run '^$' -bench ColdStart -benchtime=1x ./internal/coldstart/
 //
-// It reports the median cold start of each (bare-ms, sdk-ms, franz-ms,
-// consume-ms), the difference of tradesettle's to bare's (delta-ms, target
-// ≤ 30; delta-franz-ms for the franz-go build, target ≤ 20) and the
-// binaries' sizes.
+// It reports the median cold start of each (bare-ms, hand-ms, sdk-ms,
+// franz-ms, consume-ms), the differences to bare's (delta-ms for
+// tradesettle, target ≤ 30; delta-franz-ms for the franz-go build, target
+// ≤ 20; delta-consume-ms, target ≤ 10) and to the hand-written one's
+// (sdk-vs-hand-ms, franz-vs-hand-ms: target ≤ 0), and the binaries' sizes.
+// Each iteration is 7 cold starts of each, alternating.
 //
-// BenchmarkBinarySize builds, with -trimpath -ldflags='-s -w' as a user
-// would, bare and consumeonly with CGO_ENABLED=0 for linux/amd64 and
+// BenchmarkBinarySize builds, with -trimpath -ldflags='-s -w' and the tags
+// above, bare and consumeonly with CGO_ENABLED=0 for linux/amd64 and
 // linux/arm64, tradesettle (cgo, amd64), and tradesettle with the franz-go
 // producer (CGO_ENABLED=0, -tags franz, amd64 and arm64; target ≤ 15 MB),
-// and reports their sizes in MB
-// (2^20 bytes):
+// plus the franz build and consumeonly without build.sh's tags for
+// comparison, and reports their sizes in MB (2^20 bytes):
 //
 //	go test -run '^$' -bench BinarySize ./internal/coldstart/
 
@@ -54,12 +65,22 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
 
-// build compiles pkg into dir and returns the binary's path; env (e.g.
-// GOARCH=arm64) is added to the build's environment, after CGO_ENABLED=1.
-func build(b *testing.B, dir, pkg, name string, env ...string) string {
+// Build tags, as examples/tradesettle/build.sh builds: lambda.norpc drops
+// aws-lambda-go's go1.x RPC mode (every function, bare included), and
+// serde.noglue the AWS SDK's Glue client, which a function without a Glue
+// registry does not use (see serde's package doc, "Binary size").
+const (
+	bareTags = "lambda.norpc"
+	sdkTags  = "lambda.norpc,serde.noglue"
+)
+
+// build compiles pkg into dir with tags (none when empty) and returns the
+// binary's path; env (e.g. GOARCH=arm64) is added to the build's
+// environment, after CGO_ENABLED=1.
+func build(b *testing.B, dir, pkg, name, tags string, env ...string) string {
 	b.Helper()
 	out := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-tags="+tags, "-o", out, pkg)
 	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=1"), env...)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("go build %s: %v\n%s", pkg, err, msg)
@@ -67,12 +88,20 @@ func build(b *testing.B, dir, pkg, name string, env ...string) string {
 	return out
 }
 
+// lambdaEnv is added to every function's environment, so that it runs in
+// Lambda's rather than this machine's: Lambda sets no AWS_CA_BUNDLE, and
+// with one set (as on a machine behind a TLS-inspecting proxy),
+// config.LoadDefaultConfig parses the whole bundle into a certificate
+// pool, 12 to 17 ms here, whether or not the function speaks TLS.
+var lambdaEnv = []string{"AWS_CA_BUNDLE="}
+
 // coldStart starts a fresh emulator with bootstrap and times one
 // invocation from request to response.
 func coldStart(b *testing.B, bootstrap string, payload []byte, env ...string) time.Duration {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	env = append(lambdaEnv[:len(lambdaEnv):len(lambdaEnv)], env...)
 	emu, err := rie.Start(ctx, bootstrap, rie.WithEnv(env...), rie.WithFunctionTimeout(20*time.Second))
 	if err != nil {
 		b.Fatal(err)
@@ -116,11 +145,13 @@ func BenchmarkColdStart(b *testing.B) {
 		b.Skipf("no Runtime Interface Emulator: %v", err)
 	}
 	dir := b.TempDir()
-	bare := build(b, dir, "./testdata/bare", "bare")
-	sdk := build(b, dir, "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle", "tradesettle")
+	bare := build(b, dir, "./testdata/bare", "bare", bareTags)
+	hand := build(b, dir, "./testdata/handwritten", "handwritten", bareTags)
+	sdk := build(b, dir, "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle", "tradesettle", sdkTags)
 	franz := build(b, dir, "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle", "tradesettle-franz",
-		"CGO_ENABLED=0", "GOFLAGS=-tags=franz")
-	consume := build(b, dir, "github.com/kafkalambda/kafka-lambda-go/examples/consumeonly", "consumeonly", "CGO_ENABLED=0")
+		sdkTags+",franz", "CGO_ENABLED=0")
+	consume := build(b, dir, "github.com/kafkalambda/kafka-lambda-go/examples/consumeonly", "consumeonly", sdkTags,
+		"CGO_ENABLED=0")
 
 	cluster := kafkalambdatest.NewCluster(b, kafkalambdatest.WithTopic("user_trades", 1),
 		kafkalambdatest.WithTopic("trade-settlements", 1))
@@ -159,15 +190,17 @@ func BenchmarkColdStart(b *testing.B) {
 
 	// One untimed run each, so that the page cache holds the binaries.
 	coldStart(b, bare, []byte(`{}`))
+	coldStart(b, hand, payload, env...)
 	coldStart(b, sdk, payload, env...)
 	coldStart(b, franz, payload, env...)
 	coldStart(b, consume, views)
 	// Each iteration is 7 cold starts of each, alternating, so that the
 	// default -benchtime gives a median of at least 7.
-	var bareTimes, sdkTimes, franzTimes, consumeTimes []time.Duration
+	var bareTimes, handTimes, sdkTimes, franzTimes, consumeTimes []time.Duration
 	for b.Loop() {
 		for range 7 {
 			bareTimes = append(bareTimes, coldStart(b, bare, []byte(`{}`)))
+			handTimes = append(handTimes, coldStart(b, hand, payload, env...))
 			sdkTimes = append(sdkTimes, coldStart(b, sdk, payload, env...))
 			franzTimes = append(franzTimes, coldStart(b, franz, payload, env...))
 			consumeTimes = append(consumeTimes, coldStart(b, consume, views))
@@ -175,40 +208,51 @@ func BenchmarkColdStart(b *testing.B) {
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	b.ReportMetric(ms(median(bareTimes)), "bare-ms")
+	b.ReportMetric(ms(median(handTimes)), "hand-ms")
 	b.ReportMetric(ms(median(sdkTimes)), "sdk-ms")
 	b.ReportMetric(ms(median(franzTimes)), "franz-ms")
 	b.ReportMetric(ms(median(consumeTimes)), "consume-ms")
 	b.ReportMetric(ms(median(sdkTimes))-ms(median(bareTimes)), "delta-ms")
 	b.ReportMetric(ms(median(franzTimes))-ms(median(bareTimes)), "delta-franz-ms")
+	b.ReportMetric(ms(median(consumeTimes))-ms(median(bareTimes)), "delta-consume-ms")
+	b.ReportMetric(ms(median(sdkTimes))-ms(median(handTimes)), "sdk-vs-hand-ms")
+	b.ReportMetric(ms(median(franzTimes))-ms(median(handTimes)), "franz-vs-hand-ms")
 	b.ReportMetric(size(b, bare), "bare-MB")
+	b.ReportMetric(size(b, hand), "hand-MB")
 	b.ReportMetric(size(b, sdk), "sdk-MB")
 	b.ReportMetric(size(b, franz), "franz-MB")
 	b.ReportMetric(size(b, consume), "consume-MB")
-	b.Logf("cold start medians over %d runs: bare %v, tradesettle %v, tradesettle-franz %v, consumeonly %v",
-		len(bareTimes), median(bareTimes), median(sdkTimes), median(franzTimes), median(consumeTimes))
+	b.Logf("cold start medians over %d runs: bare %v, hand-written %v, tradesettle %v, tradesettle-franz %v, consumeonly %v",
+		len(bareTimes), median(bareTimes), median(handTimes), median(sdkTimes), median(franzTimes), median(consumeTimes))
 }
 
 func BenchmarkBinarySize(b *testing.B) {
 	dir := b.TempDir()
+	const (
+		ts = "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle"
+		co = "github.com/kafkalambda/kafka-lambda-go/examples/consumeonly"
+	)
+	amd64 := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}
+	arm64 := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"}
 	sizes := []struct {
-		metric, pkg string
-		env         []string
+		metric, pkg, tags string
+		env               []string
 	}{
-		{"bare-amd64-MB", "./testdata/bare", []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}},
-		{"bare-arm64-MB", "./testdata/bare", []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"}},
-		{"consume-amd64-MB", "github.com/kafkalambda/kafka-lambda-go/examples/consumeonly",
-			[]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}},
-		{"consume-arm64-MB", "github.com/kafkalambda/kafka-lambda-go/examples/consumeonly",
-			[]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64"}},
-		{"tradesettle-MB", "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle", nil}, // cgo, this machine's arch
-		{"tradesettle-franz-amd64-MB", "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle",
-			[]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-tags=franz"}},
-		{"tradesettle-franz-arm64-MB", "github.com/kafkalambda/kafka-lambda-go/examples/tradesettle",
-			[]string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64", "GOFLAGS=-tags=franz"}},
+		{"bare-amd64-MB", "./testdata/bare", bareTags, amd64},
+		{"bare-arm64-MB", "./testdata/bare", bareTags, arm64},
+		{"consume-amd64-MB", co, sdkTags, amd64},
+		{"consume-arm64-MB", co, sdkTags, arm64},
+		{"tradesettle-MB", ts, sdkTags, nil}, // cgo, this machine's arch
+		{"tradesettle-franz-amd64-MB", ts, sdkTags + ",franz", amd64},
+		{"tradesettle-franz-arm64-MB", ts, sdkTags + ",franz", arm64},
+		// Without build.sh's tags, for comparison: what a plain
+		// go build -tags franz gives.
+		{"tradesettle-franz-plain-amd64-MB", ts, "franz", amd64},
+		{"consume-plain-amd64-MB", co, "", amd64},
 	}
 	mb := make([]float64, len(sizes))
 	for i, s := range sizes {
-		mb[i] = size(b, build(b, dir, s.pkg, s.metric, s.env...))
+		mb[i] = size(b, build(b, dir, s.pkg, s.metric, s.tags, s.env...))
 	}
 	for b.Loop() { // the sizes are the result; there is nothing to time
 	}

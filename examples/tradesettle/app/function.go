@@ -175,9 +175,12 @@ type Config struct {
 // *kafkalambda.Handler from Handler and run that with kafkalambda.Start. A
 // Function is safe for concurrent use.
 type Function struct {
-	keys     serde.Codec[string]
-	values   serde.Codec[*tradepb.UserTrade]
-	out      *kafkalambda.Output[string, *tradepb.TradeSettlement]
+	keys   serde.Codec[string]
+	values serde.Codec[*tradepb.UserTrade]
+	out    *kafkalambda.Output[string, *tradepb.TradeSettlement]
+	// settled and outTopic are out's codec and topic, for Warm.
+	settled  serde.Codec[*tradepb.TradeSettlement]
+	outTopic string
 	rejected *kafkalambda.Output[[]byte, SettlementRejected] // nil without a RejectedTopic
 	rules    settle.Rules
 	producer kafkalambda.Producer
@@ -216,6 +219,8 @@ func New(cfg Config) (*Function, error) {
 		keys:     serde.String(),
 		values:   values,
 		out:      kafkalambda.NewOutput[string, *tradepb.TradeSettlement](cfg.OutputTopic, serde.String(), settlements),
+		settled:  settlements,
+		outTopic: cfg.OutputTopic,
 		rules:    cfg.Rules,
 		producer: cfg.Producer,
 		policy:   cfg.Policy,
@@ -275,6 +280,26 @@ func (f *Function) Process(ctx context.Context, r *kafkalambda.Record[string, *t
 	s := f.rules.Settle(settle.Trade{User: r.Key, Value: r.Value, Time: r.Timestamp, ID: source})
 	if err := f.out.Send(ctx, s.GetSymbol(), s, kafkalambda.Header{Key: HeaderSource, Value: []byte(source)}); err != nil {
 		return fmt.Errorf("tradesettle: settle %s: %w", source, err)
+	}
+	return nil
+}
+
+// Warm does ahead of the first record what its settlement's send would
+// otherwise wait for: it makes the registry client (with a SecretRegistry,
+// from the secret) and resolves the TradeSettlement schema's id for the
+// output topic's value subject — registered, or found, exactly as the first
+// send does, and cached by the codec — over a connection that the first
+// record's schema lookup then reuses. It sends nothing and fails nothing:
+// a failure is returned and not remembered, and the first record does the
+// same work again and reports its own error.
+//
+// main runs it in the background during INIT, beside the producer's
+// creation (kafkalambda.Start's check), so that on a cold start the
+// registration is off the first invocation's path. It is safe to call
+// concurrently with Process.
+func (f *Function) Warm(ctx context.Context) error {
+	if _, err := f.settled.Serialize(ctx, serde.Target{Topic: f.outTopic}, &tradepb.TradeSettlement{}); err != nil {
+		return fmt.Errorf("tradesettle: warm: %w", err)
 	}
 	return nil
 }
