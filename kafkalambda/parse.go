@@ -3,11 +3,9 @@ package kafkalambda
 import (
 	"bytes"
 	"cmp"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
-	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -718,15 +716,8 @@ func (p *parser) signedBytes() ([]byte, error) {
 // nothing, at anything else, for signedBytes to read and report.
 //
 // It finds the closing bracket first (a vectorised search): that bounds the
-// number of elements, so the arena's room is checked once. Then it finds
-// the commas eight bytes at a time, which gives every element's bounds
-// before any is read, and converts each element without a branch on its
-// sign or digit count: a header's bytes are as good as random, so such
-// branches would be mispredicted about every other element, and finding
-// where an element ends by reading it would chain each element to the one
-// before. It reads up to six bytes past the bracket, and leaves arrays
-// without them to signedBytes (only the last header of an event can be
-// one: the array is followed by at least `}]}]}}`).
+// number of elements, so the arena's room is checked once, and the bracket
+// ends every run of digits, so the loop needs no end-of-input checks.
 func (p *parser) fastSignedBytes() ([]byte, bool) {
 	end := bytes.IndexByte(p.buf[p.pos:], ']')
 	if end < 0 {
@@ -736,78 +727,52 @@ func (p *parser) fastSignedBytes() ([]byte, bool) {
 		p.pos++
 		return p.commit(0), true
 	}
-	s := p.buf[p.pos:] // s[end] == ']'
-	if len(s) < end+7 {
-		return nil, false
-	}
+	s := p.buf[p.pos : p.pos+end+1] // s[end] == ']'
 	room := p.arena[len(p.arena):cap(p.arena)]
 	if len(room) < (end+1)/2 { // each element takes a digit and a ',' or the ']'
 		return nil, false
 	}
-	n, from := 0, 0
-	bad := uint(0)
-	for w := 0; w < end; w += 8 {
-		commas := commaBits(binary.LittleEndian.Uint64(s[w:]))
-		if w+8 > end { // only the commas before the bracket
-			commas &= 1<<(8*uint(end-w)) - 1
+	n, i := 0, 0
+	for {
+		neg := s[i] == '-'
+		if neg {
+			i++
 		}
-		for ; commas != 0; commas &= commas - 1 {
-			if n+1 >= len(room) { // more commas than well-formed elements take
-				return nil, false
+		d := s[i] - '0'
+		if d > 9 {
+			return nil, false
+		}
+		v := int(d)
+		i++
+		if v != 0 {
+			if d = s[i] - '0'; d <= 9 {
+				v = v*10 + int(d)
+				i++
+				if d = s[i] - '0'; d <= 9 {
+					v = v*10 + int(d)
+					i++
+				}
 			}
-			at := w + bits.TrailingZeros64(commas)/8
-			v, b := signedByte(s[from:], at-from)
-			room[n] = v
-			bad |= b
-			n++
-			from = at + 1
+		}
+		if neg {
+			v = -v
+		}
+		if v < -128 || v > 127 {
+			return nil, false
+		}
+		room[n] = byte(int8(v))
+		n++
+		switch s[i] {
+		case ',':
+			i++
+		case ']':
+			p.pos += i + 1
+			return p.commit(n), true
+		default:
+			return nil, false
 		}
 	}
-	v, b := signedByte(s[from:], end-from)
-	room[n] = v
-	bad |= b
-	if bad != 0 {
-		return nil, false
-	}
-	p.pos += end + 1
-	return p.commit(n + 1), true
 }
-
-// commaBits has the high bit of each byte of x that is a ',' set, and no
-// other bit.
-func commaBits(x uint64) uint64 {
-	const lo7, commas = 0x7f7f7f7f7f7f7f7f, 0x2c2c2c2c2c2c2c2c
-	t := x ^ commas // zero where x has a ','
-	return ^((t&lo7 + lo7) | t | lo7)
-}
-
-// signedByte converts the element of l bytes at the start of s (s has at
-// least 4 bytes) as the integer of a signed byte, and reports bad non-zero
-// if it is not one written the usual way: an optional '-', then one to
-// three digits without a leading zero, within -128..127.
-func signedByte(s []byte, l int) (byte, uint) {
-	w := uint(binary.LittleEndian.Uint32(s))
-	neg := b2u(w&0xff == '-')
-	nd := uint(l) - neg // digits: 1 to 3 when good
-	w >>= 8 * neg
-	// Right-align the nd digits in three bytes, the first digit most
-	// significant (in the highest of the three: little-endian), filling
-	// the bytes before with '0'.
-	sh := 8 * (3 - (nd & 3))
-	w = (w<<sh)&0xffffff | (0x303030 & (1<<sh - 1))
-	// Each of the three bytes a digit: at least '0' (the high bit of its
-	// lane survives subtracting '0' from it with the bit set), at most '9'
-	// (adding 0x46 to its low seven bits does not reach the high bit), and
-	// not above 0x7f.
-	bad := (((w|0x808080)-0x303030)&0x808080 ^ 0x808080) | ((w&0x7f7f7f)+0x464646)&0x808080 | w&0x808080
-	d := w - 0x303030 // the digits' values, when good
-	v := d&0xff*100 + d>>8&0xff*10 + d>>16&0xff
-	bad |= b2u(nd-1 > 2) | b2u(v > 127+neg) | b2u(nd > 1 && w>>sh&0xff == '0')
-	return byte((v ^ -neg) + neg), bad // two's complement: -v when neg
-}
-
-// b2u is 1 for true and 0 for false, without a branch.
-func b2u(b bool) uint { return uint(*(*uint8)(unsafe.Pointer(&b))) }
 
 // schemaMeta reads keySchemaMetadata or valueSchemaMetadata. Consecutive
 // records with the same metadata share one value.
