@@ -83,7 +83,7 @@ type avroCodec[T any] struct {
 	readerMu sync.Mutex
 
 	schemas cowMap[schemaRef, avro.Schema] // parsed writer schemas, by id
-	writers cowMap[schemaRef, *avroWriter] // how to decode each writer schema id into T
+	writers idCache[*avroWriter]           // how to decode each writer schema id into T
 	targets *targets[avro.Schema]          // the schema of each Target's id: T's, or the latest registered one
 
 	readerPool sync.Pool // *avro.Reader

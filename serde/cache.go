@@ -40,3 +40,35 @@ func (c *cowMap[K, V]) store(k K, v V) {
 	next[k] = v
 	c.m.Store(&next)
 }
+
+// idCache is a cowMap of what is derived from a schema id (a writer
+// schema's decoder), which never changes once made. It keeps the entry it
+// found last apart: a topic's records mostly carry one schema id, and
+// comparing an id is cheaper than hashing it (3-4 % of a whole invocation
+// with Avro or Protobuf values). Entries are made once, by store, so that a
+// lookup allocates nothing even when ids alternate.
+type idCache[V any] struct {
+	m    cowMap[schemaRef, *idEntry[V]]
+	last atomic.Pointer[idEntry[V]]
+}
+
+type idEntry[V any] struct {
+	ref schemaRef
+	v   V
+}
+
+func (c *idCache[V]) load(ref schemaRef) (V, bool) {
+	if e := c.last.Load(); e != nil && e.ref == ref {
+		return e.v, true
+	}
+	if e, ok := c.m.load(ref); ok {
+		c.last.Store(e)
+		return e.v, true
+	}
+	var zero V
+	return zero, false
+}
+
+func (c *idCache[V]) store(ref schemaRef, v V) {
+	c.m.store(ref, &idEntry[V]{ref: ref, v: v})
+}

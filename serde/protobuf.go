@@ -104,7 +104,7 @@ type protoCodec[T proto.Message] struct {
 
 	// parsed writer schemas, by id: for the deserializer, and for the
 	// serializer with WithUseLatest
-	writers cowMap[schemaRef, *protoWriter]
+	writers idCache[*protoWriter]
 }
 
 // protoDep is an imported file registered before the schema that imports it.
