@@ -1,6 +1,7 @@
 package kafkalambda
 
 import (
+	"bytes"
 	"sync"
 	"unsafe"
 )
@@ -62,10 +63,10 @@ func (ps *Parser) detach(key, value []byte, headers []Header) ([]byte, []byte, [
 		return key, value, headers
 	}
 	if ps.owns(key) {
-		key = clone(key)
+		key = bytes.Clone(key)
 	}
 	if ps.owns(value) {
-		value = clone(value)
+		value = bytes.Clone(value)
 	}
 	copied := false
 	for i, h := range headers {
@@ -76,9 +77,7 @@ func (ps *Parser) detach(key, value []byte, headers []Header) ([]byte, []byte, [
 			headers = append([]Header(nil), headers...)
 			copied = true
 		}
-		headers[i].Value = clone(h.Value)
+		headers[i].Value = bytes.Clone(h.Value)
 	}
 	return key, value, headers
 }
-
-func clone(b []byte) []byte { return append(make([]byte, 0, len(b)), b...) }

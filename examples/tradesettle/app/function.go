@@ -175,12 +175,10 @@ type Config struct {
 // *kafkalambda.Handler from Handler and run that with kafkalambda.Start. A
 // Function is safe for concurrent use.
 type Function struct {
-	keys   serde.Codec[string]
-	values serde.Codec[*tradepb.UserTrade]
-	out    *kafkalambda.Output[string, *tradepb.TradeSettlement]
-	// settled and outTopic are out's codec and topic, for Warm.
-	settled  serde.Codec[*tradepb.TradeSettlement]
-	outTopic string
+	keys     serde.Codec[string]
+	values   serde.Codec[*tradepb.UserTrade]
+	out      *kafkalambda.Output[string, *tradepb.TradeSettlement]
+	settled  serde.Codec[*tradepb.TradeSettlement]           // out's value codec, for Warm
 	rejected *kafkalambda.Output[[]byte, SettlementRejected] // nil without a RejectedTopic
 	rules    settle.Rules
 	producer kafkalambda.Producer
@@ -220,7 +218,6 @@ func New(cfg Config) (*Function, error) {
 		values:   values,
 		out:      kafkalambda.NewOutput[string, *tradepb.TradeSettlement](cfg.OutputTopic, serde.String(), settlements),
 		settled:  settlements,
-		outTopic: cfg.OutputTopic,
 		rules:    cfg.Rules,
 		producer: cfg.Producer,
 		policy:   cfg.Policy,
@@ -298,7 +295,7 @@ func (f *Function) Process(ctx context.Context, r *kafkalambda.Record[string, *t
 // registration is off the first invocation's path. It is safe to call
 // concurrently with Process.
 func (f *Function) Warm(ctx context.Context) error {
-	if _, err := f.settled.Serialize(ctx, serde.Target{Topic: f.outTopic}, &tradepb.TradeSettlement{}); err != nil {
+	if _, err := f.settled.Serialize(ctx, serde.Target{Topic: f.out.Topic()}, &tradepb.TradeSettlement{}); err != nil {
 		return fmt.Errorf("tradesettle: warm: %w", err)
 	}
 	return nil
