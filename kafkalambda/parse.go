@@ -3,9 +3,11 @@ package kafkalambda
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -716,8 +718,14 @@ func (p *parser) signedBytes() ([]byte, error) {
 // nothing, at anything else, for signedBytes to read and report.
 //
 // It finds the closing bracket first (a vectorised search): that bounds the
-// number of elements, so the arena's room is checked once, and the bracket
-// ends every run of digits, so the loop needs no end-of-input checks.
+// number of elements, so the arena's room is checked once. Then it finds
+// the commas 64 bytes at a time (commaMask) and converts each element
+// between them without a branch on its digits (signedByte): header values
+// are as good as random, so a reader that branched on the sign and the
+// digit count mispredicted about every other element, and one that found
+// each element's end by reading it chained every element to the one
+// before. Near the end of the input, where a word cannot be loaded past
+// the bracket, the byte-at-a-time reader (slowSignedBytes) does the work.
 func (p *parser) fastSignedBytes() ([]byte, bool) {
 	end := bytes.IndexByte(p.buf[p.pos:], ']')
 	if end < 0 {
@@ -727,13 +735,56 @@ func (p *parser) fastSignedBytes() ([]byte, bool) {
 		p.pos++
 		return p.commit(0), true
 	}
-	s := p.buf[p.pos : p.pos+end+1] // s[end] == ']'
+	s := p.buf[p.pos:] // s[end] == ']'
 	room := p.arena[len(p.arena):cap(p.arena)]
 	if len(room) < (end+1)/2 { // each element takes a digit and a ',' or the ']'
 		return nil, false
 	}
+	if len(s) < end+64 {
+		return p.slowSignedBytes(s[:end+1], room)
+	}
+	// From here on every load is within s: an element starts at most at
+	// the bracket, and s holds 64 bytes past it.
+	in := unsafe.Pointer(unsafe.SliceData(s))
+	word := func(at int) uint64 {
+		return uint64(binary.LittleEndian.Uint32((*[4]byte)(unsafe.Add(in, at))[:]))
+	}
+	n, from := 0, 0
+	var bad uint64
+	for blk := 0; blk < end; blk += 64 {
+		m := commaMask((*[64]byte)(unsafe.Add(in, blk)))
+		if end-blk < 64 { // only the commas before the bracket
+			m &= 1<<uint(end-blk) - 1
+		}
+		if n+bits.OnesCount64(m) >= len(room) { // more commas than well-formed elements have
+			return nil, false
+		}
+		for ; m != 0; m &= m - 1 {
+			at := blk + bits.TrailingZeros64(m)
+			v, b := signedByte(word(from), at-from)
+			room[n] = v
+			bad |= b
+			n++
+			from = at + 1
+		}
+	}
+	v, b := signedByte(word(from), end-from)
+	room[n] = v
+	if bad|b != 0 {
+		return nil, false
+	}
+	p.pos += end + 1
+	return p.commit(n + 1), true
+}
+
+// slowSignedBytes is fastSignedBytes byte by byte, for s (which ends with
+// the array's ']') near the end of the input; room is the arena's.
+func (p *parser) slowSignedBytes(s, room []byte) ([]byte, bool) {
 	n, i := 0, 0
 	for {
+		if n >= len(room) {
+			return nil, false
+		}
 		neg := s[i] == '-'
 		if neg {
 			i++
@@ -772,6 +823,55 @@ func (p *parser) fastSignedBytes() ([]byte, bool) {
 			return nil, false
 		}
 	}
+}
+
+// commaMask returns a bit for each ',' among the 64 bytes at s, bit i for
+// s[i].
+func commaMask(s *[64]byte) uint64 {
+	return commaByte(s[0:8]) | commaByte(s[8:16])<<8 | commaByte(s[16:24])<<16 | commaByte(s[24:32])<<24 |
+		commaByte(s[32:40])<<32 | commaByte(s[40:48])<<40 | commaByte(s[48:56])<<48 | commaByte(s[56:64])<<56
+}
+
+// commaByte returns a bit for each ',' among the 8 bytes of s, bit i for
+// s[i].
+func commaByte(s []byte) uint64 {
+	const lo7, commas = 0x7f7f7f7f7f7f7f7f, 0x2c2c2c2c2c2c2c2c
+	t := binary.LittleEndian.Uint64(s) ^ commas // a zero byte for each ','
+	hi := ^((t&lo7 + lo7) | t | lo7)            // its high bit, and no other bit
+	// Gather the eight high bits into the top byte: the bit of byte j is
+	// multiplied up to bit 56+j, and no two products meet.
+	return hi >> 7 * 0x0102040810204080 >> 56
+}
+
+// signedByteMagic hashes each of the 257 ways to write a signed byte
+// ("-128" to "127", and "-0"), as its key, to a distinct slot of
+// signedByteTable: (key * signedByteMagic) >> 54. A key is the l bytes as
+// a little-endian word with bit 8l set, so that keys of different lengths
+// differ even where the input has zero bytes. The multiplier was found by
+// trying random odd ones; TestSignedByteTable derives the table from it.
+const signedByteMagic = 0x89eead33dd8eebb7
+
+// signedByte converts the first l bytes of w, the input as a little-endian
+// word, as a signed byte written the usual way: an optional '-', then one
+// to three digits without a leading zero, a value within -128..127. It
+// returns bad non-zero for anything else. It does not branch on the bytes:
+// their key is looked up in signedByteTable, which holds every way to
+// write a signed byte at a perfect hash of it together with the key
+// itself, so that one comparison rejects anything else (a leading zero, a
+// fourth digit, a character that is not a digit).
+func signedByte(w uint64, l int) (byte, uint64) {
+	end := uint64(1) << (8 * uint(l) & 63)
+	key := w&(end-1) | end
+	e := signedByteTable[key*signedByteMagic>>54]
+	return byte(e >> 40), b2u(e&(1<<40-1) != key) | b2u(uint(l-1) > 3)
+}
+
+// b2u is 1 for true and 0 for false; the compiler makes it a SETcc.
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // schemaMeta reads keySchemaMetadata or valueSchemaMetadata. Consecutive

@@ -19,31 +19,14 @@ func TestSignedBytesFastPath(t *testing.T) {
 		good = append(good, strconv.Itoa(v))
 	}
 	good = append(good, "-0")
+	// Each array is read twice: followed by a short tail, where the
+	// byte-at-a-time reader takes it, and by a long one, where the
+	// 64-byte blocks do.
+	tails := []string{`}]}]}},"x"`, `}]}]}},"x":"` + strings.Repeat("0123456789,", 8) + `"}`}
 	check := func(t *testing.T, array string, wantOK bool) {
 		t.Helper()
-		p := parser{buf: []byte(array + `}]}]}},"x"`), arena: make([]byte, 0, 2*len(array)+8)}
-		p.pos = 1 // past the '['
-		got, ok := p.fastSignedBytes()
-		if ok != wantOK {
-			t.Fatalf("%s: ok %v, want %v", array, ok, wantOK)
-		}
-		if !ok {
-			if p.pos != 1 || len(p.arena) != 0 {
-				t.Fatalf("%s: refused, but moved to %d and kept %d bytes", array, p.pos, len(p.arena))
-			}
-			return
-		}
-		var want []int8
-		if err := json.Unmarshal([]byte(array), &want); err != nil {
-			t.Fatalf("%s: fast path accepted what encoding/json refuses: %v", array, err)
-		}
-		if len(got) != len(want) || p.pos != len(array) {
-			t.Fatalf("%s: %d values, at %d; want %d, at %d", array, len(got), p.pos, len(want), len(array))
-		}
-		for i := range want {
-			if int8(got[i]) != want[i] {
-				t.Fatalf("%s: value %d is %d, want %d", array, i, int8(got[i]), want[i])
-			}
+		for _, tail := range tails {
+			checkSignedBytes(t, array, tail, wantOK)
 		}
 	}
 	// Every value alone, and runs of every length 1-20 starting at each.
@@ -58,9 +41,12 @@ func TestSignedBytesFastPath(t *testing.T) {
 		}
 	}
 	bad := []string{"128", "-129", "255", "1000", "-1000", "01", "-01", "00", "007", "+1", "-", " 1", "1 ",
-		"1.0", "1e2", "0x1", "a", "1a", "\"1\"", "null", "--1", "1-", "12-", ",", "9999", "-00"}
+		"1.0", "1e2", "0x1", "a", "1a", "\"1\"", "null", "--1", "1-", "12-", ",", "9999", "-00",
+		"0\x00", "1\x00", "12\x00", "-1\x00", "\x00", "-\x00"}
 	for _, b := range bad {
-		for _, array := range []string{"[" + b + "]", "[1," + b + "]", "[" + b + ",1]", "[1,2,3,4,5,6,7," + b + ",8,9]"} {
+		long := strings.Repeat("-100,", 14) // past the first 64-byte block
+		for _, array := range []string{"[" + b + "]", "[1," + b + "]", "[" + b + ",1]", "[1,2,3,4,5,6,7," + b + ",8,9]",
+			"[" + long + b + ",1]", "[" + long + b + "]", "[" + long + long + "1," + b + "]"} {
 			check(t, array, false)
 		}
 	}
@@ -69,4 +55,70 @@ func TestSignedBytesFastPath(t *testing.T) {
 	check(t, "[,1]", false)
 	check(t, "[,,,,,,,,,,,,,,,,,,,]", false)
 	check(t, "[]", true)
+}
+
+// checkSignedBytes reads array, followed by tail, with fastSignedBytes.
+func checkSignedBytes(t *testing.T, array, tail string, wantOK bool) {
+	t.Helper()
+	p := parser{buf: []byte(array + tail), arena: make([]byte, 0, 2*len(array)+8)}
+	p.pos = 1 // past the '['
+	got, ok := p.fastSignedBytes()
+	if ok != wantOK {
+		t.Fatalf("%s: ok %v, want %v", array, ok, wantOK)
+	}
+	if !ok {
+		if p.pos != 1 || len(p.arena) != 0 {
+			t.Fatalf("%s: refused, but moved to %d and kept %d bytes", array, p.pos, len(p.arena))
+		}
+		return
+	}
+	var want []int8
+	if err := json.Unmarshal([]byte(array), &want); err != nil {
+		t.Fatalf("%s: fast path accepted what encoding/json refuses: %v", array, err)
+	}
+	if len(got) != len(want) || p.pos != len(array) {
+		t.Fatalf("%s: %d values, at %d; want %d, at %d", array, len(got), p.pos, len(want), len(array))
+	}
+	for i := range want {
+		if int8(got[i]) != want[i] {
+			t.Fatalf("%s: value %d is %d, want %d", array, i, int8(got[i]), want[i])
+		}
+	}
+}
+
+// FuzzSignedBytesFastPath holds fastSignedBytes to encoding/json on any
+// array: what it accepts, encoding/json reads as the same []int8, both
+// where the byte-at-a-time reader works and where the 64-byte blocks do;
+// what it refuses, it leaves unread.
+func FuzzSignedBytesFastPath(f *testing.F) {
+	for _, s := range []string{"1,-2,127,-128", "0", "-0", "01", "1,,2", "128", "1 ,2", strings.Repeat("-99,", 40) + "7"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, elems string) {
+		array := "[" + elems + "]"
+		for _, tail := range []string{`}`, `}]}]}},"x":"` + strings.Repeat("0123456789,", 8) + `"}`} {
+			p := parser{buf: []byte(array + tail), arena: make([]byte, 0, 2*len(array)+8)}
+			p.pos = 1
+			got, ok := p.fastSignedBytes()
+			if !ok {
+				if p.pos != 1 || len(p.arena) != 0 {
+					t.Fatalf("%q: refused, but moved to %d and kept %d bytes", array, p.pos, len(p.arena))
+				}
+				continue
+			}
+			read := p.buf[:p.pos]
+			var want []int8
+			if err := json.Unmarshal(read, &want); err != nil {
+				t.Fatalf("%q: accepted %q, which encoding/json refuses: %v", array, read, err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%q: %d values, encoding/json %d", read, len(got), len(want))
+			}
+			for i := range want {
+				if int8(got[i]) != want[i] {
+					t.Fatalf("%q: value %d is %d, encoding/json %d", read, i, int8(got[i]), want[i])
+				}
+			}
+		}
+	})
 }
