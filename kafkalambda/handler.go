@@ -63,8 +63,12 @@ func NewHandler[K, V any](keys serde.Deserializer[K], values serde.Deserializer[
 	}
 	// Records of a partition are allocated together, one slab per
 	// partition rather than one allocation per record.
+	// Keys and values decoded by serde.String are made in blocks shared by
+	// the strings of one partition's run (stringBlock).
+	keyString, valueString := blockStrings(keys), blockStrings(values)
 	runner := func(n int) recordRunner {
 		slab := make([]Record[K, V], n)
+		var strs stringBlock
 		return func(ctx context.Context, raw *RawRecord, i int) (err error) {
 			stage := StageKey
 			defer func() {
@@ -81,14 +85,18 @@ func NewHandler[K, V any](keys serde.Deserializer[K], values serde.Deserializer[
 			r.Headers = raw.Headers
 			r.RawKey, r.RawValue = raw.Key, raw.Value
 			r.KeySchema, r.ValueSchema = raw.KeySchema, raw.ValueSchema
-			if raw.Key != nil {
+			if raw.Key != nil && keyString != nil {
+				r.Key = keyString(&strs, raw.Key)
+			} else if raw.Key != nil {
 				if r.Key, err = keys.Deserialize(ctx, serde.Message{
 					Topic: raw.Topic, Data: raw.Key, IsKey: true, Schema: raw.KeySchema, Headers: raw.Headers}); err != nil {
 					return recordError(raw, stage, err)
 				}
 			}
 			stage = StageValue
-			if raw.Value != nil {
+			if raw.Value != nil && valueString != nil {
+				r.Value = valueString(&strs, raw.Value)
+			} else if raw.Value != nil {
 				if r.Value, err = values.Deserialize(ctx, serde.Message{
 					Topic: raw.Topic, Data: raw.Value, Schema: raw.ValueSchema, Headers: raw.Headers}); err != nil {
 					return recordError(raw, stage, err)

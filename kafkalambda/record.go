@@ -21,6 +21,9 @@ import (
 // given to send (a record forwarded as is, or dead-lettered) before a
 // producer sees them. Key and Value, decoded by the serde codecs, are
 // copies and may be kept, as may Topic and header keys (ordinary strings).
+// Keys and values decoded by serde.String are made in blocks of up to 4 KiB
+// shared with other strings of the same partition's records, rather than
+// allocated one by one: keeping one keeps its block.
 type Record[K, V any] struct {
 	Topic         string
 	Partition     int32
