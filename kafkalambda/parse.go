@@ -362,6 +362,7 @@ func (p *parser) partition(key string) (Partition, error) {
 		return pt, err
 	}
 	first := len(p.recs)
+	plain := plainJSON(pt.Topic)
 	for i := 0; ; i++ {
 		p.rec = i
 		done, err := p.element(i)
@@ -373,7 +374,7 @@ func (p *parser) partition(key string) (Partition, error) {
 		}
 		start := p.pos
 		var r RawRecord
-		if err := p.record(&r, &pt); err != nil {
+		if err := p.record(&r, &pt, plain); err != nil {
 			return pt, err
 		}
 		if !isKeyOf(key, r.Topic, r.Partition) {
@@ -449,13 +450,18 @@ const (
 
 // record reads one record of pt; [parser.partition] checks that it belongs
 // there.
-func (p *parser) record(r *RawRecord, pt *Partition) error {
-	if err := p.expect('{', "a record object"); err != nil {
-		return err
+func (p *parser) record(r *RawRecord, pt *Partition, plain bool) error {
+	// The fields an ESM writes first, read in one go when written as it
+	// writes them (fastRecord); then whatever follows, the careful way.
+	n := p.fastRecord(r, pt, plain)
+	if n == 0 {
+		if err := p.expect('{', "a record object"); err != nil {
+			return err
+		}
 	}
-	var seen uint
-	next := 0 // the field expected next in the order the ESM writes them
-	for i := 0; ; i++ {
+	seen := uint(1)<<n - 1
+	next := n // the field expected next in the order the ESM writes them
+	for i := n; ; i++ {
 		p.field = ""
 		idx := -1
 		if next < len(recordFields) && p.fastMember(i, recordFields[next]) {
