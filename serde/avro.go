@@ -230,54 +230,58 @@ func (c *avroCodec[T]) writer(ctx context.Context, id schemaRef) (*avroWriter, e
 }
 
 func (c *avroCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
-	var zero T
+	var v T
+	err := c.DeserializeInto(ctx, m, &v)
+	return v, err
+}
+
+func (c *avroCodec[T]) DeserializeInto(ctx context.Context, m Message, v *T) error {
 	w := where{op: OpDeserialize, format: avroFormat, topic: m.Topic, isKey: m.IsKey}
 	mode, id, rest, err := locate(m, []string{avroFormat}, c.cfg, looksLikeJSONValue)
 	if err != nil {
-		return zero, w.err(id, err)
+		return w.err(id, err)
 	}
 	if mode == framedJSON {
-		v, err := c.fromJSON(ctx, id, rest)
-		if err != nil {
-			return zero, w.err(id, err)
+		if *v, err = c.fromJSON(ctx, id, rest); err != nil {
+			return w.err(id, err)
 		}
-		return v, nil
+		return nil
 	}
 	wr, err := c.writer(ctx, id)
 	if err != nil {
-		return zero, w.err(id, err)
+		return w.err(id, err)
 	}
-	v, err := c.decode(wr.decode, rest)
-	if err != nil {
-		return zero, w.err(id, err)
+	if err := c.decode(wr.decode, rest, v); err != nil {
+		return w.err(id, err)
 	}
-	return v, nil
+	return nil
 }
 
-// decode reads one T from body with a pooled reader. Unlike hamba's
+// decode reads one T from body into *v (the zero value) with a pooled
+// reader; *v is the zero value again on an error. Unlike hamba's
 // Unmarshal, which ignores io.EOF, a body that ends early is ErrTruncated.
-func (c *avroCodec[T]) decode(s avro.Schema, body []byte) (T, error) {
-	var v T
+func (c *avroCodec[T]) decode(s avro.Schema, body []byte, v *T) error {
 	r, _ := c.readerPool.Get().(*avro.Reader)
 	if r == nil {
 		r = avro.NewReader(nil, 0, avro.WithReaderConfig(c.api))
 	}
 	r.Reset(body)
 	r.Error = nil
-	r.ReadVal(s, &v)
+	r.ReadVal(s, v)
 	err := r.Error
 	r.Reset(nil)
 	r.Error = nil
 	c.readerPool.Put(r)
 	if err != nil {
 		var zero T
+		*v = zero
 		detail := describe(err, "%s", avroDetail(err, s, reflect.TypeFor[T]()))
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return zero, errf(ErrTruncated, detail, "Avro body of %d bytes ends early", len(body))
+			return errf(ErrTruncated, detail, "Avro body of %d bytes ends early", len(body))
 		}
-		return zero, errf(ErrDecode, detail, "Avro body")
+		return errf(ErrDecode, detail, "Avro body")
 	}
-	return v, nil
+	return nil
 }
 
 func (c *avroCodec[T]) Serialize(ctx context.Context, t Target, v T) ([]byte, error) {

@@ -52,7 +52,9 @@ func (c *avroCodec[T]) fromJSON(ctx context.Context, id schemaRef, data []byte) 
 	if err := c.writerPool.jsonToAvro(w, ws, doc, "$", 0); err != nil {
 		return zero, errf(ErrDecode, err, "ESM JSON value does not match the Avro schema")
 	}
-	return c.decode(decode, w.Buffer())
+	var v T
+	err = c.decode(decode, w.Buffer(), &v)
+	return v, err
 }
 
 // jsonToAvro writes v, a value decoded from JSON (json.Number, string, bool,

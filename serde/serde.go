@@ -51,6 +51,18 @@ type Deserializer[T any] interface {
 	Deserialize(ctx context.Context, m Message) (T, error)
 }
 
+// DeserializerInto is a Deserializer that can also decode into a T the
+// caller holds, which saves copying the T that Deserialize returns: a
+// struct of a hundred bytes or so per record, with a write barrier for each
+// of its pointers. kafkalambda's Handler decodes into each Record's Key and
+// Value with it when a deserializer has it. *v must be the zero value on
+// entry; DeserializeInto leaves in it what Deserialize would have returned,
+// the zero value with an error. The JSON and Avro codecs have it.
+type DeserializerInto[T any] interface {
+	Deserializer[T]
+	DeserializeInto(ctx context.Context, m Message, v *T) error
+}
+
 // Target says where serialized bytes go: the topic, and whether they are the
 // record's key or its value. Registry serializers derive the subject from it
 // (by default "<topic>-key" or "<topic>-value").

@@ -34,6 +34,8 @@ var (
 	_ Codec[string] = stringCodec{}
 	_ Codec[[]byte] = bytesCodec{}
 	_ Codec[any]    = jsonCodec[any]{}
+
+	_ DeserializerInto[any] = jsonCodec[any]{}
 )
 
 type stringCodec struct{}
@@ -64,15 +66,21 @@ const plainJSONFormat = "JSON_PLAIN"
 
 type jsonCodec[T any] struct{}
 
-func (jsonCodec[T]) Deserialize(_ context.Context, m Message) (T, error) {
+func (c jsonCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
 	var v T
-	if err := gojson.Unmarshal(m.Data, &v); err != nil {
+	err := c.DeserializeInto(ctx, m, &v)
+	return v, err
+}
+
+func (jsonCodec[T]) DeserializeInto(_ context.Context, m Message, v *T) error {
+	if err := gojson.Unmarshal(m.Data, v); err != nil {
 		var zero T
+		*v = zero
 		w := where{op: OpDeserialize, format: plainJSONFormat, topic: m.Topic, isKey: m.IsKey}
 		detail := goJSONDetail(err, func() error { var again T; return json.Unmarshal(m.Data, &again) })
-		return zero, w.err(schemaRef{}, errf(ErrDecode, describe(err, "%s", detail), "plain JSON into %T", v))
+		return w.err(schemaRef{}, errf(ErrDecode, describe(err, "%s", detail), "plain JSON into %T", zero))
 	}
-	return v, nil
+	return nil
 }
 
 func (jsonCodec[T]) Serialize(_ context.Context, t Target, v T) ([]byte, error) {
