@@ -10,7 +10,9 @@
 // concurrent use. Deserializers are never asked to decode a Kafka null (a
 // tombstone); they do not keep Message.Data after they return. Serialized
 // bytes belong to the caller. Every failure is an *Error carrying the topic,
-// key or value, and schema id where known, wrapping one sentinel error.
+// key or value, and schema id where known, wrapping one sentinel error. The
+// JSON and Avro codecs are also DeserializerInto[T]s: they decode into a T
+// the caller holds, which kafkalambda's Handler uses to fill each Record.
 //
 //	registry := serde.Confluent(srclient.NewSchemaRegistryClient(url))
 //	keys := serde.String()
