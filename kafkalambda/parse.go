@@ -45,7 +45,9 @@ import (
 func ParseEvent(payload []byte) (*Event, error) {
 	// Decoded bytes are written to an arena of chunks of 1/16 of the
 	// payload (64 KiB to 1 MiB): a new chunk is a new allocation, never a
-	// copy, so at most one chunk is allocated and not used — sizing one
+	// copy, so at most one chunk is allocated and not used (and one more
+	// for each record laid out otherwise than an ESM lays it out: see
+	// fastRecord) — sizing one
 	// arena for the worst case (3/4 of the payload) costs more in zeroing
 	// than the decoding itself. Records and headers grow from a guess of
 	// ~300 bytes of JSON per record.

@@ -16,8 +16,11 @@ const fastFields = fHeaders + 1
 // returns how many fields it read: fastFields, with the parser after the
 // headers' value, or 0, with the parser, r and the parser's memory as they
 // were, for record to read the record the careful way (and report what is
-// wrong with it, if anything). plain says pt.Topic needs no escaping in
-// JSON, so that the bytes of the event can be compared with it.
+// wrong with it, if anything). A record that falls back has its key and
+// value decoded twice, and a chunk of arena begun for them may go unused:
+// the price of a layout other than the ESM's. plain says pt.Topic needs
+// no escaping in JSON, so that the bytes of the event can be compared
+// with it.
 //
 // It is record's common case made cheap: a record's own fields are read
 // with comparisons of known bytes and one loop per number, instead of a
@@ -27,7 +30,14 @@ func (p *parser) fastRecord(r *RawRecord, pt *Partition, plain bool) int {
 		return 0
 	}
 	start, arena, hdrs := p.pos, p.arena, len(p.hdrs)
-	if p.fastRecordFields(r, pt) {
+	// Header keys interned here are heap strings, as a Parser's are: one
+	// made in the arena would point into bytes the rollback frees, and
+	// p.strs would keep it.
+	persist := p.persist
+	p.persist = true
+	ok := p.fastRecordFields(r, pt)
+	p.persist = persist
+	if ok {
 		return fastFields
 	}
 	p.pos, p.arena, p.hdrs = start, arena, p.hdrs[:hdrs]

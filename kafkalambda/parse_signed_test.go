@@ -42,7 +42,10 @@ func TestSignedBytesFastPath(t *testing.T) {
 	}
 	bad := []string{"128", "-129", "255", "1000", "-1000", "01", "-01", "00", "007", "+1", "-", " 1", "1 ",
 		"1.0", "1e2", "0x1", "a", "1a", "\"1\"", "null", "--1", "1-", "12-", ",", "9999", "-00",
-		"0\x00", "1\x00", "12\x00", "-1\x00", "\x00", "-\x00"}
+		"0\x00", "1\x00", "12\x00", "-1\x00", "\x00", "-\x00",
+		// Longer than a word's worth of key: a shift by 8 times the length
+		// wraps, so only the length check refuses these.
+		"01234567", "012345678", "12xxxxxxx", "1xxxxxxxxx", "-12xxxxxxxx", "123456789012"}
 	for _, b := range bad {
 		long := strings.Repeat("-100,", 14) // past the first 64-byte block
 		for _, array := range []string{"[" + b + "]", "[1," + b + "]", "[" + b + ",1]", "[1,2,3,4,5,6,7," + b + ",8,9]",
@@ -91,7 +94,8 @@ func checkSignedBytes(t *testing.T, array, tail string, wantOK bool) {
 // where the byte-at-a-time reader works and where the 64-byte blocks do;
 // what it refuses, it leaves unread.
 func FuzzSignedBytesFastPath(f *testing.F) {
-	for _, s := range []string{"1,-2,127,-128", "0", "-0", "01", "1,,2", "128", "1 ,2", strings.Repeat("-99,", 40) + "7"} {
+	for _, s := range []string{"1,-2,127,-128", "0", "-0", "01", "1,,2", "128", "1 ,2", strings.Repeat("-99,", 40) + "7",
+		"012345678", "1,12xxxxxxx", strings.Repeat("-9,", 30) + "123456789012"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, elems string) {

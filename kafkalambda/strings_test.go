@@ -67,6 +67,32 @@ func TestStringKeysAndValuesAreKept(t *testing.T) {
 	}
 }
 
+// TestStringKeysShareBlocks: 1,000 short String keys and values take a
+// few block allocations, not one each.
+func TestStringKeysShareBlocks(t *testing.T) {
+	ev := kafkalambdatest.NewEvent(serde.String(), serde.String())
+	for i := range 1000 {
+		ev.Add("orders", 0, kafkalambdatest.Record[string, string]{Key: "user-" + strings.Repeat("x", i%10), Value: "value"})
+	}
+	payload, err := ev.Payload(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := kafkalambda.NewHandler(serde.String(), serde.String(),
+		func(ctx context.Context, r *kafkalambda.Record[string, string]) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(5, func() {
+		if _, err := h.Invoke(context.Background(), payload); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 100 {
+		t.Fatalf("%.0f allocations for 1,000 records with String keys and values, want a few blocks' worth", allocs)
+	}
+}
+
 // BenchmarkStringKeys measures a record's decoding with serde.String keys
 // and values, which the handler makes in shared blocks: about one
 // allocation per 4 KiB of strings rather than one per string.

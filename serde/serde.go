@@ -56,8 +56,10 @@ type Deserializer[T any] interface {
 // struct of a hundred bytes or so per record, with a write barrier for each
 // of its pointers. kafkalambda's Handler decodes into each Record's Key and
 // Value with it when a deserializer has it. *v must be the zero value on
-// entry; DeserializeInto leaves in it what Deserialize would have returned,
-// the zero value with an error. The JSON and Avro codecs have it.
+// entry: DeserializeInto then leaves in it what Deserialize would have
+// returned, the zero value with an error. (A non-zero *v is decoded over,
+// as encoding/json does: what the data does not set stays.) The JSON and
+// Avro codecs have it.
 type DeserializerInto[T any] interface {
 	Deserializer[T]
 	DeserializeInto(ctx context.Context, m Message, v *T) error
