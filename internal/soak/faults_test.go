@@ -172,6 +172,11 @@ type injector struct {
 	schedDone    chan struct{}
 	stopOnce     sync.Once
 	errs         []error // what went wrong injecting
+
+	// sends reports whether an invocation of the payload sends (some
+	// partition of it starts with a good record): only such an invocation
+	// closes the door, so that its sends meet it. Set before the run.
+	sends func(payload []byte) bool
 }
 
 // fail records that a fault could not be injected (or undone).
@@ -570,17 +575,19 @@ func (in *injector) runOutage(ctx context.Context, o outage) {
 
 // beforeInvoke is called as each invocation starts, with its payload.
 // Once the plan has armed it (after the second outage), the first
-// invocation to start closes the function's door of the broker before it
-// starts, for the plan's time (and not less than brokerGap after the
+// invocation to start that sends (in.sends: late in a run, the mapping may
+// be retrying only batches that start with poison, which send nothing)
+// closes the function's door of the broker before it starts, for the
+// plan's time (and not less than brokerGap after the
 // outage: the invocation waits, see acquireBroker): the function's producer
 // has its connections dropped and its dials refused, while the mapping
 // goes on fetching, invoking and committing through its own door. It and
 // the invocations that start in the next 1.5 s cannot reach the brokers
 // before their deadline.
-func (in *injector) beforeInvoke([]byte) {
+func (in *injector) beforeInvoke(payload []byte) {
 	in.mu.Lock()
 	armed := in.unreachArmed
-	if armed == nil || in.unreached || in.isDone() {
+	if armed == nil || in.unreached || in.isDone() || (in.sends != nil && !in.sends(payload)) {
 		in.mu.Unlock()
 		return
 	}

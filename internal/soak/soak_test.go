@@ -210,6 +210,7 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 	var inj *injector
 	if faulted {
 		inj = newInjector(r, faultSeed, v2SchemaPath(ins))
+		inj.sends = startsGood(ins)
 		inj.install(group, []string{app.OutputTopic, deadLetterTopic, onFailureTopic}, []string{app.OutputTopic, deadLetterTopic})
 		r.c.FakeRegistry().Intercept(inj.interceptRegistry)
 		inj.setRegistryFaults(true)
@@ -585,4 +586,27 @@ func countGivenUpPoison(led *ledger) int {
 		}
 	}
 	return n
+}
+
+// startsGood returns whether an event of the run's input ins has a
+// partition whose first record is a good one: an invocation of it sends.
+func startsGood(ins []*input) func(payload []byte) bool {
+	good := map[ref]bool{}
+	for _, in := range ins {
+		if in.kind == kindGood {
+			good[ref{in.partition, in.offset}] = true
+		}
+	}
+	return func(payload []byte) bool {
+		ev, err := kafkalambda.ParseEvent(payload)
+		if err != nil {
+			return false
+		}
+		for _, pt := range ev.Partitions {
+			if len(pt.Records) > 0 && good[ref{pt.Partition, pt.Records[0].Offset}] {
+				return true
+			}
+		}
+		return false
+	}
 }
