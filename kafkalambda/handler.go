@@ -61,14 +61,9 @@ func NewHandler[K, V any](keys serde.Deserializer[K], values serde.Deserializer[
 	if cfg.envItemFailures && cfg.policy.kind == policyFailBatch {
 		return nil, fmt.Errorf("kafkalambda: %w: WithEnvironmentItemFailures needs ReportItemFailures or a DeadLetter policy", ErrInvalidOption)
 	}
+	keyDec, valueDec := newDecoder(keys), newDecoder(values)
 	// Records of a partition are allocated together, one slab per
 	// partition rather than one allocation per record.
-	// Keys and values decoded by serde.String are made in blocks shared by
-	// the strings of one partition's run (stringBlock).
-	keyString, valueString := blockStrings(keys), blockStrings(values)
-	// Deserializers that decode into the Record save a copy of each value.
-	keysInto, _ := keys.(serde.DeserializerInto[K])
-	valuesInto, _ := values.(serde.DeserializerInto[V])
 	runner := func(n int) recordRunner {
 		slab := make([]Record[K, V], n)
 		var strs stringBlock
@@ -89,31 +84,15 @@ func NewHandler[K, V any](keys serde.Deserializer[K], values serde.Deserializer[
 			r.RawKey, r.RawValue = raw.Key, raw.Value
 			r.KeySchema, r.ValueSchema = raw.KeySchema, raw.ValueSchema
 			if raw.Key != nil {
-				m := serde.Message{Topic: raw.Topic, Data: raw.Key, IsKey: true, Schema: raw.KeySchema, Headers: raw.Headers}
-				switch {
-				case keyString != nil:
-					r.Key = keyString(&strs, raw.Key)
-				case keysInto != nil:
-					err = keysInto.DeserializeInto(ctx, m, &r.Key)
-				default:
-					r.Key, err = keys.Deserialize(ctx, m)
-				}
-				if err != nil {
+				if err := keyDec.decode(ctx, &strs, serde.Message{
+					Topic: raw.Topic, Data: raw.Key, IsKey: true, Schema: raw.KeySchema, Headers: raw.Headers}, &r.Key); err != nil {
 					return recordError(raw, stage, err)
 				}
 			}
 			stage = StageValue
 			if raw.Value != nil {
-				m := serde.Message{Topic: raw.Topic, Data: raw.Value, Schema: raw.ValueSchema, Headers: raw.Headers}
-				switch {
-				case valueString != nil:
-					r.Value = valueString(&strs, raw.Value)
-				case valuesInto != nil:
-					err = valuesInto.DeserializeInto(ctx, m, &r.Value)
-				default:
-					r.Value, err = values.Deserialize(ctx, m)
-				}
-				if err != nil {
+				if err := valueDec.decode(ctx, &strs, serde.Message{
+					Topic: raw.Topic, Data: raw.Value, Schema: raw.ValueSchema, Headers: raw.Headers}, &r.Value); err != nil {
 					return recordError(raw, stage, err)
 				}
 			}

@@ -47,10 +47,9 @@ func ParseEvent(payload []byte) (*Event, error) {
 	// payload (64 KiB to 1 MiB): a new chunk is a new allocation, never a
 	// copy, so at most one chunk is allocated and not used (and one more
 	// for each record laid out otherwise than an ESM lays it out: see
-	// fastRecord) — sizing one
-	// arena for the worst case (3/4 of the payload) costs more in zeroing
-	// than the decoding itself. Records and headers grow from a guess of
-	// ~300 bytes of JSON per record.
+	// fastRecord) — sizing one arena for the worst case (3/4 of the
+	// payload) costs more in zeroing than the decoding itself. Records and
+	// headers grow from a guess of ~300 bytes of JSON per record.
 	guess := len(payload)/500 + 1
 	chunk := min(max(len(payload)/16, 16<<10), 1<<20)
 	p := parser{

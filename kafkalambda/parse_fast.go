@@ -87,20 +87,14 @@ func (p *parser) fastRecordFields(r *RawRecord, pt *Partition) bool {
 		return false
 	}
 	p.pos = i
-	if !p.null() {
-		var err error
-		if r.Key, err = p.b64(); err != nil {
-			return false
-		}
+	if r.Key, ok = p.fastBytes(); !ok {
+		return false
 	}
 	if p.pos, ok = after(b, p.pos, `,"value":`); !ok {
 		return false
 	}
-	if !p.null() {
-		var err error
-		if r.Value, err = p.b64(); err != nil {
-			return false
-		}
+	if r.Value, ok = p.fastBytes(); !ok {
+		return false
 	}
 	if p.pos, ok = after(b, p.pos, `,"headers":`); !ok {
 		return false
@@ -110,10 +104,17 @@ func (p *parser) fastRecordFields(r *RawRecord, pt *Partition) bool {
 		return true
 	}
 	var err error
-	p.field = recordFields[fHeaders]
-	r.Headers, err = p.headers()
-	p.field = ""
+	r.Headers, err = p.headers() // an error is the careful reader's to report
 	return err == nil
+}
+
+// fastBytes reads a key or a value: null, or a base64 string.
+func (p *parser) fastBytes() ([]byte, bool) {
+	if p.null() {
+		return nil, true
+	}
+	b, err := p.b64()
+	return b, err == nil
 }
 
 // after returns the index after s if b holds s at i.

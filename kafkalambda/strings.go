@@ -1,6 +1,7 @@
 package kafkalambda
 
 import (
+	"context"
 	"unsafe"
 
 	"github.com/kafkalambda/kafka-lambda-go/serde"
@@ -35,13 +36,36 @@ func (s *stringBlock) string(b []byte) string {
 	return unsafe.String(&s.buf[n], len(b))
 }
 
-// blockStrings returns the func that decodes a key or value as
-// serde.String does, but through a stringBlock, if d is serde.String();
-// nil otherwise.
-func blockStrings[T any](d serde.Deserializer[T]) func(*stringBlock, []byte) T {
-	if any(d) != any(serde.String()) {
-		return nil
+// decoder decodes the keys or the values of a Handler's records into
+// their Record, the cheapest way its deserializer allows: serde.String
+// through the partition's stringBlock, a serde.DeserializerInto in place
+// (no copy of the value), any other with Deserialize.
+type decoder[T any] struct {
+	d    serde.Deserializer[T]
+	into serde.DeserializerInto[T]
+	str  func(*stringBlock, []byte) T // set for serde.String()
+}
+
+func newDecoder[T any](d serde.Deserializer[T]) decoder[T] {
+	dc := decoder[T]{d: d}
+	dc.into, _ = d.(serde.DeserializerInto[T])
+	if any(d) == any(serde.String()) {
+		dc.str, _ = any((*stringBlock).string).(func(*stringBlock, []byte) T)
 	}
-	f, _ := any((*stringBlock).string).(func(*stringBlock, []byte) T)
-	return f
+	return dc
+}
+
+// decode decodes m into *dst, the zero value: the Record's fresh Key or
+// Value. strs is the partition run's stringBlock.
+func (dc *decoder[T]) decode(ctx context.Context, strs *stringBlock, m serde.Message, dst *T) error {
+	switch {
+	case dc.str != nil:
+		*dst = dc.str(strs, m.Data)
+		return nil
+	case dc.into != nil:
+		return dc.into.DeserializeInto(ctx, m, dst)
+	}
+	v, err := dc.d.Deserialize(ctx, m)
+	*dst = v
+	return err
 }

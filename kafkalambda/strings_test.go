@@ -67,22 +67,30 @@ func TestStringKeysAndValuesAreKept(t *testing.T) {
 	}
 }
 
-// TestStringKeysShareBlocks: 1,000 short String keys and values take a
-// few block allocations, not one each.
-func TestStringKeysShareBlocks(t *testing.T) {
+// shortStrings returns an event of 1,000 records on orders-0 with short
+// String keys and values, and a Handler that decodes them and does nothing.
+func shortStrings(tb testing.TB) ([]byte, *kafkalambda.Handler[string, string]) {
+	tb.Helper()
 	ev := kafkalambdatest.NewEvent(serde.String(), serde.String())
 	for i := range 1000 {
 		ev.Add("orders", 0, kafkalambdatest.Record[string, string]{Key: "user-" + strings.Repeat("x", i%10), Value: "value"})
 	}
 	payload, err := ev.Payload(context.Background())
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	h, err := kafkalambda.NewHandler(serde.String(), serde.String(),
 		func(ctx context.Context, r *kafkalambda.Record[string, string]) error { return nil })
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return payload, h
+}
+
+// TestStringKeysShareBlocks: 1,000 short String keys and values take a
+// few block allocations, not one each.
+func TestStringKeysShareBlocks(t *testing.T) {
+	payload, h := shortStrings(t)
 	allocs := testing.AllocsPerRun(5, func() {
 		if _, err := h.Invoke(context.Background(), payload); err != nil {
 			t.Fatal(err)
@@ -97,19 +105,7 @@ func TestStringKeysShareBlocks(t *testing.T) {
 // and values, which the handler makes in shared blocks: about one
 // allocation per 4 KiB of strings rather than one per string.
 func BenchmarkStringKeys(b *testing.B) {
-	ev := kafkalambdatest.NewEvent(serde.String(), serde.String())
-	for i := range 1000 {
-		ev.Add("orders", 0, kafkalambdatest.Record[string, string]{Key: "user-" + strings.Repeat("x", i%10), Value: "v"})
-	}
-	payload, err := ev.Payload(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	h, err := kafkalambda.NewHandler(serde.String(), serde.String(),
-		func(ctx context.Context, r *kafkalambda.Record[string, string]) error { return nil })
-	if err != nil {
-		b.Fatal(err)
-	}
+	payload, h := shortStrings(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := h.Invoke(context.Background(), payload); err != nil {
