@@ -19,15 +19,15 @@ var ErrNoInvocation = errors.New("kafkalambda: send outside an invocation: pass 
 // meant to be made once, next to the handler.
 type Output[K, V any] struct {
 	topic  string
-	keys   serde.Serializer[K]
-	values serde.Serializer[V]
+	keys   encoder[K]
+	values encoder[V]
 }
 
 // NewOutput returns an Output that writes to topic, serializing keys and
 // values with the given serializers (a registry serializer gets a Target
 // naming topic and whether it writes the key or the value).
 func NewOutput[K, V any](topic string, keys serde.Serializer[K], values serde.Serializer[V]) *Output[K, V] {
-	return &Output[K, V]{topic: topic, keys: keys, values: values}
+	return &Output[K, V]{topic: topic, keys: newEncoder(keys), values: newEncoder(values)}
 }
 
 // Topic returns the output's topic.
@@ -54,14 +54,14 @@ func (o *Output[K, V]) Send(ctx context.Context, key K, value V, headers ...Head
 	if r == nil {
 		return ErrNoInvocation
 	}
-	if o.keys == nil || o.values == nil {
+	if o.keys.s == nil || o.values.s == nil {
 		return fmt.Errorf("kafkalambda: %w: output %q has no serializer", ErrInvalidOption, o.topic)
 	}
-	kb, kh, err := serialize(ctx, o.keys, serde.Target{Topic: o.topic, IsKey: true}, key)
+	kb, kh, err := o.keys.encode(ctx, serde.Target{Topic: o.topic, IsKey: true}, key)
 	if err != nil {
 		return &sendError{o.topic, fmt.Errorf("serialize key: %w", err)}
 	}
-	vb, vh, err := serialize(ctx, o.values, serde.Target{Topic: o.topic}, value)
+	vb, vh, err := o.values.encode(ctx, serde.Target{Topic: o.topic}, value)
 	if err != nil {
 		return &sendError{o.topic, fmt.Errorf("serialize value: %w", err)}
 	}
@@ -80,10 +80,10 @@ func (o *Output[K, V]) SendTombstone(ctx context.Context, key K, headers ...Head
 	if r == nil {
 		return ErrNoInvocation
 	}
-	if o.keys == nil {
+	if o.keys.s == nil {
 		return fmt.Errorf("kafkalambda: %w: output %q has no key serializer", ErrInvalidOption, o.topic)
 	}
-	kb, kh, err := serialize(ctx, o.keys, serde.Target{Topic: o.topic, IsKey: true}, key)
+	kb, kh, err := o.keys.encode(ctx, serde.Target{Topic: o.topic, IsKey: true}, key)
 	if err != nil {
 		return &sendError{o.topic, fmt.Errorf("serialize key: %w", err)}
 	}
@@ -96,14 +96,27 @@ func (o *Output[K, V]) SendTombstone(ctx context.Context, key K, headers ...Head
 	return nil
 }
 
-// serialize is s.Serialize, or SerializeWithHeaders when s is a
+// encoder is an Output's serializer for keys or values, with the way it
+// serializes chosen once (a type assertion to an interface costs a lookup
+// of its method table on every call).
+type encoder[T any] struct {
+	s  serde.Serializer[T]
+	hs serde.HeaderSerializer[T] // s, when it is one
+}
+
+func newEncoder[T any](s serde.Serializer[T]) encoder[T] {
+	hs, _ := s.(serde.HeaderSerializer[T])
+	return encoder[T]{s: s, hs: hs}
+}
+
+// encode is s.Serialize, or SerializeWithHeaders when s is a
 // serde.HeaderSerializer, whose headers (a schema id header) go with the
 // record.
-func serialize[T any](ctx context.Context, s serde.Serializer[T], t serde.Target, v T) ([]byte, []Header, error) {
-	if hs, ok := s.(serde.HeaderSerializer[T]); ok {
-		return hs.SerializeWithHeaders(ctx, t, v)
+func (e encoder[T]) encode(ctx context.Context, t serde.Target, v T) ([]byte, []Header, error) {
+	if e.hs != nil {
+		return e.hs.SerializeWithHeaders(ctx, t, v)
 	}
-	b, err := s.Serialize(ctx, t, v)
+	b, err := e.s.Serialize(ctx, t, v)
 	return b, nil, err
 }
 
