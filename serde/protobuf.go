@@ -173,7 +173,9 @@ func (c *protoCodec[T]) Deserialize(ctx context.Context, m Message) (T, error) {
 			return zero, w.err(id, c.mismatch(wr, append([]int(nil), indexes...)))
 		}
 	}
-	if err := proto.Unmarshal(body, msg); err != nil {
+	// Merge: msg is new and empty, so proto.Unmarshal's Reset of it first
+	// would only cost time.
+	if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(body, msg); err != nil {
 		return zero, w.err(id, errf(ErrDecode, err, "%s", c.name))
 	}
 	return msg, nil
