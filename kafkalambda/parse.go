@@ -159,7 +159,9 @@ type parser struct {
 	scratch []byte // unescaped strings, reused
 	hbuf    []byte // header value bytes, reused
 	recs    []RawRecord
+	nrec    int // records parsed so far, in every array recs has been
 	hdrs    []Header
+	nhdr    int // headers parsed so far, likewise
 	metas   []serde.SchemaMeta
 	strs    map[string]string // interned header keys
 	// persist: the arena is rewritten by the next parse (a Parser), so
@@ -393,17 +395,39 @@ func (p *parser) partition(key string) (Partition, error) {
 		if len(p.recs) == cap(p.recs) {
 			// A new array for what comes next, with only this partition's
 			// records so far moved: earlier partitions keep theirs.
-			grown := make([]RawRecord, len(p.recs)-first, max(2*cap(p.recs), 64))
+			grown := make([]RawRecord, len(p.recs)-first, p.chunkFor(len(p.recs)-first, p.nrec))
 			copy(grown, p.recs[first:])
 			p.recs, first = grown, 0
 		}
 		p.recs = append(p.recs, r)
+		p.nrec++
 	}
 	p.rec = -1
 	if len(p.recs) > first {
 		pt.Records = p.recs[first:len(p.recs):len(p.recs)]
 	}
 	return pt, nil
+}
+
+// chunkFor is the capacity of a new array for records (or headers) when
+// the current one is full and moving of them go to the new one (the
+// current partition's records, or record's headers, so far), parsed having
+// been read so far: those moving, and what the rest of the payload holds at
+// the density seen so far, one eighth more, at least 64. Doubling instead
+// made the array for the last few records of an event as large as all the
+// others together (zeroed memory in proportion). A Parser keeps its largest
+// arrays for the next event, so it gets room for the whole event: the same
+// event again then needs no new array.
+func (p *parser) chunkFor(moving, parsed int) int {
+	rest := 0
+	if p.pos > 0 {
+		rest = int(int64(len(p.buf)-p.pos) * int64(parsed) / int64(p.pos))
+	}
+	n := moving + rest
+	if p.persist {
+		n = parsed + rest
+	}
+	return max(n+n/8, 64)
 }
 
 // splitKey splits a records map key "<topic>-<n>" at its last dash (a
@@ -680,7 +704,14 @@ func (p *parser) headers() ([]Header, error) {
 		} else if !done {
 			return nil, p.strict("header object has more than one key")
 		}
+		if len(p.hdrs) == cap(p.hdrs) {
+			// A new array, with only this record's headers so far moved.
+			grown := make([]Header, len(p.hdrs)-first, p.chunkFor(len(p.hdrs)-first, p.nhdr))
+			copy(grown, p.hdrs[first:])
+			p.hdrs, first = grown, 0
+		}
 		p.hdrs = append(p.hdrs, h)
+		p.nhdr++
 	}
 	if len(p.hdrs) == first {
 		return nil, nil

@@ -29,7 +29,7 @@ func (p *parser) fastRecord(r *RawRecord, pt *Partition, plain bool) int {
 	if !plain {
 		return 0
 	}
-	start, arena, hdrs := p.pos, p.arena, len(p.hdrs)
+	start, arena, hdrs, nhdr := p.pos, p.arena, p.hdrs, p.nhdr
 	// Header keys interned here are heap strings, as a Parser's are: one
 	// made in the arena would point into bytes the rollback frees, and
 	// p.strs would keep it.
@@ -40,7 +40,8 @@ func (p *parser) fastRecord(r *RawRecord, pt *Partition, plain bool) int {
 	if ok {
 		return fastFields
 	}
-	p.pos, p.arena, p.hdrs = start, arena, p.hdrs[:hdrs]
+	// hdrs as it was: headers may have moved to a new array since.
+	p.pos, p.arena, p.hdrs, p.nhdr = start, arena, hdrs, nhdr
 	*r = RawRecord{}
 	return 0
 }
