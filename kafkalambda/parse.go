@@ -410,14 +410,16 @@ func (p *parser) partition(key string) (Partition, error) {
 }
 
 // chunkFor is the capacity of a new array for records (or headers) when
-// the current one is full and moving of them go to the new one (the
-// current partition's records, or record's headers, so far), parsed having
-// been read so far: those moving, and what the rest of the payload holds at
-// the density seen so far, one eighth more, at least 64. Doubling instead
-// made the array for the last few records of an event as large as all the
-// others together (zeroed memory in proportion). A Parser keeps its largest
-// arrays for the next event, so it gets room for the whole event: the same
-// event again then needs no new array.
+// the current one is full. moving is how many go over to the new array (the
+// current partition's records, or the current record's headers, so far);
+// parsed is how many the event has given so far. The new array holds those
+// moving and what the rest of the payload holds at the density seen so far,
+// one eighth more, and at least 64: never less than 9/8 of what moves, so
+// that moving stays linear in all. Doubling instead made the array for the
+// last few records of an event as large as all the others together (zeroed
+// memory in proportion). A Parser keeps its largest arrays for the next
+// event, so it gets room for the whole event: the same event again then
+// needs no new array.
 func (p *parser) chunkFor(moving, parsed int) int {
 	rest := 0
 	if p.pos > 0 {
