@@ -32,6 +32,9 @@ type clientConfig struct {
 	maxQueued int
 	// acked: the brokers acknowledge writes (acks is not 0).
 	acked bool
+	// idempotent: the client is an idempotent producer, which needs a
+	// producer id before it writes (enable.idempotence, the default).
+	idempotent bool
 	// debug: franz-go's debug lines (one per request) go to the logger
 	// too, as librdkafka's "debug" property turns its own on.
 	debug bool
@@ -91,7 +94,7 @@ var ignored = []string{
 // maps them from a secret) into kgo options; see NewProducer for the
 // table. tokens is the OAUTHBEARER token source, if any.
 func translate(conf map[string]any, tokens func(context.Context) (string, time.Time, error)) (*clientConfig, error) {
-	c := &clientConfig{maxMessage: defaultMaxMessage, maxQueued: defaultMaxQueued, acked: true}
+	c := &clientConfig{maxMessage: defaultMaxMessage, maxQueued: defaultMaxQueued, acked: true, idempotent: true}
 	get := func(k string) (string, bool) {
 		v, ok := conf[k]
 		if !ok || v == nil {
@@ -367,7 +370,7 @@ func (c *clientConfig) durability(get func(string) (string, bool)) error {
 	}
 	c.opts = append(c.opts, kgo.RequiredAcks(acks))
 	if !idem {
-		c.opts = append(c.opts, kgo.DisableIdempotentWrite())
+		c.opts, c.idempotent = append(c.opts, kgo.DisableIdempotentWrite()), false
 	}
 	return nil
 }

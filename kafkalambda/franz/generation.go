@@ -46,7 +46,6 @@ type generation struct {
 	// up. retire closes the client only when none is left.
 	holds    *holds.Holds
 	lastUsed atomic.Int64 // unix nanoseconds of the last send or outcome
-	warming  atomic.Bool
 	logins   logins
 }
 
@@ -160,6 +159,40 @@ func (g *generation) observe(err error) {
 		return
 	}
 	g.fatal(err)
+}
+
+// acquireID starts acquiring the idempotent producer's id in the
+// background, as soon as the client exists rather than on its first
+// drain, and breaks g if the brokers refuse it fatally
+// (CLUSTER_AUTHORIZATION_FAILED: no IdempotentWrite permission).
+//
+// kgo does fail what it buffers when InitProducerID fails fatally, but it
+// can miss a record it is partitioning at that moment: the first records
+// to a topic new to the client wait for its metadata, and the metadata
+// update puts them in their partitions' buffers, which starts the drain
+// that asks for the id, before it publishes the partitions. If the refusal
+// comes back first (likelier on a busy machine), kgo's sweep of what it
+// buffers sees neither the partitions nor the records waiting for them,
+// and the record has no outcome until the invocation's deadline purges it
+// as the environment's fault. kgo keeps a fatal refusal as the client's
+// producer id for good: the call here, made before or after the drain's,
+// gets it either way (one request: kgo serializes them and keeps the
+// answer), and fails what g holds at once, as the operator's fault.
+func (g *generation) acquireID() {
+	if !g.cfg.idempotent {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, _, err := g.cl.ProducerID(ctx); err != nil {
+			if isFatal(err) {
+				g.fatal(err)
+				return
+			}
+			g.p.log.Debug("kafkalambda: producer id not acquired ahead of the first send", "generation", g.id, "error", err.Error())
+		}
+	}()
 }
 
 // fatal breaks the generation with err, a fatal error.

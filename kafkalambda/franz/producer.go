@@ -261,6 +261,7 @@ func (p *Producer) create(ctx context.Context) (*generation, error) {
 	p.cur.Store(g)
 	p.live = append(p.live, g)
 	p.log.Info("kafkalambda: producer created", "generation", g.id)
+	g.acquireID()
 	return g, nil
 }
 
@@ -351,10 +352,14 @@ func (p *Producer) Close() {
 	if g == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := g.cl.Flush(ctx); err != nil {
-		p.log.Warn("kafkalambda: producer closed with records still buffered", "buffered", g.cl.BufferedProduceRecords())
+	// A broken client's records were all reported failed when it broke
+	// (and kgo may hold one it never fails: see acquireID): no flush.
+	if g.broken.Load() == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := g.cl.Flush(ctx); err != nil {
+			p.log.Warn("kafkalambda: producer closed with records still buffered", "buffered", g.cl.BufferedProduceRecords())
+		}
 	}
 	g.cl.Close()
 }
@@ -369,20 +374,9 @@ func (p *Producer) Close() {
 // id. Call it in main, after NewProducer, to move that into the function's
 // INIT phase.
 func (p *Producer) Warm(ctx context.Context) error {
-	g, err := p.current(ctx, time.Now())
-	if err != nil {
-		return err
-	}
-	if g.warming.CompareAndSwap(false, true) {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if _, _, err := g.cl.ProducerID(ctx); err != nil {
-				p.log.Debug("kafkalambda: producer id not acquired ahead of the first send", "generation", g.id, "error", err.Error())
-			}
-		}()
-	}
-	return nil
+	// Creating the client starts acquiring its producer id (acquireID).
+	_, err := p.current(ctx, time.Now())
+	return err
 }
 
 // Produce queues m (kafkalambda.Producer); d gets its outcome. When
@@ -398,7 +392,16 @@ func (p *Producer) Produce(ctx context.Context, m *kafkalambda.Message, d kafkal
 	if err != nil {
 		return err
 	}
-	return p.produceOn(ctx, g, m, d, now)
+	if err := p.produceOn(ctx, g, m, d, now); err != nil {
+		return err
+	}
+	if g.broken.Load() != nil {
+		// g broke since get handed it out, and the purge that fails what
+		// it holds may have looked before m was linked: purge again, as
+		// kgo may never fail m (see acquireID).
+		go g.purge(errBroken)
+	}
+	return nil
 }
 
 // produceOn queues m on g, which the caller holds (g.holds): the hold is
