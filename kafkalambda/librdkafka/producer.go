@@ -369,6 +369,9 @@ func (p *Producer) newGeneration(ctx context.Context, fallback, extra kafka.Conf
 	for k, v := range extra {
 		cm[k] = v
 	}
+	if err := checkSoftwareStrings(cm); err != nil {
+		return nil, kafkalambda.Classified(kafkalambda.ClassConfiguration, kafkalambda.ErrProducer, err)
+	}
 	cm["go.delivery.reports"] = true
 	cm["go.delivery.report.fields"] = "none"
 	cm["go.logs.channel.enable"] = true
@@ -391,6 +394,30 @@ func (p *Producer) newGeneration(ctx context.Context, fallback, extra kafka.Conf
 	go p.logs(g)
 	go p.events(g)
 	return g, nil
+}
+
+// checkSoftwareStrings refuses a client.software.name or
+// client.software.version with no character librdkafka keeps in them
+// (letters, digits, '-' and '.'), empty ones included. librdkafka 2.11.1
+// sanitizes these in place, first skipping what it does not keep without
+// stopping at the string's end: with nothing to keep it reads past the
+// string and copies what it finds there back over it and beyond, which
+// corrupts the C heap (the process aborts, later and elsewhere). The
+// error names the property, not its value.
+func checkSoftwareStrings(cm kafka.ConfigMap) error {
+	for _, k := range []string{"client.software.name", "client.software.version"} {
+		v, ok := cm[k]
+		if !ok {
+			continue
+		}
+		if !strings.ContainsFunc(fmt.Sprint(v), func(r rune) bool {
+			return r == '-' || r == '.' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z')
+		}) {
+			return fmt.Errorf("config sets %s to a value without a letter, digit, '-' or '.', which librdkafka cannot read safely; "+
+				"set it to e.g. the function's name, or remove it", k)
+		}
+	}
+	return nil
 }
 
 // acksRequired reports whether cm has the brokers acknowledge writes:
