@@ -397,24 +397,34 @@ func (p *Producer) newGeneration(ctx context.Context, fallback, extra kafka.Conf
 }
 
 // checkSoftwareStrings refuses a client.software.name or
-// client.software.version with no character librdkafka keeps in them
-// (letters, digits, '-' and '.'), empty ones included. librdkafka 2.11.1
-// sanitizes these in place, first skipping what it does not keep without
-// stopping at the string's end: with nothing to keep it reads past the
+// client.software.version without an ASCII letter or digit (before any NUL
+// byte, where C's copy of it ends), empty ones included. librdkafka 2.11.1
+// sanitizes these in place, first skipping everything up to a letter or
+// digit without stopping at the string's end: with none it reads past the
 // string and copies what it finds there back over it and beyond, which
-// corrupts the C heap (the process aborts, later and elsewhere). The
-// error names the property, not its value.
+// corrupts the C heap (the process aborts, later and elsewhere). The value
+// is read as confluent-kafka-go hands it to librdkafka (a string, or a
+// fmt.Stringer's String; a bool or an int always has a letter or digit).
+// The error names the property, not its value.
 func checkSoftwareStrings(cm kafka.ConfigMap) error {
 	for _, k := range []string{"client.software.name", "client.software.version"} {
-		v, ok := cm[k]
-		if !ok {
+		var s string
+		switch v := cm[k].(type) {
+		case nil, bool, int:
 			continue
+		case string:
+			s = v
+		case fmt.Stringer:
+			s = v.String()
+		default:
+			continue // confluent-kafka-go refuses the type itself
 		}
-		if !strings.ContainsFunc(fmt.Sprint(v), func(r rune) bool {
-			return r == '-' || r == '.' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z')
+		s, _, _ = strings.Cut(s, "\x00")
+		if !strings.ContainsFunc(s, func(r rune) bool {
+			return ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z')
 		}) {
-			return fmt.Errorf("config sets %s to a value without a letter, digit, '-' or '.', which librdkafka cannot read safely; "+
-				"set it to e.g. the function's name, or remove it", k)
+			return fmt.Errorf("config sets %s to a value without an ASCII letter or digit (before any NUL byte), which librdkafka "+
+				"cannot read safely; set it to e.g. the function's name, or remove it", k)
 		}
 	}
 	return nil
@@ -479,6 +489,7 @@ func (p *Producer) Purge() {
 		_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
 	}
 }
+
 
 // Close flushes what is queued (for up to 5s) and closes the librdkafka
 // producer. Sends after Close fail with ErrProducer. The handler's Close
