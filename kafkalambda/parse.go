@@ -43,16 +43,26 @@ import (
 // offset and the path of the value, e.g. `records["orders-3"][12].key`.
 // ParseEvent never panics on any input.
 func ParseEvent(payload []byte) (*Event, error) {
-	// Decoded bytes are written to an arena of chunks of 1/16 of the
-	// payload (64 KiB to 1 MiB): a new chunk is a new allocation, never a
-	// copy, so at most one chunk is allocated and not used (and one more
-	// for each record laid out otherwise than an ESM lays it out: see
-	// fastRecord) — sizing one arena for the worst case (3/4 of the
-	// payload) costs more in zeroing than the decoding itself. Records and
-	// headers grow from a guess of ~300 bytes of JSON per record.
+	p := newParser(payload)
+	ev := new(Event)
+	if err := p.event(ev); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// newParser returns the parser of one ParseEvent call, in fresh memory.
+// Decoded bytes are written to an arena of chunks of 1/16 of the payload
+// (64 KiB to 1 MiB): a new chunk is a new allocation, never a copy, so at
+// most one chunk is allocated and not used (and one more for each record
+// laid out otherwise than an ESM lays it out: see fastRecord) — sizing one
+// arena for the worst case (3/4 of the payload) costs more in zeroing than
+// the decoding itself. Records and headers start from a guess of one per
+// 500 bytes of payload, and grow by chunkFor.
+func newParser(payload []byte) parser {
 	guess := len(payload)/500 + 1
 	chunk := min(max(len(payload)/16, 16<<10), 1<<20)
-	p := parser{
+	return parser{
 		buf:   payload,
 		chunk: chunk,
 		arena: make([]byte, 0, min(max(chunk, len(payload)/2), len(payload)+64)),
@@ -61,11 +71,6 @@ func ParseEvent(payload []byte) (*Event, error) {
 		rec:   -1,
 		hdr:   -1,
 	}
-	ev := new(Event)
-	if err := p.event(ev); err != nil {
-		return nil, err
-	}
-	return ev, nil
 }
 
 // A Parser parses events as [ParseEvent] does, but reuses its memory from
@@ -167,6 +172,9 @@ type parser struct {
 	// persist: the arena is rewritten by the next parse (a Parser), so
 	// strings must not live in it.
 	persist bool
+	// heapStrings: interned strings are heap strings even if !persist
+	// (fastRecord, whose rollback gives arena bytes back).
+	heapStrings bool
 
 	// Where the parser is, for errors.
 	inPart bool   // in the value of a records key
@@ -648,7 +656,7 @@ func (p *parser) intern(b []byte) string {
 		return ""
 	}
 	var s string
-	if p.persist {
+	if p.persist || p.heapStrings {
 		s = string(b)
 	} else {
 		copy(p.reserve(len(b)), b)

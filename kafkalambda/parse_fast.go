@@ -33,10 +33,9 @@ func (p *parser) fastRecord(r *RawRecord, pt *Partition, plain bool) int {
 	// Header keys interned here are heap strings, as a Parser's are: one
 	// made in the arena would point into bytes the rollback frees, and
 	// p.strs would keep it.
-	persist := p.persist
-	p.persist = true
+	p.heapStrings = true
 	ok := p.fastRecordFields(r, pt)
-	p.persist = persist
+	p.heapStrings = false
 	if ok {
 		return fastFields
 	}

@@ -32,6 +32,8 @@ func TestFastRecord(t *testing.T) {
 		{"a 19-digit offset", strings.Replace(esm, `"offset":42`, `"offset":1000000000000000000`, 1), false},
 		{"key not base64", strings.Replace(esm, `"a2V5"`, `"a2V"`, 1), false},
 		{"bad header", strings.Replace(esm, `[1,-2,3]`, `[1,-2,300]`, 1), false},
+		// The first header moves the full headers array; the second fails.
+		{"bad second header", strings.Replace(esm, `[{"h":[1,-2,3]}]`, `[{"h":[1]},{"h":[300]}]`, 1), false},
 		{"leading zero", strings.Replace(esm, `"offset":42`, `"offset":042`, 1), false},
 		{"fraction", strings.Replace(esm, `"offset":42`, `"offset":42.0`, 1), false},
 		{"no headers field", strings.Replace(esm, `,"headers":[{"h":[1,-2,3]}]`, ``, 1), false},

@@ -178,3 +178,27 @@ func TestParseEventSizesRecordArrays(t *testing.T) {
 		t.Fatalf("ParseEvent of %d bytes, %d records allocated %d bytes, want at most %d", len(payload), 2*n, least, limit)
 	}
 }
+
+// TestParseEventGrowsForTheRest: in ParseEvent, the records and headers
+// arrays made when the first guess is full hold the rest of the event (an
+// eighth more), not the whole of it, which only a Parser keeping them
+// needs. Records read by fastRecord included: it must not size them as a
+// Parser would.
+func TestParseEventGrowsForTheRest(t *testing.T) {
+	p := newParser(reuseEvent(2000, 'a'))
+	var ev Event
+	if err := p.event(&ev); err != nil {
+		t.Fatal(err)
+	}
+	if p.nrec != 4000 || p.nhdr != 4000 {
+		t.Fatalf("parsed %d records and %d headers, want 4,000 each", p.nrec, p.nhdr)
+	}
+	for _, a := range []struct {
+		what     string
+		len, cap int
+	}{{"records", len(p.recs), cap(p.recs)}, {"headers", len(p.hdrs), cap(p.hdrs)}} {
+		if a.len == a.cap || a.cap > a.len*5/4+64 {
+			t.Errorf("the last %s array holds %d in room for %d: want it grown once, for about what was left", a.what, a.len, a.cap)
+		}
+	}
+}
