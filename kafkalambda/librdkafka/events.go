@@ -239,12 +239,10 @@ func (g *generation) failure(err error) error {
 	var ke kafka.Error
 	errors.As(err, &ke)
 	var broken error
-	if b := g.broken.Load(); b != nil && *b != errPurged {
+	if b := g.broken.Load(); b != nil {
 		broken = *b
 		err = fmt.Errorf("%w (%w)", err, broken)
 	} else if c := g.lastCause.Load(); c != nil {
-		// A producer broken only by the deadline's purge (errPurged): the
-		// purge error says as much, and the broker's last word says why.
 		err = fmt.Errorf("%w (last broker error: %w)", err, *c)
 	} else if c := g.lastErr.Load(); c != nil {
 		err = fmt.Errorf("%w (last broker error: %w)", err, *c)

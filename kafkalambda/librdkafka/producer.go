@@ -481,29 +481,15 @@ func (p *Producer) retire(g *generation) {
 // purge error (with the cause behind it). The handler calls it when an
 // invocation's flush reaches its deadline, so that nothing it gave up is
 // delivered afterwards. It does not wait.
-//
-// Not waiting means librdkafka's broker threads empty their queues later
-// — hundreds of milliseconds later for one busy connecting, as a CI run
-// showed — and would take with them messages queued after Purge returned:
-// the next invocation's. So the purged librdkafka producers take no new
-// sends: the next send makes a new one (a connection and a producer id,
-// on the failure path only), and the old is closed once its messages are
-// reported.
 func (p *Producer) Purge() {
 	p.mu.Lock()
 	live := slices.Clone(p.live)
 	p.mu.Unlock()
 	for _, g := range live {
-		g.breakWith(errPurged)
 		_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
 	}
 }
 
-// errPurged is what a producer purged at an invocation's deadline is broken
-// with: the environment's (the deadline came first), and the cause its
-// purged messages carry when nothing else broke it.
-var errPurged = kafkalambda.Classified(kafkalambda.ClassEnvironment, kafkalambda.ErrProducer,
-	errors.New("purged when an invocation's flush reached its deadline"))
 
 // Close flushes what is queued (for up to 5s) and closes the librdkafka
 // producer. Sends after Close fail with ErrProducer. The handler's Close
