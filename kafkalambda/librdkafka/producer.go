@@ -490,7 +490,6 @@ func (p *Producer) Purge() {
 	}
 }
 
-
 // Close flushes what is queued (for up to 5s) and closes the librdkafka
 // producer. Sends after Close fail with ErrProducer. The handler's Close
 // calls it (Start, on SIGTERM); it is safe to call more than once.
