@@ -209,6 +209,8 @@ var table = []row{
 		kafkalambda.ClassConfiguration, true, is(isProducer), "acks", secretHolding(`{"bootstrap.servers":"127.0.0.1:9","acks":"most"}`)},
 	{srcSecret, "the secret sets `transactional.id` (the producer owns transactional ids)",
 		kafkalambda.ClassConfiguration, true, is(isProducer), "transactional.id", secretHolding(`{"bootstrap.servers":"127.0.0.1:9","transactional.id":"settle-1"}`)},
+	{srcSecret, "the secret sets `client.software.name` or `.version` without an ASCII letter or digit (librdkafka 2.11.1 would read past it)",
+		kafkalambda.ClassConfiguration, true, is(isProducer), "client.software.name", secretHolding(`{"bootstrap.servers":"127.0.0.1:9","client.software.name":"--"}`)},
 }
 
 // handling says what the handler does with a failure of the row's class.
