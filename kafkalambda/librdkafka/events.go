@@ -90,7 +90,7 @@ func (p *Producer) onError(g *generation, e kafka.Error) {
 		if g.breakWith(err) {
 			p.log.Error("kafkalambda: producer failed fatally; it will be replaced", "generation", g.id, "error", e.Error())
 			// Fail what is still queued now rather than at the deadline.
-			_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
+			g.purgeNow()
 		}
 	case IsAuthFailure(e) || isCertificateFailure(e):
 		what := "authentication failed"
@@ -104,7 +104,7 @@ func (p *Producer) onError(g *generation, e kafka.Error) {
 			if p.authFailed != nil {
 				p.authFailed()
 			}
-			_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
+			g.purgeNow()
 		}
 	default:
 		// Transient: all brokers down, a connection reset after a thaw,

@@ -13,3 +13,19 @@ func CurrentProducer(p *Producer) (*kafka.Producer, int64) {
 	}
 	return g.p, g.id
 }
+
+// OnPurgeWait has p call f whenever a send begins to wait for a deadline
+// purge.
+func OnPurgeWait(p *Producer, f func()) { p.purgeWaiting = f }
+
+// HoldPurges makes the deadline purges of p's current librdkafka producer
+// wait for gate before they purge: as when its broker threads have not yet
+// served them.
+func HoldPurges(p *Producer, gate <-chan struct{}) {
+	g := p.cur.Load()
+	purge := g.purge
+	g.purge = func() {
+		<-gate
+		purge()
+	}
+}

@@ -65,6 +65,10 @@ type Producer struct {
 	// The transactional producers (kafkalambda.Transactor; txn.go).
 	txnPrefix string
 	txns      txnPool
+
+	// purgeWaiting, when set (by tests), is called when a send begins to
+	// wait for a deadline purge (awaitPurge).
+	purgeWaiting func()
 }
 
 // Option configures a Producer; NewProducer checks them and reports the
@@ -218,19 +222,32 @@ type generation struct {
 	// acked: the brokers acknowledge writes (acks is not 0), so the
 	// delivery report of a written message carries its offset.
 	acked bool
-	// calls are the transactional calls in flight, which a close must
+	// calls are the calls into librdkafka in flight that a close must
 	// wait for (librdkafka's destroy under a running call is not safe):
-	// enter and drain.
+	// transactional calls and purges; enter and drain.
 	calls   sync.WaitGroup
 	callMu  sync.Mutex
 	closing bool // drain began: no call enters any more
 	// txn: a transactional producer (txnSlot's), which is never purged
 	// but by its transaction's own Purge (see retire).
 	txn bool
+
+	// purging is the latest deadline purge of g still running, nil when
+	// none is (see Producer.Purge): sends wait for it to end. purgeMu
+	// orders the purges (each waits for the one before it).
+	purging atomic.Pointer[purgeRun]
+	purgeMu sync.Mutex
+	// purge gives up what g holds, queued or in flight, and returns when
+	// every broker thread has (librdkafka's blocking purge).
+	purge func()
 }
 
-// enter registers a transactional call on g, and reports false when g is
-// being closed (the call must not be made).
+// purgeRun is one deadline purge of a generation; done is closed when it
+// has returned.
+type purgeRun struct{ done chan struct{} }
+
+// enter registers a transactional call or a purge on g, and reports false
+// when g is being closed (the call must not be made).
 func (g *generation) enter() bool {
 	g.callMu.Lock()
 	defer g.callMu.Unlock()
@@ -285,6 +302,12 @@ func (p *Producer) get(ctx context.Context) (*generation, error) {
 		g, err := p.current(ctx)
 		if err != nil {
 			return nil, err
+		}
+		if run := g.purging.Load(); run != nil {
+			if err := p.awaitPurge(ctx, g, run); err != nil {
+				return nil, err
+			}
+			continue // g may have been replaced meanwhile
 		}
 		if g.holds.Acquire() {
 			return g, nil
@@ -390,6 +413,7 @@ func (p *Producer) newGeneration(ctx context.Context, fallback, extra kafka.Conf
 	}
 	g := &generation{id: p.gens.Add(1), p: kp, space: make(chan struct{}, 1),
 		holds: holds.New(), done: make(chan struct{}), acked: acksRequired(cm)}
+	g.purge = func() { _ = kp.Purge(kafka.PurgeQueue | kafka.PurgeInFlight) }
 	g.lastUsed.Store(time.Now().UnixNano())
 	go p.logs(g)
 	go p.events(g)
@@ -481,12 +505,82 @@ func (p *Producer) retire(g *generation) {
 // purge error (with the cause behind it). The handler calls it when an
 // invocation's flush reaches its deadline, so that nothing it gave up is
 // delivered afterwards. It does not wait.
+//
+// librdkafka's broker threads each empty their own queues, when they next
+// serve their ops: a purge that does not wait for them (non-blocking) can
+// empty a queue after the next invocation has begun, and fail that
+// invocation's messages too. So the purge runs blocking, in the
+// background, and a send made while it runs waits for it to return
+// (awaitPurge): what is produced afterwards is not touched by it.
 func (p *Producer) Purge() {
 	p.mu.Lock()
 	live := slices.Clone(p.live)
 	p.mu.Unlock()
 	for _, g := range live {
+		g.purgeInBackground()
+	}
+}
+
+// purgeWait bounds how long a send waits for a deadline purge of its
+// producer to return (a broker thread serves its ops between its own
+// blocking calls, such as a DNS lookup). Past it the producer is replaced:
+// a new one does not wait, and the old one is closed once the purge has
+// returned.
+const purgeWait = time.Second
+
+// purgeInBackground starts a blocking purge of g, after the purges started
+// before it, and returns at once; sends wait for it (see Purge). A
+// generation being closed is not purged: Close fails what it still holds.
+func (g *generation) purgeInBackground() {
+	if !g.enter() {
+		return
+	}
+	g.purgeMu.Lock()
+	prev := g.purging.Load()
+	run := &purgeRun{done: make(chan struct{})}
+	g.purging.Store(run)
+	g.purgeMu.Unlock()
+	go func() {
+		defer g.calls.Done()
+		if prev != nil {
+			<-prev.done
+		}
+		g.purge()
+		close(run.done)
+		g.purging.CompareAndSwap(run, nil)
+	}()
+}
+
+// awaitPurge waits for the deadline purge run of g to return before a send
+// uses g, for up to purgeWait; past it g is broken, to be replaced by the
+// next get. It fails only when ctx ends first.
+func (p *Producer) awaitPurge(ctx context.Context, g *generation, run *purgeRun) error {
+	if p.purgeWaiting != nil {
+		p.purgeWaiting()
+	}
+	timer := time.NewTimer(purgeWait)
+	defer timer.Stop()
+	select {
+	case <-run.done:
+	case <-timer.C:
+		err := kafkalambda.Classified(kafkalambda.ClassEnvironment, kafkalambda.ErrProducer,
+			fmt.Errorf("a purge at an earlier invocation's deadline had not returned after %v", purgeWait))
+		if g.breakWith(err) {
+			p.log.Warn("kafkalambda: producer purge did not return; replacing the producer", "generation", g.id, "waited", purgeWait)
+		}
+	case <-ctx.Done():
+		return kafkalambda.Classified(kafkalambda.ClassEnvironment, kafkalambda.ErrProducer,
+			fmt.Errorf("waiting for a purge at an earlier invocation's deadline: %w", ctx.Err()))
+	}
+	return nil
+}
+
+// purgeNow purges g without waiting for its broker threads (after a fatal
+// or authentication error, g is being replaced), unless g is being closed.
+func (g *generation) purgeNow() {
+	if g.enter() {
 		_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
+		g.calls.Done()
 	}
 }
 
@@ -502,6 +596,7 @@ func (p *Producer) Close() {
 	if g == nil {
 		return
 	}
+	g.drain() // a deadline purge still running: librdkafka's destroy under it is not safe
 	if n := g.p.Flush(5000); n > 0 {
 		p.log.Warn("kafkalambda: producer closed with messages still queued", "queued", n)
 	}

@@ -432,7 +432,7 @@ func (t *txn) Produce(ctx context.Context, m *kafkalambda.Message, d kafkalambda
 // Purge implements kafkalambda.Txn: it purges this transaction's
 // producer only.
 func (t *txn) Purge() {
-	_ = t.g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
+	t.g.purgeNow()
 }
 
 // Progress implements kafkalambda.Txn. The owner's partition's progress
