@@ -69,6 +69,7 @@ type testCase struct {
 
 var cases = []testCase{
 	{"Healthy", healthy},
+	{"NullsAndEmptiesKept", nullsAndEmptiesKept},
 	{"RejectedThenRecovers", rejectedThenRecovers},
 	{"BrokerGoneFailsBeforeDeadline", brokerGoneFailsBeforeDeadline},
 	{"BatchLargerThanLocalQueue", batchLargerThanLocalQueue},
