@@ -25,15 +25,12 @@ var impl = producertest.Impl{
 		return p
 	},
 	Generation: func(p kafkalambda.Producer) int64 {
-		_, gen := librdkafka.CurrentProducer(p.(*librdkafka.Producer))
-		return gen
+		return librdkafka.CurrentGeneration(p.(*librdkafka.Producer))
 	},
 	Break: func(t testing.TB, p kafkalambda.Producer) {
-		kp, _ := librdkafka.CurrentProducer(p.(*librdkafka.Producer))
-		if kp == nil {
+		if !librdkafka.BreakCurrent(p.(*librdkafka.Producer), kafka.ErrOutOfOrderSequenceNumber) {
 			t.Fatal("no librdkafka producer to break")
 		}
-		kp.TestFatalError(kafka.ErrOutOfOrderSequenceNumber, "injected by the test")
 	},
 }
 

@@ -13,11 +13,34 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 )
 
-// events reads everything the librdkafka producer reports, for as long as
-// it lives: delivery reports go to the Delivery the message was produced
-// with; errors are logged, and a fatal or authentication error
+// serve reads everything the shared librdkafka producer reports, for as
+// long as it lives: delivery reports go to the Delivery the message was
+// produced with; errors are logged, and a fatal or authentication error
 // breaks the generation so that the next send builds a new producer;
-// token refresh requests are answered.
+// token refresh requests are answered; log lines are logged.
+func (p *Producer) serve(g *generation) {
+	defer close(g.done)
+	g.c.serve(clientEvents{
+		reports: func(rs []report) {
+			g.touch(time.Now().UnixNano())
+			for _, r := range rs {
+				if r.d != nil {
+					r.d.Done(g.failure(p.deliveryError(g, r.err, r.offset, r.partition)))
+					g.holds.Release()
+				}
+			}
+			g.poke()
+		},
+		err: func(e kafka.Error) { p.onError(g, e) },
+		log: func(level int, facility, message string) {
+			p.logLine(g, level, facility, g.c.name, message, time.Now())
+		},
+		token: func() { p.refreshToken(g) },
+	})
+}
+
+// events is serve for a transactional producer, from confluent-kafka-go's
+// events channel.
 func (p *Producer) events(g *generation) {
 	defer close(g.done)
 	events := g.p.Events()
@@ -28,7 +51,7 @@ func (p *Producer) events(g *generation) {
 				g.touch(time.Now().UnixNano())
 			}
 			if d, ok := e.Opaque.(kafkalambda.Delivery); ok {
-				d.Done(g.failure(p.deliveryError(g, e)))
+				d.Done(g.failure(p.deliveryError(g, e.TopicPartition.Error, int64(e.TopicPartition.Offset), e.TopicPartition.Partition)))
 				g.holds.Release()
 			}
 			g.poke()
@@ -64,12 +87,12 @@ var errNotConfirmed = errors.New("delivery inferred by librdkafka, not acknowled
 // failure (the environment's) retries the record that sent it: at worst a
 // duplicate, never a loss. This is what the soak lost a record to under
 // CPU load (issue 20).
-func (p *Producer) deliveryError(g *generation, m *kafka.Message) error {
-	if err := m.TopicPartition.Error; err != nil || !g.acked || m.TopicPartition.Offset >= 0 {
+func (p *Producer) deliveryError(g *generation, err error, offset int64, partition int32) error {
+	if err != nil || !g.acked || offset >= 0 {
 		return err
 	}
 	p.log.Warn("kafkalambda: a delivery report without an acknowledgement from the broker; the record that sent it fails",
-		"generation", g.id, "partition", m.TopicPartition.Partition)
+		"generation", g.id, "partition", partition)
 	return errNotConfirmed
 }
 
@@ -83,7 +106,11 @@ func (p *Producer) onError(g *generation, e kafka.Error) {
 	case e.IsFatal():
 		// The event's code is ErrFatal; the producer keeps the one behind it.
 		cause := e
-		if fe, ok := g.p.GetFatalError().(kafka.Error); ok {
+		if g.c != nil {
+			if code, msg := g.c.fatalError(); code != kafka.ErrNoError {
+				cause = kafka.NewError(code, msg, true)
+			}
+		} else if fe, ok := g.p.GetFatalError().(kafka.Error); ok {
 			cause = fe
 		}
 		err := kafkalambda.Classified(fatalClass(cause), kafkalambda.ErrProducer, fmt.Errorf("fatal error: %w", e))
@@ -123,8 +150,15 @@ func isCertificateFailure(e kafka.Error) bool {
 }
 
 func (p *Producer) refreshToken(g *generation) {
+	fail := func(why string) {
+		if g.c != nil {
+			g.c.setTokenFailure(why)
+		} else {
+			_ = g.p.SetOAuthBearerTokenFailure(why)
+		}
+	}
 	if p.tokens == nil {
-		_ = g.p.SetOAuthBearerTokenFailure("kafkalambda: no OAUTHBEARER token source (WithOAuthBearerTokens)")
+		fail("kafkalambda: no OAUTHBEARER token source (WithOAuthBearerTokens)")
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -132,10 +166,15 @@ func (p *Producer) refreshToken(g *generation) {
 	tok, exp, err := p.tokens(ctx)
 	if err != nil {
 		p.log.Error("kafkalambda: OAUTHBEARER token refresh failed", "error", err.Error())
-		_ = g.p.SetOAuthBearerTokenFailure(err.Error())
+		fail(err.Error())
 		return
 	}
-	if err := g.p.SetOAuthBearerToken(kafka.OAuthBearerToken{TokenValue: tok, Expiration: exp}); err != nil {
+	if g.c != nil {
+		err = g.c.setToken(tok, exp)
+	} else {
+		err = g.p.SetOAuthBearerToken(kafka.OAuthBearerToken{TokenValue: tok, Expiration: exp})
+	}
+	if err != nil {
 		p.log.Error("kafkalambda: OAUTHBEARER token rejected by librdkafka", "error", err.Error())
 	}
 }
@@ -147,24 +186,29 @@ func (p *Producer) logs(g *generation) {
 		return
 	}
 	for l := range ch {
-		level := slog.LevelDebug
-		switch {
-		case l.Level <= 3:
-			level = slog.LevelError
-		case l.Level == 4:
-			level = slog.LevelWarn
-		case l.Level <= 6:
-			level = slog.LevelInfo
-		}
-		if !p.log.Enabled(context.Background(), level) {
-			continue
-		}
 		// The record keeps librdkafka's own time: lines reach this
 		// goroutine in batches.
-		r := slog.NewRecord(l.Timestamp, level, "librdkafka: "+l.Message, 0)
-		r.AddAttrs(slog.String("facility", l.Tag), slog.String("client", l.Name), slog.Int64("generation", g.id))
-		_ = p.log.Handler().Handle(context.Background(), r)
+		p.logLine(g, l.Level, l.Tag, l.Name, l.Message, l.Timestamp)
 	}
+}
+
+// logLine logs one of librdkafka's log lines at its syslog level.
+func (p *Producer) logLine(g *generation, syslogLevel int, facility, client, message string, at time.Time) {
+	level := slog.LevelDebug
+	switch {
+	case syslogLevel <= 3:
+		level = slog.LevelError
+	case syslogLevel == 4:
+		level = slog.LevelWarn
+	case syslogLevel <= 6:
+		level = slog.LevelInfo
+	}
+	if !p.log.Enabled(context.Background(), level) {
+		return
+	}
+	r := slog.NewRecord(at, level, "librdkafka: "+message, 0)
+	r.AddAttrs(slog.String("facility", facility), slog.String("client", client), slog.Int64("generation", g.id))
+	_ = p.log.Handler().Handle(context.Background(), r)
 }
 
 // produceClass is the class of an error librdkafka's Produce returned

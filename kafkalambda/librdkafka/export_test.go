@@ -2,16 +2,28 @@ package librdkafka
 
 import "github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
-// CurrentProducer exposes the librdkafka producer in use and its
-// generation number, for tests that inject fatal errors.
-func CurrentProducer(p *Producer) (*kafka.Producer, int64) {
+// CurrentGeneration is the number of the librdkafka producer in use (0
+// for none yet).
+func CurrentGeneration(p *Producer) int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	g := p.cur.Load()
-	if g == nil {
-		return nil, 0
+	if g := p.cur.Load(); g != nil {
+		return g.id
 	}
-	return g.p, g.id
+	return 0
+}
+
+// BreakCurrent raises a fatal error with code in the librdkafka producer
+// in use, as a broker's answer would; it reports false when there is none.
+func BreakCurrent(p *Producer, code kafka.ErrorCode) bool {
+	p.mu.Lock()
+	g := p.cur.Load()
+	p.mu.Unlock()
+	if g == nil {
+		return false
+	}
+	g.c.testFatal(code, "injected by the test")
+	return true
 }
 
 // OnPurgeWait has p call f whenever a send begins to wait for a deadline

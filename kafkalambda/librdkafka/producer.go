@@ -34,8 +34,9 @@ var _ interface {
 // producer shared by every invocation of the execution environment, made on
 // first use, reused while the function is warm.
 //
-// It wraps one librdkafka producer (confluent-kafka-go), created lazily on
-// the first send from the config func given to NewProducer — which is
+// It wraps one librdkafka producer — the librdkafka confluent-kafka-go
+// links, driven through librdkafka's C API (see rdClient) — created lazily
+// on the first send from the config func given to NewProducer, which is
 // where credentials come in, e.g. from the secrets package. A failed
 // creation is not remembered: the next send tries again. A producer that
 // hits a fatal error (idempotence) or a broker authentication failure is
@@ -178,10 +179,11 @@ func producerDefaults() kafka.ConfigMap {
 // config on first use (see Producer). config returns librdkafka properties
 // (bootstrap.servers and security settings); they are added to the
 // defaults (acks=all, enable.idempotence=true, partitioner=murmur2_random,
-// connection settings for Lambda) and override them. The properties
-// go.delivery.reports, go.delivery.report.fields, go.logs.channel.enable,
-// go.events.channel.size and go.produce.channel.size are the Producer's own
-// and cannot be overridden.
+// connection settings for Lambda) and override them. Values are read as
+// confluent-kafka-go reads them: a string, bool, int, a slice of those or
+// a fmt.Stringer, and a map for default.topic.config. Properties beginning
+// "go." (confluent-kafka-go's own) are ignored, and log.queue is the
+// Producer's: librdkafka's log lines go to WithLogger's logger.
 func NewProducer(config func(ctx context.Context) (map[string]any, error), opts ...Option) (*Producer, error) {
 	if config == nil {
 		return nil, fmt.Errorf("librdkafka: %w: nil producer config func", ErrInvalidOption)
@@ -202,7 +204,11 @@ func NewProducer(config func(ctx context.Context) (map[string]any, error), opts 
 // generation is one librdkafka producer. It is replaced, not repaired,
 // after a fatal or authentication error.
 type generation struct {
-	id      int64
+	id int64
+	// The librdkafka producer: c for the shared producer (librdkafka's C
+	// API driven directly, rdclient.go), p for a transactional one
+	// (confluent-kafka-go's, for its transaction API).
+	c       *rdClient
 	p       *kafka.Producer
 	broken  atomic.Pointer[error]
 	lastErr atomic.Pointer[error] // the last error librdkafka reported
@@ -351,7 +357,7 @@ func (p *Producer) current(ctx context.Context) (*generation, error) {
 // create makes a new generation from a fresh config and makes it the
 // current one; p.mu is held.
 func (p *Producer) create(ctx context.Context) (*generation, error) {
-	g, err := p.newGeneration(ctx, nil, nil)
+	g, err := p.newGeneration(ctx, nil, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -363,8 +369,10 @@ func (p *Producer) create(ctx context.Context) (*generation, error) {
 
 // newGeneration makes a librdkafka producer from the config func's
 // properties, over the package's defaults and fallback (properties the
-// config func may set otherwise), under extra (properties it may not).
-func (p *Producer) newGeneration(ctx context.Context, fallback, extra kafka.ConfigMap) (*generation, error) {
+// config func may set otherwise), under extra (properties it may not): a
+// confluent-kafka-go Producer when txn (the transactional producers), an
+// rdClient otherwise.
+func (p *Producer) newGeneration(ctx context.Context, fallback, extra kafka.ConfigMap, txn bool) (*generation, error) {
 	cctx, cancel := context.WithTimeout(ctx, p.createWait)
 	defer cancel()
 	conf, err := p.config(cctx)
@@ -395,29 +403,73 @@ func (p *Producer) newGeneration(ctx context.Context, fallback, extra kafka.Conf
 	if err := checkSoftwareStrings(cm); err != nil {
 		return nil, kafkalambda.Classified(kafkalambda.ClassConfiguration, kafkalambda.ErrProducer, err)
 	}
-	cm["go.delivery.reports"] = true
-	cm["go.delivery.report.fields"] = "none"
-	cm["go.logs.channel.enable"] = true
-	// confluent-kafka-go's default channels hold a million entries each:
-	// zeroing their 24 MB took 30 ms of every cold start. The events
-	// channel is drained continuously and librdkafka queues behind it; the
-	// produce channel is not used.
-	cm["go.events.channel.size"] = 10000
-	cm["go.produce.channel.size"] = 1
-	kp, err := kafka.NewProducer(&cm)
+	for k := range cm {
+		if strings.HasPrefix(k, "go.") {
+			delete(cm, k) // confluent-kafka-go's own: the Producer sets them
+		}
+	}
+	cm["log.queue"] = true // log lines as events, not written to stderr
+	g := &generation{id: p.gens.Add(1), space: make(chan struct{}, 1),
+		holds: holds.New(), done: make(chan struct{}), acked: acksRequired(cm), txn: txn}
+	if txn {
+		cm["go.delivery.reports"] = true
+		cm["go.delivery.report.fields"] = "none"
+		cm["go.logs.channel.enable"] = true
+		// confluent-kafka-go's default channels hold a million entries each:
+		// zeroing their 24 MB took 30 ms of every cold start. The events
+		// channel is drained continuously and librdkafka queues behind it; the
+		// produce channel is not used.
+		cm["go.events.channel.size"] = 10000
+		cm["go.produce.channel.size"] = 1
+		delete(cm, "log.queue")
+		g.p, err = kafka.NewProducer(&cm)
+	} else {
+		g.c, err = newRDClient(cm)
+	}
 	if err != nil {
 		// librdkafka names the property it rejects; the config's values
 		// are not part of its message.
 		return nil, kafkalambda.Classified(kafkalambda.ClassConfiguration, kafkalambda.ErrProducer,
 			fmt.Errorf("create: %w", err))
 	}
-	g := &generation{id: p.gens.Add(1), p: kp, space: make(chan struct{}, 1),
-		holds: holds.New(), done: make(chan struct{}), acked: acksRequired(cm)}
-	g.purge = func() { _ = kp.Purge(kafka.PurgeQueue | kafka.PurgeInFlight) }
+	g.purge = func() { g.purgeWith(kafka.PurgeQueue | kafka.PurgeInFlight) }
 	g.lastUsed.Store(time.Now().UnixNano())
-	go p.logs(g)
-	go p.events(g)
+	if g.c != nil {
+		go p.serve(g)
+	} else {
+		go p.logs(g)
+		go p.events(g)
+	}
 	return g, nil
+}
+
+// purgeWith purges g's librdkafka producer with librdkafka's flags.
+func (g *generation) purgeWith(flags int) {
+	if g.c != nil {
+		g.c.purge(flags)
+		return
+	}
+	_ = g.p.Purge(flags)
+}
+
+// closeClient closes g's librdkafka producer, once its event loop has
+// served what came before, and waits for the loop to end.
+func (g *generation) closeClient() {
+	if g.c != nil {
+		g.c.close()
+	} else {
+		g.p.Close()
+	}
+	<-g.done
+}
+
+// flush waits up to timeout for g's messages to be reported, and returns
+// how many are left.
+func (g *generation) flush(timeout time.Duration) int {
+	if g.c != nil {
+		return g.c.flush(timeout)
+	}
+	return g.p.Flush(int(timeout.Milliseconds()))
 }
 
 // checkSoftwareStrings refuses a client.software.name or
@@ -490,10 +542,9 @@ func (p *Producer) retire(g *generation) {
 		// short), where a purge can trip the same assertion; closing it
 		// fails what it holds, and the next producer of its id fences
 		// what it left open.
-		_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight)
+		g.purgeWith(kafka.PurgeQueue | kafka.PurgeInFlight)
 	}
-	g.p.Close()
-	<-g.done
+	g.closeClient()
 	p.mu.Lock()
 	p.live = slices.DeleteFunc(p.live, func(x *generation) bool { return x == g })
 	p.mu.Unlock()
@@ -579,7 +630,7 @@ func (p *Producer) awaitPurge(ctx context.Context, g *generation, run *purgeRun)
 // or authentication error, g is being replaced), unless g is being closed.
 func (g *generation) purgeNow() {
 	if g.enter() {
-		_ = g.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
+		g.purgeWith(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
 		g.calls.Done()
 	}
 }
@@ -597,11 +648,10 @@ func (p *Producer) Close() {
 		return
 	}
 	g.drain() // a deadline purge still running: librdkafka's destroy under it is not safe
-	if n := g.p.Flush(5000); n > 0 {
+	if n := g.flush(5 * time.Second); n > 0 {
 		p.log.Warn("kafkalambda: producer closed with messages still queued", "queued", n)
 	}
-	g.p.Close()
-	<-g.done
+	g.closeClient()
 }
 
 // Warm creates the librdkafka producer now, unless it exists, instead of on
@@ -625,10 +675,9 @@ func errQueueFull(err error) bool {
 }
 
 // Produce queues m (kafkalambda.Producer); d gets its delivery report. A
-// full local queue is waited on until there is room or ctx ends. The
-// librdkafka message points at m's topic, key and value (m is kept until
-// d.Done) and carries d as its Opaque: the generation is known to the
-// event loop that reports it.
+// full local queue is waited on until there is room or ctx ends. librdkafka
+// copies m's key, value and headers before Produce returns; d waits in the
+// producer's table under the id the message carries (see slots).
 func (p *Producer) Produce(ctx context.Context, m *kafkalambda.Message, d kafkalambda.Delivery) error {
 	g, err := p.get(ctx)
 	if err != nil {
@@ -641,14 +690,17 @@ func (p *Producer) Produce(ctx context.Context, m *kafkalambda.Message, d kafkal
 // report releases it, or produceOn does when it gives up.
 func (p *Producer) produceOn(ctx context.Context, g *generation, m *kafkalambda.Message, d kafkalambda.Delivery) error {
 	topic := m.Topic
-	km := &kafka.Message{
-		TopicPartition: kafka.TopicPartition{Topic: &m.Topic, Partition: kafka.PartitionAny},
-		Key:            m.Key,
-		Value:          m.Value,
-		Opaque:         d,
-	}
-	if len(m.Headers) > 0 {
-		km.Headers = kafkaHeaders(m.Headers)
+	var km *kafka.Message // a transactional producer's
+	if g.c == nil {
+		km = &kafka.Message{
+			TopicPartition: kafka.TopicPartition{Topic: &m.Topic, Partition: kafka.PartitionAny},
+			Key:            m.Key,
+			Value:          m.Value,
+			Opaque:         d,
+		}
+		if len(m.Headers) > 0 {
+			km.Headers = kafkaHeaders(m.Headers)
+		}
 	}
 	var timer *time.Timer
 	// A waiter that leaves passes the wake-up on: space may be left that
@@ -664,7 +716,12 @@ func (p *Producer) produceOn(ctx context.Context, g *generation, m *kafkalambda.
 		return kafkalambda.Classified(class, kafkalambda.ErrProducer, err)
 	}
 	for {
-		err := g.p.Produce(km, nil)
+		var err error
+		if g.c != nil {
+			err = g.c.produce(m, d)
+		} else {
+			err = g.p.Produce(km, nil)
+		}
 		if err == nil {
 			leave()
 			return nil

@@ -145,11 +145,10 @@ func (p *Producer) ready(ctx context.Context, s *txnSlot) error {
 		}
 	}
 	if s.g == nil {
-		g, err := p.newGeneration(ctx, p.txnFallback(ctx), kafka.ConfigMap{"transactional.id": s.id})
+		g, err := p.newGeneration(ctx, p.txnFallback(ctx), kafka.ConfigMap{"transactional.id": s.id}, true)
 		if err != nil {
 			return err
 		}
-		g.txn = true
 		s.g, s.init = g, startInit(g)
 	}
 	if s.init != nil {
