@@ -25,6 +25,12 @@ func TestAcksRequired(t *testing.T) {
 		{map[string]kafka.ConfigValue{"default.topic.config": kafka.ConfigMap{"acks": "0"}}, false},
 		{map[string]kafka.ConfigValue{"default.topic.config": kafka.ConfigMap{"acks": "all"}}, true},
 		{map[string]kafka.ConfigValue{"default.topic.config": map[string]any{"acks": 0}}, false},
+		// default.topic.config's overrides the top level's (see configure),
+		// and request.required.acks overrides its alias acks.
+		{map[string]kafka.ConfigValue{"acks": 0, "default.topic.config": kafka.ConfigMap{"acks": "all"}}, true},
+		{map[string]kafka.ConfigValue{"acks": "all", "default.topic.config": kafka.ConfigMap{"acks": 0}}, false},
+		{map[string]kafka.ConfigValue{"acks": 0, "request.required.acks": "all"}, true},
+		{map[string]kafka.ConfigValue{"acks": "all", "request.required.acks": 0}, false},
 	} {
 		if got := acksRequired(tc.cm); got != tc.want {
 			t.Errorf("acksRequired(%v) = %v, want %v", tc.cm, got, tc.want)

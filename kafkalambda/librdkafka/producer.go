@@ -403,12 +403,18 @@ func (p *Producer) newGeneration(ctx context.Context, fallback, extra kafka.Conf
 	if err := checkSoftwareStrings(cm); err != nil {
 		return nil, kafkalambda.Classified(kafkalambda.ClassConfiguration, kafkalambda.ErrProducer, err)
 	}
+	if v, ok := cm["delivery.report.only.error"]; ok && strings.TrimSpace(fmt.Sprint(v)) != "false" {
+		// Flush-at-end counts every message's report: without the
+		// successes' reports an invocation would wait for its deadline
+		// and fail, whatever was delivered.
+		return nil, kafkalambda.Classified(kafkalambda.ClassConfiguration, kafkalambda.ErrProducer,
+			errors.New("config sets delivery.report.only.error: flush-at-end needs every message's delivery report; remove the key"))
+	}
 	for k := range cm {
 		if strings.HasPrefix(k, "go.") {
 			delete(cm, k) // confluent-kafka-go's own: the Producer sets them
 		}
 	}
-	cm["log.queue"] = true // log lines as events, not written to stderr
 	g := &generation{id: p.gens.Add(1), space: make(chan struct{}, 1),
 		holds: holds.New(), done: make(chan struct{}), acked: acksRequired(cm), txn: txn}
 	if txn {
@@ -421,7 +427,6 @@ func (p *Producer) newGeneration(ctx context.Context, fallback, extra kafka.Conf
 		// produce channel is not used.
 		cm["go.events.channel.size"] = 10000
 		cm["go.produce.channel.size"] = 1
-		delete(cm, "log.queue")
 		g.p, err = kafka.NewProducer(&cm)
 	} else {
 		g.c, err = newRDClient(cm)
@@ -507,25 +512,30 @@ func checkSoftwareStrings(cm kafka.ConfigMap) error {
 }
 
 // acksRequired reports whether cm has the brokers acknowledge writes:
-// acks (or its alias request.required.acks), at the top level or in
-// default.topic.config, is not 0.
+// acks (or its alias request.required.acks, which wins when both are set)
+// is not 0 — default.topic.config's when it sets it, which overrides the
+// top level's (see configure).
 func acksRequired(cm map[string]kafka.ConfigValue) bool {
-	for _, k := range []string{"acks", "request.required.acks"} {
-		if v, ok := cm[k]; ok && strings.TrimSpace(fmt.Sprint(v)) == "0" {
-			return false
+	if tc, ok := configMap(cm["default.topic.config"]); ok {
+		if required, set := acksIn(tc); set {
+			return required
 		}
 	}
-	switch tc := cm["default.topic.config"].(type) {
-	case kafka.ConfigMap:
-		return acksRequired(tc)
-	case map[string]any:
-		sub := make(map[string]kafka.ConfigValue, len(tc))
-		for k, v := range tc {
-			sub[k] = v
-		}
-		return acksRequired(sub)
+	if required, set := acksIn(cm); set {
+		return required
 	}
 	return true
+}
+
+// acksIn reports whether the acks cm sets require acknowledgements, and
+// whether it sets any.
+func acksIn(cm map[string]kafka.ConfigValue) (required, set bool) {
+	for _, k := range []string{"request.required.acks", "acks"} {
+		if v, ok := cm[k]; ok {
+			return strings.TrimSpace(fmt.Sprint(v)) != "0", true
+		}
+	}
+	return false, false
 }
 
 // retire closes a replaced producer once no send holds it any more (the
@@ -534,9 +544,14 @@ func acksRequired(cm map[string]kafka.ConfigValue) bool {
 func (p *Producer) retire(g *generation) {
 	// A transactional call still running first: librdkafka's purge under
 	// a commit or abort in progress can trip its transaction state
-	// machine (an assertion that ends the process).
+	// machine (an assertion that ends the process). The shared producer
+	// has none, and keeps taking deadline purges while its sends finish.
+	if g.txn {
+		g.drain()
+	}
+	left := g.holds.Retire(time.Minute)
 	g.drain()
-	if g.holds.Retire(time.Minute) > 0 && !g.txn {
+	if left > 0 && !g.txn {
 		// Not a transactional producer's: it is retired with its
 		// transaction in any state (a commit given up on, an abort cut
 		// short), where a purge can trip the same assertion; closing it

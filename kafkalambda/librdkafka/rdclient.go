@@ -33,6 +33,7 @@ extern int rd_kafka_conf_set(rd_kafka_conf_t *, const char *, const char *, char
 extern void rd_kafka_conf_destroy(rd_kafka_conf_t *);
 extern void rd_kafka_conf_set_events(rd_kafka_conf_t *, int);
 extern void rd_kafka_conf_set_default_topic_conf(rd_kafka_conf_t *, rd_kafka_topic_conf_t *);
+extern rd_kafka_topic_conf_t *rd_kafka_conf_get_default_topic_conf(rd_kafka_conf_t *);
 extern rd_kafka_topic_conf_t *rd_kafka_topic_conf_new(void);
 extern int rd_kafka_topic_conf_set(rd_kafka_topic_conf_t *, const char *, const char *, char *, size_t);
 extern void rd_kafka_topic_conf_destroy(rd_kafka_topic_conf_t *);
@@ -59,7 +60,6 @@ extern rd_kafka_topic_t *rd_kafka_topic_new(rd_kafka_t *, const char *, rd_kafka
 extern void rd_kafka_topic_destroy(rd_kafka_topic_t *);
 extern int rd_kafka_purge(rd_kafka_t *, int);
 extern int rd_kafka_flush(rd_kafka_t *, int);
-extern int rd_kafka_outq_len(rd_kafka_t *);
 extern int rd_kafka_fatal_error(rd_kafka_t *, char *, size_t);
 extern int rd_kafka_test_fatal_error(rd_kafka_t *, int, const char *);
 extern int rd_kafka_oauthbearer_set_token(rd_kafka_t *, const char *, int64_t, const char *, const char **, size_t, char *, size_t);
@@ -177,6 +177,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -221,6 +222,8 @@ type rdClient struct {
 	// destroy under one is a use after free), and later ones fail.
 	producing atomic.Int64
 	produced  chan struct{} // poked when the last call leaves after close began
+
+	on clientEvents // serve's, for the reports close gives for what was never reported
 }
 
 // errstrSize is the size of the buffers librdkafka writes errors into.
@@ -250,34 +253,58 @@ func newRDClient(cm kafka.ConfigMap) (*rdClient, error) {
 	}
 	confSet := func(k, v *C.char) C.int { return C.rd_kafka_conf_set(conf, k, v, errstr, errstrSize) }
 	if err := configure(cm, confSet, set, func(tc map[string]kafka.ConfigValue) error {
-		tconf := C.rd_kafka_topic_conf_new()
+		// Onto the default topic configuration the properties above made
+		// (acks, partitioner: topic properties set at the top level), so
+		// that these override them rather than wipe them.
+		tconf := C.rd_kafka_conf_get_default_topic_conf(conf)
+		made := tconf == nil
+		if made {
+			tconf = C.rd_kafka_topic_conf_new()
+		}
 		tset := func(k, v *C.char) C.int { return C.rd_kafka_topic_conf_set(tconf, k, v, errstr, errstrSize) }
 		if err := configure(tc, tset, set, nil); err != nil {
-			C.rd_kafka_topic_conf_destroy(tconf)
+			if made {
+				C.rd_kafka_topic_conf_destroy(tconf)
+			}
 			return err
 		}
-		C.rd_kafka_conf_set_default_topic_conf(conf, tconf)
+		if made {
+			C.rd_kafka_conf_set_default_topic_conf(conf, tconf)
+		}
 		return nil
 	}); err != nil {
 		C.rd_kafka_conf_destroy(conf)
 		return nil, err
 	}
+	// Log lines as events on the main queue (rd_kafka_set_log_queue below),
+	// not written to stderr.
+	if err := set(confSet, "log.queue", true); err != nil {
+		C.rd_kafka_conf_destroy(conf)
+		return nil, err
+	}
 	C.rd_kafka_conf_set_events(conf, C.KL_EVENT_DR|C.KL_EVENT_ERROR|C.KL_EVENT_LOG|C.KL_EVENT_OAUTHBEARER)
-	rk := C.rd_kafka_new(C.KL_PRODUCER, conf, errstr, errstrSize) // owns conf from here, even on failure
+	rk := C.rd_kafka_new(C.KL_PRODUCER, conf, errstr, errstrSize) // owns conf on success only
 	if rk == nil {
+		C.rd_kafka_conf_destroy(conf) // it holds the credentials
 		return nil, kafka.NewError(kafka.ErrInvalidArg, C.GoString(errstr), false)
 	}
 	c := &rdClient{rk: rk, q: C.rd_kafka_queue_get_main(rk), name: C.GoString(C.rd_kafka_name(rk)),
 		served: make(chan struct{}), produced: make(chan struct{}, 1)}
-	C.rd_kafka_set_log_queue(rk, nil) // log lines to the main queue (log.queue is set)
+	if code := C.rd_kafka_set_log_queue(rk, nil); code != 0 { // log lines to the main queue
+		C.rd_kafka_queue_destroy(c.q)
+		C.rd_kafka_destroy(rk)
+		return nil, kafka.NewError(kafka.ErrorCode(code), "log queue", false)
+	}
 	c.topics.Store(&map[string]*C.rd_kafka_topic_t{})
 	c.hdrs.New = func() any { b := make([]byte, 0, 256); return &b }
 	return c, nil
 }
 
 // configure sets cm's properties with set (through setter), plugins first
-// as confluent-kafka-go does; a default.topic.config map goes to topic
-// (nil: not allowed here).
+// as confluent-kafka-go does, then the others in name order (the later of
+// two aliases wins, as it would in librdkafka's own order of reading them),
+// and default.topic.config's last, through topic (nil: not allowed here),
+// so that they override topic properties set at the top level.
 func configure(cm map[string]kafka.ConfigValue, setter func(k, v *C.char) C.int,
 	set func(func(k, v *C.char) C.int, string, kafka.ConfigValue) error,
 	topic func(map[string]kafka.ConfigValue) error) error {
@@ -285,35 +312,43 @@ func configure(cm map[string]kafka.ConfigValue, setter func(k, v *C.char) C.int,
 	if i := slices.Index(keys, "plugin.library.paths"); i > 0 {
 		keys = append(append([]string{keys[i]}, keys[:i]...), keys[i+1:]...)
 	}
+	var defaults map[string]kafka.ConfigValue
 	for _, k := range keys {
-		if len(k) > 3 && k[:3] == "go." {
+		if strings.HasPrefix(k, "go.") {
 			continue
 		}
 		v := cm[k]
-		var sub map[string]kafka.ConfigValue
-		switch tc := v.(type) {
-		case kafka.ConfigMap:
-			sub = tc
-		case map[string]any:
-			sub = make(map[string]kafka.ConfigValue, len(tc))
-			for tk, tv := range tc {
-				sub[tk] = tv
-			}
-		}
-		if sub != nil {
+		if sub, ok := configMap(v); ok {
 			if k != "default.topic.config" || topic == nil {
 				return kafka.NewError(kafka.ErrInvalidArg, fmt.Sprintf("Invalid type for key %s", k), false)
 			}
-			if err := topic(sub); err != nil {
-				return err
-			}
+			defaults = sub
 			continue
 		}
 		if err := set(setter, k, v); err != nil {
 			return err
 		}
 	}
+	if defaults != nil {
+		return topic(defaults)
+	}
 	return nil
+}
+
+// configMap returns v as a map of properties, when it is one (a
+// kafka.ConfigMap, or a map decoded from JSON).
+func configMap(v kafka.ConfigValue) (map[string]kafka.ConfigValue, bool) {
+	switch m := v.(type) {
+	case kafka.ConfigMap:
+		return m, true
+	case map[string]any:
+		sub := make(map[string]kafka.ConfigValue, len(m))
+		for k, v := range m {
+			sub[k] = v
+		}
+		return sub, true
+	}
+	return nil, false
 }
 
 // configString is v as librdkafka reads a property's value.
@@ -379,6 +414,14 @@ func (c *rdClient) produce(m *kafkalambda.Message, d kafkalambda.Delivery) error
 		return kafka.NewError(kafka.ErrDestroy, "", false)
 	}
 	defer c.leave()
+	if m.Topic == "" {
+		return kafka.NewError(kafka.ErrInvalidArg, "no topic", false)
+	}
+	for _, h := range m.Headers {
+		if len(h.Key) > math.MaxInt32 || len(h.Value) > math.MaxInt32 {
+			return kafka.NewError(kafka.ErrMsgSizeTooLarge, "a header over 2 GiB", false)
+		}
+	}
 	t := c.topic(m.Topic)
 	if t == nil {
 		return kafka.NewError(kafka.ErrInvalidArg, fmt.Sprintf("invalid topic name %q", m.Topic), false)
@@ -449,8 +492,10 @@ type clientEvents struct {
 	token   func() // an OAUTHBEARER token is wanted
 }
 
-// serve reads c's events until close, in one goroutine.
+// serve reads c's events until close, in one goroutine; once close has
+// begun, it serves what the queue still holds and returns.
 func (c *rdClient) serve(on clientEvents) {
+	c.on = on
 	defer close(c.served)
 	const max = 1024
 	var buf [max]C.kl_report_t
@@ -458,9 +503,16 @@ func (c *rdClient) serve(on clientEvents) {
 	ds := make([]kafkalambda.Delivery, max)
 	reps := make([]report, 0, max)
 	var e C.kl_event_t
-	for !c.closing.Load() {
-		C.kl_poll(c.q, 1000, &buf[0], max, &e)
+	for {
+		timeout := C.int(1000)
+		if c.closing.Load() {
+			timeout = 0
+		}
+		C.kl_poll(c.q, timeout, &buf[0], max, &e)
 		if e.ev == nil {
+			if c.closing.Load() {
+				return
+			}
 			continue
 		}
 		switch e._type {
@@ -523,7 +575,7 @@ func (c *rdClient) purge(flags int) {
 // how many are left.
 func (c *rdClient) flush(timeout time.Duration) int {
 	C.rd_kafka_flush(c.rk, C.int(timeout.Milliseconds()))
-	return int(C.rd_kafka_outq_len(c.rk))
+	return c.slots.held()
 }
 
 // setToken hands librdkafka an OAUTHBEARER token.
@@ -558,8 +610,9 @@ func (c *rdClient) testFatal(code kafka.ErrorCode, reason string) {
 }
 
 // close stops serve and destroys the producer. What librdkafka still
-// holds is dropped unreported: flush (or purge) and wait for the reports
-// first.
+// holds is dropped: flush (or purge) and wait for the reports first. A
+// message whose report never came is reported failed (ErrDestroy: it may
+// have been written), so that every Delivery is done exactly once.
 func (c *rdClient) close() {
 	if c.closing.Swap(true) {
 		return
@@ -574,4 +627,11 @@ func (c *rdClient) close() {
 	}
 	C.rd_kafka_queue_destroy(c.q)
 	C.rd_kafka_destroy(c.rk)
+	if left := c.slots.takeRest(); len(left) > 0 && c.on.reports != nil {
+		reps := make([]report, len(left))
+		for i, d := range left {
+			reps[i] = report{d: d, err: kafka.NewError(kafka.ErrDestroy, "", false), offset: -1, partition: -1}
+		}
+		c.on.reports(reps)
+	}
 }

@@ -64,6 +64,21 @@ func (s *slots) takeLocked(id uintptr) kafkalambda.Delivery {
 	return d
 }
 
+// takeRest removes and returns every Delivery left in the table.
+func (s *slots) takeRest() []kafkalambda.Delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var left []kafkalambda.Delivery
+	for i, d := range s.ds {
+		if d != nil {
+			left = append(left, d)
+			s.ds[i] = nil
+			s.free = append(s.free, uint32(i))
+		}
+	}
+	return left
+}
+
 // held is the number of Deliveries in the table.
 func (s *slots) held() int {
 	s.mu.Lock()

@@ -171,3 +171,57 @@ func TestCloseWaitsForProduce(t *testing.T) {
 		}
 	}
 }
+
+// reported is a Delivery that sends its outcome on a channel.
+type reported chan error
+
+func (r reported) Done(err error) { r <- err }
+
+// TestCloseReportsTheRest: a message still in librdkafka when its client
+// closes (no broker took it) is reported failed — it may have been
+// written, so it is retried, never counted delivered — and so is every
+// Delivery left, exactly once.
+func TestCloseReportsTheRest(t *testing.T) {
+	c, err := newRDClient(kafka.ConfigMap{"bootstrap.servers": "127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []report
+	go c.serve(clientEvents{reports: func(rs []report) { got = append(got, rs...) },
+		err: func(kafka.Error) {}, log: func(int, string, string) {}, token: func() {}})
+	d := make(reported, 1)
+	if err := c.produce(&kafkalambda.Message{Topic: "out", Value: []byte("v")}, d); err != nil {
+		t.Fatal(err)
+	}
+	c.close()
+	if len(got) != 1 || got[0].d != kafkalambda.Delivery(d) {
+		t.Fatalf("close reported %v, want the one message", got)
+	}
+	var ke kafka.Error
+	if !errors.As(got[0].err, &ke) || ke.Code() != kafka.ErrDestroy {
+		t.Errorf("its error = %v, want ErrDestroy", got[0].err)
+	}
+	if n := c.slots.held(); n != 0 {
+		t.Errorf("%d deliveries held after close", n)
+	}
+}
+
+// TestProduceRefusesNoTopic: librdkafka would take an empty topic name (and
+// ask the brokers for its metadata); it is refused before, as the
+// operator's error.
+func TestProduceRefusesNoTopic(t *testing.T) {
+	c, err := newRDClient(kafka.ConfigMap{"bootstrap.servers": "127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go c.serve(clientEvents{reports: func([]report) {}, err: func(kafka.Error) {}, log: func(int, string, string) {}, token: func() {}})
+	defer c.close()
+	err = c.produce(&kafkalambda.Message{Value: []byte("v")}, named("none"))
+	var ke kafka.Error
+	if !errors.As(err, &ke) || ke.Code() != kafka.ErrInvalidArg || produceClass(err) != kafkalambda.ClassConfiguration {
+		t.Fatalf("produce with no topic = %v, want ErrInvalidArg (configuration)", err)
+	}
+	if n := c.slots.held(); n != 0 {
+		t.Errorf("%d deliveries held after a refused send", n)
+	}
+}
