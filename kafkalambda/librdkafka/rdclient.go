@@ -132,26 +132,8 @@ typedef struct {
 	int n;
 } kl_event_t;
 
-// kl_poll waits up to timeout_ms for the next event of q. A delivery report
-// batch is copied into out (up to max reports; kl_reports copies the
-// rest) and left to the caller to destroy, as is every other event.
-static void kl_poll(rd_kafka_queue_t *q, int timeout_ms, kl_report_t *out, int max, kl_event_t *e) {
-	e->ev = rd_kafka_queue_poll(q, timeout_ms);
-	e->type = e->ev ? rd_kafka_event_type(e->ev) : 0;
-	e->n = 0;
-	if (e->type != KL_EVENT_DR)
-		return;
-	const kl_message_t *m;
-	while (e->n < max && (m = rd_kafka_event_message_next(e->ev)) != NULL) {
-		out[e->n].opaque = (uintptr_t)m->_private;
-		out[e->n].offset = m->offset;
-		out[e->n].partition = m->partition;
-		out[e->n].err = m->err;
-		e->n++;
-	}
-}
-
-// kl_reports copies the next reports of a batch kl_poll began.
+// kl_reports copies the next reports of a delivery report batch into out
+// (up to max) and returns how many it copied.
 static int kl_reports(rd_kafka_event_t *ev, kl_report_t *out, int max) {
 	const kl_message_t *m;
 	int n = 0;
@@ -163,6 +145,15 @@ static int kl_reports(rd_kafka_event_t *ev, kl_report_t *out, int max) {
 		n++;
 	}
 	return n;
+}
+
+// kl_poll waits up to timeout_ms for the next event of q. A delivery report
+// batch's first reports are copied into out (up to max; kl_reports copies
+// the rest). The caller destroys the event, whatever its type.
+static void kl_poll(rd_kafka_queue_t *q, int timeout_ms, kl_report_t *out, int max, kl_event_t *e) {
+	e->ev = rd_kafka_queue_poll(q, timeout_ms);
+	e->type = e->ev ? rd_kafka_event_type(e->ev) : 0;
+	e->n = e->type == KL_EVENT_DR ? kl_reports(e->ev, out, max) : 0;
 }
 
 static int kl_set_token(rd_kafka_t *rk, const char *token, int64_t lifetime_ms, char *errstr, size_t size) {
