@@ -211,6 +211,8 @@ var table = []row{
 		kafkalambda.ClassConfiguration, true, is(isProducer), "transactional.id", secretHolding(`{"bootstrap.servers":"127.0.0.1:9","transactional.id":"settle-1"}`)},
 	{srcSecret, "the secret sets `client.software.name` or `.version` without an ASCII letter or digit (librdkafka 2.11.1 would read past it)",
 		kafkalambda.ClassConfiguration, true, is(isProducer), "client.software.name", secretHolding(`{"bootstrap.servers":"127.0.0.1:9","client.software.name":"--"}`)},
+	{srcSecret, "the secret sets `delivery.report.only.error` (flush-at-end needs the report of every message, delivered or not)",
+		kafkalambda.ClassConfiguration, true, is(isProducer), "delivery.report.only.error", secretHolding(`{"bootstrap.servers":"127.0.0.1:9","delivery.report.only.error":true}`)},
 }
 
 // handling says what the handler does with a failure of the row's class.

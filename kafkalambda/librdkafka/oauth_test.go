@@ -21,7 +21,8 @@ import (
 // librdkafka asks the producer for a token, which it takes from
 // WithOAuthBearerTokens' source and gives back; the brokers see it in the
 // SASL exchange, and the send is delivered. A source that fails leaves
-// the producer unauthenticated: its send is not delivered.
+// the producer unauthenticated: it shows the brokers no token, and its
+// send is not delivered.
 func TestOAuthBearerTokens(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, kfake.SeedTopics(1, "out"))
@@ -69,12 +70,35 @@ func TestOAuthBearerTokens(t *testing.T) {
 	}
 	mu.Unlock()
 
+	asked := make(chan struct{}, 1)
 	bad := newProducer(t, c, sasl, librdkafka.WithOAuthBearerTokens(func(context.Context) (string, time.Time, error) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
 		return "", time.Time{}, errors.New("no credentials")
 	}))
-	if err := sendWithin(ctx, bad, 2*time.Second); err == nil {
+	done := make(doneChan, 1)
+	if err := bad.Produce(ctx, &kafkalambda.Message{Topic: "out", Value: []byte("v")}, done); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-asked: // the source failed: librdkafka has no token to connect with
+	case <-ctx.Done():
+		t.Fatal("librdkafka never asked for a token")
+	}
+	bad.Purge()
+	if err := <-done; err == nil {
 		t.Fatal("a send without a token was delivered")
 	}
+	mu.Lock()
+	for _, tok := range seen {
+		if tok != "token-1" {
+			t.Errorf("the brokers saw tokens %q, want only the good producer's", seen)
+			break
+		}
+	}
+	mu.Unlock()
 }
 
 // sendWithin sends a message through p and returns its outcome, purged if
