@@ -316,6 +316,15 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 		if err := awaitNoOpenTransactions(readCtx, adm, app.OutputTopic, deadLetterTopic); err != nil {
 			t.Fatal(err)
 		}
+		for _, topic := range []string{app.OutputTopic, deadLetterTopic} {
+			reused, err := epochReuse(readCtx, r.c, adm, topic)
+			if err != nil {
+				t.Errorf("read %s for its transaction markers: %v", topic, err)
+			}
+			for _, w := range reused[:min(len(reused), 10)] {
+				t.Errorf("an aborted transaction's producer epoch was used again (its next transaction can be taken for the aborted writes, and lost): %s", w)
+			}
+		}
 	}
 	led := newLedger(ins)
 	if err := led.read(readCtx, r.c, r.logs); err != nil {

@@ -32,9 +32,10 @@
 // sets transaction.timeout.ms; every call is bounded by the invocation's
 // deadline; and a client that fails or cannot end its transaction is
 // replaced by a new one under the same id, whose InitProducerId fences it
-// and has the coordinator settle what it left open. Unlike librdkafka's, a
-// client whose transaction sent records and aborted is kept: kgo does not
-// reuse an aborted write's sequence numbers (see Producer.BeginTxn).
+// and has the coordinator settle what it left open. As with librdkafka's, a
+// client whose transaction sent records and aborted is replaced too, so
+// that the next transaction's writes are never taken for the aborted ones
+// (see Producer.BeginTxn).
 //
 // kgo sends transactional offsets only for a consumer group it is a member
 // of, so the Producer sends the progress itself (AddOffsetsToTxn and

@@ -259,16 +259,18 @@ func (p *Producer) settle(s *txnSlot) {
 // that one reads what was before. The transaction is the invocation's
 // alone until its Commit succeeds or its Abort returns.
 //
-// A client whose transaction sent records and aborted goes on under the
-// same producer epoch, unlike the librdkafka producer's, which is replaced:
-// librdkafka could send the next transaction's records under the epoch and
-// sequence numbers of the aborted ones, which the brokers then took for
-// duplicates of the aborted writes (acknowledged, never written). kgo does
-// not: it fails a batch it wrote only once the brokers have answered for
-// it (transactional clients cannot cancel a produce in flight), it keeps
-// its sequence numbers across an abort, and when it must give up a batch it
-// wrote it reloads its producer id, which bumps the epoch — and which the
-// transaction then refuses to commit over (sameProducer).
+// A client whose transaction was handed records and aborted is not used
+// again, as with the librdkafka producer: the slot's next transaction makes
+// a new client, whose InitProducerId bumps the epoch. Brokers deduplicate
+// by producer id, epoch and sequence number, so a transaction that sends
+// under an aborted one's epoch and sequence numbers is acknowledged with
+// the aborted write's offsets, and commits nothing. kgo keeps its sequence
+// numbers across an abort when it knows what the brokers wrote, but the
+// soak (-tags franz) found the loss all the same: a settlement's only
+// copy before an ABORT marker of its client, and the next COMMIT marker of
+// the same producer id and epoch with no data of its own, after the
+// brokers had been away with a produce request in flight. A new epoch
+// after every abort that sent leaves no such case, whatever kgo knew.
 // TestTransactionsAfterAPurge holds a purged send at the broker across the
 // abort and checks that the next transaction's send is written and seen.
 func (p *Producer) BeginTxn(ctx context.Context, owner kafkalambda.TxnOwner) (kafkalambda.Txn, error) {

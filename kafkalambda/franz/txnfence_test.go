@@ -211,12 +211,12 @@ func TestTransactionsAfterAPurge(t *testing.T) {
 	}
 }
 
-// TestTransactionsAbortThatSentKeepsTheClient: a client whose
-// transaction sent and aborted is used again under the same epoch (no new
-// InitProducerId; kgo does not reuse the aborted write's sequence numbers,
-// see Producer.BeginTxn), and what the next transactions send is written
-// and seen: only the committed transactions' records, each once.
-func TestTransactionsAbortThatSentKeepsTheClient(t *testing.T) {
+// TestTransactionsNewEpochAfterAnAbortThatSent: a client whose
+// transaction sent and aborted is not used again: the next transaction's
+// client asks for a new epoch (InitProducerId). One whose transaction
+// aborted without sending, or committed, is. What the transactions send is
+// written and seen: only the committed transactions' records, each once.
+func TestTransactionsNewEpochAfterAnAbortThatSent(t *testing.T) {
 	t.Parallel()
 	c := newCluster(t, kfake.SeedTopics(1, "out"), kfake.SeedTopics(4, "in"))
 	var inits atomic.Int32
@@ -231,13 +231,16 @@ func TestTransactionsAbortThatSentKeepsTheClient(t *testing.T) {
 	ctx, cancel := producertest.WithDeadline(30 * time.Second)
 	defer cancel()
 	var want []string
-	for i, step := range []struct{ send, commit bool }{
-		{true, true},   // the first client
-		{false, false}, // aborted, nothing sent
-		{true, false},  // aborted after sends
-		{true, true},   // the same client
-		{true, false},
-		{true, true},
+	for i, step := range []struct {
+		send, commit bool
+		inits        int32 // after the step
+	}{
+		{true, true, 1},   // the first client
+		{false, false, 1}, // aborted, nothing sent: kept
+		{true, false, 1},  // aborted after sends: replaced at the next begin
+		{true, true, 2},   // a new client
+		{true, false, 2},
+		{true, true, 3},
 	} {
 		txn, err := p.BeginTxn(ctx, owner0)
 		if err != nil {
@@ -260,9 +263,9 @@ func TestTransactionsAbortThatSentKeepsTheClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if got := inits.Load(); got != 1 {
-		t.Errorf("%d InitProducerId, want 1: the client was replaced", got)
+		if got := inits.Load(); got != step.inits {
+			t.Fatalf("after %+v: %d InitProducerId, want %d", step, got, step.inits)
+		}
 	}
 	if got := values(readCommitted(t, c, "out")); !slices.Equal(got, want) {
 		t.Errorf("read_committed sees %q, want %q", got, want)

@@ -52,6 +52,10 @@ func (t *txn) claim() int64 { return max(t.next, 0) }
 // take to return before it is abandoned.
 const stuckGrace = 250 * time.Millisecond
 
+// errAbortedWithSends breaks a client whose transaction was handed records
+// and aborted.
+var errAbortedWithSends = errors.New("a transaction that sent was aborted: a new producer epoch before the next")
+
 // errStuck: a transactional call did not return by its deadline.
 var errStuck = errors.New("did not return by its deadline; the transactional producer is replaced")
 
@@ -262,8 +266,12 @@ func (t *txn) Abort(ctx context.Context) error {
 			return t.end(ctx, kgo.TryAbort)
 		})
 		if err == nil {
-			// The client goes on, under the same epoch (see
-			// Producer.BeginTxn for why that is safe with kgo).
+			if t.sent.Load() {
+				// Not used again: the slot's next transaction makes a
+				// new client, whose InitProducerId bumps the epoch (see
+				// Producer.BeginTxn).
+				t.g.breakWith(txnError("aborted with sends", errAbortedWithSends))
+			}
 			t.p.put(t.s)
 			return nil
 		}

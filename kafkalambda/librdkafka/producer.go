@@ -237,6 +237,11 @@ type generation struct {
 	// txn: a transactional producer (txnSlot's), which is never purged
 	// but by its transaction's own Purge (see retire).
 	txn bool
+	// sentOpen: a transactional producer's open transaction was handed a
+	// message (set before librdkafka takes it; cleared by a commit that
+	// succeeded). Such a producer never begins another transaction after
+	// an abort: see txn.Abort.
+	sentOpen atomic.Bool
 
 	// purging is the latest deadline purge of g still running, nil when
 	// none is (see Producer.Purge): sends wait for it to end. purgeMu

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -132,6 +131,11 @@ func (p *Producer) ready(ctx context.Context, s *txnSlot) error {
 		switch {
 		case g.broken.Load() != nil:
 			p.replace(s, "failed")
+		case g.sentOpen.Load():
+			// Its last transaction was handed messages and did not
+			// commit: aborted (or to be), under an epoch the next one
+			// must not reuse (see txn.Abort).
+			p.replace(s, "its last transaction sent and did not commit")
 		case p.maxIdle > 0 && idle > p.maxIdle && s.init == nil:
 			// Not while its init is under way: a frozen environment's
 			// init is resumed, not thrown away.
@@ -359,8 +363,6 @@ type txn struct {
 	// abandoned: a call into librdkafka did not return by its deadline;
 	// the producer is broken and left to it (see within).
 	abandoned bool
-	// sent: a send was queued in the transaction (see Abort).
-	sent atomic.Bool
 }
 
 // stuckGrace is how long past its ctx's deadline a transactional call may
@@ -421,11 +423,10 @@ func (t *txn) Produce(ctx context.Context, m *kafkalambda.Message, d kafkalambda
 	if !t.g.holds.Acquire() {
 		return fmt.Errorf("%w: the transactional producer was replaced", kafkalambda.ErrProducer)
 	}
-	if err := t.p.produceOn(ctx, t.g, m, d); err != nil {
-		return err
-	}
-	t.sent.Store(true)
-	return nil
+	// Marked before librdkafka may take the message: an abort that
+	// follows, whatever path it takes, replaces the producer.
+	t.g.sentOpen.Store(true)
+	return t.p.produceOn(ctx, t.g, m, d)
 }
 
 // Purge implements kafkalambda.Txn: it purges this transaction's
@@ -540,6 +541,7 @@ func (t *txn) Commit(ctx context.Context, group string, offsets []kafkalambda.Pa
 		return txnError("commit", err)
 	}
 	t.ended = true
+	t.g.sentOpen.Store(false)
 	t.g.lastUsed.Store(time.Now().UnixNano())
 	t.p.put(t.s)
 	return nil
@@ -632,7 +634,7 @@ func (t *txn) Abort(ctx context.Context) error {
 		return txnError("abort", errors.New("not aborted here: its producer was replaced, which fences it and settles the transaction"))
 	}
 	defer t.p.put(t.s)
-	if t.sent.Load() {
+	if t.g.sentOpen.Load() {
 		// After an abort librdkafka may send the next transaction's
 		// records under the same producer epoch and sequence numbers as
 		// this one's, which the brokers take for this one's aborted
@@ -641,9 +643,12 @@ func (t *txn) Abort(ctx context.Context) error {
 		// records: their only copy before an ABORT marker of the
 		// producer, and the next COMMIT marker of the same producer and
 		// epoch with no data of its own on the partition. So a producer
-		// whose transaction wrote and aborted is not used again: the next
-		// transaction makes a new one, whose InitTransactions bumps the
-		// epoch.
+		// whose transaction was handed a message and aborted is not used
+		// again: the next transaction makes a new one, whose
+		// InitTransactions bumps the epoch. The mark is the producer's
+		// (generation.sentOpen), not this transaction's, and ready
+		// checks it too: no abort, whatever its path, lets a producer
+		// that sent begin again.
 		defer t.g.breakWith(txnError("aborted with sends", errors.New("a transaction that sent was aborted: a new producer epoch before the next")))
 	}
 	err := t.within(ctx, func() error { return t.g.p.AbortTransaction(ctx) })
