@@ -20,8 +20,10 @@
 //     invocation), with the mapping retrying only the records listed
 //     (esm.RetryListed) and an on-failure topic.
 //
-// With an on-failure topic the mapping retries a batch 10 times
-// (esm.RetriesWithOnFailure), after a backoff of 20 ms doubling to 200 ms.
+// With an on-failure topic the mapping retries a batch 10 times in a clean
+// run (esm.RetriesWithOnFailure, AWS's default), and as many times as the
+// faults can fail one batch in a faulted run (see below), after a backoff
+// of 20 ms doubling to 200 ms.
 // In each, 2,000 trades go, in the Confluent wire format (Protobuf through
 // the registry with ksqlDB's schema, the second half with an altered
 // version of it), from user_trades (8 partitions) through the local event
@@ -65,13 +67,16 @@
 // unknown schema id, truncated Protobuf).
 //
 // The faults that are not a record's fault fail invocations, which the
-// mapping retries: the plan is sized to its retry budget (11 attempts, 1.5 s
-// of backoff between them), per batch, so that none gives a good record up
-// (newPlan says how). The figures show the most failed attempts of a batch
-// that starts with a good record. A fault that fails invocations for longer than the budget
-// gives good records up under every policy: that is the mapping's retry
-// setting (at esm's default backoff, 200 ms to 5 s, the budget is about
-// 31 s of backoff), not something a function can prevent.
+// mapping retries. Each kind fails a bounded number of one batch's
+// attempts, and a batch that lives through the whole run can meet every
+// kind in turn: a faulted run gives the mapping as many retries as the
+// bounds add up to, with some to spare for the random faults (newPlan says
+// how; 22 here, against AWS's 10), so that none gives a good record up. The
+// figures show the most failed attempts of a batch that starts with a good
+// record. A fault that fails invocations for longer than the budget gives
+// good records up under every policy: that is the mapping's retry setting
+// (at AWS's 10 retries and esm's default backoff, 200 ms to 5 s, the budget
+// is about 31 s of backoff), not something a function can prevent.
 //
 // The function sends through the producer app.Wire builds: librdkafka by
 // default; built with -tags franz, the pure-Go franz-go producer (package

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -88,28 +89,35 @@ type outage struct {
 // unacknowledged behind "Connection refused". Broker faults (outages,
 // unreachability) never overlap and are at least brokerGap apart.
 //
-// Such faults fail invocations, which the mapping retries: with an
-// on-failure topic a batch has 11 attempts (1 + esm.RetriesWithOnFailure),
-// and the soak's backoff (20 ms doubling to 200 ms) spends 1.5 s between
-// them. The plan is sized to that budget, per batch: the 3 404s fail at
-// most 3 attempts (each fails at its first registry request); an attempt
-// that meets the unreachable brokers lasts until its flush deadline
-// (2.5 s), so their 4 s fail at most 3; the registry's
-// outage fails 3 (the hang and two calls of 503s); a broker outage fails
-// the attempts in flight, and the refused credentials or the rotation after
-// it one more; a stall holds one producer's connection, failing the attempt
-// that uses it and at most the next one in that environment (each
-// invocation runs in an execution environment of its own, see
-// environments, so a fault of one producer fails no other invocation).
-// Broker faults never overlap and are brokerGap apart, stalls stallGap
-// apart. The figures show the most failed attempts of a batch that starts
-// with a good record.
+// Such faults fail invocations, which the mapping retries. Each kind fails
+// a batch's attempts a bounded number of times: the 3 404s fail at most 3
+// attempts (each fails at its first registry request); an attempt that
+// meets the unreachable brokers lasts until its flush deadline (2.5 s), so
+// their 4 s fail at most 3; the registry's outage fails 3 (the hang and two
+// calls of 503s); a broker outage fails the attempts in flight, and the
+// refused credentials or the rotation after it one more; a stall holds one
+// producer's connection, failing the attempt that uses it and at most the
+// next one in that environment (each invocation runs in an execution
+// environment of its own, see environments, so a fault of one producer
+// fails no other invocation). Broker faults never overlap and are
+// brokerGap apart, stalls stallGap apart.
+//
+// A batch that lives through the whole run (one behind a poison record that
+// keeps failing it, or one whose attempts a loaded machine makes slow) can
+// meet every kind in turn: the bounds add up (plan.failures). AWS's default
+// budget with an on-failure topic is 11 attempts (1 +
+// esm.RetriesWithOnFailure), less than that sum, and the soak's backoff
+// (20 ms doubling to 200 ms) spends 1.5 s between them: a faulted run
+// gives the mapping the retries the plan can use up (plan.retries), so
+// that a good record given up means the function failed more often than
+// the faults explain. The figures show the most failed attempts of a batch
+// that starts with a good record.
 //
 // A fault that fails invocations for longer than the budget — fast ones
-// for more than about 1.5 s here, or about 31 s at esm's default backoff
-// (200 ms to 5 s) — gives good records up to the on-failure topic under
-// every policy: that is the mapping's retry setting, not something a
-// function can prevent.
+// for more than about 1.5 s at AWS's budget and the soak's backoff, or
+// about 31 s at esm's default backoff (200 ms to 5 s) — gives good records
+// up to the on-failure topic under every policy: that is the mapping's
+// retry setting, not something a function can prevent.
 func newPlan(rng *rand.Rand, timeout time.Duration, hang string) plan {
 	return plan{
 		retriableP:     0.04,
@@ -134,6 +142,36 @@ func newPlan(rng *rand.Rand, timeout time.Duration, hang string) plan {
 		brokerGap:        time.Second,
 	}
 }
+
+// failures is the most attempts of one batch that the plan's faults can
+// fail, one kind after the other (see newPlan): the 404s one each, the
+// unreachable brokers one per flush deadline they span and one more, the
+// registry's outage the hang and one per call of 503s, each broker outage
+// the attempt in flight and the one that meets the refused credentials or
+// the rotation, each stall the attempt that uses the connection and the
+// next one.
+func (p plan) failures(timeout, margin time.Duration) int {
+	const serdeTries = 3 // serde's tries of one registry request
+	n := p.registry404
+	flush := timeout - margin
+	n += int((p.unreachable+flush-1)/flush) + 1
+	n += 1 + (len(p.registryOutage)-1)/serdeTries
+	n += 2 * len(p.outages)
+	n += 2 * len(p.stallAt)
+	return n
+}
+
+// retries is the mapping's retry limit in a faulted run with an on-failure
+// topic: what the plan's faults can fail in one batch, and drawSlack more
+// for the draws that land on it (INVALID_RECORD answers), which no plan
+// bounds.
+func (p plan) retries(timeout, margin time.Duration) int {
+	return p.failures(timeout, margin) + drawSlack
+}
+
+// drawSlack is the failed attempts a batch's retry budget keeps for the
+// plan's random faults.
+const drawSlack = 5
 
 // injector injects a plan's faults into one cluster, registry and secret
 // source, and counts what it injected. Its draws come from one seeded
@@ -710,4 +748,17 @@ func describe(counts map[string]int) string {
 		fmt.Fprintf(&b, "%s=%d", k, counts[k])
 	}
 	return b.String()
+}
+
+// TestPlanRetries: the retry budget of a faulted run is the sum newPlan
+// documents (3 404s, 3 for the unreachable brokers, 3 for the registry's
+// outage, 2 per broker outage, 2 per stall) and the slack for the draws.
+func TestPlanRetries(t *testing.T) {
+	p := newPlan(rand.New(rand.NewPCG(1, 2)), fnTimeout, "")
+	if got, want := p.failures(fnTimeout, fnMargin), 3+3+3+2*2+2*2; got != want {
+		t.Errorf("failures = %d, want %d", got, want)
+	}
+	if got := p.retries(fnTimeout, fnMargin); got != 22 {
+		t.Errorf("retries = %d, want 22 (internal/soak's doc says so)", got)
+	}
 }

@@ -39,8 +39,8 @@ type figures struct {
 	refused            int   // of those, at their flush deadline with a refused connection behind the first
 	// mostFailures is the most failed invocations of one batch that
 	// starts with a good record: the retry budget that environmental
-	// faults spent (a batch is given up at its 11th failure with an
-	// on-failure topic; see attemptWatch).
+	// faults spent (with an on-failure topic a batch is given up when it
+	// has failed once more than plan.retries; see attemptWatch).
 	mostFailures int
 	injected     map[string]int
 	secretReads  int // GetSecretValue requests the endpoint answered

@@ -38,6 +38,9 @@ const (
 	// fnTimeout is the function timeout of a faulted run: Lambda's
 	// default. Produce stalls outlast it.
 	fnTimeout = 3 * time.Second
+	// fnMargin is how long before its deadline the function's flush gives
+	// up: kafkalambda's default deadline margin.
+	fnMargin = 500 * time.Millisecond
 	// cleanTimeout is the function timeout of a clean run: long enough
 	// that a loaded CI machine never turns a slow invocation into a
 	// retry, which the clean run would count as a duplicate.
@@ -59,13 +62,18 @@ type policyCase struct {
 	// isolates: the function itself dead-letters poison, so the mapping
 	// must give none up.
 	isolates bool
+	// onFailure: the mapping gives records up to an on-failure topic after
+	// its retries; a faulted run sets them to the plan's (plan.retries).
+	onFailure bool
 	// exactlyOnce runs the function in exactly-once mode: no duplicates,
 	// under faults too, and batches that succeeded are delivered again.
 	exactlyOnce bool
 }
 
 // policies are the soak's configurations. With an on-failure topic, the
-// mapping's retries are AWS's default with one (10, esm.RetriesWithOnFailure).
+// mapping's retries are AWS's default with one (10, esm.RetriesWithOnFailure)
+// in a clean run, and what the plan's faults can use up in a faulted run
+// (plan.retries, see newPlan).
 //
 // Which can give a good record up, and why:
 //
@@ -87,7 +95,7 @@ type policyCase struct {
 //     poison may be. With an on-failure topic it could: a failure that is
 //     not a record's fails the invocation and the whole batch is retried,
 //     so a batch goes through every fault of its time, and its most failed
-//     attempts (in the figures) can pass the budget of 11. Hence
+//     attempts (in the figures) can pass AWS's budget of 11. Hence
 //     IsolatePoison, where a retry takes only the records not yet done.
 //   - IsolatePoison (ISOLATE_POISON: DeadLetter, and environmental failures
 //     reported as item failures rather than failing the invocation), with
@@ -99,17 +107,17 @@ type policyCase struct {
 //     failures, within the retry budget, are retried.
 func policies() []policyCase {
 	return []policyCase{
-		{name: "FailBatch", env: app.PolicyFailBatch, esm: []esm.Option{
+		{name: "FailBatch", env: app.PolicyFailBatch, onFailure: true, esm: []esm.Option{
 			esm.WithOnFailureTopic(onFailureTopic),
 			esm.WithBisectBatchOnFunctionError(true),
 		}},
-		{name: "ReportItemFailures", env: app.PolicyReportItems, dragsPartition: true, esm: []esm.Option{
+		{name: "ReportItemFailures", env: app.PolicyReportItems, dragsPartition: true, onFailure: true, esm: []esm.Option{
 			esm.WithReportBatchItemFailures(true),
 			esm.WithItemFailureModel(esm.ResumeFromLowest),
 			esm.WithOnFailureTopic(onFailureTopic),
 		}},
 		{name: "DeadLetter", env: app.PolicyDeadLetter, isolates: true},
-		{name: "IsolatePoison", env: app.PolicyIsolatePoison, isolates: true, esm: []esm.Option{
+		{name: "IsolatePoison", env: app.PolicyIsolatePoison, isolates: true, onFailure: true, esm: []esm.Option{
 			esm.WithReportBatchItemFailures(true),
 			esm.WithItemFailureModel(esm.RetryListed),
 			esm.WithOnFailureTopic(onFailureTopic),
@@ -242,6 +250,9 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 			attempts.see(br)
 		}),
 	}, pc.esm...)
+	if faulted && pc.onFailure {
+		opts = append(opts, esm.WithMaxRetryAttempts(inj.plan.retries(fnTimeout, fnMargin)))
+	}
 	m, err := esm.New(esm.Config{Brokers: r.c.Brokers(), Topics: []string{app.InputTopic}, Group: group,
 		KafkaOptions: r.clientOptions()}, target, opts...)
 	if err != nil {
@@ -467,7 +478,7 @@ const (
 
 // attemptWatch finds, from the mapping's batch results, the most failed
 // invocations of a batch that starts with a good record: how much of the
-// retry budget (1 + 10 retries with an on-failure topic) environmental
+// retry budget (1 + plan.retries with an on-failure topic) environmental
 // faults spent on good records. A batch that starts with poison runs out of
 // retries by design under FailBatch (the poison alone, after bisection) and
 // ReportItemFailures (the poison and the rest of its batch); under
