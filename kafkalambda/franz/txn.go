@@ -264,13 +264,13 @@ func (p *Producer) settle(s *txnSlot) {
 // a new client, whose InitProducerId bumps the epoch. Brokers deduplicate
 // by producer id, epoch and sequence number, so a transaction that sends
 // under an aborted one's epoch and sequence numbers is acknowledged with
-// the aborted write's offsets, and commits nothing. kgo keeps its sequence
-// numbers across an abort when it knows what the brokers wrote, but the
-// soak (-tags franz) found the loss all the same: a settlement's only
-// copy before an ABORT marker of its client, and the next COMMIT marker of
-// the same producer id and epoch with no data of its own, after the
-// brokers had been away with a produce request in flight. A new epoch
-// after every abort that sent leaves no such case, whatever kgo knew.
+// the aborted write's offsets, and commits nothing. kgo means to keep its
+// sequence numbers across an abort, but the soak (-tags franz, under broker
+// outages and held produce requests) found the loss all the same: a
+// settlement's only copy before an ABORT marker of its client, and the
+// next COMMIT marker of the same producer id and epoch with no data of its
+// own. Which path in kgo led there was not found; a new epoch after every
+// abort that sent leaves no such case, whatever the path.
 // TestTransactionsAfterAPurge holds a purged send at the broker across the
 // abort and checks that the next transaction's send is written and seen.
 func (p *Producer) BeginTxn(ctx context.Context, owner kafkalambda.TxnOwner) (kafkalambda.Txn, error) {
