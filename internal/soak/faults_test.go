@@ -163,8 +163,9 @@ func (p plan) failures(timeout, margin time.Duration) int {
 
 // retries is the mapping's retry limit in a faulted run with an on-failure
 // topic: what the plan's faults can fail in one batch, and drawSlack more
-// for the draws that land on it (INVALID_RECORD answers), which no plan
-// bounds.
+// for the draws that land on it (INVALID_RECORD answers; registry 500s and
+// 503s, which fail an attempt when more land in a row than serde tries),
+// which no plan bounds.
 func (p plan) retries(timeout, margin time.Duration) int {
 	return p.failures(timeout, margin) + drawSlack
 }

@@ -40,7 +40,8 @@ type figures struct {
 	// mostFailures is the most failed invocations of one batch that
 	// starts with a good record: the retry budget that environmental
 	// faults spent (with an on-failure topic a batch is given up when it
-	// has failed once more than plan.retries; see attemptWatch).
+	// has failed once more than its retries: plan.retries in a faulted
+	// run, 10 in a clean one; see attemptWatch).
 	mostFailures int
 	injected     map[string]int
 	secretReads  int // GetSecretValue requests the endpoint answered

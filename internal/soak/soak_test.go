@@ -478,8 +478,8 @@ const (
 
 // attemptWatch finds, from the mapping's batch results, the most failed
 // invocations of a batch that starts with a good record: how much of the
-// retry budget (1 + plan.retries with an on-failure topic) environmental
-// faults spent on good records. A batch that starts with poison runs out of
+// retry budget (with an on-failure topic, 1 + plan.retries in a faulted run)
+// environmental faults spent on good records. A batch that starts with poison runs out of
 // retries by design under FailBatch (the poison alone, after bisection) and
 // ReportItemFailures (the poison and the rest of its batch); under
 // ReportItemFailures a poison record later in a batch fails nothing before

@@ -271,6 +271,7 @@ func (p *Producer) settle(s *txnSlot) {
 // next COMMIT marker of the same producer id and epoch with no data of its
 // own. Which path in kgo led there was not found; a new epoch after every
 // abort that sent leaves no such case, whatever the path.
+// TestTransactionsNewEpochAfterAnAbortThatSent checks the replacement;
 // TestTransactionsAfterAPurge holds a purged send at the broker across the
 // abort and checks that the next transaction's send is written and seen.
 func (p *Producer) BeginTxn(ctx context.Context, owner kafkalambda.TxnOwner) (kafkalambda.Txn, error) {

@@ -122,7 +122,8 @@ func (p *Producer) replace(s *txnSlot, why string) {
 }
 
 // ready makes s's producer usable for a new transaction: a new one when it
-// has none, or it failed fatally or idled too long (InitTransactions); the
+// has none, or it failed fatally, its last transaction sent and did not
+// commit (see txn.Abort), or it idled too long (InitTransactions); the
 // previous transaction finished (aborted) when it was cut short, or the
 // producer replaced when that fails too.
 func (p *Producer) ready(ctx context.Context, s *txnSlot) error {
@@ -612,8 +613,9 @@ func (t *txn) retry(ctx context.Context, op func() error) error {
 }
 
 // Abort implements kafkalambda.Txn. Whatever its result the producer goes
-// back to the pool: one whose abort did not finish aborts again before its
-// next transaction, and is replaced if that fails too.
+// back to the pool: one whose transaction sent is replaced before the
+// slot's next transaction; one whose abort did not finish, and that sent
+// nothing, aborts again before it, and is replaced if that fails too.
 func (t *txn) Abort(ctx context.Context) error {
 	if t.ended {
 		return nil
