@@ -265,15 +265,19 @@ func (p *Producer) settle(s *txnSlot) {
 // by producer id, epoch and sequence number, so a transaction that sends
 // under an aborted one's epoch and sequence numbers is acknowledged with
 // the aborted write's offsets, and commits nothing. kgo means to keep its
-// sequence numbers across an abort, but the soak (-tags franz, under broker
-// outages and held produce requests) found the loss all the same: a
-// settlement's only copy before an ABORT marker of its client, and the
-// next COMMIT marker of the same producer id and epoch with no data of its
-// own. Which path in kgo led there was not found; a new epoch after every
-// abort that sent leaves no such case, whatever the path.
-// TestTransactionsNewEpochAfterAnAbortThatSent checks the replacement;
-// TestTransactionsAfterAPurge holds a purged send at the broker across the
-// abort and checks that the next transaction's send is written and seen.
+// sequence numbers across an abort, but the soak (-tags franz) lost a
+// record all the same: its settlement's only copy before an ABORT marker
+// of its client, and the next COMMIT marker of the same producer id and
+// epoch with no data of its own. The path: a produce request held at the
+// broker while the connections drop leaves kgo unsure whether the batch
+// was written; kgo sends it again, takes a retriable error answer to that
+// retry for the batch's outcome, fails the batch at the abort and rewinds
+// its sequence number — but the held request is written. A new epoch after
+// every abort that sent leaves no such case, whatever kgo knew.
+// TestTransactionsAfterAnUnsureWrite reproduces that path and fails on a
+// client kept across the abort; TestTransactionsNewEpochAfterAnAbortThatSent
+// checks the replacement; TestTransactionsAfterAPurge holds a purged send
+// at the broker across the abort.
 func (p *Producer) BeginTxn(ctx context.Context, owner kafkalambda.TxnOwner) (kafkalambda.Txn, error) {
 	s, err := p.take()
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/kafkalambda/kafka-lambda-go/internal/producertest"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/franz"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 )
 
 // TestTransactionsClaimAcrossEnvironments: two Producers are two execution
@@ -209,6 +210,18 @@ func TestTransactionsAfterAPurge(t *testing.T) {
 	if got := values(readCommitted(t, c, "out")); !slices.Equal(got, []string{"committed"}) {
 		t.Errorf("read_committed sees %q, want [committed]: the next transaction's send was taken for the purged one", got)
 	}
+}
+
+// TestTransactionsAfterAnUnsureWrite: see
+// producertest.TransactionAfterAnUnsureWrite. It fails when a client whose
+// transaction sent and aborted is kept (0561956 to f02e0a0): kgo then
+// sends the next transaction's record under the failed batch's sequence
+// number, which the broker takes for the held write.
+func TestTransactionsAfterAnUnsureWrite(t *testing.T) {
+	t.Parallel()
+	producertest.TransactionAfterAnUnsureWrite(t, func(t testing.TB, c *kafkalambdatest.Cluster) kafkalambda.Transactor {
+		return newProducer(t, c, nil)
+	})
 }
 
 // TestTransactionsNewEpochAfterAnAbortThatSent: a client whose

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kafkalambda/kafka-lambda-go/internal/producertest"
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
+	"github.com/kafkalambda/kafka-lambda-go/kafkalambda/kafkalambdatest"
 )
 
 // TestTransactionsAfterAPurge: a transaction's produce request is held
@@ -76,6 +77,15 @@ func TestTransactionsAfterAPurge(t *testing.T) {
 	if !slices.Equal(got, []string{"committed"}) {
 		t.Errorf("read_committed sees %q, want [committed]: the next transaction's send was taken for the purged one", got)
 	}
+}
+
+// TestTransactionsAfterAnUnsureWrite: see
+// producertest.TransactionAfterAnUnsureWrite.
+func TestTransactionsAfterAnUnsureWrite(t *testing.T) {
+	t.Parallel()
+	producertest.TransactionAfterAnUnsureWrite(t, func(t testing.TB, c *kafkalambdatest.Cluster) kafkalambda.Transactor {
+		return newProducer(t, c, nil)
+	})
 }
 
 // TestTransactionsNewEpochAfterAnAbortThatSent: a producer whose
