@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
@@ -430,79 +429,41 @@ func reasonClass(reason string) string {
 // reported success. Both producers replace a transactional producer whose
 // transaction sent and aborted (its successor's InitProducerId bumps the
 // epoch); this finds one that did not even in a run that lost nothing.
-func epochReuse(ctx context.Context, c *kafkalambdatest.Cluster, adm *kadm.Client, topic string) ([]string, error) {
-	listed, err := adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = listed.Error()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
-	}
-	ends := map[int32]int64{}
-	from := map[int32]kgo.Offset{}
-	listed.Each(func(o kadm.ListedOffset) {
-		ends[o.Partition] = o.Offset
-		from[o.Partition] = kgo.NewOffset().AtStart()
-	})
-	cl, err := kgo.NewClient(append(c.ClientOptions(),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
-		kgo.KeepControlRecords(), kgo.FetchIsolationLevel(kgo.ReadUncommitted()))...)
+func epochReuse(ctx context.Context, c *kafkalambdatest.Cluster, topic string) ([]string, error) {
+	recs, err := c.ReadWithMarkers(ctx, topic)
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
-	type pe struct {
-		pid   int64
-		epoch int16
+	type epochAt struct {
+		partition int32
+		pid       int64
+		epoch     int16
 	}
-	type state struct {
-		abortedAt int64 // offset of the producer epoch's last ABORT on the partition; -1 for none
-		dataSince bool  // data of the producer epoch since that ABORT
-	}
-	seen := map[int32]map[pe]*state{}
-	next := map[int32]int64{}
+	// abortedAt is each producer epoch's last ABORT on a partition;
+	// dataSince, whether it wrote data there after it.
+	abortedAt := map[epochAt]int64{}
+	dataSince := map[epochAt]bool{}
 	var found []string
-	for {
-		done := true
-		for p, end := range ends {
-			if next[p] < end {
-				done = false
-			}
+	for _, r := range recs {
+		if r.ProducerID < 0 {
+			continue
 		}
-		if done {
-			return found, nil
-		}
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return found, fmt.Errorf("read %s with its markers: %w", topic, err)
-		}
-		for _, kr := range fs.Records() {
-			next[kr.Partition] = kr.Offset + 1
-			if kr.ProducerID < 0 {
-				continue
-			}
-			if seen[kr.Partition] == nil {
-				seen[kr.Partition] = map[pe]*state{}
-			}
-			k := pe{kr.ProducerID, kr.ProducerEpoch}
-			st := seen[kr.Partition][k]
-			if st == nil {
-				st = &state{abortedAt: -1}
-				seen[kr.Partition][k] = st
-			}
-			commit := kr.Attrs.IsControl() && len(kr.Key) >= 4 && kr.Key[3] == 1
-			switch {
-			case kr.Attrs.IsControl() && !commit:
-				st.abortedAt, st.dataSince = kr.Offset, false
-			case st.abortedAt < 0:
-			case !kr.Attrs.IsControl() && !st.dataSince:
-				st.dataSince = true
-				found = append(found, fmt.Sprintf("%s-%d@%d: data of producer %d epoch %d after its ABORT at %d",
-					topic, kr.Partition, kr.Offset, kr.ProducerID, kr.ProducerEpoch, st.abortedAt))
-			case commit && !st.dataSince:
-				found = append(found, fmt.Sprintf("%s-%d@%d: COMMIT of producer %d epoch %d with no data since its ABORT at %d",
-					topic, kr.Partition, kr.Offset, kr.ProducerID, kr.ProducerEpoch, st.abortedAt))
-			}
+		k := epochAt{r.Partition, r.ProducerID, r.ProducerEpoch}
+		control := r.Attrs.IsControl()
+		commit := control && len(r.Key) >= 4 && r.Key[3] == 1
+		at, aborted := abortedAt[k]
+		switch {
+		case control && !commit:
+			abortedAt[k], dataSince[k] = r.Offset, false
+		case !aborted || dataSince[k]:
+		case !control:
+			dataSince[k] = true
+			found = append(found, fmt.Sprintf("%s-%d@%d: data of producer %d epoch %d after its ABORT at %d",
+				topic, r.Partition, r.Offset, r.ProducerID, r.ProducerEpoch, at))
+		default: // a COMMIT
+			found = append(found, fmt.Sprintf("%s-%d@%d: COMMIT of producer %d epoch %d with no data since its ABORT at %d",
+				topic, r.Partition, r.Offset, r.ProducerID, r.ProducerEpoch, at))
 		}
 	}
+	return found, nil
 }

@@ -328,7 +328,7 @@ func soak(t *testing.T, pc policyCase, faultSeed uint64, faulted bool) figures {
 			t.Fatal(err)
 		}
 		for _, topic := range []string{app.OutputTopic, deadLetterTopic} {
-			reused, err := epochReuse(readCtx, r.c, adm, topic)
+			reused, err := epochReuse(readCtx, r.c, topic)
 			if err != nil {
 				t.Errorf("read %s for its transaction markers: %v", topic, err)
 			}

@@ -109,7 +109,15 @@ func (c *Client) ProduceRecords(ctx context.Context, recs ...*kgo.Record) error 
 // control records left out. A topic that does not exist has no records.
 // ctx bounds the read.
 func (c *Client) ReadTopic(ctx context.Context, topic string) ([]*kgo.Record, error) {
-	return c.readTopic(ctx, topic, false)
+	return c.readTopic(ctx, topic, readUncommitted)
+}
+
+// ReadWithMarkers is ReadTopic with the transactions' control records
+// (their COMMIT and ABORT markers, Attrs.IsControl) in their place in the
+// log: what tells which transaction each record belongs to and how it
+// ended.
+func (c *Client) ReadWithMarkers(ctx context.Context, topic string) ([]*kgo.Record, error) {
+	return c.readTopic(ctx, topic, readMarkers)
 }
 
 // ReadCommitted returns the records of topic that a consumer reading with
@@ -120,10 +128,19 @@ func (c *Client) ReadTopic(ctx context.Context, topic string) ([]*kgo.Record, er
 // partitions in ascending order. Records of aborted transactions and the
 // transactions' control records are left out. ctx bounds the read.
 func (c *Client) ReadCommitted(ctx context.Context, topic string) ([]*kgo.Record, error) {
-	return c.readTopic(ctx, topic, true)
+	return c.readTopic(ctx, topic, readCommitted)
 }
 
-func (c *Client) readTopic(ctx context.Context, topic string, committed bool) ([]*kgo.Record, error) {
+// readMode is what readTopic returns.
+type readMode int
+
+const (
+	readUncommitted readMode = iota // every record, control records left out
+	readCommitted                   // what read_committed sees
+	readMarkers                     // every record, control records included
+)
+
+func (c *Client) readTopic(ctx context.Context, topic string, mode readMode) ([]*kgo.Record, error) {
 	starts, err := c.adm.ListStartOffsets(ctx, topic)
 	if err == nil {
 		err = starts.Error()
@@ -137,7 +154,7 @@ func (c *Client) readTopic(ctx context.Context, topic string, committed bool) ([
 	// Control records (a transaction ends with one) are read, not
 	// returned, so that the read knows when it reached the end.
 	list, opts := c.adm.ListEndOffsets, []kgo.Opt{kgo.KeepControlRecords()}
-	if committed {
+	if mode == readCommitted {
 		list = c.adm.ListCommittedOffsets // the last stable offset
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	}
@@ -182,7 +199,7 @@ func (c *Client) readTopic(ctx context.Context, topic string, committed bool) ([
 			if !ok || r.Offset >= end {
 				return
 			}
-			if !r.Attrs.IsControl() {
+			if mode == readMarkers || !r.Attrs.IsControl() {
 				byPart[r.Partition] = append(byPart[r.Partition], r)
 			}
 			if r.Offset+1 >= end {

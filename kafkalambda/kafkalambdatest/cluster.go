@@ -233,6 +233,12 @@ func (c *Cluster) ReadTopic(ctx context.Context, topic string) ([]*kgo.Record, e
 	return c.client.ReadTopic(ctx, topic)
 }
 
+// ReadWithMarkers returns every record of topic with the transactions'
+// control records; see [Client.ReadWithMarkers].
+func (c *Cluster) ReadWithMarkers(ctx context.Context, topic string) ([]*kgo.Record, error) {
+	return c.client.ReadWithMarkers(ctx, topic)
+}
+
 // ReadCommitted returns the records of topic that a read_committed
 // consumer sees; see [Client.ReadCommitted].
 func (c *Cluster) ReadCommitted(ctx context.Context, topic string) ([]*kgo.Record, error) {
