@@ -71,7 +71,7 @@
 // attempts, and a batch that lives through the whole run can meet every
 // kind in turn: a faulted run gives the mapping as many retries as the
 // bounds add up to, with some to spare for the random faults (newPlan says
-// how; 22 here, against AWS's 10), so that none gives a good record up. The
+// how; 24 here, against AWS's 10), so that none gives a good record up. The
 // figures show the most failed attempts of a batch that starts with a good
 // record. A fault that fails invocations for longer than the budget gives
 // good records up under every policy: that is the mapping's retry setting

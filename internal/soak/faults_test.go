@@ -74,7 +74,7 @@ type outage struct {
 // meets mid-run. It hangs first (which costs srclient's 5 s HTTP timeout,
 // during which every invocation that needs that schema waits for the one
 // request in flight), then fails with 503 more times in a row than serde
-// tries within one call (3), twice.
+// tries within one call (5, its default).
 //
 // Two faults test that a failure that is not a record's fault never gives a
 // good record up. The registry answers a plain-text 404 (what a wrong URL
@@ -93,8 +93,9 @@ type outage struct {
 // a batch's attempts a bounded number of times: the 3 404s fail at most 3
 // attempts (each fails at its first registry request); an attempt that
 // meets the unreachable brokers lasts until its flush deadline (2.5 s), so
-// their 4 s fail at most 3; the registry's outage fails 3 (the hang and two
-// calls of 503s); a broker outage fails the attempts in flight, and the
+// their 4 s fail at most 3; the registry's outage at most 5 (3 for the 5 s
+// of the hang, 2 for the calls that meet its 503s); a broker outage fails
+// the attempts in flight, and the
 // refused credentials or the rotation after it one more; a stall holds one
 // producer's connection, failing the attempt that uses it and at most the
 // next one in that environment (each invocation runs in an execution
@@ -144,18 +145,22 @@ func newPlan(rng *rand.Rand, timeout time.Duration, hang string) plan {
 }
 
 // failures is the most attempts of one batch that the plan's faults can
-// fail, one kind after the other (see newPlan): the 404s one each, the
-// unreachable brokers one per flush deadline they span and one more, the
-// registry's outage the hang and one per call of 503s, each broker outage
-// the attempt in flight and the one that meets the refused credentials or
-// the rotation, each stall the attempt that uses the connection and the
-// next one.
+// fail, one kind after the other (see newPlan): the 404s one each; the
+// unreachable brokers, and the registry's hang, one per flush deadline
+// they span and one more; the registry's 503s after the hang one per call
+// they can fill; each broker outage the attempt in flight and the one that
+// meets the refused credentials or the rotation; each stall the attempt
+// that uses the connection and the next one.
 func (p plan) failures(timeout, margin time.Duration) int {
-	const serdeTries = 3 // serde's tries of one registry request
-	n := p.registry404
+	const (
+		hang          = 5 * time.Second // srclient's HTTP timeout: the longest the hung request lasts
+		serdeAttempts = 5               // serde's default tries of one registry call (serde.WithRetry)
+	)
 	flush := timeout - margin
-	n += int((p.unreachable+flush-1)/flush) + 1
-	n += 1 + (len(p.registryOutage)-1)/serdeTries
+	spanned := func(d time.Duration) int { return int((d+flush-1)/flush) + 1 }
+	n := p.registry404
+	n += spanned(p.unreachable)
+	n += spanned(hang) + (len(p.registryOutage)-1+serdeAttempts-1)/serdeAttempts
 	n += 2 * len(p.outages)
 	n += 2 * len(p.stallAt)
 	return n
@@ -752,14 +757,14 @@ func describe(counts map[string]int) string {
 }
 
 // TestPlanRetries: the retry budget of a faulted run is the sum newPlan
-// documents (3 404s, 3 for the unreachable brokers, 3 for the registry's
+// documents (3 404s, 3 for the unreachable brokers, 5 for the registry's
 // outage, 2 per broker outage, 2 per stall) and the slack for the draws.
 func TestPlanRetries(t *testing.T) {
 	p := newPlan(rand.New(rand.NewPCG(1, 2)), fnTimeout, "")
-	if got, want := p.failures(fnTimeout, fnMargin), 3+3+3+2*2+2*2; got != want {
+	if got, want := p.failures(fnTimeout, fnMargin), 3+3+5+2*2+2*2; got != want {
 		t.Errorf("failures = %d, want %d", got, want)
 	}
-	if got := p.retries(fnTimeout, fnMargin); got != 22 {
-		t.Errorf("retries = %d, want 22 (internal/soak's doc says so)", got)
+	if got := p.retries(fnTimeout, fnMargin); got != 24 {
+		t.Errorf("retries = %d, want 24 (internal/soak's doc says so)", got)
 	}
 }
