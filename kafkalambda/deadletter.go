@@ -53,5 +53,5 @@ func (inv *invocation) deadLetter(ctx context.Context, r *partRun, raw *RawRecor
 		Header{Key: HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(raw.Partition), 10)},
 		Header{Key: HeaderSourceOffset, Value: strconv.AppendInt(nil, raw.Offset, 10)},
 	)
-	return r.send(ctx, p.topic, raw.Key, raw.Value, headers)
+	return r.send(ctx, outMsg{topic: p.topic, key: raw.Key, value: raw.Value}, headers)
 }

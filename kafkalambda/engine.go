@@ -15,6 +15,7 @@ type engine struct {
 	cfg     config
 	runner  func(n int) recordRunner
 	parsers parsers
+	mems    sendMems // the memory of invocations' sends, reused
 }
 
 // recordRunner deserializes and processes the i-th of the n records of a
@@ -111,6 +112,9 @@ func (e *engine) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	}
 	inv.logOutcome(ev, sent, failures, out, time.Since(start))
 	tel.end(inv, failures, sent, out)
+	if t := inv.tracker(false); t != nil && t.recyclable() {
+		e.mems.put(t.mem)
+	}
 	return out.payload, out.err
 }
 
@@ -128,7 +132,9 @@ func (inv *invocation) tracker(create bool) *tracker {
 	if t := inv.sends.Load(); t != nil || !create {
 		return t
 	}
-	inv.sends.CompareAndSwap(nil, newTracker(inv.purge))
+	if t := newTracker(inv.purge, inv.eng.mems.get()); !inv.sends.CompareAndSwap(nil, t) {
+		inv.eng.mems.put(t.mem) // another send made it first
+	}
 	return inv.sends.Load()
 }
 

@@ -40,7 +40,9 @@ func (o *Output[K, V]) Topic() string { return o.topic }
 // a failed delivery fails under ReportItemFailures. The record goes to the
 // partition the producer's partitioner picks for key (murmur2 by default,
 // as Java clients do). If the producer's local queue is full, Send waits
-// for room until the invocation's deadline.
+// for room until the invocation's deadline. Send keeps none of the
+// caller's memory: once it returns, key, value and the headers (their
+// slice and values) may be reused.
 //
 // Errors: ErrNoInvocation; a serializer's error (a *serde.Error naming the
 // output's topic and schema id); ErrProducer when the producer cannot be
@@ -57,18 +59,19 @@ func (o *Output[K, V]) Send(ctx context.Context, key K, value V, headers ...Head
 	if o.keys.s == nil || o.values.s == nil {
 		return fmt.Errorf("kafkalambda: %w: output %q has no serializer", ErrInvalidOption, o.topic)
 	}
-	kb, kh, err := o.keys.encode(ctx, serde.Target{Topic: o.topic, IsKey: true}, key)
+	kb, kh, klent, err := o.keys.encode(ctx, serde.Target{Topic: o.topic, IsKey: true}, key)
 	if err != nil {
 		return &sendError{o.topic, fmt.Errorf("serialize key: %w", err)}
 	}
-	vb, vh, err := o.values.encode(ctx, serde.Target{Topic: o.topic}, value)
+	vb, vh, vlent, err := o.values.encode(ctx, serde.Target{Topic: o.topic}, value)
 	if err != nil {
 		return &sendError{o.topic, fmt.Errorf("serialize value: %w", err)}
 	}
 	if len(kh)+len(vh) > 0 { // schema id headers (serde.WithSchemaIDHeader), after the caller's
 		headers = append(append(append(make([]Header, 0, len(headers)+len(kh)+len(vh)), headers...), kh...), vh...)
 	}
-	if err := r.send(ctx, o.topic, kb, vb, headers); err != nil {
+	m := outMsg{topic: o.topic, key: kb, value: vb, keyLent: klent, valueLent: vlent}
+	if err := r.send(ctx, m, headers); err != nil {
 		return &sendError{o.topic, err}
 	}
 	return nil
@@ -83,14 +86,14 @@ func (o *Output[K, V]) SendTombstone(ctx context.Context, key K, headers ...Head
 	if o.keys.s == nil {
 		return fmt.Errorf("kafkalambda: %w: output %q has no key serializer", ErrInvalidOption, o.topic)
 	}
-	kb, kh, err := o.keys.encode(ctx, serde.Target{Topic: o.topic, IsKey: true}, key)
+	kb, kh, klent, err := o.keys.encode(ctx, serde.Target{Topic: o.topic, IsKey: true}, key)
 	if err != nil {
 		return &sendError{o.topic, fmt.Errorf("serialize key: %w", err)}
 	}
 	if len(kh) > 0 {
 		headers = append(append(make([]Header, 0, len(headers)+len(kh)), headers...), kh...)
 	}
-	if err := r.send(ctx, o.topic, kb, nil, headers); err != nil {
+	if err := r.send(ctx, outMsg{topic: o.topic, key: kb, keyLent: klent}, headers); err != nil {
 		return &sendError{o.topic, err}
 	}
 	return nil
@@ -100,43 +103,68 @@ func (o *Output[K, V]) SendTombstone(ctx context.Context, key K, headers ...Head
 // serializes chosen once (a type assertion to an interface costs a lookup
 // of its method table on every call).
 type encoder[T any] struct {
-	s  serde.Serializer[T]
-	hs serde.HeaderSerializer[T] // s, when it is one
+	s   serde.Serializer[T]
+	hs  serde.HeaderSerializer[T] // s, when it is one
+	raw serde.RawSerializer[T]    // s, when it is one
 }
 
 func newEncoder[T any](s serde.Serializer[T]) encoder[T] {
 	hs, _ := s.(serde.HeaderSerializer[T])
-	return encoder[T]{s: s, hs: hs}
+	raw, _ := s.(serde.RawSerializer[T])
+	return encoder[T]{s: s, hs: hs, raw: raw}
 }
 
 // encode is s.Serialize, or SerializeWithHeaders when s is a
 // serde.HeaderSerializer, whose headers (a schema id header) go with the
-// record.
-func (e encoder[T]) encode(ctx context.Context, t serde.Target, v T) ([]byte, []Header, error) {
-	if e.hs != nil {
-		return e.hs.SerializeWithHeaders(ctx, t, v)
+// record, or SerializeRaw when s is a serde.RawSerializer: lent reports
+// that the bytes are then v's own, which the send copies (into memory the
+// invocation reuses, where Serialize would allocate).
+func (e encoder[T]) encode(ctx context.Context, t serde.Target, v T) (b []byte, hdrs []Header, lent bool, err error) {
+	switch {
+	case e.raw != nil:
+		return e.raw.SerializeRaw(v), nil, true, nil
+	case e.hs != nil:
+		b, hdrs, err = e.hs.SerializeWithHeaders(ctx, t, v)
+		return b, hdrs, false, err
 	}
-	b, err := e.s.Serialize(ctx, t, v)
-	return b, nil, err
+	b, err = e.s.Serialize(ctx, t, v)
+	return b, nil, false, err
+}
+
+// outMsg is a record an Output sends: its serialized key and value, and
+// whether each is lent (to be copied before the send returns). Its headers
+// go beside it, so that the compiler sees that send does not keep the
+// caller's slice (Send's variadic headers then stay on its stack).
+type outMsg struct {
+	topic              string
+	key, value         []byte
+	keyLent, valueLent bool
 }
 
 // send queues one record for the partition run's current record, tracked
 // by the invocation's flush. A Producer waiting for room in a full queue
-// waits no longer than the flush deadline.
-func (r *partRun) send(ctx context.Context, topic string, key, value []byte, headers []Header) error {
+// waits no longer than the flush deadline. The caller's memory is not
+// kept: what m lends, its headers and bytes of the event are copied first.
+func (r *partRun) send(ctx context.Context, m outMsg, headers []Header) error {
 	inv := r.inv
 	if inv.eng.cfg.producer == nil {
 		return fmt.Errorf("kafkalambda: %w: the handler has no producer (WithProducer)", ErrInvalidOption)
 	}
-	key, value, headers = inv.ps.detach(key, value, headers)
+	t := inv.tracker(true)
+	key, value, hs, err := t.own(m.key, m.value,
+		m.keyLent || inv.ps.owns(m.key), m.valueLent || inv.ps.owns(m.value), headers)
+	if err != nil {
+		return err
+	}
 	if inv.eos != nil {
-		r.hold(topic, key, value, headers)
+		r.hold(m.topic, key, value, hs)
 		return nil
 	}
-	return r.queue(ctx, topic, key, value, headers)
+	return r.queue(ctx, m.topic, key, value, hs)
 }
 
-// queue is send without the exactly-once mode's holding.
+// queue is send without the exactly-once mode's holding, of memory the
+// invocation owns.
 func (r *partRun) queue(ctx context.Context, topic string, key, value []byte, headers []Header) error {
 	inv := r.inv
 	if _, ok := ctx.Deadline(); !ok {

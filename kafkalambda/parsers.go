@@ -1,7 +1,6 @@
 package kafkalambda
 
 import (
-	"bytes"
 	"sync"
 	"unsafe"
 )
@@ -42,42 +41,14 @@ func (ps *parsers) put(p *Parser) {
 }
 
 // owns reports whether b aliases the memory the next Parse rewrites: the
-// decoded bytes of the event the Parser parsed last.
+// decoded bytes of the event the Parser parsed last. A send copies such
+// bytes (a record dead-lettered, or forwarded by Process), so that they
+// stay intact for as long as a producer holds them. ps may be nil.
 func (ps *Parser) owns(b []byte) bool {
-	if len(b) == 0 || cap(ps.arena) == 0 {
+	if ps == nil || len(b) == 0 || cap(ps.arena) == 0 {
 		return false
 	}
 	lo := uintptr(unsafe.Pointer(unsafe.SliceData(ps.arena[:1])))
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
 	return p >= lo && p < lo+uintptr(cap(ps.arena))
-}
-
-// detach returns key, value and headers with every one that aliases the
-// parser's memory copied (and the others as they are), so that a record
-// sent from an event's raw bytes — dead-lettered, or forwarded by Process
-// — stays intact for as long as a producer holds it, past the invocation
-// and the next Parse. headers is not modified; a new slice is returned when
-// a header value is copied.
-func (ps *Parser) detach(key, value []byte, headers []Header) ([]byte, []byte, []Header) {
-	if ps == nil {
-		return key, value, headers
-	}
-	if ps.owns(key) {
-		key = bytes.Clone(key)
-	}
-	if ps.owns(value) {
-		value = bytes.Clone(value)
-	}
-	copied := false
-	for i, h := range headers {
-		if !ps.owns(h.Value) {
-			continue
-		}
-		if !copied {
-			headers = append([]Header(nil), headers...)
-			copied = true
-		}
-		headers[i].Value = bytes.Clone(h.Value)
-	}
-	return key, value, headers
 }

@@ -27,7 +27,13 @@ type Producer interface {
 	// a timeout hides (the last connection or authentication error).
 	//
 	// Produce may keep m (its key, value and headers) until it calls
-	// d.Done, and must not after.
+	// d.Done, and must not after reporting it delivered: the handler
+	// reuses that memory for a later invocation's messages once every
+	// message of an invocation is acknowledged. (A message reported failed
+	// may still be held by the client, as when a purge gives up on what is
+	// in flight: an invocation with a failure leaves its memory alone.) A
+	// Producer that keeps a message longer (a recording one) copies it,
+	// header values included.
 	Produce(ctx context.Context, m *Message, d Delivery) error
 
 	// Purge gives up what the producer holds now, queued or in flight:

@@ -15,7 +15,7 @@ const purgeGrace = 250 * time.Millisecond
 
 // sendRef is one message of an invocation — the message itself, and which
 // record of which partition sent it — and the Delivery its Producer reports
-// to. sendRefs live in the tracker's chunks, not one allocation each.
+// to. sendRefs live in the invocation's sendMem, not one allocation each.
 type sendRef struct {
 	msg    Message
 	t      *tracker
@@ -35,17 +35,6 @@ type sendFailure struct {
 	err    error
 }
 
-// Chunk sizes of the tracker's sendRefs: the first chunk fits an
-// invocation that sends a few records, later ones double up to the
-// largest, so that a fan-out of thousands costs a handful of allocations.
-// The largest (256 × 120 bytes) stays under the runtime's large-object
-// size (32 KB), so that chunks come from its size-classed spans rather
-// than fresh pages.
-const (
-	firstChunk = 8
-	maxChunk   = 256
-)
-
 // tracker counts one invocation's messages until each has its outcome from
 // the Producer. It is how flush-at-end waits on exactly this invocation's
 // messages, even when several invocations share the producer.
@@ -59,10 +48,18 @@ const (
 type tracker struct {
 	purge func() // gives up what the invocation's sinks hold
 
+	// mem holds the messages and the copies the invocation made for them
+	// (see sendMem); sendMu guards its sendRefs and sent, memMu its
+	// copies, so that copying a record's bytes does not hold up another
+	// partition's send.
+	mem    *sendMem
 	sendMu sync.Mutex
 	sent   int
-	chunks [][]sendRef // every message sent, in order; the last one filling
-	used   int         // sendRefs used in the last chunk
+	memMu  sync.Mutex
+	// sealed: wait began (set under both locks), so the invocation is
+	// over; a send now, from a goroutine Process left running, fails
+	// rather than write into memory the next invocation may be using.
+	sealed bool
 
 	// want is the number of messages sent, set by wait before waiting.
 	want     int64
@@ -76,30 +73,46 @@ type tracker struct {
 	abandoned bool // after the deadline: late reports no longer count
 }
 
-func newTracker(purge func()) *tracker {
-	return &tracker{purge: purge, notify: make(chan struct{}, 1)}
+// newTracker returns a tracker whose messages live in mem.
+func newTracker(purge func(), mem *sendMem) *tracker {
+	return &tracker{purge: purge, mem: mem, notify: make(chan struct{}, 1)}
 }
 
-// ref returns a new sendRef; t.sendMu is held.
-func (t *tracker) ref() *sendRef {
-	if n := len(t.chunks); n == 0 || t.used == len(t.chunks[n-1]) {
-		size := firstChunk
-		if n > 0 {
-			size = min(2*len(t.chunks[n-1]), maxChunk)
-		}
-		t.chunks = append(t.chunks, make([]sendRef, size))
-		t.used = 0
+// own returns key, value and headers in memory the invocation owns until
+// every message is reported: headers (the slice and its values) are always
+// copied, so that the caller may reuse them once Send returns; key and
+// value when copy says so (bytes a serde.RawSerializer lends, or the
+// event's own, which the next Parse rewrites).
+func (t *tracker) own(key, value []byte, copyKey, copyValue bool, headers []Header) ([]byte, []byte, []Header, error) {
+	if !copyKey && !copyValue && len(headers) == 0 {
+		return key, value, nil, nil
 	}
-	ref := &t.chunks[len(t.chunks)-1][t.used]
-	t.used++
-	return ref
+	t.memMu.Lock()
+	defer t.memMu.Unlock()
+	if t.sealed {
+		return nil, nil, nil, errInvocationOver
+	}
+	if copyKey {
+		key = t.mem.copyBytes(key)
+	}
+	if copyValue {
+		value = t.mem.copyBytes(value)
+	}
+	return key, value, t.mem.copyHeaders(headers), nil
 }
+
+// errInvocationOver: a send after the invocation's flush began.
+var errInvocationOver = fmt.Errorf("%w: the invocation has ended", ErrNoInvocation)
 
 // send queues a message for the record r is processing, tracked until its
 // outcome.
 func (t *tracker) send(ctx context.Context, r *partRun, topic string, key, value []byte, headers []Header) error {
 	t.sendMu.Lock()
-	ref := t.ref()
+	if t.sealed {
+		t.sendMu.Unlock()
+		return errInvocationOver
+	}
+	ref := t.mem.ref()
 	t.sent++
 	t.sendMu.Unlock()
 	ref.msg = Message{Topic: topic, Key: key, Value: value, Headers: headers}
@@ -128,22 +141,26 @@ func (t *tracker) counted() {
 	}
 }
 
+// report counts ref's outcome. A second report of one message (a Producer
+// that breaks its contract, or one whose Produce failed and reported too)
+// is not counted: counting it would end the wait before another message's
+// outcome is known.
 func (t *tracker) report(ref *sendRef, err error) {
 	if err != nil {
 		// done is set under failMu, so that wait, which reads it under
 		// failMu once abandoned, counts the failure exactly once.
 		t.failMu.Lock()
-		if t.abandoned {
+		if t.abandoned || !ref.done.CompareAndSwap(false, true) {
 			t.failMu.Unlock()
-			return // already counted failed by wait
+			return // already counted: failed by wait, or reported
 		}
 		t.failures = append(t.failures, sendFailure{run: ref.run, offset: ref.offset, err: undelivered(ref, err)})
-		ref.done.Store(true)
 		t.failMu.Unlock()
-	} else {
+	} else if !ref.done.CompareAndSwap(false, true) {
 		// A success racing with the deadline may still be counted failed
-		// by wait: the safe side (the batch is retried).
-		ref.done.Store(true)
+		// by wait (the safe side: the batch is retried); a second report is
+		// not counted.
+		return
 	}
 	t.counted()
 }
@@ -164,9 +181,14 @@ func undelivered(ref *sendRef, err error) error {
 // briefly for the purge reports, and counts whatever is still missing as
 // failed too. It returns the failures and the number of messages sent.
 func (t *tracker) wait(deadline time.Time) ([]sendFailure, int) {
-	// Every send of the invocation has returned: chunks and sent are
-	// settled.
+	// Every send of the invocation has returned: mem's sendRefs and sent
+	// are settled, and sealed keeps them so.
+	t.sendMu.Lock()
+	t.memMu.Lock()
+	t.sealed = true
 	t.want = int64(t.sent)
+	t.memMu.Unlock()
+	t.sendMu.Unlock()
 	t.waiting.Store(true)
 	if t.waitUntil(deadline) {
 		t.failMu.Lock()
@@ -178,16 +200,29 @@ func (t *tracker) wait(deadline time.Time) ([]sendFailure, int) {
 	t.failMu.Lock()
 	defer t.failMu.Unlock()
 	t.abandoned = true
-	for _, c := range t.chunks {
-		for i := range c {
-			ref := &c[i]
-			if ref.t != nil && !ref.done.Load() {
-				err := undelivered(ref, errors.New("not acknowledged before the deadline"))
-				t.failures = append(t.failures, sendFailure{run: ref.run, offset: ref.offset, err: err})
-			}
+	t.mem.eachRef(func(ref *sendRef) {
+		if ref.t != nil && !ref.done.Load() {
+			err := undelivered(ref, errors.New("not acknowledged before the deadline"))
+			t.failures = append(t.failures, sendFailure{run: ref.run, offset: ref.offset, err: err})
 		}
-	}
+	})
 	return t.failures, t.sent
+}
+
+// recyclable reports whether every message sent was acknowledged before
+// the deadline, so that the tracker's sendMem can serve another
+// invocation: a Producer does not touch a message it reported delivered.
+// One that failed may still be held (a Producer that purges reports what
+// its client still holds, and the client lets go of it later), so an
+// invocation with a failure leaves its memory to the garbage collector.
+// It is called once wait and the invocation's transactions are done.
+func (t *tracker) recyclable() bool {
+	t.sendMu.Lock()
+	sent, sealed := t.sent, t.sealed
+	t.sendMu.Unlock()
+	t.failMu.Lock()
+	defer t.failMu.Unlock()
+	return sealed && !t.abandoned && len(t.failures) == 0 && t.reported.Load() == int64(sent)
 }
 
 // waitUntil reports whether every message was reported before deadline.

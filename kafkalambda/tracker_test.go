@@ -13,11 +13,11 @@ import (
 // flag set when the tracker purges (its flush reached the deadline).
 func trackerWithSends(n int) (*tracker, []*sendRef, *bool) {
 	purged := new(bool)
-	t := newTracker(func() { *purged = true })
+	t := newTracker(func() { *purged = true }, new(sendMem))
 	run := &partRun{pt: &Partition{Topic: "in", Partition: 0}, cur: 7}
 	refs := make([]*sendRef, n)
 	for i := range refs {
-		ref := t.ref()
+		ref := t.mem.ref()
 		ref.msg = Message{Topic: "out"}
 		ref.t, ref.run, ref.offset = t, run, run.cur
 		t.sent++

@@ -91,6 +91,18 @@ type HeaderSerializer[T any] interface {
 	SerializeWithHeaders(ctx context.Context, t Target, v T) ([]byte, []Header, error)
 }
 
+// RawSerializer is a Serializer whose encoding of a value is the value's
+// own bytes: Bytes and String implement it. SerializeRaw returns those
+// bytes without a copy — they alias v and must not be modified — with
+// Serialize's nil-ness (nil for a nil []byte, a Kafka null; an empty,
+// non-nil slice for an empty value). A caller that keeps the encoding
+// copies it: kafkalambda.Output copies it into memory the invocation
+// reuses, where Serialize would allocate a copy per record.
+type RawSerializer[T any] interface {
+	Serializer[T]
+	SerializeRaw(v T) []byte
+}
+
 // Codec is what every constructor of this package returns: one value that
 // serializes and deserializes T. Codecs are safe for concurrent use.
 type Codec[T any] interface {

@@ -3,6 +3,7 @@ package serde
 import (
 	"context"
 	"encoding/json"
+	"unsafe"
 
 	gojson "github.com/goccy/go-json"
 )
@@ -35,6 +36,9 @@ var (
 	_ Codec[[]byte] = bytesCodec{}
 	_ Codec[any]    = jsonCodec[any]{}
 
+	_ RawSerializer[string] = stringCodec{}
+	_ RawSerializer[[]byte] = bytesCodec{}
+
 	_ DeserializerInto[any] = jsonCodec[any]{}
 )
 
@@ -46,6 +50,14 @@ func (stringCodec) Deserialize(_ context.Context, m Message) (string, error) {
 
 func (stringCodec) Serialize(_ context.Context, _ Target, v string) ([]byte, error) {
 	return []byte(v), nil
+}
+
+// SerializeRaw implements RawSerializer: the string's bytes, read-only.
+func (stringCodec) SerializeRaw(v string) []byte {
+	if v == "" {
+		return []byte{} // an empty value, not a null one
+	}
+	return unsafe.Slice(unsafe.StringData(v), len(v))
 }
 
 type bytesCodec struct{}
@@ -60,6 +72,9 @@ func (bytesCodec) Serialize(_ context.Context, _ Target, v []byte) ([]byte, erro
 	}
 	return append([]byte{}, v...), nil
 }
+
+// SerializeRaw implements RawSerializer: v itself.
+func (bytesCodec) SerializeRaw(v []byte) []byte { return v }
 
 // plainJSONFormat is the plain JSON codec's Error.Format.
 const plainJSONFormat = "JSON_PLAIN"

@@ -147,10 +147,16 @@ func (p *MemProducer) produce(ctx context.Context, m *kafkalambda.Message, d kaf
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: %w", kafkalambda.ErrProducer, err)
 	}
+	// A deep copy: the handler reuses m's memory once its delivery is done.
 	cp := kafkalambda.Message{Topic: m.Topic, Key: slices.Clone(m.Key), Value: slices.Clone(m.Value),
 		Headers: slices.Clone(m.Headers)}
 	if m.Value == nil {
 		cp.Value = nil
+	}
+	for i, h := range cp.Headers {
+		if h.Value != nil {
+			cp.Headers[i].Value = slices.Clone(h.Value)
+		}
 	}
 	p.mu.Lock()
 	if p.closed {
