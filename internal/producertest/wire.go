@@ -18,7 +18,8 @@ func (d deliveries) Done(err error) { d <- err }
 
 // nullsAndEmptiesKept: a null key, value or header value reaches the
 // broker null, and an empty one empty — a tombstone is a null value, and
-// compaction and consumers tell the two apart.
+// compaction and consumers tell the two apart — and large headers arrive
+// whole.
 func nullsAndEmptiesKept(t *testing.T, impl Impl) {
 	c := NewCluster(t, kfake.SeedTopics(1, "out"))
 	p := impl.newProducer(t, c, nil)
@@ -30,6 +31,11 @@ func nullsAndEmptiesKept(t *testing.T, impl Impl) {
 		{Topic: "out", Key: []byte{}, Value: []byte{}},
 		{Topic: "out", Key: []byte("tombstone"), Value: nil, Headers: hs},
 		{Topic: "out", Key: []byte{0}, Value: bytes.Repeat([]byte{7}, 100_000)},
+		// Headers larger than a client's scratch for them (librdkafka's
+		// stack buffer is 256 bytes), with a null and an empty value.
+		{Topic: "out", Key: []byte("big headers"), Value: []byte("v"), Headers: []kafkalambda.Header{
+			{Key: "a", Value: bytes.Repeat([]byte{'a'}, 300)}, {Key: "null"}, {Key: "empty", Value: []byte{}},
+			{Key: string(bytes.Repeat([]byte{'k'}, 200)), Value: bytes.Repeat([]byte{'b'}, 5000)}}},
 	}
 	d := make(deliveries, len(msgs))
 	for i := range msgs {

@@ -709,7 +709,6 @@ func (p *Producer) Produce(ctx context.Context, m *kafkalambda.Message, d kafkal
 // produceOn is Produce on g, which the send holds (acquire): the delivery
 // report releases it, or produceOn does when it gives up.
 func (p *Producer) produceOn(ctx context.Context, g *generation, m *kafkalambda.Message, d kafkalambda.Delivery) error {
-	topic := m.Topic
 	var km *kafka.Message // a transactional producer's
 	if g.c == nil {
 		km = &kafka.Message{
@@ -722,52 +721,62 @@ func (p *Producer) produceOn(ctx context.Context, g *generation, m *kafkalambda.
 			km.Headers = kafkaHeaders(m.Headers)
 		}
 	}
-	var timer *time.Timer
-	// A waiter that leaves passes the wake-up on: space may be left that
-	// the one delivery report it consumed does not announce to the others.
-	leave := func() {
-		if timer != nil {
-			g.poke()
-		}
+	err := g.produce(m, d, km)
+	switch {
+	case err == nil:
+		return nil
+	case errQueueFull(err):
+		return p.produceWhenRoom(ctx, g, m, d, km)
 	}
-	giveUp := func(class kafkalambda.FailureClass, err error) error {
-		leave()
+	g.holds.Release()
+	return kafkalambda.Classified(produceClass(err), kafkalambda.ErrProducer, fmt.Errorf("produce to %s: %w", m.Topic, err))
+}
+
+// produce queues m on g: with the client's own calls, or, for a
+// transactional producer, as km through confluent-kafka-go.
+func (g *generation) produce(m *kafkalambda.Message, d kafkalambda.Delivery, km *kafka.Message) error {
+	if g.c != nil {
+		return g.c.produce(m, d)
+	}
+	return g.p.Produce(km, nil)
+}
+
+// produceWhenRoom is produceOn once librdkafka's local queue was full: it
+// tries again whenever a delivery report may have made room, until ctx
+// ends.
+func (p *Producer) produceWhenRoom(ctx context.Context, g *generation, m *kafkalambda.Message, d kafkalambda.Delivery, km *kafka.Message) error {
+	// Registered as a waiter before trying again, so that no delivery
+	// report between that try and the wait goes unseen. A waiter that
+	// leaves passes the wake-up on: space may be left that the one delivery
+	// report it consumed does not announce to the others.
+	g.waiters.Add(1)
+	defer g.waiters.Add(-1)
+	defer g.poke()
+	wait := time.Minute
+	if dl, ok := ctx.Deadline(); ok {
+		wait = time.Until(dl)
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	giveUp := func(err error) error {
 		g.holds.Release()
-		return kafkalambda.Classified(class, kafkalambda.ErrProducer, err)
+		return kafkalambda.Classified(kafkalambda.ClassEnvironment, kafkalambda.ErrProducer, err)
 	}
 	for {
-		var err error
-		if g.c != nil {
-			err = g.c.produce(m, d)
-		} else {
-			err = g.p.Produce(km, nil)
-		}
-		if err == nil {
-			leave()
+		err := g.produce(m, d, km)
+		switch {
+		case err == nil:
 			return nil
-		}
-		if !errQueueFull(err) {
-			return giveUp(produceClass(err), fmt.Errorf("produce to %s: %w", topic, err))
-		}
-		if timer == nil {
-			// Registered as a waiter before trying again, so that no
-			// delivery report between that try and the wait goes unseen.
-			g.waiters.Add(1)
-			defer g.waiters.Add(-1)
-			d := time.Minute
-			if dl, ok := ctx.Deadline(); ok {
-				d = time.Until(dl)
-			}
-			timer = time.NewTimer(d)
-			defer timer.Stop()
-			continue
+		case !errQueueFull(err):
+			g.holds.Release()
+			return kafkalambda.Classified(produceClass(err), kafkalambda.ErrProducer, fmt.Errorf("produce to %s: %w", m.Topic, err))
 		}
 		select {
 		case <-g.space:
 		case <-timer.C:
-			return giveUp(kafkalambda.ClassEnvironment, fmt.Errorf("local queue full until the deadline: %w", err))
+			return giveUp(fmt.Errorf("local queue full until the deadline: %w", err))
 		case <-ctx.Done():
-			return giveUp(kafkalambda.ClassEnvironment, fmt.Errorf("local queue full: %w", ctx.Err()))
+			return giveUp(fmt.Errorf("local queue full: %w", ctx.Err()))
 		}
 	}
 }

@@ -159,6 +159,13 @@ static void kl_poll(rd_kafka_queue_t *q, int timeout_ms, kl_report_t *out, int m
 static int kl_set_token(rd_kafka_t *rk, const char *token, int64_t lifetime_ms, char *errstr, size_t size) {
 	return rd_kafka_oauthbearer_set_token(rk, token, lifetime_ms, "", NULL, 0, errstr, size);
 }
+
+// kl_produce keeps no pointer it is given (librdkafka copies the key, the
+// value and every header before it returns) and calls no Go function (the
+// client reports through events, never callbacks): its arguments may live
+// on the caller's stack.
+#cgo noescape kl_produce
+#cgo nocallback kl_produce
 */
 import "C"
 
@@ -204,7 +211,7 @@ type rdClient struct {
 	topics  atomic.Pointer[map[string]*C.rd_kafka_topic_t]
 	topicMu sync.Mutex
 
-	hdrs    sync.Pool // *[]byte scratch for a message's headers
+	hdrs    sync.Pool // *[]byte scratch for headers too large for produce's stack buffer
 	closing atomic.Bool
 	served  chan struct{} // closed when serve returns
 
@@ -287,7 +294,7 @@ func newRDClient(cm kafka.ConfigMap) (*rdClient, error) {
 		return nil, kafka.NewError(kafka.ErrorCode(code), "log queue", false)
 	}
 	c.topics.Store(&map[string]*C.rd_kafka_topic_t{})
-	c.hdrs.New = func() any { b := make([]byte, 0, 256); return &b }
+	c.hdrs.New = func() any { return new([]byte) }
 	return c, nil
 }
 
@@ -417,22 +424,21 @@ func (c *rdClient) produce(m *kafkalambda.Message, d kafkalambda.Delivery) error
 	if t == nil {
 		return kafka.NewError(kafka.ErrInvalidArg, fmt.Sprintf("invalid topic name %q", m.Topic), false)
 	}
+	// The headers, flattened for kl_produce: in a buffer on the stack
+	// unless they do not fit.
+	var stack [hdrStack]byte
 	var hp *C.uchar
 	var scratch *[]byte
 	if len(m.Headers) > 0 {
-		scratch = c.hdrs.Get().(*[]byte)
-		h := (*scratch)[:0]
-		for _, x := range m.Headers {
-			h = binary.NativeEndian.AppendUint32(h, uint32(len(x.Key)))
-			h = append(h, x.Key...)
-			if x.Value == nil {
-				h = binary.NativeEndian.AppendUint32(h, ^uint32(0))
-				continue
+		h := stack[:0]
+		if n := headersSize(m.Headers); n > hdrStack {
+			scratch = c.hdrs.Get().(*[]byte)
+			if cap(*scratch) < n {
+				*scratch = make([]byte, 0, n)
 			}
-			h = binary.NativeEndian.AppendUint32(h, uint32(len(x.Value)))
-			h = append(h, x.Value...)
+			h = (*scratch)[:0]
 		}
-		*scratch = h
+		h = appendHeaders(h, m.Headers)
 		hp = (*C.uchar)(unsafe.Pointer(unsafe.SliceData(h)))
 	}
 	id := c.slots.put(d)
@@ -448,6 +454,36 @@ func (c *rdClient) produce(m *kafkalambda.Message, d kafkalambda.Delivery) error
 		return kafka.NewError(kafka.ErrorCode(err), "", false)
 	}
 	return nil
+}
+
+// hdrStack is the size of produce's stack buffer for a message's headers,
+// flattened: a few headers of a few dozen bytes fit.
+const hdrStack = 256
+
+// headersSize is the size of hs flattened for kl_produce.
+func headersSize(hs []kafkalambda.Header) int {
+	n := 0
+	for _, h := range hs {
+		n += 8 + len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// appendHeaders appends hs to b as kl_produce reads them: each a 4-byte
+// name length, the name, a 4-byte value length (-1 for a null value) and
+// the value, lengths in host order.
+func appendHeaders(b []byte, hs []kafkalambda.Header) []byte {
+	for _, h := range hs {
+		b = binary.NativeEndian.AppendUint32(b, uint32(len(h.Key)))
+		b = append(b, h.Key...)
+		if h.Value == nil {
+			b = binary.NativeEndian.AppendUint32(b, ^uint32(0))
+			continue
+		}
+		b = binary.NativeEndian.AppendUint32(b, uint32(len(h.Value)))
+		b = append(b, h.Value...)
+	}
+	return b
 }
 
 // leave ends a produce call, and tells close when it was the last.
