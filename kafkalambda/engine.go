@@ -12,9 +12,13 @@ import (
 // deserializers are adapted once into a recordRunner, so that the failure
 // policies, the concurrency and the flush are written once.
 type engine struct {
-	cfg     config
-	runner  func(n int) recordRunner
-	parsers parsers
+	cfg    config
+	runner func(n int) recordRunner
+	// parsers are where events are parsed: a warm function parses each
+	// into the memory of an earlier one (see [Parser]), as large as the
+	// largest event it parsed (Lambda's payload limit bounds that to
+	// about 7 MB).
+	parsers idle[Parser]
 	mems    sendMems // the memory of invocations' sends, reused
 }
 

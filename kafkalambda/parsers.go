@@ -1,44 +1,6 @@
 package kafkalambda
 
-import (
-	"sync"
-	"unsafe"
-)
-
-// parsers are the Parsers of a Handler: an invocation takes one, parses
-// its event with it and gives it back when it returns, so that a warm
-// function parses every event into memory it already has (see [Parser]).
-// Invocations that overlap (a local mapping invoking one handler for
-// several partitions at once; Lambda itself never does) each take their
-// own; at most maxIdle are kept between invocations, each as large as the
-// largest event it parsed (Lambda's payload limit bounds that to about
-// 7 MB).
-type parsers struct {
-	mu   sync.Mutex
-	idle []*Parser
-}
-
-const maxIdleParsers = 4
-
-func (ps *parsers) get() *Parser {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if n := len(ps.idle); n > 0 {
-		p := ps.idle[n-1]
-		ps.idle[n-1] = nil
-		ps.idle = ps.idle[:n-1]
-		return p
-	}
-	return new(Parser)
-}
-
-func (ps *parsers) put(p *Parser) {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if len(ps.idle) < maxIdleParsers {
-		ps.idle = append(ps.idle, p)
-	}
-}
+import "unsafe"
 
 // owns reports whether b aliases the memory the next Parse rewrites: the
 // decoded bytes of the event the Parser parsed last. A send copies such

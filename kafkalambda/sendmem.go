@@ -1,7 +1,5 @@
 package kafkalambda
 
-import "sync"
-
 // sendMem is the memory an invocation's sends live in until their
 // delivery reports: the sendRefs a Producer reports to, and the copies of
 // keys, values and headers that the invocation does not own otherwise
@@ -38,15 +36,12 @@ const (
 	hdrChunk   = 256
 )
 
-// Bounds of what a sendMem keeps for the next invocation (about 1 MB of
-// sendRefs, 1 MB of bytes and 160 KB of headers), and how many sendMems a
-// handler keeps: Lambda runs one invocation at a time per environment;
-// the local mapping may run several at once.
+// Bounds of what a sendMem keeps for the next invocation: about 1 MB of
+// sendRefs, 1 MB of bytes and 160 KB of headers.
 const (
 	keepRefChunks  = 40
 	keepByteChunks = 32
 	keepHdrChunks  = 16
-	maxIdleMems    = 4
 )
 
 // ref returns a new sendRef, zero but for what an earlier invocation's
@@ -176,29 +171,10 @@ func keepFirst[T any](cs [][]T, n int) [][]T {
 }
 
 // sendMems are the sendMems a handler keeps between invocations.
-type sendMems struct {
-	mu   sync.Mutex
-	idle []*sendMem
-}
+type sendMems struct{ idle[sendMem] }
 
-func (ms *sendMems) get() *sendMem {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	if n := len(ms.idle); n > 0 {
-		m := ms.idle[n-1]
-		ms.idle[n-1] = nil
-		ms.idle = ms.idle[:n-1]
-		return m
-	}
-	return new(sendMem)
-}
-
-// put takes back m, whose every message has been reported.
+// put takes back m, whose every message has been acknowledged.
 func (ms *sendMems) put(m *sendMem) {
 	m.reset()
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	if len(ms.idle) < maxIdleMems {
-		ms.idle = append(ms.idle, m)
-	}
+	ms.idle.put(m)
 }
