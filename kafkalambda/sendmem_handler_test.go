@@ -186,6 +186,11 @@ func TestSendAfterTheInvocationFails(t *testing.T) {
 	if err := out.Send(late, "k", "v"); !errors.Is(err, kafkalambda.ErrNoInvocation) {
 		t.Fatalf("a send after the invocation: %v, want ErrNoInvocation", err)
 	}
+	// Nothing to copy (a serializer's own bytes, no headers): the same.
+	jsonOut := kafkalambda.NewOutput("out", serde.JSON[int](), serde.JSON[int]())
+	if err := jsonOut.Send(late, 1, 2); !errors.Is(err, kafkalambda.ErrNoInvocation) {
+		t.Fatalf("a send of JSON after the invocation: %v, want ErrNoInvocation", err)
+	}
 }
 
 // A warm function's sends allocate nothing per record: the invocation's

@@ -59,7 +59,7 @@ type tracker struct {
 	// sealed: wait began (set under both locks), so the invocation is
 	// over; a send now, from a goroutine Process left running, fails
 	// rather than write into memory the next invocation may be using.
-	sealed bool
+	sealed atomic.Bool
 
 	// want is the number of messages sent, set by wait before waiting.
 	want     int64
@@ -85,11 +85,14 @@ func newTracker(purge func(), mem *sendMem) *tracker {
 // event's own, which the next Parse rewrites).
 func (t *tracker) own(key, value []byte, copyKey, copyValue bool, headers []Header) ([]byte, []byte, []Header, error) {
 	if !copyKey && !copyValue && len(headers) == 0 {
+		if t.sealed.Load() {
+			return nil, nil, nil, errInvocationOver
+		}
 		return key, value, nil, nil
 	}
 	t.memMu.Lock()
 	defer t.memMu.Unlock()
-	if t.sealed {
+	if t.sealed.Load() {
 		return nil, nil, nil, errInvocationOver
 	}
 	if copyKey {
@@ -108,7 +111,7 @@ var errInvocationOver = fmt.Errorf("%w: the invocation has ended", ErrNoInvocati
 // outcome.
 func (t *tracker) send(ctx context.Context, r *partRun, topic string, key, value []byte, headers []Header) error {
 	t.sendMu.Lock()
-	if t.sealed {
+	if t.sealed.Load() {
 		t.sendMu.Unlock()
 		return errInvocationOver
 	}
@@ -185,7 +188,7 @@ func (t *tracker) wait(deadline time.Time) ([]sendFailure, int) {
 	// are settled, and sealed keeps them so.
 	t.sendMu.Lock()
 	t.memMu.Lock()
-	t.sealed = true
+	t.sealed.Store(true)
 	t.want = int64(t.sent)
 	t.memMu.Unlock()
 	t.sendMu.Unlock()
@@ -218,7 +221,7 @@ func (t *tracker) wait(deadline time.Time) ([]sendFailure, int) {
 // It is called once wait and the invocation's transactions are done.
 func (t *tracker) recyclable() bool {
 	t.sendMu.Lock()
-	sent, sealed := t.sent, t.sealed
+	sent, sealed := t.sent, t.sealed.Load()
 	t.sendMu.Unlock()
 	t.failMu.Lock()
 	defer t.failMu.Unlock()
