@@ -103,8 +103,11 @@ func (e *engine) invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	var failures []sendFailure
 	sent := 0
 	tel.flushing(inv.ctx)
-	if t := inv.tracker(false); t != nil {
-		failures, sent = t.wait(inv.flushDeadline())
+	if inv.eng.cfg.producer != nil {
+		// Made here if no send made it: waiting seals it, so that a send
+		// from a goroutine Process left running fails rather than go
+		// out uncounted.
+		failures, sent = inv.tracker(true).wait(inv.flushDeadline())
 	}
 	out := inv.end(inv.answer(failures), failures)
 	for _, f := range failures {

@@ -9,8 +9,9 @@ import (
 )
 
 // ErrNoInvocation: Output.Send was called with a ctx that is not the one
-// Process received, so there is no invocation whose flush would cover it.
-var ErrNoInvocation = errors.New("kafkalambda: send outside an invocation: pass the ctx Process received")
+// Process received, or after its invocation ended (from a goroutine Process
+// left running), so there is no invocation whose flush would cover it.
+var ErrNoInvocation = errors.New("kafkalambda: send outside an invocation: pass the ctx Process received, within Process")
 
 // Output is a typed destination topic. Sends go through the producer of
 // the handler whose Process is running (WithProducer), and are covered by
@@ -151,11 +152,12 @@ func (r *partRun) send(ctx context.Context, m outMsg, headers []Header) error {
 		return fmt.Errorf("kafkalambda: %w: the handler has no producer (WithProducer)", ErrInvalidOption)
 	}
 	t := inv.tracker(true)
-	key, value, hs, err := t.own(m.key, m.value,
-		m.keyLent || inv.ps.owns(m.key), m.valueLent || inv.ps.owns(m.value), headers)
-	if err != nil {
+	if err := t.begin(); err != nil {
 		return err
 	}
+	defer t.end()
+	key, value, hs := t.own(m.key, m.value,
+		m.keyLent || inv.ps.owns(m.key), m.valueLent || inv.ps.owns(m.value), headers)
 	if inv.eos != nil {
 		r.hold(m.topic, key, value, hs)
 		return nil

@@ -11,7 +11,9 @@ package kafkalambda
 // of records per invocation allocates none of this once it has run once.
 //
 // A sendMem is used under its tracker's memMu (the copies) and sendMu
-// (the sendRefs).
+// (the sendRefs) while its invocation sends, read by the tracker's wait
+// once sends are sealed, and reset only when no send and no Producer
+// can touch it any more.
 type sendMem struct {
 	refs    [][]sendRef // chunks, filled in order
 	refAt   int         // the chunk being filled
@@ -145,6 +147,10 @@ func (m *sendMem) headerRoom(n int) []Header {
 func (m *sendMem) reset() {
 	m.refs = keepFirst(m.refs, keepRefChunks)
 	for i := 0; i <= m.refAt && i < len(m.refs); i++ {
+		if i == m.refAt {
+			clear(m.refs[i][:m.refUsed])
+			break
+		}
 		clear(m.refs[i])
 	}
 	m.refAt, m.refUsed = 0, 0

@@ -11,6 +11,9 @@ import (
 	"testing/synctest"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/kafkalambda/kafka-lambda-go/kafkalambda"
 	"github.com/kafkalambda/kafka-lambda-go/serde"
 )
@@ -227,5 +230,90 @@ func TestSendsOfAWarmFunctionShareMemory(t *testing.T) {
 	})
 	if allocs > 100 {
 		t.Fatalf("%.0f allocations for an invocation that sends 1,000 records, want a few per invocation", allocs)
+	}
+}
+
+// latePropagator writes no trace context; for a message carrying a "late"
+// header it stops in Inject until released, then reads the header keys
+// the message carries.
+type latePropagator struct {
+	entered, release chan struct{}
+	seen             chan []string
+}
+
+func (p latePropagator) Inject(_ context.Context, c propagation.TextMapCarrier) {
+	if c.Get("late") == "" {
+		return
+	}
+	close(p.entered)
+	<-p.release
+	p.seen <- c.Keys()
+}
+func (latePropagator) Extract(ctx context.Context, _ propagation.TextMapCarrier) context.Context {
+	return ctx
+}
+func (latePropagator) Fields() []string { return []string{"x-trace"} }
+
+// A send that began before its invocation ended and is still reading the
+// invocation's memory when it ends (here, tracing reading its headers)
+// keeps that memory from the next invocation: it reads its own headers
+// after the next invocation has sent, and then fails.
+func TestALateSendKeepsItsMemory(t *testing.T) {
+	prop := latePropagator{entered: make(chan struct{}), release: make(chan struct{}), seen: make(chan []string, 1)}
+	out := kafkalambda.NewOutput("out", serde.String(), serde.String())
+	late := make(chan error, 1)
+	second := false
+	h, err := kafkalambda.NewHandler(serde.String(), serde.String(),
+		func(ctx context.Context, _ *kafkalambda.Record[string, string]) error {
+			if second {
+				for range 300 {
+					if err := out.Send(ctx, "k", "v", kafkalambda.Header{Key: "second", Value: []byte("2")}); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			go func() { late <- out.Send(ctx, "k", "v", kafkalambda.Header{Key: "late", Value: []byte("1")}) }()
+			<-prop.entered // the send copied its headers and is in Inject
+			return nil
+		}, kafkalambda.WithProducer(instantProducer{}), kafkalambda.WithLogger(slog.New(slog.DiscardHandler)),
+		kafkalambda.WithTracing(noop.NewTracerProvider()), kafkalambda.WithPropagator(prop))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Invoke(context.Background(), jsonEvent(1)); err != nil {
+		t.Fatal(err)
+	}
+	second = true
+	if _, err := h.Invoke(context.Background(), jsonEvent(1)); err != nil {
+		t.Fatal(err)
+	}
+	close(prop.release)
+	if keys := <-prop.seen; fmt.Sprint(keys) != "[late]" {
+		t.Errorf("the late send read the header keys %v, want [late]", keys)
+	}
+	if err := <-late; !errors.Is(err, kafkalambda.ErrNoInvocation) {
+		t.Errorf("the late send: %v, want ErrNoInvocation", err)
+	}
+}
+
+// A send from a goroutine Process left running fails even when the
+// invocation itself sent nothing.
+func TestALateSendAfterAnInvocationThatSentNothingFails(t *testing.T) {
+	out := kafkalambda.NewOutput("out", serde.String(), serde.String())
+	var late context.Context
+	h, err := kafkalambda.NewHandler(serde.String(), serde.String(),
+		func(ctx context.Context, _ *kafkalambda.Record[string, string]) error {
+			late = ctx
+			return nil
+		}, kafkalambda.WithProducer(instantProducer{}), kafkalambda.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Invoke(context.Background(), jsonEvent(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Send(late, "k", "v"); !errors.Is(err, kafkalambda.ErrNoInvocation) {
+		t.Fatalf("a send after an invocation that sent nothing: %v, want ErrNoInvocation", err)
 	}
 }

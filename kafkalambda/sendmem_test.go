@@ -143,8 +143,8 @@ func TestTrackerRecyclable(t *testing.T) {
 		if err := tr.send(t.Context(), refs[0].run, "out", nil, nil, nil); !errors.Is(err, ErrNoInvocation) {
 			t.Errorf("a send after the flush began: %v, want ErrNoInvocation", err)
 		}
-		if _, _, _, err := tr.own([]byte("k"), nil, true, false, nil); !errors.Is(err, ErrNoInvocation) {
-			t.Errorf("a copy after the flush began: %v, want ErrNoInvocation", err)
+		if err := tr.begin(); !errors.Is(err, ErrNoInvocation) {
+			t.Errorf("a send begun after the flush began: %v, want ErrNoInvocation", err)
 		}
 	})
 }

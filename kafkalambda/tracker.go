@@ -40,7 +40,7 @@ type sendFailure struct {
 // messages, even when several invocations share the producer.
 //
 // The sending side and the reporting side share no counter: sends count
-// under sendMu, which only senders take; reports count in reported, which
+// under sendMu, which reports never take; reports count in reported, which
 // only reports write. wait publishes the final count of sends (want) and
 // then sets waiting; a report that finds waiting set and brings reported
 // to want pokes notify. A report never waits for a send nor a send for a
@@ -50,8 +50,7 @@ type tracker struct {
 
 	// mem holds the messages and the copies the invocation made for them
 	// (see sendMem); sendMu guards its sendRefs and sent, memMu its
-	// copies, so that copying a record's bytes does not hold up another
-	// partition's send.
+	// copies.
 	mem    *sendMem
 	sendMu sync.Mutex
 	sent   int
@@ -59,7 +58,11 @@ type tracker struct {
 	// sealed: wait began (set under both locks), so the invocation is
 	// over; a send now, from a goroutine Process left running, fails
 	// rather than write into memory the next invocation may be using.
+	// active counts the sends between begin and end: a send that began
+	// before the seal may still read the invocation's memory (tracing
+	// reads its headers) after wait, so mem is not reused until none is.
 	sealed atomic.Bool
+	active atomic.Int64
 
 	// want is the number of messages sent, set by wait before waiting.
 	want     int64
@@ -78,34 +81,45 @@ func newTracker(purge func(), mem *sendMem) *tracker {
 	return &tracker{purge: purge, mem: mem, notify: make(chan struct{}, 1)}
 }
 
+// begin starts a send (from Output.Send or a dead letter, up to its
+// queueing or holding): it fails once the invocation is over. end ends it.
+func (t *tracker) begin() error {
+	// active is raised before sealed is read, and wait raises sealed
+	// before recyclable reads active: a send that finds the tracker not
+	// sealed is seen active, until it ends.
+	t.active.Add(1)
+	if t.sealed.Load() {
+		t.active.Add(-1)
+		return errInvocationOver
+	}
+	return nil
+}
+
+func (t *tracker) end() { t.active.Add(-1) }
+
 // own returns key, value and headers in memory the invocation owns until
 // every message is reported: headers (the slice and its values) are always
 // copied, so that the caller may reuse them once Send returns; key and
 // value when copy says so (bytes a serde.RawSerializer lends, or the
-// event's own, which the next Parse rewrites).
-func (t *tracker) own(key, value []byte, copyKey, copyValue bool, headers []Header) ([]byte, []byte, []Header, error) {
+// event's own, which the next Parse rewrites). It is called between begin
+// and end.
+func (t *tracker) own(key, value []byte, copyKey, copyValue bool, headers []Header) ([]byte, []byte, []Header) {
 	if !copyKey && !copyValue && len(headers) == 0 {
-		if t.sealed.Load() {
-			return nil, nil, nil, errInvocationOver
-		}
-		return key, value, nil, nil
+		return key, value, nil
 	}
 	t.memMu.Lock()
 	defer t.memMu.Unlock()
-	if t.sealed.Load() {
-		return nil, nil, nil, errInvocationOver
-	}
 	if copyKey {
 		key = t.mem.copyBytes(key)
 	}
 	if copyValue {
 		value = t.mem.copyBytes(value)
 	}
-	return key, value, t.mem.copyHeaders(headers), nil
+	return key, value, t.mem.copyHeaders(headers)
 }
 
 // errInvocationOver: a send after the invocation's flush began.
-var errInvocationOver = fmt.Errorf("%w: the invocation has ended", ErrNoInvocation)
+var errInvocationOver = fmt.Errorf("%w: its invocation has ended", ErrNoInvocation)
 
 // send queues a message for the record r is processing, tracked until its
 // outcome.
@@ -144,10 +158,11 @@ func (t *tracker) counted() {
 	}
 }
 
-// report counts ref's outcome. A second report of one message (a Producer
-// that breaks its contract, or one whose Produce failed and reported too)
-// is not counted: counting it would end the wait before another message's
-// outcome is known.
+// report counts ref's outcome. A second report of one message within its
+// invocation (a Producer that breaks its contract) is not counted:
+// counting it would end the wait before another message's outcome is
+// known. Once the invocation's memory is reused, nothing can tell a late
+// second report from the first of the message now in ref.
 func (t *tracker) report(ref *sendRef, err error) {
 	if err != nil {
 		// done is set under failMu, so that wait, which reads it under
@@ -225,7 +240,7 @@ func (t *tracker) recyclable() bool {
 	t.sendMu.Unlock()
 	t.failMu.Lock()
 	defer t.failMu.Unlock()
-	return sealed && !t.abandoned && len(t.failures) == 0 && t.reported.Load() == int64(sent)
+	return sealed && t.active.Load() == 0 && !t.abandoned && len(t.failures) == 0 && t.reported.Load() == int64(sent)
 }
 
 // waitUntil reports whether every message was reported before deadline.
