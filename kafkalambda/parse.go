@@ -155,6 +155,19 @@ func (ps *Parser) Parse(payload []byte) (*Event, error) {
 	return &ps.ev, nil
 }
 
+// owns reports whether b aliases the memory the next Parse rewrites: the
+// decoded bytes of the event the Parser parsed last. A send copies such
+// bytes (a record dead-lettered, or forwarded by Process), so that they
+// stay intact for as long as a producer holds them.
+func (ps *Parser) owns(b []byte) bool {
+	if len(b) == 0 || cap(ps.arena) == 0 {
+		return false
+	}
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(ps.arena[:1])))
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	return p >= lo && p < lo+uintptr(cap(ps.arena))
+}
+
 // parser is the state of one ParseEvent call.
 type parser struct {
 	buf     []byte

@@ -38,8 +38,9 @@ const (
 	hdrChunk   = 256
 )
 
-// Bounds of what a sendMem keeps for the next invocation: about 1 MB of
-// sendRefs, 1 MB of bytes and 160 KB of headers.
+// Bounds of what a sendMem keeps for the next invocation: 1.2 MB of
+// sendRefs (40 chunks of 256 × 120 bytes), 1 MB of bytes and 160 KB of
+// headers (16 chunks of 256 × 40 bytes).
 const (
 	keepRefChunks  = 40
 	keepByteChunks = 32
